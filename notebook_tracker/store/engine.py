@@ -1,0 +1,74 @@
+"""SQLAlchemy engines for a tracking URI: one pair per URI per process, tuned per dialect."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+from notebook_tracker.errors import InvalidParameter
+
+_engines: dict[str, tuple[Engine, Engine]] = {}
+_lock = threading.Lock()
+
+
+def engines_for(uri: str) -> tuple[Engine, Engine]:
+    """(reader, writer). On SQLite the writer takes the write lock up front (BEGIN IMMEDIATE):
+    a deferred transaction that upgrades to a write fails at once under contention instead of
+    waiting for the busy timeout, which is how concurrent processes lose writes."""
+    with _lock:
+        pair = _engines.get(uri)
+        if pair is None:
+            pair = (_create(uri, immediate=False), _create(uri, immediate=True))
+            _engines[uri] = pair
+        return pair
+
+
+def _create(uri: str, immediate: bool) -> Engine:
+    if uri.startswith("sqlite"):
+        return _create_sqlite(uri, immediate)
+    if uri.startswith(("postgresql", "postgres")):
+        url = "postgresql" + uri[uri.index(":") :] if uri.startswith("postgres:") else uri
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    raise InvalidParameter(
+        f"Unsupported tracking URI {uri!r}: use sqlite:///path/to/tracker.db, "
+        "postgresql://user:password@host/db, http(s)://server, or a folder path."
+    )
+
+
+def _create_sqlite(uri: str, immediate: bool) -> Engine:
+    database = uri.split(":///", 1)[1] if ":///" in uri else ""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(uri, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def _dispose_after_fork() -> None:
+    # A forked worker must not share its parent's database sockets or SQLite handles.
+    for reader, writer in _engines.values():
+        reader.dispose(close=False)
+        writer.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_dispose_after_fork)

@@ -1,0 +1,62 @@
+"""Packing metric points into chunks and reading them back as a history."""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from typing import Iterable, Sequence
+
+from notebook_tracker.entities import MetricHistory
+
+_SWAP = sys.byteorder != "little"
+
+
+def _pack(typecode: str, items: list) -> bytes:  # type: ignore[type-arg]
+    packed = array(typecode, items)
+    if _SWAP:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict]:  # type: ignore[type-arg]
+    """(run_id, key, value, timestamp, step) rows -> one chunk row per (run, key)."""
+    grouped: dict[tuple[str, str], tuple[list[int], list[int], list[float]]] = {}
+    for run_id, key, value, timestamp, step in rows:
+        cols = grouped.get((run_id, key))
+        if cols is None:
+            cols = grouped[(run_id, key)] = ([], [], [])
+        cols[0].append(step)
+        cols[1].append(timestamp)
+        cols[2].append(value)
+    return [
+        {
+            "run_uuid": run_id,
+            "key": key,
+            "count": len(steps),
+            "min_step": min(steps),
+            "max_step": max(steps),
+            "steps": _pack("q", steps),
+            "timestamps": _pack("q", timestamps),
+            "values": _pack("d", values),
+        }
+        for (run_id, key), (steps, timestamps, values) in grouped.items()
+    ]
+
+
+def unpack_history(key: str, chunks: Sequence[tuple[bytes, bytes, bytes]]) -> MetricHistory:
+    """Concatenate chunks in write order, then order by (step, timestamp) if needed (stable)."""
+    import numpy as np
+
+    if not chunks:
+        empty_i = np.empty(0, dtype=np.int64)
+        return MetricHistory(key, empty_i, empty_i.copy(), np.empty(0, dtype=np.float64))
+    steps = np.concatenate([np.frombuffer(c[0], dtype="<i8") for c in chunks])
+    timestamps = np.concatenate([np.frombuffer(c[1], dtype="<i8") for c in chunks])
+    values = np.concatenate([np.frombuffer(c[2], dtype="<f8") for c in chunks])
+    if len(steps) > 1:
+        ds = np.diff(steps)
+        ordered = bool(np.all((ds > 0) | ((ds == 0) & (np.diff(timestamps) >= 0))))
+        if not ordered:
+            order = np.lexsort((timestamps, steps))
+            steps, timestamps, values = steps[order], timestamps[order], values[order]
+    return MetricHistory(key, steps, timestamps, values)

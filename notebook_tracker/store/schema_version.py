@@ -1,0 +1,81 @@
+"""Bring a database to the schema this code expects: create it, migrate it, or refuse it."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine, inspect, text
+
+from notebook_tracker.errors import StoreVersionError
+from notebook_tracker.store.schema import HEAD_REVISION, KNOWN_REVISIONS
+
+_MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Cheap when the database is current (one query); alembic is imported only to migrate."""
+    revision = current_revision(engine)
+    if revision == HEAD_REVISION:
+        return
+    _refuse_unknown(revision, engine)
+    with _migration_lock(engine):
+        revision = current_revision(engine)  # another process may have migrated meanwhile
+        _refuse_unknown(revision, engine)
+        if revision != HEAD_REVISION:
+            upgrade(engine, HEAD_REVISION)
+
+
+def upgrade(engine: Engine, target: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, target)
+
+
+def _refuse_unknown(revision: str | None, engine: Engine) -> None:
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        raise StoreVersionError(
+            f"The tracking database {engine.url.render_as_string(hide_password=True)} has schema "
+            f"revision {revision!r}, written by a newer notebook-tracker than this one (which knows "
+            f"up to {HEAD_REVISION!r}). Upgrade notebook-tracker (pip install -U notebook-tracker) "
+            "or point NOTEBOOK_TRACKER_URI at another store."
+        )
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Several processes opening a new store at once must not migrate it twice."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(74201)"))
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(74201)"))
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.lock", "a+") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

@@ -1,0 +1,644 @@
+"""The SQL tracking store: SQLite by default, PostgreSQL for teams, through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import time
+import uuid
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from notebook_tracker import config, env, liveness
+from notebook_tracker.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    MetricHistory,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from notebook_tracker.errors import AlreadyExists, InvalidParameter, NotFound
+from notebook_tracker.store import run_names
+from notebook_tracker.store.base import (
+    SEARCH_MAX_RESULTS_DEFAULT,
+    SEARCH_MAX_RESULTS_THRESHOLD,
+    TrackingStore,
+)
+from notebook_tracker.store.engine import engines_for
+from notebook_tracker.store.metric_chunks import pack_rows, unpack_history
+from notebook_tracker.store.schema import experiment_tags as experiment_tags_t
+from notebook_tracker.store.schema import experiments as experiments_t
+from notebook_tracker.store.schema import latest_metrics as latest_metrics_t
+from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
+from notebook_tracker.store.schema import params as params_t
+from notebook_tracker.store.schema import runs as runs_t
+from notebook_tracker.store.schema import tags as tags_t
+from notebook_tracker.store.schema_version import ensure_schema
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+REAP_INTERVAL_S = 10.0
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if isinstance(offset, int) and offset >= 0:
+            return offset
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise InvalidParameter(f"Invalid page_token {token!r}: pass the token a previous page returned.")
+
+
+def _check_max_results(max_results: int) -> int:
+    if not isinstance(max_results, int) or max_results < 1 or max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise InvalidParameter(
+            f"Invalid max_results {max_results!r}: it must be between 1 and "
+            f"{SEARCH_MAX_RESULTS_THRESHOLD}."
+        )
+    return max_results
+
+
+class SqlStore(TrackingStore):
+    def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
+        self.uri = uri
+        self.reader, self.writer = engines_for(uri)
+        self.artifact_root = default_artifact_root or config.default_artifact_root(uri)
+        self.heartbeat_timeout_ms = int(
+            float(os.environ.get(env.HEARTBEAT_TIMEOUT, "600")) * 1000
+        )
+        self._last_reap = 0.0
+        ensure_schema(self.writer)
+        self._ensure_default_experiment()
+
+    # -- experiments -------------------------------------------------------------------------
+    def _ensure_default_experiment(self) -> None:
+        with self.reader.connect() as conn:
+            found = conn.execute(
+                select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)
+            ).first()
+        if found:
+            return
+        with self.writer.begin() as conn:
+            if conn.execute(select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)).first():
+                return
+            t = now_ms()
+            conn.execute(
+                insert(experiments_t).values(
+                    experiment_id=0,
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=self._artifact_location("0"),
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=t,
+                    last_update_time=t,
+                )
+            )
+
+    def _artifact_location(self, experiment_id: str) -> str:
+        return f"{self.artifact_root.rstrip('/')}/{experiment_id}"
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        from notebook_tracker.validation import experiment_name
+
+        experiment_name(name)
+        with self.writer.begin() as conn:
+            if conn.execute(select(experiments_t.c.experiment_id).where(experiments_t.c.name == name)).first():
+                raise AlreadyExists(
+                    f"Experiment '{name}' already exists (perhaps deleted: restore it, or pick "
+                    "another name)."
+                )
+            t = now_ms()
+            result = conn.execute(
+                insert(experiments_t).values(
+                    name=name,
+                    artifact_location=artifact_location or "",
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    creation_time=t,
+                    last_update_time=t,
+                )
+            )
+            exp_id = str(result.inserted_primary_key[0])
+            if not artifact_location:
+                conn.execute(
+                    update(experiments_t)
+                    .where(experiments_t.c.experiment_id == int(exp_id))
+                    .values(artifact_location=self._artifact_location(exp_id))
+                )
+            if tags:
+                conn.execute(
+                    insert(experiment_tags_t),
+                    [{"experiment_id": int(exp_id), "key": k, "value": str(v)} for k, v in tags.items()],
+                )
+        return exp_id
+
+    def _experiment_id_int(self, experiment_id: str | int) -> int:
+        try:
+            return int(experiment_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"No experiment with id={experiment_id!r} exists.") from None
+
+    def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
+        if not ids:
+            return []
+        rows = conn.execute(select(experiments_t).where(experiments_t.c.experiment_id.in_(ids))).all()
+        tag_rows = conn.execute(
+            select(experiment_tags_t).where(experiment_tags_t.c.experiment_id.in_(ids))
+        ).all()
+        by_id = {
+            r.experiment_id: Experiment(
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                artifact_location=r.artifact_location,
+                lifecycle_stage=r.lifecycle_stage,
+                creation_time=r.creation_time,
+                last_update_time=r.last_update_time,
+            )
+            for r in rows
+        }
+        for t in tag_rows:
+            by_id[t.experiment_id].tags[t.key] = t.value
+        return [by_id[i] for i in ids if i in by_id]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        exp_id = self._experiment_id_int(experiment_id)
+        with self.reader.connect() as conn:
+            found = self._load_experiments(conn, [exp_id])
+        if not found:
+            raise NotFound(f"No experiment with id={experiment_id} exists.")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self.reader.connect() as conn:
+            exp_id = conn.execute(
+                select(experiments_t.c.experiment_id).where(experiments_t.c.name == name)
+            ).scalar()
+            return self._load_experiments(conn, [exp_id])[0] if exp_id is not None else None
+
+    def search_experiments(
+        self,
+        view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        from notebook_tracker.store.sql_search import build_experiment_search
+
+        _check_max_results(max_results)
+        offset = _decode_token(page_token)
+        query = build_experiment_search(
+            ViewType.stages(view_type), filter_string, order_by, offset, max_results + 1
+        )
+        with self.reader.connect() as conn:
+            ids = [row[0] for row in conn.execute(query)]
+            found = self._load_experiments(conn, ids[:max_results])
+        token = _encode_token(offset + max_results) if len(ids) > max_results else None
+        return PagedList(found, token)
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        exp_id = self._experiment_id_int(experiment_id)
+        if exp_id == 0 and stage == LifecycleStage.DELETED:
+            raise InvalidParameter("The Default experiment (id 0) cannot be deleted.")
+        with self.writer.begin() as conn:
+            done = conn.execute(
+                update(experiments_t)
+                .where(experiments_t.c.experiment_id == exp_id)
+                .values(lifecycle_stage=stage, last_update_time=now_ms())
+            ).rowcount
+            if not done:
+                raise NotFound(f"No experiment with id={experiment_id} exists.")
+            conn.execute(
+                update(runs_t)
+                .where(runs_t.c.experiment_id == exp_id)
+                .values(
+                    lifecycle_stage=stage,
+                    deleted_time=now_ms() if stage == LifecycleStage.DELETED else None,
+                )
+            )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        from notebook_tracker.validation import experiment_name
+
+        experiment_name(new_name)
+        exp = self.get_experiment(experiment_id)
+        if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameter(f"Experiment {experiment_id} is deleted: restore it first.")
+        with self.writer.begin() as conn:
+            clash = conn.execute(
+                select(experiments_t.c.experiment_id).where(experiments_t.c.name == new_name)
+            ).scalar()
+            if clash is not None and str(clash) != str(experiment_id):
+                raise AlreadyExists(f"Experiment '{new_name}' already exists.")
+            conn.execute(
+                update(experiments_t)
+                .where(experiments_t.c.experiment_id == int(experiment_id))
+                .values(name=new_name, last_update_time=now_ms())
+            )
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.get_experiment(experiment_id)
+        with self.writer.begin() as conn:
+            exp_id = int(experiment_id)
+            conn.execute(
+                delete(experiment_tags_t).where(
+                    and_(experiment_tags_t.c.experiment_id == exp_id, experiment_tags_t.c.key == key)
+                )
+            )
+            conn.execute(insert(experiment_tags_t).values(experiment_id=exp_id, key=key, value=str(value)))
+
+    # -- runs --------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: dict[str, str] | None = None,
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        exp = self.get_experiment(experiment_id)
+        if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameter(
+                f"Experiment '{exp.name}' (id {experiment_id}) is deleted: restore it or use "
+                "another experiment."
+            )
+        all_tags = dict(tags or {})
+        run_name = run_name or all_tags.get("mlflow.runName") or run_names.generate()
+        all_tags["mlflow.runName"] = run_name
+        all_tags.setdefault("mlflow.user", user_id)
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        run_id = uuid.uuid4().hex
+        host, pid, started = liveness.current_owner()
+        with self.writer.begin() as conn:
+            conn.execute(
+                insert(runs_t).values(
+                    run_uuid=run_id,
+                    name=run_name,
+                    experiment_id=int(exp.experiment_id),
+                    user_id=user_id,
+                    status=RunStatus.RUNNING,
+                    start_time=start_time,
+                    end_time=None,
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                    artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
+                    parent_run_id=parent_run_id,
+                    owner_host=host,
+                    owner_pid=pid,
+                    owner_started=started,
+                    heartbeat_time=now_ms(),
+                )
+            )
+            conn.execute(
+                insert(tags_t), [{"run_uuid": run_id, "key": k, "value": str(v)} for k, v in all_tags.items()]
+            )
+        return self.get_run(run_id)
+
+    def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]:
+        if not ids:
+            return []
+        by_id: dict[str, Run] = {}
+        for r in conn.execute(select(runs_t).where(runs_t.c.run_uuid.in_(ids))):
+            by_id[r.run_uuid] = Run(
+                RunInfo(
+                    run_id=r.run_uuid,
+                    experiment_id=str(r.experiment_id),
+                    run_name=r.name or "",
+                    user_id=r.user_id or "",
+                    status=r.status,
+                    start_time=r.start_time,
+                    end_time=r.end_time,
+                    artifact_uri=r.artifact_uri,
+                    lifecycle_stage=r.lifecycle_stage,
+                ),
+                RunData(),
+            )
+        for run_id, key, value in conn.execute(
+            select(params_t.c.run_uuid, params_t.c.key, params_t.c.value).where(params_t.c.run_uuid.in_(ids))
+        ):
+            by_id[run_id].data.params[key] = value
+        for run_id, key, value in conn.execute(
+            select(tags_t.c.run_uuid, tags_t.c.key, tags_t.c.value).where(tags_t.c.run_uuid.in_(ids))
+        ):
+            by_id[run_id].data.tags[key] = value
+        for run_id, key, value, is_nan in conn.execute(
+            select(
+                latest_metrics_t.c.run_uuid, latest_metrics_t.c.key, latest_metrics_t.c.value, latest_metrics_t.c.is_nan
+            ).where(latest_metrics_t.c.run_uuid.in_(ids))
+        ):
+            by_id[run_id].data.metrics[key] = math.nan if is_nan else value
+        return [by_id[i] for i in ids if i in by_id]
+
+    def get_run(self, run_id: str) -> Run:
+        self._maybe_reap()
+        with self.reader.connect() as conn:
+            found = self._load_runs(conn, [run_id])
+        if not found:
+            raise NotFound(f"Run with id={run_id} not found.")
+        return found[0]
+
+    def _require_run(self, conn: Connection, run_id: str, for_logging: bool = False) -> Any:
+        row = conn.execute(
+            select(runs_t.c.run_uuid, runs_t.c.lifecycle_stage, runs_t.c.status).where(runs_t.c.run_uuid == run_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"Run with id={run_id} not found.")
+        if for_logging and row.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameter(
+                f"Run {run_id} is deleted; restore it (restore_run) before logging to it."
+            )
+        return row
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        values: dict[str, Any] = {}
+        if status is not None:
+            if status not in RunStatus.ALL:
+                raise InvalidParameter(
+                    f"Invalid run status {status!r}: use one of {', '.join(RunStatus.ALL)}."
+                )
+            values["status"] = status
+            if status == RunStatus.RUNNING:
+                host, pid, started = liveness.current_owner()
+                values.update(
+                    end_time=None, owner_host=host, owner_pid=pid, owner_started=started,
+                    heartbeat_time=now_ms(),
+                )
+        if end_time is not None:
+            values["end_time"] = end_time
+        with self.writer.begin() as conn:
+            self._require_run(conn, run_id)
+            if values:
+                conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(**values))
+            if run_name:
+                conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(name=run_name))
+                self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
+        return self.get_run(run_id).info
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        with self.writer.begin() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(
+                update(runs_t)
+                .where(runs_t.c.run_uuid == run_id)
+                .values(
+                    lifecycle_stage=stage,
+                    deleted_time=now_ms() if stage == LifecycleStage.DELETED else None,
+                )
+            )
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    # -- logging -----------------------------------------------------------------------------
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        with self.writer.begin() as conn:
+            self._require_run(conn, run_id, for_logging=True)
+            if params:
+                self._insert_params(conn, run_id, params)
+            if tags:
+                self._upsert_tags(conn, run_id, tags)
+            if metrics:
+                self._insert_metrics(
+                    conn, [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
+                )
+
+    def log_metric_rows(self, rows: Iterable[tuple[str, str, float, int, int]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        with self.writer.begin() as conn:
+            for run_id in {r[0] for r in rows}:
+                self._require_run(conn, run_id, for_logging=True)
+            self._insert_metrics(conn, rows)
+
+    def _insert_params(self, conn: Connection, run_id: str, new: Sequence[Param]) -> None:
+        wanted: dict[str, str] = {}
+        for p in new:
+            if p.key in wanted and wanted[p.key] != p.value:
+                raise InvalidParameter(
+                    f"Param {p.key!r} is given twice with different values "
+                    f"({wanted[p.key]!r} and {p.value!r}) in one batch."
+                )
+            wanted[p.key] = p.value
+        existing = dict(
+            conn.execute(
+                select(params_t.c.key, params_t.c.value).where(
+                    and_(params_t.c.run_uuid == run_id, params_t.c.key.in_(list(wanted)))
+                )
+            ).all()
+        )
+        for key, value in wanted.items():
+            if key in existing and existing[key] != value:
+                raise InvalidParameter(
+                    f"Param {key!r} was already logged with value {existing[key]!r} for run "
+                    f"{run_id}; it cannot change to {value!r}. Params are immutable: log the new "
+                    "value under another name, or start a new run."
+                )
+        fresh = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in existing]
+        if fresh:
+            conn.execute(insert(params_t), fresh)
+
+    def _upsert_tags(self, conn: Connection, run_id: str, new: Sequence[RunTag]) -> None:
+        latest = {t.key: t.value for t in new}
+        conn.execute(delete(tags_t).where(and_(tags_t.c.run_uuid == run_id, tags_t.c.key.in_(list(latest)))))
+        conn.execute(insert(tags_t), [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()])
+        if "mlflow.runName" in latest:
+            conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(name=latest["mlflow.runName"]))
+
+    def _insert_metrics(self, conn: Connection, rows: Sequence[tuple[str, str, float, int, int]]) -> None:
+        latest: dict[tuple[str, str], tuple[int, int, float, bool]] = {}
+        for run_id, key, value, timestamp, step in rows:
+            current = latest.get((run_id, key))
+            if current is None or (step, timestamp) >= (current[0], current[1]):
+                latest[(run_id, key)] = (step, timestamp, value, False)
+        conn.execute(insert(metric_chunks_t), pack_rows(rows))
+        isnan = math.isnan
+        latest = {k: (s, t, 0.0 if isnan(v) else v, isnan(v)) for k, (s, t, v, _) in latest.items()}
+        self._upsert_latest(conn, latest)
+
+    def _upsert_latest(self, conn: Connection, latest: dict[tuple[str, str], tuple[int, int, float, bool]]) -> None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(latest_metrics_t)
+        excluded = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[latest_metrics_t.c.run_uuid, latest_metrics_t.c.key],
+            set_={
+                "step": excluded.step,
+                "timestamp": excluded.timestamp,
+                "value": excluded.value,
+                "is_nan": excluded.is_nan,
+            },
+            where=or_(
+                excluded.step > latest_metrics_t.c.step,
+                and_(excluded.step == latest_metrics_t.c.step, excluded.timestamp >= latest_metrics_t.c.timestamp),
+            ),
+        )
+        conn.execute(
+            stmt,
+            [
+                {"run_uuid": r, "key": k, "step": s, "timestamp": t, "value": v, "is_nan": n}
+                for (r, k), (s, t, v, n) in latest.items()
+            ],
+        )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self.writer.begin() as conn:
+            self._require_run(conn, run_id, for_logging=True)
+            done = conn.execute(delete(tags_t).where(and_(tags_t.c.run_uuid == run_id, tags_t.c.key == key))).rowcount
+            if not done:
+                raise NotFound(f"No tag with name={key!r} in run {run_id}.")
+
+    def get_metric_history(
+        self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> MetricHistory:
+        with self.reader.connect() as conn:
+            self._require_run(conn, run_id)
+            chunks = conn.execute(
+                select(metric_chunks_t.c.steps, metric_chunks_t.c.timestamps, metric_chunks_t.c["values"])
+                .where(and_(metric_chunks_t.c.run_uuid == run_id, metric_chunks_t.c.key == key))
+                .order_by(metric_chunks_t.c.chunk_id)
+            ).all()
+        history = unpack_history(key, chunks)
+        if max_results is None and not page_token:
+            return history
+        offset = _decode_token(page_token)
+        end = len(history) if max_results is None else offset + max_results
+        page = history[offset:end]
+        page.token = _encode_token(end) if end < len(history) else None
+        return page
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        from notebook_tracker.store.sql_search import build_run_search
+
+        self._maybe_reap()
+        _check_max_results(max_results)
+        offset = _decode_token(page_token)
+        query = build_run_search(
+            [str(e) for e in experiment_ids],
+            ViewType.stages(run_view_type),
+            filter_string,
+            order_by,
+            offset,
+            max_results + 1,
+        )
+        with self.reader.connect() as conn:
+            ids = [row[0] for row in conn.execute(query)]
+            found = self._load_runs(conn, ids[:max_results])
+        token = _encode_token(offset + max_results) if len(ids) > max_results else None
+        return PagedList(found, token)
+
+    # -- liveness ----------------------------------------------------------------------------
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        with self.writer.begin() as conn:
+            conn.execute(
+                update(runs_t)
+                .where(and_(runs_t.c.run_uuid.in_(list(run_ids)), runs_t.c.status == RunStatus.RUNNING))
+                .values(heartbeat_time=now_ms())
+            )
+
+    def _maybe_reap(self) -> None:
+        if time.monotonic() - self._last_reap >= REAP_INTERVAL_S:
+            self.reap_dead_runs()
+
+    def reap_dead_runs(self) -> list[str]:
+        self._last_reap = time.monotonic()
+        deadline = now_ms() - self.heartbeat_timeout_ms
+        with self.reader.connect() as conn:
+            candidates = conn.execute(
+                select(
+                    runs_t.c.run_uuid, runs_t.c.owner_host, runs_t.c.owner_pid, runs_t.c.owner_started, runs_t.c.heartbeat_time
+                ).where(runs_t.c.status == RunStatus.RUNNING)
+            ).all()
+        dead = [
+            (r.run_uuid, r.heartbeat_time)
+            for r in candidates
+            if liveness.owner_is_gone(r.owner_host, r.owner_pid, r.owner_started)
+            or (r.heartbeat_time is not None and r.heartbeat_time < deadline)
+        ]
+        if dead:
+            with self.writer.begin() as conn:
+                for run_id, last_seen in dead:
+                    conn.execute(
+                        update(runs_t)
+                        .where(and_(runs_t.c.run_uuid == run_id, runs_t.c.status == RunStatus.RUNNING))
+                        .values(status=RunStatus.KILLED, end_time=last_seen or now_ms())
+                    )
+                    self._upsert_tags(
+                        conn, run_id, [RunTag("notebook_tracker.killed_reason", "owner process gone")]
+                    )
+        return [run_id for run_id, _ in dead]
+
+    # -- garbage collection ------------------------------------------------------------------
+    def deleted_runs(self, older_than_ms: int | None = None) -> list[RunInfo]:
+        cond = runs_t.c.lifecycle_stage == LifecycleStage.DELETED
+        if older_than_ms is not None:
+            cond = and_(cond, runs_t.c.deleted_time <= now_ms() - older_than_ms)
+        with self.reader.connect() as conn:
+            ids = [r[0] for r in conn.execute(select(runs_t.c.run_uuid).where(cond))]
+            return [run.info for run in self._load_runs(conn, ids)]
+
+    def purge_run(self, run_id: str) -> None:
+        with self.writer.begin() as conn:
+            for table in (metric_chunks_t, latest_metrics_t, params_t, tags_t):
+                conn.execute(delete(table).where(table.c.run_uuid == run_id))
+            conn.execute(delete(runs_t).where(runs_t.c.run_uuid == run_id))
+
+    def count_runs(self) -> int:
+        with self.reader.connect() as conn:
+            return conn.execute(select(func.count()).select_from(runs_t)).scalar_one()

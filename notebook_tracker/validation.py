@@ -1,0 +1,109 @@
+"""Checks on what users log, with messages that say what is allowed."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import posixpath
+import re
+
+from notebook_tracker.errors import InvalidParameter
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+
+_KEY_RE = re.compile(r"^[\w\-. /:]+$")
+_valid_keys: set[str] = set()
+
+
+def validate_key(key: object, what: str = "metric") -> str:
+    """Keys are names like `loss`, `val/acc`, `layer.1 size`: letters, digits, `_ - . / :` and spaces."""
+    if key in _valid_keys:
+        return key  # type: ignore[return-value]
+    if not isinstance(key, str) or not key:
+        raise InvalidParameter(f"Invalid {what} name {key!r}: a name must be a non-empty string.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameter(
+            f"Invalid {what} name {key[:40]!r}...: {len(key)} characters, at most "
+            f"{MAX_KEY_LENGTH} are allowed."
+        )
+    if not _KEY_RE.match(key):
+        raise InvalidParameter(
+            f"Invalid {what} name {key!r}: names may contain only letters, digits, spaces and "
+            "the characters _ - . / : (rename it, e.g. 'val_acc' or 'val/acc')."
+        )
+    norm = posixpath.normpath(key)
+    if key.startswith("/") or norm != key.rstrip("/") or norm.startswith(".."):
+        raise InvalidParameter(
+            f"Invalid {what} name {key!r}: a name may not start with '/' or contain '..' or '//' "
+            "segments."
+        )
+    if len(_valid_keys) < 100_000:
+        _valid_keys.add(key)
+    return key
+
+
+def metric_value(value: object, key: str) -> float:
+    """A real number (int, float, numpy scalar, 0-d array); NaN and ±inf are allowed."""
+    if isinstance(value, bool):
+        raise InvalidParameter(
+            f"Metric {key!r} got the boolean {value!r}: metrics must be real numbers; "
+            "log a flag as a param or tag instead, or convert it with int()."
+        )
+    if isinstance(value, numbers.Real):
+        return float(value)
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return metric_value(item(), key)
+    raise InvalidParameter(
+        f"Metric {key!r} got {type(value).__name__} {str(value)[:60]!r}: metric values must be "
+        "real numbers (int, float or a numpy scalar)."
+    )
+
+
+def param_value(value: object, key: str) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_PARAM_VALUE_LENGTH:
+        raise InvalidParameter(
+            f"Param {key!r} is {len(text)} characters long; at most {MAX_PARAM_VALUE_LENGTH} are "
+            "allowed. Log long values as an artifact (log_text or log_dict) instead."
+        )
+    return text
+
+
+def tag_value(value: object, key: str) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TAG_VALUE_LENGTH:
+        raise InvalidParameter(
+            f"Tag {key!r} is {len(text)} characters long; at most {MAX_TAG_VALUE_LENGTH} are "
+            "allowed. Log long values as an artifact instead."
+        )
+    return text
+
+
+def experiment_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter(
+            f"Invalid experiment name {name!r}: give a non-empty string, e.g. 'my-experiment'."
+        )
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidParameter(
+            f"Experiment name is {len(name)} characters; at most {MAX_EXPERIMENT_NAME_LENGTH}."
+        )
+    return name
+
+
+def step_value(step: object) -> int:
+    if step is None:
+        return 0
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        if isinstance(step, float) and step.is_integer():
+            return int(step)
+        raise InvalidParameter(f"Invalid step {step!r}: a step must be an integer.")
+    return int(step)
+
+
+def is_nan(value: float) -> bool:
+    return math.isnan(value)
