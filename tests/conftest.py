@@ -1,0 +1,191 @@
+"""Shared fixtures: real PostgreSQL databases, moto's S3 server, isolated tracking URIs.
+
+A fixture whose service is absent skips its test with a reason; ``require_all`` turns that
+skip into a failure when ``NOTEBOOK_TRACKER_REQUIRE_ALL=1`` (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import free_port, require_service, wait_until
+
+from notebook_tracker import env
+
+pytest_plugins = ["pytester", "require_all", "pytest_jupyter.jupyter_server"]
+
+S3_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _reset_fluent_state() -> None:
+    try:
+        from notebook_tracker import fluent
+    except ImportError:
+        return
+    reset = getattr(fluent, "_reset_for_tests", None)
+    if reset is not None:
+        reset()
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A SQLite tracking store in ``tmp_path``, set as ``NOTEBOOK_TRACKER_URI``.
+
+    Artifacts go to ``tmp_path/artifacts``; no experiment or run leaks in from the
+    environment, and the fluent API's state is reset before and after the test.
+    """
+    uri = f"sqlite:///{tmp_path / 'tracker.db'}"
+    monkeypatch.setenv(env.TRACKING_URI, uri)
+    monkeypatch.setenv(env.ARTIFACT_ROOT, str(tmp_path / "artifacts"))
+    for name in (env.EXPERIMENT_NAME, env.EXPERIMENT_ID, env.RUN_ID):
+        monkeypatch.delenv(name, raising=False)
+    _reset_fluent_state()
+    yield uri
+    _reset_fluent_state()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _postgres_server_uri() -> str:
+    """The URI of the test server from the environment, checked once per session."""
+    base = os.environ.get(env.TEST_POSTGRES_URI)
+    if not base:
+        require_service(f"no PostgreSQL server: set {env.TEST_POSTGRES_URI} (bash .ci/run does)")
+    try:
+        import psycopg2
+    except ImportError:
+        require_service("psycopg2 is not installed: pip install -e '.[postgres]'")
+    try:
+        psycopg2.connect(base, connect_timeout=5).close()
+    except psycopg2.Error as exc:
+        require_service(f"PostgreSQL at {env.TEST_POSTGRES_URI} is unreachable: {exc}")
+    return base
+
+
+@pytest.fixture
+def postgres_uri(_postgres_server_uri: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test only, dropped afterwards."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    name = f"nbt_test_{uuid.uuid4().hex[:16]}"
+    admin = psycopg2.connect(_postgres_server_uri, connect_timeout=5)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        url = make_url(_postgres_server_uri).set(database=name)
+        yield url.render_as_string(hide_password=False)
+        with admin.cursor() as cur:
+            # FORCE ends connections a test left open (a pooled engine, say).
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URI of each backend in turn: a SQLite file in ``tmp_path``, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    return request.getfixturevalue("postgres_uri")
+
+
+# --- S3 (moto's standalone server) -------------------------------------------------------
+
+
+def _answers_http(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer means the server is up
+    except OSError:
+        return False
+    return True
+
+
+def _start_moto(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: proc.poll() is not None or _answers_http(f"{endpoint}/moto-api/"),
+            timeout=60,
+            what=f"moto server on {endpoint}",
+        )
+    except TimeoutError:
+        proc.kill()
+        raise
+    if proc.poll() is not None:
+        raise RuntimeError(f"moto server exited early:\n{log_path.read_text(errors='replace')}")
+    return proc, endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of an S3-protocol endpoint on loopback, with test credentials in the environment.
+
+    Uses ``NOTEBOOK_TRACKER_TEST_S3_ENDPOINT`` when set; otherwise starts moto's standalone
+    server for the session. Sets ``NOTEBOOK_TRACKER_S3_ENDPOINT_URL`` and AWS_* test
+    credentials, so code under test and the processes it starts reach the same server.
+    """
+    endpoint = os.environ.get(env.TEST_S3_ENDPOINT)
+    proc = None
+    if not endpoint:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            require_service("moto's server is not installed: pip install 'moto[server]'")
+        log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+        proc, endpoint = _start_moto(log_path)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in S3_TEST_CREDENTIALS.items():
+            mp.setenv(name, value)
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            mp.delenv(name, raising=False)
+        # Keep a developer's own AWS configuration out of the tests.
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        mp.setenv(env.S3_ENDPOINT_URL, endpoint)
+        try:
+            yield endpoint
+        finally:
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """Name of a new, empty bucket on ``s3_endpoint``."""
+    import boto3
+
+    name = f"nbt-test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
