@@ -1,0 +1,46 @@
+"""notebook-tracker: a cell is a run. Experiment tracking, projects and models for Jupyter.
+
+`import notebook_tracker as nt` is cheap: the fluent API's names resolve on first use, and
+pandas, matplotlib, SQLAlchemy and IPython load only when a call needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_FLUENT = (
+    "set_tracking_uri", "get_tracking_uri", "set_experiment", "create_experiment",
+    "get_experiment", "get_experiment_by_name", "search_experiments", "start_run", "active_run",
+    "last_active_run", "end_run", "log_param", "log_params", "log_metric", "log_metrics",
+    "set_tag", "set_tags", "delete_tag", "log_artifact", "log_artifacts", "log_text", "log_dict",
+    "log_figure", "log_table", "get_artifact_uri", "get_run", "search_runs", "get_metric_history",
+    "delete_run", "restore_run", "flush", "ActiveRun",
+)
+_ELSEWHERE = {
+    "TrackingClient": "notebook_tracker.client",
+    "TrackerError": "notebook_tracker.errors",
+    "RunStatus": "notebook_tracker.entities",
+    "ViewType": "notebook_tracker.entities",
+}
+
+__all__ = [*_FLUENT, *_ELSEWHERE]
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _FLUENT:
+        module = importlib.import_module("notebook_tracker.fluent")
+    elif name in _ELSEWHERE:
+        module = importlib.import_module(_ELSEWHERE[name])
+    else:
+        raise AttributeError(f"module 'notebook_tracker' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

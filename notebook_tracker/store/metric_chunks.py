@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from notebook_tracker.entities import MetricHistory
 

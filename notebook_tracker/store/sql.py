@@ -8,7 +8,8 @@ import math
 import os
 import time
 import uuid
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 

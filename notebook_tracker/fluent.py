@@ -1,0 +1,442 @@
+"""The fluent API: an active-run stack over `TrackingClient`, with MLflow's names and habits."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from notebook_tracker import config, env, metric_buffer, validation
+from notebook_tracker.client import TrackingClient, current_user
+from notebook_tracker.entities import (
+    Experiment,
+    MetricHistory,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from notebook_tracker.errors import InvalidParameter, TrackerError
+
+_active_runs: list[ActiveRun] = []
+_last_active_run_id: str | None = None
+_active_experiment_id: str | None = None
+_clients: dict[str, TrackingClient] = {}
+_time = time.time
+
+
+class ActiveRun(Run):
+    """The run `start_run` returns; as a context manager it ends the run, FAILED on error."""
+
+    def __init__(self, run: Run, client: TrackingClient) -> None:
+        super().__init__(run.info, run.data)
+        self.client = client
+        self.buffer = metric_buffer.buffer_for(client.store, _open_run_ids)
+        # Read once per run, not per point: the hot path must not touch os.environ.
+        self._run_id = run.info.run_id
+        self._append = self.buffer.append
+        self.sync = _sync_mode(None)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        if any(r.info.run_id == self.info.run_id for r in _active_runs):
+            end_run(status)
+        return False
+
+
+def _open_run_ids() -> list[str]:
+    return [r.info.run_id for r in _active_runs]
+
+
+def _client() -> TrackingClient:
+    uri = config.get_tracking_uri()
+    client = _clients.get(uri)
+    if client is None:
+        client = _clients[uri] = TrackingClient(uri)
+    return client
+
+
+def _sync_mode(synchronous: bool | None) -> bool:
+    if synchronous is not None:
+        return synchronous
+    return os.environ.get(env.SYNC_LOGGING, "").lower() in ("1", "true", "yes")
+
+
+# -- tracking URI and experiments -----------------------------------------------------------
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Use this store from now on: a database URI, an http(s) server, or a folder path."""
+    config.set_tracking_uri(uri)
+
+
+def get_tracking_uri() -> str:
+    return config.get_tracking_uri()
+
+
+def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+    return _client().create_experiment(name, artifact_location, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return _client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return _client().get_experiment_by_name(name)
+
+
+def search_experiments(
+    view_type: str = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[Experiment]:
+    client, found, token = _client(), [], None
+    while True:
+        page = client.search_experiments(view_type, 1000, filter_string, order_by, token)
+        found.extend(page)
+        token = page.token
+        if not token or (max_results is not None and len(found) >= max_results):
+            return found[:max_results] if max_results is not None else found
+
+
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment active for the runs that follow; create it by name if it is missing."""
+    global _active_experiment_id
+    client = _client()
+    if (experiment_name is None) == (experiment_id is None):
+        raise InvalidParameter("set_experiment takes exactly one of experiment_name or experiment_id.")
+    if experiment_id is not None:
+        exp = client.get_experiment(str(experiment_id))
+    else:
+        exp = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+        if exp is None:
+            exp = client.get_experiment(client.create_experiment(experiment_name))  # type: ignore[arg-type]
+    if exp.lifecycle_stage != "active":
+        raise InvalidParameter(
+            f"Cannot set the deleted experiment '{exp.name}' active: restore it "
+            "(notebook-tracker experiments restore) or pick another name."
+        )
+    _active_experiment_id = exp.experiment_id
+    return exp
+
+
+def _resolve_experiment_id(experiment_id: str | None) -> str:
+    if experiment_id is not None:
+        return str(experiment_id)
+    if _active_experiment_id is not None:
+        return _active_experiment_id
+    if os.environ.get(env.EXPERIMENT_ID):
+        return os.environ[env.EXPERIMENT_ID]
+    if os.environ.get(env.EXPERIMENT_NAME):
+        return set_experiment(os.environ[env.EXPERIMENT_NAME]).experiment_id
+    return "0"
+
+
+# -- runs ------------------------------------------------------------------------------------
+def _context_tags() -> dict[str, str]:
+    source = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
+    return {
+        "mlflow.user": current_user(),
+        "mlflow.source.name": source,
+        "mlflow.source.type": "LOCAL",
+    }
+
+
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> ActiveRun:
+    """Start a run (or resume one by `run_id`) and make it active; use it as a context manager."""
+    global _last_active_run_id
+    client = _client()
+    if _active_runs and not nested:
+        raise InvalidParameter(
+            f"Run {_active_runs[-1].info.run_id} is already active. End it with end_run(), or "
+            "start a nested run with start_run(nested=True)."
+        )
+    if run_id is None and not _active_runs and os.environ.get(env.RUN_ID):
+        run_id = os.environ[env.RUN_ID]  # a project runner handed us its run
+    if run_id is not None:
+        run = client.get_run(run_id)
+        if run.info.lifecycle_stage != "active":
+            raise InvalidParameter(f"Run {run_id} is deleted: restore it before resuming it.")
+        client.store.update_run_info(run_id, status=RunStatus.RUNNING, run_name=run_name)
+        extra = dict(tags or {})
+        if description:
+            extra["mlflow.note.content"] = description
+        if extra:
+            client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in extra.items()])
+        run = client.get_run(run_id)
+    else:
+        parent = parent_run_id or (_active_runs[-1].info.run_id if nested and _active_runs else None)
+        all_tags = {**_context_tags(), **(tags or {})}
+        if description:
+            all_tags["mlflow.note.content"] = description
+        exp_id = experiment_id
+        if exp_id is None and parent:
+            exp_id = client.get_run(parent).info.experiment_id
+        run = client.create_run(
+            _resolve_experiment_id(exp_id), tags=all_tags, run_name=run_name, parent_run_id=parent
+        )
+    active = ActiveRun(run, client)
+    _active_runs.append(active)
+    _last_active_run_id = active.info.run_id
+    return active
+
+
+def active_run() -> ActiveRun | None:
+    return _active_runs[-1] if _active_runs else None
+
+
+def last_active_run() -> Run | None:
+    if _active_runs:
+        return get_run(_active_runs[-1].info.run_id)
+    return get_run(_last_active_run_id) if _last_active_run_id else None
+
+
+def end_run(status: str = RunStatus.FINISHED) -> None:
+    """End the active run: its buffered metrics are written first, then its status."""
+    if not _active_runs:
+        return
+    run = _active_runs[-1]
+    try:
+        run.buffer.flush()
+    finally:
+        _active_runs.pop()
+        run.client.set_terminated(run.info.run_id, status)
+
+
+def _run_for_logging() -> ActiveRun:
+    return _active_runs[-1] if _active_runs else start_run()
+
+
+# -- logging ---------------------------------------------------------------------------------
+_valid_keys = validation._valid_keys
+
+
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Log one point. Costs about an append: the flusher thread writes it within a moment."""
+    run = _active_runs[-1] if run_id is None and _active_runs else _run_for_metric(run_id)
+    if key not in _valid_keys:
+        validation.validate_key(key, "metric")
+    if type(value) is not float:
+        value = validation.metric_value(value, key)
+    if step is None:
+        step = 0
+    elif type(step) is not int:
+        step = validation.step_value(step)
+    run._append((run._run_id, key, value, _time() * 1000 if timestamp is None else timestamp, step))
+    if synchronous or (run.sync and synchronous is None):
+        run.buffer.flush()
+
+
+def _run_for_metric(run_id: str | None) -> Any:
+    if run_id is None:
+        return _run_for_logging()
+    for run in _active_runs:
+        if run.info.run_id == run_id:
+            return run
+    return _RunTarget(run_id, _client())
+
+
+class _RunTarget:
+    """Where `log_metric(run_id=...)` for a run that is not active sends its points."""
+
+    def __init__(self, run_id: str, client: TrackingClient) -> None:
+        self._run_id = run_id
+        self.buffer = metric_buffer.buffer_for(client.store, _open_run_ids)
+        self._append = self.buffer.append
+        self.sync = _sync_mode(None)
+
+
+def log_metrics(
+    metrics: dict[str, float],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
+    ts = timestamp if timestamp is not None else int(_time() * 1000)
+    for key, value in metrics.items():
+        log_metric(key, value, step=step, timestamp=ts, run_id=run_id, synchronous=False)
+    if _sync_mode(synchronous):
+        flush()
+
+
+def _target(run_id: str | None) -> tuple[TrackingClient, str]:
+    if run_id is not None:
+        return _client(), run_id
+    run = _run_for_logging()
+    return run.client, run.info.run_id
+
+
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    client, run_id = _target(None)
+    return client.log_param(run_id, key, value)
+
+
+def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+    client, run_id = _target(run_id)
+    checked = []
+    for key, value in params.items():
+        validation.validate_key(key, "param")
+        checked.append(Param(key, validation.param_value(value, key)))
+    client.store.log_batch(run_id, params=checked)
+
+
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+    client, run_id = _target(None)
+    client.set_tag(run_id, key, value)
+
+
+def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
+    client, run_id = _target(None)
+    checked = []
+    for key, value in tags.items():
+        validation.validate_key(key, "tag")
+        checked.append(RunTag(key, validation.tag_value(value, key)))
+    client.store.log_batch(run_id, tags=checked)
+
+
+def delete_tag(key: str) -> None:
+    client, run_id = _target(None)
+    client.delete_tag(run_id, key)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    client, run_id = _target(run_id)
+    client.log_artifact(run_id, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    client, run_id = _target(run_id)
+    client.log_artifacts(run_id, local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    client, run_id = _target(run_id)
+    client.log_text(run_id, text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
+    client, run_id = _target(run_id)
+    client.log_dict(run_id, dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None, run_id: str | None = None) -> None:
+    client, run_id = _target(run_id)
+    client.log_figure(run_id, figure, artifact_file, save_kwargs)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    client, run_id = _target(run_id)
+    client.log_table(run_id, data, artifact_file)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    run = _run_for_logging()
+    base = run.info.artifact_uri
+    return f"{base}/{artifact_path.lstrip('/')}" if artifact_path else base
+
+
+# -- reading back ----------------------------------------------------------------------------
+def flush() -> None:
+    """Write every buffered metric point now (end_run and interpreter exit do it for you)."""
+    metric_buffer.flush_all()
+
+
+def get_run(run_id: str) -> Run:
+    metric_buffer.flush_all(raise_errors=False)
+    return _client().get_run(run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> MetricHistory:
+    metric_buffer.flush_all(raise_errors=False)
+    return _client().get_metric_history(run_id, key)
+
+
+def delete_run(run_id: str) -> None:
+    _client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    _client().restore_run(run_id)
+
+
+def search_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: str = ViewType.ACTIVE_ONLY,
+    max_results: int = 100_000,
+    order_by: Sequence[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+) -> Any:
+    """Runs matching MLflow's filter grammar, as a DataFrame (or a list with output_format='list')."""
+    metric_buffer.flush_all(raise_errors=False)
+    client = _client()
+    if experiment_names:
+        found = [client.get_experiment_by_name(n) for n in experiment_names]
+        ids = [e.experiment_id for e in found if e is not None]
+    elif experiment_ids:
+        ids = [str(experiment_ids)] if isinstance(experiment_ids, (str, int)) else [str(e) for e in experiment_ids]
+    elif search_all_experiments:
+        ids = [e.experiment_id for e in search_experiments(view_type=ViewType.ALL)]
+    else:
+        ids = [_resolve_experiment_id(None)]
+    runs: list[Run] = []
+    token = None
+    while len(runs) < max_results:
+        page = client.search_runs(ids, filter_string, run_view_type, min(50_000, max_results - len(runs)), order_by, token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    if output_format == "list":
+        return runs
+    if output_format != "pandas":
+        raise InvalidParameter(f"Unknown output_format {output_format!r}: use 'pandas' or 'list'.")
+    from notebook_tracker.frames import runs_to_frame
+
+    return runs_to_frame(runs)
+
+
+def _reset_for_tests() -> None:
+    """Forget the active runs, experiment and clients of this process (tests only)."""
+    global _active_experiment_id, _last_active_run_id
+    try:
+        metric_buffer.flush_all(raise_errors=False)
+    except TrackerError:
+        pass
+    _active_runs.clear()
+    _clients.clear()
+    _active_experiment_id = None
+    _last_active_run_id = None
+    config.set_tracking_uri(None)
+    from notebook_tracker.store import forget_stores
+
+    forget_stores()

@@ -1,0 +1,360 @@
+"""Compiles parsed search filters and order terms to one SQLAlchemy Core SELECT.
+
+Everything is decided in SQL, values always as bound parameters. Metric clauses read
+`latest_metrics`; a run without the key never matches, and a NaN matches only `!=`.
+Ordering puts runs lacking the key last and NaN after numbers, in both directions, and ends
+with the primary key so that offset paging is stable.
+
+LIKE is case-sensitive and ILIKE case-insensitive on every dialect: SQLite's own LIKE ignores
+case (and a PRAGMA can change that), so on SQLite patterns are translated to GLOB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    exists,
+    false,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator
+
+from notebook_tracker.search import (
+    Comparison,
+    OrderTerm,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_filter,
+    parse_order_by,
+)
+from notebook_tracker.store.schema import (
+    experiment_tags,
+    experiments,
+    latest_metrics,
+    params,
+    runs,
+    tags,
+)
+
+_RUN_COLUMNS = {
+    "run_id": runs.c.run_uuid,
+    "run_name": runs.c.name,
+    "status": runs.c.status,
+    "user_id": runs.c.user_id,
+    "artifact_uri": runs.c.artifact_uri,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+}
+_EXPERIMENT_COLUMNS = {
+    "name": experiments.c.name,
+    "experiment_id": experiments.c.experiment_id,
+    "creation_time": experiments.c.creation_time,
+    "last_update_time": experiments.c.last_update_time,
+}
+_TEXT_KEYS = frozenset({"run_id", "run_name", "status", "user_id", "artifact_uri", "name"})
+_KEY_VALUE_TABLES = {"param": params, "tag": tags}
+
+
+# -- dialect-aware pieces --------------------------------------------------------------------
+
+
+def _like_tokens(pattern: str) -> list[tuple[str, str]]:
+    """('any'|'one'|'lit', char) for a LIKE pattern whose escape character is backslash."""
+    tokens, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            tokens.append(("lit", pattern[i + 1]))
+            i += 2
+            continue
+        tokens.append(("any" if ch == "%" else "one" if ch == "_" else "lit", ch))
+        i += 1
+    return tokens
+
+
+def like_to_glob(pattern: str) -> str:
+    """The GLOB pattern matching exactly what `pattern` matches under LIKE (case kept)."""
+    out = []
+    for kind, ch in _like_tokens(pattern):
+        if kind == "any":
+            out.append("*")
+        elif kind == "one":
+            out.append("?")
+        else:
+            out.append(f"[{ch}]" if ch in "*?[" else ch)
+    return "".join(out)
+
+
+def _like_canonical(pattern: str) -> str:
+    # A trailing lone backslash is literal here; PostgreSQL would reject it, so escape it.
+    out = []
+    for kind, ch in _like_tokens(pattern):
+        out.append("%" if kind == "any" else "_" if kind == "one" else
+                   ("\\" + ch if ch in "%_\\" else ch))
+    return "".join(out)
+
+
+class _LikePattern(TypeDecorator):
+    """A LIKE pattern bound in the form the connection's dialect matches with."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        if value is None:
+            return None
+        return like_to_glob(value) if dialect.name == "sqlite" else _like_canonical(value)
+
+
+class _PatternMatch(FunctionElement):
+    type = Boolean()
+    inherit_cache = True
+
+
+class case_sensitive_match(_PatternMatch):  # noqa: N801 - SQL construct naming
+    name = "case_sensitive_match"
+    inherit_cache = True
+
+
+class case_insensitive_match(_PatternMatch):  # noqa: N801
+    name = "case_insensitive_match"
+    inherit_cache = True
+
+
+class text_order(FunctionElement):  # noqa: N801
+    """A text column compared by code point on every dialect (SQLite's default order)."""
+
+    name = "text_order"
+    inherit_cache = True
+
+
+def _args(element: FunctionElement, compiler, **kw) -> list[str]:
+    return [compiler.process(arg, **kw) for arg in element.clauses]
+
+
+@compiles(case_sensitive_match)
+def _like_default(element, compiler, **kw):
+    column, pattern = _args(element, compiler, **kw)
+    return f"({column} LIKE {pattern} ESCAPE '\\')"
+
+
+@compiles(case_insensitive_match)
+def _ilike_default(element, compiler, **kw):
+    column, pattern = _args(element, compiler, **kw)
+    return f"(lower({column}) LIKE lower({pattern}) ESCAPE '\\')"
+
+
+@compiles(case_sensitive_match, "postgresql")
+def _like_postgresql(element, compiler, **kw):
+    column, pattern = _args(element, compiler, **kw)
+    return f"({column} LIKE {pattern})"
+
+
+@compiles(case_insensitive_match, "postgresql")
+def _ilike_postgresql(element, compiler, **kw):
+    column, pattern = _args(element, compiler, **kw)
+    return f"({column} ILIKE {pattern})"
+
+
+@compiles(case_sensitive_match, "sqlite")
+def _like_sqlite(element, compiler, **kw):
+    column, pattern = _args(element, compiler, **kw)
+    return f"({column} GLOB {pattern})"
+
+
+@compiles(case_insensitive_match, "sqlite")
+def _ilike_sqlite(element, compiler, **kw):
+    column, pattern = _args(element, compiler, **kw)
+    return f"(lower({column}) GLOB lower({pattern}))"
+
+
+@compiles(text_order)
+def _text_order_default(element, compiler, **kw):
+    return _args(element, compiler, **kw)[0]
+
+
+@compiles(text_order, "postgresql")
+def _text_order_postgresql(element, compiler, **kw):
+    return f'({_args(element, compiler, **kw)[0]}) COLLATE "C"'
+
+
+def _match(column: ColumnElement, op: str, pattern: str) -> ColumnElement[bool]:
+    bound = literal(pattern, type_=_LikePattern())
+    if op == "LIKE":
+        return case_sensitive_match(column, bound)
+    return case_insensitive_match(column, bound)
+
+
+# -- filters ---------------------------------------------------------------------------------
+
+
+def _compare(column: ColumnElement, op: str, value) -> ColumnElement[bool]:
+    if op in ("LIKE", "ILIKE"):
+        return _match(column, op, value)
+    if op == "IN":
+        return column.in_(list(value))
+    if op == "NOT IN":
+        return column.not_in(list(value))
+    return {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+    }[op](value)
+
+
+def _metric_clause(c: Comparison) -> ColumnElement[bool]:
+    lm = latest_metrics.alias()
+    if c.op == "!=":
+        value_ok = (lm.c.is_nan == true()) | (lm.c.value != c.value)
+    else:
+        value_ok = and_(lm.c.is_nan == false(), _compare(lm.c.value, c.op, c.value))
+    return exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == c.key, value_ok)
+
+
+def _key_value_clause(c: Comparison, table, owner_column) -> ColumnElement[bool]:
+    kv = table.alias()
+    owner = next(col for col in kv.c if col.name == owner_column.name)
+    present = exists().where(owner == owner_column, kv.c.key == c.key)
+    if c.op == "IS NULL":
+        return ~present
+    if c.op == "IS NOT NULL":
+        return present
+    return present.where(_compare(kv.c.value, c.op, c.value))
+
+
+def _run_clause(c: Comparison) -> ColumnElement[bool]:
+    if c.entity == "metric":
+        return _metric_clause(c)
+    if c.entity in _KEY_VALUE_TABLES:
+        return _key_value_clause(c, _KEY_VALUE_TABLES[c.entity], runs.c.run_uuid)
+    return _compare(_RUN_COLUMNS[c.key], c.op, c.value)
+
+
+def _experiment_ids(values) -> list[int]:
+    ids = []
+    for value in values:
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            continue  # not an id this store could have made: it matches nothing
+    return ids
+
+
+def _experiment_clause(c: Comparison) -> ColumnElement[bool]:
+    if c.entity == "tag":
+        return _key_value_clause(c, experiment_tags, experiments.c.experiment_id)
+    column = _EXPERIMENT_COLUMNS[c.key]
+    if c.key != "experiment_id":
+        return _compare(column, c.op, c.value)
+    ids = _experiment_ids(c.value if isinstance(c.value, tuple) else (c.value,))
+    if c.op in ("IN", "NOT IN"):
+        return _compare(column, c.op, ids)
+    if not ids:
+        return false() if c.op == "=" else true()
+    return _compare(column, c.op, ids[0])
+
+
+# -- ordering --------------------------------------------------------------------------------
+
+
+def _attribute_order(column: ColumnElement, key: str, ascending: bool) -> list[ColumnElement]:
+    value = text_order(column) if key in _TEXT_KEYS else column
+    return [case((column.is_(None), 1), else_=0), value.asc() if ascending else value.desc()]
+
+
+def _run_ordering(terms: Sequence[OrderTerm]):
+    """(FROM clause with the joins the order needs, ORDER BY expressions)."""
+    from_ = runs
+    clauses: list[ColumnElement] = []
+    for term in terms:
+        if term.entity == "attribute":
+            clauses += _attribute_order(_RUN_COLUMNS[term.key], term.key, term.ascending)
+            continue
+        table = latest_metrics if term.entity == "metric" else _KEY_VALUE_TABLES[term.entity]
+        joined = table.alias()
+        from_ = from_.outerjoin(
+            joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == term.key)
+        )
+        if term.entity == "metric":
+            rank = case((joined.c.run_uuid.is_(None), 2), (joined.c.is_nan == true(), 1), else_=0)
+            value = joined.c.value
+        else:
+            rank = case((joined.c.run_uuid.is_(None), 1), else_=0)
+            value = text_order(joined.c.value)
+        clauses += [rank, value.asc() if term.ascending else value.desc()]
+    keys = {(t.entity, t.key) for t in terms}
+    if ("attribute", "start_time") not in keys:
+        clauses.append(runs.c.start_time.desc())
+    if ("attribute", "run_id") not in keys:
+        clauses.append(runs.c.run_uuid.asc())
+    return from_, clauses
+
+
+def build_run_search(
+    experiment_ids: Sequence[str],
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int,
+) -> Select:
+    """SELECT of the `runs` columns (run_uuid first) of one page of matching runs, in order.
+
+    Raises FilterSyntaxError for a filter or order_by that does not parse.
+    """
+    comparisons = parse_filter(filter_string)
+    from_, ordering = _run_ordering(parse_order_by(order_by))
+    stmt = (
+        select(*runs.c)
+        .select_from(from_)
+        .where(
+            runs.c.experiment_id.in_(_experiment_ids(experiment_ids)),
+            runs.c.lifecycle_stage.in_(list(stages)),
+            *(_run_clause(c) for c in comparisons),
+        )
+    )
+    return stmt.order_by(*ordering).offset(offset).limit(limit)
+
+
+def build_experiment_search(
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int,
+) -> Select:
+    """SELECT of the `experiments` columns (experiment_id first) of one page, in order.
+
+    Default order: creation_time DESC, then experiment_id ascending as the tiebreaker.
+    """
+    comparisons = parse_experiment_filter(filter_string)
+    terms = parse_experiment_order_by(order_by) or parse_experiment_order_by(
+        ["creation_time DESC"]
+    )
+    ordering: list[ColumnElement] = []
+    for term in terms:
+        ordering += _attribute_order(_EXPERIMENT_COLUMNS[term.key], term.key, term.ascending)
+    if not any(t.key == "experiment_id" for t in terms):
+        ordering.append(experiments.c.experiment_id.asc())
+    stmt = select(*experiments.c).where(
+        experiments.c.lifecycle_stage.in_(list(stages)),
+        *(_experiment_clause(c) for c in comparisons),
+    )
+    return stmt.order_by(*ordering).offset(offset).limit(limit)
+
+
+__all__ = ["build_run_search", "build_experiment_search", "like_to_glob"]
