@@ -44,7 +44,9 @@ def current_user() -> str:
 
 class TrackingClient:
     def __init__(self, tracking_uri: str | None = None) -> None:
-        self.tracking_uri = config.normalize_uri(tracking_uri) if tracking_uri else config.get_tracking_uri()
+        self.tracking_uri = (
+            config.normalize_uri(tracking_uri) if tracking_uri else config.get_tracking_uri()
+        )
         self.store: TrackingStore = get_store(self.tracking_uri)
 
     # -- experiments -------------------------------------------------------------------------
@@ -69,7 +71,9 @@ class TrackingClient:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
-        return self.store.search_experiments(view_type, max_results, filter_string, order_by, page_token)
+        return self.store.search_experiments(
+            view_type, max_results, filter_string, order_by, page_token
+        )
 
     def delete_experiment(self, experiment_id: str) -> None:
         self.store.delete_experiment(str(experiment_id))
@@ -109,11 +113,15 @@ class TrackingClient:
     def get_run(self, run_id: str) -> Run:
         return self.store.get_run(run_id)
 
-    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
+    def update_run(
+        self, run_id: str, status: str | None = None, name: str | None = None
+    ) -> RunInfo:
         end_time = _now_ms() if status and RunStatus.is_terminated(status) else None
         return self.store.update_run_info(run_id, status=status, end_time=end_time, run_name=name)
 
-    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None) -> None:
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> None:
         if status not in RunStatus.TERMINATED:
             raise InvalidParameter(
                 f"Invalid end status {status!r}: use one of {', '.join(RunStatus.TERMINATED)}."
@@ -138,7 +146,12 @@ class TrackingClient:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [str(experiment_ids)]
         return self.store.search_runs(
-            [str(e) for e in experiment_ids], filter_string, run_view_type, max_results, order_by, page_token
+            [str(e) for e in experiment_ids],
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
         )
 
     # -- logging -----------------------------------------------------------------------------
@@ -197,7 +210,9 @@ class TrackingClient:
 
         return get_artifact_repository(self.get_run(run_id).info.artifact_uri)
 
-    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         path = Path(local_path)
         if not path.exists():
             raise InvalidParameter(f"Cannot log artifact {str(path)!r}: no such file or directory.")
@@ -207,9 +222,13 @@ class TrackingClient:
         else:
             repo.log_artifact(str(path), artifact_path)
 
-    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         if not Path(local_dir).is_dir():
-            raise InvalidParameter(f"Cannot log artifacts from {str(local_dir)!r}: not a directory.")
+            raise InvalidParameter(
+                f"Cannot log artifacts from {str(local_dir)!r}: not a directory."
+            )
         self._artifact_repo(run_id).log_artifacts(str(local_dir), artifact_path)
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
@@ -227,7 +246,13 @@ class TrackingClient:
             text = json.dumps(dictionary, indent=2, default=str)
         self.log_text(run_id, text, artifact_file)
 
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None = None) -> None:
+    def log_figure(
+        self,
+        run_id: str,
+        figure: Any,
+        artifact_file: str,
+        save_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         import io
 
         if not hasattr(figure, "savefig"):
@@ -245,9 +270,13 @@ class TrackingClient:
 
         frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
         if not artifact_file.endswith(".json"):
-            raise InvalidParameter(f"log_table writes JSON: name the file '*.json', not {artifact_file!r}.")
+            raise InvalidParameter(
+                f"log_table writes JSON: name the file '*.json', not {artifact_file!r}."
+            )
         payload = json.loads(frame.to_json(orient="split", index=False, default_handler=str))
-        self.log_dict(run_id, {"columns": payload["columns"], "data": payload["data"]}, artifact_file)
+        self.log_dict(
+            run_id, {"columns": payload["columns"], "data": payload["data"]}, artifact_file
+        )
         run = self.get_run(run_id)
         logged = json.loads(run.data.tags.get("mlflow.loggedArtifacts", "[]"))
         if not any(a.get("path") == artifact_file for a in logged):

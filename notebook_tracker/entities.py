@@ -1,4 +1,4 @@
-"""The tracking domain as small value objects, shaped like MLflow's so its users' code reads them."""
+"""Value objects of the tracking domain, shaped like MLflow's so code written for it reads them."""
 
 from __future__ import annotations
 
@@ -62,9 +62,12 @@ class Metric:
         self.step = step
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Metric) and (
-            self.key, self.value, self.timestamp, self.step
-        ) == (other.key, other.value, other.timestamp, other.step)
+        return isinstance(other, Metric) and (self.key, self.value, self.timestamp, self.step) == (
+            other.key,
+            other.value,
+            other.timestamp,
+            other.step,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -73,7 +76,12 @@ class Metric:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "value": self.value, "timestamp": self.timestamp, "step": self.step}
+        return {
+            "key": self.key,
+            "value": self.value,
+            "timestamp": self.timestamp,
+            "step": self.step,
+        }
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,9 @@ class MetricHistory(Sequence):  # type: ignore[type-arg]
     `.timestamps`, `.values` and `to_pandas()` give the columns directly.
     """
 
-    def __init__(self, key: str, steps: Any, timestamps: Any, values: Any, token: str | None = None):
+    def __init__(
+        self, key: str, steps: Any, timestamps: Any, values: Any, token: str | None = None
+    ):
         self.key = key
         self.steps = steps
         self.timestamps = timestamps
@@ -197,13 +207,13 @@ class MetricHistory(Sequence):  # type: ignore[type-arg]
     def __iter__(self) -> Iterator[Metric]:
         key = self.key
         for value, timestamp, step in zip(
-            self.values.tolist(), self.timestamps.tolist(), self.steps.tolist()
+            self.values.tolist(), self.timestamps.tolist(), self.steps.tolist(), strict=True
         ):
             yield Metric(key, value, timestamp, step)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (list, tuple, MetricHistory)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class TrackerError(Exception):
-    """An error a user can act on. `error_code` follows MLflow's names; `http_status` its mapping."""
+    """An error a user can act on; `error_code` uses MLflow's names, `http_status` its mapping."""
 
     error_code = "INTERNAL_ERROR"
     http_status = 500

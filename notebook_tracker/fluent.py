@@ -83,7 +83,9 @@ def get_tracking_uri() -> str:
     return config.get_tracking_uri()
 
 
-def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+) -> str:
     return _client().create_experiment(name, artifact_location, tags)
 
 
@@ -110,12 +112,16 @@ def search_experiments(
             return found[:max_results] if max_results is not None else found
 
 
-def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
     """Make an experiment active for the runs that follow; create it by name if it is missing."""
     global _active_experiment_id
     client = _client()
     if (experiment_name is None) == (experiment_id is None):
-        raise InvalidParameter("set_experiment takes exactly one of experiment_name or experiment_id.")
+        raise InvalidParameter(
+            "set_experiment takes exactly one of experiment_name or experiment_id."
+        )
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     else:
@@ -184,7 +190,9 @@ def start_run(
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in extra.items()])
         run = client.get_run(run_id)
     else:
-        parent = parent_run_id or (_active_runs[-1].info.run_id if nested and _active_runs else None)
+        parent = parent_run_id or (
+            _active_runs[-1].info.run_id if nested and _active_runs else None
+        )
         all_tags = {**_context_tags(), **(tags or {})}
         if description:
             all_tags["mlflow.note.content"] = description
@@ -298,7 +306,9 @@ def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     return client.log_param(run_id, key, value)
 
 
-def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+def log_params(
+    params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None
+) -> None:
     client, run_id = _target(run_id)
     checked = []
     for key, value in params.items():
@@ -326,12 +336,16 @@ def delete_tag(key: str) -> None:
     client.delete_tag(run_id, key)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+def log_artifact(
+    local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
     client, run_id = _target(run_id)
     client.log_artifact(run_id, local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+def log_artifacts(
+    local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
     client, run_id = _target(run_id)
     client.log_artifacts(run_id, local_dir, artifact_path)
 
@@ -346,7 +360,13 @@ def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> 
     client.log_dict(run_id, dictionary, artifact_file)
 
 
-def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None, run_id: str | None = None) -> None:
+def log_figure(
+    figure: Any,
+    artifact_file: str,
+    *,
+    save_kwargs: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> None:
     client, run_id = _target(run_id)
     client.log_figure(run_id, figure, artifact_file, save_kwargs)
 
@@ -396,14 +416,18 @@ def search_runs(
     search_all_experiments: bool = False,
     experiment_names: Sequence[str] | None = None,
 ) -> Any:
-    """Runs matching MLflow's filter grammar, as a DataFrame (or a list with output_format='list')."""
+    """Runs matching MLflow's filter grammar, as a DataFrame (a list with output_format='list')."""
     metric_buffer.flush_all(raise_errors=False)
     client = _client()
     if experiment_names:
         found = [client.get_experiment_by_name(n) for n in experiment_names]
         ids = [e.experiment_id for e in found if e is not None]
     elif experiment_ids:
-        ids = [str(experiment_ids)] if isinstance(experiment_ids, (str, int)) else [str(e) for e in experiment_ids]
+        ids = (
+            [str(experiment_ids)]
+            if isinstance(experiment_ids, (str, int))
+            else [str(e) for e in experiment_ids]
+        )
     elif search_all_experiments:
         ids = [e.experiment_id for e in search_experiments(view_type=ViewType.ALL)]
     else:
@@ -411,7 +435,9 @@ def search_runs(
     runs: list[Run] = []
     token = None
     while len(runs) < max_results:
-        page = client.search_runs(ids, filter_string, run_view_type, min(50_000, max_results - len(runs)), order_by, token)
+        page = client.search_runs(
+            ids, filter_string, run_view_type, min(50_000, max_results - len(runs)), order_by, token
+        )
         runs.extend(page)
         token = page.token
         if not token:

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from notebook_tracker import env
 from notebook_tracker.errors import TrackerError

@@ -19,7 +19,7 @@ _valid_keys: set[str] = set()
 
 
 def validate_key(key: object, what: str = "metric") -> str:
-    """Keys are names like `loss`, `val/acc`, `layer.1 size`: letters, digits, `_ - . / :` and spaces."""
+    """Keys like `loss`, `val/acc`, `layer.1 size`: letters, digits, spaces and `_ - . / :`."""
     if key in _valid_keys:
         return key  # type: ignore[return-value]
     if not isinstance(key, str) or not key:

@@ -122,6 +122,7 @@ class TrackingStore(ABC):
     # -- liveness of RUNNING runs --------------------------------------------------------------
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         """Say that this process still owns these runs. Stores without liveness ignore it."""
+        return None
 
     def reap_dead_runs(self) -> list[str]:
         """Mark KILLED the RUNNING runs whose owner is gone; return their ids."""

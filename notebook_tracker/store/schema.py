@@ -81,7 +81,9 @@ runs = Table(
 params = Table(
     "params",
     metadata,
-    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True
+    ),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
     Index("ix_params_key_value", "key", "run_uuid"),
@@ -90,7 +92,9 @@ params = Table(
 tags = Table(
     "tags",
     metadata,
-    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True
+    ),
     Column("key", String(250), primary_key=True),
     Column("value", Text),
     Index("ix_tags_key", "key", "run_uuid"),
@@ -118,7 +122,9 @@ metric_chunks = Table(
 latest_metrics = Table(
     "latest_metrics",
     metadata,
-    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True
+    ),
     Column("key", String(250), primary_key=True),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),

@@ -49,8 +49,8 @@ def _refuse_unknown(revision: str | None, engine: Engine) -> None:
     if revision is not None and revision not in KNOWN_REVISIONS:
         raise StoreVersionError(
             f"The tracking database {engine.url.render_as_string(hide_password=True)} has schema "
-            f"revision {revision!r}, written by a newer notebook-tracker than this one (which knows "
-            f"up to {HEAD_REVISION!r}). Upgrade notebook-tracker (pip install -U notebook-tracker) "
+            f"revision {revision!r}, written by a newer notebook-tracker than this one (which "
+            f"knows up to {HEAD_REVISION!r}). Upgrade notebook-tracker (pip install -U notebook-tracker) "
             "or point NOTEBOOK_TRACKER_URI at another store."
         )
 

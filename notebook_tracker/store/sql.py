@@ -68,11 +68,17 @@ def _decode_token(token: str | None) -> int:
             return offset
     except (ValueError, KeyError, TypeError):
         pass
-    raise InvalidParameter(f"Invalid page_token {token!r}: pass the token a previous page returned.")
+    raise InvalidParameter(
+        f"Invalid page_token {token!r}: pass the token a previous page returned."
+    )
 
 
 def _check_max_results(max_results: int) -> int:
-    if not isinstance(max_results, int) or max_results < 1 or max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+    if (
+        not isinstance(max_results, int)
+        or max_results < 1
+        or max_results > SEARCH_MAX_RESULTS_THRESHOLD
+    ):
         raise InvalidParameter(
             f"Invalid max_results {max_results!r}: it must be between 1 and "
             f"{SEARCH_MAX_RESULTS_THRESHOLD}."
@@ -85,9 +91,7 @@ class SqlStore(TrackingStore):
         self.uri = uri
         self.reader, self.writer = engines_for(uri)
         self.artifact_root = default_artifact_root or config.default_artifact_root(uri)
-        self.heartbeat_timeout_ms = int(
-            float(os.environ.get(env.HEARTBEAT_TIMEOUT, "600")) * 1000
-        )
+        self.heartbeat_timeout_ms = int(float(os.environ.get(env.HEARTBEAT_TIMEOUT, "600")) * 1000)
         self._last_reap = 0.0
         ensure_schema(self.writer)
         self._ensure_default_experiment()
@@ -101,7 +105,9 @@ class SqlStore(TrackingStore):
         if found:
             return
         with self.writer.begin() as conn:
-            if conn.execute(select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)).first():
+            if conn.execute(
+                select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)
+            ).first():
                 return
             t = now_ms()
             conn.execute(
@@ -125,7 +131,9 @@ class SqlStore(TrackingStore):
 
         experiment_name(name)
         with self.writer.begin() as conn:
-            if conn.execute(select(experiments_t.c.experiment_id).where(experiments_t.c.name == name)).first():
+            if conn.execute(
+                select(experiments_t.c.experiment_id).where(experiments_t.c.name == name)
+            ).first():
                 raise AlreadyExists(
                     f"Experiment '{name}' already exists (perhaps deleted: restore it, or pick "
                     "another name)."
@@ -150,7 +158,10 @@ class SqlStore(TrackingStore):
             if tags:
                 conn.execute(
                     insert(experiment_tags_t),
-                    [{"experiment_id": int(exp_id), "key": k, "value": str(v)} for k, v in tags.items()],
+                    [
+                        {"experiment_id": int(exp_id), "key": k, "value": str(v)}
+                        for k, v in tags.items()
+                    ],
                 )
         return exp_id
 
@@ -163,7 +174,9 @@ class SqlStore(TrackingStore):
     def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
         if not ids:
             return []
-        rows = conn.execute(select(experiments_t).where(experiments_t.c.experiment_id.in_(ids))).all()
+        rows = conn.execute(
+            select(experiments_t).where(experiments_t.c.experiment_id.in_(ids))
+        ).all()
         tag_rows = conn.execute(
             select(experiment_tags_t).where(experiment_tags_t.c.experiment_id.in_(ids))
         ).all()
@@ -270,10 +283,14 @@ class SqlStore(TrackingStore):
             exp_id = int(experiment_id)
             conn.execute(
                 delete(experiment_tags_t).where(
-                    and_(experiment_tags_t.c.experiment_id == exp_id, experiment_tags_t.c.key == key)
+                    and_(
+                        experiment_tags_t.c.experiment_id == exp_id, experiment_tags_t.c.key == key
+                    )
                 )
             )
-            conn.execute(insert(experiment_tags_t).values(experiment_id=exp_id, key=key, value=str(value)))
+            conn.execute(
+                insert(experiment_tags_t).values(experiment_id=exp_id, key=key, value=str(value))
+            )
 
     # -- runs --------------------------------------------------------------------------------
     def create_run(
@@ -319,7 +336,8 @@ class SqlStore(TrackingStore):
                 )
             )
             conn.execute(
-                insert(tags_t), [{"run_uuid": run_id, "key": k, "value": str(v)} for k, v in all_tags.items()]
+                insert(tags_t),
+                [{"run_uuid": run_id, "key": k, "value": str(v)} for k, v in all_tags.items()],
             )
         return self.get_run(run_id)
 
@@ -343,16 +361,23 @@ class SqlStore(TrackingStore):
                 RunData(),
             )
         for run_id, key, value in conn.execute(
-            select(params_t.c.run_uuid, params_t.c.key, params_t.c.value).where(params_t.c.run_uuid.in_(ids))
+            select(params_t.c.run_uuid, params_t.c.key, params_t.c.value).where(
+                params_t.c.run_uuid.in_(ids)
+            )
         ):
             by_id[run_id].data.params[key] = value
         for run_id, key, value in conn.execute(
-            select(tags_t.c.run_uuid, tags_t.c.key, tags_t.c.value).where(tags_t.c.run_uuid.in_(ids))
+            select(tags_t.c.run_uuid, tags_t.c.key, tags_t.c.value).where(
+                tags_t.c.run_uuid.in_(ids)
+            )
         ):
             by_id[run_id].data.tags[key] = value
         for run_id, key, value, is_nan in conn.execute(
             select(
-                latest_metrics_t.c.run_uuid, latest_metrics_t.c.key, latest_metrics_t.c.value, latest_metrics_t.c.is_nan
+                latest_metrics_t.c.run_uuid,
+                latest_metrics_t.c.key,
+                latest_metrics_t.c.value,
+                latest_metrics_t.c.is_nan,
             ).where(latest_metrics_t.c.run_uuid.in_(ids))
         ):
             by_id[run_id].data.metrics[key] = math.nan if is_nan else value
@@ -368,7 +393,9 @@ class SqlStore(TrackingStore):
 
     def _require_run(self, conn: Connection, run_id: str, for_logging: bool = False) -> Any:
         row = conn.execute(
-            select(runs_t.c.run_uuid, runs_t.c.lifecycle_stage, runs_t.c.status).where(runs_t.c.run_uuid == run_id)
+            select(runs_t.c.run_uuid, runs_t.c.lifecycle_stage, runs_t.c.status).where(
+                runs_t.c.run_uuid == run_id
+            )
         ).first()
         if row is None:
             raise NotFound(f"Run with id={run_id} not found.")
@@ -395,7 +422,10 @@ class SqlStore(TrackingStore):
             if status == RunStatus.RUNNING:
                 host, pid, started = liveness.current_owner()
                 values.update(
-                    end_time=None, owner_host=host, owner_pid=pid, owner_started=started,
+                    end_time=None,
+                    owner_host=host,
+                    owner_pid=pid,
+                    owner_started=started,
                     heartbeat_time=now_ms(),
                 )
         if end_time is not None:
@@ -405,7 +435,9 @@ class SqlStore(TrackingStore):
             if values:
                 conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(**values))
             if run_name:
-                conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(name=run_name))
+                conn.execute(
+                    update(runs_t).where(runs_t.c.run_uuid == run_id).values(name=run_name)
+                )
                 self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
         return self.get_run(run_id).info
 
@@ -478,18 +510,32 @@ class SqlStore(TrackingStore):
                     f"{run_id}; it cannot change to {value!r}. Params are immutable: log the new "
                     "value under another name, or start a new run."
                 )
-        fresh = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in existing]
+        fresh = [
+            {"run_uuid": run_id, "key": k, "value": v}
+            for k, v in wanted.items()
+            if k not in existing
+        ]
         if fresh:
             conn.execute(insert(params_t), fresh)
 
     def _upsert_tags(self, conn: Connection, run_id: str, new: Sequence[RunTag]) -> None:
         latest = {t.key: t.value for t in new}
-        conn.execute(delete(tags_t).where(and_(tags_t.c.run_uuid == run_id, tags_t.c.key.in_(list(latest)))))
-        conn.execute(insert(tags_t), [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()])
+        conn.execute(
+            delete(tags_t).where(and_(tags_t.c.run_uuid == run_id, tags_t.c.key.in_(list(latest))))
+        )
+        conn.execute(
+            insert(tags_t), [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()]
+        )
         if "mlflow.runName" in latest:
-            conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(name=latest["mlflow.runName"]))
+            conn.execute(
+                update(runs_t)
+                .where(runs_t.c.run_uuid == run_id)
+                .values(name=latest["mlflow.runName"])
+            )
 
-    def _insert_metrics(self, conn: Connection, rows: Sequence[tuple[str, str, float, int, int]]) -> None:
+    def _insert_metrics(
+        self, conn: Connection, rows: Sequence[tuple[str, str, float, int, int]]
+    ) -> None:
         latest: dict[tuple[str, str], tuple[int, int, float, bool]] = {}
         for run_id, key, value, timestamp, step in rows:
             current = latest.get((run_id, key))
@@ -500,7 +546,9 @@ class SqlStore(TrackingStore):
         latest = {k: (s, t, 0.0 if isnan(v) else v, isnan(v)) for k, (s, t, v, _) in latest.items()}
         self._upsert_latest(conn, latest)
 
-    def _upsert_latest(self, conn: Connection, latest: dict[tuple[str, str], tuple[int, int, float, bool]]) -> None:
+    def _upsert_latest(
+        self, conn: Connection, latest: dict[tuple[str, str], tuple[int, int, float, bool]]
+    ) -> None:
         if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
@@ -517,7 +565,10 @@ class SqlStore(TrackingStore):
             },
             where=or_(
                 excluded.step > latest_metrics_t.c.step,
-                and_(excluded.step == latest_metrics_t.c.step, excluded.timestamp >= latest_metrics_t.c.timestamp),
+                and_(
+                    excluded.step == latest_metrics_t.c.step,
+                    excluded.timestamp >= latest_metrics_t.c.timestamp,
+                ),
             ),
         )
         conn.execute(
@@ -531,7 +582,9 @@ class SqlStore(TrackingStore):
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.writer.begin() as conn:
             self._require_run(conn, run_id, for_logging=True)
-            done = conn.execute(delete(tags_t).where(and_(tags_t.c.run_uuid == run_id, tags_t.c.key == key))).rowcount
+            done = conn.execute(
+                delete(tags_t).where(and_(tags_t.c.run_uuid == run_id, tags_t.c.key == key))
+            ).rowcount
             if not done:
                 raise NotFound(f"No tag with name={key!r} in run {run_id}.")
 
@@ -541,7 +594,11 @@ class SqlStore(TrackingStore):
         with self.reader.connect() as conn:
             self._require_run(conn, run_id)
             chunks = conn.execute(
-                select(metric_chunks_t.c.steps, metric_chunks_t.c.timestamps, metric_chunks_t.c["values"])
+                select(
+                    metric_chunks_t.c.steps,
+                    metric_chunks_t.c.timestamps,
+                    metric_chunks_t.c["values"],
+                )
                 .where(and_(metric_chunks_t.c.run_uuid == run_id, metric_chunks_t.c.key == key))
                 .order_by(metric_chunks_t.c.chunk_id)
             ).all()
@@ -589,7 +646,9 @@ class SqlStore(TrackingStore):
         with self.writer.begin() as conn:
             conn.execute(
                 update(runs_t)
-                .where(and_(runs_t.c.run_uuid.in_(list(run_ids)), runs_t.c.status == RunStatus.RUNNING))
+                .where(
+                    and_(runs_t.c.run_uuid.in_(list(run_ids)), runs_t.c.status == RunStatus.RUNNING)
+                )
                 .values(heartbeat_time=now_ms())
             )
 
@@ -603,7 +662,11 @@ class SqlStore(TrackingStore):
         with self.reader.connect() as conn:
             candidates = conn.execute(
                 select(
-                    runs_t.c.run_uuid, runs_t.c.owner_host, runs_t.c.owner_pid, runs_t.c.owner_started, runs_t.c.heartbeat_time
+                    runs_t.c.run_uuid,
+                    runs_t.c.owner_host,
+                    runs_t.c.owner_pid,
+                    runs_t.c.owner_started,
+                    runs_t.c.heartbeat_time,
                 ).where(runs_t.c.status == RunStatus.RUNNING)
             ).all()
         dead = [
@@ -617,11 +680,15 @@ class SqlStore(TrackingStore):
                 for run_id, last_seen in dead:
                     conn.execute(
                         update(runs_t)
-                        .where(and_(runs_t.c.run_uuid == run_id, runs_t.c.status == RunStatus.RUNNING))
+                        .where(
+                            and_(runs_t.c.run_uuid == run_id, runs_t.c.status == RunStatus.RUNNING)
+                        )
                         .values(status=RunStatus.KILLED, end_time=last_seen or now_ms())
                     )
                     self._upsert_tags(
-                        conn, run_id, [RunTag("notebook_tracker.killed_reason", "owner process gone")]
+                        conn,
+                        run_id,
+                        [RunTag("notebook_tracker.killed_reason", "owner process gone")],
                     )
         return [run_id for run_id, _ in dead]
 
