@@ -30,11 +30,26 @@ def _create(uri: str, immediate: bool) -> Engine:
     if uri.startswith("sqlite"):
         return _create_sqlite(uri, immediate)
     if uri.startswith(("postgresql", "postgres")):
-        url = "postgresql" + uri[uri.index(":") :] if uri.startswith("postgres:") else uri
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(_postgres_url(uri), pool_pre_ping=True, pool_size=5, max_overflow=10)
     raise InvalidParameter(
         f"Unsupported tracking URI {uri!r}: use sqlite:///path/to/tracker.db, "
         "postgresql://user:password@host/db, http(s)://server, or a folder path."
+    )
+
+
+def _postgres_url(uri: str) -> str:
+    """Users type `postgresql://`; pick whichever driver is installed (psycopg2 or psycopg 3)."""
+    scheme, rest = uri.split("://", 1)
+    if "+" in scheme:
+        return uri
+    import importlib.util
+
+    for module, driver in (("psycopg2", "psycopg2"), ("psycopg", "psycopg")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{driver}://{rest}"
+    raise InvalidParameter(
+        "A postgresql:// tracking URI needs a PostgreSQL driver: "
+        "pip install 'notebook-tracker[postgres]' (psycopg2-binary)."
     )
 
 
