@@ -1,0 +1,3 @@
+from notebook_tracker.cli import main
+
+main()
