@@ -1,0 +1,240 @@
+"""Handler bases: one for the JSON and error habits every API shares, two for authentication.
+
+Handlers are written once, subclassing `TrackerHandler` and decorating every verb with
+`@tornado.web.authenticated`. The route table (`routes.build_handlers`) then binds each one to
+the base for where it runs:
+
+- under Jupyter, `jupyter_server`'s `APIHandler` (token/cookie identity, XSRF and origin rules,
+  403 without a user; the server's Authorizer consulted with action read/write by verb);
+- standalone, a plain tornado handler that demands the server's token, when one is set, on
+  every request (401 without it). No Jupyter machinery runs per request there.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hmac
+import json
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+
+from notebook_tracker.server.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    Unauthenticated,
+    error_payload,
+    is_expected,
+)
+
+if TYPE_CHECKING:
+    from notebook_tracker.server.context import TrackerContext
+
+log = logging.getLogger("notebook_tracker.server")
+
+JSON_TYPE = "application/json; charset=UTF-8"
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class TrackerHandler(tornado.web.RequestHandler):
+    """JSON in and out, errors as `{"error_code", "message"}`, blocking work off the IO loop.
+
+    Route kwargs: `context` (a TrackerContext) plus any handler-specific options, kept in
+    `self.options`. Subclasses set `auth_resource` to name what they expose to authorizers.
+    """
+
+    auth_resource = "notebook_tracker"
+    context: TrackerContext
+
+    def initialize(self, context: TrackerContext, **options: Any) -> None:  # type: ignore[override]
+        self.context = context
+        self.options = options
+
+    # -- input ------------------------------------------------------------------------------
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object ({} when empty); 400 if malformed, 413 if huge."""
+        body = self.request.body or b""
+        limit = self.context.max_body_bytes
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"Request body of {len(body)} bytes exceeds the limit of {limit} bytes: "
+                "send smaller batches."
+            )
+        if not body.strip():
+            return {}
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"Request body is not valid JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise BadRequest(f"Request body must be a JSON object, not {type(data).__name__}.")
+        return data
+
+    def str_arg(self, name: str, default: str | None = None) -> str | None:
+        value = self.get_query_argument(name, None)
+        if value is None:
+            return default
+        if "\x00" in value:
+            raise BadRequest(f"Query parameter {name!r} contains a NUL byte.")
+        return value
+
+    def int_arg(
+        self,
+        name: str,
+        default: int | None = None,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int | None:
+        """An integer query parameter, 400 naming the parameter and the range if it is not one."""
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(f"Query parameter {name!r} must be an integer, got {raw!r}.") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise BadRequest(f"Query parameter {name!r} must be {bounds}, got {value}.")
+        return value
+
+    # -- output -----------------------------------------------------------------------------
+    def write_json(self, data: Any, status: int = 200) -> None:
+        """Finish with `data` as JSON; NaN and infinities become null (JSON has no such values)."""
+        try:
+            text = json.dumps(data, allow_nan=False, separators=(",", ":"))
+        except ValueError:
+            text = json.dumps(finite_or_none(data), allow_nan=False, separators=(",", ":"))
+        self.set_status(status)
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(text)
+
+    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking store or artifact call on the server's pool."""
+        return await self.context.run(fn, *args, **kwargs)
+
+    # -- errors -----------------------------------------------------------------------------
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        status, payload = error_payload(status_code, exc)
+        self.set_status(status)
+        self.set_header("Content-Type", JSON_TYPE)
+        if status == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="notebook-tracker"')
+        self.finish(json.dumps(payload))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if is_expected(value):
+            log.info("%s %s -> %s", self.request.method, self.request.path, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+def finite_or_none(data: Any) -> Any:
+    """A copy of `data` with NaN/inf floats replaced by None."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite_or_none(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite_or_none(v) for v in data]
+    return data
+
+
+class StandaloneAuth(tornado.web.RequestHandler):
+    """Authentication of the standalone server: the configured token, or nothing when unset.
+
+    Accepted as `Authorization: Bearer <token>`, `Authorization: token <token>`, HTTP Basic
+    with the token as password (what MLflow clients send for username/password), or a `token`
+    query parameter (links opened in a browser).
+    """
+
+    context: TrackerContext
+
+    def prepare(self) -> None:
+        expected = self.context.auth_token
+        if expected and not self._token_matches(expected):
+            raise Unauthenticated(
+                "This tracking server needs a token: send 'Authorization: Bearer <token>' "
+                "(set NOTEBOOK_TRACKER_TOKEN or MLFLOW_TRACKING_TOKEN on the client)."
+            )
+
+    def get_current_user(self) -> str:
+        return "token" if self.context.auth_token else "anonymous"
+
+    def _token_matches(self, expected: str) -> bool:
+        for candidate in self._offered_tokens():
+            if hmac.compare_digest(candidate.encode(), expected.encode()):
+                return True
+        return False
+
+    def _offered_tokens(self) -> list[str]:
+        offered = []
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        if scheme in ("bearer", "token"):
+            offered.append(value.strip())
+        elif scheme == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode()
+                offered.append(decoded.partition(":")[2])
+            except (ValueError, UnicodeDecodeError):
+                pass
+        query_token = self.get_query_argument("token", None)
+        if query_token:
+            offered.append(query_token)
+        return offered
+
+
+@functools.cache
+def _jupyter_base() -> type:
+    from jupyter_server.base.handlers import APIHandler
+    from jupyter_server.utils import ensure_async
+
+    class JupyterAuth(APIHandler):
+        """Jupyter's identity, XSRF and origin rules, then the Authorizer by verb."""
+
+        async def prepare(self) -> None:  # type: ignore[override]
+            await super().prepare()
+            authorizer = self.settings.get("authorizer")
+            user = self.current_user
+            if authorizer is None or user is None:
+                return
+            action = "read" if self.request.method in _READ_METHODS else "write"
+            allowed = await ensure_async(
+                authorizer.is_authorized(self, user, action, self.auth_resource)
+            )
+            if not allowed:
+                raise tornado.web.HTTPError(
+                    403, "Not authorized to %s %s", action, self.auth_resource
+                )
+
+    return JupyterAuth
+
+
+_bound: dict[tuple[type, str], type] = {}
+
+
+def bind_handler(handler: type, mode: str) -> type:
+    """`handler` combined with the auth base of `mode` ("jupyter" or "standalone"), cached.
+
+    Classes that do not derive from TrackerHandler, or already have an auth base, are returned
+    unchanged.
+    """
+    if not issubclass(handler, TrackerHandler) or getattr(handler, "_nt_bound", False):
+        return handler
+    key = (handler, mode)
+    bound = _bound.get(key)
+    if bound is None:
+        auth = _jupyter_base() if mode == "jupyter" else StandaloneAuth
+        bound = type(
+            handler.__name__,
+            (handler, auth),
+            {"_nt_bound": True, "__module__": handler.__module__, "__doc__": handler.__doc__},
+        )
+        _bound[key] = bound
+    return bound

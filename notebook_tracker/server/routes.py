@@ -1,0 +1,98 @@
+"""The one route table, shared by the Jupyter extension and the standalone server.
+
+`build_handlers(prefix, context)` returns tornado rules for the native API, the MLflow-compatible
+API (`server.mlflow_api`) and model serving (`server.model_handlers`) when those are installed.
+Handler modules return `(pattern, handler_class)` or `(pattern, handler_class, kwargs)` tuples
+with patterns already under the prefix; this function adds `context` to every handler's kwargs
+and binds each handler to the auth base of the context's mode (see `server.base`).
+
+The last rule is a catch-all under the prefix answering a JSON 404 (after authentication);
+callers adding routes of their own put them before it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import tornado.web
+
+from notebook_tracker.server.base import TrackerHandler
+from notebook_tracker.server.context import TrackerContext
+from notebook_tracker.server.errors import EndpointNotFound
+
+log = logging.getLogger("notebook_tracker.server")
+
+# (module, function) of optional route providers; each is `fn(prefix, context) -> list[tuple]`.
+PROVIDERS = (
+    ("notebook_tracker.server.native_api", "native_handlers"),
+    ("notebook_tracker.server.mlflow_api", "mlflow_handlers"),
+    ("notebook_tracker.server.model_handlers", "model_handlers"),
+)
+
+
+class NotFoundHandler(TrackerHandler):
+    """Any path under the prefix that no route matches: JSON 404 (after auth, like the rest)."""
+
+    def _missing(self, *args: Any) -> None:
+        raise EndpointNotFound(
+            f"No endpoint {self.request.method} {self.request.path}: "
+            "see api/openapi.json for the native API."
+        )
+
+    @tornado.web.authenticated
+    def get(self, *args: Any) -> None:
+        self._missing()
+
+    @tornado.web.authenticated
+    def head(self, *args: Any) -> None:
+        self._missing()
+
+    @tornado.web.authenticated
+    def post(self, *args: Any) -> None:
+        self._missing()
+
+    @tornado.web.authenticated
+    def put(self, *args: Any) -> None:
+        self._missing()
+
+    @tornado.web.authenticated
+    def patch(self, *args: Any) -> None:
+        self._missing()
+
+    @tornado.web.authenticated
+    def delete(self, *args: Any) -> None:
+        self._missing()
+
+
+def normalize_prefix(prefix: str) -> str:
+    """'/', '/base/notebook-tracker' or 'x/' -> a prefix starting and ending with '/'."""
+    prefix = "/" + prefix.strip("/")
+    return prefix if prefix.endswith("/") else prefix + "/"
+
+
+def build_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...]]:
+    """Every route of the tracking server under `prefix`, bound to `context`."""
+    prefix = normalize_prefix(prefix)
+    rules: list[tuple[Any, ...]] = []
+    for module_name, fn_name in PROVIDERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                log.debug("%s not installed: its routes are skipped", module_name)
+                continue
+            raise
+        rules.extend(getattr(module, fn_name)(prefix, context))
+    rules.append((prefix + r".*", NotFoundHandler))
+    return [_bind(rule, context) for rule in rules]
+
+
+def _bind(rule: tuple[Any, ...], context: TrackerContext) -> tuple[Any, ...]:
+    pattern, handler = rule[0], rule[1]
+    kwargs = dict(rule[2]) if len(rule) > 2 else {}
+    if isinstance(handler, type) and issubclass(handler, TrackerHandler):
+        kwargs.setdefault("context", context)
+        handler = context.bind(handler)
+    return (pattern, handler, kwargs) if kwargs else (pattern, handler)
