@@ -21,8 +21,8 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0002_run_owner"
-KNOWN_REVISIONS = ("0001_initial", "0002_run_owner")
+HEAD_REVISION = "0003_logged_models"
+KNOWN_REVISIONS = ("0001_initial", "0002_run_owner", "0003_logged_models")
 
 metadata = MetaData()
 
@@ -131,4 +131,105 @@ latest_metrics = Table(
     Column("value", Float(precision=53), nullable=False),
     Column("is_nan", Boolean, nullable=False, default=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+
+# -- logged models (MLflow 3's LoggedModel API) and run inputs/outputs ---------------------------
+# Data access lives in `store/logged_models.py`. A model outlives the run that produced it, so
+# `source_run_id` is not a foreign key; the run links are, and go with the run when it is purged.
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("artifact_uri", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text),
+    Column("model_type", String(500)),
+    Column("source_run_id", String(32)),
+    Column("creation_timestamp_ms", BigInteger, nullable=False),
+    Column("last_updated_timestamp_ms", BigInteger, nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Index("ix_logged_models_experiment", "experiment_id", "creation_timestamp_ms"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column(
+        "model_id",
+        String(64),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column(
+        "model_id",
+        String(64),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "model_id",
+        String(64),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53)),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("run_id", String(32)),
+    Column("dataset_name", String(500)),
+    Column("dataset_digest", String(64)),
+    Index("ix_logged_model_metrics_model", "model_id", "key"),
+)
+
+# A run's model inputs and outputs (`direction` "input" or "output"; outputs carry a step).
+run_model_links = Table(
+    "run_model_links",
+    metadata,
+    Column(
+        "run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("model_id", String(64), primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("step", BigInteger, nullable=False, default=0),
+)
+
+# Datasets a run used (`log-inputs`); `tags` holds the input's tags as a JSON object.
+run_dataset_inputs = Table(
+    "run_dataset_inputs",
+    metadata,
+    Column(
+        "run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("name", String(500), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("source_type", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text),
+    Column("profile", Text),
+    Column("tags", Text),
 )

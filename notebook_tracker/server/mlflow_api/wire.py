@@ -1,0 +1,336 @@
+"""MLflow's protobuf-JSON habits, both ways, so the stock client reads and writes us unchanged.
+
+In: a GET request's fields come from the query string (a repeated field as repeated keys),
+other methods' from a JSON object body. int64 fields arrive as numbers or numeric strings,
+doubles as numbers or the strings "NaN", "Infinity", "-Infinity"; run requests carry `run_id`
+and/or the legacy `run_uuid`. Out: unset and empty fields are left out, NaN and ±inf are the
+strings protobuf uses, `RunInfo` carries both `run_id` and `run_uuid`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from notebook_tracker.entities import Experiment, FileInfo, Metric, Run, RunInfo
+from notebook_tracker.errors import InvalidParameter
+
+_DOC_HINT = "See the API docs for more information about request parameters."
+_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def missing(name: str) -> InvalidParameter:
+    return InvalidParameter(f"Missing value for required parameter '{name}'. {_DOC_HINT}")
+
+
+def invalid(name: str, value: Any, expected: str) -> InvalidParameter:
+    shown = json.dumps(value, default=str)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return InvalidParameter(
+        f"Invalid value {shown} for parameter '{name}' supplied: expected {expected}, got "
+        f"{type(value).__name__}. {_DOC_HINT}"
+    )
+
+
+class Params:
+    """The fields of one request, read with the type each endpoint expects."""
+
+    def __init__(self, fields: Mapping[str, Any], from_query: bool = False) -> None:
+        self._fields = fields
+        self._from_query = from_query
+
+    @classmethod
+    def from_query(cls, arguments: Mapping[str, list[bytes]]) -> Params:
+        decoded: dict[str, list[str]] = {}
+        for name, values in arguments.items():
+            try:
+                decoded[name] = [v.decode("utf-8") for v in values]
+            except UnicodeDecodeError:
+                raise InvalidParameter(
+                    f"Query parameter '{name}' is not valid UTF-8. {_DOC_HINT}"
+                ) from None
+        return cls(decoded, from_query=True)
+
+    @classmethod
+    def from_json(cls, body: bytes) -> Params:
+        if not body.strip():
+            return cls({})
+        try:
+            fields = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidParameter(
+                f"The request body is not valid JSON ({exc}). Send a JSON object with "
+                "Content-Type: application/json."
+            ) from None
+        if not isinstance(fields, dict):
+            raise InvalidParameter(
+                f"The request body must be a JSON object, got {type(fields).__name__}."
+            )
+        return cls(fields)
+
+    def with_path_args(self, **path_args: str) -> Params:
+        """The same fields plus those taken from the URL path (which win over the body)."""
+        merged = dict(self._fields)
+        for name, value in path_args.items():
+            merged[name] = [value] if self._from_query else value
+        return Params(merged, self._from_query)
+
+    def has(self, name: str) -> bool:
+        return self._raw(name) is not None
+
+    def _raw(self, name: str) -> Any:
+        value = self._fields.get(name)
+        if self._from_query and isinstance(value, list):
+            return value[0] if value else None
+        return value
+
+    # -- scalars ------------------------------------------------------------------------------
+    def string(self, name: str, required: bool = False, default: str | None = None) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            if required:
+                raise missing(name)
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # protobuf-JSON clients sometimes send ids as numbers
+        if not isinstance(value, str):
+            raise invalid(name, value, "a string")
+        if required and value == "":
+            raise missing(name)
+        return value
+
+    def int64(self, name: str, required: bool = False, default: int | None = None) -> int | None:
+        value = self._raw(name)
+        if value is None or value == "":
+            if required:
+                raise missing(name)
+            return default
+        number: int | None = None
+        if isinstance(value, bool):
+            number = None
+        elif isinstance(value, int):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
+            try:
+                number = int(value.strip())
+            except ValueError:
+                number = None
+        if number is None or not INT64_MIN <= number <= INT64_MAX:
+            raise invalid(name, value, "a 64-bit integer")
+        return number
+
+    def double(self, name: str, required: bool = False) -> float | None:
+        value = self._raw(name)
+        if value is None:
+            if required:
+                raise missing(name)
+            return None
+        if isinstance(value, bool):
+            raise invalid(name, value, "a number")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            if value in _SPECIAL_DOUBLES:
+                return _SPECIAL_DOUBLES[value]
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise invalid(name, value, "a number, 'NaN', 'Infinity' or '-Infinity'")
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise invalid(name, value, "true or false")
+
+    def enum(self, name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
+        """An enum field by name (or by its protobuf number, 1-based in `allowed` order)."""
+        value = self._raw(name)
+        if value is None or value == "":
+            return default
+        names = list(allowed)
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= len(names):
+            return names[value - 1]
+        if isinstance(value, str) and value.isdigit() and 1 <= int(value) <= len(names):
+            return names[int(value) - 1]
+        if isinstance(value, str) and value.upper() in names:
+            return value.upper()
+        raise InvalidParameter(
+            f"Invalid value {value!r} for parameter '{name}': use one of {', '.join(names)}."
+        )
+
+    def run_id(self) -> str:
+        """`run_id`, or the legacy `run_uuid` older clients send instead."""
+        run_id = self.string("run_id") or self.string("run_uuid")
+        if not run_id:
+            raise missing("run_id")
+        return run_id
+
+    # -- repeated fields ------------------------------------------------------------------------
+    def strings(self, name: str) -> list[str]:
+        value = self._fields.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            value = [value]
+        out = []
+        for item in value:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                item = str(item)
+            if not isinstance(item, str):
+                raise invalid(name, item, "a list of strings")
+            out.append(item)
+        return out
+
+    def messages(self, name: str) -> list[Params]:
+        """A repeated message field (JSON bodies; a GET may pass each item as a JSON string)."""
+        value = self._fields.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid(name, value, "a list of objects")
+        out = []
+        for item in value:
+            if isinstance(item, str) and self._from_query:
+                try:
+                    item = json.loads(item)
+                except ValueError:
+                    pass
+            if not isinstance(item, dict):
+                raise invalid(name, item, "a list of objects")
+            out.append(Params(item))
+        return out
+
+    def message(self, name: str) -> Params | None:
+        value = self._fields.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise invalid(name, value, "an object")
+        return Params(value)
+
+    def key_values(self, name: str, value_required: bool = True) -> list[tuple[str, str]]:
+        """A repeated `{key, value}` field (tags, params) as (key, value) pairs."""
+        pairs = []
+        for item in self.messages(name):
+            key = item.string("key", required=True)
+            value = item.string("value", required=value_required, default="")
+            if value is None:
+                value = ""
+            pairs.append((key, value))  # type: ignore[arg-type]
+        return pairs
+
+
+# -- responses ---------------------------------------------------------------------------------
+def double(value: float) -> float | str:
+    if value != value:
+        return "NaN"
+    if value == math.inf:
+        return "Infinity"
+    if value == -math.inf:
+        return "-Infinity"
+    return value
+
+
+def compact(fields: dict[str, Any]) -> dict[str, Any]:
+    """Leave out what protobuf-JSON leaves out: unset (None), empty strings, empty lists."""
+    return {k: v for k, v in fields.items() if v is not None and v != "" and v != []}
+
+
+def key_values(mapping: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in mapping.items()]
+
+
+def experiment(exp: Experiment) -> dict[str, Any]:
+    return compact(
+        {
+            "experiment_id": exp.experiment_id,
+            "name": exp.name,
+            "artifact_location": exp.artifact_location,
+            "lifecycle_stage": exp.lifecycle_stage,
+            "last_update_time": exp.last_update_time,
+            "creation_time": exp.creation_time,
+            "tags": key_values(exp.tags),
+        }
+    )
+
+
+def run_info(info: RunInfo) -> dict[str, Any]:
+    return compact(
+        {
+            "run_id": info.run_id,
+            "run_uuid": info.run_id,
+            "run_name": info.run_name,
+            "experiment_id": info.experiment_id,
+            "user_id": info.user_id,
+            "status": info.status,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "artifact_uri": info.artifact_uri,
+            "lifecycle_stage": info.lifecycle_stage,
+        }
+    )
+
+
+def latest_metrics(run: Run, points: Mapping[str, tuple[int, int]] | None = None) -> list:
+    """`data.metrics`: the latest value per key, with its (step, timestamp) when known."""
+    out = []
+    for key, value in run.data.metrics.items():
+        entry: dict[str, Any] = {"key": key, "value": double(value)}
+        if points and key in points:
+            entry["step"], entry["timestamp"] = points[key]
+        out.append(entry)
+    return out
+
+
+def run(
+    r: Run,
+    inputs: dict[str, Any] | None = None,
+    outputs: dict[str, Any] | None = None,
+    metric_points: Mapping[str, tuple[int, int]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "info": run_info(r.info),
+        "data": compact(
+            {
+                "metrics": latest_metrics(r, metric_points),
+                "params": key_values(r.data.params),
+                "tags": key_values(r.data.tags),
+            }
+        ),
+        "inputs": inputs or {},
+        "outputs": outputs or {},
+    }
+
+
+def metric(m: Metric, run_id: str | None = None) -> dict[str, Any]:
+    return compact(
+        {
+            "key": m.key,
+            "value": double(m.value),
+            "timestamp": m.timestamp,
+            "step": m.step,
+            "run_id": run_id,
+        }
+    )
+
+
+def file_info(f: FileInfo, strip_prefix: str = "") -> dict[str, Any]:
+    path = f.path[len(strip_prefix) :].lstrip("/") if strip_prefix else f.path
+    return compact({"path": path, "is_dir": f.is_dir, "file_size": f.file_size})
+
+
+def dumps(payload: Any) -> bytes:
+    """JSON that strict parsers accept: a NaN that escaped `double()` is a bug, not output."""
+    return json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")
