@@ -21,8 +21,13 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0003_logged_models"
-KNOWN_REVISIONS = ("0001_initial", "0002_run_owner", "0003_logged_models")
+HEAD_REVISION = "0004_model_registry"
+KNOWN_REVISIONS = (
+    "0001_initial",
+    "0002_run_owner",
+    "0003_logged_models",
+    "0004_model_registry",
+)
 
 metadata = MetaData()
 
