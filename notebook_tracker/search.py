@@ -24,6 +24,7 @@ STRING_ATTRIBUTE_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 ID_ATTRIBUTE_OPS = ("=", "!=", "IN", "NOT IN")
 
 Value = float | int | str | tuple[str, ...] | None
+_PLURAL = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}
 
 
 @dataclass(frozen=True)
@@ -66,37 +67,38 @@ class _Grammar:
         return ID_ATTRIBUTE_OPS if key in self.id_attributes else STRING_ATTRIBUTE_OPS
 
     def expected_identifier(self) -> str:
-        plural = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}
-        named = ", ".join(f"{plural[e]}.<key>" for e in self.entities)
+        named = ", ".join(f"{_PLURAL[e]}.<key>" for e in self.entities)
         return f"{named} or one of {', '.join(self.attributes)}"
+
+
+_ALIASES = {
+    "metric": ("metric", "metrics"),
+    "param": ("param", "params", "parameter", "parameters"),
+    "tag": ("tag", "tags"),
+    "attribute": ("attribute", "attributes", "attr", "run"),
+    "dataset": ("dataset", "datasets"),
+}
+
+
+def _prefixes(*entities: str) -> dict[str, str]:
+    return {alias: entity for entity in entities for alias in _ALIASES[entity]}
 
 
 _RUNS = _Grammar(
     subject="runs",
     entities=("metric", "param", "tag", "attribute"),
-    prefixes={
-        "metric": "metric", "metrics": "metric",
-        "param": "param", "params": "param", "parameter": "param", "parameters": "param",
-        "tag": "tag", "tags": "tag",
-        "attribute": "attribute", "attributes": "attribute", "attr": "attribute",
-        "run": "attribute",
-        "dataset": "dataset", "datasets": "dataset",
-    },
+    prefixes=_prefixes("metric", "param", "tag", "attribute", "dataset"),
     string_attributes=("run_id", "run_name", "status", "user_id", "artifact_uri"),
     numeric_attributes=("start_time", "end_time"),
     aliases={"created": "start_time", "run name": "run_name"},
     order_entities=("metric", "param", "tag", "attribute"),
 )
 
+# Experiments know the metric and param prefixes only to say that they have neither.
 _EXPERIMENTS = _Grammar(
     subject="experiments",
     entities=("tag", "attribute"),
-    prefixes={
-        "tag": "tag", "tags": "tag",
-        "attribute": "attribute", "attributes": "attribute", "attr": "attribute",
-        "metric": "metric", "metrics": "metric",
-        "param": "param", "params": "param", "parameter": "param", "parameters": "param",
-    },
+    prefixes=_prefixes("metric", "param", "tag", "attribute"),
     string_attributes=("name",),
     numeric_attributes=("creation_time", "last_update_time"),
     id_attributes=("experiment_id",),
@@ -286,7 +288,7 @@ def _clause(sc: _Scanner, g: _Grammar) -> Comparison:
     op = _operator(sc, ident)
     allowed = g.operators(entity, key)
     if op not in allowed:
-        subject = {"metric": "metrics", "param": "params", "tag": "tags"}.get(entity, key)
+        subject = key if entity == "attribute" else _PLURAL[entity]
         raise sc.error(f"{subject} cannot use {op}; use one of: {' '.join(allowed)}", op_pos)
     sc.skip_ws()
     return Comparison(entity, key, op, _value(sc, g, entity, key, op, f"{ident} {op}"))
@@ -392,9 +394,6 @@ def parse_experiment_order_by(order_by: Sequence[str] | None) -> list[OrderTerm]
     return _order_terms(order_by, "experiments")
 
 
-_PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
-
-
 def _quote_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -418,7 +417,7 @@ def format_filter(comparisons: Sequence[Comparison]) -> str:
         ident = c.key
         if c.entity != "attribute":
             key = c.key if _BARE_KEY.fullmatch(c.key) else "`" + c.key.replace("`", "``") + "`"
-            ident = f"{_PREFIX[c.entity]}.{key}"
+            ident = f"{_PLURAL[c.entity]}.{key}"
         value = "" if c.value is None else " " + _format_value(c.value)
         clauses.append(f"{ident} {c.op}{value}")
     return " AND ".join(clauses)

@@ -273,7 +273,8 @@ def _experiment_clause(c: Comparison) -> ColumnElement[bool]:
 
 def _attribute_order(column: ColumnElement, key: str, ascending: bool) -> list[ColumnElement]:
     value = text_order(column) if key in _TEXT_KEYS else column
-    return [case((column.is_(None), 1), else_=0), value.asc() if ascending else value.desc()]
+    # NULLS LAST rather than a CASE term keeps an index on the column usable for the order.
+    return [(value.asc() if ascending else value.desc()).nulls_last()]
 
 
 def _run_ordering(terms: Sequence[OrderTerm]):
@@ -298,7 +299,7 @@ def _run_ordering(terms: Sequence[OrderTerm]):
         clauses += [rank, value.asc() if term.ascending else value.desc()]
     keys = {(t.entity, t.key) for t in terms}
     if ("attribute", "start_time") not in keys:
-        clauses.append(runs.c.start_time.desc())
+        clauses.append(runs.c.start_time.desc().nulls_last())
     if ("attribute", "run_id") not in keys:
         clauses.append(runs.c.run_uuid.asc())
     return from_, clauses
