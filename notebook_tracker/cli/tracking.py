@@ -23,7 +23,9 @@ def _when(ms: int | None) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
@@ -109,14 +111,23 @@ def _experiment_ids(client, experiment: tuple[str, ...]) -> list[str]:  # type: 
         if exp is None and ref.isdigit():
             exp = client.get_experiment(ref)
         if exp is None:
-            raise NotFound(f"No experiment named or numbered {ref!r}: see `notebook-tracker experiments list`.")
+            raise NotFound(
+                f"No experiment named or numbered {ref!r}: see `notebook-tracker experiments list`."
+            )
         ids.append(exp.experiment_id)
     return ids
 
 
 @runs.command("list")
-@click.option("-e", "--experiment", multiple=True, help="Experiment name or id (repeatable); default: all.")
-@click.option("--filter", "filter_string", default="", help="e.g. \"metrics.acc > 0.9 and params.lr = '0.01'\"")
+@click.option(
+    "-e", "--experiment", multiple=True, help="Experiment name or id (repeatable); default: all."
+)
+@click.option(
+    "--filter",
+    "filter_string",
+    default="",
+    help="e.g. \"metrics.acc > 0.9 and params.lr = '0.01'\"",
+)
 @click.option("--order-by", multiple=True, help='e.g. "metrics.acc DESC" (repeatable)')
 @click.option("--max-results", default=100, show_default=True, type=int)
 @click.option("--view", type=click.Choice(["active", "deleted", "all"]), default="active")
@@ -133,7 +144,11 @@ def runs_list(
     client = _client(tracking_uri)
     view_type = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}[view]
     found = client.search_runs(
-        _experiment_ids(client, experiment), filter_string, view_type, max_results, list(order_by) or None
+        _experiment_ids(client, experiment),
+        filter_string,
+        view_type,
+        max_results,
+        list(order_by) or None,
     )
     param_keys = sorted({k for r in found for k in r.data.params})[:6]
     metric_keys = sorted({k for r in found for k in r.data.metrics})[:6]
@@ -157,7 +172,9 @@ def runs_list(
 @tracking_uri_option
 def runs_describe(run_id: str, tracking_uri: str | None) -> None:
     """Print a run as JSON: info, params, latest metrics and tags."""
-    click.echo(json.dumps(_client(tracking_uri).get_run(run_id).to_dictionary(), indent=2, default=str))
+    click.echo(
+        json.dumps(_client(tracking_uri).get_run(run_id).to_dictionary(), indent=2, default=str)
+    )
 
 
 @runs.command("delete")
@@ -179,8 +196,12 @@ def runs_restore(run_id: str, tracking_uri: str | None) -> None:
 
 
 @click.command()
-@click.option("--older-than", default=None, help="Only runs deleted longer ago than this, e.g. 30d, 12h, 45m.")
-@click.option("--run-ids", default=None, help="Comma-separated deleted runs to purge (default: all deleted).")
+@click.option(
+    "--older-than", default=None, help="Only runs deleted longer ago than this, e.g. 30d, 12h, 45m."
+)
+@click.option(
+    "--run-ids", default=None, help="Comma-separated deleted runs to purge (default: all deleted)."
+)
 @tracking_uri_option
 def gc(older_than: str | None, run_ids: str | None, tracking_uri: str | None) -> None:
     """Purge deleted runs for good: their metadata and their artifacts."""
@@ -195,7 +216,9 @@ def gc(older_than: str | None, run_ids: str | None, tracking_uri: str | None) ->
         known = {r.run_id for r in deleted}
         missing = wanted - known
         if missing:
-            raise InvalidParameter(f"Not deleted (or unknown) runs: {', '.join(sorted(missing))}; delete them first.")
+            raise InvalidParameter(
+                f"Not deleted (or unknown) runs: {', '.join(sorted(missing))}; delete them first."
+            )
         deleted = [r for r in deleted if r.run_id in wanted]
     for info in deleted:
         if info.artifact_uri:
@@ -209,5 +232,7 @@ def _parse_age(text: str) -> int:
 
     units = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise InvalidParameter(f"Invalid --older-than {text!r}: use a number and a unit, e.g. 30d, 12h, 45m, 10s.")
+        raise InvalidParameter(
+            f"Invalid --older-than {text!r}: use a number and a unit, e.g. 30d, 12h, 45m, 10s."
+        )
     return int(text[:-1]) * units[text[-1]]

@@ -50,8 +50,8 @@ def _refuse_unknown(revision: str | None, engine: Engine) -> None:
         raise StoreVersionError(
             f"The tracking database {engine.url.render_as_string(hide_password=True)} has schema "
             f"revision {revision!r}, written by a newer notebook-tracker than this one (which "
-            f"knows up to {HEAD_REVISION!r}). Upgrade notebook-tracker (pip install -U notebook-tracker) "
-            "or point NOTEBOOK_TRACKER_URI at another store."
+            f"knows up to {HEAD_REVISION!r}). Upgrade notebook-tracker "
+            "(pip install -U notebook-tracker) or point NOTEBOOK_TRACKER_URI at another store."
         )
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from notebook_tracker import config, env, liveness
 from notebook_tracker.entities import (
@@ -30,6 +30,7 @@ from notebook_tracker.entities import (
 )
 from notebook_tracker.errors import AlreadyExists, InvalidParameter, NotFound
 from notebook_tracker.store import run_names
+from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.base import (
     SEARCH_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_THRESHOLD,
@@ -302,12 +303,7 @@ class SqlStore(TrackingStore):
         run_name: str | None = None,
         parent_run_id: str | None = None,
     ) -> Run:
-        exp = self.get_experiment(experiment_id)
-        if exp.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidParameter(
-                f"Experiment '{exp.name}' (id {experiment_id}) is deleted: restore it or use "
-                "another experiment."
-            )
+        exp_id = self._experiment_id_int(experiment_id)
         all_tags = dict(tags or {})
         run_name = run_name or all_tags.get("mlflow.runName") or run_names.generate()
         all_tags["mlflow.runName"] = run_name
@@ -317,70 +313,80 @@ class SqlStore(TrackingStore):
         run_id = uuid.uuid4().hex
         host, pid, started = liveness.current_owner()
         with self.writer.begin() as conn:
-            conn.execute(
-                insert(runs_t).values(
-                    run_uuid=run_id,
-                    name=run_name,
-                    experiment_id=int(exp.experiment_id),
-                    user_id=user_id,
-                    status=RunStatus.RUNNING,
-                    start_time=start_time,
-                    end_time=None,
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
-                    parent_run_id=parent_run_id,
-                    owner_host=host,
-                    owner_pid=pid,
-                    owner_started=started,
-                    heartbeat_time=now_ms(),
+            exp = conn.execute(q.EXPERIMENT_FOR_RUN, {"exp_id": exp_id}).first()
+            if exp is None:
+                raise NotFound(f"No experiment with id={experiment_id} exists.")
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise InvalidParameter(
+                    f"Experiment '{exp.name}' (id {experiment_id}) is deleted: restore it or use "
+                    "another experiment."
                 )
+            artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
+            conn.execute(
+                q.INSERT_RUN,
+                {
+                    "run_uuid": run_id,
+                    "name": run_name,
+                    "experiment_id": exp_id,
+                    "user_id": user_id,
+                    "status": RunStatus.RUNNING,
+                    "start_time": start_time,
+                    "end_time": None,
+                    "deleted_time": None,
+                    "lifecycle_stage": LifecycleStage.ACTIVE,
+                    "artifact_uri": artifact_uri,
+                    "parent_run_id": parent_run_id,
+                    "owner_host": host,
+                    "owner_pid": pid,
+                    "owner_started": started,
+                    "heartbeat_time": now_ms(),
+                },
             )
             conn.execute(
-                insert(tags_t),
+                q.INSERT_TAGS,
                 [{"run_uuid": run_id, "key": k, "value": str(v)} for k, v in all_tags.items()],
             )
-        return self.get_run(run_id)
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=str(exp_id),
+            run_name=run_name,
+            user_id=user_id,
+            status=RunStatus.RUNNING,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=artifact_uri,
+        )
+        return Run(info, RunData(tags={k: str(v) for k, v in all_tags.items()}))
+
+    @staticmethod
+    def _info(r: Any) -> RunInfo:
+        return RunInfo(
+            run_id=r.run_uuid,
+            experiment_id=str(r.experiment_id),
+            run_name=r.name or "",
+            user_id=r.user_id or "",
+            status=r.status,
+            start_time=r.start_time,
+            end_time=r.end_time,
+            artifact_uri=r.artifact_uri,
+            lifecycle_stage=r.lifecycle_stage,
+        )
 
     def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]:
         if not ids:
             return []
-        by_id: dict[str, Run] = {}
-        for r in conn.execute(select(runs_t).where(runs_t.c.run_uuid.in_(ids))):
-            by_id[r.run_uuid] = Run(
-                RunInfo(
-                    run_id=r.run_uuid,
-                    experiment_id=str(r.experiment_id),
-                    run_name=r.name or "",
-                    user_id=r.user_id or "",
-                    status=r.status,
-                    start_time=r.start_time,
-                    end_time=r.end_time,
-                    artifact_uri=r.artifact_uri,
-                    lifecycle_stage=r.lifecycle_stage,
-                ),
-                RunData(),
-            )
-        for run_id, key, value in conn.execute(
-            select(params_t.c.run_uuid, params_t.c.key, params_t.c.value).where(
-                params_t.c.run_uuid.in_(ids)
-            )
-        ):
+        ids = list(ids)
+        by_id = {
+            r.run_uuid: Run(self._info(r), RunData())
+            for r in conn.execute(q.RUN_ROWS, {"ids": ids})
+        }
+        for run_id, key, value in conn.execute(q.PARAM_ROWS, {"ids": ids}):
             by_id[run_id].data.params[key] = value
-        for run_id, key, value in conn.execute(
-            select(tags_t.c.run_uuid, tags_t.c.key, tags_t.c.value).where(
-                tags_t.c.run_uuid.in_(ids)
-            )
-        ):
+        for run_id, key, value in conn.execute(q.TAG_ROWS, {"ids": ids}):
             by_id[run_id].data.tags[key] = value
-        for run_id, key, value, is_nan in conn.execute(
-            select(
-                latest_metrics_t.c.run_uuid,
-                latest_metrics_t.c.key,
-                latest_metrics_t.c.value,
-                latest_metrics_t.c.is_nan,
-            ).where(latest_metrics_t.c.run_uuid.in_(ids))
-        ):
-            by_id[run_id].data.metrics[key] = math.nan if is_nan else value
+        nan = math.nan
+        for run_id, key, value, is_nan in conn.execute(q.LATEST_ROWS, {"ids": ids}):
+            by_id[run_id].data.metrics[key] = nan if is_nan else value
         return [by_id[i] for i in ids if i in by_id]
 
     def get_run(self, run_id: str) -> Run:
@@ -392,11 +398,7 @@ class SqlStore(TrackingStore):
         return found[0]
 
     def _require_run(self, conn: Connection, run_id: str, for_logging: bool = False) -> Any:
-        row = conn.execute(
-            select(runs_t.c.run_uuid, runs_t.c.lifecycle_stage, runs_t.c.status).where(
-                runs_t.c.run_uuid == run_id
-            )
-        ).first()
+        row = conn.execute(q.RUN_STATE, {"run_id": run_id}).first()
         if row is None:
             raise NotFound(f"Run with id={run_id} not found.")
         if for_logging and row.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -435,11 +437,8 @@ class SqlStore(TrackingStore):
             if values:
                 conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(**values))
             if run_name:
-                conn.execute(
-                    update(runs_t).where(runs_t.c.run_uuid == run_id).values(name=run_name)
-                )
                 self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
-        return self.get_run(run_id).info
+            return self._info(conn.execute(q.RUN_ROWS, {"ids": [run_id]}).one())
 
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         with self.writer.begin() as conn:
@@ -497,11 +496,7 @@ class SqlStore(TrackingStore):
                 )
             wanted[p.key] = p.value
         existing = dict(
-            conn.execute(
-                select(params_t.c.key, params_t.c.value).where(
-                    and_(params_t.c.run_uuid == run_id, params_t.c.key.in_(list(wanted)))
-                )
-            ).all()
+            conn.execute(q.EXISTING_PARAMS, {"run_id": run_id, "keys": list(wanted)}).all()
         )
         for key, value in wanted.items():
             if key in existing and existing[key] != value:
@@ -516,66 +511,39 @@ class SqlStore(TrackingStore):
             if k not in existing
         ]
         if fresh:
-            conn.execute(insert(params_t), fresh)
+            conn.execute(q.INSERT_PARAMS, fresh)
 
     def _upsert_tags(self, conn: Connection, run_id: str, new: Sequence[RunTag]) -> None:
         latest = {t.key: t.value for t in new}
+        conn.execute(q.DELETE_TAGS, {"run_id": run_id, "keys": list(latest)})
         conn.execute(
-            delete(tags_t).where(and_(tags_t.c.run_uuid == run_id, tags_t.c.key.in_(list(latest))))
-        )
-        conn.execute(
-            insert(tags_t), [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()]
+            q.INSERT_TAGS, [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()]
         )
         if "mlflow.runName" in latest:
-            conn.execute(
-                update(runs_t)
-                .where(runs_t.c.run_uuid == run_id)
-                .values(name=latest["mlflow.runName"])
-            )
+            conn.execute(q.SET_RUN_NAME, {"rid": run_id, "new_name": latest["mlflow.runName"]})
 
     def _insert_metrics(
         self, conn: Connection, rows: Sequence[tuple[str, str, float, int, int]]
     ) -> None:
-        latest: dict[tuple[str, str], tuple[int, int, float, bool]] = {}
+        latest: dict[tuple[str, str], tuple[int, int, float]] = {}
         for run_id, key, value, timestamp, step in rows:
             current = latest.get((run_id, key))
             if current is None or (step, timestamp) >= (current[0], current[1]):
-                latest[(run_id, key)] = (step, timestamp, value, False)
-        conn.execute(insert(metric_chunks_t), pack_rows(rows))
+                latest[(run_id, key)] = (step, timestamp, value)
+        conn.execute(q.INSERT_CHUNKS, pack_rows(rows))
         isnan = math.isnan
-        latest = {k: (s, t, 0.0 if isnan(v) else v, isnan(v)) for k, (s, t, v, _) in latest.items()}
-        self._upsert_latest(conn, latest)
-
-    def _upsert_latest(
-        self, conn: Connection, latest: dict[tuple[str, str], tuple[int, int, float, bool]]
-    ) -> None:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = dialect_insert(latest_metrics_t)
-        excluded = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[latest_metrics_t.c.run_uuid, latest_metrics_t.c.key],
-            set_={
-                "step": excluded.step,
-                "timestamp": excluded.timestamp,
-                "value": excluded.value,
-                "is_nan": excluded.is_nan,
-            },
-            where=or_(
-                excluded.step > latest_metrics_t.c.step,
-                and_(
-                    excluded.step == latest_metrics_t.c.step,
-                    excluded.timestamp >= latest_metrics_t.c.timestamp,
-                ),
-            ),
-        )
         conn.execute(
-            stmt,
+            q.upsert_latest(conn.dialect.name),
             [
-                {"run_uuid": r, "key": k, "step": s, "timestamp": t, "value": v, "is_nan": n}
-                for (r, k), (s, t, v, n) in latest.items()
+                {
+                    "run_uuid": r,
+                    "key": k,
+                    "step": st,
+                    "timestamp": ts,
+                    "value": 0.0 if isnan(v) else v,
+                    "is_nan": isnan(v),
+                }
+                for (r, k), (st, ts, v) in latest.items()
             ],
         )
 

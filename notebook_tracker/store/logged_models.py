@@ -1,0 +1,444 @@
+"""Logged models (MLflow 3's LoggedModel) and what runs use and produce, on the SQL store's engines.
+
+A logged model is created PENDING, its files are uploaded under
+`<experiment artifact location>/models/<model_id>/artifacts`, then it is finalized READY (or
+UPLOAD_FAILED). Runs link to models as outputs (`log_model`) or inputs, and to datasets.
+Search filters use the run-search grammar, with the model's attributes; they are evaluated
+here in Python, as an experiment holds few models compared with runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, insert, select, update
+
+from notebook_tracker.entities import LifecycleStage
+from notebook_tracker.errors import InvalidParameter, NotFound, TrackerError
+from notebook_tracker.store.schema import experiments as experiments_t
+from notebook_tracker.store.schema import logged_model_metrics as metrics_t
+from notebook_tracker.store.schema import logged_model_params as params_t
+from notebook_tracker.store.schema import logged_model_tags as tags_t
+from notebook_tracker.store.schema import logged_models as models_t
+from notebook_tracker.store.schema import run_dataset_inputs as datasets_t
+from notebook_tracker.store.schema import run_model_links as links_t
+
+PENDING = "LOGGED_MODEL_PENDING"
+READY = "LOGGED_MODEL_READY"
+UPLOAD_FAILED = "LOGGED_MODEL_UPLOAD_FAILED"
+STATUSES = (PENDING, READY, UPLOAD_FAILED)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class ModelMetric:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass
+class LoggedModel:
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_uri: str
+    status: str
+    creation_timestamp_ms: int
+    last_updated_timestamp_ms: int
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[ModelMetric] = field(default_factory=list)
+
+
+@dataclass
+class DatasetInput:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class LoggedModelStore:
+    """Reads with `reader`, writes with `writer` (the SqlStore's engines)."""
+
+    def __init__(self, reader: Engine, writer: Engine) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    def for_store(cls, store: Any) -> LoggedModelStore:
+        reader, writer = getattr(store, "reader", None), getattr(store, "writer", None)
+        if reader is None or writer is None:
+            raise TrackerError(
+                "Logged models need a SQL tracking store (sqlite:// or postgresql://); this "
+                "server's store is not one.",
+                error_code="NOT_IMPLEMENTED",
+            )
+        return cls(reader, writer)
+
+    # -- models -------------------------------------------------------------------------------
+    def create(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        model_type: str | None = None,
+        source_run_id: str | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> LoggedModel:
+        exp_id = _int_id(experiment_id)
+        model_id = f"m-{uuid.uuid4().hex}"
+        now = _now_ms()
+        with self.writer.begin() as conn:
+            exp = conn.execute(
+                select(experiments_t.c.artifact_location, experiments_t.c.lifecycle_stage).where(
+                    experiments_t.c.experiment_id == exp_id
+                )
+            ).first()
+            if exp is None:
+                raise NotFound(f"No experiment with id={experiment_id} exists.")
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise InvalidParameter(
+                    f"Experiment {experiment_id} is deleted: restore it before logging models."
+                )
+            conn.execute(
+                insert(models_t).values(
+                    model_id=model_id,
+                    experiment_id=exp_id,
+                    name=name or model_id,
+                    artifact_uri=f"{exp.artifact_location.rstrip('/')}/models/{model_id}/artifacts",
+                    status=PENDING,
+                    model_type=model_type or None,
+                    source_run_id=source_run_id or None,
+                    creation_timestamp_ms=now,
+                    last_updated_timestamp_ms=now,
+                    lifecycle_stage=LifecycleStage.ACTIVE,
+                )
+            )
+            if params:
+                conn.execute(
+                    insert(params_t),
+                    [{"model_id": model_id, "key": k, "value": v} for k, v in params.items()],
+                )
+            if tags:
+                conn.execute(
+                    insert(tags_t),
+                    [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()],
+                )
+        return self.get(model_id)
+
+    def get(self, model_id: str) -> LoggedModel:
+        with self.reader.connect() as conn:
+            found = self._load(conn, [model_id])
+        if not found:
+            raise NotFound(f"Logged model with ID '{model_id}' not found.")
+        return found[0]
+
+    def _require(self, conn: Any, model_id: str) -> None:
+        row = conn.execute(
+            select(models_t.c.lifecycle_stage).where(models_t.c.model_id == model_id)
+        ).first()
+        if row is None or row.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise NotFound(f"Logged model with ID '{model_id}' not found.")
+
+    def finalize(self, model_id: str, status: str) -> LoggedModel:
+        if status not in (READY, UPLOAD_FAILED):
+            raise InvalidParameter(
+                f"Invalid status {status!r} to finalize a logged model: use {READY} or "
+                f"{UPLOAD_FAILED}."
+            )
+        with self.writer.begin() as conn:
+            self._require(conn, model_id)
+            conn.execute(
+                update(models_t)
+                .where(models_t.c.model_id == model_id)
+                .values(status=status, last_updated_timestamp_ms=_now_ms())
+            )
+        return self.get(model_id)
+
+    def delete(self, model_id: str) -> None:
+        with self.writer.begin() as conn:
+            self._require(conn, model_id)
+            conn.execute(
+                update(models_t)
+                .where(models_t.c.model_id == model_id)
+                .values(lifecycle_stage=LifecycleStage.DELETED, last_updated_timestamp_ms=_now_ms())
+            )
+
+    def set_tags(self, model_id: str, tags: dict[str, str]) -> LoggedModel:
+        with self.writer.begin() as conn:
+            self._require(conn, model_id)
+            if tags:
+                conn.execute(
+                    delete(tags_t).where(
+                        and_(tags_t.c.model_id == model_id, tags_t.c.key.in_(list(tags)))
+                    )
+                )
+                conn.execute(
+                    insert(tags_t),
+                    [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()],
+                )
+                self._touch(conn, model_id)
+        return self.get(model_id)
+
+    def delete_tag(self, model_id: str, key: str) -> None:
+        with self.writer.begin() as conn:
+            self._require(conn, model_id)
+            done = conn.execute(
+                delete(tags_t).where(and_(tags_t.c.model_id == model_id, tags_t.c.key == key))
+            ).rowcount
+            if not done:
+                raise NotFound(f"No tag with key {key!r} on logged model '{model_id}'.")
+            self._touch(conn, model_id)
+
+    def log_params(self, model_id: str, params: dict[str, str]) -> None:
+        with self.writer.begin() as conn:
+            self._require(conn, model_id)
+            existing = dict(
+                conn.execute(
+                    select(params_t.c.key, params_t.c.value).where(params_t.c.model_id == model_id)
+                ).all()
+            )
+            for key, value in params.items():
+                if key in existing and existing[key] != value:
+                    raise InvalidParameter(
+                        f"Param {key!r} of logged model '{model_id}' is already "
+                        f"{existing[key]!r}; it cannot change to {value!r}."
+                    )
+            fresh = [
+                {"model_id": model_id, "key": k, "value": v}
+                for k, v in params.items()
+                if k not in existing
+            ]
+            if fresh:
+                conn.execute(insert(params_t), fresh)
+                self._touch(conn, model_id)
+
+    def log_metrics(self, model_id: str, metrics: Sequence[ModelMetric]) -> None:
+        """Metrics logged with a `model_id` (the run's copy is written by the tracking store)."""
+        if not metrics:
+            return
+        with self.writer.begin() as conn:
+            self._require(conn, model_id)
+            conn.execute(
+                insert(metrics_t),
+                [
+                    {
+                        "model_id": model_id,
+                        "key": m.key,
+                        "value": None if math.isnan(m.value) else m.value,
+                        "is_nan": math.isnan(m.value),
+                        "timestamp": m.timestamp,
+                        "step": m.step,
+                        "run_id": m.run_id,
+                        "dataset_name": m.dataset_name,
+                        "dataset_digest": m.dataset_digest,
+                    }
+                    for m in metrics
+                ],
+            )
+
+    def _touch(self, conn: Any, model_id: str) -> None:
+        conn.execute(
+            update(models_t)
+            .where(models_t.c.model_id == model_id)
+            .values(last_updated_timestamp_ms=_now_ms())
+        )
+
+    def _load(self, conn: Any, ids: Sequence[str]) -> list[LoggedModel]:
+        if not ids:
+            return []
+        rows = conn.execute(
+            select(models_t).where(
+                and_(
+                    models_t.c.model_id.in_(list(ids)),
+                    models_t.c.lifecycle_stage == LifecycleStage.ACTIVE,
+                )
+            )
+        ).all()
+        by_id = {
+            r.model_id: LoggedModel(
+                model_id=r.model_id,
+                experiment_id=str(r.experiment_id),
+                name=r.name,
+                artifact_uri=r.artifact_uri,
+                status=r.status,
+                creation_timestamp_ms=r.creation_timestamp_ms,
+                last_updated_timestamp_ms=r.last_updated_timestamp_ms,
+                model_type=r.model_type,
+                source_run_id=r.source_run_id,
+                status_message=r.status_message,
+            )
+            for r in rows
+        }
+        wanted = list(by_id)
+        for r in conn.execute(select(tags_t).where(tags_t.c.model_id.in_(wanted))):
+            by_id[r.model_id].tags[r.key] = r.value or ""
+        for r in conn.execute(select(params_t).where(params_t.c.model_id.in_(wanted))):
+            by_id[r.model_id].params[r.key] = r.value
+        for r in conn.execute(
+            select(metrics_t).where(metrics_t.c.model_id.in_(wanted)).order_by(metrics_t.c.id)
+        ):
+            by_id[r.model_id].metrics.append(
+                ModelMetric(
+                    r.key,
+                    math.nan if r.is_nan else r.value,
+                    r.timestamp,
+                    r.step,
+                    r.run_id,
+                    r.dataset_name,
+                    r.dataset_digest,
+                )
+            )
+        return [by_id[i] for i in ids if i in by_id]
+
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        order_by: Sequence[tuple[str, bool]] = (),
+        max_results: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[LoggedModel], bool]:
+        """(one page of models, whether more follow); `order_by` holds (field, ascending)."""
+        from notebook_tracker.store.logged_model_search import matches, parse, sort_key
+
+        clauses = parse(filter_string)
+        exp_ids = [_int_id(e) for e in experiment_ids]
+        with self.reader.connect() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    select(models_t.c.model_id).where(
+                        and_(
+                            models_t.c.experiment_id.in_(exp_ids),
+                            models_t.c.lifecycle_stage == LifecycleStage.ACTIVE,
+                        )
+                    )
+                )
+            ]
+            models = [m for m in self._load(conn, ids) if matches(m, clauses)]
+        terms = list(order_by) or [("creation_timestamp", False)]
+        for field_name, ascending in reversed(terms):  # stable sorts: last term first
+            keyed = [(sort_key(m, field_name), m) for m in models]
+            present = [(k[1], m) for k, m in keyed if k[0] == 0]
+            present.sort(key=lambda pair: pair[0], reverse=not ascending)
+            models = [m for _, m in present] + [m for k, m in keyed if k[0] == 1]
+        return models[offset : offset + max_results], len(models) > offset + max_results
+
+    # -- runs' inputs and outputs ---------------------------------------------------------------
+    def link_run(self, run_id: str, models: Iterable[tuple[str, int]], direction: str) -> None:
+        wanted = {model_id: step for model_id, step in models}
+        if not wanted:
+            return
+        with self.writer.begin() as conn:
+            found = {
+                r[0]
+                for r in conn.execute(
+                    select(models_t.c.model_id).where(models_t.c.model_id.in_(list(wanted)))
+                )
+            }
+            missing = [m for m in wanted if m not in found]
+            if missing:
+                raise NotFound(f"Logged model with ID '{missing[0]}' not found.")
+            conn.execute(
+                delete(links_t).where(
+                    and_(
+                        links_t.c.run_uuid == run_id,
+                        links_t.c.direction == direction,
+                        links_t.c.model_id.in_(list(wanted)),
+                    )
+                )
+            )
+            conn.execute(
+                insert(links_t),
+                [
+                    {"run_uuid": run_id, "model_id": m, "direction": direction, "step": s}
+                    for m, s in wanted.items()
+                ],
+            )
+
+    def log_datasets(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        if not datasets:
+            return
+        with self.writer.begin() as conn:
+            for d in datasets:
+                conn.execute(
+                    delete(datasets_t).where(
+                        and_(
+                            datasets_t.c.run_uuid == run_id,
+                            datasets_t.c.name == d.name,
+                            datasets_t.c.digest == d.digest,
+                        )
+                    )
+                )
+            conn.execute(
+                insert(datasets_t),
+                [
+                    {
+                        "run_uuid": run_id,
+                        "name": d.name,
+                        "digest": d.digest,
+                        "source_type": d.source_type,
+                        "source": d.source,
+                        "schema": d.schema,
+                        "profile": d.profile,
+                        "tags": json.dumps(d.tags) if d.tags else None,
+                    }
+                    for d in datasets
+                ],
+            )
+
+    def run_io(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Any]]]:
+        """For each run that has any: {"datasets": [...], "inputs": [...], "outputs": [...]}
+        (model links as (model_id, step))."""
+        out: dict[str, dict[str, list[Any]]] = {}
+        if not run_ids:
+            return out
+        ids = list(run_ids)
+        with self.reader.connect() as conn:
+            for r in conn.execute(select(links_t).where(links_t.c.run_uuid.in_(ids))):
+                entry = out.setdefault(r.run_uuid, {"datasets": [], "inputs": [], "outputs": []})
+                kind = "outputs" if r.direction == "output" else "inputs"
+                entry[kind].append((r.model_id, r.step))
+            for r in conn.execute(select(datasets_t).where(datasets_t.c.run_uuid.in_(ids))):
+                entry = out.setdefault(r.run_uuid, {"datasets": [], "inputs": [], "outputs": []})
+                entry["datasets"].append(
+                    DatasetInput(
+                        r.name,
+                        r.digest,
+                        r.source_type,
+                        r.source,
+                        r.schema,
+                        r.profile,
+                        json.loads(r.tags) if r.tags else {},
+                    )
+                )
+        return out
+
+
+def _int_id(experiment_id: str) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"No experiment with id={experiment_id!r} exists.") from None

@@ -1,0 +1,77 @@
+"""Statements of the store's hot paths, built once: building Core expressions per call costs
+more than running them on SQLite."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+
+from notebook_tracker.store.schema import (
+    experiments,
+    latest_metrics,
+    metric_chunks,
+    params,
+    runs,
+    tags,
+)
+
+_ids = bindparam("ids", expanding=True)
+_keys = bindparam("keys", expanding=True)
+
+RUN_STATE = select(runs.c.run_uuid, runs.c.lifecycle_stage, runs.c.status).where(
+    runs.c.run_uuid == bindparam("run_id")
+)
+RUN_ROWS = select(runs).where(runs.c.run_uuid.in_(_ids))
+PARAM_ROWS = select(params.c.run_uuid, params.c.key, params.c.value).where(
+    params.c.run_uuid.in_(_ids)
+)
+TAG_ROWS = select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uuid.in_(_ids))
+LATEST_ROWS = select(
+    latest_metrics.c.run_uuid, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
+).where(latest_metrics.c.run_uuid.in_(_ids))
+EXISTING_PARAMS = select(params.c.key, params.c.value).where(
+    and_(params.c.run_uuid == bindparam("run_id"), params.c.key.in_(_keys))
+)
+DELETE_TAGS = delete(tags).where(
+    and_(tags.c.run_uuid == bindparam("run_id"), tags.c.key.in_(_keys))
+)
+INSERT_TAGS = insert(tags)
+INSERT_PARAMS = insert(params)
+INSERT_RUN = insert(runs)
+INSERT_CHUNKS = insert(metric_chunks)
+SET_RUN_NAME = (
+    update(runs).where(runs.c.run_uuid == bindparam("rid")).values(name=bindparam("new_name"))
+)
+EXPERIMENT_FOR_RUN = select(
+    experiments.c.name, experiments.c.lifecycle_stage, experiments.c.artifact_location
+).where(experiments.c.experiment_id == bindparam("exp_id"))
+
+_upserts: dict[str, object] = {}
+
+
+def upsert_latest(dialect: str) -> object:
+    """Insert the latest point per (run, key), replacing the stored one only if it is older."""
+    stmt = _upserts.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        base = dialect_insert(latest_metrics)
+        excluded = base.excluded
+        stmt = _upserts[dialect] = base.on_conflict_do_update(
+            index_elements=[latest_metrics.c.run_uuid, latest_metrics.c.key],
+            set_={
+                "step": excluded.step,
+                "timestamp": excluded.timestamp,
+                "value": excluded.value,
+                "is_nan": excluded.is_nan,
+            },
+            where=or_(
+                excluded.step > latest_metrics.c.step,
+                and_(
+                    excluded.step == latest_metrics.c.step,
+                    excluded.timestamp >= latest_metrics.c.timestamp,
+                ),
+            ),
+        )
+    return stmt
