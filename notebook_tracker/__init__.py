@@ -70,3 +70,27 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter server discovery hook; the extension module loads only when a server starts."""
+    return [{"module": "notebook_tracker.server.extension"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt sidebar (shipped inside the wheel)."""
+    return [{"src": "labextension", "dest": "notebook-tracker"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext notebook_tracker`: register the magics."""
+    from notebook_tracker import magics
+
+    magics.load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext notebook_tracker`: remove the magics and their hooks."""
+    from notebook_tracker import magics
+
+    magics.unload(ipython)
