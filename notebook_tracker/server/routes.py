@@ -84,7 +84,11 @@ def build_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...]
                 log.debug("%s not installed: its routes are skipped", module_name)
                 continue
             raise
-        rules.extend(getattr(module, fn_name)(prefix, context))
+        provider = getattr(module, fn_name, None)
+        if provider is None:
+            log.warning("%s has no %s(): its routes are skipped", module_name, fn_name)
+            continue
+        rules.extend(provider(prefix, context))
     rules.append((prefix + r".*", NotFoundHandler))
     return [_bind(rule, context) for rule in rules]
 

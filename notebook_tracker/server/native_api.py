@@ -1,0 +1,280 @@
+"""The native REST API under `{prefix}api/`: what the sidebar and scripts read.
+
+Thin handlers: parse and check the request, call the TrackingClient on the server's pool,
+shape the JSON. Shapes are documented in `openapi.json`, served at `api/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import tornado.web
+
+from notebook_tracker.entities import Experiment, FileInfo, Run, ViewType
+from notebook_tracker.server.base import TrackerHandler
+from notebook_tracker.server.context import TrackerContext
+from notebook_tracker.server.downsample import DEFAULT_MAX_POINTS, downsample_history
+from notebook_tracker.server.errors import BadRequest
+
+MAX_RESULTS_LIMIT = 50000
+MAX_POINTS_LIMIT = 1_000_000
+_CHUNK = 1024 * 1024
+# Artifacts are user content served from the Jupyter origin: never let one run script there.
+_ARTIFACT_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
+
+
+# -- JSON shapes -------------------------------------------------------------------------------
+def experiment_json(exp: Experiment) -> dict[str, Any]:
+    return {
+        "experiment_id": exp.experiment_id,
+        "name": exp.name,
+        "artifact_location": exp.artifact_location,
+        "lifecycle_stage": exp.lifecycle_stage,
+        "creation_time": exp.creation_time,
+        "last_update_time": exp.last_update_time,
+        "tags": dict(exp.tags),
+    }
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    info = run.info
+    return {
+        "run_id": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "user_id": info.user_id,
+        "artifact_uri": info.artifact_uri,
+        "lifecycle_stage": info.lifecycle_stage,
+        "parent_run_id": run.parent_run_id,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": dict(run.data.tags),
+    }
+
+
+def file_json(info: FileInfo) -> dict[str, Any]:
+    return {"path": info.path, "is_dir": info.is_dir, "file_size": info.file_size}
+
+
+def split_order_by(values: list[str]) -> list[str]:
+    """`order_by` terms from repeated parameters, each possibly comma-separated.
+
+    Commas inside backticks or quotes belong to a key (`params.\\`a,b\\``), not between terms.
+    """
+    terms: list[str] = []
+    for value in values:
+        current, quote = [], ""
+        for ch in value:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "`\"'":
+                quote = ch
+            elif ch == ",":
+                terms.append("".join(current))
+                current = []
+                continue
+            current.append(ch)
+        terms.append("".join(current))
+    return [t.strip() for t in terms if t.strip()]
+
+
+# -- handlers ----------------------------------------------------------------------------------
+class ApiHandler(TrackerHandler):
+    auth_resource = "notebook_tracker:runs"
+
+    def view_arg(self) -> str:
+        view = (self.str_arg("view") or ViewType.ACTIVE_ONLY).upper()
+        if view not in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
+            raise BadRequest(
+                f"Query parameter 'view' must be ACTIVE_ONLY, DELETED_ONLY or ALL, got {view!r}."
+            )
+        return view
+
+
+class ExperimentsHandler(ApiHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        page = await self.run(
+            self.context.client.search_experiments,
+            view_type=self.view_arg(),
+            max_results=self.int_arg("max_results", 1000, 1, MAX_RESULTS_LIMIT),
+            filter_string=self.str_arg("filter") or None,
+            order_by=split_order_by(self.get_query_arguments("order_by")) or None,
+            page_token=self.str_arg("page_token") or None,
+        )
+        self.write_json(
+            {"experiments": [experiment_json(e) for e in page], "next_page_token": page.token}
+        )
+
+
+class RunsHandler(ApiHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        view = self.view_arg()
+        ids = [i.strip() for i in (self.str_arg("experiment_ids") or "").split(",") if i.strip()]
+        for exp_id in ids:
+            if not exp_id.isdigit():
+                raise BadRequest(
+                    f"Query parameter 'experiment_ids' must be comma-separated experiment ids, "
+                    f"got {exp_id!r}."
+                )
+        max_results = self.int_arg("max_results", 100, 1, MAX_RESULTS_LIMIT)
+        filter_string = self.str_arg("filter") or ""
+        order_by = split_order_by(self.get_query_arguments("order_by")) or None
+        page_token = self.str_arg("page_token") or None
+        page = await self.run(
+            _search_runs, self.context, ids, filter_string, view, max_results, order_by, page_token
+        )
+        self.write_json(
+            {"runs": [run_json(r) for r in page], "next_page_token": page.token, "total": None}
+        )
+
+
+def _search_runs(context: TrackerContext, ids: list[str], *args: Any) -> Any:
+    client = context.client
+    if not ids:
+        # No ids: every experiment (deleted ones too when deleted runs are asked for).
+        view = ViewType.ACTIVE_ONLY if args[1] == ViewType.ACTIVE_ONLY else ViewType.ALL
+        ids, token = [], None
+        while True:
+            exps = client.search_experiments(view_type=view, max_results=1000, page_token=token)
+            ids.extend(e.experiment_id for e in exps)
+            token = exps.token
+            if not token:
+                break
+    if not ids:
+        from notebook_tracker.entities import PagedList
+
+        return PagedList([], None)
+    return client.search_runs(ids, *args)
+
+
+class RunHandler(ApiHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        run = await self.run(self.context.client.get_run, run_id)
+        self.write_json({"run": run_json(run)})
+
+    @tornado.web.authenticated
+    async def delete(self, run_id: str) -> None:
+        await self.run(self.context.client.delete_run, run_id)
+        self.write_json({})
+
+
+class MetricKeysHandler(ApiHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        run = await self.run(self.context.client.get_run, run_id)
+        self.write_json({"metrics": sorted(run.data.metrics)})
+
+
+class MetricHistoryHandler(ApiHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str, key: str) -> None:
+        max_points = self.int_arg("max_points", DEFAULT_MAX_POINTS, 4, MAX_POINTS_LIMIT)
+        x = self.str_arg("x") or "step"
+        if x not in ("step", "timestamp"):
+            raise BadRequest(f"Query parameter 'x' must be 'step' or 'timestamp', got {x!r}.")
+        payload = await self.run(_history, self.context, run_id, key, max_points, x)
+        self.write_json(payload)
+
+
+def _history(
+    context: TrackerContext, run_id: str, key: str, max_points: int, x: str
+) -> dict[str, Any]:
+    history = context.store.get_metric_history(run_id, key)
+    steps = getattr(history, "steps", None)
+    if steps is None:  # a store returning plain Metric lists
+        points = list(history)
+        steps = [m.step for m in points]
+        timestamps = [m.timestamp for m in points]
+        values = [m.value for m in points]
+    else:
+        timestamps, values = history.timestamps, history.values
+    return {"key": key, **downsample_history(steps, timestamps, values, max_points, x)}
+
+
+class ArtifactListHandler(ApiHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        path = self.str_arg("path") or None
+        files = await self.run(_list_artifacts, self.context, run_id, path)
+        self.write_json({"files": [file_json(f) for f in files]})
+
+
+def _repo_for_run(context: TrackerContext, run_id: str) -> Any:
+    run = context.client.get_run(run_id)
+    return context.artifact_repository(run.info.artifact_uri)
+
+
+def _list_artifacts(context: TrackerContext, run_id: str, path: str | None) -> list[FileInfo]:
+    return _repo_for_run(context, run_id).list_artifacts(path)
+
+
+def _open_artifact(context: TrackerContext, run_id: str, path: str) -> Any:
+    return _repo_for_run(context, run_id).open_read(path)
+
+
+def content_type_for(path: str) -> str:
+    guessed, encoding = mimetypes.guess_type(posixpath.basename(path))
+    if guessed is None or encoding is not None:
+        return "application/octet-stream"
+    if guessed.startswith("text/") or guessed in ("application/json", "image/svg+xml"):
+        return f"{guessed}; charset=utf-8"
+    return guessed
+
+
+class ArtifactRawHandler(ApiHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str, path: str) -> None:
+        stream = await self.run(_open_artifact, self.context, run_id, path)
+        try:
+            self.set_header("Content-Type", content_type_for(path))
+            self.set_header("X-Content-Type-Options", "nosniff")
+            self.set_header("Content-Security-Policy", _ARTIFACT_CSP)
+            disposition = "attachment" if self.get_query_argument("download", "") else "inline"
+            name = posixpath.basename(path).replace('"', "")
+            self.set_header("Content-Disposition", f'{disposition}; filename="{name}"')
+            while True:
+                chunk = await self.run(stream.read, _CHUNK)
+                if not chunk:
+                    break
+                self.write(chunk)
+                await self.flush()
+        finally:
+            stream.close()
+        self.finish()
+
+
+@cache
+def openapi_text() -> str:
+    return resources.files("notebook_tracker.server").joinpath("openapi.json").read_text("utf-8")
+
+
+class OpenApiHandler(ApiHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(openapi_text())
+
+
+def native_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...]]:
+    api = prefix + "api/"
+    run = api + r"runs/([^/]+)"
+    return [
+        (api + "openapi.json", OpenApiHandler),
+        (api + "experiments", ExperimentsHandler),
+        (api + "runs", RunsHandler),
+        (run, RunHandler),
+        (run + "/metrics", MetricKeysHandler),
+        (run + r"/metrics/(.+)/history", MetricHistoryHandler),
+        (run + "/artifacts", ArtifactListHandler),
+        (run + r"/artifacts/raw/(.+)", ArtifactRawHandler),
+    ]
