@@ -356,6 +356,14 @@ def _cached_order(entry: str, grammar: str) -> OrderTerm:
     return _parse_order(entry, _GRAMMARS[grammar])
 
 
+def _comparisons(filter_string: str | None, grammar: str) -> list[Comparison]:
+    if not filter_string:
+        return []
+    if not isinstance(filter_string, str):
+        raise FilterSyntaxError(f"Invalid filter {filter_string!r}: expected a string")
+    return list(_cached_filter(filter_string, grammar))
+
+
 def _order_terms(order_by: Sequence[str] | None, grammar: str) -> list[OrderTerm]:
     if isinstance(order_by, str):
         order_by = [order_by]
@@ -376,7 +384,7 @@ def _order_terms(order_by: Sequence[str] | None, grammar: str) -> list[OrderTerm
 
 def parse_filter(filter_string: str | None) -> list[Comparison]:
     """The comparisons of a run-search filter; None or blank means no filter."""
-    return list(_cached_filter(filter_string, "runs")) if filter_string else []
+    return _comparisons(filter_string, "runs")
 
 
 def parse_order_by(order_by: Sequence[str] | None) -> list[OrderTerm]:
@@ -386,7 +394,7 @@ def parse_order_by(order_by: Sequence[str] | None) -> list[OrderTerm]:
 
 def parse_experiment_filter(filter_string: str | None) -> list[Comparison]:
     """Comparisons on name, experiment_id, creation_time, last_update_time and tags.<key>."""
-    return list(_cached_filter(filter_string, "experiments")) if filter_string else []
+    return _comparisons(filter_string, "experiments")
 
 
 def parse_experiment_order_by(order_by: Sequence[str] | None) -> list[OrderTerm]:

@@ -197,6 +197,12 @@ def test_the_grammar_module_does_not_import_sqlalchemy():
 # -- what the user is told --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("not_text", [5, ["metrics.a > 1"], {"a": 1}])
+def test_a_filter_that_is_not_text_is_refused_clearly(not_text):
+    assert "expected a string" in error_for(not_text).message
+    assert "expected a string" in error_for([not_text], parse_order_by).message
+
+
 def test_errors_are_invalid_parameter_errors_for_http_400():
     err = error_for("params.lr = 0.1")
     assert isinstance(err, InvalidParameter)
