@@ -103,6 +103,12 @@ class Params:
             raise missing(name)
         return value
 
+    def require(self, name: str) -> str:
+        """A required, non-empty string field."""
+        value = self.string(name, required=True)
+        assert value is not None
+        return value
+
     def int64(self, name: str, required: bool = False, default: int | None = None) -> int | None:
         value = self._raw(name)
         if value is None or value == "":

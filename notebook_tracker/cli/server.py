@@ -1,0 +1,111 @@
+"""`notebook-tracker server`: the standalone, multi-worker tracking server."""
+
+from __future__ import annotations
+
+import click
+
+from notebook_tracker import env
+
+
+@click.command()
+@click.option(
+    "--backend-store-uri",
+    envvar=env.TRACKING_URI,
+    default=None,
+    help="Where runs are stored: sqlite:///path.db or postgresql://user:pw@host/db. "
+    "Default: $NOTEBOOK_TRACKER_URI, else .notebook_tracker/ in the current directory.",
+)
+@click.option(
+    "--artifacts-destination",
+    default=None,
+    help="Where the server keeps the artifacts it proxies: a directory or s3://bucket/prefix. "
+    "Default: the artifacts folder beside a SQLite store (required for other stores).",
+)
+@click.option(
+    "--host",
+    "-h",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 exposes the server to the network.",
+)
+@click.option("--port", "-p", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    "-w",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port.",
+)
+@click.option(
+    "--auth-token",
+    envvar="NOTEBOOK_TRACKER_SERVER_TOKEN",
+    default=None,
+    help="Require 'Authorization: Bearer <token>' on every request "
+    "(or $NOTEBOOK_TRACKER_SERVER_TOKEN). Clients set NOTEBOOK_TRACKER_TOKEN or "
+    "MLFLOW_TRACKING_TOKEN.",
+)
+@click.option(
+    "--max-body-size",
+    default=16 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="Largest JSON request body, in bytes.",
+)
+@click.option(
+    "--max-artifact-size",
+    default=5 * 1024**3,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest artifact upload through the proxy, in bytes.",
+)
+def server(
+    backend_store_uri: str | None,
+    artifacts_destination: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    auth_token: str | None,
+    max_body_size: int,
+    max_artifact_size: int,
+) -> None:
+    """Serve the tracking store over HTTP (native and MLflow-compatible REST APIs).
+
+    Existing MLflow code works against it with MLFLOW_TRACKING_URI=http://HOST:PORT.
+    """
+    from notebook_tracker import config
+    from notebook_tracker.errors import InvalidParameter
+    from notebook_tracker.server.standalone import serve
+
+    uri = (
+        config.normalize_uri(backend_store_uri)
+        if backend_store_uri
+        else (config.get_tracking_uri())
+    )
+    if uri.startswith(("http://", "https://")):
+        raise InvalidParameter(
+            f"--backend-store-uri {uri!r} is a server; give a database (sqlite:///... or "
+            "postgresql://...)."
+        )
+    destination = artifacts_destination
+    if destination is None:
+        if not uri.startswith("sqlite:"):
+            raise InvalidParameter(
+                "--artifacts-destination is required with a non-SQLite store: give a directory "
+                "or s3://bucket/prefix."
+            )
+        destination = config.default_artifact_root(uri)
+    elif "://" not in destination:
+        import os
+
+        destination = os.path.abspath(os.path.expanduser(destination))
+    serve(
+        uri,
+        destination,
+        host=host,
+        port=port,
+        workers=workers,
+        auth_token=auth_token or None,
+        max_body_bytes=max_body_size,
+        max_upload_bytes=max_artifact_size,
+    )

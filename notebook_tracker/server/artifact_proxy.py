@@ -1,0 +1,203 @@
+"""The MLflow-compatible artifact proxy: `api/2.0/mlflow-artifacts/artifacts[/<path>]`.
+
+Clients whose runs have `mlflow-artifacts:/<path>` artifact URIs upload, download, list and
+delete files here; `<path>` is relative to the server's artifacts destination (a directory
+or `s3://bucket/prefix`). Uploads are streamed to a spooled temporary file while they arrive
+(spilling to disk past a few MB), then handed to the artifact repository, which streams them
+on (multipart on S3); downloads are streamed back in chunks. Paths are checked by the
+artifact layer: nothing is read or written outside the destination.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+
+from notebook_tracker.artifacts.paths import safe_relpath
+from notebook_tracker.errors import InvalidParameter, NotFound
+from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
+from notebook_tracker.server.errors import EndpointNotFound, PayloadTooLarge
+from notebook_tracker.server.mlflow_api import wire
+
+if TYPE_CHECKING:
+    from notebook_tracker.artifacts.base import ArtifactRepository
+    from notebook_tracker.server.context import TrackerContext
+
+DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+class ArtifactDestination:
+    """The server's artifacts destination, its repository opened once per process."""
+
+    def __init__(self, context: TrackerContext, max_upload_bytes: int) -> None:
+        self.context = context
+        self.max_upload_bytes = max_upload_bytes
+        self._repo: ArtifactRepository | None = None
+
+    @property
+    def repo(self) -> ArtifactRepository:
+        if self._repo is None:
+            root = self.context.artifact_root
+            if not root:
+                raise EndpointNotFound(
+                    "This server does not proxy artifacts (it has no artifacts destination); "
+                    "start it with --artifacts-destination, or write to the runs' artifact "
+                    "locations directly."
+                )
+            from notebook_tracker.artifacts import get_artifact_repository
+
+            self._repo = get_artifact_repository(root)
+        return self._repo
+
+
+def _file_path(path: str | None) -> str:
+    rel = safe_relpath(path or "")
+    if not rel:
+        raise InvalidParameter(
+            "Invalid artifact path '': name a file below the artifacts destination, "
+            "e.g. api/2.0/mlflow-artifacts/artifacts/1/<run_id>/artifacts/model.pkl."
+        )
+    return rel
+
+
+@tornado.web.stream_request_body
+class ArtifactProxyHandler(TrackerHandler):
+    """GET a file, GET (no path) a listing, PUT a file, DELETE a file or directory."""
+
+    _spool: Any = None
+    _received = 0
+
+    @property
+    def destination(self) -> ArtifactDestination:
+        return self.route_options["destination"]
+
+    async def prepare(self) -> None:
+        pending = super().prepare()  # authentication, from the auth base bound to this class
+        if pending is not None:
+            await pending
+        if self._finished:
+            return
+        if self.request.method == "PUT":
+            limit = self.destination.max_upload_bytes
+            declared = self.request.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise PayloadTooLarge(
+                    f"Artifact upload of {declared} bytes exceeds this server's limit of {limit} "
+                    "bytes (--max-artifact-size)."
+                )
+            self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+            self._spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+        else:
+            # Other verbs carry no meaningful body: keep it to the JSON limit.
+            self.request.connection.set_max_body_size(self.context.max_body_bytes)  # type: ignore[union-attr]
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._spool is None:
+            return
+        # Tornado enforces the body limit set in prepare(); this guards a chunked upload's tail.
+        self._received += len(chunk)
+        if self._received <= self.destination.max_upload_bytes:
+            self._spool.write(chunk)
+
+    def on_finish(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def on_connection_close(self) -> None:
+        self.on_finish()
+
+    def _write_json(self, payload: dict[str, Any]) -> None:
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(wire.dumps(payload))
+
+    @tornado.web.authenticated
+    async def put(self, path: str | None = None) -> None:
+        rel = _file_path(path)
+        if self._received > self.destination.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"Artifact upload exceeds this server's limit of "
+                f"{self.destination.max_upload_bytes} bytes."
+            )
+        repo = self.destination.repo
+        self._spool.seek(0)
+        await self.run(repo.write_stream, rel, self._spool)
+        self._write_json({})
+
+    @tornado.web.authenticated
+    async def get(self, path: str | None = None) -> None:
+        if not path:
+            await self._list()
+            return
+        rel = _file_path(path)
+        repo = self.destination.repo
+        try:
+            stream = await self.run(repo.open_read, rel)
+        except NotFound:
+            raise NotFound(f"No such artifact: '{rel}'.") from None
+        try:
+            name = posixpath.basename(rel)
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            self.set_header("Content-Type", content_type)
+            self.set_header("Content-Disposition", f'attachment; filename="{_quote(name)}"')
+            self.set_header("X-Content-Type-Options", "nosniff")
+            while True:
+                chunk = await self.run(stream.read, _CHUNK)
+                if not chunk:
+                    break
+                self.write(chunk)
+                await self.flush()
+        finally:
+            stream.close()
+        self.finish()
+
+    async def _list(self) -> None:
+        rel = safe_relpath(self.get_query_argument("path", "") or "")
+        files = await self.run(self.destination.repo.list_artifacts, rel or None)
+        entries = [
+            wire.compact(
+                {
+                    "path": posixpath.basename(f.path),
+                    "is_dir": f.is_dir,
+                    "file_size": f.file_size,
+                }
+            )
+            for f in files
+        ]
+        self._write_json(wire.compact({"files": entries}))
+
+    @tornado.web.authenticated
+    async def delete(self, path: str | None = None) -> None:
+        rel = _file_path(path)
+        await self.run(self.destination.repo.delete_artifacts, rel)
+        self._write_json({})
+
+    @tornado.web.authenticated
+    async def post(self, path: str | None = None) -> None:
+        raise EndpointNotFound(
+            "Multipart uploads through the proxy are not supported by this server: "
+            "upload with a single PUT."
+        )
+
+
+def _quote(name: str) -> str:
+    return name.replace("\\", "_").replace('"', "_").replace("\r", "_").replace("\n", "_")
+
+
+def artifact_proxy_handlers(
+    prefix: str, context: TrackerContext, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> list[tuple[Any, ...]]:
+    destination = ArtifactDestination(context, max_upload_bytes)
+    base = prefix + "api/2.0/mlflow-artifacts/"
+    return [
+        (base + r"artifacts/?", ArtifactProxyHandler, {"destination": destination}),
+        (base + r"artifacts/(.+)", ArtifactProxyHandler, {"destination": destination}),
+        (base + r"mpu/(?:create|complete|abort)/(.+)", ArtifactProxyHandler,
+         {"destination": destination}),
+    ]  # fmt: skip

@@ -1,0 +1,148 @@
+"""MLflow 3's LoggedModel endpoints (`/api/2.0/mlflow/logged-models...`), needed by log_model.
+
+The client creates a PENDING model, uploads its files through the artifact proxy to the
+model's `artifact_uri`, links it to the run (`runs/outputs`) and finalizes it READY.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from notebook_tracker import validation
+from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.server.mlflow_api import wire
+from notebook_tracker.server.mlflow_api.service import MlflowApi, logged_model_json
+from notebook_tracker.server.mlflow_api.wire import Params
+from notebook_tracker.store import logged_models as lm
+
+STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", *lm.STATUSES)
+SEARCH_DEFAULT_MAX_RESULTS = 100
+SEARCH_MAX_RESULTS = 1000
+
+
+def _pairs(req: Params, name: str, what: str) -> dict[str, str]:
+    out = {}
+    for key, value in req.key_values(name, value_required=False):
+        validation.validate_key(key, what)
+        out[key] = (
+            validation.param_value(value, key)
+            if what == "param"
+            else validation.tag_value(value, key)
+        )
+    return out
+
+
+def create(api: MlflowApi, req: Params) -> dict[str, Any]:
+    source_run_id = req.string("source_run_id") or None
+    if source_run_id:
+        api.store.get_run(source_run_id)
+    model = api.models.create(
+        req.require("experiment_id"),
+        name=req.string("name") or None,
+        model_type=req.string("model_type") or None,
+        source_run_id=source_run_id,
+        params=_pairs(req, "params", "param"),
+        tags=_pairs(req, "tags", "tag"),
+    )
+    return {"model": logged_model_json(model)}
+
+
+def get(api: MlflowApi, req: Params) -> dict[str, Any]:
+    return {"model": logged_model_json(api.models.get(req.require("model_id")))}
+
+
+def finalize(api: MlflowApi, req: Params) -> dict[str, Any]:
+    status = req.enum("status", STATUSES)
+    if status is None:
+        raise wire.missing("status")
+    return {"model": logged_model_json(api.models.finalize(req.require("model_id"), status))}
+
+
+def delete(api: MlflowApi, req: Params) -> dict[str, Any]:
+    api.models.delete(req.require("model_id"))
+    return {}
+
+
+def set_tags(api: MlflowApi, req: Params) -> dict[str, Any]:
+    model = api.models.set_tags(req.require("model_id"), _pairs(req, "tags", "tag"))
+    return {"model": logged_model_json(model)}
+
+
+def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
+    api.models.delete_tag(req.require("model_id"), req.require("tag_key"))
+    return {}
+
+
+def log_params(api: MlflowApi, req: Params) -> dict[str, Any]:
+    api.models.log_params(req.require("model_id"), _pairs(req, "params", "param"))
+    return {}
+
+
+def _decode_offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if isinstance(offset, int) and offset >= 0:
+            return offset
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise InvalidParameter(f"Invalid page_token {token!r}: pass the token a previous page gave.")
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def search(api: MlflowApi, req: Params) -> dict[str, Any]:
+    experiment_ids = req.strings("experiment_ids")
+    if not experiment_ids:
+        raise wire.missing("experiment_ids")
+    if req.messages("datasets"):
+        raise InvalidParameter(
+            "Searching logged models by dataset is not supported by this server; filter on "
+            "name, status, params, tags or metrics instead."
+        )
+    max_results = req.int64("max_results") or SEARCH_DEFAULT_MAX_RESULTS
+    if not 1 <= max_results <= SEARCH_MAX_RESULTS:
+        raise InvalidParameter(
+            f"Invalid max_results {max_results}: it must be between 1 and {SEARCH_MAX_RESULTS}."
+        )
+    order_by = []
+    for term in req.messages("order_by"):
+        order_by.append((term.require("field_name"), term.boolean("ascending", True)))
+    offset = _decode_offset(req.string("page_token") or None)
+    models, more = api.models.search(
+        experiment_ids, req.string("filter") or None, order_by, max_results, offset
+    )
+    return wire.compact(
+        {
+            "models": [logged_model_json(m) for m in models],
+            "next_page_token": _encode_offset(offset + max_results) if more else None,
+        }
+    )
+
+
+def list_artifacts(api: MlflowApi, req: Params) -> dict[str, Any]:
+    model = api.models.get(req.require("model_id"))
+    repo = api.artifact_repository(model.artifact_uri)
+    files = repo.list_artifacts(req.string("artifact_directory_path") or None)
+    return wire.compact(
+        {"root_uri": model.artifact_uri, "files": [wire.file_info(f) for f in files]}
+    )
+
+
+_ID = r"(?P<model_id>[^/]+)"
+ROUTES = [
+    ("POST", "logged-models", create),
+    ("POST", "logged-models/search", search),
+    ("GET", f"logged-models/{_ID}", get),
+    ("PATCH", f"logged-models/{_ID}", finalize),
+    ("DELETE", f"logged-models/{_ID}", delete),
+    ("PATCH", f"logged-models/{_ID}/tags", set_tags),
+    ("DELETE", f"logged-models/{_ID}/tags/(?P<tag_key>.+)", delete_tag),
+    ("POST", f"logged-models/{_ID}/params", log_params),
+    ("GET", f"logged-models/{_ID}/artifacts/directories", list_artifacts),
+]

@@ -1,0 +1,345 @@
+"""MLflow-compatible run endpoints: create/get/update/delete/restore/search and logging."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from notebook_tracker import validation
+from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
+from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.server.mlflow_api import wire
+from notebook_tracker.server.mlflow_api.service import MlflowApi
+from notebook_tracker.server.mlflow_api.wire import Params
+
+VIEW_TYPES = (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
+SEARCH_DEFAULT_MAX_RESULTS = 1000
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _tag(key: str, value: str) -> RunTag:
+    validation.validate_key(key, "tag")
+    return RunTag(key, validation.tag_value(value, key))
+
+
+def _param(key: str, value: str) -> Param:
+    validation.validate_key(key, "param")
+    return Param(key, validation.param_value(value, key))
+
+
+def _metric(item: Params) -> tuple[Metric, Params]:
+    key = validation.validate_key(item.require("key"), "metric")
+    value = item.double("value", required=True)
+    timestamp = item.int64("timestamp")
+    step = item.int64("step") or 0
+    return Metric(key, value, _now_ms() if timestamp is None else timestamp, step), item  # type: ignore[arg-type]
+
+
+def _disown(api: MlflowApi, run_id: str) -> None:
+    writer = getattr(api.store, "writer", None)
+    if writer is not None:
+        from notebook_tracker.store.run_ownership import disown
+
+        disown(writer, run_id)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+def create(api: MlflowApi, req: Params) -> dict[str, Any]:
+    tags = [_tag(k, v) for k, v in req.key_values("tags", value_required=False)]
+    tag_map = {t.key: t.value for t in tags}
+    user_id = req.string("user_id") or tag_map.get("mlflow.user") or "unknown"
+    run = api.store.create_run(
+        req.string("experiment_id") or "0",
+        user_id=user_id,
+        start_time=req.int64("start_time") or _now_ms(),
+        tags=tag_map,
+        run_name=req.string("run_name") or None,
+        parent_run_id=tag_map.get("mlflow.parentRunId") or None,
+    )
+    _disown(api, run.info.run_id)
+    return {"run": api.run_json(run)}
+
+
+def get(api: MlflowApi, req: Params) -> dict[str, Any]:
+    return {"run": api.run_json(api.store.get_run(req.run_id()))}
+
+
+def update(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run_id = req.run_id()
+    status = req.enum("status", RunStatus.ALL)
+    info = api.store.update_run_info(
+        run_id,
+        status=status,
+        end_time=req.int64("end_time"),
+        run_name=req.string("run_name") or None,
+    )
+    if status == RunStatus.RUNNING:
+        _disown(api, run_id)
+    return {"run_info": wire.run_info(info)}
+
+
+def delete(api: MlflowApi, req: Params) -> dict[str, Any]:
+    api.store.delete_run(req.run_id())
+    return {}
+
+
+def restore(api: MlflowApi, req: Params) -> dict[str, Any]:
+    api.store.restore_run(req.run_id())
+    return {}
+
+
+def search(api: MlflowApi, req: Params) -> dict[str, Any]:
+    page = api.store.search_runs(
+        req.strings("experiment_ids"),
+        filter_string=req.string("filter") or None,
+        run_view_type=req.enum("run_view_type", VIEW_TYPES) or ViewType.ACTIVE_ONLY,
+        max_results=req.int64("max_results") or SEARCH_DEFAULT_MAX_RESULTS,
+        order_by=req.strings("order_by") or None,
+        page_token=req.string("page_token") or None,
+    )
+    return wire.compact({"runs": api.runs_json(page), "next_page_token": page.token})
+
+
+# -- logging -------------------------------------------------------------------------------------
+def _log_model_metrics(api: MlflowApi, run_id: str, pairs: list[tuple[Metric, Params]]) -> None:
+    """Metrics sent with a `model_id` also belong to that logged model."""
+    by_model: dict[str, list[Any]] = {}
+    for metric, item in pairs:
+        model_id = item.string("model_id")
+        if not model_id:
+            continue
+        from notebook_tracker.store.logged_models import ModelMetric
+
+        by_model.setdefault(model_id, []).append(
+            ModelMetric(
+                metric.key,
+                metric.value,
+                metric.timestamp,
+                metric.step,
+                run_id,
+                item.string("dataset_name") or None,
+                item.string("dataset_digest") or None,
+            )
+        )
+    for model_id, metrics in by_model.items():
+        api.models.log_metrics(model_id, metrics)
+
+
+def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run_id = req.run_id()
+    pair = _metric(req)
+    api.store.log_batch(run_id, metrics=[pair[0]])
+    _log_model_metrics(api, run_id, [pair])
+    return {}
+
+
+def log_param(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run_id = req.run_id()
+    value = req.string("value", required=True)
+    api.store.log_batch(run_id, params=[_param(req.require("key"), value or "")])
+    return {}
+
+
+def set_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run_id = req.run_id()
+    value = req.string("value", required=True)
+    api.store.log_batch(run_id, tags=[_tag(req.require("key"), value or "")])
+    return {}
+
+
+def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
+    api.store.delete_tag(req.run_id(), req.require("key"))
+    return {}
+
+
+def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run_id = req.run_id()
+    metric_items = req.messages("metrics")
+    param_pairs = req.key_values("params", value_required=False)
+    tag_pairs = req.key_values("tags", value_required=False)
+    _check_batch_limits(len(metric_items), len(param_pairs), len(tag_pairs))
+    pairs = [_metric(item) for item in metric_items]
+    api.store.log_batch(
+        run_id,
+        metrics=[m for m, _ in pairs],
+        params=[_param(k, v) for k, v in param_pairs],
+        tags=[_tag(k, v) for k, v in tag_pairs],
+    )
+    _log_model_metrics(api, run_id, pairs)
+    return {}
+
+
+def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
+    problems = []
+    if n_metrics > MAX_METRICS_PER_BATCH:
+        problems.append(f"{n_metrics} metrics (at most {MAX_METRICS_PER_BATCH})")
+    if n_params > MAX_PARAMS_TAGS_PER_BATCH:
+        problems.append(f"{n_params} params (at most {MAX_PARAMS_TAGS_PER_BATCH})")
+    if n_tags > MAX_PARAMS_TAGS_PER_BATCH:
+        problems.append(f"{n_tags} tags (at most {MAX_PARAMS_TAGS_PER_BATCH})")
+    total = n_metrics + n_params + n_tags
+    if total > MAX_ENTITIES_PER_BATCH:
+        problems.append(f"{total} entities in all (at most {MAX_ENTITIES_PER_BATCH})")
+    if problems:
+        raise InvalidParameter(
+            "A batch may hold at most 1000 metrics, 100 params and 100 tags (1000 entities in "
+            f"all); this one has {', '.join(problems)}. Split it into several log-batch calls."
+        )
+
+
+def log_inputs(api: MlflowApi, req: Params) -> dict[str, Any]:
+    from notebook_tracker.store.logged_models import DatasetInput
+
+    run_id = req.run_id()
+    api.store.get_run(run_id)
+    datasets = []
+    for item in req.messages("datasets"):
+        dataset = item.message("dataset")
+        if dataset is None:
+            raise wire.missing("datasets.dataset")
+        datasets.append(
+            DatasetInput(
+                name=dataset.require("name"),
+                digest=dataset.require("digest"),
+                source_type=dataset.require("source_type"),
+                source=dataset.require("source"),
+                schema=dataset.string("schema") or None,
+                profile=dataset.string("profile") or None,
+                tags=dict(item.key_values("tags", value_required=False)),
+            )
+        )
+    api.models.log_datasets(run_id, datasets)
+    models = [(m.require("model_id"), 0) for m in req.messages("models")]
+    api.models.link_run(run_id, models, "input")
+    return {}
+
+
+def log_outputs(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run_id = req.run_id()
+    api.store.get_run(run_id)
+    models = [(m.require("model_id"), m.int64("step") or 0) for m in req.messages("models")]
+    api.models.link_run(run_id, models, "output")
+    return {}
+
+
+def log_model(api: MlflowApi, req: Params) -> dict[str, Any]:
+    """MLflow 2.x clients record each logged model's MLmodel (as JSON) in a run tag."""
+    run_id = req.run_id()
+    model_json = req.require("model_json")
+    try:
+        model = json.loads(model_json)
+    except ValueError:
+        raise InvalidParameter("model_json is not valid JSON: send the MLmodel as JSON.") from None
+    if not isinstance(model, dict):
+        raise InvalidParameter("model_json must be a JSON object (the MLmodel as JSON).")
+    run = api.store.get_run(run_id)
+    try:
+        history = json.loads(run.data.tags.get(LOG_MODEL_HISTORY_TAG, "[]"))
+    except ValueError:
+        history = []
+    if not isinstance(history, list):
+        history = []
+    history.append(model)
+    api.store.log_batch(
+        run_id, tags=[_tag(LOG_MODEL_HISTORY_TAG, json.dumps(history, separators=(",", ":")))]
+    )
+    return {}
+
+
+# -- metric history and artifacts -------------------------------------------------------------
+def get_metric_history(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run_id = req.run_id()
+    key = req.require("metric_key")
+    max_results = req.int64("max_results")
+    if max_results is not None and max_results < 1:
+        raise InvalidParameter(f"Invalid max_results {max_results}: it must be at least 1.")
+    history = api.store.get_metric_history(
+        run_id, key, max_results=max_results, page_token=req.string("page_token") or None
+    )
+    return wire.compact(
+        {
+            "metrics": _history_json(key, history),
+            "next_page_token": getattr(history, "token", None),
+        }
+    )
+
+
+def _history_json(key: str, history: Any, run_id: str | None = None) -> list[dict[str, Any]]:
+    values = getattr(history, "values", None)
+    if values is not None and hasattr(values, "tolist"):
+        rows = zip(
+            values.tolist(), history.timestamps.tolist(), history.steps.tolist(), strict=True
+        )
+    else:
+        rows = ((m.value, m.timestamp, m.step) for m in history)
+    out = []
+    for value, timestamp, step in rows:
+        entry = {"key": key, "value": wire.double(value), "timestamp": timestamp, "step": step}
+        if run_id:
+            entry["run_id"] = run_id
+        out.append(entry)
+    return out
+
+
+def get_history_bulk_interval(api: MlflowApi, req: Params) -> dict[str, Any]:
+    """Points of one metric across runs within [start_step, end_step], evenly thinned."""
+    run_ids = req.strings("run_ids")
+    if not run_ids:
+        raise wire.missing("run_ids")
+    if len(run_ids) > 100:
+        raise InvalidParameter(f"At most 100 run_ids per request, got {len(run_ids)}.")
+    key = req.require("metric_key")
+    start, end = req.int64("start_step"), req.int64("end_step")
+    max_results = req.int64("max_results") or 320
+    if not 1 <= max_results <= 2500:
+        raise InvalidParameter(f"Invalid max_results {max_results}: use 1 to 2500.")
+    out: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        points = [
+            m
+            for m in api.store.get_metric_history(run_id, key)
+            if (start is None or m.step >= start) and (end is None or m.step <= end)
+        ]
+        if len(points) > max_results:
+            stride = len(points) / max_results
+            points = [points[int(i * stride)] for i in range(max_results - 1)] + [points[-1]]
+        out.extend(_history_json(key, points, run_id))
+    return wire.compact({"metrics": out})
+
+
+def list_artifacts(api: MlflowApi, req: Params) -> dict[str, Any]:
+    run = api.store.get_run(req.run_id())
+    root = run.info.artifact_uri
+    repo = api.artifact_repository(root)
+    files = repo.list_artifacts(req.string("path") or None)
+    return wire.compact({"root_uri": root, "files": [wire.file_info(f) for f in files]})
+
+
+ROUTES = [
+    ("POST", "runs/create", create),
+    ("GET", "runs/get", get),
+    ("POST", "runs/update", update),
+    ("POST", "runs/delete", delete),
+    ("POST", "runs/restore", restore),
+    ("POST", "runs/search", search),
+    ("GET", "runs/search", search),
+    ("POST", "runs/log-metric", log_metric),
+    ("POST", "runs/log-parameter", log_param),
+    ("POST", "runs/set-tag", set_tag),
+    ("POST", "runs/delete-tag", delete_tag),
+    ("POST", "runs/log-batch", log_batch),
+    ("POST", "runs/log-inputs", log_inputs),
+    ("POST", "runs/outputs", log_outputs),
+    ("POST", "runs/log-model", log_model),
+    ("GET", "metrics/get-history", get_metric_history),
+    ("GET", "metrics/get-history-bulk-interval", get_history_bulk_interval),
+    ("GET", "artifacts/list", list_artifacts),
+]

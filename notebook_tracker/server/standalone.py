@@ -1,0 +1,129 @@
+"""The standalone tracking server: the shared route table in a plain tornado application.
+
+Several worker processes share one listening socket (bound before forking); each opens its
+own database connections after the fork. With an artifacts destination, experiments created
+through the server get `mlflow-artifacts:/<id>` locations, so clients upload through its
+artifact proxy instead of needing access to the destination themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from notebook_tracker.server.context import PROXY_SCHEME, TrackerContext
+
+log = logging.getLogger("notebook_tracker.server")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+
+
+def open_store(backend_store_uri: str, artifacts_destination: str | None) -> Any:
+    """The SQL store, with new experiments' artifacts under the proxy when it serves them."""
+    from notebook_tracker.store.sql import SqlStore
+
+    root = PROXY_SCHEME if artifacts_destination else None
+    return SqlStore(backend_store_uri, default_artifact_root=root)
+
+
+def make_context(
+    backend_store_uri: str,
+    artifacts_destination: str | None,
+    auth_token: str | None = None,
+    max_body_bytes: int | None = None,
+    max_upload_bytes: int | None = None,
+) -> TrackerContext:
+    kwargs: dict[str, Any] = {}
+    if max_body_bytes:
+        kwargs["max_body_bytes"] = max_body_bytes
+    context = TrackerContext(
+        backend_store_uri,
+        artifacts_destination,
+        mode="standalone",
+        auth_token=auth_token,
+        store=open_store(backend_store_uri, artifacts_destination),
+        **kwargs,
+    )
+    if max_upload_bytes:
+        context.max_upload_bytes = max_upload_bytes  # type: ignore[attr-defined]
+    return context
+
+
+def make_app(context: TrackerContext) -> Any:
+    import tornado.web
+
+    from notebook_tracker.server.routes import build_handlers
+
+    return tornado.web.Application(
+        build_handlers("/", context),
+        compress_response=True,
+        serve_traceback=False,
+    )
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive the process that forked it (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+def serve(
+    backend_store_uri: str,
+    artifacts_destination: str | None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    auth_token: str | None = None,
+    max_body_bytes: int | None = None,
+    max_upload_bytes: int | None = None,
+) -> None:
+    """Listen on host:port with `workers` processes until terminated."""
+    import tornado.httpserver
+    import tornado.ioloop
+    import tornado.netutil
+    import tornado.process
+
+    # Migrate the schema and create the Default experiment once, before any worker exists.
+    store = open_store(backend_store_uri, artifacts_destination)
+    store.reader.dispose()
+    store.writer.dispose()
+    sockets = tornado.netutil.bind_sockets(port, address=host)
+    bound_port = sockets[0].getsockname()[1]
+    print(
+        f"notebook-tracker server listening on http://{host}:{bound_port} "
+        f"({workers} worker{'s' if workers != 1 else ''}, store {_redact(backend_store_uri)}, "
+        f"artifacts {artifacts_destination or 'not proxied'}"
+        f"{', token required' if auth_token else ''})",
+        flush=True,
+    )
+    if workers > 1:
+        parent = os.getpid()
+        tornado.process.fork_processes(workers)
+        _die_with_parent()
+        if os.getppid() != parent:  # the parent died before we asked to follow it
+            os._exit(0)
+    context = make_context(
+        backend_store_uri, artifacts_destination, auth_token, max_body_bytes, max_upload_bytes
+    )
+    body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
+    server = tornado.httpserver.HTTPServer(make_app(context), max_body_size=body_limit)
+    server.add_sockets(sockets)
+    tornado.ioloop.IOLoop.current().start()
+
+
+def _redact(uri: str) -> str:
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return uri
