@@ -43,7 +43,9 @@ class TrackerHandler(tornado.web.RequestHandler):
     """JSON in and out, errors as `{"error_code", "message"}`, blocking work off the IO loop.
 
     Route kwargs: `context` (a TrackerContext) plus any handler-specific options, kept in
-    `self.options`. Subclasses set `auth_resource` to name what they expose to authorizers.
+    `self.route_options` (not `self.options`: that name is tornado's OPTIONS verb, and
+    shadowing it turns every CORS preflight into a 500). Subclasses set `auth_resource` to
+    name what they expose to authorizers.
     """
 
     auth_resource = "notebook_tracker"
@@ -51,7 +53,7 @@ class TrackerHandler(tornado.web.RequestHandler):
 
     def initialize(self, context: TrackerContext, **options: Any) -> None:  # type: ignore[override]
         self.context = context
-        self.options = options
+        self.route_options = options
 
     # -- input ------------------------------------------------------------------------------
     def json_body(self) -> dict[str, Any]:
