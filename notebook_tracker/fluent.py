@@ -222,12 +222,13 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
     """End the active run: its buffered metrics are written first, then its status."""
     if not _active_runs:
         return
-    run = _active_runs[-1]
-    try:
-        run.buffer.flush()
-    finally:
-        _active_runs.pop()
-        run.client.set_terminated(run.info.run_id, status)
+    run = _active_runs.pop()
+    if status not in RunStatus.TERMINATED:
+        _active_runs.append(run)
+        raise InvalidParameter(
+            f"Invalid end status {status!r}: use one of {', '.join(RunStatus.TERMINATED)}."
+        )
+    run.buffer.end_run(run.info.run_id, status, int(_time() * 1000))
 
 
 def _run_for_logging() -> ActiveRun:

@@ -57,6 +57,23 @@ class MetricBuffer:
             error, self._last_error = self._last_error, None
             raise error
 
+    def end_run(self, run_id: str, status: str, end_time: int) -> None:
+        """Write what is buffered and end the run in one transaction."""
+        with self._write_lock:
+            rows = self.rows
+            pending = [
+                (r, k, v, int(t), s) for r, k, v, t, s in (rows.popleft() for _ in range(len(rows)))
+            ]
+            try:
+                self.store.end_run(run_id, status, end_time, pending)
+            except TrackerError:
+                # Some points were refused for good: the run still ends, and the caller hears why.
+                self.store.update_run_info(run_id, status=status, end_time=end_time)
+                raise
+            except Exception:
+                rows.extendleft(reversed([(r, k, v, float(t), s) for r, k, v, t, s in pending]))
+                raise
+
     def _drain(self) -> None:
         rows = self.rows
         while rows:

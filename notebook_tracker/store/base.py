@@ -100,6 +100,18 @@ class TrackingStore(ABC):
     def log_metric_rows(self, rows: Iterable[tuple[str, str, float, int, int]]) -> None:
         """The fast path: (run_id, key, value, timestamp_ms, step) rows of any runs, one write."""
 
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        end_time: int,
+        metric_rows: Sequence[tuple[str, str, float, int, int]] = (),
+    ) -> None:
+        """Write the last buffered points, then the end status; SQL does both in one commit."""
+        if metric_rows:
+            self.log_metric_rows(metric_rows)
+        self.update_run_info(run_id, status=status, end_time=end_time)
+
     @abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None: ...
 

@@ -486,6 +486,29 @@ class SqlStore(TrackingStore):
                 self._require_run(conn, run_id, for_logging=True)
             self._insert_metrics(conn, rows)
 
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        end_time: int,
+        metric_rows: Sequence[tuple[str, str, float, int, int]] = (),
+    ) -> None:
+        if status not in RunStatus.TERMINATED:
+            raise InvalidParameter(
+                f"Invalid end status {status!r}: use one of {', '.join(RunStatus.TERMINATED)}."
+            )
+        with self.writer.begin() as conn:
+            self._require_run(conn, run_id)
+            if metric_rows:
+                for rid in {r[0] for r in metric_rows}:
+                    self._require_run(conn, rid, for_logging=True)
+                self._insert_metrics(conn, metric_rows)
+            conn.execute(
+                update(runs_t)
+                .where(runs_t.c.run_uuid == run_id)
+                .values(status=status, end_time=end_time)
+            )
+
     def _insert_params(self, conn: Connection, run_id: str, new: Sequence[Param]) -> None:
         wanted: dict[str, str] = {}
         for p in new:
