@@ -29,7 +29,7 @@ def mlflow_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...
         by_path.setdefault(path, {})[method] = fn
     rules: list[tuple[Any, ...]] = []
     for path, endpoints in by_path.items():
-        pattern = prefix + r"(?:ajax-)?api/2\.0/mlflow/" + path.replace(".", r"\.") + "/?"
+        pattern = prefix + r"(?:ajax-)?api/2\.0/mlflow/" + path + "/?"
         rules.append((pattern, MlflowEndpointHandler, {"endpoints": endpoints, "api": api}))
     max_upload = getattr(context, "max_upload_bytes", None) or DEFAULT_MAX_UPLOAD_BYTES
     rules.extend(artifact_proxy_handlers(prefix, context, max_upload))

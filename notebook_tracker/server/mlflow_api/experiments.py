@@ -48,7 +48,7 @@ def get_by_name(api: MlflowApi, req: Params) -> dict[str, Any]:
 def search(api: MlflowApi, req: Params) -> dict[str, Any]:
     page = api.store.search_experiments(
         view_type=req.enum("view_type", VIEW_TYPES) or ViewType.ACTIVE_ONLY,
-        max_results=req.int64("max_results") or SEARCH_DEFAULT_MAX_RESULTS,
+        max_results=req.int64("max_results", default=SEARCH_DEFAULT_MAX_RESULTS),
         filter_string=req.string("filter") or None,
         order_by=req.strings("order_by") or None,
         page_token=req.string("page_token") or None,

@@ -105,7 +105,7 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
             "Searching logged models by dataset is not supported by this server; filter on "
             "name, status, params, tags or metrics instead."
         )
-    max_results = req.int64("max_results") or SEARCH_DEFAULT_MAX_RESULTS
+    max_results = req.int64("max_results", default=SEARCH_DEFAULT_MAX_RESULTS)
     if not 1 <= max_results <= SEARCH_MAX_RESULTS:
         raise InvalidParameter(
             f"Invalid max_results {max_results}: it must be between 1 and {SEARCH_MAX_RESULTS}."

@@ -101,7 +101,7 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
         req.strings("experiment_ids"),
         filter_string=req.string("filter") or None,
         run_view_type=req.enum("run_view_type", VIEW_TYPES) or ViewType.ACTIVE_ONLY,
-        max_results=req.int64("max_results") or SEARCH_DEFAULT_MAX_RESULTS,
+        max_results=req.int64("max_results", default=SEARCH_DEFAULT_MAX_RESULTS),
         order_by=req.strings("order_by") or None,
         page_token=req.string("page_token") or None,
     )
