@@ -1,0 +1,149 @@
+"""Everything a finished tracked cell logs, gathered into one plan before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from notebook_tracker.magics import autolog, files, lineage, outputs
+from notebook_tracker.magics.runner import CellOutcome
+
+MAX_CAPTURED_FILES = 100
+MAX_CAPTURED_BYTES = 200 * 1024 * 1024
+ERROR_TAG_CHARS = 500
+
+
+@dataclass
+class LogPlan:
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)  # artifact path -> content
+    local_files: list[tuple[str, str]] = field(default_factory=list)  # (file, artifact path)
+    notes: list[str] = field(default_factory=list)  # told to the user on the card
+    report: lineage.LineageReport | None = None
+
+
+def status_of(error: BaseException | None) -> str:
+    if error is None:
+        return "FINISHED"
+    return "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+
+
+def error_summary(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".strip().rstrip(":")
+    return text if len(text) <= ERROR_TAG_CHARS else text[: ERROR_TAG_CHARS - 3] + "..."
+
+
+def add_autolog(
+    plan: LogPlan,
+    code: str | None,
+    namespace: dict[str, Any],
+    options: Any,
+    already_params: dict[str, str],
+    already_metrics: dict[str, float],
+) -> None:
+    """Params and metrics by the rules of `autolog`; what the cell logged itself wins."""
+    bindings = autolog.analyze_cell(code) if code is not None else None
+    chosen = autolog.select(bindings, namespace, options.params, options.metrics, options.autolog)
+    for key, value in chosen.params.items():
+        if key in already_params:
+            if already_params[key] != value:
+                plan.notes.append(f"param {key} kept as logged by the cell ({already_params[key]})")
+            continue
+        plan.params[key] = value
+    for key, value in chosen.metrics.items():
+        if key not in already_metrics:
+            plan.metrics[key] = value
+    for name, why in chosen.skipped.items():
+        plan.notes.append(f"{name} not logged: {why}")
+    if chosen.skipped:
+        plan.tags["notebook_tracker.autolog.skipped"] = json.dumps(chosen.skipped, sort_keys=True)
+
+
+def add_outputs(plan: LogPlan, body: str, outcome: CellOutcome) -> None:
+    plan.blobs["cell/source.py"] = body.encode("utf-8")
+    plan.blobs.update(outputs.output_files(outcome))
+    if outcome.error is not None:
+        plan.tags["notebook_tracker.error"] = error_summary(outcome.error)
+
+
+def add_figures(plan: LogPlan, figures: dict[Any, bytes], errors: list[str]) -> None:
+    for num, png in figures.items():
+        name = num if isinstance(num, int) else str(num).replace("/", "_")
+        plan.blobs[f"figures/figure-{name}.png"] = png
+    plan.notes.extend(errors)
+
+
+def add_files(
+    plan: LogPlan,
+    root: str,
+    before: files.FileSnapshot | None,
+    after: files.FileSnapshot | None,
+    globs: list[str],
+) -> None:
+    """Files named by `--artifacts` (kept at their relative path) and files the cell created
+    or modified (under `files/`), within the count and size caps."""
+    explicit = files.expand_globs(globs, root) if globs else []
+    taken = {path for path, _ in explicit}
+    for path, rel in explicit:
+        plan.local_files.append((path, posixpath.dirname(rel)))
+    if globs and not explicit:
+        plan.notes.append(f"--artifacts {' '.join(globs)} matched no file")
+    if before is None or after is None:
+        return
+    found = files.changes(before, after)
+    if found.skipped_reason:
+        plan.tags["notebook_tracker.files"] = found.skipped_reason
+        plan.notes.append(found.skipped_reason)
+        return
+    total = 0
+    logged = 0
+    for rel in found.changed:
+        path = os.path.join(root, rel)
+        if path in taken:
+            continue
+        size = after.entries[rel][1]
+        if logged >= MAX_CAPTURED_FILES or total + size > MAX_CAPTURED_BYTES:
+            plan.notes.append(
+                f"{len(found.changed) - logged} more changed files not logged (caps: "
+                f"{MAX_CAPTURED_FILES} files, {MAX_CAPTURED_BYTES // 2**20} MB); use --artifacts"
+            )
+            break
+        rel_posix = Path(rel).as_posix()
+        plan.local_files.append((path, posixpath.dirname(f"files/{rel_posix}")))
+        total += size
+        logged += 1
+    for rel in found.too_large:
+        plan.notes.append(f"{rel} not logged: larger than {files.MAX_FILE_BYTES // 2**20} MB")
+
+
+def add_lineage(
+    plan: LogPlan,
+    history: list[lineage.Execution],
+    current: lineage.Execution,
+    notebook_raw: bytes | None,
+    transform: Any,
+    run_id: str,
+) -> None:
+    cells = None
+    if notebook_raw is not None:
+        try:
+            cells = lineage.notebook_cells(notebook_raw)
+        except (ValueError, AttributeError, TypeError):
+            plan.notes.append("the notebook file could not be read as JSON")
+        else:
+            plan.blobs["notebook/snapshot.ipynb"] = notebook_raw
+    report = lineage.analyze_lineage(history, current, cells)
+    plan.report = report
+    plan.tags["notebook_tracker.hidden_state"] = "true" if report.hidden_state else "false"
+    header = (
+        f"# The code this kernel ran before run {run_id} (In[{current.count}]), in order.\n"
+        "# Replay it with: ipython replay.py   (tracked cells replay as plain code)\n"
+    )
+    plan.blobs["lineage/replay.py"] = lineage.replay_script(history, transform, header).encode()
+    plan.blobs["lineage/report.json"] = json.dumps(report.to_dict(), indent=1).encode()

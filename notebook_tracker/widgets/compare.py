@@ -1,0 +1,163 @@
+"""`%compare_runs`: runs side by side in one ipywidgets box, no iframe, no extra port.
+
+Tabs: the run table (differing params highlighted), metric curves (metric chooser, x by step or
+time), parallel coordinates of params against a metric, a scatter of one param against one
+metric, and a diff of two runs' cell code or lineage. Plots are matplotlib PNGs in Image
+widgets, drawn when their tab is first opened. The mime bundle also carries the table and the
+curves as HTML and PNG for renderers without widgets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from notebook_tracker.entities import Run
+from notebook_tracker.widgets import plots
+from notebook_tracker.widgets.compare_data import ComparisonData
+from notebook_tracker.widgets.diff import diff_html
+from notebook_tracker.widgets.runs_table import runs_table_html
+from notebook_tracker.widgets.static import data_uri
+
+TABS = ("Runs", "Curves", "Parallel", "Scatter", "Diff")
+DIFF_FILES = {"cell code": "cell/source.py", "lineage": "lineage/replay.py"}
+
+
+def _default_metric(data: ComparisonData, stepped_only: bool = False) -> str | None:
+    """The metric most runs have; for curves, the first such with a history of several points."""
+    if not data.metric_keys:
+        return None
+    counts = {k: sum(k in r.data.metrics for r in data.runs) for k in data.metric_keys}
+    ranked = sorted(data.metric_keys, key=lambda k: -counts[k])
+    if stepped_only:
+        for key in ranked[:10]:
+            run = next(r for r in data.runs if key in r.data.metrics)
+            if len(data.history(run.info.run_id, key)) > 1:
+                return key
+    return ranked[0]
+
+
+class CompareRuns(w.VBox):
+    def __init__(self, runs: list[Run], client: Any = None) -> None:
+        self.data = ComparisonData(runs, client)
+        data = self.data
+        metric = _default_metric(data)
+        metrics = data.metric_keys
+        self.table = w.HTML(runs_table_html(data))
+        # Curves
+        self.curve_metric = w.Dropdown(
+            options=metrics, value=_default_metric(data, stepped_only=True), description="metric"
+        )
+        self.curve_x = w.ToggleButtons(options=["step", "time"], value="step", description="x")
+        self.curve_image = w.Image(format="png")
+        # Parallel coordinates
+        self.parallel_metric = w.Dropdown(options=metrics, value=metric, description="metric")
+        self.parallel_image = w.Image(format="png")
+        # Scatter
+        param_options = data.differing_params + [
+            k for k in data.param_keys if k not in data.differing_params
+        ]
+        self.scatter_param = w.Dropdown(
+            options=param_options,
+            value=param_options[0] if param_options else None,
+            description="param",
+        )
+        self.scatter_metric = w.Dropdown(options=metrics, value=metric, description="metric")
+        self.scatter_image = w.Image(format="png")
+        # Diff
+        labels = [(data.label(r), r.info.run_id) for r in runs]
+        self.diff_a = w.Dropdown(options=labels, value=labels[0][1], description="run A")
+        self.diff_b = w.Dropdown(
+            options=labels, value=labels[min(1, len(labels) - 1)][1], description="run B"
+        )
+        self.diff_what = w.ToggleButtons(options=list(DIFF_FILES), value="cell code")
+        self.diff_view = w.HTML()
+        self.tabs = w.Tab(
+            children=[
+                self.table,
+                w.VBox([w.HBox([self.curve_metric, self.curve_x]), self.curve_image]),
+                w.VBox([self.parallel_metric, self.parallel_image]),
+                w.VBox([w.HBox([self.scatter_param, self.scatter_metric]), self.scatter_image]),
+                w.VBox([w.HBox([self.diff_a, self.diff_b]), self.diff_what, self.diff_view]),
+            ]
+        )
+        for i, title in enumerate(TABS):
+            self.tabs.set_title(i, title)
+        header = w.HTML(
+            f"<b>{len(runs)} runs</b> &middot; {len(data.differing_params)} params differ "
+            "(highlighted)"
+        )
+        super().__init__([header, self.tabs])
+        self._drawn: set[str] = set()
+        self.curve_metric.observe(lambda _: self.draw_curves(), names="value")
+        self.curve_x.observe(lambda _: self.draw_curves(), names="value")
+        self.parallel_metric.observe(lambda _: self.draw_parallel(), names="value")
+        self.scatter_param.observe(lambda _: self.draw_scatter(), names="value")
+        self.scatter_metric.observe(lambda _: self.draw_scatter(), names="value")
+        for control in (self.diff_a, self.diff_b, self.diff_what):
+            control.observe(lambda _: self.draw_diff(), names="value")
+        self.tabs.observe(self._on_tab, names="selected_index")
+        self.draw_curves()
+        self.draw_diff()
+
+    # -- drawing -------------------------------------------------------------------------------
+    def draw_curves(self) -> None:
+        self.curve_image.value = plots.curves_png(
+            self.data, self.curve_metric.value, self.curve_x.value
+        )
+        self._drawn.add("Curves")
+
+    def draw_parallel(self) -> None:
+        self.parallel_image.value = plots.parallel_png(self.data, self.parallel_metric.value)
+        self._drawn.add("Parallel")
+
+    def draw_scatter(self) -> None:
+        self.scatter_image.value = plots.scatter_png(
+            self.data, self.scatter_param.value, self.scatter_metric.value
+        )
+        self._drawn.add("Scatter")
+
+    def draw_diff(self) -> None:
+        path = DIFF_FILES[self.diff_what.value]
+        a, b = self.diff_a.value, self.diff_b.value
+        self.diff_view.value = diff_html(
+            self.data.text_artifact(a, path),
+            self.data.text_artifact(b, path),
+            f"{self.data.label(self.data.run(a))}/{path}",
+            f"{self.data.label(self.data.run(b))}/{path}",
+        )
+
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        title = TABS[change["new"]] if change["new"] is not None else None
+        if title == "Parallel" and title not in self._drawn:
+            self.draw_parallel()
+        elif title == "Scatter" and title not in self._drawn:
+            self.draw_scatter()
+
+    # -- display -------------------------------------------------------------------------------
+    def static_html(self) -> str:
+        parts = [runs_table_html(self.data)]
+        if self.curve_image.value:
+            parts.append(
+                f'<img src="{data_uri(self.curve_image.value)}" '
+                f'alt="{self.curve_metric.value} by {self.curve_x.value}"/>'
+            )
+        return "".join(parts)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if not isinstance(bundle, dict):
+            return bundle
+        import base64
+
+        bundle["text/html"] = self.static_html()
+        if self.curve_image.value:
+            bundle["image/png"] = base64.b64encode(self.curve_image.value).decode("ascii")
+        bundle["text/plain"] = f"CompareRuns({len(self.data.runs)} runs)"
+        return bundle
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        display(self)
