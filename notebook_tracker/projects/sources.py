@@ -39,9 +39,9 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
     base, sep, sub = uri.rpartition("#")
     if not sep:
         return uri, ""
-    sub = sub.strip("/")
-    parts = Path(sub).parts
-    if not sub or any(p in ("..", ".") for p in parts) or Path(sub).is_absolute():
+    sub = sub.strip("/")  # "repo#/examples" means the repository's own /examples
+    parts = sub.split("/")
+    if not sub or any(p in ("..", ".", "") for p in parts):
         raise ProjectError(
             f"Invalid subdirectory {sub!r} in {uri!r}: give a relative path inside the project, "
             "like repo#examples/train."
