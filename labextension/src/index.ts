@@ -1,0 +1,164 @@
+/**
+ * notebook-tracker's JupyterLab extension: a left-sidebar panel of runs and models, a compare
+ * tab, run details, and commands in the palette.
+ */
+
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, IThemeManager, MainAreaWidget } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+
+import { TrackerAPI } from './api';
+import { trackerIcon } from './icon';
+import { baseName } from './logic/paths';
+import { IRun } from './logic/types';
+import { RunsModel } from './model';
+import { openNotebookAtCell } from './notebookNav';
+import { CompareView } from './widgets/compareView';
+import { RunDetails } from './widgets/detailsView';
+import { TrackerSidebar } from './widgets/sidebar';
+import { ArtifactText } from './widgets/textView';
+
+export const PANEL_ID = 'notebook-tracker-runs';
+
+namespace CommandIDs {
+  export const open = 'notebook-tracker:open';
+  export const refresh = 'notebook-tracker:refresh';
+  export const compare = 'notebook-tracker:compare-selected';
+  export const openRun = 'notebook-tracker:open-run';
+}
+
+const CATEGORY = 'Notebook Tracker';
+
+type Themed = MainAreaWidget<CompareView | RunDetails>;
+
+function activate(
+  app: JupyterFrontEnd,
+  docManager: IDocumentManager,
+  restorer: ILayoutRestorer | null,
+  palette: ICommandPalette | null,
+  themes: IThemeManager | null
+): void {
+  const api = new TrackerAPI(app.serviceManager.serverSettings);
+  const model = new RunsModel(api);
+  const themed = new Set<Themed>();
+  const details = new Map<string, MainAreaWidget<RunDetails>>();
+  let compareCount = 0;
+
+  const track = <T extends CompareView | RunDetails>(w: MainAreaWidget<T>): void => {
+    themed.add(w as Themed);
+    w.disposed.connect(() => themed.delete(w as Themed));
+  };
+
+  const openText = (runId: string, path: string): void => {
+    const content = new ArtifactText(api, runId, path);
+    const w = new MainAreaWidget({ content });
+    w.id = `notebook-tracker-artifact-${runId}-${path}`.replace(/[^\w-]/g, '_');
+    w.title.label = baseName(path);
+    w.title.caption = `${path} (run ${runId})`;
+    w.title.closable = true;
+    app.shell.add(w, 'main');
+    app.shell.activateById(w.id);
+  };
+
+  const openRun = (run: IRun): void => {
+    const existing = details.get(run.run_id);
+    if (existing && !existing.isDisposed) {
+      app.shell.activateById(existing.id);
+      void existing.content.refresh();
+      return;
+    }
+    const content = new RunDetails({
+      api,
+      run,
+      onOpenNotebook: r => openNotebookAtCell(docManager, r),
+      onOpenText: openText
+    });
+    const w = new MainAreaWidget({ content });
+    w.id = `notebook-tracker-run-${run.run_id}`;
+    w.title.label = `Run ${run.run_name || run.run_id.slice(0, 8)}`;
+    w.title.caption = run.run_id;
+    w.title.icon = trackerIcon;
+    w.title.closable = true;
+    details.set(run.run_id, w);
+    w.disposed.connect(() => details.delete(run.run_id));
+    track(w);
+    app.shell.add(w, 'main');
+    app.shell.activateById(w.id);
+  };
+
+  const compare = (): void => {
+    const runs = model.selectedRuns;
+    if (runs.length === 0) {
+      return;
+    }
+    const content = new CompareView({ api, runs, onOpenRun: openRun, onOpenText: openText });
+    const w = new MainAreaWidget({ content });
+    w.id = `notebook-tracker-compare-${++compareCount}`;
+    w.title.label = `Compare ${runs.length} run${runs.length === 1 ? '' : 's'}`;
+    w.title.caption = runs.map(r => r.run_name || r.run_id).join(', ');
+    w.title.icon = trackerIcon;
+    w.title.closable = true;
+    track(w);
+    app.shell.add(w, 'main');
+    app.shell.activateById(w.id);
+  };
+
+  const sidebar = new TrackerSidebar({ model, api, onCompare: compare, onOpenRun: openRun });
+  sidebar.id = PANEL_ID;
+  sidebar.title.icon = trackerIcon;
+  sidebar.title.caption = 'Notebook Tracker: runs and models';
+  app.shell.add(sidebar, 'left', { rank: 600 });
+  restorer?.add(sidebar, PANEL_ID);
+
+  themes?.themeChanged.connect(() => {
+    for (const w of themed) {
+      w.content.themeChanged();
+    }
+  });
+
+  app.commands.addCommand(CommandIDs.open, {
+    label: 'Open the Runs Panel',
+    caption: 'Show the notebook-tracker sidebar',
+    execute: () => app.shell.activateById(PANEL_ID)
+  });
+  app.commands.addCommand(CommandIDs.refresh, {
+    label: 'Refresh Runs',
+    execute: () => model.reload()
+  });
+  app.commands.addCommand(CommandIDs.compare, {
+    label: () => `Compare Selected Runs (${model.selectedIds.size})`,
+    isEnabled: () => model.selectedIds.size > 0,
+    execute: compare
+  });
+  app.commands.addCommand(CommandIDs.openRun, {
+    label: 'Open Run Details',
+    execute: async args => {
+      const runId = String(args.runId ?? '');
+      if (runId) {
+        openRun(await api.run(runId));
+      }
+    }
+  });
+  model.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.compare));
+
+  if (palette) {
+    for (const command of [CommandIDs.open, CommandIDs.refresh, CommandIDs.compare]) {
+      palette.addItem({ command, category: CATEGORY });
+    }
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'notebook-tracker:plugin',
+  description: 'Browse, filter and compare notebook-tracker runs and models.',
+  autoStart: true,
+  requires: [IDocumentManager],
+  optional: [ILayoutRestorer, ICommandPalette, IThemeManager],
+  activate
+};
+
+export default plugin;

@@ -1,0 +1,181 @@
+/** Pure operations on lists of runs: durations, columns, sorting, merging polled pages. */
+
+import { IColumn, IRun, ISort, SortKey } from './types';
+
+export function runDuration(run: IRun, now: number): number | null {
+  if (run.start_time === null) {
+    return null;
+  }
+  const end = run.end_time ?? (run.status === 'RUNNING' ? now : null);
+  return end === null ? null : Math.max(0, end - run.start_time);
+}
+
+export function columnValue(run: IRun, column: IColumn): string | number | null | undefined {
+  return column.kind === 'param' ? run.params[column.key] : run.metrics[column.key];
+}
+
+export function columnId(column: SortKey): string {
+  return `${column.kind}:${column.key}`;
+}
+
+export function sameColumn(a: SortKey, b: SortKey): boolean {
+  return a.kind === b.kind && a.key === b.key;
+}
+
+export interface IKeys {
+  params: string[];
+  metrics: string[];
+}
+
+/** Param and metric keys over `runs`, most common first (ties alphabetical). */
+export function collectKeys(runs: IRun[]): IKeys {
+  const params = new Map<string, number>();
+  const metrics = new Map<string, number>();
+  for (const run of runs) {
+    for (const k in run.params) {
+      params.set(k, (params.get(k) ?? 0) + 1);
+    }
+    for (const k in run.metrics) {
+      metrics.set(k, (metrics.get(k) ?? 0) + 1);
+    }
+  }
+  const order = (m: Map<string, number>): string[] =>
+    [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(e => e[0]);
+  return { params: order(params), metrics: order(metrics) };
+}
+
+/** Columns shown before the user picks any: a couple of the most common metrics and params. */
+export function defaultColumns(keys: IKeys, perKind = 2): IColumn[] {
+  return [
+    ...keys.metrics.slice(0, perKind).map(key => ({ kind: 'metric' as const, key })),
+    ...keys.params.slice(0, perKind).map(key => ({ kind: 'param' as const, key }))
+  ];
+}
+
+function sortValue(run: IRun, by: SortKey, now: number): string | number | null {
+  if (by.kind === 'attr') {
+    switch (by.key) {
+      case 'status':
+        return run.status;
+      case 'run_name':
+        return run.run_name.toLowerCase();
+      case 'start_time':
+        return run.start_time;
+      case 'duration':
+        return runDuration(run, now);
+    }
+  }
+  const v = columnValue(run, by);
+  if (v === undefined || v === null || (typeof v === 'number' && Number.isNaN(v))) {
+    return null;
+  }
+  if (by.kind === 'param') {
+    // Params are strings; numeric ones sort as numbers so "10" comes after "9".
+    const n = Number(v);
+    return v !== '' && Number.isFinite(n) ? n : String(v).toLowerCase();
+  }
+  return v;
+}
+
+function compareValues(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return a - b;
+  }
+  if (typeof a === 'number') {
+    return -1; // numbers before text
+  }
+  if (typeof b === 'number') {
+    return 1;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A sorted copy; runs without a value go last whatever the direction; ties keep input order. */
+export function sortRuns(runs: IRun[], sort: ISort, now: number): IRun[] {
+  const keyed = runs.map((run, i) => ({ run, i, v: sortValue(run, sort.by, now) }));
+  const dir = sort.descending ? -1 : 1;
+  keyed.sort((x, y) => {
+    if (x.v === null || y.v === null) {
+      return x.v === y.v ? x.i - y.i : x.v === null ? 1 : -1;
+    }
+    return dir * compareValues(x.v, y.v) || x.i - y.i;
+  });
+  return keyed.map(k => k.run);
+}
+
+export interface IMerge {
+  runs: IRun[];
+  added: number;
+  changed: number;
+}
+
+/**
+ * Fold a freshly polled page into the runs already shown: runs seen before are replaced by
+ * their new version in place, unseen ones are put first. Unchanged runs keep their object,
+ * so a view can tell nothing moved.
+ */
+export function mergeRuns(existing: IRun[], incoming: IRun[]): IMerge {
+  const fresh = new Map(incoming.map(r => [r.run_id, r]));
+  let changed = 0;
+  const kept = existing.map(run => {
+    const update = fresh.get(run.run_id);
+    if (update === undefined) {
+      return run;
+    }
+    fresh.delete(run.run_id);
+    if (runsEqual(run, update)) {
+      return run;
+    }
+    changed++;
+    return update;
+  });
+  const added = incoming.filter(r => fresh.has(r.run_id));
+  return { runs: added.length ? [...added, ...kept] : kept, added: added.length, changed };
+}
+
+function recordsEqual(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) {
+    return false;
+  }
+  return ka.every(k => Object.is(a[k], b[k]));
+}
+
+export function runsEqual(a: IRun, b: IRun): boolean {
+  return (
+    a.status === b.status &&
+    a.end_time === b.end_time &&
+    a.run_name === b.run_name &&
+    a.lifecycle_stage === b.lifecycle_stage &&
+    recordsEqual(a.metrics, b.metrics) &&
+    recordsEqual(a.params, b.params) &&
+    recordsEqual(a.tags, b.tags)
+  );
+}
+
+/** Toggle `id` in a selection; shift-click style range selection over `ordered` ids. */
+export function toggleSelection(
+  selected: ReadonlySet<string>,
+  id: string,
+  options: { range?: { ordered: string[]; anchor: string | null } } = {}
+): Set<string> {
+  const next = new Set(selected);
+  const range = options.range;
+  if (range && range.anchor !== null) {
+    const a = range.ordered.indexOf(range.anchor);
+    const b = range.ordered.indexOf(id);
+    if (a >= 0 && b >= 0) {
+      const [lo, hi] = a < b ? [a, b] : [b, a];
+      for (let i = lo; i <= hi; i++) {
+        next.add(range.ordered[i]);
+      }
+      return next;
+    }
+  }
+  if (next.has(id)) {
+    next.delete(id);
+  } else {
+    next.add(id);
+  }
+  return next;
+}

@@ -1,0 +1,96 @@
+/**
+ * JSON shapes of the native REST API (`{base_url}notebook-tracker/api/`).
+ * Kept free of JupyterLab imports so the pure logic and its unit tests can use them.
+ */
+
+export interface IExperiment {
+  experiment_id: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: string;
+  creation_time: number | null;
+  last_update_time: number | null;
+  tags: Record<string, string>;
+}
+
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED' | string;
+
+export interface IRun {
+  run_id: string;
+  run_name: string;
+  experiment_id: string;
+  status: RunStatus;
+  start_time: number | null;
+  end_time: number | null;
+  user_id: string;
+  artifact_uri: string;
+  lifecycle_stage: string;
+  parent_run_id: string | null;
+  params: Record<string, string>;
+  metrics: Record<string, number | null>;
+  tags: Record<string, string>;
+}
+
+export interface IRunsPage {
+  runs: IRun[];
+  next_page_token: string | null;
+  total: number | null;
+}
+
+export interface IMetricHistory {
+  key: string;
+  total: number;
+  downsampled: boolean;
+  step: number[];
+  timestamp: number[];
+  value: (number | null)[];
+}
+
+export interface IFileInfo {
+  path: string;
+  is_dir: boolean;
+  file_size: number | null;
+}
+
+export interface IModelVersion {
+  name?: string;
+  version: string;
+  current_stage?: string;
+  status?: string;
+  run_id?: string | null;
+  source?: string;
+  description?: string | null;
+  creation_timestamp?: number | null;
+  aliases?: string[];
+}
+
+export interface IRegisteredModel {
+  name: string;
+  description?: string | null;
+  latest_versions: IModelVersion[];
+  aliases: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export interface IServedModel {
+  name: string;
+  version: string;
+  url: string;
+  pid: number | null;
+  state: string;
+}
+
+/** A column of the runs table beyond the fixed ones: a param or a metric key. */
+export interface IColumn {
+  kind: 'param' | 'metric';
+  key: string;
+}
+
+export type SortKey =
+  | { kind: 'attr'; key: 'status' | 'run_name' | 'start_time' | 'duration' }
+  | IColumn;
+
+export interface ISort {
+  by: SortKey;
+  descending: boolean;
+}

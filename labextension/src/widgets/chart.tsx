@@ -1,0 +1,74 @@
+/** A uPlot chart as a React component: created on mount, fed new data, sized to its box. */
+
+import * as React from 'react';
+import uPlot from 'uplot';
+
+export interface IChartProps {
+  /** Builds the options for a given width; called again when `optionsKey` changes. */
+  options: (width: number) => uPlot.Options;
+  optionsKey: string;
+  data: uPlot.AlignedData;
+  height?: number;
+  className?: string;
+}
+
+/** JupyterLab theme colours for axes and grid, read when a chart is built. */
+export function themeColors(): { text: string; grid: string; axis: string } {
+  const style = getComputedStyle(document.body);
+  const v = (name: string, fallback: string): string =>
+    style.getPropertyValue(name).trim() || fallback;
+  return {
+    text: v('--jp-ui-font-color1', '#333'),
+    grid: v('--jp-border-color2', '#ddd'),
+    axis: v('--jp-border-color1', '#bbb')
+  };
+}
+
+export function Chart(props: IChartProps): JSX.Element {
+  const box = React.useRef<HTMLDivElement>(null);
+  const plot = React.useRef<uPlot | null>(null);
+  const height = props.height ?? 240;
+
+  React.useEffect(() => {
+    const el = box.current;
+    if (!el) {
+      return;
+    }
+    const width = Math.max(200, el.clientWidth);
+    const base = props.options(width);
+    // Marks the box once uPlot has painted, for tests and benchmarks waiting on a drawn chart.
+    const drawn = (): void => {
+      el.dataset.drawn = 'true';
+    };
+    const hooks = { ...base.hooks, draw: [...(base.hooks?.draw ?? []), drawn] };
+    const opts = { ...base, width, height, hooks };
+    const u = new uPlot(opts, props.data, el);
+    plot.current = u;
+    const observer = new ResizeObserver(() => {
+      const w = Math.max(200, el.clientWidth);
+      if (w !== u.width) {
+        u.setSize({ width: w, height });
+      }
+    });
+    observer.observe(el);
+    return () => {
+      observer.disconnect();
+      u.destroy();
+      delete el.dataset.drawn;
+      plot.current = null;
+    };
+    // Rebuilt only when the options change; data updates go through setData below.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.optionsKey, height]);
+
+  const first = React.useRef(true);
+  React.useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    plot.current?.setData(props.data);
+  }, [props.data]);
+
+  return <div ref={box} className={`nt-Chart ${props.className ?? ''}`} />;
+}

@@ -1,0 +1,195 @@
+/**
+ * One chart per metric with every run's curve overlaid, x by step or wall time, linear or log
+ * y. Histories come downsampled from the server, so a million-point metric costs ~1,000 points.
+ */
+
+import * as React from 'react';
+import uPlot from 'uplot';
+
+import { TrackerAPI } from '../api';
+import { alignSeries, historyXY, hasPositive, XAxis } from '../logic/series';
+import { IMetricHistory, IRun } from '../logic/types';
+import { Chart, themeColors } from './chart';
+
+export const MAX_POINTS = 1000;
+
+/** Histories fetched once per (run, metric, x) for the life of a view. */
+export class HistoryCache {
+  constructor(private readonly api: TrackerAPI) {}
+
+  get(runId: string, key: string, x: XAxis): Promise<IMetricHistory> {
+    const id = `${runId}\u0000${key}\u0000${x}`;
+    let p = this._cache.get(id);
+    if (!p) {
+      p = this.api.history(runId, key, x, MAX_POINTS);
+      p.catch(() => this._cache.delete(id));
+      this._cache.set(id, p);
+    }
+    return p;
+  }
+
+  clear(): void {
+    this._cache.clear();
+  }
+
+  private _cache = new Map<string, Promise<IMetricHistory>>();
+}
+
+interface IMetricChartProps {
+  metric: string;
+  runs: IRun[];
+  colors: string[];
+  x: XAxis;
+  log: boolean;
+  cache: HistoryCache;
+  themeKey: number;
+}
+
+function MetricChart(props: IMetricChartProps): JSX.Element {
+  const { metric, runs, x, log, cache } = props;
+  const withKey = runs.filter(r => metric in r.metrics);
+  const [histories, setHistories] = React.useState<(IMetricHistory | null)[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const ids = withKey.map(r => r.run_id).join(',');
+
+  React.useEffect(() => {
+    let cancelled = false;
+    setHistories(null);
+    Promise.all(withKey.map(r => cache.get(r.run_id, metric, x).catch(() => null))).then(
+      hs => {
+        if (!cancelled) {
+          if (hs.every(h => h === null) && hs.length) {
+            setError(`Could not load the history of ${metric}.`);
+          }
+          setHistories(hs);
+        }
+      }
+    );
+    return () => {
+      cancelled = true;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [ids, metric, x, cache]);
+
+  const series = React.useMemo(
+    () => (histories ? histories.map(h => (h ? historyXY(h, x) : { x: [], y: [] })) : null),
+    [histories, x]
+  );
+  const linear = React.useMemo(() => (series ? alignSeries(series, false) : null), [series]);
+  const logOk = linear !== null && hasPositive(linear);
+  const useLog = log && logOk;
+  const data = React.useMemo(
+    () => (series && useLog ? alignSeries(series, true) : linear),
+    [series, linear, useLog]
+  );
+
+  const optionsKey = `${metric}|${x}|${useLog}|${ids}|${props.themeKey}`;
+  const options = (width: number): uPlot.Options => {
+    const c = themeColors();
+    const axis = { stroke: c.text, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid } };
+    return {
+      width,
+      height: 240,
+      scales: { x: { time: x === 'timestamp' }, y: { distr: useLog ? 3 : 1 } },
+      axes: [axis, { ...axis, size: 64 }],
+      cursor: { drag: { x: true, y: false } },
+      series: [
+        { label: x === 'step' ? 'step' : 'time' },
+        ...withKey.map(r => {
+          const i = runs.indexOf(r);
+          return {
+            label: r.run_name || r.run_id.slice(0, 8),
+            stroke: props.colors[i],
+            width: 1.5,
+            spanGaps: true,
+            points: { show: false }
+          };
+        })
+      ]
+    };
+  };
+
+  const downsampled = (histories ?? []).some(h => h?.downsampled);
+  const total = (histories ?? []).reduce((s, h) => s + (h?.total ?? 0), 0);
+  return (
+    <div
+      className="nt-MetricChart"
+      data-metric={metric}
+      data-ready={data !== null}
+    >
+      <div className="nt-MetricChart-title">
+        {metric}
+        {data !== null && (
+          <span className="nt-muted">
+            {' '}
+            {total.toLocaleString()} points{downsampled ? ' (downsampled)' : ''}
+            {log && !logOk ? ' · no positive values for a log scale' : ''}
+          </span>
+        )}
+      </div>
+      {error && <div className="nt-Error">{error}</div>}
+      {data === null ? (
+        <div className="nt-ChartPlaceholder nt-muted">loading…</div>
+      ) : (
+        <Chart options={options} optionsKey={optionsKey} data={data as uPlot.AlignedData} />
+      )}
+    </div>
+  );
+}
+
+export interface IMetricChartsProps {
+  runs: IRun[];
+  colors: string[];
+  cache: HistoryCache;
+  themeKey: number;
+}
+
+export function MetricCharts(props: IMetricChartsProps): JSX.Element {
+  const [x, setX] = React.useState<XAxis>('step');
+  const [log, setLog] = React.useState(false);
+  const metrics = [...new Set(props.runs.flatMap(r => Object.keys(r.metrics)))].sort();
+  if (metrics.length === 0) {
+    return <div className="nt-muted">No metrics logged.</div>;
+  }
+  return (
+    <div className="nt-MetricCharts">
+      <div className="nt-ChartControls">
+        <label>
+          x:{' '}
+          <select
+            className="jp-mod-styled nt-XSelect"
+            value={x}
+            onChange={e => setX(e.target.value as XAxis)}
+          >
+            <option value="step">step</option>
+            <option value="timestamp">time</option>
+          </select>
+        </label>
+        <label>
+          <input
+            type="checkbox"
+            className="nt-LogToggle"
+            checked={log}
+            onChange={e => setLog(e.target.checked)}
+          />{' '}
+          log scale
+        </label>
+        <span className="nt-muted">drag to zoom, double-click to reset</span>
+      </div>
+      <div className="nt-ChartGrid">
+        {metrics.map(m => (
+          <MetricChart
+            key={m}
+            metric={m}
+            runs={props.runs}
+            colors={props.colors}
+            x={x}
+            log={log}
+            cache={props.cache}
+            themeKey={props.themeKey}
+          />
+        ))}
+      </div>
+    </div>
+  );
+}

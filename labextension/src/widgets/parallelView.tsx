@@ -1,0 +1,108 @@
+/**
+ * Parallel coordinates drawn with uPlot: axes at x = 0..k-1 (varying params, then the chosen
+ * metric), one polyline per run coloured by the metric on a blue→red ramp.
+ */
+
+import * as React from 'react';
+import uPlot from 'uplot';
+
+import { rampColor } from '../logic/colors';
+import { formatNumber } from '../logic/format';
+import { axisRange, parallelCoordinates, varyingParams } from '../logic/parallel';
+import { IRun } from '../logic/types';
+import { Chart, themeColors } from './chart';
+
+export function ParallelView(props: { runs: IRun[]; themeKey: number }): JSX.Element {
+  const { runs } = props;
+  const metrics = [...new Set(runs.flatMap(r => Object.keys(r.metrics)))].sort();
+  const [metric, setMetric] = React.useState<string>(metrics[0] ?? '');
+  const chosen = metrics.includes(metric) ? metric : (metrics[0] ?? '');
+  const params = varyingParams(runs);
+
+  const pc = React.useMemo(
+    () => parallelCoordinates(runs, params, chosen),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [runs, params.join('\u0000'), chosen]
+  );
+  if (!chosen) {
+    return <div className="nt-muted">No metric to plot params against.</div>;
+  }
+  if (params.length === 0) {
+    return <div className="nt-muted">No param varies across these runs.</div>;
+  }
+  const labels = pc.axes.map(a => a.key);
+  const xs = labels.map((_, i) => i);
+  const data = [xs, ...pc.lines] as uPlot.AlignedData;
+  const optionsKey = `${labels.join('|')}|${runs.map(r => r.run_id).join(',')}|${props.themeKey}`;
+  const options = (width: number): uPlot.Options => {
+    const c = themeColors();
+    return {
+      width,
+      height: 260,
+      legend: { show: false },
+      cursor: { show: false },
+      scales: {
+        x: { time: false, range: [-0.15, xs.length - 0.85] },
+        y: { range: [-0.05, 1.05] }
+      },
+      axes: [
+        {
+          stroke: c.text,
+          grid: { stroke: c.axis, width: 1 },
+          ticks: { show: false },
+          splits: () => xs,
+          values: (_u, splits) => splits.map(s => labels[s] ?? '')
+        },
+        { show: false }
+      ],
+      series: [
+        {},
+        ...runs.map((r, i) => ({
+          label: r.run_name,
+          stroke: pc.shade[i] === null ? c.axis : rampColor(pc.shade[i] as number),
+          width: 1.5,
+          spanGaps: false,
+          points: { show: true, size: 5 }
+        }))
+      ]
+    };
+  };
+  return (
+    <div className="nt-Parallel">
+      <label className="nt-ChartControls">
+        colour and last axis:{' '}
+        <select
+          className="jp-mod-styled nt-ParallelMetric"
+          value={chosen}
+          onChange={e => setMetric(e.target.value)}
+        >
+          {metrics.map(m => (
+            <option key={m} value={m}>
+              {m}
+            </option>
+          ))}
+        </select>
+      </label>
+      <div className="nt-MetricChart" data-ready="true">
+        <Chart options={options} optionsKey={optionsKey} data={data} height={260} />
+      </div>
+      <table className="nt-Table nt-AxisRanges">
+        <tbody>
+          {pc.axes.map(a => (
+            <tr key={`${a.kind}:${a.key}`}>
+              <th scope="row">
+                {a.kind === 'metric' ? 'metric ' : ''}
+                {a.key}
+              </th>
+              <td>
+                {a.numeric && a.kind === 'metric'
+                  ? `${formatNumber(a.min)} … ${formatNumber(a.max)}`
+                  : axisRange(a)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

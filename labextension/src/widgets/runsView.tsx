@@ -1,0 +1,215 @@
+/** The runs part of the sidebar: experiment picker, filter box, toolbar, columns, table. */
+
+import * as React from 'react';
+
+import { columnId, toggleSelection } from '../logic/runs';
+import { IColumn, IRun } from '../logic/types';
+import { RunsModel } from '../model';
+import { RunsTable } from './runsTable';
+
+export interface IRunsViewProps {
+  model: RunsModel;
+  onCompare: () => void;
+  onOpen: (run: IRun) => void;
+}
+
+const FILTER_DELAY_MS = 400;
+
+function useModel(model: RunsModel): void {
+  const [, setTick] = React.useState(0);
+  React.useEffect(() => {
+    const bump = (): void => setTick(t => t + 1);
+    model.changed.connect(bump);
+    return () => {
+      model.changed.disconnect(bump);
+    };
+  }, [model]);
+}
+
+function FilterBox(props: { model: RunsModel }): JSX.Element {
+  const { model } = props;
+  const [text, setText] = React.useState(model.filter);
+  const timer = React.useRef<number | null>(null);
+  const apply = (value: string): void => {
+    if (timer.current !== null) {
+      window.clearTimeout(timer.current);
+      timer.current = null;
+    }
+    if (value !== model.filter) {
+      void model.setFilter(value);
+    }
+  };
+  return (
+    <div className="nt-Filter">
+      <input
+        className="nt-Filter-input jp-mod-styled"
+        type="search"
+        placeholder="metrics.acc > 0.9 and params.lr = '0.01'"
+        aria-label="Filter runs"
+        spellCheck={false}
+        value={text}
+        onChange={e => {
+          const value = e.target.value;
+          setText(value);
+          if (timer.current !== null) {
+            window.clearTimeout(timer.current);
+          }
+          timer.current = window.setTimeout(() => apply(value), FILTER_DELAY_MS);
+        }}
+        onKeyDown={e => {
+          if (e.key === 'Enter') {
+            apply(text);
+          }
+        }}
+      />
+      {model.filterError && (
+        <div className="nt-Filter-error" role="alert">
+          {model.filterError}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function ColumnsPicker(props: { model: RunsModel; onClose: () => void }): JSX.Element {
+  const { model } = props;
+  const chosen = new Set(model.columns.map(columnId));
+  const toggle = (c: IColumn): void => {
+    const id = columnId(c);
+    model.columns = chosen.has(id)
+      ? model.columns.filter(x => columnId(x) !== id)
+      : [...model.columns, c];
+  };
+  const group = (kind: 'param' | 'metric', keys: string[]): JSX.Element => (
+    <fieldset>
+      <legend>{kind === 'metric' ? 'Metrics' : 'Params'}</legend>
+      {keys.length === 0 && <div className="nt-muted">none yet</div>}
+      {keys.slice(0, 300).map(key => (
+        <label key={key}>
+          <input
+            type="checkbox"
+            checked={chosen.has(`${kind}:${key}`)}
+            onChange={() => toggle({ kind, key })}
+          />
+          {key}
+        </label>
+      ))}
+    </fieldset>
+  );
+  return (
+    <div className="nt-ColumnsPicker">
+      {group('metric', model.keys.metrics)}
+      {group('param', model.keys.params)}
+      <button className="jp-mod-styled" onClick={props.onClose}>
+        Done
+      </button>
+    </div>
+  );
+}
+
+export function RunsView(props: IRunsViewProps): JSX.Element {
+  const { model } = props;
+  useModel(model);
+  const [picking, setPicking] = React.useState(false);
+  const anchor = React.useRef<string | null>(null);
+  const runs = model.runs;
+  const selectedCount = model.selectedIds.size;
+
+  const onToggle = (runId: string, range: boolean): void => {
+    model.selectedIds = toggleSelection(model.selectedIds, runId, {
+      range: range ? { ordered: runs.map(r => r.run_id), anchor: anchor.current } : undefined
+    });
+    anchor.current = runId;
+  };
+
+  let status: string;
+  if (model.state === 'loading' && runs.length === 0) {
+    status = 'Loading runs…';
+  } else {
+    status = `${runs.length.toLocaleString()} run${runs.length === 1 ? '' : 's'}`;
+    if (model.state === 'partial' || model.state === 'loading') {
+      status += ' (loading…)';
+    } else if (model.truncated) {
+      status += ' (first shown; narrow the filter)';
+    }
+  }
+
+  return (
+    <div className="nt-RunsView" data-state={model.state} data-generation={model.generation}>
+      <div className="nt-Controls">
+        <select
+          className="nt-ExperimentSelect jp-mod-styled"
+          aria-label="Experiment"
+          value={model.experimentId}
+          onChange={e => model.setExperiment(e.target.value)}
+        >
+          <option value="">All experiments</option>
+          {model.experiments.map(e => (
+            <option key={e.experiment_id} value={e.experiment_id}>
+              {e.name}
+            </option>
+          ))}
+        </select>
+        <FilterBox model={model} />
+        <div className="nt-Toolbar">
+          <button
+            className="jp-mod-styled jp-mod-accept nt-CompareButton"
+            disabled={selectedCount < 1}
+            onClick={props.onCompare}
+            title="Compare the selected runs side by side"
+          >
+            Compare{selectedCount ? ` (${selectedCount})` : ''}
+          </button>
+          <button
+            className="jp-mod-styled"
+            disabled={selectedCount < 1}
+            onClick={() => model.clearSelection()}
+            title="Clear the selection"
+          >
+            Clear
+          </button>
+          <button
+            className="jp-mod-styled"
+            onClick={() => setPicking(!picking)}
+            title="Choose the param and metric columns"
+          >
+            Columns
+          </button>
+          <button
+            className="jp-mod-styled nt-RefreshButton"
+            onClick={() => void model.reload()}
+            title="Reload the runs"
+          >
+            Refresh
+          </button>
+        </div>
+        {picking && <ColumnsPicker model={model} onClose={() => setPicking(false)} />}
+        <div className="nt-Status">
+          <span className="nt-RunCount">{status}</span>
+        </div>
+        {model.error && (
+          <div className="nt-Error" role="alert">
+            {model.error}
+          </div>
+        )}
+      </div>
+      {model.state !== 'loading' && runs.length === 0 && !model.error ? (
+        <div className="nt-Empty">
+          {model.filter.trim()
+            ? 'No run matches this filter.'
+            : 'No runs yet. Run a cell with %%track_run, or call notebook_tracker.start_run().'}
+        </div>
+      ) : (
+        <RunsTable
+          runs={runs}
+          columns={model.columns}
+          sort={model.sort}
+          selected={model.selectedIds}
+          onSort={s => model.setSort(s)}
+          onToggle={onToggle}
+          onOpen={props.onOpen}
+        />
+      )}
+    </div>
+  );
+}

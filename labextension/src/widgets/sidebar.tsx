@@ -1,0 +1,91 @@
+/** The left-sidebar panel: a Runs tab and a Models tab. */
+
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { TrackerAPI } from '../api';
+import { IRun } from '../logic/types';
+import { RunsModel } from '../model';
+import { ModelsView } from './modelsView';
+import { RunsView } from './runsView';
+
+export interface ISidebarOptions {
+  model: RunsModel;
+  api: TrackerAPI;
+  onCompare: () => void;
+  onOpenRun: (run: IRun) => void;
+}
+
+type Tab = 'runs' | 'models';
+
+export class TrackerSidebar extends ReactWidget {
+  constructor(private readonly options: ISidebarOptions) {
+    super();
+    this.addClass('nt-Sidebar');
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.options.model.active = this._tab === 'runs';
+    this._visible = true;
+    this.update();
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.options.model.active = false;
+    this._visible = false;
+    this.update();
+  }
+
+  dispose(): void {
+    this.options.model.active = false;
+    super.dispose();
+  }
+
+  private _setTab(tab: Tab): void {
+    this._tab = tab;
+    this.options.model.active = this._visible && tab === 'runs';
+    this.update();
+  }
+
+  render(): JSX.Element {
+    const { model, api } = this.options;
+    const tab = this._tab;
+    return (
+      <div className="nt-SidebarInner">
+        <div className="nt-Tabs" role="tablist">
+          <button
+            role="tab"
+            aria-selected={tab === 'runs'}
+            className={`nt-Tab${tab === 'runs' ? ' nt-mod-active' : ''}`}
+            onClick={() => this._setTab('runs')}
+          >
+            Runs
+          </button>
+          <button
+            role="tab"
+            aria-selected={tab === 'models'}
+            className={`nt-Tab nt-Tab-models${tab === 'models' ? ' nt-mod-active' : ''}`}
+            onClick={() => this._setTab('models')}
+          >
+            Models
+          </button>
+        </div>
+        {tab === 'runs' ? (
+          <RunsView
+            model={model}
+            onCompare={this.options.onCompare}
+            onOpen={this.options.onOpenRun}
+          />
+        ) : (
+          <ModelsView api={api} active={this._visible} />
+        )}
+      </div>
+    );
+  }
+
+  private _tab: Tab = 'runs';
+  private _visible = false;
+}
