@@ -11,6 +11,7 @@ from typing import Any
 
 MAGICS_CLASSES = [
     "notebook_tracker.magics.tracking:TrackingMagics",
+    "notebook_tracker.magics.projects:ProjectMagics",
 ]
 
 _loaded: dict[int, dict[str, Any]] = {}
