@@ -24,7 +24,10 @@ __all__ = [
     "safe_relpath",
 ]
 
-SUPPORTED = "a local path, file:///path, s3://bucket/prefix"
+SUPPORTED = (
+    "a local path, file:///path, s3://bucket/prefix, mlflow-artifacts:/path (a tracking "
+    "server's artifact proxy)"
+)
 
 # A scheme per RFC 3986; one letter is a Windows drive ("C:\\runs"), not a scheme.
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
@@ -44,6 +47,10 @@ def get_artifact_repository(uri: str) -> ArtifactRepository:
         from notebook_tracker.artifacts.s3 import S3ArtifactRepository
 
         return S3ArtifactRepository(uri)
+    if scheme in ("mlflow-artifacts", "http", "https"):
+        from notebook_tracker.artifacts.http import HttpArtifactRepository
+
+        return HttpArtifactRepository(uri)
     raise InvalidParameter(
         f"Unsupported artifact URI scheme {scheme!r} in {uri!r}. Supported: {SUPPORTED}."
     )
