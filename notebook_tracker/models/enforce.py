@@ -82,24 +82,29 @@ def to_frame(data: Any, schema: Schema) -> pd.DataFrame:
 def _enforce_columns(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     specs: list[ColSpec] = list(schema.inputs)  # type: ignore[arg-type]
     if schema.has_names:
-        present = set(map(str, frame.columns))
-        if any(not isinstance(c, str) for c in frame.columns):
+        columns = list(frame.columns)
+        if any(not isinstance(c, str) for c in columns):
             frame = frame.rename(columns=str)
+            columns = list(frame.columns)
+        present = set(columns)
         missing = [s.name for s in specs if s.required and s.name not in present]
         if missing:
             extra = sorted(present - set(schema.names()))
             hint = f" Note that there were extra inputs: {extra}." if extra else ""
             raise SchemaError(f"Model is missing inputs {missing}.{hint}")
-        wanted = [s.name for s in specs if s.name in present]
-        if list(frame.columns) != wanted:
-            frame = frame[wanted]
         specs = [s for s in specs if s.name in present]
+        wanted = [s.name for s in specs]
+        if columns != wanted:
+            frame = frame[wanted]
     elif frame.shape[1] != len(specs):
         raise SchemaError(
             f"The model expects {len(specs)} unnamed column(s), got {frame.shape[1]}."
         )
+    dtypes = list(frame.dtypes)
     converted: dict[int, Any] = {}
     for index, spec in enumerate(specs):
+        if _FINAL_DTYPES.get(spec.type) == dtypes[index]:
+            continue  # already the declared type: nothing to check
         column = frame.iloc[:, index]
         label = spec.name if spec.name is not None else f"#{index}"
         new = convert_column(column, spec, label)
@@ -111,6 +116,13 @@ def _enforce_columns(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     for index, values in converted.items():
         frame.isetitem(index, values)
     return frame
+
+
+# Types whose dtype alone proves the column is right (no per-value check needed).
+_FINAL_DTYPES = {
+    name: np.dtype(DATA_TYPES[name])
+    for name in ("boolean", "integer", "long", "float", "double", "datetime")
+}
 
 
 def convert_column(column: pd.Series, spec: ColSpec, label: str) -> pd.Series:
@@ -228,7 +240,7 @@ def _integral_floats(column: pd.Series, dtype: np.dtype, label: str, target: str
             "cannot hold NaN (declare the column as double if it may be missing)."
         )
     if not np.all(np.isfinite(values)) or not np.all(np.floor(values) == values):
-        bad = values[~(np.isfinite(values) & (np.floor(values) == values))][0]
+        bad = values[~(np.isfinite(values) & (np.floor(values) == values))][0].item()
         raise SchemaError(
             f"Column {label!r} must be {target}, got the non-integer value {bad!r}: a "
             "conversion would lose information."
