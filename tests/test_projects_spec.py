@@ -79,6 +79,16 @@ def test_file_name_matches_case_insensitively(tmp_path):
             "entry_points.main.command",
             "{beta}, which is not a declared parameter",
         ),
+        (
+            "entry_points:\n  nb: {notebook: missing.ipynb}\n",
+            "entry_points.nb.notebook",
+            "file 'missing.ipynb' not found",
+        ),
+        (
+            "entry_points:\n  nb: {notebook: a.ipynb, command: x}\n",
+            "entry_points.nb",
+            "either 'command' or 'notebook'",
+        ),
         ("python_env: missing.yaml", "python_env", "not found"),
         ("docker_env: {volumes: [a]}", "docker_env.image", "required"),
         (
@@ -105,6 +115,18 @@ def test_shell_variables_in_commands_are_not_parameters(tmp_path):
         "entry_points:\n  main:\n    command: echo ${HOME} {x}\n    parameters: {x: string}\n",
     )
     assert load_project(root).entry_point("main").command == "echo ${HOME} {x}"
+
+
+def test_notebook_entry_point_declares_typed_parameters(tmp_path):
+    root = _project(
+        tmp_path,
+        "entry_points:\n  explore:\n    notebook: nb/explore.ipynb\n"
+        "    parameters: {k: {type: int, default: 2}}\n",
+        **{"nb/explore.ipynb": "{}"},
+    )
+    entry = load_project(root).entry_point("explore")
+    assert entry.command is None and entry.notebook == root / "nb" / "explore.ipynb"
+    assert entry.parameters["k"].type == "int"
 
 
 def test_docker_env_is_parsed(tmp_path):

@@ -7,6 +7,7 @@ prints it. Run inside a tracked cell, a project run becomes a child of that cell
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from typing import Any
@@ -61,6 +62,9 @@ def _rerun_parser() -> _Parser:
     return p
 
 
+_RUN_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
 def _live(stream: str, text: str) -> None:
     # ipykernel's streams forward each write to the cell's output as it happens.
     target = sys.stderr if stream == "stderr" else sys.stdout
@@ -110,10 +114,18 @@ class ProjectMagics(Magics):
 
     @line_magic
     def rerun(self, line: str) -> Any:
-        """%rerun RUN_ID [-P name=value ...]: re-execute a %%track_run run headless."""
+        """%rerun RUN_ID [-P name=value ...]: re-execute a %%track_run run headless.
+
+        Without a run id (`%rerun`, `%rerun 3`, `%rerun -l 2`) this is IPython's own %rerun.
+        """
         from notebook_tracker.errors import TrackerError
         from notebook_tracker.projects.rerun import rerun
 
+        first = line.split(None, 1)[0] if line.strip() else ""
+        if not _RUN_ID.match(first):
+            from IPython.core.magics.history import HistoryMagics
+
+            return HistoryMagics(shell=self.shell).rerun(line)
         try:
             args = _rerun_parser().parse_args(shlex.split(line))
         except ValueError as error:

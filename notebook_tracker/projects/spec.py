@@ -195,7 +195,7 @@ def _parse(root: Path, spec_file: Path) -> ProjectSpec:
             env_file = _env_file(check, root, kind, data[kind])
     else:
         kind, env_file = _implicit_env(root)
-    entry_points = _parse_entry_points(check, data.get("entry_points"))
+    entry_points = _parse_entry_points(check, data.get("entry_points"), root)
     return ProjectSpec(root, str(name), entry_points, kind, env_file, docker, spec_file)
 
 
@@ -233,7 +233,7 @@ def _parse_docker(check: _Checker, value: Any) -> DockerEnv:
     return DockerEnv(image.strip(), tuple(volumes), tuple(environment))
 
 
-def _parse_entry_points(check: _Checker, value: Any) -> dict[str, EntryPoint]:
+def _parse_entry_points(check: _Checker, value: Any, root: Path) -> dict[str, EntryPoint]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -243,15 +243,19 @@ def _parse_entry_points(check: _Checker, value: Any) -> dict[str, EntryPoint]:
         where = f"entry_points.{ep_name}"
         if not isinstance(ep, dict):
             raise check.fail(where, "must be a mapping with 'command' (and 'parameters').")
-        extra = [str(k) for k in ep if k not in ("command", "parameters")]
+        extra = [str(k) for k in ep if k not in ("command", "parameters", "notebook")]
         if extra:
             raise check.fail(
-                f"{where}.{extra[0]}", "unknown field; use 'command' and 'parameters'."
+                f"{where}.{extra[0]}",
+                "unknown field; use 'command' (or 'notebook') and 'parameters'.",
             )
+        params = _parse_parameters(check, where, ep.get("parameters"))
+        if "notebook" in ep:
+            found[str(ep_name)] = _notebook_entry(check, where, ep, params, root, str(ep_name))
+            continue
         command = ep.get("command")
         if not isinstance(command, str) or not command.strip():
             raise check.fail(f"{where}.command", "required: the shell command to run.")
-        params = _parse_parameters(check, where, ep.get("parameters"))
         for placeholder in PLACEHOLDER.findall(command):
             if placeholder not in params:
                 declared = ", ".join(params) or "none"
@@ -262,6 +266,21 @@ def _parse_entry_points(check: _Checker, value: Any) -> dict[str, EntryPoint]:
                 )
         found[str(ep_name)] = EntryPoint(str(ep_name), command.strip(), params)
     return found
+
+
+def _notebook_entry(
+    check: _Checker, where: str, ep: dict, params: dict[str, Parameter], root: Path, name: str
+) -> EntryPoint:
+    """`notebook: path.ipynb` instead of `command`: a notebook with declared parameters."""
+    if "command" in ep:
+        raise check.fail(where, "give either 'command' or 'notebook', not both.")
+    value = ep["notebook"]
+    if not isinstance(value, str) or not value.endswith(".ipynb"):
+        raise check.fail(f"{where}.notebook", "must be the path of an .ipynb file in the project.")
+    path = (root / value).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise check.fail(f"{where}.notebook", f"file {value!r} not found in {root}.")
+    return EntryPoint(name, None, params, notebook=path)
 
 
 def _parse_parameters(check: _Checker, where: str, value: Any) -> dict[str, Parameter]:
