@@ -12,6 +12,7 @@ from typing import Any
 MAGICS_CLASSES = [
     "notebook_tracker.magics.tracking:TrackingMagics",
     "notebook_tracker.magics.projects:ProjectMagics",
+    "notebook_tracker.magics.serving:ServingMagics",
 ]
 
 _loaded: dict[int, dict[str, Any]] = {}
