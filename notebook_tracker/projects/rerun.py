@@ -127,10 +127,16 @@ def load_plan(client: TrackingClient, run: Any) -> ReplayPlan:
     run_id = run.info.run_id
     cell = _read(client, run, CELL)
     replay = _read(client, run, REPLAY)
+    snapshot = _read(client, run, SNAPSHOT)
     if cell is not None and replay is not None:
         track_line, body = split_track_line(cell)
+        if not track_line and snapshot is not None:
+            # The magic's options (-p/-m names) live on the cell's first line in the notebook.
+            try:
+                track_line = _plan_from_snapshot(run, snapshot, cell).track_line
+            except ProjectError:
+                pass
         return ReplayPlan([replay], body, "lineage", track_line)
-    snapshot = _read(client, run, SNAPSHOT)
     if snapshot is not None:
         return _plan_from_snapshot(run, snapshot, cell)
     raise ProjectError(
