@@ -1,0 +1,161 @@
+"""Model routes of the tracking server (Jupyter extension and standalone), behind its auth:
+
+- `{prefix}models/<name>[/<version>|@<alias>]/invocations` — the scoring protocol, proxied to
+  a worker process serving that registry version (started on first use);
+- `{prefix}api/models`, `api/models/<name>`, `api/models/<name>/versions` — the registry;
+- `{prefix}api/serving`, `api/serving/<name>/start|stop` — served models;
+- MLflow's registry endpoints under `api/2.0/mlflow/` (see `model_registry_api.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+import tornado.httpclient
+import tornado.web
+
+from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
+from notebook_tracker.server.errors import BadRequest, PayloadTooLarge
+
+_NAME = r"([^/@]+)"
+
+
+class _ModelHandler(TrackerHandler):
+    auth_resource = "notebook_tracker:models"
+
+    @property
+    def serving(self) -> Any:
+        return self.route_options["serving"]
+
+    @property
+    def registry(self) -> Any:
+        return self.serving.registry
+
+
+class InvocationsProxy(_ModelHandler):
+    """POST the scoring payload; the worker's answer (status, JSON) is relayed as is."""
+
+    @tornado.web.authenticated
+    async def post(self, name: str, version: str | None, alias: str | None) -> None:
+        name = unquote(name)
+        body = self.request.body or b""
+        if len(body) > self.context.max_body_bytes:
+            raise PayloadTooLarge(
+                f"Request body of {len(body)} bytes exceeds the limit of "
+                f"{self.context.max_body_bytes} bytes: send fewer rows per request."
+            )
+        number = await self.run(self.serving.resolve, name, version, alias and unquote(alias))
+        headers = {"Content-Type": self.request.headers.get("Content-Type", "application/json")}
+        response = None
+        for attempt in range(2):  # a worker that died since its last request is restarted once
+            worker = await self.run(self.serving.worker, name, number)
+            try:
+                response = await tornado.httpclient.AsyncHTTPClient().fetch(
+                    f"{worker.url}/invocations",
+                    method="POST",
+                    body=body,
+                    headers=headers,
+                    raise_error=False,
+                    request_timeout=300,
+                    max_body_size=1024 * 1024 * 1024,
+                )
+            except OSError:
+                response = None
+            if response is not None and response.code != 599:
+                break
+            if attempt == 1:
+                raise tornado.web.HTTPError(503, "The model worker is not reachable.")
+        assert response is not None
+        self.set_status(response.code)
+        self.set_header("Content-Type", response.headers.get("Content-Type", JSON_TYPE))
+        self.finish(response.body)
+
+
+class ModelsHandler(_ModelHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        page = await self.run(
+            self.registry.search_registered_models,
+            self.str_arg("filter") or None,
+            self.int_arg("max_results", 100, 1, 1000),
+            self.get_query_arguments("order_by") or None,
+            self.str_arg("page_token") or None,
+        )
+        self.write_json(
+            {"registered_models": [m.to_dict() for m in page], "next_page_token": page.token}
+        )
+
+
+class ModelHandler(_ModelHandler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        model = await self.run(self.registry.get_registered_model, unquote(name))
+        self.write_json({"registered_model": model.to_dict()})
+
+
+class VersionsHandler(_ModelHandler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        name = unquote(name)
+        await self.run(self.registry.get_registered_model, name)
+        quoted = name.replace("'", "''")
+        page = await self.run(self.registry.search_model_versions, f"name = '{quoted}'")
+        self.write_json({"model_versions": [v.to_dict() for v in page]})
+
+
+class ServingHandler(_ModelHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.write_json({"served": await self.run(self.serving.served)})
+
+
+class ServingActionHandler(_ModelHandler):
+    @tornado.web.authenticated
+    async def post(self, name: str, action: str) -> None:
+        name = unquote(name)
+        body = self.json_body()
+        version, alias = body.get("version"), body.get("alias")
+        if version is not None and not isinstance(version, (str, int)):
+            raise BadRequest("'version' must be a version number or 'latest'.")
+        if alias is not None and not isinstance(alias, str):
+            raise BadRequest("'alias' must be a string.")
+        if action == "stop":
+            stopped = await self.run(
+                self.serving.stop, name, str(version) if version is not None else None
+            )
+            self.write_json({"stopped": stopped})
+            return
+        worker = await self.run(
+            self.serving.start, name, str(version) if version is not None else None, alias
+        )
+        served = [s for s in await self.run(self.serving.served) if s["pid"] == worker.pid]
+        self.write_json({"served": served[0] if served else worker.to_dict()})
+
+
+def model_handlers(prefix: str, context: Any) -> list[tuple[Any, ...]]:
+    from notebook_tracker.server.model_serving import ModelServing
+
+    serving = getattr(context, "model_serving", None)
+    if serving is None:
+        serving = ModelServing(context.tracking_uri)
+        context.model_serving = serving
+    options = {"serving": serving}
+    api = prefix + "api/"
+    rules: list[tuple[Any, ...]] = [
+        (
+            prefix + "models/" + _NAME + r"(?:/([^/@]+)|@([^/]+))?/invocations/?",
+            InvocationsProxy,
+            options,
+        ),
+        (api + "models/?", ModelsHandler, options),
+        (api + "models/" + _NAME + "/?", ModelHandler, options),
+        (api + "models/" + _NAME + "/versions/?", VersionsHandler, options),
+        (api + "serving/?", ServingHandler, options),
+        (api + "serving/" + _NAME + "/(start|stop)/?", ServingActionHandler, options),
+    ]
+    try:
+        from notebook_tracker.server.model_registry_api import registry_rules
+    except ModuleNotFoundError:  # the MLflow-compatible API is optional
+        return rules
+    return rules + registry_rules(prefix, context)
