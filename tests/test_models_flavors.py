@@ -138,7 +138,7 @@ def test_environment_files_are_written(tmp_path):
 
 
 PLUGIN = textwrap.dedent(
-    '''
+    """
     import json
     from pathlib import Path
 
@@ -168,7 +168,7 @@ PLUGIN = textwrap.dedent(
 
     def _load_pyfunc(path):
         return _Predictor(load_native(path, None))
-    '''
+    """
 )
 
 
