@@ -1,0 +1,132 @@
+"""The run card: its markup, sparklines, static fallbacks and live sampling, without a frontend."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import deque
+
+from notebook_tracker.widgets.card_html import CardState, Series, card_html, card_text
+from notebook_tracker.widgets.live import LiveSampler, LiveUpdater
+from notebook_tracker.widgets.run_card import RunCard
+from notebook_tracker.widgets.sparkline import downsample, sparkline_svg
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def state(**kw) -> CardState:
+    base = dict(run_id="a" * 32, run_name="lucky-run", start_ms=time.time() * 1000 - 2500)
+    base.update(kw)
+    return CardState(**base)
+
+
+def test_card_shows_name_status_duration_params_metrics_and_link():
+    s = state(status="FINISHED", params={"lr": "0.1", "opt": "adam"}, metrics={"acc": 0.91234})
+    s.end_ms = s.start_ms + 2500
+    html = card_html(s)
+    assert "lucky-run" in html and 'data-status="FINISHED"' in html and "2.5 s" in html
+    assert "lr" in html and "adam" in html and "0.9123" in html
+    assert f'href="#notebook-tracker:run={"a" * 32}"' in html
+    assert "lr=0.1" in card_text(s)
+
+
+def test_card_escapes_user_text():
+    html = card_html(state(params={"<b>": "<script>alert(1)</script>"}))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_card_shows_error_hidden_state_parent_and_notes():
+    s = state(
+        status="FAILED",
+        error="ValueError: bad",
+        hidden_state=True,
+        hidden_reasons=["Cells ran out of notebook order"],
+        parent_run_id="b" * 32,
+        notes=["x not logged: not defined after the cell"],
+    )
+    html = card_html(s)
+    assert "ValueError: bad" in html and "hidden state" in html
+    assert "out of notebook order" in html and "#notebook-tracker:run=" + "b" * 32 in html
+    assert "x not logged" in html
+
+
+def test_stepped_metrics_get_sparklines():
+    series = Series()
+    for i in range(10):
+        series.add(i, 1000.0 + i, 1 / (i + 1))
+    html = card_html(state(metrics={"loss": 0.1}, series={"loss": series}))
+    assert "<svg" in html and "10 pts" in html
+
+
+def test_sparkline_scales_points_and_needs_two():
+    svg = sparkline_svg([0, 1, 2], [1.0, 3.0, 2.0], width=100, height=20)
+    assert svg.startswith("<svg") and "polyline" in svg
+    assert sparkline_svg([0], [1.0]) == ""
+    xs, ys = downsample(list(range(1000)), [float(i) for i in range(1000)], 50)
+    assert len(xs) == 50 and xs[0] == 0 and xs[-1] == 999
+    assert downsample([0, 1, 2], [1.0, float("nan"), 2.0]) == ([0, 2], [1.0, 2.0])
+
+
+def test_run_card_widget_state_and_static_fallbacks():
+    s = state(metrics={"loss": 0.5})
+    card = RunCard(s)
+    assert 'data-status="RUNNING"' in card.get_state()["value"]
+    s.status = "FINISHED"
+    s.end_ms = s.start_ms + 10
+    for i in range(5):
+        s.series.setdefault("loss", Series()).add(i, float(i), 1.0 / (i + 1))
+    assert card.refresh() is True
+    assert 'data-status="FINISHED"' in card.get_state()["value"]
+    card.build_static()
+    bundle = card._repr_mimebundle_()
+    assert WIDGET in bundle and bundle[WIDGET]["model_id"] == card.model_id
+    assert 'data-status="FINISHED"' in bundle["text/html"]
+    assert "data:image/png;base64," in bundle["text/html"]  # no SVG needed by static renderers
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert bundle["text/plain"].startswith("Run lucky-run")
+    card.close()
+
+
+def test_card_without_stepped_metrics_has_no_png():
+    card = RunCard(state(metrics={"acc": 1.0}))
+    card.build_static()
+    assert "image/png" not in card._repr_mimebundle_()
+    card.close()
+
+
+def test_sampler_reads_only_new_rows_of_its_run():
+    rows: deque = deque()
+    s = state()
+    sampler = LiveSampler(rows, s.run_id, s)
+    assert sampler.sample() is False
+    rows.extend([(s.run_id, "loss", 1.0, 1.0, 0), ("other", "loss", 9.0, 1.0, 0)])
+    rows.append((s.run_id, "loss", 0.5, 2.0, 1))
+    assert sampler.sample() is True
+    assert s.series["loss"].values == [1.0, 0.5] and s.metrics["loss"] == 0.5
+    assert sampler.sample() is False  # nothing new
+    rows.clear()  # the flusher drained the buffer
+    rows.append((s.run_id, "loss", 0.25, 3.0, 2))
+    assert sampler.sample() is True
+    assert s.series["loss"].steps == [0, 1, 2]
+
+
+def test_live_updater_refreshes_the_card_from_a_thread():
+    class FakeCard:
+        refreshed = 0
+
+        def refresh(self):
+            FakeCard.refreshed += 1
+
+    rows: deque = deque()
+    s = state()
+    updater = LiveUpdater(FakeCard(), LiveSampler(rows, s.run_id, s)).start()
+    try:
+        for i in range(20):
+            rows.append((s.run_id, "acc", i / 20, float(i), i))
+        deadline = time.time() + 5
+        while FakeCard.refreshed == 0 and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        updater.stop()
+    assert FakeCard.refreshed >= 1 and "acc" in s.series
+    assert not updater._thread.is_alive()
