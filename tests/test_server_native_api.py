@@ -114,6 +114,7 @@ async def test_malformed_query_parameters_are_400(jp_fetch, client):
         {"max_results": "0"},
         {"view": "SOME"},
         {"experiment_ids": "1,x"},
+        {"filtr": "metrics.acc > 1"},
     ):
         code, body = await error_of(jp_fetch, "runs", **params)
         assert code == 400, params

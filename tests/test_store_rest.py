@@ -8,16 +8,15 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tornado.ioloop
 import tornado.web
 from helpers import free_port, wait_until
+from server_helpers import ThreadServer
 
 import notebook_tracker as nt
 from notebook_tracker import env
@@ -30,33 +29,6 @@ from notebook_tracker.store.rest import RestStore
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 TOKEN = "rest-test-token"
-
-
-class ThreadServer:
-    """A tornado app served from a background thread (the store under test blocks)."""
-
-    def __init__(self, app: tornado.web.Application) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(app,), daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10), "server thread did not start"
-
-    def _run(self, app: tornado.web.Application) -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        self.server = app.listen(self.port, "127.0.0.1")
-        self.loop = tornado.ioloop.IOLoop.current()
-        self._ready.set()
-        self.loop.start()
-
-    def stop(self) -> None:
-        def shutdown() -> None:
-            self.server.stop()
-            self.loop.stop()
-
-        self.loop.add_callback(shutdown)
-        self._thread.join(10)
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ class TrackerHandler(tornado.web.RequestHandler):
     ) -> int | None:
         """An integer query parameter, 400 naming the parameter and the range if it is not one."""
         raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             value = int(raw)
@@ -126,7 +126,14 @@ class TrackerHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", JSON_TYPE)
         if status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="notebook-tracker"')
+        elif status == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.finish(json.dumps(payload))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        unimplemented = tornado.web.RequestHandler._unimplemented_method
+        return [m for m in cls.SUPPORTED_METHODS if getattr(cls, m.lower()) is not unimplemented]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if is_expected(value):

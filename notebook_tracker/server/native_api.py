@@ -24,6 +24,8 @@ MAX_RESULTS_LIMIT = 50000
 MAX_POINTS_LIMIT = 1_000_000
 _CHUNK = 1024 * 1024
 # Artifacts are user content served from the Jupyter origin: never let one run script there.
+# Jupyter reads its token from the URL; browsers' XSRF form field.
+_ALWAYS_OK = frozenset({"token", "_xsrf"})
 _ARTIFACT_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
 
 
@@ -87,10 +89,30 @@ def split_order_by(values: list[str]) -> list[str]:
 
 # -- handlers ----------------------------------------------------------------------------------
 class ApiHandler(TrackerHandler):
+    """Base of the native handlers: unknown query parameters are refused, not ignored.
+
+    A misspelt `filtr=` silently ignored would show every run as if it matched.
+    """
+
     auth_resource = "notebook_tracker:runs"
+    query_params: frozenset[str] = frozenset()
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        pending = super().prepare()  # authentication first, from the bound auth base
+        if pending is not None:
+            await pending
+        if self._finished:
+            return
+        unknown = sorted(set(self.request.query_arguments) - self.query_params - _ALWAYS_OK)
+        if unknown:
+            expected = ", ".join(sorted(self.query_params)) or "none"
+            raise BadRequest(
+                f"Unknown query parameter {unknown[0]!r} for {self.request.path}: "
+                f"expected {expected}."
+            )
 
     def view_arg(self) -> str:
-        view = (self.str_arg("view") or ViewType.ACTIVE_ONLY).upper()
+        view = self.str_arg("view", ViewType.ACTIVE_ONLY)
         if view not in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
             raise BadRequest(
                 f"Query parameter 'view' must be ACTIVE_ONLY, DELETED_ONLY or ALL, got {view!r}."
@@ -99,6 +121,8 @@ class ApiHandler(TrackerHandler):
 
 
 class ExperimentsHandler(ApiHandler):
+    query_params = frozenset({"view", "max_results", "filter", "order_by", "page_token"})
+
     @tornado.web.authenticated
     async def get(self) -> None:
         page = await self.run(
@@ -115,6 +139,10 @@ class ExperimentsHandler(ApiHandler):
 
 
 class RunsHandler(ApiHandler):
+    query_params = frozenset(
+        {"experiment_ids", "filter", "order_by", "max_results", "page_token", "view"}
+    )
+
     @tornado.web.authenticated
     async def get(self) -> None:
         view = self.view_arg()
@@ -176,10 +204,12 @@ class MetricKeysHandler(ApiHandler):
 
 
 class MetricHistoryHandler(ApiHandler):
+    query_params = frozenset({"max_points", "x"})
+
     @tornado.web.authenticated
     async def get(self, run_id: str, key: str) -> None:
         max_points = self.int_arg("max_points", DEFAULT_MAX_POINTS, 4, MAX_POINTS_LIMIT)
-        x = self.str_arg("x") or "step"
+        x = self.str_arg("x", "step")
         if x not in ("step", "timestamp"):
             raise BadRequest(f"Query parameter 'x' must be 'step' or 'timestamp', got {x!r}.")
         payload = await self.run(_history, self.context, run_id, key, max_points, x)
@@ -202,6 +232,8 @@ def _history(
 
 
 class ArtifactListHandler(ApiHandler):
+    query_params = frozenset({"path"})
+
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         path = self.str_arg("path") or None
@@ -232,6 +264,8 @@ def content_type_for(path: str) -> str:
 
 
 class ArtifactRawHandler(ApiHandler):
+    query_params = frozenset({"download"})
+
     @tornado.web.authenticated
     async def get(self, run_id: str, path: str) -> None:
         stream = await self.run(_open_artifact, self.context, run_id, path)
