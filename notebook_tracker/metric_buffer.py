@@ -44,6 +44,9 @@ class MetricBuffer:
         self._wake = threading.Event()
         self._stopped = False
         self._last_error: Exception | None = None
+        # Called with each batch once written, in the writing thread (a live run card reads
+        # them here, off the hot path); a listener's error never stops the writing.
+        self.listeners: list[Callable[[list[tuple[str, str, float, int, int]]], None]] = []
         self._thread = threading.Thread(
             target=self._run, name="notebook-tracker-flusher", daemon=True
         )
@@ -93,6 +96,12 @@ class MetricBuffer:
                 self._last_error = error
                 _log.warning("notebook-tracker could not write metrics yet, will retry: %s", error)
                 return
+            else:
+                for listener in tuple(self.listeners):
+                    try:
+                        listener(batch)
+                    except Exception:
+                        _log.debug("metric listener failed", exc_info=True)
 
     def _run(self) -> None:
         last_beat = time.monotonic()
