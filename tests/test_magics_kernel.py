@@ -78,6 +78,11 @@ CELLS: list[tuple[str, str, bool]] = [
         "del card, cards\n",
         False,
     ),
+    (
+        "fresh_import",
+        "%%track_run fresh_import\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()",
+        False,
+    ),
     ("inline", "%matplotlib inline\nimport matplotlib.pyplot as plt", False),
     ("figure", "%%track_run figure\nplt.plot([1, 3, 2])\nplt.title('curve')\nplt.show()", False),
     (
@@ -237,9 +242,10 @@ def test_final_card_is_a_widget_with_static_fallbacks(executed):
 
 def test_inline_figures_and_rich_outputs_are_logged(executed):
     nb, client, runs, _ = executed
-    assert [p for p in artifact_paths(client, runs["figure"].info.run_id) if "figure" in p] == [
-        "figures/figure-1.png"
-    ]
+    fresh = artifact_paths(client, runs["fresh_import"].info.run_id)
+    assert [p for p in fresh if p.startswith("figures/")] == ["figures/figure-1.png"]
+    figure_run = artifact_paths(client, runs["figure"].info.run_id)
+    assert [p for p in figure_run if p.startswith("figures/")] == ["figures/figure-1.png"]
     table = artifact_paths(client, runs["table"].info.run_id)
     assert "outputs/display-001.html" in table and "outputs/result.html" in table
     shown = [o for o in outputs(nb, "figure") if o.output_type == "display_data"]

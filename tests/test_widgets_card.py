@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import time
 from collections import deque
+from types import SimpleNamespace
 
 from notebook_tracker.widgets.card_html import CardState, Series, card_html, card_text
-from notebook_tracker.widgets.live import LiveSampler, LiveUpdater
+from notebook_tracker.widgets.live import MAX_LIVE_POINTS, LiveSampler, LiveUpdater
 from notebook_tracker.widgets.run_card import RunCard
 from notebook_tracker.widgets.sparkline import downsample, sparkline_svg
 
@@ -94,39 +95,52 @@ def test_card_without_stepped_metrics_has_no_png():
     card.close()
 
 
-def test_sampler_reads_only_new_rows_of_its_run():
-    rows: deque = deque()
-    s = state()
-    sampler = LiveSampler(rows, s.run_id, s)
+def fake_buffer() -> SimpleNamespace:
+    return SimpleNamespace(rows=deque(), listeners=[])
+
+
+def test_sampler_takes_latest_values_from_the_buffer_tail():
+    buffer, s = fake_buffer(), state()
+    sampler = LiveSampler(buffer, s.run_id, s)
     assert sampler.sample() is False
-    rows.extend([(s.run_id, "loss", 1.0, 1.0, 0), ("other", "loss", 9.0, 1.0, 0)])
-    rows.append((s.run_id, "loss", 0.5, 2.0, 1))
+    buffer.rows.extend([(s.run_id, "loss", 1.0, 1.0, 0), ("other", "acc", 9.0, 1.0, 0)])
+    buffer.rows.append((s.run_id, "loss", 0.5, 2.0, 1))
     assert sampler.sample() is True
-    assert s.series["loss"].values == [1.0, 0.5] and s.metrics["loss"] == 0.5
+    assert s.metrics == {"loss": 0.5}
     assert sampler.sample() is False  # nothing new
-    rows.clear()  # the flusher drained the buffer
-    rows.append((s.run_id, "loss", 0.25, 3.0, 2))
-    assert sampler.sample() is True
-    assert s.series["loss"].steps == [0, 1, 2]
+    buffer.rows.clear()  # the flusher drained the buffer
+    buffer.rows.append((s.run_id, "loss", 0.25, 3.0, 2))
+    assert sampler.sample() is True and s.metrics["loss"] == 0.25
 
 
-def test_live_updater_refreshes_the_card_from_a_thread():
+def test_sampler_builds_bounded_series_from_written_batches():
+    buffer, s = fake_buffer(), state()
+    sampler = LiveSampler(buffer, s.run_id, s)
+    batch = [(s.run_id, "loss", 1 / (i + 1), 1000 + i, i) for i in range(1000)]
+    sampler.on_batch(batch + [("other", "loss", 0.0, 0, 0)])
+    series = s.series["loss"]
+    assert 0 < len(series.values) < MAX_LIVE_POINTS
+    assert series.steps == sorted(series.steps) and series.steps[-1] == 999
+    assert sampler.sample() is True  # the card has new points to draw
+
+
+def test_live_updater_refreshes_the_card_from_a_thread_and_detaches():
     class FakeCard:
         refreshed = 0
 
         def refresh(self):
             FakeCard.refreshed += 1
 
-    rows: deque = deque()
-    s = state()
-    updater = LiveUpdater(FakeCard(), LiveSampler(rows, s.run_id, s)).start()
+    buffer, s = fake_buffer(), state()
+    updater = LiveUpdater(FakeCard(), LiveSampler(buffer, s.run_id, s)).start()
     try:
-        for i in range(20):
-            rows.append((s.run_id, "acc", i / 20, float(i), i))
+        assert len(buffer.listeners) == 1
+        for listener in buffer.listeners:
+            listener([(s.run_id, "acc", i / 20, i, i) for i in range(20)])
         deadline = time.time() + 5
         while FakeCard.refreshed == 0 and time.time() < deadline:
             time.sleep(0.05)
     finally:
         updater.stop()
-    assert FakeCard.refreshed >= 1 and "acc" in s.series
-    assert not updater._thread.is_alive()
+    assert FakeCard.refreshed >= 1 and len(s.series["acc"].values) == 20
+    assert buffer.listeners == [] and not updater._thread.is_alive()

@@ -1,13 +1,18 @@
-"""matplotlib figures a cell created or changed, rendered to PNG.
+"""matplotlib figures a cell created or changed, as PNG.
 
-matplotlib is looked at only when the user already imported pyplot (it is in `sys.modules`):
-a cell that never plots pays nothing. Figures closed during the cell (`plt.show()` under the
-inline backend closes them, so does `plt.close`) are rendered just before they close, by
-wrapping pyplot's figure registry for the duration of the cell.
+matplotlib is looked at only when the user imported pyplot (it is in `sys.modules`): a cell that
+never plots pays nothing. A figure can leave in three ways, each caught:
+
+- displayed (the inline backend's `plt.show()` and end-of-cell flush display then close it):
+  the PNG the display already rendered is kept, whenever pyplot was imported;
+- closed without display (`plt.close`): rendered just before, by wrapping pyplot's figure
+  registry for the cell's duration (when pyplot was imported before the cell);
+- still open after the cell: rendered by `finish()` if the cell created or changed it.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import sys
 from typing import Any
@@ -42,19 +47,26 @@ def render_png(fig: Any, dpi: int = PNG_DPI) -> bytes:
     return buf.getvalue()
 
 
-class FigureWatch:
-    """Start before the cell, `finish()` after it: {figure number: PNG bytes} it drew."""
+def _is_figure(obj: Any) -> bool:
+    return type(obj).__module__.startswith("matplotlib.") and hasattr(obj, "savefig")
 
-    def __init__(self) -> None:
-        self._gcf: Any = None
-        self._before: dict[Any, tuple[tuple[Any, ...], bool]] = {}
+
+class FigureWatch:
+    """Create before the cell, `finish()` after it: {figure number: PNG bytes} it drew."""
+
+    def __init__(self, shell: Any = None) -> None:
         self.captured: dict[Any, bytes] = {}
         self.errors: list[str] = []
-        self._originals: dict[str, Any] = {}
+        self._gcf: Any = None
+        self._before: dict[Any, tuple[tuple[Any, ...], bool]] = {}
+        self._undo: list[Any] = []
         if "matplotlib.pyplot" in sys.modules:
-            self._start()
+            self._watch_registry()
+        if shell is not None:
+            self._watch_displays(shell)
 
-    def _start(self) -> None:
+    # -- the three routes ----------------------------------------------------------------------
+    def _watch_registry(self) -> None:
         from matplotlib._pylab_helpers import Gcf
 
         self._gcf = Gcf
@@ -64,22 +76,58 @@ class FigureWatch:
         watch = self
         original_destroy = Gcf.__dict__["destroy"]
         original_destroy_all = Gcf.__dict__["destroy_all"]
-        self._originals = {"destroy": original_destroy, "destroy_all": original_destroy_all}
 
         def destroy(cls: Any, num: Any) -> None:
             manager = num if hasattr(num, "canvas") else cls.figs.get(num)
             if manager is not None:
-                watch._capture(manager)
+                watch._capture(manager.num, manager.canvas.figure)
             original_destroy.__func__(cls, num)
 
         def destroy_all(cls: Any) -> None:
             for manager in list(cls.figs.values()):
-                watch._capture(manager)
+                watch._capture(manager.num, manager.canvas.figure)
             original_destroy_all.__func__(cls)
 
         Gcf.destroy = classmethod(destroy)
         Gcf.destroy_all = classmethod(destroy_all)
 
+        def undo() -> None:
+            Gcf.destroy = original_destroy
+            Gcf.destroy_all = original_destroy_all
+
+        self._undo.append(undo)
+
+    def _watch_displays(self, shell: Any) -> None:
+        formatter = shell.display_formatter
+        had = "format" in vars(formatter)
+        original = formatter.format
+        watch = self
+
+        def format(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            result = original(obj, *args, **kwargs)
+            if "matplotlib.pyplot" in sys.modules and _is_figure(obj):
+                watch._from_display(obj, result)
+            return result
+
+        formatter.format = format
+
+        def undo() -> None:
+            if had:
+                formatter.format = original
+            else:
+                vars(formatter).pop("format", None)
+
+        self._undo.append(undo)
+
+    def _from_display(self, fig: Any, result: Any) -> None:
+        data = result[0] if isinstance(result, tuple) else result
+        png = data.get("image/png") if isinstance(data, dict) else None
+        if png is None:
+            return
+        num = getattr(fig, "number", None) or f"displayed-{len(self.captured) + 1}"
+        self.captured[num] = png if isinstance(png, bytes) else base64.b64decode(png)
+
+    # -- capture -------------------------------------------------------------------------------
     def _changed(self, num: Any, fig: Any) -> bool:
         before = self._before.get(num)
         if before is None:
@@ -87,12 +135,8 @@ class FigureWatch:
         signature, was_stale = before
         return _signature(fig) != signature or (bool(fig.stale) and not was_stale)
 
-    def _capture(self, manager: Any) -> None:
-        num = manager.num
-        if num in self.captured:
-            return
-        fig = manager.canvas.figure
-        if not self._changed(num, fig) or not fig.axes:
+    def _capture(self, num: Any, fig: Any) -> None:
+        if num in self.captured or not fig.axes or not self._changed(num, fig):
             return
         try:
             self.captured[num] = render_png(fig)
@@ -100,17 +144,13 @@ class FigureWatch:
             self.errors.append(f"figure {num}: {type(error).__name__}: {error}")
 
     def finish(self) -> dict[Any, bytes]:
-        """Restore pyplot and render the figures still open that the cell created or changed."""
-        if self._gcf is None and "matplotlib.pyplot" in sys.modules:
+        """Stop watching; render the figures still open that the cell created or changed."""
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+        if "matplotlib.pyplot" in sys.modules:
             from matplotlib._pylab_helpers import Gcf
 
-            self._gcf = Gcf  # pyplot was imported by the cell: every figure is new
-        if self._gcf is None:
-            return self.captured
-        if self._originals:
-            self._gcf.destroy = self._originals["destroy"]
-            self._gcf.destroy_all = self._originals["destroy_all"]
-            self._originals = {}
-        for manager in list(self._gcf.figs.values()):
-            self._capture(manager)
+            for manager in list(Gcf.figs.values()):
+                self._capture(manager.num, manager.canvas.figure)
         return self.captured

@@ -91,7 +91,7 @@ class TrackedCell:
             exclude += (str(self.location.file),)
         self.exclude = exclude
         self.before = files.snapshot(self.cwd, exclude) if opts.autolog else None
-        self.figures = FigureWatch() if opts.autolog else None
+        self.figures = FigureWatch(shell) if opts.autolog else None
 
     def _show_card(self) -> None:
         from notebook_tracker.widgets.card_html import CardState
@@ -108,7 +108,7 @@ class TrackedCell:
         )
         self.card = RunCard(state)
         self.card.show()
-        sampler = LiveSampler(self.active.buffer.rows, info.run_id, state)
+        sampler = LiveSampler(self.active.buffer, info.run_id, state)
         self.live = LiveUpdater(self.card, sampler).start()
 
     # -- after the body ------------------------------------------------------------------------
@@ -122,7 +122,7 @@ class TrackedCell:
             plan, self.code, self.shell.user_ns, self.options, logged.params, logged.metrics
         )
         if self.figures is not None:
-            collect.add_figures(plan, self.figures.finish(), self.figures.errors)
+            collect.add_figures(plan, self.figures.captured, self.figures.errors)
         after = files.snapshot(self.cwd, self.exclude) if self.before is not None else None
         collect.add_files(plan, self.cwd, self.before, after, self.options.artifacts)
         if self.git is not None and self.git.diff:
@@ -219,6 +219,9 @@ class TrackedCell:
             outcome = run_body(shell, self.body)
         except BaseException as error:  # interrupted outside the body's own code
             outcome.error = error
+        finally:
+            if self.figures is not None:
+                self.figures.finish()  # always restore matplotlib and the display formatter
         status = collect.status_of(outcome.error)
         try:
             plan = self._plan(outcome)

@@ -1,17 +1,16 @@
 """Live card updates while a tracked cell runs, off the logging hot path.
 
-A daemon thread looks at the newest rows of the run's in-memory metric buffer (a deque the
-cell appends to) every `SAMPLE_S` and re-renders the card at most every `REFRESH_S`.
-`log_metric` is untouched: the thread only reads the deque's tail by index, which is atomic
-under the GIL. The flusher drains the deque concurrently, so between two looks some points
-are never seen: the live sparkline is a sample. The final card reads the full history.
+`log_metric` is untouched. Two readers feed the card: every `SAMPLE_S` a daemon thread reads
+the newest rows of the run's in-memory metric buffer (indexing a deque's tail is atomic under
+the GIL) for the latest values; and the buffer's flusher hands each batch it wrote to
+`LiveSampler.on_batch`, which keeps a bounded series per metric for the sparklines. The card is
+re-rendered at most every `REFRESH_S`. The final card reads the full history from the store.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from typing import Any
 
 from notebook_tracker.widgets.card_html import CardState, Series
@@ -23,17 +22,19 @@ MAX_LIVE_POINTS = 400
 
 
 class LiveSampler:
-    """Collects the newest points of one run from a metric buffer's deque."""
+    """What the live card knows of one run's metrics, from a metric buffer."""
 
-    def __init__(self, rows: deque[Any], run_id: str, state: CardState) -> None:
-        self.rows = rows
+    def __init__(self, buffer: Any, run_id: str, state: CardState) -> None:
+        self.buffer = buffer
         self.run_id = run_id
         self.state = state
+        self.lock = threading.Lock()
         self._last_seen: Any = None
+        self._dirty = False
 
     def sample(self) -> bool:
-        """Read the deque's tail back to the last row seen; True when something new arrived."""
-        rows = self.rows
+        """Latest values from the buffer's tail; True when the card has something new."""
+        rows = self.buffer.rows
         fresh = []
         for i in range(1, TAIL_ROWS + 1):
             try:
@@ -43,25 +44,34 @@ class LiveSampler:
             if row is self._last_seen:
                 break
             fresh.append(row)
-        if not fresh:
-            return False
-        self._last_seen = fresh[0]
-        changed = False
-        for run_id, key, value, timestamp, step in reversed(fresh):
-            if run_id != self.run_id:
-                continue
-            series = self.state.series.get(key)
-            if series is None:
-                series = self.state.series[key] = Series()
-            if len(series.values) >= MAX_LIVE_POINTS:
-                # Keep every other point: the sparkline stays the same shape, memory stays small.
-                series.steps[:] = series.steps[::2]
-                series.times[:] = series.times[::2]
-                series.values[:] = series.values[::2]
-            series.add(step, timestamp, value)
-            self.state.metrics[key] = value
-            changed = True
+        with self.lock:
+            changed, self._dirty = self._dirty, False
+            if fresh:
+                self._last_seen = fresh[0]
+                for run_id, key, value, _timestamp, _step in reversed(fresh):
+                    if run_id == self.run_id:
+                        self.state.metrics[key] = value
+                        changed = True
         return changed
+
+    def on_batch(self, batch: list[tuple[str, str, float, int, int]]) -> None:
+        """Points the flusher wrote (called in its thread): they extend the sparklines."""
+        run_id = self.run_id
+        mine = [row for row in batch if row[0] == run_id]
+        if not mine:
+            return
+        with self.lock:
+            series_by_key = self.state.series
+            for _, key, value, timestamp, step in mine:
+                series = series_by_key.get(key)
+                if series is None:
+                    series = series_by_key[key] = Series()
+                series.add(step, timestamp, value)
+                if len(series.values) >= MAX_LIVE_POINTS:
+                    # Every other point: the same shape in half the memory.
+                    del series.steps[::2], series.times[::2], series.values[::2]
+                self.state.metrics.setdefault(key, value)
+            self._dirty = True
 
 
 class LiveUpdater:
@@ -74,24 +84,29 @@ class LiveUpdater:
         self._thread = threading.Thread(target=self._run, name="notebook-tracker-live", daemon=True)
 
     def start(self) -> LiveUpdater:
+        self.sampler.buffer.listeners.append(self.sampler.on_batch)
         self._thread.start()
         return self
 
     def _run(self) -> None:
         last_refresh = time.monotonic()
-        pending = False
         while not self._stop.wait(SAMPLE_S):
             try:
-                pending = self.sampler.sample() or pending
+                self.sampler.sample()
                 now = time.monotonic()
                 # The duration ticks too: refresh on schedule even without new points.
                 if now - last_refresh >= REFRESH_S:
-                    self.card.refresh()
-                    last_refresh, pending = now, False
+                    with self.sampler.lock:
+                        self.card.refresh()
+                    last_refresh = now
             except Exception:  # a card that cannot update must never disturb the cell
                 return
 
     def stop(self) -> None:
         self._stop.set()
+        try:
+            self.sampler.buffer.listeners.remove(self.sampler.on_batch)
+        except ValueError:
+            pass
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
