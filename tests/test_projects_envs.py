@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -142,3 +143,20 @@ def test_projects_without_environment_run_locally_by_default(tmp_path):
     result = cli("run", str(root), "-e", "where.py")
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()).parent == Path(sys.executable).parent
+
+
+def test_local_manager_gives_python_even_when_the_interpreter_folder_has_only_python3(tmp_path):
+    odd = tmp_path / "odd" / "bin"
+    odd.mkdir(parents=True)
+    interpreter = odd / f"python{PY}"
+    interpreter.symlink_to(sys.executable)
+    root = write_files(tmp_path / "p", {"w.py": "import sys; print(sys.executable)\n"})
+    result = subprocess.run(
+        [str(interpreter), "-m", "notebook_tracker.cli", "run", str(root), "-e", "w.py"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    used = Path(result.stdout.strip())
+    assert used.name == "python"
+    assert used.resolve() == Path(sys.executable).resolve()

@@ -251,3 +251,23 @@ def test_unknown_experiment_id_and_missing_project_are_errors(tmp_path, project)
     assert result.returncode == 1 and "not found" in result.stderr
     result = cli("run", str(project), "-P", "name=x", "--experiment-id", "999")
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_importing_the_run_command_loads_nothing_heavy():
+    heavy = (
+        "pandas",
+        "matplotlib",
+        "sqlalchemy",
+        "IPython",
+        "numpy",
+        "boto3",
+        "tornado",
+        "nbclient",
+    )
+    code = (
+        "import sys, notebook_tracker.cli.projects, notebook_tracker.projects.runner, "
+        "notebook_tracker.projects.rerun\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -37,20 +37,46 @@ class Environment:
     docker: Any = None  # DockerEnv when the command runs in a container
     reused: bool = False
 
+    extra_path: tuple[Path, ...] = ()  # more folders to put first on PATH
+
     @property
     def python(self) -> str:
-        if self.bin_dir is None:
+        if self.manager == "local" or self.bin_dir is None:
             return sys.executable
         return str(self.bin_dir / ("python.exe" if os.name == "nt" else "python"))
 
     def apply(self, base: dict[str, str]) -> dict[str, str]:
         """`base` (a process environment) changed so that `python` is this environment's."""
         out = dict(base)
-        if self.bin_dir is not None:
-            out["PATH"] = str(self.bin_dir) + os.pathsep + base.get("PATH", "")
+        folders = [*self.extra_path, *([self.bin_dir] if self.bin_dir is not None else [])]
+        if folders:
+            out["PATH"] = os.pathsep.join([*map(str, folders), base.get("PATH", "")])
             out.pop("PYTHONHOME", None)
         out.update(self.variables)
         return out
+
+
+def _local() -> Environment:
+    """This interpreter first on PATH, as `python` even where its folder has only `python3`."""
+    here = Path(sys.executable)
+    named = here.parent / "python"
+    try:
+        same = named.exists() and named.samefile(here)
+    except OSError:
+        same = False
+    if same or os.name == "nt":
+        return Environment("local", here.parent)
+    shims = cache_root() / "shims" / stable_hash(sys.executable)
+    if not (shims / "python").exists():
+        shims.mkdir(parents=True, exist_ok=True)
+        for name in ("python", "python3"):
+            link = shims / name
+            if not link.is_symlink():
+                tmp = shims / f".{name}.{os.getpid()}"
+                tmp.unlink(missing_ok=True)
+                tmp.symlink_to(here)
+                tmp.replace(link)
+    return Environment("local", here.parent, extra_path=(shims,))
 
 
 def default_manager(spec: ProjectSpec) -> str:
@@ -108,7 +134,7 @@ def prepare_environment(
 ) -> Environment:
     """Build (or reuse) the environment; `output(stream, text)` receives progress lines."""
     if manager == "local":
-        return Environment("local", Path(sys.executable).parent)
+        return _local()
     if manager == "virtualenv":
         return _virtualenv(spec, output, extra_packages)
     if manager == "conda":
