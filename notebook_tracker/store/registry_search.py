@@ -49,9 +49,23 @@ def check_max(max_results: int, limit: int = 1000) -> int:
     return max_results
 
 
+def _tag_clause(c: search.Comparison, present: Any, value: Any) -> Any:
+    """A tag comparison; `!=` also matches entities without the tag (MLflow's clients add
+    "tags.`mlflow.prompt.is_prompt` != 'true'" to every search and expect untagged models)."""
+    if c.op == "IS NULL":
+        return ~present
+    if c.op == "IS NOT NULL":
+        return present
+    if c.op == "!=":
+        return ~present.where(value == c.value)
+    return present.where(sql_search._compare(value, c.op, c.value))
+
+
 def model_clause(c: search.Comparison) -> Any:
     if c.entity == "tag":
-        return sql_search._key_value_clause(c, rm_tags_t, models_t.c.name)
+        kv = rm_tags_t.alias()
+        present = exists().where(kv.c.name == models_t.c.name, kv.c.key == c.key)
+        return _tag_clause(c, present, kv.c.value)
     column = {
         "name": models_t.c.name,
         "creation_timestamp": models_t.c.creation_time,
@@ -66,11 +80,7 @@ def version_clause(c: search.Comparison) -> Any:
         present = exists().where(
             kv.c.name == versions_t.c.name, kv.c.version == versions_t.c.version, kv.c.key == c.key
         )
-        if c.op == "IS NULL":
-            return ~present
-        if c.op == "IS NOT NULL":
-            return present
-        return present.where(sql_search._compare(kv.c.value, c.op, c.value))
+        return _tag_clause(c, present, kv.c.value)
     column = {
         "name": versions_t.c.name,
         "source": versions_t.c.source,

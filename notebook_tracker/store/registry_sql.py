@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from notebook_tracker.entities import PagedList
 from notebook_tracker.errors import AlreadyExists, InvalidParameter, NotFound
@@ -253,7 +253,7 @@ class RegistryStore:
             models_t.c.name,
         )
         offset = _offset(page_token)
-        query = select(models_t).where(and_(*conditions)).order_by(*ordering)
+        query = select(models_t).where(*conditions).order_by(*ordering)
         with self.reader.connect() as conn:
             rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
             found = [self._registered_model(conn, r) for r in rows[:max_results]]
@@ -491,7 +491,7 @@ class RegistryStore:
         if not order_by:
             ordering = [versions_t.c.name, versions_t.c.version.desc()]
         offset = _offset(page_token)
-        query = select(versions_t).where(and_(*conditions)).order_by(*ordering)
+        query = select(versions_t).where(*conditions).order_by(*ordering)
         with self.reader.connect() as conn:
             rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
             found = [self._model_version(conn, r) for r in rows[:max_results]]
