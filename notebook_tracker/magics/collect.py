@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,20 @@ def add_autolog(
     code: str | None,
     namespace: dict[str, Any],
     options: Any,
-    already_params: dict[str, str],
-    already_metrics: dict[str, float],
+    logged: Callable[[], Any],
 ) -> None:
-    """Params and metrics by the rules of `autolog`; what the cell logged itself wins."""
+    """Params and metrics by the rules of `autolog`; what the cell logged itself wins.
+
+    `logged()` gives the run's data as stored; it is asked only when there is something to
+    log, so a cell that assigns nothing costs no query.
+    """
     bindings = autolog.analyze_cell(code) if code is not None else None
     chosen = autolog.select(bindings, namespace, options.params, options.metrics, options.autolog)
+    already_params: dict[str, str] = {}
+    already_metrics: dict[str, float] = {}
+    if chosen.params or chosen.metrics:
+        data = logged()
+        already_params, already_metrics = data.params, data.metrics
     for key, value in chosen.params.items():
         if key in already_params:
             if already_params[key] != value:

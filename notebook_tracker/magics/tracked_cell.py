@@ -115,12 +115,13 @@ class TrackedCell:
     def _plan(self, outcome: CellOutcome) -> collect.LogPlan:
         plan = collect.LogPlan()
         run_id = self.active.info.run_id
-        self.active.buffer.flush(raise_errors=False)
-        logged = self.active.client.get_run(run_id).data
+
+        def logged() -> Any:
+            self.active.buffer.flush(raise_errors=False)
+            return self.active.client.get_run(run_id).data
+
         collect.add_outputs(plan, self.body, outcome)
-        collect.add_autolog(
-            plan, self.code, self.shell.user_ns, self.options, logged.params, logged.metrics
-        )
+        collect.add_autolog(plan, self.code, self.shell.user_ns, self.options, logged)
         if self.figures is not None:
             collect.add_figures(plan, self.figures.captured, self.figures.errors)
         after = files.snapshot(self.cwd, self.exclude) if self.before is not None else None
@@ -176,8 +177,6 @@ class TrackedCell:
                 break
 
     def _finish_card(self, plan: collect.LogPlan | None) -> None:
-        if self.live is not None:
-            self.live.stop()
         if self.card is None:
             return
         state, client = self.card.state, self.active.client
@@ -208,13 +207,12 @@ class TrackedCell:
         try:
             self._start()
         except BaseException:
-            if self.active is not None:
-                self._end("FAILED")
             if self.live is not None:
                 self.live.stop()
+            if self.active is not None:
+                self._end("FAILED")
             raise
         outcome = CellOutcome()
-        plan = None
         try:
             outcome = run_body(shell, self.body)
         except BaseException as error:  # interrupted outside the body's own code
@@ -222,21 +220,10 @@ class TrackedCell:
         finally:
             if self.figures is not None:
                 self.figures.finish()  # always restore matplotlib and the display formatter
-        status = collect.status_of(outcome.error)
         try:
-            plan = self._plan(outcome)
-            self._write(plan)
-        except Exception as error:
-            self._warn(f"could not log everything about this cell: {type(error).__name__}: {error}")
+            self._log_and_end(outcome)
         finally:
-            self._end(status)
-        try:
-            if plan is not None and self.card is not None:
-                self.card.state.notes = plan.notes
-            self._finish_card(plan)
-        except Exception as error:
-            self._warn(f"could not show the run card: {type(error).__name__}: {error}")
-        shell.displayhook.exec_result = outer
+            shell.displayhook.exec_result = outer
         if outcome.error is None:
             return
         if outer is not None and self.whole_cell:
@@ -244,6 +231,29 @@ class TrackedCell:
             outer.error_in_exec = outcome.error
             return
         raise outcome.error
+
+    def _log_and_end(self, outcome: CellOutcome) -> None:
+        """Log the plan and end the run; an interrupt here still ends it (KILLED)."""
+        status = collect.status_of(outcome.error)
+        plan = None
+        try:
+            plan = self._plan(outcome)
+            self._write(plan)
+        except Exception as error:
+            self._warn(f"could not log everything about this cell: {type(error).__name__}: {error}")
+        except BaseException:
+            status = "KILLED"
+            raise
+        finally:
+            if self.live is not None:
+                self.live.stop()
+            self._end(status)
+        try:
+            if plan is not None and self.card is not None:
+                self.card.state.notes = plan.notes
+            self._finish_card(plan)
+        except Exception as error:
+            self._warn(f"could not show the run card: {type(error).__name__}: {error}")
 
     def _warn(self, message: str) -> None:
         import sys
