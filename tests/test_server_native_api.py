@@ -223,6 +223,11 @@ async def test_artifacts_are_listed_and_served_with_their_content_type(
     )
     assert text.body == b"hello" and text.headers["Content-Type"].startswith("text/plain")
     assert text.headers["X-Content-Type-Options"] == "nosniff"
+    client.log_bytes(run_id, b"", "empty.csv")
+    empty = await jp_fetch(
+        "notebook-tracker", "api", "runs", run_id, "artifacts", "raw", "empty.csv"
+    )
+    assert empty.body == b"" and empty.headers["Content-Type"].startswith("text/csv")
 
 
 async def test_artifact_paths_cannot_leave_the_run_root(jp_fetch, client):

@@ -88,6 +88,15 @@ def test_the_fluent_api_logs_through_the_server(remote, tmp_path):
     local = client.download_artifacts(run_id, "notes/readme.txt", str(tmp_path / "dl"))
     assert Path(local).read_text() == "hello"
 
+    # The sidebar's native API resolves the proxied artifacts on the server's side.
+    request = urllib.request.Request(
+        f"{remote}/api/runs/{run_id}/artifacts?path=notes",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        listed = json.loads(response.read())
+    assert listed == {"files": [{"path": "notes/readme.txt", "is_dir": False, "file_size": 5}]}
+
 
 def test_a_big_batch_goes_in_requests_of_at_most_1000_metrics(remote):
     store = RestStore(remote, token=TOKEN)

@@ -276,6 +276,8 @@ class ArtifactRawHandler(ApiHandler):
             disposition = "attachment" if self.get_query_argument("download", "") else "inline"
             name = posixpath.basename(path).replace('"', "")
             self.set_header("Content-Disposition", f'{disposition}; filename="{name}"')
+            # Send the headers now: Jupyter's APIHandler.finish() would label the body JSON.
+            await self.flush()
             while True:
                 chunk = await self.run(stream.read, _CHUNK)
                 if not chunk:
