@@ -116,6 +116,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             proc.wait()
 
 
+@pytest.mark.slow
 def test_the_installed_config_file_enables_the_extension(jupyter_server):
     listed = subprocess.run(
         [sys.executable, "-m", "jupyter_server.extension.serverextension", "list"],
@@ -126,6 +127,7 @@ def test_the_installed_config_file_enables_the_extension(jupyter_server):
     assert re.search(r"^\s*notebook_tracker \S+ OK$", output, re.M), output
 
 
+@pytest.mark.slow
 def test_the_extension_api_refuses_requests_without_the_token(jupyter_server):
     status, body = jupyter_server.get("/notebook-tracker/api/experiments", token=None)
     assert status == 403
@@ -173,6 +175,7 @@ async def _execute(url: str, kernel_id: str, code: str) -> str:
     return "".join(out)
 
 
+@pytest.mark.slow
 def test_a_kernel_started_by_the_server_logs_to_the_server_store(jupyter_server):
     kernel = jupyter_server.post("/api/kernels", {"name": "python3"})
     code = (

@@ -60,6 +60,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     context.close()
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(
     max_examples=25,
