@@ -110,6 +110,7 @@ class WorkerManager:
         self.startup_timeout = startup_timeout
         self.max_restarts = max_restarts
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="nt-serving-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self._workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
         self._monitor: threading.Thread | None = None
