@@ -253,3 +253,25 @@ def test_server_api_is_only_asked_on_loopback():
     info = {"url": "http://example.com:8888/", "root_dir": "/"}
     assert notebook_path.fetch_sessions(info) == []
     assert notebook_path.from_server_api("k", [info], fetch=lambda i: asked.append(i) or []) is None
+
+
+def test_notebook_snapshot_drops_outputs_and_is_parsed_once_per_save(tmp_path):
+    import nbformat
+
+    from notebook_tracker.magics import snapshot
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("a = 1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="x" * 10_000)]
+    nb.metadata["widgets"] = {"state": "big"}
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    first = snapshot.read_snapshot(path)
+    assert [c.source for c in first.cells] == ["a = 1"]
+    stored = json.loads(first.stripped)
+    assert stored["cells"][0]["outputs"] == [] and "widgets" not in stored["metadata"]
+    assert len(first.stripped) < 2000
+    assert snapshot.read_snapshot(path) is first  # unchanged file: no new parse
+    time.sleep(0.01)
+    nb.cells[0].source = "a = 2"
+    nbformat.write(nb, path)
+    assert snapshot.read_snapshot(path).cells[0].source == "a = 2"

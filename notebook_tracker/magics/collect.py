@@ -12,6 +12,7 @@ from typing import Any
 
 from notebook_tracker.magics import autolog, files, lineage, outputs
 from notebook_tracker.magics.runner import CellOutcome
+from notebook_tracker.magics.snapshot import read_snapshot
 
 MAX_CAPTURED_FILES = 100
 MAX_CAPTURED_BYTES = 200 * 1024 * 1024
@@ -135,18 +136,19 @@ def add_lineage(
     plan: LogPlan,
     history: list[lineage.Execution],
     current: lineage.Execution,
-    notebook_raw: bytes | None,
+    notebook_file: Path | None,
     transform: Any,
     run_id: str,
 ) -> None:
     cells = None
-    if notebook_raw is not None:
+    if notebook_file is not None:
         try:
-            cells = lineage.notebook_cells(notebook_raw)
-        except (ValueError, AttributeError, TypeError):
-            plan.notes.append("the notebook file could not be read as JSON")
+            saved = read_snapshot(notebook_file)
+        except (OSError, ValueError, AttributeError, TypeError) as error:
+            plan.notes.append(f"the notebook file could not be read: {error}")
         else:
-            plan.blobs["notebook/snapshot.ipynb"] = notebook_raw
+            cells = saved.cells
+            plan.blobs["notebook/snapshot.ipynb"] = saved.stripped
     report = lineage.analyze_lineage(history, current, cells)
     plan.report = report
     plan.tags["notebook_tracker.hidden_state"] = "true" if report.hidden_state else "false"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from notebook_tracker.magics.autolog import analyze_cell, analyze_statements
@@ -39,9 +40,9 @@ def normalize(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
 
 
-def notebook_cells(raw: bytes) -> list[NotebookCell]:
-    """The code cells of an .ipynb file (any nbformat 4 minor version)."""
-    data = json.loads(raw)
+def notebook_cells(raw: bytes | dict[str, Any]) -> list[NotebookCell]:
+    """The code cells of an .ipynb file, raw or parsed (any nbformat 4 minor version)."""
+    data = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
     cells = []
     for index, cell in enumerate(data.get("cells", [])):
         if cell.get("cell_type") != "code":
@@ -54,10 +55,11 @@ def notebook_cells(raw: bytes) -> list[NotebookCell]:
 
 
 # -- names -------------------------------------------------------------------------------------
-def defined_names(code: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def defined_names(code: str) -> frozenset[str]:
     """Names the code binds in the module scope (anywhere, loops included)."""
-    bindings = analyze_cell(code)
-    return set(bindings.records) if bindings is not None else set()
+    bindings = analyze_cell(code)  # cached: a session's history is parsed once, not per cell
+    return frozenset(bindings.records) if bindings is not None else frozenset()
 
 
 class _Reads(ast.NodeVisitor):

@@ -128,12 +128,6 @@ class TrackedCell:
         collect.add_files(plan, self.cwd, self.before, after, self.options.artifacts)
         if self.git is not None and self.git.diff:
             plan.blobs["git/diff.patch"] = self.git.diff
-        raw = None
-        if self.location.file is not None:
-            try:
-                raw = self.location.file.read_bytes()
-            except OSError:
-                plan.notes.append(f"could not read the notebook file {self.location.file}")
         current = lineage.Execution(
             self.count,
             self.raw_cell,
@@ -141,7 +135,9 @@ class TrackedCell:
             self.recorder.current_cell_id(self.count) if self.recorder else None,
         )
         past = history.executions(self.shell, self.recorder, self.count)
-        collect.add_lineage(plan, past, current, raw, self.shell.transform_cell, run_id)
+        collect.add_lineage(
+            plan, past, current, self.location.file, self.shell.transform_cell, run_id
+        )
         return plan
 
     def _write(self, plan: collect.LogPlan) -> None:
