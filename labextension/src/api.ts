@@ -37,9 +37,12 @@ export class TrackerAPI {
   }
 
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    // 'no-cache' revalidates every GET with the server. JupyterLab's default ('no-store')
+    // appends a bare timestamp query parameter, which the native API refuses as unknown.
+    const request = { cache: 'no-cache' as RequestCache, ...init };
     let response: Response;
     try {
-      response = await ServerConnection.makeRequest(this.url(path), init, this.settings);
+      response = await ServerConnection.makeRequest(this.url(path), request, this.settings);
     } catch (err) {
       throw new ApiError(`Cannot reach the Jupyter server: ${String(err)}`, 0);
     }

@@ -44,8 +44,8 @@ export async function openNotebookAtCell(docManager: IDocumentManager, run: IRun
     );
   }
   notebook.activeCellIndex = index;
-  notebook.mode = 'command';
   await notebook.scrollToCell(notebook.widgets[index], 'center');
+  notebook.mode = 'command';
   notebook.widgets[index].node.classList.add('nt-mod-flash');
   window.setTimeout(() => notebook.widgets[index]?.node.classList.remove('nt-mod-flash'), 1600);
 }

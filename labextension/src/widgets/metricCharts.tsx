@@ -122,7 +122,8 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
         {data !== null && (
           <span className="nt-muted">
             {' '}
-            {total.toLocaleString()} points{downsampled ? ' (downsampled)' : ''}
+            {withKey.length} run{withKey.length === 1 ? '' : 's'} · {total.toLocaleString()}{' '}
+            points{downsampled ? ' (downsampled)' : ''}
             {log && !logOk ? ' · no positive values for a log scale' : ''}
           </span>
         )}

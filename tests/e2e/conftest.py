@@ -1,0 +1,114 @@
+"""Browser tests of the sidebar: a real `jupyter lab` with the extension as the wheel ships it,
+driven by Playwright on Debian's chromium (no browser download)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import require_service
+from lab import CHROMIUM, CHROMIUM_ARGS, JupyterLab
+from seed import Seeded, seed
+from sidebar_wheel import build_wheel, unpack_data_dir
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def sidebar_jupyter_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Jupyter data dir holding the sidebar unpacked from a freshly built wheel."""
+    if (
+        shutil.which("node") is None
+        and not (
+            Path(__file__).resolve().parents[2] / "notebook_tracker/labextension/package.json"
+        ).exists()
+    ):
+        require_service("Node.js is needed to build the sidebar into the wheel")
+    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
+    return unpack_data_dir(wheel, tmp_path_factory.mktemp("wheel-data"))
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    base = tmp_path_factory.mktemp("store")
+    root = base / "root"
+    root.mkdir()
+    os.environ.pop("NOTEBOOK_TRACKER_ARTIFACT_ROOT", None)
+    return seed(f"sqlite:///{base / 'tracker.db'}", root)
+
+
+@pytest.fixture(scope="module")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, seeded: Seeded, sidebar_jupyter_path: Path
+) -> Iterator[JupyterLab]:
+    work = tmp_path_factory.mktemp("lab")
+    root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
+    server = JupyterLab(work, root, seeded.uri, jupyter_path=sidebar_jupyter_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        require_service(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_service("playwright is not installed: pip install -e '.[test]'")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class ConsoleErrors(list):
+    """Errors the page logged or threw; every test ends by asserting there were none."""
+
+
+@pytest.fixture
+def page(browser, lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    errors = ConsoleErrors()
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    pg.console_errors = errors
+    pg.set_default_timeout(30_000)
+    pg.goto(lab.lab_url())
+    pg.wait_for_selector("#jp-main-dock-panel")
+    try:
+        yield pg
+    finally:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        try:
+            pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-final.png"))
+        except Exception:
+            pass
+        context.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+# pytest-jupyter's autouse fixtures close the thread's asyncio loop after each test, and that
+# is the loop Playwright's sync API is running. These tests start no in-process Jupyter server
+# (the server is a separate `jupyter lab` process), so they opt out of both.
+@pytest.fixture
+def jp_asyncio_loop() -> None:
+    return None
+
+
+@pytest.fixture
+def jp_server_cleanup() -> None:
+    return None

@@ -1,0 +1,105 @@
+"""Runs to look at in the browser, logged through the Python API into a SQLite store."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from notebook_tracker.client import TrackingClient
+from notebook_tracker.entities import Metric, Param, RunTag
+
+NOTEBOOK = "train.ipynb"
+TRAIN_CELL_ID = "train-cell"
+TRAIN_SOURCE = "model = fit(lr=lr, optimizer=optimizer)\nacc = evaluate(model)\n"
+
+
+@dataclass
+class Seeded:
+    uri: str
+    sweep_id: str
+    other_id: str
+    runs: dict[str, str] = field(default_factory=dict)  # run name -> run id
+
+
+def _png() -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=60)
+    ax.plot([0, 1, 2, 3], [0.2, 0.5, 0.7, 0.8])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_notebook(root_dir: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("lr, optimizer = 0.01, 'adam'", id="setup-cell"),
+        nbformat.v4.new_markdown_cell("## Training", id="md-cell"),
+        nbformat.v4.new_code_cell("%%track_run\n" + TRAIN_SOURCE, id=TRAIN_CELL_ID),
+        nbformat.v4.new_code_cell("print(acc)", id="print-cell"),
+    ]
+    nb.cells[2].execution_count = 3
+    path = root_dir / NOTEBOOK
+    nbformat.write(nb, path)
+    return path
+
+
+def seed(uri: str, root_dir: Path, steps: int = 60) -> Seeded:
+    """Experiment "sweep" with five runs over lr and optimizer (a notebook-cell run among
+    them), and experiment "baseline" with two runs."""
+    client = TrackingClient(uri)
+    sweep = client.create_experiment("sweep")
+    other = client.create_experiment("baseline")
+    out = Seeded(uri, sweep, other)
+    write_notebook(root_dir)
+    png = _png()
+    grid = [("0.1", "sgd"), ("0.01", "adam"), ("0.001", "adam"), ("0.03", "sgd"), ("0.01", "sgd")]
+    t0 = 1_700_000_000_000
+    for i, (lr, opt) in enumerate(grid):
+        name = f"sweep-{i}"
+        run = client.create_run(sweep, run_name=name, start_time=t0 + i * 60_000)
+        rid = run.info.run_id
+        out.runs[name] = rid
+        rate = float(lr) * 10 + 0.05 * (i + 1)
+        metrics = []
+        for s in range(steps):
+            loss = 2.0 * math.exp(-rate * s) + 0.01
+            metrics.append(Metric("loss", loss, t0 + i * 60_000 + s * 1000, s))
+            metrics.append(Metric("acc", 1 - loss / 2.5, t0 + i * 60_000 + s * 1000, s))
+        tags = [RunTag("mlflow.source.type", "NOTEBOOK")]
+        if i == 1:
+            tags += [
+                RunTag("notebook_tracker.notebook_path", NOTEBOOK),
+                RunTag("notebook_tracker.cell_id", TRAIN_CELL_ID),
+                RunTag("notebook_tracker.execution_count", "3"),
+            ]
+        client.log_batch(
+            rid,
+            metrics=metrics,
+            params=[Param("lr", lr), Param("optimizer", opt), Param("epochs", "60")],
+            tags=tags,
+        )
+        client.log_text(rid, TRAIN_SOURCE, "cell/source.py")
+        client.log_bytes(rid, png, "figures/curve.png")
+        client.log_text(rid, f"epoch {steps}: done\n", "outputs/stdout.txt")
+        client.set_terminated(rid, end_time=t0 + i * 60_000 + steps * 1000)
+    for j in range(2):
+        name = f"baseline-{j}"
+        run = client.create_run(other, run_name=name, start_time=t0 - (j + 1) * 3_600_000)
+        out.runs[name] = run.info.run_id
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("acc", 0.5 + j / 10, t0, 0)],
+            params=[Param("model", "majority")],
+        )
+        client.set_terminated(run.info.run_id, end_time=t0 - j * 3_600_000)
+    return out
