@@ -281,3 +281,18 @@ def test_unload_removes_the_magics_and_hooks(ip, cwd):
     finally:
         shell.run_line_magic("load_ext", "notebook_tracker")
     assert "track_run" in shell.magics_manager.magics["cell"]
+
+
+def test_tracker_errors_of_the_cell_keep_their_type(ip, cwd):
+    from notebook_tracker.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter):
+        ip.run_cell_magic("track_run", "--quiet", "nt.log_metric('bad key!', 1.0)")
+    assert last_run().info.status == "FAILED"
+
+
+def test_a_run_that_cannot_start_is_a_usage_error_and_the_cell_does_not_run(ip, cwd):
+    ip.user_ns.pop("never", None)
+    with pytest.raises(UsageError, match="could not start a run"):
+        ip.run_cell_magic("track_run", "--quiet -e " + "x" * 600, "never = 1")
+    assert "never" not in ip.user_ns and fluent.active_run() is None

@@ -11,8 +11,11 @@ import os
 import time
 from typing import Any
 
+from IPython.core.error import UsageError
+
 from notebook_tracker import config, fluent
 from notebook_tracker.entities import Metric, Param, RunTag
+from notebook_tracker.errors import TrackerError
 from notebook_tracker.magics import collect, files, git_info, history, lineage, notebook_path
 from notebook_tracker.magics.arguments import TrackOptions
 from notebook_tracker.magics.context import context_tags
@@ -202,11 +205,14 @@ class TrackedCell:
         shell, outer = self.shell, self.outer
         try:
             self._start()
-        except BaseException:
+        except BaseException as error:
             if self.live is not None:
                 self.live.stop()
             if self.active is not None:
                 self._end("FAILED")
+            if isinstance(error, TrackerError):
+                # Nothing ran: say what is wrong with the store or the options, no traceback.
+                raise UsageError(f"%%track_run could not start a run: {error}") from None
             raise
         outcome = CellOutcome()
         try:

@@ -34,10 +34,8 @@ class TrackingMagics(Magics):
             options = parse_track_line(line)
         except MagicArgumentError as error:
             raise _usage(error) from None
-        try:
-            TrackedCell(self.shell, options, cell, self.recorder).run()
-        except TrackerError as error:
-            raise _usage(error) from None
+        # The cell's own errors (TrackerError included) pass through unchanged.
+        TrackedCell(self.shell, options, cell, self.recorder).run()
 
     track_run.__doc__ = TRACK_PARSER.format_help()
 
