@@ -51,8 +51,29 @@ def test_cells_run_out_of_order_are_flagged():
     current = Execution(3, cells[2].source, "c = a + b", "c2")
     report = analyze_lineage(history, current, cells)
     assert report.hidden_state
-    assert report.out_of_order == [{"count": 2, "index": 0, "after_index": 1}]
-    assert "out of notebook order" in report.reasons[0]
+    assert report.out_of_order == [{"index": 1, "count": 1, "after_index": 0, "after_count": 2}]
+    assert "cell 1 (In[2]) ran after cell 2 (In[1]) below it" in report.reasons[0]
+
+
+def test_running_a_cell_again_then_the_cells_below_restores_order():
+    cells = nb("a = 1", "b = a", "%%track_run\nc = b")
+    history = [
+        ex(1, "a = 1", "c0"),
+        ex(2, "b = a", "c1"),
+        ex(3, "a = 1", "c0"),
+        ex(4, "b = a", "c1"),
+    ]
+    report = analyze_lineage(history, Execution(5, cells[2].source, "c = b", "c2"), cells)
+    assert report.out_of_order == [] and not report.hidden_state
+    stale = analyze_lineage(history[:3], Execution(4, cells[2].source, "c = b", "c2"), cells)
+    assert [o["index"] for o in stale.out_of_order] == [1]  # b ran before the new a
+
+
+def test_cells_below_the_tracked_cell_do_not_count_for_order():
+    cells = nb("a = 1", "%%track_run\nb = a", "c = 3")
+    history = [ex(1, "a = 1", "c0"), ex(2, "c = 3", "c2")]
+    report = analyze_lineage(history, Execution(3, cells[1].source, "b = a", "c1"), cells)
+    assert report.out_of_order == []
 
 
 def test_cell_edited_after_it_ran_is_flagged_by_cell_id():

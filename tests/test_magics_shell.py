@@ -296,3 +296,24 @@ def test_a_run_that_cannot_start_is_a_usage_error_and_the_cell_does_not_run(ip, 
     with pytest.raises(UsageError, match="could not start a run"):
         ip.run_cell_magic("track_run", "--quiet -e " + "x" * 600, "never = 1")
     assert "never" not in ip.user_ns and fluent.active_run() is None
+
+
+def test_cell_ids_sent_by_the_front_end_tag_the_run_and_find_edited_cells(ip, cwd, monkeypatch):
+    import nbformat
+
+    first = nbformat.v4.new_code_cell("a = 2  # edited after it ran")
+    first.id = "cell-a"
+    tracked = nbformat.v4.new_code_cell("%%track_run --quiet\nb = a + 1")
+    tracked.id = "cell-b"
+    nbformat.write(nbformat.v4.new_notebook(cells=[first, tracked]), cwd / "ids.ipynb")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(cwd / "ids.ipynb"))
+    ip.run_cell("a = 1", store_history=True, cell_id="cell-a")
+    ip.run_cell("%%track_run --quiet\nb = a + 1", store_history=True, cell_id="cell-b")
+    run_ = last_run()
+    assert run_.data.tags["notebook_tracker.cell_id"] == "cell-b"
+    report = json.loads(read_artifact(run_.info.run_id, "lineage/report.json"))
+    assert report["edited_after_run"][0]["notebook_index"] == 0
+    assert report["stale_names"] == {"a": report["edited_after_run"][0]["count"]}
+    ip.run_cell("a = 2  # edited after it ran", store_history=True, cell_id="cell-a")
+    ip.run_cell("%%track_run --quiet\nb = a + 1", store_history=True, cell_id="cell-b")
+    assert last_run().data.tags["notebook_tracker.hidden_state"] == "false"

@@ -174,6 +174,33 @@ def _locate(
     return None, "gone"
 
 
+def _out_of_order(
+    located: list[tuple[Execution, NotebookCell | None, str]],
+) -> list[dict[str, int]]:
+    """Cells (down to the tracked one) whose latest run predates the latest run of a cell above.
+
+    Only each cell's latest execution counts: running a cell again, then the cells below it
+    in order, puts the kernel back in notebook order.
+    """
+    latest: dict[int, int] = {}
+    for execution, cell, _state in located:
+        if cell is not None:
+            latest[cell.index] = execution.count
+    current_cell = located[-1][1]
+    limit = current_cell.index if current_cell is not None else max(latest, default=-1)
+    flagged = []
+    above: tuple[int, int] | None = None  # (count, index) of the latest-run cell above
+    for index in sorted(i for i in latest if i <= limit):
+        count = latest[index]
+        if above is not None and above[0] > count:
+            flagged.append(
+                {"index": index, "count": count, "after_index": above[1], "after_count": above[0]}
+            )
+        if above is None or count > above[0]:
+            above = (count, index)
+    return flagged
+
+
 def analyze_lineage(
     history: list[Execution],
     current: Execution,
@@ -204,13 +231,9 @@ def analyze_lineage(
     for execution in [*history, current]:
         cell, state = _locate(execution, cells, by_source, by_count, previous)
         located.append((execution, cell, state))
-        if cell is None:
-            continue
-        if cell.index < previous:
-            report.out_of_order.append(
-                {"count": execution.count, "index": cell.index, "after_index": previous}
-            )
-        previous = cell.index
+        if cell is not None:
+            previous = cell.index
+    report.out_of_order = _out_of_order(located)
     latest: dict[int, tuple[Execution, str]] = {}
     for execution, cell, state in located[:-1]:
         report.executions.append(
@@ -238,8 +261,12 @@ def analyze_lineage(
     if report.out_of_order:
         report.reasons.append(
             "Cells ran out of notebook order: "
-            + ", ".join(f"In[{o['count']}]" for o in report.out_of_order)
-            + " ran after a cell further down."
+            + ", ".join(
+                f"cell {o['after_index'] + 1} (In[{o['after_count']}]) ran after cell "
+                f"{o['index'] + 1} (In[{o['count']}]) below it"
+                for o in report.out_of_order
+            )
+            + "."
         )
     if report.edited_after_run:
         report.reasons.append(
