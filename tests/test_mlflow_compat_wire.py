@@ -248,3 +248,18 @@ def test_artifacts_list_of_a_run(server, run_id, tmp_path: Path):
     assert listing == {"root_uri": run["artifact_uri"], "files": [{"path": "sub", "is_dir": True}]}
     listing = _ok(server, "GET", f"/artifacts/list?run_id={run_id}&path=sub")
     assert listing["files"] == [{"path": "sub/f.txt", "is_dir": False, "file_size": 3}]
+
+
+def test_experiment_tags_set_and_delete(server):
+    exp_id = _ok(server, "POST", "/experiments/create", {"name": f"tags-{uuid.uuid4().hex}"})[
+        "experiment_id"
+    ]
+    body = {"experiment_id": exp_id, "key": "k", "value": "v"}
+    _ok(server, "POST", "/experiments/set-experiment-tag", body)
+    _ok(server, "POST", "/experiments/delete-experiment-tag", {"experiment_id": exp_id, "key": "k"})
+    got = _ok(server, "GET", f"/experiments/get?experiment_id={exp_id}")["experiment"]
+    assert "tags" not in got
+    status, body = server.json(
+        "POST", f"{API}/experiments/delete-experiment-tag", {"experiment_id": exp_id, "key": "k"}
+    )
+    assert (status, body["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")

@@ -10,6 +10,7 @@ artifact layer: nothing is read or written outside the destination.
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import posixpath
 import tempfile
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
+# Errors that say the path cannot exist on the destination, not that the server is failing.
+_PATH_ERRNOS = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EINVAL}
 
 
 class ArtifactDestination:
@@ -127,7 +130,15 @@ class ArtifactProxyHandler(TrackerHandler):
             )
         repo = self.destination.repo
         self._spool.seek(0)
-        await self.run(repo.write_stream, rel, self._spool)
+        try:
+            await self.run(repo.write_stream, rel, self._spool)
+        except OSError as exc:
+            if exc.errno not in _PATH_ERRNOS:
+                raise
+            raise InvalidParameter(
+                f"Cannot store artifact {rel!r}: {exc.strerror or exc}. Use a shorter path "
+                "made of ordinary directory and file names."
+            ) from None
         self._write_json({})
 
     @tornado.web.authenticated

@@ -324,7 +324,7 @@ class LoggedModelStore:
         from notebook_tracker.store.logged_model_search import matches, parse, sort_key
 
         clauses = parse(filter_string)
-        exp_ids = [_int_id(e) for e in experiment_ids]
+        exp_ids = _known_ids(experiment_ids)
         with self.reader.connect() as conn:
             ids = [
                 r[0]
@@ -439,6 +439,20 @@ class LoggedModelStore:
 
 def _int_id(experiment_id: str) -> int:
     try:
-        return int(experiment_id)
+        exp_id = int(experiment_id)
     except (TypeError, ValueError):
-        raise NotFound(f"No experiment with id={experiment_id!r} exists.") from None
+        exp_id = -1
+    if not 0 <= exp_id < 2**31:  # the column is a 32-bit INTEGER on PostgreSQL
+        raise NotFound(f"No experiment with id={experiment_id!r} exists.")
+    return exp_id
+
+
+def _known_ids(experiment_ids: Sequence[str]) -> list[int]:
+    """The ids that could name an experiment; others match nothing."""
+    out = []
+    for experiment_id in experiment_ids:
+        try:
+            out.append(_int_id(experiment_id))
+        except NotFound:
+            continue
+    return out

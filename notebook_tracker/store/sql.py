@@ -168,9 +168,12 @@ class SqlStore(TrackingStore):
 
     def _experiment_id_int(self, experiment_id: str | int) -> int:
         try:
-            return int(experiment_id)
+            exp_id = int(experiment_id)
         except (TypeError, ValueError):
             raise NotFound(f"No experiment with id={experiment_id!r} exists.") from None
+        if not 0 <= exp_id < 2**31:  # the column is a 32-bit INTEGER on PostgreSQL
+            raise NotFound(f"No experiment with id={experiment_id!r} exists.")
+        return exp_id
 
     def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
         if not ids:
@@ -292,6 +295,17 @@ class SqlStore(TrackingStore):
             conn.execute(
                 insert(experiment_tags_t).values(experiment_id=exp_id, key=key, value=str(value))
             )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        exp_id = self._experiment_id_int(experiment_id)
+        self.get_experiment(experiment_id)
+        with self.writer.begin() as conn:
+            tag = experiment_tags_t.c
+            done = conn.execute(
+                delete(experiment_tags_t).where(and_(tag.experiment_id == exp_id, tag.key == key))
+            ).rowcount
+        if not done:
+            raise NotFound(f"No tag with name={key!r} on experiment {experiment_id}.")
 
     # -- runs --------------------------------------------------------------------------------
     def create_run(

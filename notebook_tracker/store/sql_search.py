@@ -248,9 +248,11 @@ def _experiment_ids(values) -> list[int]:
     ids = []
     for value in values:
         try:
-            ids.append(int(value))
+            exp_id = int(value)
         except (TypeError, ValueError):
             continue  # not an id this store could have made: it matches nothing
+        if 0 <= exp_id < 2**31:  # out of the INTEGER column's range: matches nothing either
+            ids.append(exp_id)
     return ids
 
 

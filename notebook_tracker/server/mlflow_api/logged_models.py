@@ -40,8 +40,8 @@ def create(api: MlflowApi, req: Params) -> dict[str, Any]:
         api.store.get_run(source_run_id)
     model = api.models.create(
         req.require("experiment_id"),
-        name=req.string("name") or None,
-        model_type=req.string("model_type") or None,
+        name=req.string("name", max_length=500) or None,
+        model_type=req.string("model_type", max_length=500) or None,
         source_run_id=source_run_id,
         params=_pairs(req, "params", "param"),
         tags=_pairs(req, "tags", "tag"),

@@ -11,7 +11,7 @@ from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.mlflow_api import wire
 from notebook_tracker.server.mlflow_api.service import MlflowApi
-from notebook_tracker.server.mlflow_api.wire import Params
+from notebook_tracker.server.mlflow_api.wire import Params, checked_text
 
 VIEW_TYPES = (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
 SEARCH_DEFAULT_MAX_RESULTS = 1000
@@ -19,6 +19,8 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+MAX_RUN_NAME_LENGTH = 250
+MAX_USER_ID_LENGTH = 256
 
 
 def _now_ms() -> int:
@@ -27,6 +29,10 @@ def _now_ms() -> int:
 
 def _tag(key: str, value: str) -> RunTag:
     validation.validate_key(key, "tag")
+    if key == "mlflow.runName":  # it is also the run's name, a shorter column
+        checked_text(key, value, MAX_RUN_NAME_LENGTH)
+    elif key == "mlflow.user":
+        checked_text(key, value, MAX_USER_ID_LENGTH)
     return RunTag(key, validation.tag_value(value, key))
 
 
@@ -55,13 +61,14 @@ def _disown(api: MlflowApi, run_id: str) -> None:
 def create(api: MlflowApi, req: Params) -> dict[str, Any]:
     tags = [_tag(k, v) for k, v in req.key_values("tags", value_required=False)]
     tag_map = {t.key: t.value for t in tags}
-    user_id = req.string("user_id") or tag_map.get("mlflow.user") or "unknown"
+    user_id = req.string("user_id", max_length=MAX_USER_ID_LENGTH)
+    user_id = user_id or tag_map.get("mlflow.user") or "unknown"
     run = api.store.create_run(
         req.string("experiment_id") or "0",
         user_id=user_id,
         start_time=req.int64("start_time") or _now_ms(),
         tags=tag_map,
-        run_name=req.string("run_name") or None,
+        run_name=req.string("run_name", max_length=MAX_RUN_NAME_LENGTH) or None,
         parent_run_id=tag_map.get("mlflow.parentRunId") or None,
     )
     _disown(api, run.info.run_id)
@@ -79,7 +86,7 @@ def update(api: MlflowApi, req: Params) -> dict[str, Any]:
         run_id,
         status=status,
         end_time=req.int64("end_time"),
-        run_name=req.string("run_name") or None,
+        run_name=req.string("run_name", max_length=MAX_RUN_NAME_LENGTH) or None,
     )
     if status == RunStatus.RUNNING:
         _disown(api, run_id)
@@ -207,9 +214,9 @@ def log_inputs(api: MlflowApi, req: Params) -> dict[str, Any]:
             raise wire.missing("datasets.dataset")
         datasets.append(
             DatasetInput(
-                name=dataset.require("name"),
-                digest=dataset.require("digest"),
-                source_type=dataset.require("source_type"),
+                name=checked_text("name", dataset.require("name"), 500),
+                digest=checked_text("digest", dataset.require("digest"), 64),
+                source_type=checked_text("source_type", dataset.require("source_type"), 64),
                 source=dataset.require("source"),
                 schema=dataset.string("schema") or None,
                 profile=dataset.string("profile") or None,

@@ -36,6 +36,18 @@ def invalid(name: str, value: Any, expected: str) -> InvalidParameter:
     )
 
 
+def checked_text(name: str, value: str, max_length: int | None = None) -> str:
+    """Text a database can store: no NUL character, and within the column's length."""
+    if "\x00" in value:
+        raise InvalidParameter(f"Invalid value for parameter '{name}': it contains a NUL byte.")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidParameter(
+            f"Invalid value for parameter '{name}': {len(value)} characters, at most "
+            f"{max_length} are allowed."
+        )
+    return value
+
+
 class Params:
     """The fields of one request, read with the type each endpoint expects."""
 
@@ -89,7 +101,13 @@ class Params:
         return value
 
     # -- scalars ------------------------------------------------------------------------------
-    def string(self, name: str, required: bool = False, default: str | None = None) -> str | None:
+    def string(
+        self,
+        name: str,
+        required: bool = False,
+        default: str | None = None,
+        max_length: int | None = None,
+    ) -> str | None:
         value = self._raw(name)
         if value is None:
             if required:
@@ -101,7 +119,7 @@ class Params:
             raise invalid(name, value, "a string")
         if required and value == "":
             raise missing(name)
-        return value
+        return checked_text(name, value, max_length)
 
     def require(self, name: str) -> str:
         """A required, non-empty string field."""
@@ -196,7 +214,7 @@ class Params:
                 item = str(item)
             if not isinstance(item, str):
                 raise invalid(name, item, "a list of strings")
-            out.append(item)
+            out.append(checked_text(name, item))
         return out
 
     def messages(self, name: str) -> list[Params]:
