@@ -18,7 +18,8 @@ import tornado.web
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
 from notebook_tracker.server.errors import BadRequest, PayloadTooLarge
 
-_NAME = r"([^/@]+)"
+# A model name: no '/' and no '@' (nor its escaped form: clients quote '@' in paths).
+_NAME = r"((?:(?!%40)[^/@])+)"
 
 
 class _ModelHandler(TrackerHandler):
@@ -58,7 +59,6 @@ class InvocationsProxy(_ModelHandler):
                     headers=headers,
                     raise_error=False,
                     request_timeout=300,
-                    max_body_size=1024 * 1024 * 1024,
                 )
             except OSError:
                 response = None
@@ -144,7 +144,7 @@ def model_handlers(prefix: str, context: Any) -> list[tuple[Any, ...]]:
     api = prefix + "api/"
     rules: list[tuple[Any, ...]] = [
         (
-            prefix + "models/" + _NAME + r"(?:/([^/@]+)|@([^/]+))?/invocations/?",
+            prefix + "models/" + _NAME + r"(?:/([^/@]+)|(?:@|%40)([^/]+))?/invocations/?",
             InvocationsProxy,
             options,
         ),

@@ -1,0 +1,160 @@
+"""Registered models served through the Jupyter server extension (pytest-jupyter): the
+invocations route behind Jupyter's token, workers started on first use, restarted after a
+crash and stopped on request; the registry and serving endpoints of the native API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+import pandas as pd
+import pytest
+import tornado.httpclient
+
+import notebook_tracker.models as ntm
+from notebook_tracker.models.registry import RegistryClient, forget_registry_stores
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+BODY = json.dumps({"dataframe_split": {"columns": ["x"], "data": [[1.0], [2.0]]}})
+
+
+def times(k: float):
+    def predict(frame):
+        return frame["x"].to_numpy() * k
+
+    return predict
+
+
+@pytest.fixture
+def jp_server_config(tracking_uri: str) -> dict:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"notebook_tracker": True},
+            "allow_unauthenticated_access": False,
+        }
+    }
+
+
+@pytest.fixture
+def registry(tracking_uri, tmp_path):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    forget_registry_stores()
+    client = RegistryClient(tracking_uri)
+    example = pd.DataFrame({"x": [1.0]})
+    for k in (2, 3):
+        ntm.save_model(times(k), tmp_path / f"times{k}", input_example=example)
+        client.register_model(str(tmp_path / f"times{k}"), "times")
+    client.set_registered_model_alias("times", "champion", 1)
+    yield client
+    forget_registry_stores()
+
+
+@pytest.fixture
+def serving(jp_web_app):
+    context = jp_web_app.settings["notebook_tracker"]
+    yield context
+    served = getattr(context, "model_serving", None)
+    if served is not None:
+        served.close()
+
+
+async def invoke(jp_fetch, *path: str, **kwargs):
+    return await jp_fetch(
+        "notebook-tracker", "models", *path, "invocations", method="POST", body=BODY,
+        headers={"Content-Type": "application/json", **kwargs.pop("headers", {})},
+        raise_error=False, **kwargs,
+    )  # fmt: skip
+
+
+async def test_models_are_served_by_version_alias_and_latest(jp_fetch, registry, serving):
+    for path, expected in (("times/1", [2.0, 4.0]), ("times@champion", [2.0, 4.0]),
+                           ("times/2", [3.0, 6.0]), ("times", [3.0, 6.0])):  # fmt: skip
+        response = await invoke(jp_fetch, path)
+        assert response.code == 200, (path, response.body)
+        assert json.loads(response.body) == {"predictions": expected}
+    served = json.loads((await jp_fetch("notebook-tracker", "api", "serving")).body)["served"]
+    assert [(s["name"], s["version"], s["state"]) for s in served] == [
+        ("times", 1, "ready"),
+        ("times", 2, "ready"),
+    ]
+    assert served[0]["url"] == "models/times/1/invocations"
+
+
+async def test_invocations_need_the_jupyter_token(jp_fetch, registry, serving, jp_base_url):
+    refused = await invoke(jp_fetch, "times", headers={"Authorization": ""})
+    assert refused.code == 403
+    assert json.loads(refused.body)["error_code"] == "PERMISSION_DENIED"
+    assert serving.model_serving.served() == []  # nothing was started for it
+
+
+async def test_scoring_errors_come_back_from_the_worker(jp_fetch, registry, serving):
+    response = await jp_fetch(
+        "notebook-tracker", "models", "times", "1", "invocations", method="POST",
+        body='{"dataframe_records": [{"y": 1}]}', raise_error=False,
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.code == 400
+    assert "missing inputs ['x']" in json.loads(response.body)["message"]
+    missing = await invoke(jp_fetch, "nope")
+    assert missing.code == 404 and "nope" in json.loads(missing.body)["message"]
+
+
+async def test_a_crashed_worker_is_restarted_by_the_next_request(jp_fetch, registry, serving):
+    assert (await invoke(jp_fetch, "times/1")).code == 200
+    (served,) = serving.model_serving.served()
+    os.killpg(served["pid"], signal.SIGKILL)
+    response = await invoke(jp_fetch, "times/1")
+    assert response.code == 200 and json.loads(response.body)["predictions"] == [2.0, 4.0]
+    (again,) = serving.model_serving.served()
+    assert again["pid"] != served["pid"] and again["restarts"] == 1
+
+
+async def test_serving_is_started_and_stopped_through_the_api(jp_fetch, registry, serving):
+    started = await jp_fetch(
+        "notebook-tracker", "api", "serving", "times", "start", method="POST",
+        body=json.dumps({"alias": "champion"}),
+    )  # fmt: skip
+    info = json.loads(started.body)["served"]
+    assert info["version"] == 1 and info["state"] == "ready"
+    stopped = await jp_fetch(
+        "notebook-tracker", "api", "serving", "times", "stop", method="POST", body="{}"
+    )
+    assert json.loads(stopped.body) == {"stopped": ["times-v1"]}
+    listing = json.loads((await jp_fetch("notebook-tracker", "api", "serving")).body)
+    assert listing == {"served": []}
+
+
+async def test_registry_endpoints_list_models_and_versions(jp_fetch, registry, serving):
+    data = json.loads((await jp_fetch("notebook-tracker", "api", "models")).body)
+    (model,) = data["registered_models"]
+    assert model["name"] == "times" and model["aliases"] == {"champion": 1}
+    assert [v["version"] for v in model["latest_versions"]] == [2]
+    versions = json.loads(
+        (await jp_fetch("notebook-tracker", "api", "models", "times", "versions")).body
+    )["model_versions"]
+    assert [v["version"] for v in versions] == [2, 1]
+    assert versions[1]["aliases"] == ["champion"]
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        await jp_fetch("notebook-tracker", "api", "models", "nope")
+    assert info.value.code == 404
+
+
+async def test_mlflow_registry_rest_endpoints_answer_under_the_extension(
+    jp_fetch, registry, serving
+):
+    got = await jp_fetch(
+        "notebook-tracker", "api", "2.0", "mlflow", "registered-models", "alias",
+        params={"name": "times", "alias": "champion"},
+    )  # fmt: skip
+    version = json.loads(got.body)["model_version"]
+    assert version["version"] == "1" and version["aliases"] == ["champion"]
+    uri = await jp_fetch(
+        "notebook-tracker", "api", "2.0", "mlflow", "model-versions", "get-download-uri",
+        params={"name": "times", "version": "2"},
+    )  # fmt: skip
+    assert json.loads(uri.body)["artifact_uri"].endswith("times3")
