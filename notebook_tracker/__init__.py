@@ -49,7 +49,10 @@ _ELSEWHERE = {
     "TrackerError": "notebook_tracker.errors",
     "RunStatus": "notebook_tracker.entities",
     "ViewType": "notebook_tracker.entities",
+    "register_model": "notebook_tracker.models.registry",
+    "set_registered_model_alias": "notebook_tracker.models.registry",
 }
+_SUBMODULES = ("models",)  # `nt.models.log_model(...)` without importing it first
 
 __all__ = [*_FLUENT, *_ELSEWHERE]
 
@@ -61,6 +64,8 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module("notebook_tracker.fluent")
     elif name in _ELSEWHERE:
         module = importlib.import_module(_ELSEWHERE[name])
+    elif name in _SUBMODULES:
+        return importlib.import_module(f"notebook_tracker.{name}")
     else:
         raise AttributeError(f"module 'notebook_tracker' has no attribute {name!r}")
     value = getattr(module, name)
