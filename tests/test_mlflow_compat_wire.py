@@ -263,3 +263,31 @@ def test_experiment_tags_set_and_delete(server):
         "POST", f"{API}/experiments/delete-experiment-tag", {"experiment_id": exp_id, "key": "k"}
     )
     assert (status, body["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_enums_by_name_or_protobuf_number():
+    from notebook_tracker.server.mlflow_api.wire import Params
+
+    view = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
+    assert Params({"v": "all"}).enum("v", view) == "ALL"
+    assert Params({"v": 2}).enum("v", view) == "DELETED_ONLY"
+    assert Params({"v": ["3"]}, from_query=True).enum("v", view) == "ALL"
+    statuses = ("UNSPECIFIED", "LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY")
+    assert Params({"s": 2}).enum("s", statuses, first=0) == "LOGGED_MODEL_READY"
+    with pytest.raises(Exception, match="use one of"):
+        Params({"v": 4}).enum("v", view)
+
+
+def test_doubles_and_int64_in_every_protobuf_spelling():
+    import math
+
+    from notebook_tracker.server.mlflow_api.wire import Params, double
+
+    p = Params({"a": "NaN", "b": "-Infinity", "c": "1e3", "t": "12", "u": 12.0})
+    assert math.isnan(p.double("a")) and p.double("b") == -math.inf and p.double("c") == 1000
+    assert p.int64("t") == 12 and p.int64("u") == 12
+    assert [double(x) for x in (math.nan, math.inf, -math.inf, 1.5)] == [
+        "NaN", "Infinity", "-Infinity", 1.5
+    ]  # fmt: skip
+    with pytest.raises(Exception, match="64-bit integer"):
+        Params({"t": 2**64}).int64("t")

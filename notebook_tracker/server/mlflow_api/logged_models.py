@@ -54,7 +54,7 @@ def get(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 
 def finalize(api: MlflowApi, req: Params) -> dict[str, Any]:
-    status = req.enum("status", STATUSES)
+    status = req.enum("status", STATUSES, first=0)
     if status is None:
         raise wire.missing("status")
     return {"model": logged_model_json(api.models.finalize(req.require("model_id"), status))}

@@ -178,16 +178,19 @@ class Params:
             return value.lower() == "true"
         raise invalid(name, value, "true or false")
 
-    def enum(self, name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
-        """An enum field by name (or by its protobuf number, 1-based in `allowed` order)."""
+    def enum(
+        self, name: str, allowed: Iterable[str], default: str | None = None, first: int = 1
+    ) -> str | None:
+        """An enum field by name, or by its protobuf number (`allowed[0]` is number `first`)."""
         value = self._raw(name)
         if value is None or value == "":
             return default
         names = list(allowed)
-        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= len(names):
-            return names[value - 1]
-        if isinstance(value, str) and value.isdigit() and 1 <= int(value) <= len(names):
-            return names[int(value) - 1]
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if first <= value < first + len(names):
+                return names[value - first]
         if isinstance(value, str) and value.upper() in names:
             return value.upper()
         raise InvalidParameter(
