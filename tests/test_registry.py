@@ -209,3 +209,21 @@ def test_mlflow_client_registers_aliases_searches_and_loads(mlflow_server, tmp_p
     client.delete_registered_model("seven")
     with pytest.raises(mlflow.exceptions.MlflowException, match="not found"):
         client.get_registered_model("seven")
+
+
+def test_a_remote_tracking_uri_logs_registers_and_loads_models(mlflow_server, monkeypatch):
+    monkeypatch.setenv("NOTEBOOK_TRACKER_URI", mlflow_server.url)
+    forget_registry_stores()
+    nt.set_tracking_uri(mlflow_server.url)
+    try:
+        with nt.start_run():
+            info = ntm.log_model(Times(4), "model", registered_model_name="four")
+        assert info.registered_model_version == 1
+        ntm.set_registered_model_alias("four", "champion", 1)
+        assert ntm.get_model_version_by_alias("four", "champion").version == 1
+        assert [m.name for m in ntm.search_registered_models("name = 'four'")] == ["four"]
+        assert ntm.load_model("models:/four@champion").predict(X).tolist() == [4.0, 8.0]
+        assert ntm.load_model(info.model_uri).predict(X).tolist() == [4.0, 8.0]
+    finally:
+        nt.set_tracking_uri(None)
+        forget_registry_stores()
