@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--mlflow-reps", type=int, default=3, help="MLflow is slow here")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--full", action="store_true", help="also time the full history")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow side")
     args = parser.parse_args()
 
     points = series(args.points)
@@ -163,7 +164,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nt-bench-history-") as tmp_dir:
         tmp = Path(tmp_dir)
         results["notebook-tracker"] = measure("notebook-tracker", tmp, args, points)
-        if HAVE_MLFLOW:
+        if HAVE_MLFLOW and not args.no_mlflow:
             results["mlflow"] = measure("mlflow", tmp, args, points)
 
     nt, ml = results["notebook-tracker"], results.get("mlflow")

@@ -28,22 +28,28 @@ def minmax_indices(y: Any, max_points: int) -> Any:
     if n <= max_points:
         return np.arange(n)
     buckets = (max(int(max_points), MIN_POINTS) - 2) // 2
-    # Interior points in equal buckets (the last one padded); first and last are added back.
-    interior = n - 2
-    size = -(-interior // buckets)
-    buckets = -(-interior // size)
-    finite = np.isfinite(y[1:-1])
-    low = np.full(buckets * size, np.inf)
-    high = np.full(buckets * size, -np.inf)
-    low[:interior] = np.where(finite, y[1:-1], np.inf)
-    high[:interior] = np.where(finite, y[1:-1], -np.inf)
-    offsets = np.arange(buckets) * size
-    lows = low.reshape(buckets, size).argmin(axis=1) + offsets
-    highs = high.reshape(buckets, size).argmax(axis=1) + offsets
-    # A bucket with no finite value contributes nothing.
-    picked = np.concatenate([lows[np.isfinite(low[lows])], highs[np.isfinite(high[highs])]])
-    chosen = np.concatenate([[0, n - 1], picked + 1])
-    return np.unique(chosen)
+    # Interior points in equal buckets of `size` (a shorter last one); first and last are
+    # added back. Buckets are reshaped views: no copy of a million-point series.
+    interior = y[1:-1]
+    size = -(-len(interior) // buckets)
+    whole = len(interior) // size
+    finite = bool(np.isfinite(interior).all())
+    if not finite:
+        low = np.where(np.isfinite(interior), interior, np.inf)
+        high = np.where(low == np.inf, -np.inf, interior)
+    else:
+        low = high = interior
+    offsets = np.arange(whole) * size
+    lows = [low[: whole * size].reshape(whole, size).argmin(axis=1) + offsets]
+    highs = [high[: whole * size].reshape(whole, size).argmax(axis=1) + offsets]
+    if whole * size < len(interior):
+        lows.append(np.array([whole * size + low[whole * size :].argmin()]))
+        highs.append(np.array([whole * size + high[whole * size :].argmax()]))
+    picked = np.concatenate(lows + highs)
+    if not finite:
+        # A bucket with no finite value contributes nothing.
+        picked = picked[np.isfinite(interior[picked])]
+    return np.unique(np.concatenate([[0, n - 1], picked + 1]))
 
 
 def downsample_history(
