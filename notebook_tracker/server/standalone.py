@@ -109,7 +109,10 @@ def serve(
     )
     if workers > 1:
         parent = os.getpid()
-        tornado.process.fork_processes(workers)
+        try:
+            tornado.process.fork_processes(workers)
+        except KeyboardInterrupt:  # Ctrl-C in the parent, which only waits on its workers
+            return
         _die_with_parent()
         if os.getppid() != parent:  # the parent died before we asked to follow it
             os._exit(0)
@@ -119,7 +122,10 @@ def serve(
     body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
     server = tornado.httpserver.HTTPServer(make_app(context), max_body_size=body_limit)
     server.add_sockets(sockets)
-    tornado.ioloop.IOLoop.current().start()
+    try:
+        tornado.ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:
+        pass
 
 
 def _redact(uri: str) -> str:
