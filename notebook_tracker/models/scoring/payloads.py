@@ -165,7 +165,7 @@ def _cached_index(columns: tuple[Any, ...]) -> Any:
     # Building an Index costs more than the whole frame of a small request: reuse it.
     import pandas as pd
 
-    return pd.Index(list(columns))
+    return pd.Index(list(columns), dtype=object)  # plain strings: cheaper to iterate
 
 
 def _numeric_frame(rows: list[list[Any]], columns: list[Any]) -> Any:
