@@ -101,6 +101,8 @@ class TrackingClient:
         for k, v in (tags or {}).items():
             validation.validate_key(k, "tag")
             clean_tags[k] = validation.tag_value(v, k)
+        if run_name is not None:
+            run_name = validation.run_name(run_name)
         return self.store.create_run(
             str(experiment_id),
             user_id=clean_tags.get("mlflow.user") or current_user(),

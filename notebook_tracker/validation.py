@@ -63,8 +63,14 @@ def metric_value(value: object, key: str) -> float:
     )
 
 
+def _no_nul(text: str, what: str) -> str:
+    if "\x00" in text:
+        raise InvalidParameter(f"{what} contains a NUL character (\\x00), which cannot be stored.")
+    return text
+
+
 def param_value(value: object, key: str) -> str:
-    text = value if isinstance(value, str) else str(value)
+    text = _no_nul(value if isinstance(value, str) else str(value), f"Param {key!r}")
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidParameter(
             f"Param {key!r} is {len(text)} characters long; at most {MAX_PARAM_VALUE_LENGTH} are "
@@ -74,7 +80,7 @@ def param_value(value: object, key: str) -> str:
 
 
 def tag_value(value: object, key: str) -> str:
-    text = value if isinstance(value, str) else str(value)
+    text = _no_nul(value if isinstance(value, str) else str(value), f"Tag {key!r}")
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidParameter(
             f"Tag {key!r} is {len(text)} characters long; at most {MAX_TAG_VALUE_LENGTH} are "
@@ -93,6 +99,15 @@ def experiment_name(name: object) -> str:
             f"Experiment name is {len(name)} characters; at most {MAX_EXPERIMENT_NAME_LENGTH}."
         )
     return name
+
+
+def run_name(name: object) -> str:
+    text = _no_nul(name if isinstance(name, str) else str(name), "The run name")
+    if len(text) > MAX_KEY_LENGTH:
+        raise InvalidParameter(
+            f"The run name is {len(text)} characters long; at most {MAX_KEY_LENGTH} are allowed."
+        )
+    return text
 
 
 def step_value(step: object) -> int:

@@ -258,3 +258,13 @@ def test_tracking_uri_accepts_a_folder_path(tmp_path, tracking_uri):
     with nt.start_run():
         nt.log_metric("m", 1.0)
     assert (tmp_path / "store" / "tracker.db").exists()
+
+
+def test_nul_characters_and_overlong_run_names_are_refused_clearly(tracking_uri):
+    with pytest.raises(InvalidParameter, match="at most 250"):
+        nt.start_run(run_name="x" * 251)
+    with nt.start_run():
+        with pytest.raises(InvalidParameter, match="NUL"):
+            nt.log_param("a", "b\x00c")
+        with pytest.raises(InvalidParameter, match="NUL"):
+            nt.set_tag("a", "\x00")
