@@ -43,13 +43,13 @@ def all_runs(client: TrackingClient) -> dict:
     return {r.info.run_name: r for r in client.search_runs(ids, max_results=1000)}
 
 
-def widget_outputs(nb: nbformat.NotebookNode) -> list[dict]:
+def displays(nb: nbformat.NotebookNode) -> list[dict]:
     return [
         o["data"]
         for cell in nb.cells
         if cell.cell_type == "code"
         for o in cell.outputs
-        if o.output_type == "display_data" and WIDGET in o.get("data", {})
+        if o.output_type == "display_data"
     ]
 
 
@@ -62,9 +62,10 @@ def test_quickstart_runs_and_tracks_its_cells(tmp_path):
     assert {"mse", "weights.w0", "train_mse"} <= set(baseline.data.metrics)
     residual_files = [f.path for f in client.list_artifacts(runs["residuals"].info.run_id)]
     assert "figures" in residual_files and "files" in residual_files
-    outputs = widget_outputs(nb)
-    assert len(outputs) == 4  # three run cards and the comparison
-    assert all("text/html" in o for o in outputs)
+    cards = [o for o in displays(nb) if "nt-run-card" in o.get("text/html", "")]
+    assert len(cards) == 3 and all('data-status="FINISHED"' in c["text/html"] for c in cards)
+    (comparison,) = [o for o in displays(nb) if WIDGET in o]
+    assert "nt-runs-table" in comparison["text/html"]
 
 
 def test_sweep_runs_and_nests_its_runs(tmp_path):
@@ -80,4 +81,4 @@ def test_sweep_runs_and_nests_its_runs(tmp_path):
     assert len([r for r in runs.values() if r.parent_run_id == grid.info.run_id]) == 9
     assert "best_rmse" in grid.data.metrics
     assert len(client.get_metric_history(grid.info.run_id, "rmse_by_alpha")) == 9
-    assert widget_outputs(nb)
+    assert any(WIDGET in o for o in displays(nb))  # the comparison

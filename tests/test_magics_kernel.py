@@ -74,7 +74,7 @@ CELLS: list[tuple[str, str, bool]] = [
         "me = nt.active_run().info.run_id\n"
         "cards = [o for o in gc.get_objects() if isinstance(o, RunCard)]\n"
         "card = [c for c in cards if c.state.run_id == me][0]\n"
-        "print('LIVE', json.dumps({'value': card.value}))\n"
+        "print('LIVE', json.dumps({'value': card.html}))\n"
         "del card, cards\n",
         False,
     ),
@@ -221,20 +221,17 @@ def test_card_updates_live_while_the_cell_runs(executed):
     assert 'data-key="loss"' in live and "<svg" in live  # stepped metric with a sparkline
 
 
-def test_final_card_is_a_widget_with_static_fallbacks(executed):
+def test_final_card_replaces_the_live_one_and_shows_without_widgets(executed):
     nb, _, runs, _ = executed
     (card,) = [o for o in outputs(nb, "rules") if o.output_type == "display_data"]
     data = card["data"]
-    assert WIDGET in data and "image/png" in data
+    assert WIDGET not in data and "image/png" in data
     run_id = runs["rules"].info.run_id
     assert f'data-run-id="{run_id}"' in data["text/html"]
     assert 'data-status="FINISHED"' in data["text/html"]
     assert "data:image/png;base64," in data["text/html"]  # sparklines survive SVG stripping
     assert f"#notebook-tracker:run={run_id}" in data["text/html"]
-    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    model = state[data[WIDGET]["model_id"]]
-    assert model["model_name"] == "HTMLModel"
-    assert 'data-status="FINISHED"' in model["state"]["value"]
+    assert "loss" in data["text/plain"] and "lr=0.01" in data["text/plain"]
     (failed,) = [o for o in outputs(nb, "boom") if o.output_type == "display_data"]
     assert 'data-status="FAILED"' in failed["data"]["text/html"]
     assert "ValueError: bad batch" in failed["data"]["text/plain"]

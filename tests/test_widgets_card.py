@@ -68,31 +68,49 @@ def test_sparkline_scales_points_and_needs_two():
     assert downsample([0, 1, 2], [1.0, float("nan"), 2.0]) == ([0, 2], [1.0, 2.0])
 
 
-def test_run_card_widget_state_and_static_fallbacks():
+def test_run_card_output_is_html_with_a_png_of_stepped_metrics():
     s = state(metrics={"loss": 0.5})
     card = RunCard(s)
-    assert 'data-status="RUNNING"' in card.get_state()["value"]
+    assert 'data-status="RUNNING"' in card._repr_mimebundle_()["text/html"]
+    s.metrics["acc"] = 0.75
+    assert card.refresh() is True and "0.75" in card.html
     s.status = "FINISHED"
     s.end_ms = s.start_ms + 10
     for i in range(5):
         s.series.setdefault("loss", Series()).add(i, float(i), 1.0 / (i + 1))
-    assert card.refresh() is True
-    assert 'data-status="FINISHED"' in card.get_state()["value"]
-    card.build_static()
+    card.finish()
     bundle = card._repr_mimebundle_()
-    assert WIDGET in bundle and bundle[WIDGET]["model_id"] == card.model_id
+    assert WIDGET not in bundle  # plain HTML: it survives nbconvert, GitHub and reopening
     assert 'data-status="FINISHED"' in bundle["text/html"]
     assert "data:image/png;base64," in bundle["text/html"]  # no SVG needed by static renderers
     assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
     assert bundle["text/plain"].startswith("Run lucky-run")
-    card.close()
 
 
 def test_card_without_stepped_metrics_has_no_png():
     card = RunCard(state(metrics={"acc": 1.0}))
-    card.build_static()
+    card.finish()
     assert "image/png" not in card._repr_mimebundle_()
-    card.close()
+
+
+def test_card_updates_its_display_in_place():
+    updates = []
+
+    class Handle:
+        def update(self, obj):
+            updates.append(obj._repr_mimebundle_()["text/html"])
+
+    s = state()
+    s.end_ms = s.start_ms + 1500  # a fixed duration: the markup changes only with the state
+    card = RunCard(s)
+    card._handle = Handle()
+    s.metrics["acc"] = 0.5
+    assert card.refresh() is True
+    assert card.refresh() is False  # unchanged markup sends nothing
+    assert len(updates) == 1
+    s.status = "FINISHED"
+    card.finish()
+    assert 'data-status="FINISHED"' in updates[-1] and "acc" in updates[-1]
 
 
 def fake_buffer() -> SimpleNamespace:

@@ -157,4 +157,4 @@ def add_lineage(
         "# Replay it with: ipython replay.py   (tracked cells replay as plain code)\n"
     )
     plan.blobs["lineage/replay.py"] = lineage.replay_script(history, transform, header).encode()
-    plan.blobs["lineage/report.json"] = json.dumps(report.to_dict(), indent=1).encode()
+    plan.blobs["lineage/report.json"] = json.dumps(report.to_dict()).encode()

@@ -54,9 +54,8 @@ def context_tags(
     location: NotebookLocation,
     execution_count: int | None,
     cell_id: str | None,
-    git: GitState | None,
 ) -> dict[str, str]:
-    """The tags `%%track_run` sets on every run (names shared with the sidebar and rerun)."""
+    """The tags `%%track_run` sets when a run starts (names shared with the sidebar and rerun)."""
     tags = {
         "mlflow.source.type": "NOTEBOOK",
         "mlflow.source.name": location.path,
@@ -70,10 +69,16 @@ def context_tags(
         tags["notebook_tracker.execution_count"] = str(execution_count)
     if cell_id:
         tags["notebook_tracker.cell_id"] = cell_id
-    if git is not None:
-        if git.commit:
-            tags["mlflow.source.git.commit"] = git.commit
-        if git.branch:
-            tags["mlflow.source.git.branch"] = git.branch
-        tags["notebook_tracker.git.dirty"] = "true" if git.dirty else "false"
+    return tags
+
+
+def git_tags(git: GitState | None) -> dict[str, str]:
+    """Commit, branch and dirty flag of the working directory's repository (none outside one)."""
+    if git is None:
+        return {}
+    tags = {"notebook_tracker.git.dirty": "true" if git.dirty else "false"}
+    if git.commit:
+        tags["mlflow.source.git.commit"] = git.commit
+    if git.branch:
+        tags["mlflow.source.git.branch"] = git.branch
     return tags

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,3 +95,24 @@ def git_state(cwd: str | os.PathLike[str]) -> GitState | None:
     if time.monotonic() - started > SLOW_S:
         _cache[key] = (time.monotonic() + CACHE_S, state)
     return state
+
+
+class GitProbe:
+    """`git_state` in a background thread, so git runs while the cell does."""
+
+    def __init__(self, cwd: str | os.PathLike[str]) -> None:
+        self._state: GitState | None = None
+        self._thread = threading.Thread(
+            target=self._probe, args=(cwd,), name="notebook-tracker-git", daemon=True
+        )
+        self._thread.start()
+
+    def _probe(self, cwd: str | os.PathLike[str]) -> None:
+        try:
+            self._state = git_state(cwd)
+        except Exception:  # no git information is better than a failed run
+            self._state = None
+
+    def result(self) -> GitState | None:
+        self._thread.join(timeout=3 * TIMEOUT_S)
+        return self._state

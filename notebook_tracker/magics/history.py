@@ -19,6 +19,7 @@ class ExecutionRecorder:
         self.failed: set[int] = set()
         self._shell: Any = None
         self._count: int | None = None
+        self._transformed: dict[str, str] = {}
 
     def attach(self, shell: Any) -> None:
         self._shell = shell
@@ -55,6 +56,15 @@ class ExecutionRecorder:
 
     def current_cell_id(self, count: int) -> str | None:
         return self.cell_ids.get(count)
+
+    def transform(self, source: str) -> str:
+        """IPython syntax to Python, remembered: replay scripts re-read the whole history."""
+        code = self._transformed.get(source)
+        if code is None and self._shell is None:
+            return source
+        if code is None:
+            code = self._transformed[source] = self._shell.transform_cell(source)
+        return code
 
 
 def executions(shell: Any, recorder: ExecutionRecorder | None, upto: int) -> list[Execution]:

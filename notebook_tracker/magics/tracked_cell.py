@@ -18,7 +18,7 @@ from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.magics import collect, files, git_info, history, lineage, notebook_path
 from notebook_tracker.magics.arguments import TrackOptions
-from notebook_tracker.magics.context import context_tags
+from notebook_tracker.magics.context import context_tags, git_tags
 from notebook_tracker.magics.figures import FigureWatch
 from notebook_tracker.magics.runner import CellOutcome, run_body
 
@@ -74,11 +74,10 @@ class TrackedCell:
             self.code: str | None = shell.transform_cell(self.body)
         except Exception:
             self.code = None
+        self.git = git_info.GitProbe(self.cwd)  # runs while the cell does
         self.location = notebook_path.locate(shell.user_ns)
-        git = git_info.git_state(self.cwd)
-        self.git = git
         cell_id = self.recorder.current_cell_id(self.count) if self.recorder else None
-        tags = context_tags(self.location, self.count, cell_id, git)
+        tags = context_tags(self.location, self.count, cell_id)
         tags.update(opts.tags)
         nested = opts.nested or fluent.active_run() is not None
         self.active = fluent.start_run(
@@ -129,8 +128,10 @@ class TrackedCell:
             collect.add_figures(plan, self.figures.captured, self.figures.errors)
         after = files.snapshot(self.cwd, self.exclude) if self.before is not None else None
         collect.add_files(plan, self.cwd, self.before, after, self.options.artifacts)
-        if self.git is not None and self.git.diff:
-            plan.blobs["git/diff.patch"] = self.git.diff
+        git = self.git.result()
+        plan.tags.update(git_tags(git))
+        if git is not None and git.diff:
+            plan.blobs["git/diff.patch"] = git.diff
         current = lineage.Execution(
             self.count,
             self.raw_cell,
@@ -138,9 +139,8 @@ class TrackedCell:
             self.recorder.current_cell_id(self.count) if self.recorder else None,
         )
         past = history.executions(self.shell, self.recorder, self.count)
-        collect.add_lineage(
-            plan, past, current, self.location.file, self.shell.transform_cell, run_id
-        )
+        transform = self.recorder.transform if self.recorder else self.shell.transform_cell
+        collect.add_lineage(plan, past, current, self.location.file, transform, run_id)
         return plan
 
     def _write(self, plan: collect.LogPlan) -> None:
