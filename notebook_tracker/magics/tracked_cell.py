@@ -23,6 +23,7 @@ from notebook_tracker.magics.figures import FigureWatch
 from notebook_tracker.magics.runner import CellOutcome, run_body
 
 MAX_SPARKLINE_KEYS = 12
+SPARKLINE_POINTS = 1000
 TRACK_CELL_PREFIXES = ("%%track_run", "%%run_experiment")
 
 
@@ -166,6 +167,7 @@ class TrackedCell:
     def _end(self, status: str) -> None:
         """End our run (and runs the cell left open inside it) with `status`."""
         run_id = self.active.info.run_id
+        # The fluent stack has no public view; only read here, never changed but by end_run.
         open_ids = [r.info.run_id for r in fluent._active_runs]
         if run_id not in open_ids:
             return  # the cell ended it itself
@@ -193,8 +195,16 @@ class TrackedCell:
         for key in stepped[:MAX_SPARKLINE_KEYS]:
             hist = client.get_metric_history(run.info.run_id, key)
             if len(hist) > 1:
+                import numpy as np
+
+                # A sparkline needs few points: evenly spaced, first and last included.
+                pick = np.unique(
+                    np.linspace(0, len(hist) - 1, SPARKLINE_POINTS).round().astype(int)
+                )
                 state.series[key] = Series(
-                    hist.steps.tolist(), hist.timestamps.tolist(), hist.values.tolist()
+                    hist.steps[pick].tolist(),
+                    hist.timestamps[pick].tolist(),
+                    hist.values[pick].tolist(),
                 )
             else:
                 state.series.pop(key, None)
