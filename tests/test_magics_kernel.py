@@ -291,3 +291,16 @@ def test_runs_magic_shows_a_table(executed):
     (out,) = [o for o in outputs(nb, "runs") if o.output_type == "execute_result"]
     html = out["data"]["text/html"]
     assert html.index(runs["hidden"].info.run_id) < html.index(runs["rules"].info.run_id)
+
+
+def test_nbconvert_without_widget_state_shows_the_static_table_cards_and_plots(executed):
+    import copy
+
+    from nbconvert import HTMLExporter
+
+    nb = copy.deepcopy(executed[0])
+    nb.metadata.pop("widgets", None)  # JupyterLab does not save widget state by default
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert "nt-runs-table" in html  # the comparison's table
+    assert html.count('class="nt-run-card"') >= 10  # every tracked cell's card
+    assert "data:image/png;base64," in html
