@@ -275,3 +275,20 @@ def test_notebook_snapshot_drops_outputs_and_is_parsed_once_per_save(tmp_path):
     nb.cells[0].source = "a = 2"
     nbformat.write(nb, path)
     assert snapshot.read_snapshot(path).cells[0].source == "a = 2"
+
+
+def test_card_summary_says_what_was_logged_besides_params_and_metrics():
+    from notebook_tracker.magics.collect import LogPlan, summary
+
+    plan = LogPlan(
+        blobs={
+            "cell/source.py": b"",
+            "figures/figure-1.png": b"",
+            "figures/figure-2.png": b"",
+            "outputs/stdout.txt": b"",
+            "outputs/display-001.html": b"",
+            "git/diff.patch": b"",
+        },
+        local_files=[("/w/a.csv", "files")],
+    )
+    assert summary(plan) == ["2 figures", "1 output file", "stdout", "1 file", "git diff"]

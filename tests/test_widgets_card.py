@@ -44,8 +44,10 @@ def test_card_shows_error_hidden_state_parent_and_notes():
         hidden_reasons=["Cells ran out of notebook order"],
         parent_run_id="b" * 32,
         notes=["x not logged: not defined after the cell"],
+        logged=["2 figures", "stdout"],
     )
     html = card_html(s)
+    assert "logged: 2 figures, stdout" in html
     assert "ValueError: bad" in html and "hidden state" in html
     assert "out of notebook order" in html and "#notebook-tracker:run=" + "b" * 32 in html
     assert "x not logged" in html

@@ -158,3 +158,29 @@ def add_lineage(
     )
     plan.blobs["lineage/replay.py"] = lineage.replay_script(history, transform, header).encode()
     plan.blobs["lineage/report.json"] = json.dumps(report.to_dict()).encode()
+
+
+def summary(plan: LogPlan) -> list[str]:
+    """What the plan logs besides params and metrics, in a few words for the card."""
+
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    paths = list(plan.blobs)
+    items = []
+    figures = sum(p.startswith("figures/") for p in paths)
+    if figures:
+        items.append(count(figures, "figure"))
+    displays = sum(p.startswith(("outputs/display-", "outputs/result.")) for p in paths)
+    if displays:
+        items.append(count(displays, "output file"))
+    for stream in ("stdout", "stderr"):
+        if f"outputs/{stream}.txt" in plan.blobs:
+            items.append(stream)
+    if plan.local_files:
+        items.append(count(len(plan.local_files), "file"))
+    if "notebook/snapshot.ipynb" in plan.blobs:
+        items.append("notebook snapshot")
+    if "git/diff.patch" in plan.blobs:
+        items.append("git diff")
+    return items

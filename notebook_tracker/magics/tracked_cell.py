@@ -263,6 +263,7 @@ class TrackedCell:
         try:
             if plan is not None and self.card is not None:
                 self.card.state.notes = plan.notes
+                self.card.state.logged = collect.summary(plan)
             self._finish_card(plan)
         except Exception as error:
             self._warn(f"could not show the run card: {type(error).__name__}: {error}")

@@ -54,6 +54,7 @@ class CardState:
     hidden_reasons: list[str] = field(default_factory=list)
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    logged: list[str] = field(default_factory=list)  # e.g. "2 figures", "stdout"
 
     @property
     def duration_s(self) -> float:
@@ -80,11 +81,9 @@ def format_duration(seconds: float) -> str:
 def format_value(value: float) -> str:
     if value != value:  # NaN
         return "NaN"
-    if abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3):
-        return f"{value:.4g}"
-    if float(value).is_integer():
+    if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.4f}".rstrip("0").rstrip(".")
+    return f"{value:.5g}"
 
 
 _CELL = "padding:1px 8px 1px 0;text-align:left;vertical-align:middle"
@@ -156,6 +155,12 @@ def card_html(state: CardState, sparkline_images: dict[str, str] | None = None) 
         parts.append('<table class="nt-metrics" style="border-collapse:collapse">')
         parts.extend(rows)
         parts.append("</table>")
+    if state.logged:
+        parts.append(
+            '<div class="nt-logged" style="color:#777">logged: '
+            + ", ".join(e(item) for item in state.logged)
+            + "</div>"
+        )
     if state.notes:
         notes = "; ".join(e(n) for n in state.notes[:5])
         parts.append(f'<div class="nt-notes" style="color:#777">{notes}</div>')
