@@ -7,6 +7,7 @@ from notebook_tracker.widgets.sparkline import downsample
 from notebook_tracker.widgets.static import figure_png, new_figure
 
 MAX_CURVE_POINTS = 2000
+MAX_LEGEND = 12
 
 
 def _empty(message: str) -> bytes:
@@ -35,7 +36,10 @@ def curves_png(data: ComparisonData, metric: str | None, x: str = "step") -> byt
     ax.set_xlabel("step" if x == "step" else "seconds since the run started")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    if plotted <= MAX_LEGEND:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        ax.set_title(f"{plotted} runs", fontsize=9)
     return figure_png(fig)
 
 
