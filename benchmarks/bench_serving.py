@@ -76,8 +76,22 @@ def ping(port: int) -> bool:
         return False
 
 
-def start(cmd: list[str], port: int, log: Path) -> tuple[subprocess.Popen, float]:
-    """Start a server; seconds until its first successful /ping."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants (Linux /proc), 0 elsewhere."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
+
+
+def start(cmd: list[str], port: int, log: Path) -> tuple[subprocess.Popen, float, float]:
+    """Start a server; (process, seconds until its first successful /ping, CPU seconds used)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
@@ -88,7 +102,7 @@ def start(cmd: list[str], port: int, log: Path) -> tuple[subprocess.Popen, float
         if time.perf_counter() - t0 > 120:
             raise RuntimeError(f"server did not answer /ping within 120 s: {' '.join(cmd)}")
         time.sleep(0.02)
-    return proc, time.perf_counter() - t0
+    return proc, time.perf_counter() - t0, cpu_seconds(proc.pid)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -153,7 +167,7 @@ def load(port: int, body: bytes, connections: int, requests: int) -> dict[str, f
 
 
 def measure(name: str, cmd: list[str], port: int, args: argparse.Namespace, tmp: Path) -> dict:
-    proc, cold = start(cmd, port, tmp / f"{name}.log")
+    proc, cold, cold_cpu = start(cmd, port, tmp / f"{name}.log")
     try:
         one = body_for(1)
         big = body_for(1000)
@@ -165,6 +179,7 @@ def measure(name: str, cmd: list[str], port: int, args: argparse.Namespace, tmp:
         stop(proc)
     return {
         "cold_start_s": cold,
+        "cold_start_cpu_s": cold_cpu,
         "rps_1row": small["rps"],
         "p50_ms_1row": small["p50_ms"],
         "p99_ms_1row": small["p99_ms"],
@@ -238,12 +253,15 @@ def main() -> None:
 
 
 def report(results: dict[str, dict], args: argparse.Namespace) -> None:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
+        f"load average {load:.2f} on {os.cpu_count()} CPUs; "
         f"model={args.model} workers={args.workers} connections={args.connections} "
         f"requests={args.requests} (1 row) / {args.big_requests} (1000 rows), loopback"
     )
     labels = {
         "cold_start_s": ("cold start to first /ping", "s"),
+        "cold_start_cpu_s": ("  CPU used by then", "s"),
         "rps_1row": ("1-row requests per second", "req/s"),
         "p50_ms_1row": ("1-row p50 latency", "ms"),
         "p99_ms_1row": ("1-row p99 latency", "ms"),
