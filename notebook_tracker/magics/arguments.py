@@ -38,6 +38,10 @@ class TrackOptions:
 def _track_parser() -> _Parser:
     p = _Parser(
         prog="%%track_run",
+        usage=(
+            "%%track_run [NAME] [-e EXPERIMENT] [-t KEY=VALUE ...] [--nested] [-p NAMES] "
+            "[-m NAMES] [--artifacts GLOB ...] [--no-autolog] [--quiet]   (NAME comes first)"
+        ),
         description=(
             "Run the cell inside a tracked run: params, metrics, figures, files, outputs, "
             "context and lineage are logged automatically (see docs/magics.md)."
