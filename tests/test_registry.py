@@ -218,12 +218,36 @@ def test_a_remote_tracking_uri_logs_registers_and_loads_models(mlflow_server, mo
     try:
         with nt.start_run():
             info = ntm.log_model(Times(4), "model", registered_model_name="four")
-        assert info.registered_model_version == 1
+        assert str(info.registered_model_version) == "1"
         ntm.set_registered_model_alias("four", "champion", 1)
         assert ntm.get_model_version_by_alias("four", "champion").version == 1
         assert [m.name for m in ntm.search_registered_models("name = 'four'")] == ["four"]
         assert ntm.load_model("models:/four@champion").predict(X).tolist() == [4.0, 8.0]
         assert ntm.load_model(info.model_uri).predict(X).tolist() == [4.0, 8.0]
+    finally:
+        nt.set_tracking_uri(None)
+        forget_registry_stores()
+
+
+def test_a_model_logged_and_registered_by_mlflow_3_loads_here_and_there(mlflow_server, monkeypatch):
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    mlflow = pytest.importorskip("mlflow")
+    from sklearn.linear_model import LinearRegression
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    mlflow.set_tracking_uri(mlflow_server.url)
+    mlflow.set_registry_uri(mlflow_server.url)
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(
+            LinearRegression().fit(X, [1.0, 2.0]), name="m", registered_model_name="lr"
+        )
+    assert str(info.registered_model_version) == "1"
+    assert mlflow.pyfunc.load_model("models:/lr/1").predict(X).tolist() == pytest.approx([1, 2])
+    forget_registry_stores()
+    nt.set_tracking_uri(mlflow_server.url)
+    try:
+        assert ntm.get_model_version("lr", 1).source.startswith("models:/m-")
+        assert ntm.load_model("models:/lr/1").predict(X).tolist() == pytest.approx([1, 2])
     finally:
         nt.set_tracking_uri(None)
         forget_registry_stores()

@@ -122,6 +122,14 @@ def resolve_location(uri: str, tracking_uri: str | None = None) -> str:
 
 
 def _logged_model_location(model_id: str, tracking_uri: str) -> str:
+    """Where a logged model's files are (MLflow 3 registers versions as `models:/m-<id>`)."""
+    if tracking_uri.startswith(("http://", "https://")):
+        from notebook_tracker.store.rest_transport import Transport
+
+        answer = Transport(tracking_uri.rstrip("/")).call(
+            "GET", f"api/2.0/mlflow/logged-models/{model_id}"
+        )
+        return answer["model"]["info"]["artifact_uri"]
     from notebook_tracker.store import get_store
     from notebook_tracker.store.logged_models import LoggedModelStore
 
