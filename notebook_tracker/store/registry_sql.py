@@ -5,93 +5,32 @@ Filters and ordering of searches are compiled in `registry_search.py`.
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from notebook_tracker.entities import PagedList
-from notebook_tracker.errors import AlreadyExists, InvalidParameter, NotFound
+from notebook_tracker.errors import AlreadyExists, NotFound
 from notebook_tracker.models.registry_entities import (
     ModelVersion,
-    ModelVersionStatus,
     RegisteredModel,
-    Stage,
 )
 from notebook_tracker.store import registry_search
 from notebook_tracker.store.engine import engines_for
+from notebook_tracker.store.registry_rules import check_alias, check_name, check_version, now
+from notebook_tracker.store.registry_rules import offset as page_offset
+from notebook_tracker.store.registry_rules import token as page_token_for
 from notebook_tracker.store.registry_schema import model_version_tags as mv_tags_t
 from notebook_tracker.store.registry_schema import model_versions as versions_t
 from notebook_tracker.store.registry_schema import registered_model_aliases as aliases_t
 from notebook_tracker.store.registry_schema import registered_model_tags as rm_tags_t
 from notebook_tracker.store.registry_schema import registered_models as models_t
+from notebook_tracker.store.registry_versions import VersionsMixin
 from notebook_tracker.store.schema_version import ensure_schema
 
-MAX_RESULTS = 1000
-_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
-
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(value, int) and value >= 0:
-            return value
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidParameter(
-        f"Invalid page_token {token!r}: pass the token a previous page returned."
-    )
-
-
-def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidParameter("A registered model name must be a non-empty string.")
-    if "/" in name or "@" in name or len(name) > 256:
-        raise InvalidParameter(
-            f"Invalid registered model name {name!r}: names may not contain '/' or '@' (they "
-            "would be ambiguous in models:/ URIs) and have at most 256 characters."
-        )
-    return name
-
-
-def check_alias(alias: Any) -> str:
-    if not isinstance(alias, str) or not alias.strip() or "/" in alias or "@" in alias:
-        raise InvalidParameter(
-            f"Invalid alias {alias!r}: use a non-empty name without '/' or '@', e.g. 'champion'."
-        )
-    if _RESERVED_ALIAS.match(alias):
-        raise InvalidParameter(
-            f"The alias {alias!r} is reserved ('latest' and 'v<number>' have fixed meanings in "
-            "models:/ URIs): pick another name."
-        )
-    return alias
-
-
-def check_version(version: Any) -> int:
-    try:
-        number = int(str(version))
-    except (TypeError, ValueError):
-        raise InvalidParameter(f"Invalid model version {version!r}: expected a number.") from None
-    if number < 1:
-        raise InvalidParameter(f"Invalid model version {version!r}: versions start at 1.")
-    return number
-
-
-class RegistryStore:
+class RegistryStore(VersionsMixin):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.reader, self.writer = engines_for(uri)
@@ -106,7 +45,7 @@ class RegistryStore:
         user_id: str | None = None,
     ) -> RegisteredModel:
         check_name(name)
-        now = _now()
+        stamp = now()
         with self.writer.begin() as conn:
             if self._model_row(conn, name) is not None:
                 raise AlreadyExists(
@@ -116,8 +55,8 @@ class RegistryStore:
             conn.execute(
                 insert(models_t).values(
                     name=name,
-                    creation_time=now,
-                    last_updated_time=now,
+                    creation_time=stamp,
+                    last_updated_time=stamp,
                     description=description,
                     user_id=user_id,
                     next_version=1,
@@ -176,7 +115,7 @@ class RegistryStore:
             if self._model_row(conn, new_name) is not None:
                 raise AlreadyExists(f"Registered model {new_name!r} already exists.")
             values = row._asdict()
-            values.update(name=new_name, last_updated_time=_now())
+            values.update(name=new_name, last_updated_time=now())
             conn.execute(insert(models_t).values(**values))
             for table in (rm_tags_t, aliases_t):
                 conn.execute(update(table).where(table.c.name == name).values(name=new_name))
@@ -203,7 +142,7 @@ class RegistryStore:
             conn.execute(
                 update(models_t)
                 .where(models_t.c.name == name)
-                .values(description=description, last_updated_time=_now())
+                .values(description=description, last_updated_time=now())
             )
         return self.get_registered_model(name)
 
@@ -229,7 +168,7 @@ class RegistryStore:
 
     def _touch(self, conn: Connection, name: str) -> None:
         conn.execute(
-            update(models_t).where(models_t.c.name == name).values(last_updated_time=_now())
+            update(models_t).where(models_t.c.name == name).values(last_updated_time=now())
         )
 
     def search_registered_models(
@@ -252,250 +191,12 @@ class RegistryStore:
             },
             models_t.c.name,
         )
-        offset = _offset(page_token)
+        start = page_offset(page_token)
         query = select(models_t).where(*conditions).order_by(*ordering)
         with self.reader.connect() as conn:
-            rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
+            rows = conn.execute(query.offset(start).limit(max_results + 1)).all()
             found = [self._registered_model(conn, r) for r in rows[:max_results]]
-        token = _token(offset + max_results) if len(rows) > max_results else None
-        return PagedList(found, token)
-
-    # -- versions -------------------------------------------------------------------------------
-    def create_model_version(
-        self,
-        name: str,
-        source: str,
-        run_id: str | None = None,
-        tags: dict[str, str] | None = None,
-        run_link: str | None = None,
-        description: str | None = None,
-        user_id: str | None = None,
-        model_id: str | None = None,
-    ) -> ModelVersion:
-        if not isinstance(source, str) or not source:
-            raise InvalidParameter("A model version needs a source: the URI of the model files.")
-        now = _now()
-        with self.writer.begin() as conn:
-            row = self._require_model(conn, name, lock=True)
-            version = max(int(row.next_version), self._max_version(conn, name) + 1)
-            conn.execute(
-                insert(versions_t).values(
-                    name=name,
-                    version=version,
-                    creation_time=now,
-                    last_updated_time=now,
-                    description=description,
-                    user_id=user_id,
-                    current_stage=Stage.NONE,
-                    source=source,
-                    run_id=run_id,
-                    run_link=run_link,
-                    model_id=model_id,
-                    status=ModelVersionStatus.READY,
-                )
-            )
-            for key, value in (tags or {}).items():
-                conn.execute(
-                    insert(mv_tags_t).values(name=name, version=version, key=key, value=str(value))
-                )
-            conn.execute(
-                update(models_t)
-                .where(models_t.c.name == name)
-                .values(next_version=version + 1, last_updated_time=now)
-            )
-        return self.get_model_version(name, version)
-
-    def _max_version(self, conn: Connection, name: str) -> int:
-        return int(
-            conn.execute(
-                select(func.coalesce(func.max(versions_t.c.version), 0)).where(
-                    versions_t.c.name == name
-                )
-            ).scalar()
-        )
-
-    def _version_row(self, conn: Connection, name: str, version: int) -> Any:
-        row = conn.execute(
-            select(versions_t).where(versions_t.c.name == name, versions_t.c.version == version)
-        ).first()
-        if row is None:
-            self._require_model(conn, name)
-            raise NotFound(
-                f"Model {name!r} has no version {version}: list its versions with "
-                f"`notebook-tracker models versions {name}`."
-            )
-        return row
-
-    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
-        number = check_version(version)
-        with self.reader.connect() as conn:
-            return self._model_version(conn, self._version_row(conn, name, number))
-
-    def _model_version(self, conn: Connection, row: Any) -> ModelVersion:
-        tags = dict(
-            conn.execute(
-                select(mv_tags_t.c.key, mv_tags_t.c.value).where(
-                    mv_tags_t.c.name == row.name, mv_tags_t.c.version == row.version
-                )
-            ).all()
-        )
-        aliases = list(
-            conn.execute(
-                select(aliases_t.c.alias)
-                .where(aliases_t.c.name == row.name, aliases_t.c.version == row.version)
-                .order_by(aliases_t.c.alias)
-            ).scalars()
-        )
-        return ModelVersion(
-            name=row.name,
-            version=row.version,
-            creation_timestamp=row.creation_time,
-            last_updated_timestamp=row.last_updated_time,
-            source=row.source,
-            run_id=row.run_id,
-            description=row.description,
-            user_id=row.user_id,
-            current_stage=row.current_stage,
-            run_link=row.run_link,
-            model_id=row.model_id,
-            status=row.status,
-            status_message=row.status_message,
-            tags=tags,
-            aliases=aliases,
-        )
-
-    def update_model_version(
-        self, name: str, version: int | str, description: str | None
-    ) -> ModelVersion:
-        number = check_version(version)
-        with self.writer.begin() as conn:
-            self._version_row(conn, name, number)
-            conn.execute(
-                update(versions_t)
-                .where(versions_t.c.name == name, versions_t.c.version == number)
-                .values(description=description, last_updated_time=_now())
-            )
-        return self.get_model_version(name, number)
-
-    def transition_model_version_stage(
-        self, name: str, version: int | str, stage: str, archive_existing_versions: bool = False
-    ) -> ModelVersion:
-        number = check_version(version)
-        canonical = Stage.canonical(stage)
-        if canonical is None:
-            raise InvalidParameter(
-                f"Invalid stage {stage!r}: use one of {', '.join(Stage.ALL)} (or aliases, "
-                "which replace stages)."
-            )
-        now = _now()
-        with self.writer.begin() as conn:
-            self._version_row(conn, name, number)
-            if archive_existing_versions and canonical in (Stage.STAGING, Stage.PRODUCTION):
-                conn.execute(
-                    update(versions_t)
-                    .where(
-                        versions_t.c.name == name,
-                        versions_t.c.current_stage == canonical,
-                        versions_t.c.version != number,
-                    )
-                    .values(current_stage=Stage.ARCHIVED, last_updated_time=now)
-                )
-            conn.execute(
-                update(versions_t)
-                .where(versions_t.c.name == name, versions_t.c.version == number)
-                .values(current_stage=canonical, last_updated_time=now)
-            )
-        return self.get_model_version(name, number)
-
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        number = check_version(version)
-        with self.writer.begin() as conn:
-            self._version_row(conn, name, number)
-            conn.execute(
-                delete(mv_tags_t).where(mv_tags_t.c.name == name, mv_tags_t.c.version == number)
-            )
-            conn.execute(
-                delete(aliases_t).where(aliases_t.c.name == name, aliases_t.c.version == number)
-            )
-            conn.execute(
-                delete(versions_t).where(versions_t.c.name == name, versions_t.c.version == number)
-            )
-            self._touch(conn, name)
-
-    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
-        number = check_version(version)
-        with self.writer.begin() as conn:
-            self._version_row(conn, name, number)
-            where = (
-                mv_tags_t.c.name == name,
-                mv_tags_t.c.version == number,
-                mv_tags_t.c.key == key,
-            )
-            conn.execute(delete(mv_tags_t).where(*where))
-            conn.execute(
-                insert(mv_tags_t).values(name=name, version=number, key=key, value=str(value))
-            )
-
-    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        number = check_version(version)
-        with self.writer.begin() as conn:
-            self._version_row(conn, name, number)
-            conn.execute(
-                delete(mv_tags_t).where(
-                    mv_tags_t.c.name == name, mv_tags_t.c.version == number, mv_tags_t.c.key == key
-                )
-            )
-
-    def get_latest_versions(
-        self, name: str, stages: Sequence[str] | None = None
-    ) -> list[ModelVersion]:
-        """The newest version in each stage (all stages when `stages` is empty)."""
-        with self.reader.connect() as conn:
-            self._require_model(conn, name)
-            return self._latest_versions(conn, name, stages)
-
-    def _latest_versions(
-        self, conn: Connection, name: str, stages: Sequence[str] | None
-    ) -> list[ModelVersion]:
-        wanted = [Stage.canonical(s) or s for s in stages or ()]
-        latest = (
-            select(versions_t.c.current_stage, func.max(versions_t.c.version).label("version"))
-            .where(versions_t.c.name == name)
-            .group_by(versions_t.c.current_stage)
-        )
-        pairs = conn.execute(latest).all()
-        numbers = sorted((v for stage, v in pairs if not wanted or stage in wanted), reverse=True)
-        return [self._model_version(conn, self._version_row(conn, name, n)) for n in numbers]
-
-    def search_model_versions(
-        self,
-        filter_string: str | None = None,
-        max_results: int = MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[ModelVersion]:
-        max_results = registry_search.check_max(max_results, limit=200_000)
-        clauses = registry_search.parse(filter_string, registry_search.VERSIONS_GRAMMAR)
-        conditions = [registry_search.version_clause(c) for c in clauses]
-        ordering = registry_search.ordering(
-            order_by,
-            registry_search.VERSIONS_GRAMMAR,
-            {
-                "name": versions_t.c.name,
-                "version_number": versions_t.c.version,
-                "creation_timestamp": versions_t.c.creation_time,
-                "last_updated_timestamp": versions_t.c.last_updated_time,
-            },
-            None,
-        )
-        if not order_by:
-            ordering = [versions_t.c.name, versions_t.c.version.desc()]
-        offset = _offset(page_token)
-        query = select(versions_t).where(*conditions).order_by(*ordering)
-        with self.reader.connect() as conn:
-            rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
-            found = [self._model_version(conn, r) for r in rows[:max_results]]
-        token = _token(offset + max_results) if len(rows) > max_results else None
+        token = page_token_for(start + max_results) if len(rows) > max_results else None
         return PagedList(found, token)
 
     # -- aliases --------------------------------------------------------------------------------

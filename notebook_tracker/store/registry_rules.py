@@ -1,0 +1,69 @@
+"""What the model registry accepts (names, aliases, version numbers) and its page tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from typing import Any
+
+from notebook_tracker.errors import InvalidParameter
+
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+def now() -> int:
+    return int(time.time() * 1000)
+
+
+def token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if isinstance(value, int) and value >= 0:
+            return value
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise InvalidParameter(
+        f"Invalid page_token {token!r}: pass the token a previous page returned."
+    )
+
+
+def check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter("A registered model name must be a non-empty string.")
+    if "/" in name or "@" in name or len(name) > 256:
+        raise InvalidParameter(
+            f"Invalid registered model name {name!r}: names may not contain '/' or '@' (they "
+            "would be ambiguous in models:/ URIs) and have at most 256 characters."
+        )
+    return name
+
+
+def check_alias(alias: Any) -> str:
+    if not isinstance(alias, str) or not alias.strip() or "/" in alias or "@" in alias:
+        raise InvalidParameter(
+            f"Invalid alias {alias!r}: use a non-empty name without '/' or '@', e.g. 'champion'."
+        )
+    if _RESERVED_ALIAS.match(alias):
+        raise InvalidParameter(
+            f"The alias {alias!r} is reserved ('latest' and 'v<number>' have fixed meanings in "
+            "models:/ URIs): pick another name."
+        )
+    return alias
+
+
+def check_version(version: Any) -> int:
+    try:
+        number = int(str(version))
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"Invalid model version {version!r}: expected a number.") from None
+    if number < 1:
+        raise InvalidParameter(f"Invalid model version {version!r}: versions start at 1.")
+    return number
