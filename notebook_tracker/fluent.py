@@ -176,7 +176,8 @@ def start_run(
             f"Run {_active_runs[-1].info.run_id} is already active. End it with end_run(), or "
             "start a nested run with start_run(nested=True)."
         )
-    if run_id is None and not _active_runs and os.environ.get(env.RUN_ID):
+    resumable = run_id is None and not _active_runs and not nested and parent_run_id is None
+    if resumable and os.environ.get(env.RUN_ID):
         run_id = os.environ[env.RUN_ID]  # a project runner handed us its run
     if run_id is not None:
         run = client.get_run(run_id)

@@ -13,7 +13,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from notebook_tracker import config, fluent
+from notebook_tracker import config, env, fluent
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.magics import collect, files, git_info, history, lineage, notebook_path
@@ -81,10 +81,14 @@ class TrackedCell:
         tags = context_tags(self.location, self.count, cell_id)
         tags.update(opts.tags)
         nested = opts.nested or fluent.active_run() is not None
+        # A notebook run as a project entry point: its tracked cells are the project run's
+        # children, not takeovers of it.
+        parent = None if nested else os.environ.get(env.PARENT_RUN_ID) or None
         self.active = fluent.start_run(
             experiment_id=_experiment_id(opts.experiment),
             run_name=opts.name,
             nested=nested,
+            parent_run_id=parent,
             tags=tags,
         )
         if not opts.quiet:

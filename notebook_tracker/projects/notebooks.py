@@ -21,14 +21,6 @@ from notebook_tracker.projects.rewrite import python_literal
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
-RESUME_TAG = "notebook-tracker-project-run"
-TRACKED_CELL_PREFIXES = ("%%track_run", "%%run_experiment")
-# The kernel's environment names the project run; resuming it makes it the active run.
-RESUME_SOURCE = (
-    "# Added by notebook-tracker: tracked cells below become child runs of the project run\n"
-    "import notebook_tracker as _nt\n"
-    "_nt.start_run();"
-)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -166,18 +158,11 @@ def notebook_parameters(
     return values
 
 
-def has_tracked_cells(nb: Any) -> bool:
-    return any(
-        cell.cell_type == "code" and cell.source.lstrip().startswith(TRACKED_CELL_PREFIXES)
-        for cell in nb.cells
-    )
-
-
 def inject_parameters(nb: Any, values: dict[str, Any]) -> Any:
     """Add a cell assigning `values` right after the cell tagged `parameters` (or first).
 
-    When the notebook has `%%track_run` cells, a first cell also makes the project run the
-    kernel's active run, so that each tracked cell becomes a child run of it.
+    `%%track_run` cells become child runs of the project run on their own: the kernel's
+    environment names it in NOTEBOOK_TRACKER_PARENT_RUN_ID.
     """
     import nbformat
 
@@ -187,9 +172,6 @@ def inject_parameters(nb: Any, values: dict[str, Any]) -> Any:
         lines += [f"{name} = {python_literal(value)}" for name, value in values.items()]
         cell = nbformat.v4.new_code_cell("\n".join(lines), metadata={"tags": [INJECTED_TAG]})
         nb.cells.insert(0 if index is None else index + 1, cell)
-    if has_tracked_cells(nb):
-        resume = nbformat.v4.new_code_cell(RESUME_SOURCE, metadata={"tags": [RESUME_TAG]})
-        nb.cells.insert(0, resume)
     return nb
 
 
