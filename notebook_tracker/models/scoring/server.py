@@ -35,6 +35,10 @@ def serve(
         lifetime.set_parent_death_signal()
         lifetime.watch_parent(parent_pid)
     model = load_pyfunc_from_dir(Path(model_dir), model_uri)
+    # What every request needs is imported before /ping answers: "ready" means the first
+    # request is served as fast as the next ones.
+    import notebook_tracker.models.enforce  # noqa: F401  (pandas)
+    import notebook_tracker.models.scoring.app  # noqa: F401  (tornado.web)
     sockets = tornado.netutil.bind_sockets(port, host, backlog=1024)
     bound = sockets[0].getsockname()[1]
     if port_file:
