@@ -146,10 +146,13 @@ def log_model(
     name = safe_relpath(name or artifact_path or "model")
     if not name:
         raise InvalidParameter("log_model needs a name for the model, e.g. name='model'.")
-    client = fluent._client()
     if run_id is None:
         active = fluent.active_run() or fluent.start_run()
-        run_id = active.info.run_id
+        run_id, client = active.info.run_id, active.client
+    else:
+        from notebook_tracker.client import TrackingClient
+
+        client = TrackingClient()
     with tempfile.TemporaryDirectory(prefix="nt-log-model-") as tmp:
         local = Path(tmp) / "model"
         mlmodel = save_model(
