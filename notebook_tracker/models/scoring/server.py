@@ -39,6 +39,7 @@ def serve(
     # request is served as fast as the next ones.
     import notebook_tracker.models.enforce  # noqa: F401  (pandas)
     import notebook_tracker.models.scoring.app  # noqa: F401  (tornado.web)
+
     sockets = tornado.netutil.bind_sockets(port, host, backlog=1024)
     bound = sockets[0].getsockname()[1]
     if port_file:
