@@ -58,7 +58,7 @@ function FilterBox(props: { model: RunsModel }): JSX.Element {
         }}
         onKeyDown={e => {
           if (e.key === 'Enter') {
-            apply(text);
+            apply(e.currentTarget.value);
           }
         }}
       />

@@ -1,0 +1,328 @@
+"""Sidebar figures in a real JupyterLab, timed inside headless Chromium.
+
+    python benchmarks/bench_sidebar.py [--runs 10000] [--big-runs 10] [--points 1000000] [--reps 3]
+
+The store (SQLite) holds `--runs` runs (3 params, 2 metrics each) in experiment "many", and
+`--big-runs` runs in experiment "big", each with one metric of `--points` points. JupyterLab
+runs with the sidebar as built in notebook_tracker/labextension (`pip install -e .` or `jlpm
+build` in labextension/ builds it). Times are taken in the page with performance.now() and
+requestAnimationFrame, so Playwright's own round trips are not counted.
+
+1. First render of the run table: the "open the runs panel" command until the first rows are
+   painted;
+   then until all runs are loaded (the table shows the first page while the rest streams in).
+2. Filter round trip: Enter in the filter box until the matching rows are painted.
+3. Scrolling the 10,000-row table: frame times while jumping through it, and rows in the DOM.
+4. Compare view of the big runs: click on Compare until every metric chart is drawn (each
+   history downsampled by the server to 1,000 points), and one history request alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from lab import CHROMIUM, CHROMIUM_ARGS, JupyterLab  # noqa: E402
+
+TAB = '.jp-SideBar [data-id="notebook-tracker-runs"]'
+PANEL = "#notebook-tracker-runs"
+T0 = 1_700_000_000_000
+
+FILTERS = [
+    "metrics.acc > 0.5",
+    "params.optimizer = 'adam'",
+    "params.lr = '0.01' and metrics.acc > 0.9",
+    "attributes.run_name LIKE 'run-42%'",
+    "",
+]
+
+# Resolves when `done()` is true at an animation frame: the time includes painting.
+WAIT_JS = """
+async ([setup, done]) => {
+  const t0 = performance.now();
+  (new Function(setup))();
+  const ok = new Function('return (' + done + ')');
+  await new Promise((resolve, reject) => {
+    const tick = () => {
+      if (ok()) {
+        resolve();
+      } else if (performance.now() - t0 > 120000) {
+        reject(new Error('not done after 120 s: ' + done));
+      } else {
+        requestAnimationFrame(tick);
+      }
+    };
+    requestAnimationFrame(tick);
+  });
+  return performance.now() - t0;
+}
+"""
+
+
+def seed(uri: str, runs: int, big_runs: int, points: int) -> None:
+    from notebook_tracker.client import TrackingClient
+    from notebook_tracker.entities import Metric, Param
+
+    client = TrackingClient(uri)
+    store = client.store
+    many = client.create_experiment("many")
+    t = time.perf_counter()
+    lrs = ["0.1", "0.03", "0.01", "0.003", "0.001"]
+    for i in range(runs):
+        run = store.create_run(
+            many,
+            user_id="bench",
+            start_time=T0 + i * 1000,
+            tags={},
+            run_name=f"run-{i}",
+            parent_run_id=None,
+        )
+        acc = (i * 7919 % 1000) / 1000
+        store.log_batch(
+            run.info.run_id,
+            [Metric("acc", acc, T0 + i * 1000, 0), Metric("loss", 1 - acc, T0 + i * 1000, 0)],
+            [
+                Param("lr", lrs[i % len(lrs)]),
+                Param("optimizer", "adam" if i % 3 else "sgd"),
+                Param("seed", str(i)),
+            ],
+            [],
+        )
+    print(f"seeded {runs:,} runs in {time.perf_counter() - t:.1f} s")
+    big = client.create_experiment("big")
+    t = time.perf_counter()
+    chunk = 100_000
+    for r in range(big_runs):
+        run = client.create_run(big, run_name=f"big-{r}", start_time=T0 + r)
+        rid = run.info.run_id
+        client.log_param(rid, "lr", lrs[r % len(lrs)])
+        client.log_param(rid, "width", str(64 * (r + 1)))
+        for start in range(0, points, chunk):
+            store.log_batch(
+                rid,
+                [
+                    Metric("loss", 1.0 / (1 + s * (r + 1) / points) + (s % 97) / 1e4, T0 + s, s)
+                    for s in range(start, min(points, start + chunk))
+                ],
+                [],
+                [],
+            )
+        client.set_terminated(rid)
+    print(f"seeded {big_runs} runs x {points:,} points in {time.perf_counter() - t:.1f} s")
+
+
+def timed(page, setup: str, done: str) -> float:
+    return float(page.evaluate(WAIT_JS, [setup, done]))
+
+
+def fmt(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:8.0f} ms"
+    return (
+        f"{statistics.median(values):8.0f} ms (median of {len(values)}: "
+        + ", ".join(f"{v:.0f}" for v in values)
+        + ")"
+    )
+
+
+def open_lab(page, lab: JupyterLab) -> None:
+    page.goto(lab.lab_url())
+    page.wait_for_selector(TAB, timeout=60_000)
+
+
+def bench_first_render(browser, lab: JupyterLab, reps: int, runs: int) -> None:
+    first, full = [], []
+    for _ in range(reps):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        open_lab(page, lab)
+        first.append(
+            timed(
+                page,
+                "window.jupyterapp.commands.execute('notebook-tracker:open')",
+                f"document.querySelector('{PANEL} .nt-RunsTable-row') !== null",
+            )
+        )
+        full.append(
+            first[-1]
+            + timed(
+                page,
+                "",
+                f"document.querySelector('{PANEL} .nt-RunsView').dataset.state === 'ready'",
+            )
+        )
+        count = page.locator(f"{PANEL} .nt-RunCount").inner_text()
+        page.close()
+    print(f"1. first render of the run table ({runs:,} runs):  {fmt(first)}")
+    print(f"   all runs loaded into the table ({count}):  {fmt(full)}")
+
+
+def bench_filter(browser, lab: JupyterLab, reps: int) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab)
+    page.click(TAB)
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    page.select_option(f"{PANEL} .nt-ExperimentSelect", label="many")
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    print("2. filter round trip (Enter -> matching rows painted; then all matches loaded):")
+    for text in FILTERS:
+        first, full = [], []
+        for _ in range(reps):
+            gen = int(page.get_attribute(f"{PANEL} .nt-RunsView", "data-generation") or 0)
+            setup = f"""
+              const input = document.querySelector('{PANEL} .nt-Filter-input');
+              const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+              set.call(input, {text!r});
+              input.dispatchEvent(new Event('input', {{bubbles: true}}));
+              input.dispatchEvent(new KeyboardEvent('keydown', {{key: 'Enter', bubbles: true}}));
+            """
+            view = f"document.querySelector('{PANEL} .nt-RunsView')"
+            first.append(
+                timed(
+                    page,
+                    setup,
+                    f"+{view}.dataset.generation > {gen} && {view}.dataset.state !== 'loading'",
+                )
+            )
+            full.append(first[-1] + timed(page, "", f"{view}.dataset.state === 'ready'"))
+            # Next rep: a different filter first, so Enter really reloads.
+            page.fill(f"{PANEL} .nt-Filter-input", "metrics.acc >= 0")
+            page.press(f"{PANEL} .nt-Filter-input", "Enter")
+            page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+        count = page.locator(f"{PANEL} .nt-RunCount").inner_text()
+        label = text or "(cleared)"
+        print(f"   {label:<44} {fmt(first)}   all: {statistics.median(full):.0f} ms")
+    del count
+    page.close()
+
+
+def bench_scroll(browser, lab: JupyterLab) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab)
+    page.click(TAB)
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    frames = page.evaluate(
+        """async (panel) => {
+          const el = document.querySelector(panel + ' .nt-RunsTable');
+          const deltas = [];
+          let last = performance.now();
+          for (let i = 0; i < 120; i++) {
+            el.scrollTop = (i * 2311) % el.scrollHeight;
+            await new Promise(r => requestAnimationFrame(r));
+            const now = performance.now();
+            deltas.push(now - last);
+            last = now;
+          }
+          return {deltas, rows: document.querySelectorAll(panel + ' .nt-RunsTable-row').length};
+        }""",
+        PANEL,
+    )
+    deltas = sorted(frames["deltas"][1:])
+    p95 = deltas[int(len(deltas) * 0.95) - 1]
+    print(
+        f"3. scrolling the table: frame median {statistics.median(deltas):.1f} ms, "
+        f"p95 {p95:.1f} ms; {frames['rows']} rows in the DOM"
+    )
+    page.close()
+
+
+def bench_compare(browser, lab: JupyterLab, reps: int, big_runs: int, points: int) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab)
+    page.click(TAB)
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    page.select_option(f"{PANEL} .nt-ExperimentSelect", label="big")
+    page.wait_for_function(
+        f"document.querySelectorAll('{PANEL} .nt-RunsTable-row').length === {big_runs}"
+    )
+    rows = page.locator(f"{PANEL} .nt-RunsTable-row .nt-RunsTable-check")
+    rows.first.click()
+    rows.nth(big_runs - 1).click(modifiers=["Shift"])
+    times = []
+    for _ in range(reps):
+        charts = ".nt-CompareView .nt-ChartsSection"
+        times.append(
+            timed(
+                page,
+                f"document.querySelector('{PANEL} .nt-CompareButton').click()",
+                f"(() => {{ const v = [...document.querySelectorAll('{charts}')].pop();"
+                " if (!v) return false;"
+                " const n = v.querySelectorAll('.nt-MetricChart').length;"
+                " return n > 0 && v.querySelectorAll('.nt-Chart[data-drawn]').length === n; })()",
+            )
+        )
+        page.keyboard.press("Alt+w")  # close the tab
+        page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+    print(f"4. compare view of {big_runs} runs x {points:,} points, drawn: {fmt(times)}")
+    page.close()
+
+
+def bench_history_request(lab: JupyterLab, reps: int) -> None:
+    import json
+
+    def get(path: str) -> dict:
+        req = urllib.request.Request(
+            lab.api_url(path), headers={"Authorization": f"token {lab.token}"}
+        )
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.load(r)
+
+    run = get("runs?filter=attributes.run_name%20%3D%20%27big-0%27")["runs"][0]
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        data = get(f"runs/{run['run_id']}/metrics/loss/history?max_points=1000&x=step")
+        times.append((time.perf_counter() - t) * 1000)
+    print(
+        f"   one history request ({data['total']:,} points -> {len(data['value'])}): {fmt(times)}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10_000)
+    ap.add_argument("--big-runs", type=int, default=10)
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+
+    built = ROOT / "notebook_tracker" / "labextension"
+    if not (built / "package.json").exists():
+        sys.exit("The sidebar is not built: `pip install -e .` or `jlpm build` in labextension/.")
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"chromium is needed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="nt-bench-sidebar-") as tmp:
+        base = Path(tmp)
+        (base / "root").mkdir()
+        uri = f"sqlite:///{base / 'tracker.db'}"
+        seed(uri, args.runs, args.big_runs, args.points)
+        # The sidebar as built in the source tree, found through JUPYTER_PATH.
+        data = base / "jupyter"
+        (data / "labextensions").mkdir(parents=True)
+        (data / "labextensions" / "notebook-tracker").symlink_to(built)
+        with JupyterLab(base / "lab", base / "root", uri, jupyter_path=data) as lab:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                try:
+                    bench_first_render(browser, lab, args.reps, args.runs)
+                    bench_filter(browser, lab, args.reps)
+                    bench_scroll(browser, lab)
+                    bench_compare(browser, lab, args.reps, args.big_runs, args.points)
+                    bench_history_request(lab, args.reps)
+                finally:
+                    browser.close()
+
+
+if __name__ == "__main__":
+    main()
