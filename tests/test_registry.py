@@ -237,6 +237,8 @@ def test_a_model_logged_and_registered_by_mlflow_3_loads_here_and_there(mlflow_s
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     mlflow.set_tracking_uri(mlflow_server.url)
     mlflow.set_registry_uri(mlflow_server.url)
+    # The mlflow module keeps its active experiment across tests; this server is new.
+    mlflow.set_experiment("registry-from-mlflow-3")
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
             LinearRegression().fit(X, [1.0, 2.0]), name="m", registered_model_name="lr"
