@@ -12,6 +12,7 @@ import {
   IExperiment,
   IFileInfo,
   IMetricHistory,
+  IModelVersion,
   IRegisteredModel,
   IRun,
   IRunsPage,
@@ -134,6 +135,18 @@ export class TrackerAPI {
     return r.registered_models ?? [];
   }
 
+  async modelVersions(name: string): Promise<IModelVersion[]> {
+    const r = await this.json<{ model_versions?: IModelVersion[] }>(
+      `models/${encodeURIComponent(name)}/versions`
+    );
+    return r.model_versions ?? [];
+  }
+
+  /** Absolute URL of a path relative to the extension's root (e.g. a served model's URL). */
+  extensionUrl(relative: string): string {
+    return URLExt.join(this.settings.baseUrl, 'notebook-tracker', relative);
+  }
+
   async served(): Promise<IServedModel[]> {
     const r = await this.json<{ served?: IServedModel[] }>('serving');
     return r.served ?? [];
@@ -146,7 +159,10 @@ export class TrackerAPI {
     });
   }
 
-  async stopServing(name: string): Promise<void> {
-    await this.json(`serving/${encodeURIComponent(name)}/stop`, { method: 'POST', body: '{}' });
+  async stopServing(name: string, version?: number | string): Promise<void> {
+    await this.json(`serving/${encodeURIComponent(name)}/stop`, {
+      method: 'POST',
+      body: JSON.stringify(version === undefined ? {} : { version: String(version) })
+    });
   }
 }

@@ -107,7 +107,13 @@ function activate(
     app.shell.activateById(w.id);
   };
 
-  const sidebar = new TrackerSidebar({ model, api, onCompare: compare, onOpenRun: openRun });
+  const sidebar = new TrackerSidebar({
+    model,
+    api,
+    onCompare: compare,
+    onOpenRun: openRun,
+    onOpenRunId: runId => void app.commands.execute(CommandIDs.openRun, { runId })
+  });
   sidebar.id = PANEL_ID;
   sidebar.title.icon = trackerIcon;
   sidebar.title.caption = 'Notebook Tracker: runs and models';

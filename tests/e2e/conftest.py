@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import require_service
 from lab import CHROMIUM, CHROMIUM_ARGS, JupyterLab
-from seed import Seeded, seed
+from seed import Seeded, seed, seed_models
 from sidebar_wheel import build_wheel, unpack_data_dir
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -37,7 +37,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     root = base / "root"
     root.mkdir()
     os.environ.pop("NOTEBOOK_TRACKER_ARTIFACT_ROOT", None)
-    return seed(f"sqlite:///{base / 'tracker.db'}", root)
+    seeded = seed(f"sqlite:///{base / 'tracker.db'}", root)
+    seed_models(seeded.uri, base / "models")
+    return seeded
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,9 @@ def lab(
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps its asyncio loop running in this thread until it
+# stops, and tests after these (pytest-jupyter's fixtures) need the thread's loop back.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         require_service(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")

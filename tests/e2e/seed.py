@@ -103,3 +103,34 @@ def seed(uri: str, root_dir: Path, steps: int = 60) -> Seeded:
         )
         client.set_terminated(run.info.run_id, end_time=t0 - j * 3_600_000)
     return out
+
+
+MODEL = "doubler"
+
+
+def _times(k: float):
+    def predict(frame):
+        return frame["x"].to_numpy() * k
+
+    return predict
+
+
+def seed_models(uri: str, workdir: Path) -> None:
+    """Registered model "doubler": versions 1 and 2, alias "champion" on version 1."""
+    import sys
+
+    import cloudpickle
+    import pandas as pd
+
+    import notebook_tracker.models as ntm
+    from notebook_tracker.models.registry import RegistryClient
+
+    # The worker process unpickles the function: ship it by value, not as `seed._times`.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    registry = RegistryClient(uri)
+    example = pd.DataFrame({"x": [1.0]})
+    for k in (2, 3):
+        path = workdir / f"model-{k}"
+        ntm.save_model(_times(k), path, input_example=example)
+        registry.register_model(str(path), MODEL)
+    registry.set_registered_model_alias(MODEL, "champion", 1)

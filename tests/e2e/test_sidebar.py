@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 from conftest import screenshot
-from lab import JupyterLab
-from seed import TRAIN_SOURCE, Seeded
+from seed import MODEL, TRAIN_SOURCE, Seeded
 
 from notebook_tracker.client import TrackingClient
 
@@ -161,31 +156,27 @@ def test_new_runs_appear_without_losing_the_selection(page, seeded: Seeded) -> N
     assert_no_console_errors(page)
 
 
-def _models_available(lab: JupyterLab) -> bool:
-    req = urllib.request.Request(
-        lab.api_url("models"), headers={"Authorization": f"token {lab.token}"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            json.load(r)
-            return True
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return False
-        raise
-
-
-def test_models_tab_lists_models_or_says_the_registry_is_absent(page, lab) -> None:
+def test_models_tab_lists_versions_and_aliases_and_serves_a_version(page) -> None:
     page.click(TAB)
     page.click(f"{PANEL} .nt-Tab-models")
-    if _models_available(lab):
-        page.wait_for_selector(f"{PANEL} .nt-ModelsView")
-    else:
-        page.wait_for_selector(f"{PANEL} .nt-ModelsUnavailable")
-    assert page.locator(f"{PANEL} .nt-Error").count() == 0
+    model = page.locator(f"{PANEL} .nt-Model[data-model='{MODEL}']")
+    model.wait_for()
+    assert model.locator(".nt-VersionsTable tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.version)"
+    ) == ["2", "1"]
+    v1 = model.locator(".nt-VersionsTable tr[data-version='1']")
+    assert "@champion" in v1.inner_text()
     screenshot(page, "panel-models")
-    errors = [e for e in page.console_errors if "404" not in e]
-    assert errors == []
+
+    v1.locator(".nt-ServeButton").click()
+    v1.locator(".nt-Badge-ready").wait_for(timeout=90_000)
+    assert f"notebook-tracker/models/{MODEL}/1/invocations" in model.inner_text()
+    screenshot(page, "panel-models-serving")
+    v1.locator(".nt-StopButton").click()
+    v1.locator(".nt-ServeButton").wait_for(timeout=30_000)
+    assert model.locator(".nt-Badge-ready").count() == 0
+    assert page.locator(f"{PANEL} .nt-Error").count() == 0
+    assert_no_console_errors(page)
 
 
 def test_commands_are_in_the_palette(page) -> None:

@@ -53,31 +53,35 @@ export interface IFileInfo {
 }
 
 export interface IModelVersion {
-  name?: string;
-  version: string;
-  current_stage?: string;
-  status?: string;
+  name: string;
+  version: number | string;
+  current_stage?: string | null;
+  status?: string | null;
   run_id?: string | null;
-  source?: string;
+  source?: string | null;
   description?: string | null;
   creation_timestamp?: number | null;
   aliases?: string[];
+  tags?: Record<string, string>;
 }
 
 export interface IRegisteredModel {
   name: string;
   description?: string | null;
   latest_versions: IModelVersion[];
-  aliases: Record<string, string>;
+  aliases: Record<string, number | string>;
   tags: Record<string, string>;
 }
 
 export interface IServedModel {
   name: string;
-  version: string;
+  version: number | string;
+  /** Scoring URL, relative to the extension's root (`{base_url}notebook-tracker/`). */
   url: string;
   pid: number | null;
+  /** starting, ready, dead, failed or stopped. */
   state: string;
+  restarts?: number;
 }
 
 /** A column of the runs table beyond the fixed ones: a param or a metric key. */

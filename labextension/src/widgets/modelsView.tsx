@@ -1,15 +1,17 @@
 /**
- * Registered models with their versions and aliases, which are being served, and start/stop.
- * A server without the model registry endpoints gets an empty state, not an error.
+ * Registered models with their versions and aliases, which versions are being served, and
+ * start/stop. A server without the model endpoints gets an empty state, not an error.
  */
 
 import * as React from 'react';
 
 import { ApiError, TrackerAPI } from '../api';
-import { IRegisteredModel, IServedModel } from '../logic/types';
+import { isLive, versionRows } from '../logic/models';
+import { IModelVersion, IRegisteredModel, IServedModel } from '../logic/types';
 
 interface IState {
   models: IRegisteredModel[];
+  versions: Record<string, IModelVersion[] | null>;
   served: IServedModel[];
   unavailable: boolean;
   error: string | null;
@@ -18,30 +20,47 @@ interface IState {
 
 const POLL_MS = 5000;
 
-export function ModelsView(props: { api: TrackerAPI; active: boolean }): JSX.Element {
+export interface IModelsViewProps {
+  api: TrackerAPI;
+  active: boolean;
+  onOpenRunId: (runId: string) => void;
+}
+
+async function loadAll(api: TrackerAPI): Promise<Omit<IState, 'error' | 'loading'>> {
+  const models = await api.models();
+  const [served, versions] = await Promise.all([
+    api.served().catch(err => {
+      if (err instanceof ApiError && err.status === 404) {
+        return [] as IServedModel[];
+      }
+      throw err;
+    }),
+    Promise.all(models.map(m => api.modelVersions(m.name).catch(() => null)))
+  ]);
+  return {
+    models,
+    served,
+    versions: Object.fromEntries(models.map((m, i) => [m.name, versions[i]])),
+    unavailable: false
+  };
+}
+
+export function ModelsView(props: IModelsViewProps): JSX.Element {
   const { api } = props;
   const [state, setState] = React.useState<IState>({
     models: [],
+    versions: {},
     served: [],
     unavailable: false,
     error: null,
     loading: true
   });
   const [busy, setBusy] = React.useState<string | null>(null);
-  const [choice, setChoice] = React.useState<Record<string, string>>({});
 
   const load = React.useCallback(async () => {
     try {
-      const models = await api.models();
-      let served: IServedModel[] = [];
-      try {
-        served = await api.served();
-      } catch (err) {
-        if (!(err instanceof ApiError && err.status === 404)) {
-          throw err;
-        }
-      }
-      setState({ models, served, unavailable: false, error: null, loading: false });
+      const data = await loadAll(api);
+      setState({ ...data, error: null, loading: false });
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
         setState(s => ({ ...s, unavailable: true, error: null, loading: false }));
@@ -60,8 +79,8 @@ export function ModelsView(props: { api: TrackerAPI; active: boolean }): JSX.Ele
     return () => window.clearInterval(timer);
   }, [props.active, load]);
 
-  const act = async (name: string, fn: () => Promise<void>): Promise<void> => {
-    setBusy(name);
+  const act = async (key: string, fn: () => Promise<void>): Promise<void> => {
+    setBusy(key);
     try {
       await fn();
       await load();
@@ -78,11 +97,10 @@ export function ModelsView(props: { api: TrackerAPI; active: boolean }): JSX.Ele
   if (state.unavailable) {
     return (
       <div className="nt-Empty nt-ModelsUnavailable">
-        This server has no model registry endpoints yet.
+        This server has no model registry endpoints.
       </div>
     );
   }
-  const servedBy = new Map(state.served.map(s => [s.name, s]));
   return (
     <div className="nt-ModelsView">
       {state.error && (
@@ -91,88 +109,92 @@ export function ModelsView(props: { api: TrackerAPI; active: boolean }): JSX.Ele
         </div>
       )}
       {state.models.length === 0 && (
-        <div className="nt-Empty">
-          No registered models. Register one with notebook_tracker's model registry.
+        <div className="nt-Empty nt-NoModels">
+          No registered models yet: register one with
+          notebook_tracker.models.register_model(&quot;runs:/&lt;run_id&gt;/model&quot;, &quot;name&quot;).
         </div>
       )}
       {state.models.map(m => {
-        const serving = servedBy.get(m.name);
-        const versions = (m.latest_versions ?? []).map(v => v.version);
-        const aliases = Object.entries(m.aliases ?? {});
-        const ref = choice[m.name] ?? (aliases.length ? `alias:${aliases[0][0]}` : `version:${versions[versions.length - 1] ?? ''}`);
+        const rows = versionRows(m, state.versions[m.name] ?? null, state.served);
         return (
           <div key={m.name} className="nt-Model" data-model={m.name}>
             <div className="nt-Model-head">
               <span className="nt-Model-name">{m.name}</span>
-              {serving && (
-                <span className={`nt-Badge nt-Badge-${serving.state}`} title={serving.url}>
-                  {serving.state} v{serving.version}
-                </span>
+              {rows.some(r => r.served && isLive(r.served.state)) && (
+                <span className="nt-Badge nt-Badge-ready">serving</span>
               )}
             </div>
             {m.description && <div className="nt-muted">{m.description}</div>}
-            <div className="nt-Model-versions">
-              Versions: {versions.length ? versions.join(', ') : '—'}
-            </div>
-            {aliases.length > 0 && (
-              <div className="nt-Model-aliases">
-                {aliases.map(([alias, version]) => (
-                  <span key={alias} className="nt-Badge">
-                    @{alias} → v{version}
-                  </span>
-                ))}
-              </div>
-            )}
-            {serving && serving.url && (
-              <div className="nt-Model-url">
-                <a href={serving.url} target="_blank" rel="noreferrer">
-                  {serving.url}
-                </a>
-              </div>
-            )}
-            <div className="nt-Model-actions">
-              {!serving || serving.state === 'stopped' ? (
-                <>
-                  <select
-                    className="jp-mod-styled"
-                    value={ref}
-                    aria-label={`version of ${m.name} to serve`}
-                    onChange={e => setChoice({ ...choice, [m.name]: e.target.value })}
-                  >
-                    {aliases.map(([alias]) => (
-                      <option key={alias} value={`alias:${alias}`}>
-                        @{alias}
-                      </option>
-                    ))}
-                    {versions.map(v => (
-                      <option key={v} value={`version:${v}`}>
-                        v{v}
-                      </option>
-                    ))}
-                  </select>
-                  <button
-                    className="jp-mod-styled jp-mod-accept"
-                    disabled={busy === m.name || (!versions.length && !aliases.length)}
-                    onClick={() => {
-                      const [kind, value] = ref.split(/:(.*)/s);
-                      void act(m.name, () =>
-                        api.startServing(m.name, kind === 'alias' ? { alias: value } : { version: value })
-                      );
-                    }}
-                  >
-                    Serve
-                  </button>
-                </>
-              ) : (
-                <button
-                  className="jp-mod-styled jp-mod-warn"
-                  disabled={busy === m.name}
-                  onClick={() => void act(m.name, () => api.stopServing(m.name))}
-                >
-                  Stop
-                </button>
-              )}
-            </div>
+            <table className="nt-Table nt-VersionsTable">
+              <tbody>
+                {rows.map(r => {
+                  const key = `${m.name}/${r.version}`;
+                  const live = r.served !== null && isLive(r.served.state);
+                  return (
+                    <tr key={r.version} data-version={r.version}>
+                      <th scope="row">v{r.version}</th>
+                      <td>
+                        {r.aliases.map(a => (
+                          <span key={a} className="nt-Badge nt-Alias">
+                            @{a}
+                          </span>
+                        ))}
+                        {r.stage && <span className="nt-muted">{r.stage}</span>}
+                        {r.runId && (
+                          <button
+                            className="nt-LinkButton nt-RunLink"
+                            title={`run ${r.runId}`}
+                            onClick={() => props.onOpenRunId(r.runId as string)}
+                          >
+                            run
+                          </button>
+                        )}
+                      </td>
+                      <td className="nt-Serving">
+                        {r.served && (
+                          <span
+                            className={`nt-Badge nt-Badge-${r.served.state}`}
+                            title={api.extensionUrl(r.served.url)}
+                          >
+                            {r.served.state}
+                          </span>
+                        )}
+                        {live ? (
+                          <button
+                            className="jp-mod-styled jp-mod-warn nt-StopButton"
+                            disabled={busy === key}
+                            onClick={() =>
+                              void act(key, () => api.stopServing(m.name, r.version))
+                            }
+                          >
+                            Stop
+                          </button>
+                        ) : (
+                          <button
+                            className="jp-mod-styled jp-mod-accept nt-ServeButton"
+                            disabled={busy === key}
+                            onClick={() =>
+                              void act(key, () =>
+                                api.startServing(m.name, { version: r.version })
+                              )
+                            }
+                          >
+                            {busy === key ? 'Starting…' : 'Serve'}
+                          </button>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            {rows
+              .filter(r => r.served && isLive(r.served.state))
+              .map(r => (
+                <div key={r.version} className="nt-Model-url">
+                  POST <code>{api.extensionUrl((r.served as IServedModel).url)}</code>
+                </div>
+              ))}
           </div>
         );
       })}

@@ -15,6 +15,7 @@ export interface ISidebarOptions {
   api: TrackerAPI;
   onCompare: () => void;
   onOpenRun: (run: IRun) => void;
+  onOpenRunId: (runId: string) => void;
 }
 
 type Tab = 'runs' | 'models';
@@ -80,7 +81,11 @@ export class TrackerSidebar extends ReactWidget {
             onOpen={this.options.onOpenRun}
           />
         ) : (
-          <ModelsView api={api} active={this._visible} />
+          <ModelsView
+            api={api}
+            active={this._visible}
+            onOpenRunId={this.options.onOpenRunId}
+          />
         )}
       </div>
     );
