@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from lab import CHROMIUM, CHROMIUM_ARGS, JupyterLab  # noqa: E402
+from lab_process import CHROMIUM, CHROMIUM_ARGS, JupyterLab  # noqa: E402
 
 TAB = '.jp-SideBar [data-id="notebook-tracker-runs"]'
 PANEL = "#notebook-tracker-runs"

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 from helpers import require_service
-from lab import CHROMIUM, CHROMIUM_ARGS, JupyterLab
-from seed import Seeded, seed, seed_models
+from lab_process import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, JupyterLab
+from sidebar_seed import Seeded, seed, seed_models
 from sidebar_wheel import build_wheel, unpack_data_dir
-
-SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -98,11 +96,6 @@ def page(browser, lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[o
         except Exception:
             pass
         context.close()
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 # pytest-jupyter's autouse fixtures close the thread's asyncio loop after each test, and that

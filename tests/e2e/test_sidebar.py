@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import screenshot
-from seed import MODEL, TRAIN_SOURCE, Seeded
+from lab_process import screenshot
+from sidebar_seed import MODEL, TRAIN_SOURCE, Seeded
 
 from notebook_tracker.client import TrackingClient
 

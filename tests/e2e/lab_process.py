@@ -18,8 +18,10 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).parent / "screenshots"  # test artifacts, gitignored
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -165,3 +167,9 @@ class JupyterLab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save the page as `tests/e2e/screenshots/<name>.png`."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
