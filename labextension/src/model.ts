@@ -81,7 +81,13 @@ export class RunsModel {
   }
 
   get columns(): IColumn[] {
-    return this._columns ?? defaultColumns(this.keys);
+    if (this._columns) {
+      return this._columns;
+    }
+    if (this._defaultColumns === null) {
+      this._defaultColumns = defaultColumns(this.keys);
+    }
+    return this._defaultColumns;
   }
 
   set columns(columns: IColumn[]) {
@@ -266,7 +272,15 @@ export class RunsModel {
   private _setRuns(runs: IRun[]): void {
     this._runs = runs;
     this._sorted = null;
-    this._keys = null;
+    if (this._keys !== null) {
+      const keys = collectKeys(runs);
+      const same = (a: string[], b: string[]): boolean =>
+        a.length === b.length && a.every((k, i) => k === b[i]);
+      if (!same(keys.params, this._keys.params) || !same(keys.metrics, this._keys.metrics)) {
+        this._defaultColumns = null;
+      }
+      this._keys = keys;
+    }
     if (this._selected.size) {
       const byId = new Map(runs.map(r => [r.run_id, r]));
       for (const id of this._selected.keys()) {
@@ -310,6 +324,7 @@ export class RunsModel {
   private _sorted: IRun[] | null = null;
   private _keys: IKeys | null = null;
   private _columns: IColumn[] | null = null;
+  private _defaultColumns: IColumn[] | null = null;
   private _sort: ISort = { by: { kind: 'attr', key: 'start_time' }, descending: true };
   private _selected = new Map<string, IRun>();
   private _selectedIds: ReadonlySet<string> = new Set();

@@ -39,6 +39,18 @@ export function formatTimestamp(ms: number | null): string {
   );
 }
 
+/** Compact start time for the table: `11-14 22:13` this year, `2023-11-14` before. */
+export function formatShortTime(ms: number | null, now: number = Date.now()): string {
+  if (ms === null || !isFinite(ms)) {
+    return '';
+  }
+  const d = new Date(ms);
+  if (d.getFullYear() !== new Date(now).getFullYear()) {
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  }
+  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 /** Metric values: short but exact enough to tell runs apart. */
 export function formatNumber(v: number | null | undefined): string {
   if (v === null || v === undefined) {

@@ -46,6 +46,12 @@ function FilterBox(props: { model: RunsModel }): JSX.Element {
         type="search"
         placeholder="metrics.acc > 0.9 and params.lr = '0.01'"
         aria-label="Filter runs"
+        title={
+          'The search_runs grammar, terms joined by "and":\n' +
+          "  metrics.acc > 0.9\n  params.optimizer = 'adam'\n" +
+          "  tags.`notebook_tracker.cell_id` = 'abc'\n" +
+          "  attributes.status = 'FINISHED'\n  attributes.run_name LIKE 'sweep-%'"
+        }
         spellCheck={false}
         value={text}
         onChange={e => {
@@ -115,12 +121,20 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
   const runs = model.runs;
   const selectedCount = model.selectedIds.size;
 
-  const onToggle = (runId: string, range: boolean): void => {
-    model.selectedIds = toggleSelection(model.selectedIds, runId, {
-      range: range ? { ordered: runs.map(r => r.run_id), anchor: anchor.current } : undefined
-    });
-    anchor.current = runId;
-  };
+  const ordered = React.useRef<IRun[]>(runs);
+  ordered.current = runs;
+  // Stable across renders, so memoized rows do not re-render when nothing about them changed.
+  const onToggle = React.useCallback(
+    (runId: string, range: boolean): void => {
+      model.selectedIds = toggleSelection(model.selectedIds, runId, {
+        range: range
+          ? { ordered: ordered.current.map(r => r.run_id), anchor: anchor.current }
+          : undefined
+      });
+      anchor.current = runId;
+    },
+    [model]
+  );
 
   let status: string;
   if (model.state === 'loading' && runs.length === 0) {
