@@ -29,7 +29,7 @@ interface IFixedColumn {
 const FIXED: IFixedColumn[] = [
   { key: { kind: 'attr', key: 'status' }, label: '', width: 22 },
   { key: { kind: 'attr', key: 'run_name' }, label: 'Run', width: 140 },
-  { key: { kind: 'attr', key: 'start_time' }, label: 'Started', width: 92 },
+  { key: { kind: 'attr', key: 'start_time' }, label: 'Started', width: 100 },
   { key: { kind: 'attr', key: 'duration' }, label: 'Duration', width: 68 }
 ];
 const CHECK_WIDTH = 26;
