@@ -21,6 +21,7 @@ requestAnimationFrame, so Playwright's own round trips are not counted.
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -306,6 +307,8 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
+    # A SIGTERM (e.g. from `timeout`) unwinds the with-blocks, so JupyterLab is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     built = ROOT / "notebook_tracker" / "labextension"
     if not (built / "package.json").exists():
