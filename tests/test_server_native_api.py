@@ -259,3 +259,15 @@ async def test_the_openapi_document_describes_every_native_route(jp_fetch):
         "/api/runs/{run_id}/artifacts/raw/{path}",
         "/api/openapi.json",
     } <= set(doc["paths"])
+
+
+async def test_jupyterlab_cache_buster_parameter_is_accepted_but_misspelt_ones_are_not(
+    jp_fetch, client
+):
+    make_runs(client, 2)
+    response = await jp_fetch(
+        "notebook-tracker", "api", "experiments", params={"1795951727551": ""}
+    )
+    assert response.code == 200
+    status, body = await error_of(jp_fetch, "runs", filtr="metrics.x > 1")
+    assert status == 400 and "filtr" in body["message"]
