@@ -272,6 +272,22 @@ class WorkerManager:
         worker.last_used = time.time()
         return worker
 
+    def recover(self, name: str) -> Worker:
+        """Restart a worker that refused a connection: it may be dying but not yet reaped."""
+        worker = self.get(name)
+        if worker is None:
+            raise NotFound(f"No served model named {name!r}.")
+        with worker.lock:
+            if worker.proc is not None and worker.proc.poll() is None:
+                try:
+                    worker.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    worker.proc.kill()
+                    worker.proc.wait(timeout=5)
+            self._restart(worker)
+        worker.last_used = time.time()
+        return worker
+
     def _restart(self, worker: Worker) -> None:
         if worker.restarts >= self.max_restarts:
             worker.state = FAILED

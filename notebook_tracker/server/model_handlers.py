@@ -50,7 +50,10 @@ class InvocationsProxy(_ModelHandler):
         headers = {"Content-Type": self.request.headers.get("Content-Type", "application/json")}
         response = None
         for attempt in range(2):  # a worker that died since its last request is restarted once
-            worker = await self.run(self.serving.worker, name, number)
+            if attempt == 0:
+                worker = await self.run(self.serving.worker, name, number)
+            else:
+                worker = await self.run(self.serving.recover, name, number)
             try:
                 response = await tornado.httpclient.AsyncHTTPClient().fetch(
                     f"{worker.url}/invocations",

@@ -87,6 +87,10 @@ class ModelServing:
                 self._served[key] = (name, version)
             return worker
 
+    def recover(self, name: str, version: int) -> Any:
+        """The worker of (name, version) restarted after it refused a connection."""
+        return self.manager.recover(self.key(name, version))
+
     def start(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
         return self.worker(name, self.resolve(name, version, alias))
 
