@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import os
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 
 from notebook_tracker import config, env, liveness
 from notebook_tracker.entities import (
-    Experiment,
     LifecycleStage,
     Metric,
     MetricHistory,
@@ -28,66 +24,27 @@ from notebook_tracker.entities import (
     RunTag,
     ViewType,
 )
-from notebook_tracker.errors import AlreadyExists, InvalidParameter, NotFound
+from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.store import run_names
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.base import (
     SEARCH_MAX_RESULTS_DEFAULT,
-    SEARCH_MAX_RESULTS_THRESHOLD,
     TrackingStore,
 )
 from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.metric_chunks import pack_rows, unpack_history
-from notebook_tracker.store.schema import experiment_tags as experiment_tags_t
-from notebook_tracker.store.schema import experiments as experiments_t
-from notebook_tracker.store.schema import latest_metrics as latest_metrics_t
+from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, now_ms
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
-from notebook_tracker.store.schema import params as params_t
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
 from notebook_tracker.store.schema_version import ensure_schema
+from notebook_tracker.store.sql_experiments import ExperimentsMixin
+from notebook_tracker.store.sql_liveness import LivenessMixin
 
 DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
-REAP_INTERVAL_S = 10.0
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidParameter(
-        f"Invalid page_token {token!r}: pass the token a previous page returned."
-    )
-
-
-def _check_max_results(max_results: int) -> int:
-    if (
-        not isinstance(max_results, int)
-        or max_results < 1
-        or max_results > SEARCH_MAX_RESULTS_THRESHOLD
-    ):
-        raise InvalidParameter(
-            f"Invalid max_results {max_results!r}: it must be between 1 and "
-            f"{SEARCH_MAX_RESULTS_THRESHOLD}."
-        )
-    return max_results
-
-
-class SqlStore(TrackingStore):
+class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
     def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
         self.uri = uri
         self.reader, self.writer = engines_for(uri)
@@ -96,216 +53,6 @@ class SqlStore(TrackingStore):
         self._last_reap = 0.0
         ensure_schema(self.writer)
         self._ensure_default_experiment()
-
-    # -- experiments -------------------------------------------------------------------------
-    def _ensure_default_experiment(self) -> None:
-        with self.reader.connect() as conn:
-            found = conn.execute(
-                select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)
-            ).first()
-        if found:
-            return
-        with self.writer.begin() as conn:
-            if conn.execute(
-                select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)
-            ).first():
-                return
-            t = now_ms()
-            conn.execute(
-                insert(experiments_t).values(
-                    experiment_id=0,
-                    name=DEFAULT_EXPERIMENT_NAME,
-                    artifact_location=self._artifact_location("0"),
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    creation_time=t,
-                    last_update_time=t,
-                )
-            )
-
-    def _artifact_location(self, experiment_id: str) -> str:
-        return f"{self.artifact_root.rstrip('/')}/{experiment_id}"
-
-    def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
-    ) -> str:
-        from notebook_tracker.validation import experiment_name
-
-        experiment_name(name)
-        with self.writer.begin() as conn:
-            if conn.execute(
-                select(experiments_t.c.experiment_id).where(experiments_t.c.name == name)
-            ).first():
-                raise AlreadyExists(
-                    f"Experiment '{name}' already exists (perhaps deleted: restore it, or pick "
-                    "another name)."
-                )
-            t = now_ms()
-            result = conn.execute(
-                insert(experiments_t).values(
-                    name=name,
-                    artifact_location=artifact_location or "",
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    creation_time=t,
-                    last_update_time=t,
-                )
-            )
-            exp_id = str(result.inserted_primary_key[0])
-            if not artifact_location:
-                conn.execute(
-                    update(experiments_t)
-                    .where(experiments_t.c.experiment_id == int(exp_id))
-                    .values(artifact_location=self._artifact_location(exp_id))
-                )
-            if tags:
-                conn.execute(
-                    insert(experiment_tags_t),
-                    [
-                        {"experiment_id": int(exp_id), "key": k, "value": str(v)}
-                        for k, v in tags.items()
-                    ],
-                )
-        return exp_id
-
-    def _experiment_id_int(self, experiment_id: str | int) -> int:
-        try:
-            exp_id = int(experiment_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"No experiment with id={experiment_id!r} exists.") from None
-        if not 0 <= exp_id < 2**31:  # the column is a 32-bit INTEGER on PostgreSQL
-            raise NotFound(f"No experiment with id={experiment_id!r} exists.")
-        return exp_id
-
-    def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
-        if not ids:
-            return []
-        rows = conn.execute(
-            select(experiments_t).where(experiments_t.c.experiment_id.in_(ids))
-        ).all()
-        tag_rows = conn.execute(
-            select(experiment_tags_t).where(experiment_tags_t.c.experiment_id.in_(ids))
-        ).all()
-        by_id = {
-            r.experiment_id: Experiment(
-                experiment_id=str(r.experiment_id),
-                name=r.name,
-                artifact_location=r.artifact_location,
-                lifecycle_stage=r.lifecycle_stage,
-                creation_time=r.creation_time,
-                last_update_time=r.last_update_time,
-            )
-            for r in rows
-        }
-        for t in tag_rows:
-            by_id[t.experiment_id].tags[t.key] = t.value
-        return [by_id[i] for i in ids if i in by_id]
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        exp_id = self._experiment_id_int(experiment_id)
-        with self.reader.connect() as conn:
-            found = self._load_experiments(conn, [exp_id])
-        if not found:
-            raise NotFound(f"No experiment with id={experiment_id} exists.")
-        return found[0]
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        with self.reader.connect() as conn:
-            exp_id = conn.execute(
-                select(experiments_t.c.experiment_id).where(experiments_t.c.name == name)
-            ).scalar()
-            return self._load_experiments(conn, [exp_id])[0] if exp_id is not None else None
-
-    def search_experiments(
-        self,
-        view_type: str = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[Experiment]:
-        from notebook_tracker.store.sql_search import build_experiment_search
-
-        _check_max_results(max_results)
-        offset = _decode_token(page_token)
-        query = build_experiment_search(
-            ViewType.stages(view_type), filter_string, order_by, offset, max_results + 1
-        )
-        with self.reader.connect() as conn:
-            ids = [row[0] for row in conn.execute(query)]
-            found = self._load_experiments(conn, ids[:max_results])
-        token = _encode_token(offset + max_results) if len(ids) > max_results else None
-        return PagedList(found, token)
-
-    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
-        exp_id = self._experiment_id_int(experiment_id)
-        if exp_id == 0 and stage == LifecycleStage.DELETED:
-            raise InvalidParameter("The Default experiment (id 0) cannot be deleted.")
-        with self.writer.begin() as conn:
-            done = conn.execute(
-                update(experiments_t)
-                .where(experiments_t.c.experiment_id == exp_id)
-                .values(lifecycle_stage=stage, last_update_time=now_ms())
-            ).rowcount
-            if not done:
-                raise NotFound(f"No experiment with id={experiment_id} exists.")
-            conn.execute(
-                update(runs_t)
-                .where(runs_t.c.experiment_id == exp_id)
-                .values(
-                    lifecycle_stage=stage,
-                    deleted_time=now_ms() if stage == LifecycleStage.DELETED else None,
-                )
-            )
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        from notebook_tracker.validation import experiment_name
-
-        experiment_name(new_name)
-        exp = self.get_experiment(experiment_id)
-        if exp.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidParameter(f"Experiment {experiment_id} is deleted: restore it first.")
-        with self.writer.begin() as conn:
-            clash = conn.execute(
-                select(experiments_t.c.experiment_id).where(experiments_t.c.name == new_name)
-            ).scalar()
-            if clash is not None and str(clash) != str(experiment_id):
-                raise AlreadyExists(f"Experiment '{new_name}' already exists.")
-            conn.execute(
-                update(experiments_t)
-                .where(experiments_t.c.experiment_id == int(experiment_id))
-                .values(name=new_name, last_update_time=now_ms())
-            )
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        self.get_experiment(experiment_id)
-        with self.writer.begin() as conn:
-            exp_id = int(experiment_id)
-            conn.execute(
-                delete(experiment_tags_t).where(
-                    and_(
-                        experiment_tags_t.c.experiment_id == exp_id, experiment_tags_t.c.key == key
-                    )
-                )
-            )
-            conn.execute(
-                insert(experiment_tags_t).values(experiment_id=exp_id, key=key, value=str(value))
-            )
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        exp_id = self._experiment_id_int(experiment_id)
-        self.get_experiment(experiment_id)
-        with self.writer.begin() as conn:
-            tag = experiment_tags_t.c
-            done = conn.execute(
-                delete(experiment_tags_t).where(and_(tag.experiment_id == exp_id, tag.key == key))
-            ).rowcount
-        if not done:
-            raise NotFound(f"No tag with name={key!r} on experiment {experiment_id}.")
 
     # -- runs --------------------------------------------------------------------------------
     def create_run(
@@ -610,10 +357,10 @@ class SqlStore(TrackingStore):
         history = unpack_history(key, chunks)
         if max_results is None and not page_token:
             return history
-        offset = _decode_token(page_token)
+        offset = decode_token(page_token)
         end = len(history) if max_results is None else offset + max_results
         page = history[offset:end]
-        page.token = _encode_token(end) if end < len(history) else None
+        page.token = encode_token(end) if end < len(history) else None
         return page
 
     def search_runs(
@@ -628,8 +375,8 @@ class SqlStore(TrackingStore):
         from notebook_tracker.store.sql_search import build_run_search
 
         self._maybe_reap()
-        _check_max_results(max_results)
-        offset = _decode_token(page_token)
+        check_max_results(max_results)
+        offset = decode_token(page_token)
         query = build_run_search(
             [str(e) for e in experiment_ids],
             ViewType.stages(run_view_type),
@@ -641,76 +388,8 @@ class SqlStore(TrackingStore):
         with self.reader.connect() as conn:
             ids = [row[0] for row in conn.execute(query)]
             found = self._load_runs(conn, ids[:max_results])
-        token = _encode_token(offset + max_results) if len(ids) > max_results else None
+        token = encode_token(offset + max_results) if len(ids) > max_results else None
         return PagedList(found, token)
-
-    # -- liveness ----------------------------------------------------------------------------
-    def heartbeat(self, run_ids: Sequence[str]) -> None:
-        if not run_ids:
-            return
-        with self.writer.begin() as conn:
-            conn.execute(
-                update(runs_t)
-                .where(
-                    and_(runs_t.c.run_uuid.in_(list(run_ids)), runs_t.c.status == RunStatus.RUNNING)
-                )
-                .values(heartbeat_time=now_ms())
-            )
-
-    def _maybe_reap(self) -> None:
-        if time.monotonic() - self._last_reap >= REAP_INTERVAL_S:
-            self.reap_dead_runs()
-
-    def reap_dead_runs(self) -> list[str]:
-        self._last_reap = time.monotonic()
-        deadline = now_ms() - self.heartbeat_timeout_ms
-        with self.reader.connect() as conn:
-            candidates = conn.execute(
-                select(
-                    runs_t.c.run_uuid,
-                    runs_t.c.owner_host,
-                    runs_t.c.owner_pid,
-                    runs_t.c.owner_started,
-                    runs_t.c.heartbeat_time,
-                ).where(runs_t.c.status == RunStatus.RUNNING)
-            ).all()
-        dead = [
-            (r.run_uuid, r.heartbeat_time)
-            for r in candidates
-            if liveness.owner_is_gone(r.owner_host, r.owner_pid, r.owner_started)
-            or (r.heartbeat_time is not None and r.heartbeat_time < deadline)
-        ]
-        if dead:
-            with self.writer.begin() as conn:
-                for run_id, last_seen in dead:
-                    conn.execute(
-                        update(runs_t)
-                        .where(
-                            and_(runs_t.c.run_uuid == run_id, runs_t.c.status == RunStatus.RUNNING)
-                        )
-                        .values(status=RunStatus.KILLED, end_time=last_seen or now_ms())
-                    )
-                    self._upsert_tags(
-                        conn,
-                        run_id,
-                        [RunTag("notebook_tracker.killed_reason", "owner process gone")],
-                    )
-        return [run_id for run_id, _ in dead]
-
-    # -- garbage collection ------------------------------------------------------------------
-    def deleted_runs(self, older_than_ms: int | None = None) -> list[RunInfo]:
-        cond = runs_t.c.lifecycle_stage == LifecycleStage.DELETED
-        if older_than_ms is not None:
-            cond = and_(cond, runs_t.c.deleted_time <= now_ms() - older_than_ms)
-        with self.reader.connect() as conn:
-            ids = [r[0] for r in conn.execute(select(runs_t.c.run_uuid).where(cond))]
-            return [run.info for run in self._load_runs(conn, ids)]
-
-    def purge_run(self, run_id: str) -> None:
-        with self.writer.begin() as conn:
-            for table in (metric_chunks_t, latest_metrics_t, params_t, tags_t):
-                conn.execute(delete(table).where(table.c.run_uuid == run_id))
-            conn.execute(delete(runs_t).where(runs_t.c.run_uuid == run_id))
 
     def count_runs(self) -> int:
         with self.reader.connect() as conn:

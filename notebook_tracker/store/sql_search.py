@@ -100,8 +100,9 @@ def _like_canonical(pattern: str) -> str:
     # A trailing lone backslash is literal here; PostgreSQL would reject it, so escape it.
     out = []
     for kind, ch in _like_tokens(pattern):
-        out.append("%" if kind == "any" else "_" if kind == "one" else
-                   ("\\" + ch if ch in "%_\\" else ch))
+        out.append(
+            "%" if kind == "any" else "_" if kind == "one" else ("\\" + ch if ch in "%_\\" else ch)
+        )
     return "".join(out)
 
 
@@ -345,9 +346,7 @@ def build_experiment_search(
     Default order: creation_time DESC, then experiment_id ascending as the tiebreaker.
     """
     comparisons = parse_experiment_filter(filter_string)
-    terms = parse_experiment_order_by(order_by) or parse_experiment_order_by(
-        ["creation_time DESC"]
-    )
+    terms = parse_experiment_order_by(order_by) or parse_experiment_order_by(["creation_time DESC"])
     ordering: list[ColumnElement] = []
     for term in terms:
         ordering += _attribute_order(_EXPERIMENT_COLUMNS[term.key], term.key, term.ascending)
