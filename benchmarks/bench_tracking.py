@@ -179,6 +179,18 @@ def import_time(module: str) -> float:
     return best
 
 
+def process_time(module: str) -> float:
+    """Wall time of a whole `python -c "import MODULE"` process, best of 5."""
+    import time
+
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def line(name: str, ours: float, theirs: float | None, unit: str) -> None:
     if theirs is None:
         print(f"{name:<48} notebook-tracker {ours:10.3f} {unit}   (mlflow not installed)")
@@ -219,7 +231,12 @@ def main() -> None:
 
     ours = import_time("notebook_tracker")
     theirs = import_time("mlflow") if mlflow else None
-    line("import time", ours, theirs, "s")
+    line("import statement alone", ours, theirs, "s")
+    ours = process_time("notebook_tracker")
+    theirs = process_time("mlflow") if mlflow else None
+    baseline = process_time("sys")
+    line('python -c "import ..." (whole process)', ours, theirs, "s")
+    print(f"{'':<48} (a bare python -c 'import sys' takes {baseline:.3f} s here)")
 
 
 if __name__ == "__main__":
