@@ -13,7 +13,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-import tempfile
 import textwrap
 
 HAVE_MLFLOW = importlib.util.find_spec("mlflow") is not None
@@ -64,8 +63,11 @@ client = nt.TrackingClient(uri)
 N = {n}
 for r in range(N):
     run = client.create_run("0")
-    client.log_batch(run.info.run_id, metrics=[Metric("acc", (r * 7919 % 1000) / 1000, 0, 0)],
-                     params=[Param("lr", str([0.1, 0.01, 0.001][r % 3])), Param("depth", str(r % 10))])
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric("acc", (r * 7919 % 1000) / 1000, 0, 0)],
+        params=[Param("lr", str([0.1, 0.01, 0.001][r % 3])), Param("depth", str(r % 10))],
+    )
 nt.set_tracking_uri(uri)
 nt.search_runs(filter_string="metrics.acc > 0.5", max_results=10)  # warm
 times = []
@@ -123,8 +125,11 @@ client = mlflow.MlflowClient()
 N = {n}
 for r in range(N):
     run = client.create_run("0")
-    client.log_batch(run.info.run_id, metrics=[Metric("acc", (r * 7919 % 1000) / 1000, 0, 0)],
-                     params=[Param("lr", str([0.1, 0.01, 0.001][r % 3])), Param("depth", str(r % 10))])
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric("acc", (r * 7919 % 1000) / 1000, 0, 0)],
+        params=[Param("lr", str([0.1, 0.01, 0.001][r % 3])), Param("depth", str(r % 10))],
+    )
 mlflow.search_runs(filter_string="metrics.acc > 0.5", max_results=10)
 times = []
 for _ in range(5):
@@ -142,7 +147,8 @@ client = mlflow.MlflowClient()
 N = {n}
 run = client.create_run("0")
 for start in range(0, N, 1000):
-    client.log_batch(run.info.run_id, metrics=[Metric("m", float(i), 1000 + i, i) for i in range(start, min(N, start + 1000))])
+    points = [Metric("m", float(i), 1000 + i, i) for i in range(start, min(N, start + 1000))]
+    client.log_batch(run.info.run_id, metrics=points)
 t = time.perf_counter()
 h = client.get_metric_history(run.info.run_id, "m")
 print(json.dumps({{"seconds": time.perf_counter() - t}}))
@@ -164,11 +170,20 @@ def run(code: str, n: int, timeout: float = 1800) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+TIMED_IMPORT = (
+    "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+)
+
+
 def import_time(module: str) -> float:
     best = min(
         float(
             subprocess.run(
-                [sys.executable, "-c", f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"],
+                [
+                    sys.executable,
+                    "-c",
+                    TIMED_IMPORT.format(module=module),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -195,8 +210,10 @@ def line(name: str, ours: float, theirs: float | None, unit: str) -> None:
     if theirs is None:
         print(f"{name:<48} notebook-tracker {ours:10.3f} {unit}   (mlflow not installed)")
     else:
-        print(f"{name:<48} notebook-tracker {ours:10.3f} {unit}   mlflow {theirs:10.3f} {unit}   "
-              f"mlflow/nt = {theirs / ours:8.1f}x")
+        print(
+            f"{name:<48} notebook-tracker {ours:10.3f} {unit}   mlflow {theirs:10.3f} {unit}   "
+            f"mlflow/nt = {theirs / ours:8.1f}x"
+        )
 
 
 def main() -> None:
@@ -210,9 +227,11 @@ def main() -> None:
     r = run(NT["log_metric"], 10_000 if q else 100_000)
     m = run(ML["log_metric"], 200 if q else 1000) if mlflow else None
     line("log_metric per call (100k loop)", r["per_call_us"], m and m["per_call_us"], "us")
-    print(f"{'':<48} bare list.append {r['append_us']:.3f} us -> log_metric = "
-          f"{r['per_call_us'] / r['append_us']:.1f}x append;  durable after end_run in "
-          f"{r['durable_after_end_s']:.3f} s")
+    print(
+        f"{'':<48} bare list.append {r['append_us']:.3f} us -> log_metric = "
+        f"{r['per_call_us'] / r['append_us']:.1f}x append;  durable after end_run in "
+        f"{r['durable_after_end_s']:.3f} s"
+    )
 
     n = 100 if q else 1000
     r = run(NT["create_runs"], n)

@@ -76,20 +76,27 @@ def test_gc_purges_deleted_runs_and_their_artifacts(cli):
 def test_errors_are_one_clear_line_and_exit_1(tracking_uri):
     result = subprocess.run(
         [sys.executable, "-m", "notebook_tracker.cli", "runs", "list", "--filter", "metrics.acc >"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     assert result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stderr
     result = subprocess.run(
         [sys.executable, "-m", "notebook_tracker.cli", "runs", "describe", "nope"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1 and "not found" in result.stderr
 
 
 def test_every_command_has_help():
     runner = CliRunner()
-    for args in (["--help"], ["experiments", "--help"], ["runs", "list", "--help"], ["gc", "--help"]):
+    for args in (
+        ["--help"],
+        ["experiments", "--help"],
+        ["runs", "list", "--help"],
+        ["gc", "--help"],
+    ):
         result = runner.invoke(main, args)
         assert result.exit_code == 0 and "Usage:" in result.output

@@ -28,7 +28,9 @@ def test_four_processes_logging_10000_points_each_lose_nothing(tmp_path):
     nt.set_tracking_uri(uri)
     nt.get_experiment("0")  # create the store first, as a user's first call would
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, uri, f"w{i}"], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, uri, f"w{i}"], stdout=subprocess.PIPE, text=True
+        )
         for i in range(4)
     ]
     run_ids = []

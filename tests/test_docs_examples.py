@@ -28,6 +28,11 @@ def test_documented_examples_run(page: Path, tmp_path: Path) -> None:
     }
     env.pop("NOTEBOOK_TRACKER_ARTIFACT_ROOT", None)
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"{page.name} examples failed:\n{result.stderr[-3000:]}"

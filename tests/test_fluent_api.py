@@ -29,7 +29,7 @@ def test_context_manager_marks_failed_on_exception_and_keeps_what_was_logged(tra
     with pytest.raises(ZeroDivisionError):
         with nt.start_run() as run:
             nt.log_metric("before", 1.0)
-            1 / 0
+            raise ZeroDivisionError("division by zero")
     got = nt.get_run(run.info.run_id)
     assert got.info.status == "FAILED"
     assert got.data.metrics == {"before": 1.0}
@@ -208,8 +208,18 @@ def test_search_runs_returns_mlflow_shaped_dataframe(tracking_uri):
             nt.log_metric("acc", acc)
             nt.set_tag("kind", "grid")
     frame = nt.search_runs(experiment_names=["grid"], order_by=["metrics.acc DESC"])
-    for column in ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time",
-                   "metrics.acc", "params.lr", "tags.kind", "tags.mlflow.runName"):
+    for column in (
+        "run_id",
+        "experiment_id",
+        "status",
+        "artifact_uri",
+        "start_time",
+        "end_time",
+        "metrics.acc",
+        "params.lr",
+        "tags.kind",
+        "tags.mlflow.runName",
+    ):
         assert column in frame.columns
     assert list(frame["metrics.acc"]) == [0.9, 0.8, 0.7]
     assert str(frame["start_time"].dtype).startswith("datetime64")

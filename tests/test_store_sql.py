@@ -97,7 +97,11 @@ def test_batch_logging_params_tags_and_metrics(store):
     assert data.metrics == {"loss": 0.5}  # latest by step, then timestamp
     assert data.params == {"lr": "0.1"} and data.tags["t"] == "2"
     history = store.get_metric_history(run_id, "loss")
-    assert [(m.step, m.timestamp, m.value) for m in history] == [(0, 5, 9.0), (0, 10, 1.0), (1, 20, 0.5)]
+    assert [(m.step, m.timestamp, m.value) for m in history] == [
+        (0, 5, 9.0),
+        (0, 10, 1.0),
+        (1, 20, 0.5),
+    ]
 
 
 def test_latest_metric_is_not_replaced_by_an_older_step_logged_later(store):
@@ -109,7 +113,13 @@ def test_latest_metric_is_not_replaced_by_an_older_step_logged_later(store):
 
 def test_nan_and_inf_survive_the_database(store):
     run_id = _run(store).info.run_id
-    store.log_metric_rows([(run_id, "a", math.nan, 1, 0), (run_id, "b", math.inf, 1, 0), (run_id, "c", -math.inf, 1, 0)])
+    store.log_metric_rows(
+        [
+            (run_id, "a", math.nan, 1, 0),
+            (run_id, "b", math.inf, 1, 0),
+            (run_id, "c", -math.inf, 1, 0),
+        ]
+    )
     data = store.get_run(run_id).data.metrics
     assert math.isnan(data["a"]) and data["b"] == math.inf and data["c"] == -math.inf
     assert math.isnan(store.get_metric_history(run_id, "a")[0].value)
@@ -144,9 +154,16 @@ def test_search_filters_and_orders_in_sql(store):
     runs = []
     for i, (lr, acc) in enumerate([("0.1", 0.5), ("0.01", 0.9), ("0.01", 0.7)]):
         run_id = _run(store).info.run_id
-        store.log_batch(run_id, metrics=[Metric("acc", acc, 1, 0)], params=[Param("lr", lr)], tags=[RunTag("i", str(i))])
+        store.log_batch(
+            run_id,
+            metrics=[Metric("acc", acc, 1, 0)],
+            params=[Param("lr", lr)],
+            tags=[RunTag("i", str(i))],
+        )
         runs.append(run_id)
-    found = store.search_runs(["0"], "params.lr = '0.01' and metrics.acc > 0.6", order_by=["metrics.acc ASC"])
+    found = store.search_runs(
+        ["0"], "params.lr = '0.01' and metrics.acc > 0.6", order_by=["metrics.acc ASC"]
+    )
     assert [r.info.run_id for r in found] == [runs[2], runs[1]]
 
 
