@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
-_CHUNK = 1024 * 1024
 # Errors that say the path cannot exist on the destination, not that the server is failing.
 _PATH_ERRNOS = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EINVAL}
 
@@ -147,26 +146,15 @@ class ArtifactProxyHandler(TrackerHandler):
             await self._list()
             return
         rel = _file_path(path)
-        repo = self.destination.repo
+        name = posixpath.basename(rel)
+        self.set_header("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream")
+        self.set_header("Content-Disposition", f'attachment; filename="{_quote(name)}"')
+        self.set_header("X-Content-Type-Options", "nosniff")
         try:
-            stream = await self.run(repo.open_read, rel)
-        except NotFound:
+            stream = await self.run(self.destination.repo.open_read, rel)
+        except NotFound:  # an error answer clears the headers set above
             raise NotFound(f"No such artifact: '{rel}'.") from None
-        try:
-            name = posixpath.basename(rel)
-            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            self.set_header("Content-Type", content_type)
-            self.set_header("Content-Disposition", f'attachment; filename="{_quote(name)}"')
-            self.set_header("X-Content-Type-Options", "nosniff")
-            while True:
-                chunk = await self.run(stream.read, _CHUNK)
-                if not chunk:
-                    break
-                self.write(chunk)
-                await self.flush()
-        finally:
-            stream.close()
-        self.finish()
+        await self.send_stream(stream)
 
     async def _list(self) -> None:
         rel = safe_relpath(self.get_query_argument("path", "") or "")

@@ -39,6 +39,9 @@ JSON_TYPE = "application/json; charset=UTF-8"
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+STREAM_CHUNK = 1024 * 1024
+
+
 class TrackerHandler(tornado.web.RequestHandler):
     """JSON in and out, errors as `{"error_code", "message"}`, blocking work off the IO loop.
 
@@ -117,6 +120,23 @@ class TrackerHandler(tornado.web.RequestHandler):
     async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a blocking store or artifact call on the server's pool."""
         return await self.context.run(fn, *args, **kwargs)
+
+    async def send_stream(self, stream: Any) -> None:
+        """Send a binary file object in chunks, read off the IO loop, then close it and finish.
+
+        Headers go out with the first flush: Jupyter's APIHandler.finish() would otherwise
+        label the body JSON."""
+        try:
+            await self.flush()
+            while True:
+                chunk = await self.run(stream.read, STREAM_CHUNK)
+                if not chunk:
+                    break
+                self.write(chunk)
+                await self.flush()
+        finally:
+            stream.close()
+        self.finish()
 
     # -- errors -----------------------------------------------------------------------------
     def write_error(self, status_code: int, **kwargs: Any) -> None:

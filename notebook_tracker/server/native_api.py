@@ -22,7 +22,6 @@ from notebook_tracker.server.errors import BadRequest
 
 MAX_RESULTS_LIMIT = 50000
 MAX_POINTS_LIMIT = 1_000_000
-_CHUNK = 1024 * 1024
 # Artifacts are user content served from the Jupyter origin: never let one run script there.
 # Jupyter reads its token from the URL; browsers' XSRF form field.
 _ALWAYS_OK = frozenset({"token", "_xsrf"})
@@ -273,25 +272,15 @@ class ArtifactRawHandler(ApiHandler):
 
     @tornado.web.authenticated
     async def get(self, run_id: str, path: str) -> None:
+        self.set_header("Content-Type", content_type_for(path))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", _ARTIFACT_CSP)
+        disposition = "attachment" if self.get_query_argument("download", "") else "inline"
+        name = posixpath.basename(path).replace('"', "")
+        self.set_header("Content-Disposition", f'{disposition}; filename="{name}"')
+        # An error while opening clears these headers and answers JSON instead.
         stream = await self.run(_open_artifact, self.context, run_id, path)
-        try:
-            self.set_header("Content-Type", content_type_for(path))
-            self.set_header("X-Content-Type-Options", "nosniff")
-            self.set_header("Content-Security-Policy", _ARTIFACT_CSP)
-            disposition = "attachment" if self.get_query_argument("download", "") else "inline"
-            name = posixpath.basename(path).replace('"', "")
-            self.set_header("Content-Disposition", f'{disposition}; filename="{name}"')
-            # Send the headers now: Jupyter's APIHandler.finish() would label the body JSON.
-            await self.flush()
-            while True:
-                chunk = await self.run(stream.read, _CHUNK)
-                if not chunk:
-                    break
-                self.write(chunk)
-                await self.flush()
-        finally:
-            stream.close()
-        self.finish()
+        await self.send_stream(stream)
 
 
 @cache

@@ -6,8 +6,6 @@ model's `artifact_uri`, links it to the run (`runs/outputs`) and finalizes it RE
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from notebook_tracker import validation
@@ -16,6 +14,7 @@ from notebook_tracker.server.mlflow_api import wire
 from notebook_tracker.server.mlflow_api.service import MlflowApi, logged_model_json
 from notebook_tracker.server.mlflow_api.wire import Params
 from notebook_tracker.store import logged_models as lm
+from notebook_tracker.store.paging import decode_token, encode_token
 
 STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", *lm.STATUSES)
 SEARCH_DEFAULT_MAX_RESULTS = 100
@@ -80,22 +79,6 @@ def log_params(api: MlflowApi, req: Params) -> dict[str, Any]:
     return {}
 
 
-def _decode_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidParameter(f"Invalid page_token {token!r}: pass the token a previous page gave.")
-
-
-def _encode_offset(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
 def search(api: MlflowApi, req: Params) -> dict[str, Any]:
     experiment_ids = req.strings("experiment_ids")
     if not experiment_ids:
@@ -113,14 +96,14 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
     order_by = []
     for term in req.messages("order_by"):
         order_by.append((term.require("field_name"), term.boolean("ascending", True)))
-    offset = _decode_offset(req.string("page_token") or None)
+    offset = decode_token(req.string("page_token") or None)
     models, more = api.models.search(
         experiment_ids, req.string("filter") or None, order_by, max_results, offset
     )
     return wire.compact(
         {
             "models": [logged_model_json(m) for m in models],
-            "next_page_token": _encode_offset(offset + max_results) if more else None,
+            "next_page_token": encode_token(offset + max_results) if more else None,
         }
     )
 
