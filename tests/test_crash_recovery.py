@@ -70,3 +70,25 @@ def test_a_silent_owner_past_the_heartbeat_timeout_is_killed(tmp_path, monkeypat
         conn.execute(update(runs).values(owner_host="elsewhere", heartbeat_time=1))
     assert client.store.reap_dead_runs() == [run.info.run_id]
     assert client.get_run(run.info.run_id).info.status == "KILLED"
+
+
+def test_runs_created_through_a_server_are_left_to_their_client(tmp_path, monkeypatch):
+    """A server worker neither owns nor heartbeats the runs remote clients create through it:
+    a long training run must not be marked KILLED when the worker is replaced or goes quiet."""
+    from standalone_server import running_server
+
+    uri = f"sqlite:///{tmp_path / 'served.db'}"
+    with running_server(tmp_path, uri, workers=1) as server:
+        status, body = server.json("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": "0"})
+        assert status == 200
+        run_id = body["run"]["info"]["run_id"]
+        status, _ = server.json(
+            "POST", "/api/2.0/mlflow/runs/update", {"run_id": run_id, "status": "RUNNING"}
+        )
+        assert status == 200
+    # The server is gone now; with a zero heartbeat timeout any owned run would be reaped.
+    monkeypatch.setenv("NOTEBOOK_TRACKER_HEARTBEAT_TIMEOUT", "0")
+    forget_stores()
+    client = nt.TrackingClient(uri)
+    assert client.store.reap_dead_runs() == []
+    assert client.get_run(run_id).info.status == "RUNNING"

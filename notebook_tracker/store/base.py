@@ -67,7 +67,10 @@ class TrackingStore(ABC):
         tags: dict[str, str] | None = None,
         run_name: str | None = None,
         parent_run_id: str | None = None,
-    ) -> Run: ...
+        record_owner: bool = True,
+    ) -> Run:
+        """`record_owner=False` for runs made on behalf of a remote client (a server worker is
+        not their owner and does not heartbeat for them: their client ends them)."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run: ...
@@ -79,6 +82,7 @@ class TrackingStore(ABC):
         status: str | None = None,
         end_time: int | None = None,
         run_name: str | None = None,
+        record_owner: bool = True,
     ) -> RunInfo: ...
 
     @abstractmethod

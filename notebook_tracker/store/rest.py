@@ -186,6 +186,7 @@ class RestStore(TrackingStore):
         tags: dict[str, str] | None = None,
         run_name: str | None = None,
         parent_run_id: str | None = None,
+        record_owner: bool = True,
     ) -> Run:
         all_tags = dict(tags or {})
         if parent_run_id:
@@ -209,6 +210,7 @@ class RestStore(TrackingStore):
         status: str | None = None,
         end_time: int | None = None,
         run_name: str | None = None,
+        record_owner: bool = True,
     ) -> RunInfo:
         body: dict[str, Any] = {"run_id": run_id, "run_uuid": run_id}
         if status is not None:

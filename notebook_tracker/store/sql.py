@@ -63,6 +63,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         tags: dict[str, str] | None = None,
         run_name: str | None = None,
         parent_run_id: str | None = None,
+        record_owner: bool = True,
     ) -> Run:
         exp_id = self._experiment_id_int(experiment_id)
         all_tags = dict(tags or {})
@@ -72,7 +73,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
         run_id = uuid.uuid4().hex
-        host, pid, started = liveness.current_owner()
+        host, pid, started = liveness.current_owner() if record_owner else (None, None, None)
         with self.writer.begin() as conn:
             exp = conn.execute(q.EXPERIMENT_FOR_RUN, {"exp_id": exp_id}).first()
             if exp is None:
@@ -100,7 +101,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
                     "owner_host": host,
                     "owner_pid": pid,
                     "owner_started": started,
-                    "heartbeat_time": now_ms(),
+                    "heartbeat_time": now_ms() if record_owner else None,
                 },
             )
             conn.execute(
@@ -174,6 +175,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         status: str | None = None,
         end_time: int | None = None,
         run_name: str | None = None,
+        record_owner: bool = True,
     ) -> RunInfo:
         values: dict[str, Any] = {}
         if status is not None:
@@ -183,13 +185,13 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
                 )
             values["status"] = status
             if status == RunStatus.RUNNING:
-                host, pid, started = liveness.current_owner()
+                owner = liveness.current_owner() if record_owner else (None, None, None)
                 values.update(
                     end_time=None,
-                    owner_host=host,
-                    owner_pid=pid,
-                    owner_started=started,
-                    heartbeat_time=now_ms(),
+                    owner_host=owner[0],
+                    owner_pid=owner[1],
+                    owner_started=owner[2],
+                    heartbeat_time=now_ms() if record_owner else None,
                 )
         if end_time is not None:
             values["end_time"] = end_time

@@ -49,14 +49,6 @@ def _metric(item: Params) -> tuple[Metric, Params]:
     return Metric(key, value, _now_ms() if timestamp is None else timestamp, step), item  # type: ignore[arg-type]
 
 
-def _disown(api: MlflowApi, run_id: str) -> None:
-    writer = getattr(api.store, "writer", None)
-    if writer is not None:
-        from notebook_tracker.store.run_ownership import disown
-
-        disown(writer, run_id)
-
-
 # -- runs ----------------------------------------------------------------------------------------
 def create(api: MlflowApi, req: Params) -> dict[str, Any]:
     tags = [_tag(k, v) for k, v in req.key_values("tags", value_required=False)]
@@ -70,8 +62,8 @@ def create(api: MlflowApi, req: Params) -> dict[str, Any]:
         tags=tag_map,
         run_name=req.string("run_name", max_length=MAX_RUN_NAME_LENGTH) or None,
         parent_run_id=tag_map.get("mlflow.parentRunId") or None,
+        record_owner=False,  # the remote client owns it and ends it, not this server worker
     )
-    _disown(api, run.info.run_id)
     return {"run": api.run_json(run)}
 
 
@@ -87,9 +79,8 @@ def update(api: MlflowApi, req: Params) -> dict[str, Any]:
         status=status,
         end_time=req.int64("end_time"),
         run_name=req.string("run_name", max_length=MAX_RUN_NAME_LENGTH) or None,
+        record_owner=False,
     )
-    if status == RunStatus.RUNNING:
-        _disown(api, run_id)
     return {"run_info": wire.run_info(info)}
 
 
