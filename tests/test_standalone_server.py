@@ -87,6 +87,19 @@ def test_artifact_proxy_put_get_list_delete(server):
     assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_files_with_non_ascii_or_quoted_names_download_under_their_name(server):
+    from urllib.parse import quote
+
+    name = 'résumé "v2" 𝛼.txt'
+    url = "/api/2.0/mlflow-artifacts/artifacts/7/run/artifacts/" + quote(name)
+    assert server.request("PUT", url, b"ok")[0] == 200
+    status, headers, body = server.request("GET", url)
+    assert (status, body) == (200, b"ok")
+    disposition = headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="r')  # an ASCII fallback, no raw quote
+    assert disposition.endswith("filename*=UTF-8''" + quote(name, safe=""))
+
+
 @pytest.mark.parametrize(
     "path", ["../outside.txt", "a/../../outside.txt", "%2E%2E/outside.txt", "..%2Foutside.txt"]
 )

@@ -20,7 +20,7 @@ import tornado.web
 
 from notebook_tracker.artifacts.paths import safe_relpath
 from notebook_tracker.errors import InvalidParameter, NotFound
-from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
+from notebook_tracker.server.base import JSON_TYPE, TrackerHandler, content_disposition
 from notebook_tracker.server.errors import EndpointNotFound, PayloadTooLarge
 from notebook_tracker.server.mlflow_api import wire
 
@@ -148,7 +148,7 @@ class ArtifactProxyHandler(TrackerHandler):
         rel = _file_path(path)
         name = posixpath.basename(rel)
         self.set_header("Content-Type", mimetypes.guess_type(name)[0] or "application/octet-stream")
-        self.set_header("Content-Disposition", f'attachment; filename="{_quote(name)}"')
+        self.set_header("Content-Disposition", content_disposition("attachment", name))
         self.set_header("X-Content-Type-Options", "nosniff")
         try:
             stream = await self.run(self.destination.repo.open_read, rel)
@@ -183,10 +183,6 @@ class ArtifactProxyHandler(TrackerHandler):
             "Multipart uploads through the proxy are not supported by this server: "
             "upload with a single PUT."
         )
-
-
-def _quote(name: str) -> str:
-    return name.replace("\\", "_").replace('"', "_").replace("\r", "_").replace("\n", "_")
 
 
 def artifact_proxy_handlers(

@@ -42,6 +42,17 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 STREAM_CHUNK = 1024 * 1024
 
 
+def content_disposition(kind: str, filename: str) -> str:
+    """`attachment`/`inline` with a file name any client reads and no header can be broken by:
+    an ASCII fallback plus the exact name percent-encoded (RFC 6266 / 5987)."""
+    from urllib.parse import quote
+
+    ascii_name = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in filename)
+    if ascii_name == filename:
+        return f'{kind}; filename="{filename}"'
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 class TrackerHandler(tornado.web.RequestHandler):
     """JSON in and out, errors as `{"error_code", "message"}`, blocking work off the IO loop.
 

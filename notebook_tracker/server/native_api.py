@@ -15,7 +15,7 @@ from typing import Any
 import tornado.web
 
 from notebook_tracker.entities import Experiment, FileInfo, Run, ViewType
-from notebook_tracker.server.base import TrackerHandler
+from notebook_tracker.server.base import TrackerHandler, content_disposition
 from notebook_tracker.server.context import TrackerContext
 from notebook_tracker.server.downsample import DEFAULT_MAX_POINTS, downsample_history
 from notebook_tracker.server.errors import BadRequest
@@ -276,8 +276,9 @@ class ArtifactRawHandler(ApiHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Content-Security-Policy", _ARTIFACT_CSP)
         disposition = "attachment" if self.get_query_argument("download", "") else "inline"
-        name = posixpath.basename(path).replace('"', "")
-        self.set_header("Content-Disposition", f'{disposition}; filename="{name}"')
+        self.set_header(
+            "Content-Disposition", content_disposition(disposition, posixpath.basename(path))
+        )
         # An error while opening clears these headers and answers JSON instead.
         stream = await self.run(_open_artifact, self.context, run_id, path)
         await self.send_stream(stream)
