@@ -7,21 +7,17 @@ A real `jupyter server` process with the installed config file; the client reach
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port, wait_until
+from jupyter_process import jupyter_server_process
 
 pytest.importorskip("mlflow")
 
-REPO = Path(__file__).resolve().parent.parent
 TOKEN = "mlflow-compat-" + uuid.uuid4().hex
 
 CLIENT_SCRIPT = """
@@ -48,62 +44,12 @@ print(json.dumps({
 """
 
 
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict]]:
     base = tmp_path_factory.mktemp("jupyter-mlflow")
-    root, config = base / "root", base / "config"
-    root.mkdir()
-    (config / "jupyter_server_config.d").mkdir(parents=True)
-    shutil.copy(
-        REPO / "jupyter-config" / "server-config" / "notebook_tracker.json",
-        config / "jupyter_server_config.d" / "notebook_tracker.json",
-    )
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("NOTEBOOK_TRACKER_", "JUPYTER"))
-    }
-    env.update(
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_DATA_DIR=str(base / "data"),
-        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-        NOTEBOOK_TRACKER_URI=f"sqlite:///{base / 'tracker.db'}",
-    )
-    port = free_port()
-    log_path = base / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-                "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-                f"--ServerApp.root_dir={root}", "--ServerApp.allow_unauthenticated_access=False",
-            ],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: proc.poll() is not None or _answers(f"{url}/api/status?token={TOKEN}"),
-            timeout=90,
-            what="jupyter server",
-        )
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter server exited:\n{log_path.read_text(errors='replace')}")
+    store = {"NOTEBOOK_TRACKER_URI": f"sqlite:///{base / 'tracker.db'}"}
+    with jupyter_server_process(base, TOKEN, store) as (url, _root, env):
         yield url, base, env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _run_client(url: str, base: Path, env: dict, token: str) -> subprocess.CompletedProcess:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -16,14 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port, wait_until
+from jupyter_process import jupyter_server_process
 
 from notebook_tracker import env
 from notebook_tracker.server.extension import resolve_tracking_uri
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
-REPO = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-" + uuid.uuid4().hex
 
 
@@ -54,14 +52,6 @@ class RunningServer:
             return json.loads(response.read())
 
 
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A real `jupyter server` process whose only notebook-tracker config is our install file.
@@ -70,50 +60,8 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     (what the wheel installs), and no NOTEBOOK_TRACKER_URI: the default store applies.
     """
     base = tmp_path_factory.mktemp("jupyter")
-    root, config = base / "root", base / "config"
-    root.mkdir()
-    (config / "jupyter_server_config.d").mkdir(parents=True)
-    shutil.copy(
-        REPO / "jupyter-config" / "server-config" / "notebook_tracker.json",
-        config / "jupyter_server_config.d" / "notebook_tracker.json",
-    )
-    proc_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("NOTEBOOK_TRACKER_", "JUPYTER"))
-    }
-    proc_env.update(
-        JUPYTER_CONFIG_DIR=str(config),
-        JUPYTER_DATA_DIR=str(base / "data"),
-        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    port = free_port()
-    log_path = base / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-                "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-                f"--ServerApp.root_dir={root}", "--ServerApp.allow_unauthenticated_access=False",
-            ],
-            env=proc_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: proc.poll() is not None or _answers(f"{url}/api/status?token={TOKEN}"),
-            timeout=90,
-            what="jupyter server",
-        )
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter server exited:\n{log_path.read_text(errors='replace')}")
+    with jupyter_server_process(base, TOKEN) as (url, root, proc_env):
         yield RunningServer(url, root, proc_env)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.slow
