@@ -10,6 +10,10 @@ import click
 from notebook_tracker.cli import tracking_uri_option
 
 
+VIEW_TYPES = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
+view_option = click.option("--view", type=click.Choice(list(VIEW_TYPES)), default="active")
+
+
 def _client(tracking_uri: str | None):  # type: ignore[no-untyped-def]
     from notebook_tracker.client import TrackingClient
 
@@ -37,11 +41,11 @@ def experiments() -> None:
 
 
 @experiments.command("list")
-@click.option("--view", type=click.Choice(["active", "deleted", "all"]), default="active")
+@view_option
 @tracking_uri_option
 def experiments_list(view: str, tracking_uri: str | None) -> None:
     """List experiments."""
-    view_type = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}[view]
+    view_type = VIEW_TYPES[view]
     client = _client(tracking_uri)
     found, token = [], None
     while True:
@@ -130,7 +134,7 @@ def _experiment_ids(client, experiment: tuple[str, ...]) -> list[str]:  # type: 
 )
 @click.option("--order-by", multiple=True, help='e.g. "metrics.acc DESC" (repeatable)')
 @click.option("--max-results", default=100, show_default=True, type=int)
-@click.option("--view", type=click.Choice(["active", "deleted", "all"]), default="active")
+@view_option
 @tracking_uri_option
 def runs_list(
     experiment: tuple[str, ...],
@@ -142,7 +146,7 @@ def runs_list(
 ) -> None:
     """List runs as a table: id, name, status, start, then the params and metrics."""
     client = _client(tracking_uri)
-    view_type = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}[view]
+    view_type = VIEW_TYPES[view]
     found = client.search_runs(
         _experiment_ids(client, experiment),
         filter_string,
