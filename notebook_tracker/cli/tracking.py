@@ -9,7 +9,6 @@ import click
 
 from notebook_tracker.cli import tracking_uri_option
 
-
 VIEW_TYPES = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 view_option = click.option("--view", type=click.Choice(list(VIEW_TYPES)), default="active")
 
