@@ -102,6 +102,20 @@ def parse_location(uri: object, allowed: str = "") -> Location:
     raise _refuse(uri, f"scheme {scheme!r} is not served here", allowed)
 
 
+def _parse_root(root: str) -> Location:
+    """An operator-given root: a path (made absolute), `file:` or `s3:` URI."""
+    text = root if _SCHEME.match(root) else os.path.abspath(os.path.expanduser(root))
+    try:
+        loc = parse_location(text)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"Invalid artifact root {root!r}: {exc.message}") from None
+    if loc.kind == "proxy":
+        raise InvalidParameter(
+            f"Invalid artifact root {root!r}: a root must be a directory or s3://bucket/prefix."
+        )
+    return loc
+
+
 def _realpath(path: str) -> str:
     return os.path.realpath(path)
 
@@ -117,29 +131,25 @@ class ArtifactRoots:
     is also one of the roots. Roots are local paths, `file:` URIs or `s3://` URIs.
     """
 
-    def __init__(self, roots: Iterable[str], proxy_root: str | None = None) -> None:
+    def __init__(self, roots: Iterable[str], proxy_root: str | None = None, hint: str = "") -> None:
+        self.hint = hint
         parsed: list[Location] = []
         for root in [*([proxy_root] if proxy_root else []), *roots]:
             if not root:
                 continue
-            loc = parse_location(root if _SCHEME.match(root) else os.path.abspath(root))
-            if loc.kind == "proxy":
-                raise ValueError(f"An artifact root must be a path or s3:// URI, not {root!r}")
+            loc = _parse_root(root)
             if loc not in parsed:
                 parsed.append(loc)
         self.roots: tuple[Location, ...] = tuple(parsed)
-        self.proxy_root: Location | None = (
-            parse_location(proxy_root if _SCHEME.match(proxy_root) else os.path.abspath(proxy_root))
-            if proxy_root
-            else None
-        )
+        self.proxy_root: Location | None = _parse_root(proxy_root) if proxy_root else None
 
     def describe(self) -> str:
+        hint = f" {self.hint}" if self.hint else ""
         if not self.roots:
-            return "This server has no artifact roots configured."
+            return f"This server has no artifact roots configured.{hint}"
         names = ", ".join(repr(r.uri()) for r in self.roots)
         proxy = f" or {PROXY_SCHEME}:/<path>" if self.proxy_root else ""
-        return f"Allowed: a location inside {names}{proxy}."
+        return f"Allowed: a location inside {names}{proxy}.{hint}"
 
     def confine(self, uri: str) -> str:
         """The storage URI (a local path or s3:// URI) for `uri`, checked to be inside a root.
@@ -169,6 +179,13 @@ class ArtifactRoots:
             elif _within(loc.path, root.path):
                 return loc.uri()
         raise _refuse(uri, "it is outside every artifact root of this server", allowed)
+
+    def canonical(self, uri: str) -> str:
+        """The form of an accepted client-supplied location to store: confined, then rewritten
+        without what the server ignores (a proxy host, `file:`, empty segments), so no other
+        client is ever sent to a host the first one chose."""
+        self.confine(uri)
+        return parse_location(uri).uri()
 
     def contains(self, uri: str) -> bool:
         try:

@@ -22,6 +22,13 @@ from notebook_tracker import env
     "Default: the artifacts folder beside a SQLite store (required for other stores).",
 )
 @click.option(
+    "--allowed-artifact-root",
+    "allowed_artifact_roots",
+    multiple=True,
+    help="Another directory or s3://bucket/prefix where experiments' artifacts may live "
+    "(repeatable). Locations outside the artifacts destination and these roots are refused.",
+)
+@click.option(
     "--host",
     "-h",
     default="127.0.0.1",
@@ -62,6 +69,7 @@ from notebook_tracker import env
 def server(
     backend_store_uri: str | None,
     artifacts_destination: str | None,
+    allowed_artifact_roots: tuple[str, ...],
     host: str,
     port: int,
     workers: int,
@@ -108,4 +116,5 @@ def server(
         auth_token=auth_token or None,
         max_body_bytes=max_body_size,
         max_upload_bytes=max_artifact_size,
+        allowed_artifact_roots=allowed_artifact_roots,
     )

@@ -4,7 +4,8 @@ Clients whose runs have `mlflow-artifacts:/<path>` artifact URIs upload, downloa
 delete files here; `<path>` is relative to the server's artifacts destination (a directory
 or `s3://bucket/prefix`). Uploads are streamed to a spooled temporary file while they arrive
 (spilling to disk past a few MB), then handed to the artifact repository, which streams them
-on (multipart on S3); downloads are streamed back in chunks. Paths are checked by the
+on (multipart on S3); downloads are streamed back in chunks. The destination comes from the
+context's one resolver (`TrackerContext.artifact_repository`) and paths are checked by the
 artifact layer: nothing is read or written outside the destination.
 """
 
@@ -52,9 +53,8 @@ class ArtifactDestination:
                     "start it with --artifacts-destination, or write to the runs' artifact "
                     "locations directly."
                 )
-            from notebook_tracker.artifacts import get_artifact_repository
-
-            self._repo = get_artifact_repository(root)
+            # Through the context's resolver like every other location (the destination root).
+            self._repo = self.context.artifact_repository("mlflow-artifacts:/")
         return self._repo
 
 

@@ -10,12 +10,13 @@ import asyncio
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from notebook_tracker.artifacts.base import ArtifactRepository
+    from notebook_tracker.artifacts.roots import ArtifactRoots
     from notebook_tracker.client import TrackingClient
     from notebook_tracker.store.base import TrackingStore
 
@@ -25,14 +26,21 @@ Mode = Literal["jupyter", "standalone"]
 
 PROXY_SCHEME = "mlflow-artifacts:"
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+ROOTS_HINT = {
+    "standalone": "Start the server with --allowed-artifact-root to allow another root.",
+    "jupyter": "Set c.NotebookTracker.allowed_artifact_roots to allow another root.",
+}
 
 
 class TrackerContext:
     """Shared state of one server process.
 
     - `tracking_uri`: the store every handler talks to.
-    - `artifact_root`: where the server keeps artifacts it proxies (a path or `s3://...`);
-      None means runs' own artifact URIs are used directly.
+    - `artifact_root`: where the server keeps artifacts it proxies (a path or `s3://...`),
+      the root `mlflow-artifacts:` locations map to; None: this server proxies nothing.
+    - `allowed_artifact_roots`: more roots (paths or `s3://...`) an operator allows besides
+      `artifact_root` and the store's default artifact root. Every location the server touches
+      must lie inside one of them (see `confine`).
     - `mode`: "jupyter" (handlers sit behind the Jupyter server's auth) or "standalone"
       (a plain tornado app; `auth_token`, when set, is required on every request).
     - `max_body_bytes`: JSON request bodies above this are refused with 413.
@@ -49,6 +57,7 @@ class TrackerContext:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_workers: int | None = None,
         store: TrackingStore | None = None,
+        allowed_artifact_roots: Sequence[str] = (),
     ) -> None:
         if mode not in ("jupyter", "standalone"):
             raise ValueError(f"mode must be 'jupyter' or 'standalone', not {mode!r}")
@@ -58,6 +67,10 @@ class TrackerContext:
         self.auth_token = auth_token or None
         self.max_body_bytes = max_body_bytes
         self._store = store
+        self.allowed_artifact_roots = tuple(allowed_artifact_roots)
+        # Built now so that a bad root stops the server at start, not at the first request.
+        self._make_roots([])
+        self._roots: ArtifactRoots | None = None
         self._client: TrackingClient | None = None
         self._lock = threading.Lock()
         workers = max_workers or min(8, (os.cpu_count() or 1) + 2)
@@ -86,35 +99,43 @@ class TrackerContext:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
-    def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
-        """The repository behind a run's or experiment's artifact URI, as seen by this server.
+    # -- artifact locations: the one resolver ---------------------------------------------------
+    def _make_roots(self, store_roots: list[str]) -> ArtifactRoots:
+        from notebook_tracker.artifacts.roots import ArtifactRoots
 
-        `mlflow-artifacts:/<path>` (and `mlflow-artifacts://host/<path>`) are URIs of artifacts
-        this server proxies: they resolve to `<artifact_root>/<path>`, never to an HTTP call to
-        itself. Any other URI goes to the artifact factory as is.
-        """
+        return ArtifactRoots(
+            [*store_roots, *self.allowed_artifact_roots],
+            proxy_root=self.artifact_root,
+            hint=ROOTS_HINT[self.mode],
+        )
+
+    @property
+    def roots(self) -> ArtifactRoots:
+        """The artifact roots this server owns: its artifacts destination, the store's default
+        artifact root (opened on first use) and the allowed roots."""
+        if self._roots is None:
+            store_root = getattr(self.store, "artifact_root", None)
+            own = [store_root] if store_root and not store_root.startswith(PROXY_SCHEME) else []
+            self._roots = self._make_roots(own)
+        return self._roots
+
+    def confine(self, uri: str) -> str:
+        """The storage URI (local path or `s3://...`) of a run's, experiment's or model's
+        location, refused with InvalidParameter (naming the allowed roots) unless it lies inside
+        a root of this server. `mlflow-artifacts:` locations map to the artifacts destination;
+        no other scheme is served, so nothing a client wrote makes the server call a host."""
+        return self.roots.confine(uri)
+
+    def accept_location(self, uri: str) -> str:
+        """A client-supplied `artifact_location`, checked like `confine`, in the form to store
+        (a proxy location loses any host: clients reach the proxy through their tracking URI)."""
+        return self.roots.canonical(uri)
+
+    def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
+        """The repository behind a run's, experiment's or model's artifact URI, confined."""
         from notebook_tracker.artifacts import get_artifact_repository
 
-        if artifact_uri.startswith(PROXY_SCHEME):
-            if not self.artifact_root:
-                from notebook_tracker.errors import InvalidParameter
-
-                raise InvalidParameter(
-                    f"Artifact URI {artifact_uri!r} points at a proxied artifact store, but this "
-                    "server has no artifact destination: start it with --artifacts-destination."
-                )
-            return get_artifact_repository(self.proxied_location(artifact_uri))
-        return get_artifact_repository(artifact_uri)
-
-    def proxied_location(self, artifact_uri: str) -> str:
-        """`mlflow-artifacts:/a/b` -> `<artifact_root>/a/b`, the path checked to stay inside."""
-        from urllib.parse import urlparse
-
-        from notebook_tracker.artifacts.paths import safe_relpath
-
-        rel = safe_relpath(urlparse(artifact_uri).path.lstrip("/"))
-        root = (self.artifact_root or "").rstrip("/")
-        return f"{root}/{rel}" if rel else root
+        return get_artifact_repository(self.confine(artifact_uri))
 
     def bind(self, handler: type) -> type:
         """The concrete handler class for this context's mode (see `server.base`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from traitlets import Int, Unicode
+from traitlets import Int, List, Unicode
 from traitlets.config import Configurable
 
 from notebook_tracker import config, env
@@ -31,6 +31,16 @@ class NotebookTracker(Configurable):
         ),
     )
     max_body_mb = Int(16, config=True, help="Largest JSON request body accepted, in MiB.")
+    allowed_artifact_roots = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help=(
+            "More directories or s3://bucket/prefix roots where experiments' artifacts may live, "
+            "besides the store's default artifact root. The server reads, lists and deletes "
+            "artifacts only inside these roots."
+        ),
+    )
 
 
 def resolve_tracking_uri(configured: str, root_dir: str) -> str:
@@ -55,7 +65,12 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     # Kernels are started later by this process and inherit its environment.
     os.environ[env.TRACKING_URI] = uri
 
-    context = TrackerContext(uri, mode="jupyter", max_body_bytes=settings.max_body_mb * 1024 * 1024)
+    context = TrackerContext(
+        uri,
+        mode="jupyter",
+        max_body_bytes=settings.max_body_mb * 1024 * 1024,
+        allowed_artifact_roots=settings.allowed_artifact_roots,
+    )
     web_app = serverapp.web_app
     prefix = url_path_join(web_app.settings["base_url"], URL_NAMESPACE, "/")
     web_app.settings["notebook_tracker"] = context

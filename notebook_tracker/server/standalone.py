@@ -36,6 +36,7 @@ def make_context(
     auth_token: str | None = None,
     max_body_bytes: int | None = None,
     max_upload_bytes: int | None = None,
+    allowed_artifact_roots: tuple[str, ...] = (),
 ) -> TrackerContext:
     kwargs: dict[str, Any] = {}
     if max_body_bytes:
@@ -46,6 +47,7 @@ def make_context(
         mode="standalone",
         auth_token=auth_token,
         store=open_store(backend_store_uri, artifacts_destination),
+        allowed_artifact_roots=allowed_artifact_roots,
         **kwargs,
     )
     if max_upload_bytes:
@@ -87,6 +89,7 @@ def serve(
     auth_token: str | None = None,
     max_body_bytes: int | None = None,
     max_upload_bytes: int | None = None,
+    allowed_artifact_roots: tuple[str, ...] = (),
 ) -> None:
     """Listen on host:port with `workers` processes until terminated."""
     import tornado.httpserver
@@ -94,6 +97,10 @@ def serve(
     import tornado.netutil
     import tornado.process
 
+    # A bad root stops the server here, with one line, before it listens.
+    from notebook_tracker.artifacts.roots import ArtifactRoots
+
+    ArtifactRoots(allowed_artifact_roots, proxy_root=artifacts_destination)
     # Migrate the schema and create the Default experiment once, before any worker exists.
     store = open_store(backend_store_uri, artifacts_destination)
     store.reader.dispose()
@@ -117,7 +124,12 @@ def serve(
         if os.getppid() != parent:  # the parent died before we asked to follow it
             os._exit(0)
     context = make_context(
-        backend_store_uri, artifacts_destination, auth_token, max_body_bytes, max_upload_bytes
+        backend_store_uri,
+        artifacts_destination,
+        auth_token,
+        max_body_bytes,
+        max_upload_bytes,
+        allowed_artifact_roots,
     )
     body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
     server = tornado.httpserver.HTTPServer(make_app(context), max_body_size=body_limit)

@@ -24,9 +24,10 @@ def _tags(req: Params) -> dict[str, str]:
 
 def create(api: MlflowApi, req: Params) -> dict[str, Any]:
     name = req.require("name")
+    location = req.string("artifact_location") or None
     experiment_id = api.store.create_experiment(
         name,
-        req.string("artifact_location") or None,
+        api.context.accept_location(location) if location is not None else None,
         _tags(req),
     )
     return {"experiment_id": experiment_id}
