@@ -39,6 +39,13 @@ class StoreVersionError(TrackerError):
     http_status = 400
 
 
+class StoreUnavailable(TrackerError):
+    """The database cannot be opened or reached; the message names it and what to do."""
+
+    error_code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+
 class FilterSyntaxError(InvalidParameter):
     """A search filter that does not parse; the message says where and what was expected."""
 

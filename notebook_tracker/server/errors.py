@@ -83,8 +83,8 @@ def error_payload(status_code: int, exc: BaseException | None) -> tuple[int, dic
 
 def is_expected(exc: BaseException | None) -> bool:
     """True for errors that are the client's doing: logged as one line, not a traceback."""
-    if isinstance(exc, TrackerError):
-        return exc.http_status < 500
+    if isinstance(exc, TrackerError):  # a database that is down is not a bug of the server
+        return exc.http_status < 500 or exc.error_code == "TEMPORARILY_UNAVAILABLE"
     if isinstance(exc, HTTPError):
         return exc.status_code < 500
     return isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError))

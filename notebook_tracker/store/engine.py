@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 
 from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.store import db_errors
 
 _engines: dict[str, tuple[Engine, Engine]] = {}
 _lock = threading.Lock()
@@ -28,13 +29,17 @@ def engines_for(uri: str) -> tuple[Engine, Engine]:
 
 def _create(uri: str, immediate: bool) -> Engine:
     if uri.startswith("sqlite"):
-        return _create_sqlite(uri, immediate)
-    if uri.startswith(("postgresql", "postgres")):
-        return create_engine(_postgres_url(uri), pool_pre_ping=True, pool_size=5, max_overflow=10)
-    raise InvalidParameter(
-        f"Unsupported tracking URI {uri!r}: use sqlite:///path/to/tracker.db, "
-        "postgresql://user:password@host/db, http(s)://server, or a folder path."
-    )
+        engine = _create_sqlite(uri, immediate)
+    elif uri.startswith(("postgresql", "postgres")):
+        engine = create_engine(_postgres_url(uri), pool_pre_ping=True, pool_size=5, max_overflow=10)
+    else:
+        raise InvalidParameter(
+            f"Unsupported tracking URI {uri!r}: use sqlite:///path/to/tracker.db, "
+            "postgresql://user:password@host/db, http(s)://server, or a folder path."
+        )
+    # Every database failure of the store becomes a TrackerError here, in one place.
+    event.listen(engine, "handle_error", db_errors.translate)
+    return engine
 
 
 def _postgres_url(uri: str) -> str:
@@ -56,7 +61,10 @@ def _postgres_url(uri: str) -> str:
 def _create_sqlite(uri: str, immediate: bool) -> Engine:
     database = uri.split(":///", 1)[1] if ":///" in uri else ""
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise db_errors.folder_error(database, error) from None
     engine = create_engine(uri, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
