@@ -56,9 +56,12 @@ def resolve_tracking_uri(configured: str, root_dir: str) -> str:
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     from jupyter_server.utils import url_path_join
 
+    from notebook_tracker import redaction
     from notebook_tracker.server.context import TrackerContext
     from notebook_tracker.server.routes import build_handlers
 
+    # Jupyter scrubs `?token=` from its access log; tracebacks of our handlers too, from here.
+    redaction.install()
     settings = NotebookTracker(parent=serverapp)
     root_dir = os.path.expanduser(serverapp.root_dir)
     uri = resolve_tracking_uri(settings.tracking_uri, root_dir)

@@ -20,6 +20,7 @@ log = logging.getLogger("notebook_tracker.server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
+MAX_HEADER_BYTES = 1024 * 1024
 
 
 def open_store(backend_store_uri: str, artifacts_destination: str | None) -> Any:
@@ -58,12 +59,14 @@ def make_context(
 def make_app(context: TrackerContext) -> Any:
     import tornado.web
 
+    from notebook_tracker.server.access_log import log_request
     from notebook_tracker.server.routes import build_handlers
 
     return tornado.web.Application(
         build_handlers("/", context),
         compress_response=True,
         serve_traceback=False,
+        log_function=log_request,
     )
 
 
@@ -97,6 +100,12 @@ def serve(
     import tornado.netutil
     import tornado.process
 
+    from notebook_tracker import redaction
+    from notebook_tracker.server import access_log
+
+    token_source = "The server token (--auth-token / $NOTEBOOK_TRACKER_SERVER_TOKEN)"
+    redaction.check_token(auth_token, token_source)
+    access_log.configure()
     # A bad root stops the server here, with one line, before it listens.
     from notebook_tracker.artifacts.roots import ArtifactRoots
 
@@ -132,7 +141,12 @@ def serve(
         allowed_artifact_roots,
     )
     body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
-    server = tornado.httpserver.HTTPServer(make_app(context), max_body_size=body_limit)
+    server = tornado.httpserver.HTTPServer(
+        make_app(context),
+        max_body_size=body_limit,
+        # Room for an over-long URL to reach the app, which answers it with a JSON 414.
+        max_header_size=MAX_HEADER_BYTES,
+    )
     server.add_sockets(sockets)
     try:
         tornado.ioloop.IOLoop.current().start()

@@ -160,4 +160,4 @@ def _quiet_log(handler: tornado.web.RequestHandler) -> None:
     # Access logs cost more than a prediction; only failures are worth a line.
     status = handler.get_status()
     if status >= 500:
-        log.warning("%d %s %s", status, handler.request.method, handler.request.uri)
+        log.warning("%d %s %s", status, handler.request.method, handler.request.path)

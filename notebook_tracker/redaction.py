@@ -1,0 +1,99 @@
+"""Secrets out of logs and messages: tokens in URLs and headers, passwords in URIs.
+
+`redact(text)` hides what looks like a credential in any text; `RedactingFilter` applies it to
+every log record (message and traceback) of the loggers it is installed on; `check_token`
+refuses, at start, a token that HTTP headers cannot carry.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from notebook_tracker.errors import InvalidParameter
+
+SECRET = "[secret]"
+
+# A query parameter whose name contains one of these words: `?token=...`, `&api_key=...`.
+_QUERY_SECRET = re.compile(
+    r"(?P<keep>[?&;][^=&;#\s]*(?:token|password|passwd|secret|key|auth|signature|credential)"
+    r"[^=&;#\s]*=)[^&;#\s\"'<>]*",
+    re.IGNORECASE,
+)
+# `Authorization: Bearer x`, `'Authorization': 'token x'`, `Basic x`, `Cookie: a=b`.
+_HEADER_SECRET = re.compile(
+    r"(?P<keep>(?:authorization|proxy-authorization)[\"']?\s*[:=]\s*[\"']?\s*"
+    r"(?:bearer|token|basic|digest)?\s*)(?!<|(?:bearer|token|basic|digest)\b)[^\s\"',}]+",
+    re.IGNORECASE,
+)
+_COOKIE_SECRET = re.compile(r"(?P<keep>\bcookie[\"']?\s*[:=]\s*[\"']?)[^\"'\n]+", re.IGNORECASE)
+# `scheme://user:password@host`
+_URL_PASSWORD = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with tokens, Authorization values, cookies and URL passwords replaced."""
+    if not text:
+        return text
+    text = _QUERY_SECRET.sub(rf"\g<keep>{SECRET}", text)
+    text = _HEADER_SECRET.sub(rf"\g<keep>{SECRET}", text)
+    text = _COOKIE_SECRET.sub(rf"\g<keep>{SECRET}", text)
+    return _URL_PASSWORD.sub(rf"\g<keep>{SECRET}@", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message (and formatted traceback) through `redact`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to the handler to report
+            return True
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+# Loggers that see request URLs or exceptions raised while handling a request.
+SERVER_LOGGERS = (
+    "tornado.access",
+    "tornado.application",
+    "tornado.general",
+    "notebook_tracker",
+    "notebook_tracker.server",
+    "notebook_tracker.scoring",
+)
+
+
+def install(loggers: Iterable[logging.Logger | str] = SERVER_LOGGERS) -> None:
+    """Redact every record logged directly on `loggers` (idempotent).
+
+    A logger's filters see only its own records, so children that log must be listed too.
+    """
+    for item in loggers:
+        logger = logging.getLogger(item) if isinstance(item, str) else item
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def check_token(token: str | None, source: str) -> str | None:
+    """`token` if HTTP can carry it, else an InvalidParameter naming `source` and the fix.
+
+    Headers are ASCII: a token with other characters could never be sent, so it is refused
+    where it is configured instead of failing (or being mangled) on every request.
+    """
+    if not token:
+        return None
+    if any(not ("!" <= c <= "~") for c in token):
+        raise InvalidParameter(
+            f"{source} may contain only printable ASCII characters, without spaces: HTTP "
+            "headers cannot carry others. Use a random ASCII token, e.g. the output of "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))".'
+        )
+    return token

@@ -1,0 +1,52 @@
+"""Logging of the standalone server: one line per failed request, never a secret.
+
+Tornado's own access log prints the full request URI, so a `?token=` a browser link carried
+would land in the log; this one prints the path and the query with secrets replaced, and every
+server logger goes through `redaction.RedactingFilter` (tracebacks included).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from notebook_tracker import redaction
+
+access = logging.getLogger("tornado.access")
+
+
+def log_request(handler: Any) -> None:
+    """Tornado `log_function`: failures at warning/error, successes at debug."""
+    status = handler.get_status()
+    if status < 400:
+        method = access.debug
+    elif status < 500:
+        method = access.warning
+    else:
+        method = access.error
+    request = handler.request
+    method(
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        redaction.redact(request.uri or ""),
+        request.remote_ip,
+        1000.0 * request.request_time(),
+    )
+
+
+def configure() -> None:
+    """A stderr handler with timestamps: warnings from all, our own info lines; no secrets."""
+    redaction.install()
+    root = logging.getLogger()
+    if any(getattr(h, "_notebook_tracker", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._notebook_tracker = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("[%(asctime)s %(levelname)s %(name)s] %(message)s"))
+    handler.addFilter(redaction.RedactingFilter())  # records of loggers not listed as well
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
+    logging.getLogger("notebook_tracker").setLevel(logging.INFO)
