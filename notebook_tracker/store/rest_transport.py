@@ -23,6 +23,7 @@ from notebook_tracker.errors import (
     NotFound,
     TrackerError,
 )
+from notebook_tracker.redaction import check_token
 
 DEFAULT_RETRIES = 5
 DEFAULT_BACKOFF_S = 0.2
@@ -49,7 +50,10 @@ class AuthRefused(TrackerError):
 
 
 def token_from_env() -> str | None:
-    return os.environ.get(env.TRACKING_TOKEN) or os.environ.get("MLFLOW_TRACKING_TOKEN") or None
+    for name in (env.TRACKING_TOKEN, "MLFLOW_TRACKING_TOKEN"):
+        if os.environ.get(name):
+            return check_token(os.environ[name], f"${name}")
+    return None
 
 
 class Response:
@@ -108,7 +112,9 @@ class Transport:
                 f"Invalid tracking server URL {base_url!r}: use http(s)://host:port[/prefix]."
             )
         self.base_url = base_url.rstrip("/")
-        self.token = token if token is not None else token_from_env()
+        self.token = (
+            check_token(token, "The tracking token") if token is not None else token_from_env()
+        )
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
