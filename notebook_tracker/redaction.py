@@ -29,7 +29,9 @@ _HEADER_SECRET = re.compile(
 )
 _COOKIE_SECRET = re.compile(r"(?P<keep>\bcookie[\"']?\s*[:=]\s*[\"']?)[^\"'\n]+", re.IGNORECASE)
 # `scheme://user:password@host`
-_URL_PASSWORD = re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)
+_URL_PASSWORD = re.compile(
+    r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?!password@|\*+@|<)[^@\s/]+@", re.IGNORECASE
+)
 
 
 def redact(text: str) -> str:

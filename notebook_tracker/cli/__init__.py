@@ -41,18 +41,28 @@ class LazyGroup(click.Group):
         return getattr(module, attr)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from notebook_tracker.errors import TrackerError
-
         try:
             return super().invoke(ctx)
-        except TrackerError as error:
-            click.echo(f"Error: {error.message}", err=True)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors: click prints them as one line with the usage
+        except Exception as error:
+            if ctx.params.get("debug"):
+                raise
+            from notebook_tracker.cli.errors import one_line
+
+            click.echo(f"Error: {one_line(error)}", err=True)
             sys.exit(1)
 
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="notebook-tracker")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="NOTEBOOK_TRACKER_DEBUG",
+    help="Show the full traceback of a failure instead of one line ($NOTEBOOK_TRACKER_DEBUG=1).",
+)
+def main(debug: bool) -> None:
     """notebook-tracker: experiments, runs, projects and models, from Jupyter or the shell."""
 
 

@@ -72,6 +72,12 @@ def serve(
         )
     except KeyboardInterrupt:
         pass
+    except OSError as error:
+        from notebook_tracker.cli.errors import is_listen_error, listen_error
+
+        if is_listen_error(error, port):
+            raise listen_error(error, host, port) from None
+        raise
 
 
 @models.command("predict")

@@ -107,14 +107,21 @@ def server(
         import os
 
         destination = os.path.abspath(os.path.expanduser(destination))
-    serve(
-        uri,
-        destination,
-        host=host,
-        port=port,
-        workers=workers,
-        auth_token=auth_token or None,
-        max_body_bytes=max_body_size,
-        max_upload_bytes=max_artifact_size,
-        allowed_artifact_roots=allowed_artifact_roots,
-    )
+    try:
+        serve(
+            uri,
+            destination,
+            host=host,
+            port=port,
+            workers=workers,
+            auth_token=auth_token or None,
+            max_body_bytes=max_body_size,
+            max_upload_bytes=max_artifact_size,
+            allowed_artifact_roots=allowed_artifact_roots,
+        )
+    except OSError as error:
+        from notebook_tracker.cli.errors import is_listen_error, listen_error
+
+        if is_listen_error(error, port):
+            raise listen_error(error, host, port) from None
+        raise
