@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import tornado.httpclient
 
+import notebook_tracker as nt
 import notebook_tracker.models as ntm
 from notebook_tracker.models.registry import RegistryClient, forget_registry_stores
 
@@ -46,9 +47,10 @@ def registry(tracking_uri, tmp_path):
     forget_registry_stores()
     client = RegistryClient(tracking_uri)
     example = pd.DataFrame({"x": [1.0]})
-    for k in (2, 3):
-        ntm.save_model(times(k), tmp_path / f"times{k}", input_example=example)
-        client.register_model(str(tmp_path / f"times{k}"), "times")
+    for k in (2, 3):  # logged to runs: the server serves models from its artifact store only
+        info = ntm.log_model(times(k), name=f"times{k}", input_example=example)
+        nt.end_run()
+        client.register_model(info.model_uri, "times")
     client.set_registered_model_alias("times", "champion", 1)
     yield client
     forget_registry_stores()
@@ -126,7 +128,7 @@ async def test_serving_is_started_and_stopped_through_the_api(jp_fetch, registry
     )
     assert json.loads(stopped.body) == {"stopped": ["times-v1"]}
     listing = json.loads((await jp_fetch("notebook-tracker", "api", "serving")).body)
-    assert listing == {"served": []}
+    assert listing == {"served": [], "serving": {"enabled": True, "registered_only": False}}
 
 
 async def test_registry_endpoints_list_models_and_versions(jp_fetch, registry, serving):

@@ -184,6 +184,7 @@ def mlflow_server(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("registry-server")
     with running_server(tmp, f"sqlite:///{tmp / 'tracker.db'}", str(tmp / "a"), workers=1) as srv:
+        srv.artifacts = tmp / "a"  # type: ignore[attr-defined]
         yield srv
 
 
@@ -192,8 +193,12 @@ def test_mlflow_client_registers_aliases_searches_and_loads(mlflow_server, tmp_p
     mlflow = pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     client = mlflow.MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
-    path = saved(tmp_path, 7)
     client.create_registered_model("seven", tags={"team": "ml"}, description="times seven")
+    outside = saved(tmp_path, 7)  # a source outside the server's artifact store is refused
+    with pytest.raises(mlflow.exceptions.MlflowException, match="artifact store") as refused:
+        client.create_model_version("seven", outside)
+    assert refused.value.get_http_status_code() == 400
+    path = saved(mlflow_server.artifacts / "models", 7)
     version = client.create_model_version("seven", path, tags={"k": "7"})
     assert version.version == "1" and version.status == "READY"
     client.set_registered_model_alias("seven", "champion", "1")

@@ -67,7 +67,7 @@ def _join(base: str, path: str) -> str:
     return f"{base.rstrip('/')}/{rel}" if rel else base
 
 
-def _split_runs_uri(uri: str) -> tuple[str, str]:
+def split_runs_uri(uri: str) -> tuple[str, str]:
     rest = uri[len("runs:") :].lstrip("/")
     run_id, _, path = rest.partition("/")
     if not run_id:
@@ -104,13 +104,13 @@ def resolve_location(uri: str, tracking_uri: str | None = None) -> str:
     if scheme == "runs":
         from notebook_tracker.client import TrackingClient
 
-        run_id, path = _split_runs_uri(uri)
+        run_id, path = split_runs_uri(uri)
         base = TrackingClient(tracking_uri).get_run(run_id).info.artifact_uri
         return _join(base, path)
     if scheme == "models":
         rest = uri[len("models:") :].lstrip("/")
         if _LOGGED_MODEL_ID.match(rest):
-            return _logged_model_location(rest, tracking_uri)
+            return logged_model_location(rest, tracking_uri)
         from notebook_tracker.models.registry import RegistryClient
 
         name, version = resolve_registry_version(uri, tracking_uri)
@@ -121,7 +121,7 @@ def resolve_location(uri: str, tracking_uri: str | None = None) -> str:
     return uri
 
 
-def _logged_model_location(model_id: str, tracking_uri: str) -> str:
+def logged_model_location(model_id: str, tracking_uri: str) -> str:
     """Where a logged model's files are (MLflow 3 registers versions as `models:/m-<id>`)."""
     if tracking_uri.startswith(("http://", "https://")):
         from notebook_tracker.store.rest_transport import Transport
@@ -197,7 +197,7 @@ def registry_source(model_uri: str, tracking_uri: str) -> tuple[str, str | None]
     """(source, run_id) to record for a new registry version of `model_uri`."""
     scheme = _scheme(model_uri)
     if scheme == "runs":
-        run_id, _ = _split_runs_uri(model_uri)
+        run_id, _ = split_runs_uri(model_uri)
         return resolve_location(model_uri, tracking_uri), run_id
     if scheme == "models":
         location = resolve_location(model_uri, tracking_uri)

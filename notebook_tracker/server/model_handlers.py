@@ -3,7 +3,8 @@
 - `{prefix}models/<name>[/<version>|@<alias>]/invocations` — the scoring protocol, proxied to
   a worker process serving that registry version (started on first use);
 - `{prefix}api/models`, `api/models/<name>`, `api/models/<name>/versions` — the registry;
-- `{prefix}api/serving`, `api/serving/<name>/start|stop` — served models;
+- `{prefix}api/serving`, `api/serving/<name>/start|stop` — served models (a 403 on a server
+  whose serving is turned off);
 - MLflow's registry endpoints under `api/2.0/mlflow/` (see `model_registry_api.py`).
 """
 
@@ -46,7 +47,7 @@ class InvocationsProxy(_ModelHandler):
                 f"Request body of {len(body)} bytes exceeds the limit of "
                 f"{self.context.max_body_bytes} bytes: send fewer rows per request."
             )
-        number = await self.run(self.serving.resolve, name, version, alias and unquote(alias))
+        number = await self.run(self.serving.target, name, version, alias and unquote(alias))
         headers = {"Content-Type": self.request.headers.get("Content-Type", "application/json")}
         response = None
         for attempt in range(2):  # a worker that died since its last request is restarted once
@@ -110,7 +111,9 @@ class VersionsHandler(_ModelHandler):
 class ServingHandler(_ModelHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.write_json({"served": await self.run(self.serving.served)})
+        self.write_json(
+            {"served": await self.run(self.serving.served), "serving": self.serving.settings()}
+        )
 
 
 class ServingActionHandler(_ModelHandler):
@@ -119,10 +122,16 @@ class ServingActionHandler(_ModelHandler):
         name = unquote(name)
         body = self.json_body()
         version, alias = body.get("version"), body.get("alias")
+        model_uri = body.get("model_uri")
         if version is not None and not isinstance(version, (str, int)):
             raise BadRequest("'version' must be a version number or 'latest'.")
         if alias is not None and not isinstance(alias, str):
             raise BadRequest("'alias' must be a string.")
+        if model_uri is not None and (
+            not isinstance(model_uri, str) or version is not None or alias is not None
+        ):
+            raise BadRequest("'model_uri' must be a string, given without 'version' or 'alias'.")
+        self.serving.require_enabled()
         if action == "stop":
             stopped = await self.run(
                 self.serving.stop, name, str(version) if version is not None else None
@@ -130,18 +139,29 @@ class ServingActionHandler(_ModelHandler):
             self.write_json({"stopped": stopped})
             return
         worker = await self.run(
-            self.serving.start, name, str(version) if version is not None else None, alias
+            self.serving.start,
+            name,
+            str(version) if version is not None else None,
+            alias,
+            model_uri,
         )
         served = [s for s in await self.run(self.serving.served) if s["pid"] == worker.pid]
         self.write_json({"served": served[0] if served else worker.to_dict()})
 
 
 def model_handlers(prefix: str, context: Any) -> list[tuple[Any, ...]]:
+    from notebook_tracker.models.sources import for_context
     from notebook_tracker.server.model_serving import ModelServing
 
     serving = getattr(context, "model_serving", None)
     if serving is None:
-        serving = ModelServing(context.tracking_uri)
+        enabled = getattr(context, "serving_enabled", True)
+        serving = ModelServing(
+            context.tracking_uri,
+            sources=for_context(context) if enabled else None,
+            enabled=enabled,
+            registered_only=getattr(context, "serve_registered_only", False),
+        )
         context.model_serving = serving
     options = {"serving": serving}
     api = prefix + "api/"

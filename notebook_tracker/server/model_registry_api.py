@@ -2,7 +2,8 @@
 as plain endpoint functions served by the MLflow-compatible handler.
 
 Stages are kept for old clients; aliases replace them. Versions are READY when created (files
-are not copied), so clients polling for READY stop at once.
+are not copied), so clients polling for READY stop at once. A version's source must lie in
+this server's artifact store (`models.sources`): anything else is a 400 naming what is allowed.
 """
 
 from __future__ import annotations
@@ -151,9 +152,13 @@ def get_by_alias(api: Any, req: Params) -> dict[str, Any]:
 
 # -- model versions ------------------------------------------------------------------------------
 def create_version(api: Any, req: Params) -> dict[str, Any]:
+    from notebook_tracker.models.sources import for_context
+
+    source = req.require("source")
+    for_context(api.context).check(source)  # only from this server's artifact store
     mv = _registry(api).store.create_model_version(
         req.require("name"),
-        req.require("source"),
+        source,
         run_id=req.string("run_id") or None,
         tags=_tags(req),
         run_link=req.string("run_link") or None,
