@@ -41,7 +41,11 @@ def get_tracking_uri() -> str:
 
 
 def normalize_uri(uri: str) -> str:
-    """Accept what users type: a database URI, an http(s) server, or a folder/`.db` file path."""
+    """Accept what users type: a database URI, an http(s) server, or a folder/`.db` file path.
+
+    A folder may be the store itself (holding `tracker.db`) or the folder the store sits in
+    (holding `.notebook_tracker/`); any other folder gets a new `tracker.db`.
+    """
     if "://" in uri:
         if uri.startswith("file://"):
             return normalize_uri(uri[len("file://") :])
@@ -49,7 +53,27 @@ def normalize_uri(uri: str) -> str:
     path = Path(uri).expanduser().resolve()
     if path.suffix in (".db", ".sqlite", ".sqlite3"):
         return f"sqlite:///{path}"
+    if not (path / DB_FILENAME).exists() and (path / STORE_DIRNAME / DB_FILENAME).exists():
+        path = path / STORE_DIRNAME
     return f"sqlite:///{path / DB_FILENAME}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI; None for other stores."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///") :])
+    return None
+
+
+def find_store(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest `.notebook_tracker/tracker.db` in `start` (default: cwd) or a folder above it,
+    the way git finds `.git`; None when there is none."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / STORE_DIRNAME / DB_FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def default_artifact_root(tracking_uri: str) -> str:

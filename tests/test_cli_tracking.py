@@ -25,15 +25,15 @@ def cli(tracking_uri):
 
 
 def test_experiments_create_list_rename_delete_restore(cli):
-    assert "with id 1" in cli("experiments", "create", "alpha").output
-    assert "alpha" in cli("experiments", "list").output
+    assert "with id 1" in cli("experiments", "create", "alpha").stdout
+    assert "alpha" in cli("experiments", "list").stdout
     cli("experiments", "rename", "1", "beta")
-    assert "beta" in cli("experiments", "list").output
+    assert "beta" in cli("experiments", "list").stdout
     cli("experiments", "delete", "1")
-    assert "beta" not in cli("experiments", "list").output
-    assert "beta" in cli("experiments", "list", "--view", "deleted").output
+    assert "beta" not in cli("experiments", "list").stdout
+    assert "beta" in cli("experiments", "list", "--view", "deleted").stdout
     cli("experiments", "restore", "1")
-    assert "beta" in cli("experiments", "list").output
+    assert "beta" in cli("experiments", "list").stdout
 
 
 def test_runs_list_filters_orders_and_prints_params_and_metrics(cli):
@@ -42,23 +42,23 @@ def test_runs_list_filters_orders_and_prints_params_and_metrics(cli):
         with nt.start_run(run_name=f"lr{lr}"):
             nt.log_param("lr", lr)
             nt.log_metric("acc", acc)
-    out = cli("runs", "list", "-e", "e", "--order-by", "metrics.acc DESC").output
+    out = cli("runs", "list", "-e", "e", "--order-by", "metrics.acc DESC").stdout
     lines = out.splitlines()
     assert "lr" in lines[0] and "acc" in lines[0]
     assert lines[2].split()[1] == "lr0.01" and lines[3].split()[1] == "lr0.1"
-    out = cli("runs", "list", "--filter", "metrics.acc > 0.6").output
+    out = cli("runs", "list", "--filter", "metrics.acc > 0.6").stdout
     assert "lr0.01" in out and "lr0.1 " not in out
 
 
 def test_runs_describe_delete_restore(cli):
     with nt.start_run() as run:
         nt.log_param("a", 1)
-    described = json.loads(cli("runs", "describe", run.info.run_id).output)
+    described = json.loads(cli("runs", "describe", run.info.run_id).stdout)
     assert described["data"]["params"] == {"a": "1"}
     cli("runs", "delete", run.info.run_id)
-    assert run.info.run_id not in cli("runs", "list").output
+    assert run.info.run_id not in cli("runs", "list").stdout
     cli("runs", "restore", run.info.run_id)
-    assert run.info.run_id in cli("runs", "list").output
+    assert run.info.run_id in cli("runs", "list").stdout
 
 
 def test_gc_purges_deleted_runs_and_their_artifacts(cli):
@@ -74,13 +74,15 @@ def test_gc_purges_deleted_runs_and_their_artifacts(cli):
 
 
 def test_errors_are_one_clear_line_and_exit_1(tracking_uri):
+    nt.set_experiment("e")  # the store exists: these are errors in what was asked of it
     result = subprocess.run(
         [sys.executable, "-m", "notebook_tracker.cli", "runs", "list", "--filter", "metrics.acc >"],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("Error: ")
+    store_line, error_line = result.stderr.splitlines()[:2]
+    assert store_line.startswith("store: ") and error_line.startswith("Error: ")
     assert "Traceback" not in result.stderr
     result = subprocess.run(
         [sys.executable, "-m", "notebook_tracker.cli", "runs", "describe", "nope"],

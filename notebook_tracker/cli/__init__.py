@@ -70,6 +70,7 @@ tracking_uri_option = click.option(
     "--tracking-uri",
     envvar="NOTEBOOK_TRACKER_URI",
     default=None,
-    help="Store to use: sqlite:///path.db, postgresql://..., http(s)://server or a folder. "
-    "Default: $NOTEBOOK_TRACKER_URI, else .notebook_tracker/ in the current directory.",
+    help="Store to use: sqlite:///path.db, postgresql://..., http(s)://server or a folder "
+    "(the store's, or the one holding .notebook_tracker/). Default: $NOTEBOOK_TRACKER_URI, else "
+    "the nearest .notebook_tracker/ in the current directory or above.",
 )

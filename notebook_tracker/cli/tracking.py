@@ -13,10 +13,12 @@ VIEW_TYPES = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 view_option = click.option("--view", type=click.Choice(list(VIEW_TYPES)), default="active")
 
 
-def _client(tracking_uri: str | None):  # type: ignore[no-untyped-def]
+def _client(tracking_uri: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
+    """The client of the store these options name (see cli/store.py); only `create` starts one."""
+    from notebook_tracker.cli.store import resolve_store_uri
     from notebook_tracker.client import TrackingClient
 
-    return TrackingClient(tracking_uri)
+    return TrackingClient(resolve_store_uri(tracking_uri, create=create))
 
 
 def _when(ms: int | None) -> str:
@@ -66,7 +68,7 @@ def experiments_list(view: str, tracking_uri: str | None) -> None:
 @tracking_uri_option
 def experiments_create(name: str, artifact_location: str | None, tracking_uri: str | None) -> None:
     """Create an experiment and print its id."""
-    exp_id = _client(tracking_uri).create_experiment(name, artifact_location)
+    exp_id = _client(tracking_uri, create=True).create_experiment(name, artifact_location)
     click.echo(f"Created experiment '{name}' with id {exp_id}")
 
 
