@@ -207,29 +207,55 @@ def runs_restore(run_id: str, tracking_uri: str | None) -> None:
 @click.option(
     "--run-ids", default=None, help="Comma-separated deleted runs to purge (default: all deleted)."
 )
-@tracking_uri_option
-def gc(older_than: str | None, run_ids: str | None, tracking_uri: str | None) -> None:
-    """Purge deleted runs for good: their metadata and their artifacts."""
-    from notebook_tracker.artifacts import get_artifact_repository
-    from notebook_tracker.errors import InvalidParameter
+@click.option(
+    "--tracking-uri",
+    "--backend-store-uri",
+    "tracking_uri",
+    envvar="NOTEBOOK_TRACKER_URI",
+    default=None,
+    help="The database: sqlite:///path.db or postgresql://... (a server's --backend-store-uri). "
+    "Default: $NOTEBOOK_TRACKER_URI, else .notebook_tracker/ in the current directory.",
+)
+@click.option(
+    "--artifacts-destination",
+    default=None,
+    help="The artifacts destination of the server in front of this database, where its "
+    "mlflow-artifacts:/ runs live. Default for SQLite: the artifacts folder beside the database.",
+)
+@click.option(
+    "--allowed-artifact-root",
+    "allowed_artifact_roots",
+    multiple=True,
+    help="Another directory or s3://bucket/prefix gc may delete in (repeatable).",
+)
+def gc(
+    older_than: str | None,
+    run_ids: str | None,
+    tracking_uri: str | None,
+    artifacts_destination: str | None,
+    allowed_artifact_roots: tuple[str, ...],
+) -> None:
+    """Purge deleted runs for good: their metadata and their artifacts.
+
+    Artifacts are deleted only inside the store's artifact roots; a run whose location lies
+    elsewhere is skipped and reported (exit status 1), the others are purged.
+    """
+    from notebook_tracker import gc as collector
 
     client = _client(tracking_uri)
-    older_ms = _parse_age(older_than) if older_than else None
-    deleted = client.store.deleted_runs(older_ms)
-    if run_ids:
-        wanted = {r.strip() for r in run_ids.split(",") if r.strip()}
-        known = {r.run_id for r in deleted}
-        missing = wanted - known
-        if missing:
-            raise InvalidParameter(
-                f"Not deleted (or unknown) runs: {', '.join(sorted(missing))}; delete them first."
-            )
-        deleted = [r for r in deleted if r.run_id in wanted]
-    for info in deleted:
-        if info.artifact_uri:
-            get_artifact_repository(info.artifact_uri).delete_artifacts()
-        client.store.purge_run(info.run_id)
-    click.echo(f"Purged {len(deleted)} deleted run(s)")
+    roots = collector.store_roots(
+        client.store, client.tracking_uri, artifacts_destination, allowed_artifact_roots
+    )
+    wanted = [r.strip() for r in run_ids.split(",") if r.strip()] if run_ids else None
+    report = collector.purge_deleted_runs(
+        client.store, roots, _parse_age(older_than) if older_than else None, wanted
+    )
+    for run_id, why in report.skipped:
+        click.echo(f"Skipped run {run_id} (kept, nothing deleted): {why}", err=True)
+    skipped = f"; skipped {len(report.skipped)}" if report.skipped else ""
+    click.echo(f"Purged {len(report.purged)} deleted run(s){skipped}")
+    if report.skipped:
+        raise SystemExit(1)
 
 
 def _parse_age(text: str) -> int:
