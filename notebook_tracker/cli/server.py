@@ -66,6 +66,17 @@ from notebook_tracker import env
     type=click.IntRange(1),
     help="Largest artifact upload through the proxy, in bytes.",
 )
+@click.option(
+    "--no-serving",
+    is_flag=True,
+    help="Do not serve models: loading a model runs its code (a pickle), and anyone holding "
+    "the token could start one. Serving requests then get a 403.",
+)
+@click.option(
+    "--serve-registered-only",
+    is_flag=True,
+    help="Serve registered model versions only, never a logged model by URI (runs:/...).",
+)
 def server(
     backend_store_uri: str | None,
     artifacts_destination: str | None,
@@ -76,6 +87,8 @@ def server(
     auth_token: str | None,
     max_body_size: int,
     max_artifact_size: int,
+    no_serving: bool,
+    serve_registered_only: bool,
 ) -> None:
     """Serve the tracking store over HTTP (native and MLflow-compatible REST APIs).
 
@@ -118,6 +131,8 @@ def server(
             max_body_bytes=max_body_size,
             max_upload_bytes=max_artifact_size,
             allowed_artifact_roots=allowed_artifact_roots,
+            serving_enabled=not no_serving,
+            serve_registered_only=serve_registered_only,
         )
     except OSError as error:
         from notebook_tracker.cli.errors import is_listen_error, listen_error

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from traitlets import Int, List, Unicode
+from traitlets import Bool, Int, List, Unicode
 from traitlets.config import Configurable
 
 from notebook_tracker import config, env
@@ -40,6 +40,19 @@ class NotebookTracker(Configurable):
             "besides the store's default artifact root. The server reads, lists and deletes "
             "artifacts only inside these roots."
         ),
+    )
+    serving_enabled = Bool(
+        True,
+        config=True,
+        help=(
+            "Serve registered models (models/<name>/invocations, api/serving). Loading a model "
+            "runs its code; with False, serving requests get a 403."
+        ),
+    )
+    serve_registered_only = Bool(
+        False,
+        config=True,
+        help="Serve registered model versions only, never a logged model by URI (runs:/...).",
     )
 
 
@@ -74,6 +87,8 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         max_body_bytes=settings.max_body_mb * 1024 * 1024,
         allowed_artifact_roots=settings.allowed_artifact_roots,
     )
+    context.serving_enabled = settings.serving_enabled  # type: ignore[attr-defined]
+    context.serve_registered_only = settings.serve_registered_only  # type: ignore[attr-defined]
     web_app = serverapp.web_app
     prefix = url_path_join(web_app.settings["base_url"], URL_NAMESPACE, "/")
     web_app.settings["notebook_tracker"] = context

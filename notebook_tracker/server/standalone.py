@@ -38,6 +38,8 @@ def make_context(
     max_body_bytes: int | None = None,
     max_upload_bytes: int | None = None,
     allowed_artifact_roots: tuple[str, ...] = (),
+    serving_enabled: bool = True,
+    serve_registered_only: bool = False,
 ) -> TrackerContext:
     kwargs: dict[str, Any] = {}
     if max_body_bytes:
@@ -53,6 +55,8 @@ def make_context(
     )
     if max_upload_bytes:
         context.max_upload_bytes = max_upload_bytes  # type: ignore[attr-defined]
+    context.serving_enabled = serving_enabled  # type: ignore[attr-defined]
+    context.serve_registered_only = serve_registered_only  # type: ignore[attr-defined]
     return context
 
 
@@ -93,6 +97,8 @@ def serve(
     max_body_bytes: int | None = None,
     max_upload_bytes: int | None = None,
     allowed_artifact_roots: tuple[str, ...] = (),
+    serving_enabled: bool = True,
+    serve_registered_only: bool = False,
 ) -> None:
     """Listen on host:port with `workers` processes until terminated."""
     import tornado.httpserver
@@ -139,6 +145,8 @@ def serve(
         max_body_bytes,
         max_upload_bytes,
         allowed_artifact_roots,
+        serving_enabled,
+        serve_registered_only,
     )
     body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
     server = tornado.httpserver.HTTPServer(
