@@ -224,9 +224,10 @@ def test_notebook_path_snapshot_and_hidden_state_from_the_saved_notebook(ip, cwd
             nbformat.v4.new_code_cell("%%track_run --quiet\nhits = threshold * 2"),
         ]
     )
-    nbformat.write(nb, cwd / "exp.ipynb")
     monkeypatch.setenv("JPY_SESSION_NAME", str(cwd / "exp.ipynb"))
-    run(ip, "threshold = 0.5")  # what the kernel ran differs from the saved notebook
+    run(ip, "threshold = 0.5")
+    # Saved after the run, with other code in that cell: it was edited after it ran.
+    nbformat.write(nb, cwd / "exp.ipynb")
     run(ip, "%%track_run --quiet\nhits = threshold * 2")
     run_ = last_run()
     tags = run_.data.tags
@@ -305,9 +306,9 @@ def test_cell_ids_sent_by_the_front_end_tag_the_run_and_find_edited_cells(ip, cw
     first.id = "cell-a"
     tracked = nbformat.v4.new_code_cell("%%track_run --quiet\nb = a + 1")
     tracked.id = "cell-b"
-    nbformat.write(nbformat.v4.new_notebook(cells=[first, tracked]), cwd / "ids.ipynb")
     monkeypatch.setenv("JPY_SESSION_NAME", str(cwd / "ids.ipynb"))
     ip.run_cell("a = 1", store_history=True, cell_id="cell-a")
+    nbformat.write(nbformat.v4.new_notebook(cells=[first, tracked]), cwd / "ids.ipynb")
     ip.run_cell("%%track_run --quiet\nb = a + 1", store_history=True, cell_id="cell-b")
     run_ = last_run()
     assert run_.data.tags["notebook_tracker.cell_id"] == "cell-b"

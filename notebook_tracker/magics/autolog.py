@@ -9,8 +9,10 @@ namespace after the cell ran. docs/magics.md states the same rules for users; ke
   `del name` clears the record, so a name deleted last is neither param nor metric.
 - Param: every binding left in the record is a top-level assignment of a literal (numbers,
   strings, booleans, None, negative numbers, and lists/tuples/sets/dicts of those with at most
-  50 items and a text form of at most 1000 characters). Its value is the name's value after the
-  cell, as text.
+  50 items and a text form of at most 1000 characters), and the cell does not change the value
+  in place anywhere (`x.append(...)` and the other list/dict/set mutators, `x[...] = ...`,
+  `x.attr = ...`, `del x[...]`, `x += ...`): a literal that is then filled is a result, not a
+  setting. Its value is the name's value after the cell, as text.
 - Metric: not a param, at least one top-level binding, and the value after the cell is a real
   number (int, float, numpy integer/floating scalar; not bool) or a dict of 1-100 real numbers
   keyed by strings (giving `name.key` metrics).
@@ -27,6 +29,30 @@ from typing import Any
 MAX_LITERAL_ITEMS = 50
 MAX_LITERAL_TEXT = 1000
 MAX_DICT_METRICS = 100
+# Methods that change a list, dict, set or bytearray in place.
+MUTATORS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "popitem",
+        "clear",
+        "sort",
+        "reverse",
+        "update",
+        "setdefault",
+        "add",
+        "discard",
+        "difference_update",
+        "intersection_update",
+        "symmetric_difference_update",
+        "__setitem__",
+        "__delitem__",
+        "__iadd__",
+    }
+)
 
 
 @dataclass
@@ -41,6 +67,7 @@ class CellBindings:
 
     records: dict[str, list[_Binding]] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
+    mutated: set[str] = field(default_factory=set)  # changed in place somewhere in the cell
 
     def bind(self, name: str, top: bool, literal: bool) -> None:
         self.records.setdefault(name, []).append(_Binding(top, literal))
@@ -55,7 +82,10 @@ class CellBindings:
         return [
             n
             for n, rec in self.records.items()
-            if rec and all(b.top and b.literal for b in rec) and not n.startswith("_")
+            if rec
+            and all(b.top and b.literal for b in rec)
+            and n not in self.mutated
+            and not n.startswith("_")
         ]
 
     @property
@@ -199,9 +229,45 @@ class _Collector:
             self.walrus(stmt, top)
 
 
+def _base_name(node: ast.AST) -> str | None:
+    """`x` of `x`, `x[0]`, `x.a.b`, `x[0].a`: the name whose value a target changes."""
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def mutated_names(stmts: list[ast.stmt]) -> set[str]:
+    """Names whose value the code changes in place, anywhere (loops and functions included)."""
+    found: set[str] = set()
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            targets: list[ast.AST] = []
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in MUTATORS:
+                    targets.append(node.func.value)
+            elif isinstance(node, ast.Assign):
+                targets.extend(t for t in node.targets if not isinstance(t, ast.Name))
+            elif isinstance(node, ast.AugAssign):  # `x += [1]` extends a list in place
+                targets.append(node.target)
+            elif isinstance(node, ast.AnnAssign) and not isinstance(node.target, ast.Name):
+                targets.append(node.target)
+            elif isinstance(node, ast.Delete):
+                targets.extend(t for t in node.targets if not isinstance(t, ast.Name))
+            for target in targets:
+                elts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+                for elt in elts:
+                    if isinstance(elt, ast.Name) and not isinstance(node, ast.AugAssign):
+                        continue  # `a[0], b = ...` rebinds b, it does not change it
+                    name = _base_name(elt)
+                    if name is not None:
+                        found.add(name)
+    return found
+
+
 def analyze_statements(stmts: list[ast.stmt]) -> CellBindings:
     collector = _Collector()
     collector.block(stmts, True)
+    collector.out.mutated = mutated_names(stmts)
     return collector.out
 
 

@@ -139,17 +139,18 @@ def add_lineage(
     notebook_file: Path | None,
     transform: Any,
     run_id: str,
+    deleted: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    cells = None
+    cells, saved_at = None, None
     if notebook_file is not None:
         try:
             saved = read_snapshot(notebook_file)
         except (OSError, ValueError, AttributeError, TypeError) as error:
             plan.notes.append(f"the notebook file could not be read: {error}")
         else:
-            cells = saved.cells
+            cells, saved_at = saved.cells, saved.saved_at
             plan.blobs["notebook/snapshot.ipynb"] = saved.stripped
-    report = lineage.analyze_lineage(history, current, cells)
+    report = lineage.analyze_lineage(history, current, cells, saved_at, deleted)
     plan.report = report
     plan.tags["notebook_tracker.hidden_state"] = "true" if report.hidden_state else "false"
     header = (

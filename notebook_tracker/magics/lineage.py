@@ -6,15 +6,20 @@ replayable script come out. docs/magics.md ("Lineage") describes the same rules 
 
 from __future__ import annotations
 
-import ast
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from notebook_tracker.magics.autolog import analyze_cell, analyze_statements
+from notebook_tracker.magics.names import (
+    TRACK_MAGICS,
+    defined_names,
+    plain_source,
+    read_names,
+    self_dependent,
+    unwrap_tracked,
+)
 
-TRACK_MAGICS = ("track_run", "run_experiment")
+__all__ = ["TRACK_MAGICS", "defined_names", "read_names", "unwrap_tracked"]
 
 
 @dataclass
@@ -26,6 +31,7 @@ class Execution:
     code: str  # as run (plain Python)
     cell_id: str | None = None
     failed: bool = False
+    started: float | None = None  # wall-clock seconds; None when not recorded
 
 
 @dataclass
@@ -54,68 +60,13 @@ def notebook_cells(raw: bytes | dict[str, Any]) -> list[NotebookCell]:
     return cells
 
 
-# -- names -------------------------------------------------------------------------------------
-@lru_cache(maxsize=4096)
-def defined_names(code: str) -> frozenset[str]:
-    """Names the code binds in the module scope (anywhere, loops included)."""
-    bindings = analyze_cell(code)  # cached: a session's history is parsed once, not per cell
-    return frozenset(bindings.records) if bindings is not None else frozenset()
-
-
-class _Reads(ast.NodeVisitor):
-    def __init__(self) -> None:
-        self.loads: set[str] = set()
-        self.local: list[set[str]] = []
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load) and not any(node.id in s for s in self.local):
-            self.loads.add(node.id)
-
-    def _scoped(self, node: ast.AST, names: set[str]) -> None:
-        self.local.append(names)
-        self.generic_visit(node)
-        self.local.pop()
-
-    def _function(self, node: Any) -> None:
-        args = node.args
-        names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-        names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                names.add(sub.id)
-        self._scoped(node, names)
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
-
-    def _comprehension(self, node: Any) -> None:
-        names = {
-            sub.id
-            for gen in node.generators
-            for sub in ast.walk(gen.target)
-            if isinstance(sub, ast.Name)
-        }
-        self._scoped(node, names)
-
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
-
-
-def read_names(code: str) -> set[str]:
-    """Names the code reads from the namespace it starts with (not bound before being read)."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return set()
-    bound: set[str] = set()
-    reads: set[str] = set()
-    for stmt in tree.body:
-        visitor = _Reads()
-        visitor.visit(stmt)
-        reads |= visitor.loads - bound
-        bound |= set(analyze_statements([stmt]).records)
-    return reads
-
-
 # -- hidden state ------------------------------------------------------------------------------
+# Where an execution stands against the saved notebook:
+#   current  its code is the code of a cell of the file;
+#   changed  the file, saved after it ran, holds other code for its cell (edited after running);
+#   unsaved  the file predates it and lacks its code (an edit or a new cell not saved yet):
+#            no evidence either way, so nothing is flagged;
+#   gone     its cell was deleted (the front end said so, or a file saved after it lacks it).
 @dataclass
 class LineageReport:
     notebook_known: bool
@@ -123,11 +74,19 @@ class LineageReport:
     out_of_order: list[dict[str, int]] = field(default_factory=list)
     edited_after_run: list[dict[str, Any]] = field(default_factory=list)
     stale_names: dict[str, int] = field(default_factory=dict)
+    repeated: list[dict[str, Any]] = field(default_factory=list)
+    misplaced: list[dict[str, Any]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
     @property
     def hidden_state(self) -> bool:
-        return bool(self.out_of_order or self.edited_after_run or self.stale_names)
+        return bool(
+            self.out_of_order
+            or self.edited_after_run
+            or self.stale_names
+            or self.repeated
+            or self.misplaced
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +96,8 @@ class LineageReport:
             "out_of_order": self.out_of_order,
             "edited_after_run": self.edited_after_run,
             "stale_names": self.stale_names,
+            "repeated": self.repeated,
+            "misplaced": self.misplaced,
             "executions": self.executions,
         }
 
@@ -151,32 +112,49 @@ def _counts_consistent(history: list[Execution], cells: list[NotebookCell]) -> b
     return same * 2 >= len(saved)
 
 
-def _locate(
-    execution: Execution,
-    cells: list[NotebookCell],
-    by_source: dict[str, list[NotebookCell]],
-    by_count: dict[int, NotebookCell],
-    after: int,
-) -> tuple[NotebookCell | None, str]:
-    """The notebook cell an execution came from, and whether its code is still there."""
+@dataclass
+class _Notebook:
+    cells: list[NotebookCell]
+    saved_at: float | None
+    deleted: frozenset[str]
+    by_id: dict[str, NotebookCell]
+    by_source: dict[str, list[NotebookCell]]
+    by_count: dict[int, NotebookCell]
+
+    def saved_after(self, execution: Execution) -> bool:
+        """Whether the file was written after the execution started (unknown counts as yes)."""
+        if self.saved_at is None or execution.started is None:
+            return True
+        return self.saved_at > execution.started
+
+
+def _locate(execution: Execution, nb: _Notebook, after: int) -> tuple[NotebookCell | None, str]:
+    """The notebook cell an execution came from, and its state (see above)."""
     norm = normalize(execution.source)
-    if execution.cell_id:
-        for cell in cells:
-            if cell.cell_id == execution.cell_id:
-                return cell, "current" if normalize(cell.source) == norm else "changed"
-    matches = by_source.get(norm, [])
+    if execution.cell_id and execution.cell_id in nb.deleted:
+        return None, "gone"
+    missing = "gone" if nb.saved_after(execution) else "unsaved"
+    if execution.cell_id and nb.by_id:
+        cell = nb.by_id.get(execution.cell_id)
+        if cell is None:
+            return None, missing
+        if normalize(cell.source) == norm:
+            return cell, "current"
+        return cell, "changed" if missing == "gone" else "unsaved"
+    matches = nb.by_source.get(norm, [])
     if matches:
         later = [c for c in matches if c.index >= after]
         return (later or matches)[0], "current"
-    cell = by_count.get(execution.count)
+    cell = nb.by_count.get(execution.count)
     if cell is not None:
-        return cell, "changed"
-    return None, "gone"
+        return cell, "changed" if missing == "gone" else "unsaved"
+    return None, missing
 
 
-def _out_of_order(
-    located: list[tuple[Execution, NotebookCell | None, str]],
-) -> list[dict[str, int]]:
+Located = list[tuple[Execution, NotebookCell | None, str]]
+
+
+def _out_of_order(located: Located) -> list[dict[str, int]]:
     """Cells (down to the tracked one) whose latest run predates the latest run of a cell above.
 
     Only each cell's latest execution counts: running a cell again, then the cells below it
@@ -201,12 +179,144 @@ def _out_of_order(
     return flagged
 
 
+def _repeated(located: Located, reads: frozenset[str]) -> list[dict[str, Any]]:
+    """Cells run again that changed, the second time, what their first run had left.
+
+    A cell that reads a name and rebinds or mutates it (`n += 1`, `scores.append(x)`) gives
+    another value each time it runs, unless a cell binding that name afresh ran in between.
+    Only names the tracked cell reads count, and the tracked cell's own code.
+    """
+    current_cell = located[-1][1]
+    if current_cell is None:
+        return []
+    runs: dict[int, list[int]] = {}
+    for position, (_execution, cell, _state) in enumerate(located):
+        if cell is not None and cell.index <= current_cell.index:
+            runs.setdefault(cell.index, []).append(position)
+    flagged = []
+    for index, positions in sorted(runs.items()):
+        if len(positions) < 2:
+            continue
+        prev, last = positions[-2], positions[-1]
+        changed = set(self_dependent(located[last][0].code))
+        if index != current_cell.index:
+            changed &= reads
+        for execution, cell, _state in located[prev + 1 : last]:
+            if cell is None or cell.index != index:
+                changed -= defined_names(execution.code) - self_dependent(execution.code)
+        if changed:
+            flagged.append(
+                {
+                    "index": index,
+                    "counts": [located[p][0].count for p in positions],
+                    "names": sorted(changed),
+                }
+            )
+    return flagged
+
+
+def _misplaced(located: Located, nb: _Notebook, reads: frozenset[str]) -> list[dict[str, Any]]:
+    """Names the tracked cell reads whose value does not come from where notebook order says.
+
+    In notebook order a name comes from the last cell above the tracked one that binds it.
+    Flagged: that cell never ran in this kernel, or a cell below the tracked one bound the
+    name last.
+    """
+    current_cell = located[-1][1]
+    if current_cell is None:
+        return []
+    ran: dict[int, Execution] = {}
+    definer: dict[str, tuple[Execution, NotebookCell | None, str]] = {}
+    unplaced: set[str] = set()  # bound by code whose cell is not known (unsaved, gone)
+    for execution, cell, state in located[:-1]:
+        names = defined_names(execution.code)
+        if cell is not None:
+            ran[cell.index] = execution
+        elif state == "unsaved":
+            unplaced |= names
+        for name in names:
+            definer[name] = (execution, cell, state)
+    flagged = []
+    for name in sorted(reads):
+        expected = None
+        for cell in nb.cells:
+            if cell.index >= current_cell.index or (cell.cell_id and cell.cell_id in nb.deleted):
+                continue
+            execution = ran.get(cell.index)
+            code = execution.code if execution is not None else plain_source(cell.source)
+            if name in defined_names(code):
+                expected = cell
+        if expected is None:
+            continue
+        if expected.index not in ran:
+            if name not in unplaced:
+                flagged.append({"name": name, "index": expected.index, "why": "skipped"})
+            continue
+        found = definer.get(name)
+        if found is not None and found[1] is not None and found[1].index > current_cell.index:
+            flagged.append(
+                {"name": name, "index": found[1].index, "count": found[0].count, "why": "below"}
+            )
+    return flagged
+
+
+def _reasons(report: LineageReport) -> list[str]:
+    reasons = []
+    if report.out_of_order:
+        reasons.append(
+            "Cells ran out of notebook order: "
+            + ", ".join(
+                f"cell {o['after_index'] + 1} (In[{o['after_count']}]) ran after cell "
+                f"{o['index'] + 1} (In[{o['count']}]) below it"
+                for o in report.out_of_order
+            )
+            + "."
+        )
+    if report.edited_after_run:
+        reasons.append(
+            "Cells were edited after they ran: "
+            + ", ".join(
+                f"cell {e['notebook_index'] + 1} (In[{e['count']}])"
+                for e in report.edited_after_run
+            )
+            + " now differ from what the kernel executed."
+        )
+    if report.stale_names:
+        reasons.append(
+            "The cell reads names defined by code no longer in the notebook: "
+            + ", ".join(f"{n} (In[{c}])" for n, c in report.stale_names.items())
+            + "."
+        )
+    for r in report.repeated:
+        runs = ", ".join(f"In[{c}]" for c in r["counts"])
+        reasons.append(
+            f"Cell {r['index'] + 1} ran {len(r['counts'])} times ({runs}) and changes "
+            + ", ".join(r["names"])
+            + " each time it runs."
+        )
+    for m in report.misplaced:
+        if m["why"] == "skipped":
+            reasons.append(
+                f"{m['name']} comes from cell {m['index'] + 1} in notebook order, "
+                "which did not run in this kernel."
+            )
+        else:
+            reasons.append(
+                f"{m['name']} was last set by cell {m['index'] + 1} (In[{m['count']}]), "
+                "below this cell."
+            )
+    return reasons
+
+
 def analyze_lineage(
     history: list[Execution],
     current: Execution,
     cells: list[NotebookCell] | None,
+    saved_at: float | None = None,
+    deleted: set[str] | frozenset[str] = frozenset(),
 ) -> LineageReport:
-    """Flag hidden state: out-of-order runs, cells edited after they ran, stale definitions."""
+    """Flag hidden state: cells run out of order, edited after they ran, deleted, run again,
+    or skipped, as far as the executions and the notebook saved at `saved_at` tell."""
     if cells is None:
         report = LineageReport(notebook_known=False)
         report.executions = [
@@ -221,15 +331,20 @@ def analyze_lineage(
     by_source: dict[str, list[NotebookCell]] = {}
     for cell in cells:
         by_source.setdefault(normalize(cell.source), []).append(cell)
-    by_count = (
+    nb = _Notebook(
+        cells,
+        saved_at,
+        frozenset(deleted),
+        {c.cell_id: c for c in cells if c.cell_id},
+        by_source,
         {c.execution_count: c for c in cells if c.execution_count is not None}
         if _counts_consistent(history, cells)
-        else {}
+        else {},
     )
-    located: list[tuple[Execution, NotebookCell | None, str]] = []
+    located: Located = []
     previous = -1
     for execution in [*history, current]:
-        cell, state = _locate(execution, cells, by_source, by_count, previous)
+        cell, state = _locate(execution, nb, previous)
         located.append((execution, cell, state))
         if cell is not None:
             previous = cell.index
@@ -254,48 +369,18 @@ def analyze_lineage(
     for execution, _cell, state in located[:-1]:
         for name in defined_names(execution.code):
             definer[name] = (execution, state)
-    for name in sorted(read_names(current.code)):
+    reads = read_names(current.code)
+    for name in sorted(reads):
         found = definer.get(name)
         if found is not None and found[1] in ("changed", "gone"):
             report.stale_names[name] = found[0].count
-    if report.out_of_order:
-        report.reasons.append(
-            "Cells ran out of notebook order: "
-            + ", ".join(
-                f"cell {o['after_index'] + 1} (In[{o['after_count']}]) ran after cell "
-                f"{o['index'] + 1} (In[{o['count']}]) below it"
-                for o in report.out_of_order
-            )
-            + "."
-        )
-    if report.edited_after_run:
-        report.reasons.append(
-            "Cells were edited after they ran: "
-            + ", ".join(
-                f"cell {e['notebook_index'] + 1} (In[{e['count']}])"
-                for e in report.edited_after_run
-            )
-            + " now differ from what the kernel executed."
-        )
-    if report.stale_names:
-        report.reasons.append(
-            "The cell reads names defined by code no longer in the notebook: "
-            + ", ".join(f"{n} (In[{c}])" for n, c in report.stale_names.items())
-            + "."
-        )
+    report.repeated = _repeated(located, reads)
+    report.misplaced = _misplaced(located, nb, reads)
+    report.reasons = _reasons(report)
     return report
 
 
-# -- replay ------------------------------------------------------------------------------------
-def unwrap_tracked(source: str) -> str | None:
-    """The body of a `%%track_run` cell, or None for any other cell."""
-    first, _, body = source.lstrip().partition("\n")
-    words = first.split()
-    if words and words[0].lstrip("%") in TRACK_MAGICS and first.startswith("%%"):
-        return body
-    return None
-
-
+# -- replay ---------------------------------------------------------------------------------------
 def replay_script(history: list[Execution], transform: Any, header: str = "") -> str:
     """The executions as one script, in order, runnable with `ipython replay.py`.
 

@@ -2,8 +2,11 @@
 
 In order: VS Code's `__vsc_ipynb_file__` in the user namespace; `JPY_SESSION_NAME`, which the
 Jupyter server (JupyterLab, Notebook 7) puts in the environment of kernels it starts for a
-notebook; the server's own sessions API (`api/sessions` on loopback, matching this kernel's id),
-for kernels started without that variable. Otherwise the path is "unknown".
+notebook (ipykernel mirrors it as `__session__`); the server's own sessions API (`api/sessions`
+on loopback, matching this kernel's id), for kernels started without that variable. Headless
+runners (nbclient, nbconvert --execute, papermill) tell the kernel nothing but its working
+directory: there, the one notebook of that folder holding the running cell's code is taken.
+Otherwise the path is "unknown".
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 SESSIONS_TIMEOUT_S = 1.0
+MAX_NOTEBOOKS_SCANNED = 50
 CACHE_S = 30.0
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -27,7 +31,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 class NotebookLocation:
     path: str  # relative to the server root when known, else absolute, else "unknown"
     file: Path | None  # the file on disk, when it can be read
-    source: str  # where the answer came from: vscode, session-env, server-api, unknown
+    source: str  # where it came from: vscode, session-env, server-api, working-dir, unknown
 
 
 UNKNOWN = NotebookLocation("unknown", None, "unknown")
@@ -151,22 +155,51 @@ def from_session_env(value: str, infos: list[dict[str, Any]], cwd: Path) -> Note
     return NotebookLocation(value, here if here.is_file() else None, "session-env")
 
 
+def _normalized(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines()).strip()
+
+
+def from_working_dir(cwd: Path, code: str) -> NotebookLocation | None:
+    """The single notebook in `cwd` with a code cell whose source is `code`, else None."""
+    want = _normalized(code)
+    if not want:
+        return None
+    found = []
+    for path in sorted(cwd.glob("*.ipynb"))[:MAX_NOTEBOOKS_SCANNED]:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        cells = data.get("cells", []) if isinstance(data, dict) else []
+        for cell in cells:
+            source = cell.get("source", "") if isinstance(cell, dict) else ""
+            source = "".join(source) if isinstance(source, list) else source
+            if cell.get("cell_type") == "code" and _normalized(str(source)) == want:
+                found.append(path)
+                break
+    if len(found) != 1:
+        return None  # none, or several copies (papermill's output next to its input)
+    return NotebookLocation(str(found[0].resolve()), found[0], "working-dir")
+
+
 _api_cache: dict[str, tuple[float, NotebookLocation | None]] = {}
 
 
-def locate(user_ns: dict[str, Any], environ: dict[str, str] | None = None) -> NotebookLocation:
-    """Where the notebook of this kernel lives, or `UNKNOWN`."""
+def locate(
+    user_ns: dict[str, Any], environ: dict[str, str] | None = None, code: str = ""
+) -> NotebookLocation:
+    """Where the notebook of this kernel lives, or `UNKNOWN`; `code` is the running cell's."""
     environ = os.environ if environ is None else environ  # type: ignore[assignment]
     vsc = user_ns.get("__vsc_ipynb_file__")
     if isinstance(vsc, str) and vsc:
         path = Path(vsc)
         return NotebookLocation(str(path), path if path.is_file() else None, "vscode")
-    session = environ.get("JPY_SESSION_NAME")  # type: ignore[union-attr]
-    if session:
+    session = environ.get("JPY_SESSION_NAME") or user_ns.get("__session__")  # type: ignore[union-attr]
+    if isinstance(session, str) and session:
         return from_session_env(session, _server_infos(), Path.cwd())
     kid = kernel_id()
     if not kid:
-        return UNKNOWN
+        return from_working_dir(Path.cwd(), code) or UNKNOWN
     cached = _api_cache.get(kid)
     if cached is not None and time.monotonic() < cached[0]:
         return cached[1] or UNKNOWN
@@ -174,4 +207,4 @@ def locate(user_ns: dict[str, Any], environ: dict[str, str] | None = None) -> No
     infos = [i for i in _server_infos() if _holds(i, Path.cwd())]
     found = from_server_api(kid, infos)
     _api_cache[kid] = (time.monotonic() + CACHE_S, found)
-    return found or UNKNOWN
+    return found or from_working_dir(Path.cwd(), code) or UNKNOWN

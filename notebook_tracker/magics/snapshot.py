@@ -18,6 +18,7 @@ from notebook_tracker.magics.lineage import NotebookCell, notebook_cells
 class NotebookSnapshot:
     cells: list[NotebookCell]
     stripped: bytes  # the .ipynb without outputs
+    saved_at: float  # when the file was last written (its mtime, seconds since the epoch)
 
 
 _cache: dict[str, tuple[tuple[int, int], NotebookSnapshot]] = {}
@@ -38,6 +39,7 @@ def read_snapshot(path: Path) -> NotebookSnapshot:
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
     data.get("metadata", {}).pop("widgets", None)
-    snapshot = NotebookSnapshot(cells, json.dumps(data, indent=1, ensure_ascii=False).encode())
+    stripped = json.dumps(data, indent=1, ensure_ascii=False).encode()
+    snapshot = NotebookSnapshot(cells, stripped, stat.st_mtime)
     _cache[str(path)] = (key, snapshot)
     return snapshot

@@ -54,7 +54,7 @@ class TrackedCell:
         self.options = options
         self.body = body
         self.recorder = recorder
-        self.count: int = shell.execution_count
+        self.count, self.cell_id = history.current_execution(shell)
         # The cell being executed, when the magic runs as (part of) one.
         self.outer = shell.displayhook.exec_result
         info = getattr(self.outer, "info", None)
@@ -76,9 +76,8 @@ class TrackedCell:
         except Exception:
             self.code = None
         self.git = git_info.GitProbe(self.cwd)  # runs while the cell does
-        self.location = notebook_path.locate(shell.user_ns)
-        cell_id = self.recorder.current_cell_id(self.count) if self.recorder else None
-        tags = context_tags(self.location, self.count, cell_id)
+        self.location = notebook_path.locate(shell.user_ns, code=self.raw_cell)
+        tags = context_tags(self.location, self.count, self.cell_id)
         tags.update(opts.tags)
         nested = opts.nested or fluent.active_run() is not None
         # A notebook run as a project entry point: its tracked cells are the project run's
@@ -137,15 +136,11 @@ class TrackedCell:
         plan.tags.update(git_tags(git))
         if git is not None and git.diff:
             plan.blobs["git/diff.patch"] = git.diff
-        current = lineage.Execution(
-            self.count,
-            self.raw_cell,
-            self.code or self.body,
-            self.recorder.current_cell_id(self.count) if self.recorder else None,
-        )
+        current = lineage.Execution(self.count, self.raw_cell, self.code or self.body, self.cell_id)
         past = history.executions(self.shell, self.recorder, self.count)
         transform = self.recorder.transform if self.recorder else self.shell.transform_cell
-        collect.add_lineage(plan, past, current, self.location.file, transform, run_id)
+        deleted = self.recorder.deleted if self.recorder else set()
+        collect.add_lineage(plan, past, current, self.location.file, transform, run_id, deleted)
         return plan
 
     def _write(self, plan: collect.LogPlan) -> None:
