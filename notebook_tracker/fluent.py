@@ -258,6 +258,9 @@ def log_metric(
         step = 0
     elif type(step) is not int:
         step = validation.step_value(step)
+    buf = run.buffer
+    if len(buf.rows) >= buf.limit:  # bounded in memory: wait for room, or hear why there is none
+        buf.make_room()
     run._append((run._run_id, key, value, _time() * 1000 if timestamp is None else timestamp, step))
     if synchronous or (run.sync and synchronous is None):
         run.buffer.flush()

@@ -4,6 +4,8 @@
 A daemon thread drains the deque every `NOTEBOOK_TRACKER_FLUSH_INTERVAL` seconds (default 0.5)
 into one transaction. `flush()` drains synchronously; `end_run` and interpreter exit call it.
 A hard crash (SIGKILL, power loss) can lose at most the points of the last flush interval.
+Points go to the store's sink: SQL stores write them directly; a remote store's sink
+(store/rest_outbox.py) keeps them in an on-disk journal through outages and replays them.
 The same thread heartbeats the runs this process has open, so runs of a dead process can be
 told from runs that are merely long.
 """
@@ -16,7 +18,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from notebook_tracker import env
 from notebook_tracker.errors import TrackerError
@@ -26,27 +28,81 @@ _log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 30.0
 _MAX_ROWS_PER_WRITE = 200_000
+DEFAULT_MAX_POINTS = 1_000_000
+# How long log_metric waits for a slow (not failing) store to make room before giving up.
+BLOCK_TIMEOUT_S = 30.0
+
+Row = tuple[str, str, float, int, int]
 
 
 def flush_interval() -> float:
     return float(os.environ.get(env.FLUSH_INTERVAL, "0.5"))
 
 
+def max_points() -> int:
+    return int(os.environ.get(env.MAX_BUFFERED_POINTS) or DEFAULT_MAX_POINTS)
+
+
+def _retryable(error: BaseException) -> bool:
+    """Errors that keep the points (the store may take them later) rather than drop them:
+    an unreachable or full database (503, TEMPORARILY_UNAVAILABLE), a lock, a lost connection."""
+    if not isinstance(error, TrackerError):
+        return True
+    return getattr(error, "retryable", False) or error.error_code == "TEMPORARILY_UNAVAILABLE"
+
+
+class StoreSink:
+    """Points go straight to the store (SQL writes a batch in one transaction)."""
+
+    def __init__(self, store: TrackingStore) -> None:
+        self.store = store
+
+    def write(self, rows: Sequence[Row]) -> None:
+        self.store.log_metric_rows(rows)
+
+    def end_run(self, run_id: str, status: str, end_time: int, rows: Sequence[Row]) -> None:
+        self.store.end_run(run_id, status, end_time, rows)
+
+    def tick(self) -> None:
+        return None
+
+    def settle(self, raise_errors: bool) -> None:
+        return None
+
+    def blocked(self) -> TrackerError | None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 class MetricBuffer:
-    """Points waiting to be written to one store: (run_id, key, value, timestamp, step)."""
+    """Points waiting to be written to one store: (run_id, key, value, timestamp, step).
+
+    At most `NOTEBOOK_TRACKER_MAX_BUFFERED_POINTS` (default 1,000,000) wait in memory. The hot
+    path checks `len(rows) >= limit` and calls `make_room`: it writes synchronously, so a store
+    that is merely slower than the loop slows the loop down (backpressure), and a store that
+    fails (disk full, read-only, server down with a full journal) raises its error there, at
+    once: `limit` drops to 0 while a failure lasts, so the next call hears of it.
+    """
 
     def __init__(self, store: TrackingStore, open_runs: Callable[[], list[str]]) -> None:
         self.store = store
+        make_sink = getattr(store, "metric_sink", None)
+        self.sink = make_sink() if make_sink is not None else StoreSink(store)
         self.rows: deque[tuple[str, str, float, float, int]] = deque()
         self.append = self.rows.append
+        self.max_points = max_points()
+        self.limit = self.max_points
         self._open_runs = open_runs
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopped = False
-        self._last_error: Exception | None = None
+        self._dropped: Exception | None = None  # points refused for good: raised once
+        self._failure: Exception | None = None  # the store fails now: points are kept
         # Called with each batch once written, in the writing thread (a live run card reads
         # them here, off the hot path); a listener's error never stops the writing.
-        self.listeners: list[Callable[[list[tuple[str, str, float, int, int]]], None]] = []
+        self.listeners: list[Callable[[list[Row]], None]] = []
         self._thread = threading.Thread(
             target=self._run, name="notebook-tracker-flusher", daemon=True
         )
@@ -56,8 +112,13 @@ class MetricBuffer:
         """Write every point appended before this call; raise what the store refused."""
         with self._write_lock:
             self._drain()
-        if raise_errors and self._last_error is not None:
-            error, self._last_error = self._last_error, None
+            self.sink.settle(raise_errors)
+        if not raise_errors:
+            return
+        if self._failure is not None and self.rows:
+            raise self._with_count(self._failure)
+        if self._dropped is not None:
+            error, self._dropped = self._dropped, None
             raise error
 
     def end_run(self, run_id: str, status: str, end_time: int) -> None:
@@ -68,17 +129,67 @@ class MetricBuffer:
                 (r, k, v, int(t), s) for r, k, v, t, s in (rows.popleft() for _ in range(len(rows)))
             ]
             try:
-                self.store.end_run(run_id, status, end_time, pending)
-            except TrackerError:
-                # Some points were refused for good: the run still ends, and the caller hears why.
-                self.store.update_run_info(run_id, status=status, end_time=end_time)
-                raise
-            except Exception:
+                self.sink.end_run(run_id, status, end_time, pending)
+            except Exception as error:
+                if getattr(error, "rows_kept", False):
+                    raise  # the sink kept them (journal) or dropped them, and says which
+                if not _retryable(error):
+                    # Some points were refused for good: the run still ends; the caller hears why.
+                    self.store.update_run_info(run_id, status=status, end_time=end_time)
+                    raise
                 rows.extendleft(reversed([(r, k, v, float(t), s) for r, k, v, t, s in pending]))
-                raise
+                self._failed(error)
+                raise self._with_count(error) from None
+
+    def make_room(self) -> None:
+        """Called by log_metric when `len(rows) >= limit`: write now, or raise why it cannot."""
+        deadline = time.monotonic() + BLOCK_TIMEOUT_S
+        while True:
+            with self._write_lock:
+                self._drain()
+            failure = self.sink.blocked()
+            if failure is None and isinstance(self._failure, TrackerError):
+                failure = self._failure
+            if failure is None and len(self.rows) < self.max_points:
+                self.limit = self.max_points
+                return
+            if failure is not None or time.monotonic() > deadline:
+                if failure is None:
+                    failure = TrackerError(
+                        f"The store {self.store!r} has not taken a write for "
+                        f"{BLOCK_TIMEOUT_S:.0f} s ({self._failure})"
+                    )
+                raise TrackerError(
+                    f"{str(self._with_count(failure)).rstrip('.')}. This point was not logged.",
+                    failure.error_code,
+                ) from None
+            time.sleep(0.05)
+
+    def _with_count(self, error: Exception) -> Exception:
+        if not isinstance(error, TrackerError) or not self.rows:
+            return error
+        text = str(error).rstrip(".")
+        return type(error)(
+            f"{text}. {len(self.rows)} metric points are waiting in memory: they are written "
+            "once the store takes them (nt.flush() retries), and lost if this process exits "
+            "first.",
+            error.error_code,
+        )
+
+    def _failed(self, error: Exception) -> None:
+        if self._failure is None:
+            # One line, not a traceback from this thread: flush(), end_run() and (for errors
+            # a user can act on) the next log_metric raise it in the user's code.
+            _log.warning("notebook-tracker could not write metrics yet, will retry: %s", error)
+        self._failure = error
+        if isinstance(error, TrackerError):
+            self.limit = 0
 
     def _drain(self) -> None:
         rows = self.rows
+        if self.sink.blocked() is not None:
+            self.limit = 0
+            return
         while rows:
             n = min(len(rows), _MAX_ROWS_PER_WRITE)
             pop = rows.popleft
@@ -86,31 +197,39 @@ class MetricBuffer:
             # Timestamps were taken as float milliseconds on the hot path; the store wants ints.
             batch = [(r, k, v, int(t), s) for r, k, v, t, s in batch]
             try:
-                self.store.log_metric_rows(batch)
-            except TrackerError as error:
-                # Refused for good (e.g. the run was deleted): keeping the rows would fail forever.
-                _log.warning("notebook-tracker dropped %d metric points: %s", len(batch), error)
-                self._last_error = error
-            except Exception as error:  # the database is unreachable or locked: retry later
+                self.sink.write(batch)
+            except Exception as error:
+                if not _retryable(error):
+                    # Refused for good (e.g. the run was deleted): keeping them would fail forever.
+                    _log.warning("notebook-tracker dropped %d metric points: %s", len(batch), error)
+                    self._dropped = error
+                    continue
                 rows.extendleft(reversed(batch))
-                self._last_error = error
-                _log.warning("notebook-tracker could not write metrics yet, will retry: %s", error)
+                self._failed(error)
                 return
-            else:
-                for listener in tuple(self.listeners):
-                    try:
-                        listener(batch)
-                    except Exception:
-                        _log.debug("metric listener failed", exc_info=True)
+            if self._failure is not None:
+                self._failure = None
+                self.limit = self.max_points
+            for listener in tuple(self.listeners):
+                try:
+                    listener(batch)
+                except Exception:
+                    _log.debug("metric listener failed", exc_info=True)
+        if self.sink.blocked() is not None:
+            self.limit = 0
 
     def _run(self) -> None:
         last_beat = time.monotonic()
         while not self._stopped:
             self._wake.wait(flush_interval())
             self._wake.clear()
-            if self.rows:
-                with self._write_lock:
+            with self._write_lock:
+                if self.rows:
                     self._drain()
+                try:
+                    self.sink.tick()
+                except Exception as error:  # the next tick retries; flush() reports it
+                    _log.warning("notebook-tracker could not replay kept metrics: %s", error)
             if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL_S:
                 last_beat = time.monotonic()
                 try:
@@ -122,6 +241,8 @@ class MetricBuffer:
         self._stopped = True
         self._wake.set()
         self.flush(raise_errors=False)
+        with self._write_lock:
+            self.sink.close()
 
 
 _buffers: dict[int, MetricBuffer] = {}
@@ -148,7 +269,11 @@ def _reset_after_fork() -> None:
 
 @atexit.register
 def _flush_at_exit() -> None:
-    flush_all(raise_errors=False)
+    for buf in list(_buffers.values()):
+        try:
+            buf.close()
+        except Exception as error:  # exiting: say what is left, never a traceback
+            _log.warning("notebook-tracker could not write metrics at exit: %s", error)
 
 
 if hasattr(os, "register_at_fork"):

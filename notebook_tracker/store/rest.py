@@ -28,6 +28,7 @@ from notebook_tracker.entities import (
 )
 from notebook_tracker.errors import NotFound
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
+from notebook_tracker.store.rest_outbox import RestOutbox
 from notebook_tracker.store.rest_transport import Transport
 
 API = "api/2.0/mlflow/"
@@ -116,6 +117,10 @@ class RestStore(TrackingStore):
 
     def __repr__(self) -> str:
         return f"RestStore({self.uri!r})"
+
+    def metric_sink(self) -> RestOutbox:
+        """Where the metric buffer sends points: kept through outages, replayed in order."""
+        return RestOutbox(self.uri, self.http.token)
 
     def _call(self, method: str, endpoint: str, body: Any = None, **params: Any) -> Any:
         return self.http.call(method, API + endpoint, params=params or None, body=body)

@@ -1,0 +1,243 @@
+"""Logging over http:// loses no point silently: outages are journaled and replayed in order.
+
+Every test runs a real `notebook-tracker server` process on a loopback port with a SQLite store,
+killed (SIGKILL) and restarted on the same port and store to make an outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import free_port, port_is_open, wait_until
+
+import notebook_tracker as nt
+from notebook_tracker import env
+from notebook_tracker.client import TrackingClient
+from notebook_tracker.entities import ViewType
+from notebook_tracker.store import forget_stores
+from notebook_tracker.store.journal import SUFFIX
+from notebook_tracker.store.rest_outbox import MetricsRefused, MetricsUndelivered
+
+
+class KillableServer:
+    """A standalone server that can be SIGKILLed and started again on the same port and store."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.tmp_path / f"server-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "notebook_tracker.cli", "server",
+                "--backend-store-uri", f"sqlite:///{self.tmp_path / 'server' / 'tracker.db'}",
+                "--artifacts-destination", str(self.tmp_path / "server" / "artifacts"),
+                "--port", str(self.port), "--workers", "1",
+            ],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith("NOTEBOOK_TRACKER_")},
+            start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        proc = self.proc
+        wait_until(
+            lambda: proc.poll() is not None or _answers(self.url),
+            timeout=60,
+            what=f"server on port {self.port}",
+        )
+        assert proc.poll() is None, (self.tmp_path / f"server-{self.starts}.log").read_text()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        wait_until(lambda: not port_is_open("127.0.0.1", self.port), what="port closed")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url + "/health", timeout=1).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[KillableServer]:
+    running = KillableServer(tmp_path)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def remote(server: KillableServer, tracking_uri: str, tmp_path: Path, monkeypatch) -> Iterator[str]:
+    """This process logs to `server`, with its journal under tmp_path/journal."""
+    monkeypatch.setenv(env.TRACKING_URI, server.url)
+    monkeypatch.setenv(env.JOURNAL_DIR, str(tmp_path / "journal"))
+    monkeypatch.setenv(env.FLUSH_INTERVAL, "0.2")
+    monkeypatch.delenv(env.TRACKING_TOKEN, raising=False)
+    yield server.url
+    forget_stores()
+
+
+def _journal_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "journal").rglob("*" + SUFFIX))
+
+
+def _steps(url: str, run_id: str, key: str) -> list[int]:
+    return [m.step for m in TrackingClient(url).get_metric_history(run_id, key)]
+
+
+@pytest.mark.slow
+def test_points_logged_through_a_10s_outage_all_arrive_in_order(remote, server, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="notebook_tracker")
+    n = 20_000
+    outage_s = 10.0
+    restarted = threading.Event()
+
+    def outage() -> None:
+        server.kill()
+        time.sleep(outage_s)
+        server.start()
+        restarted.set()
+
+    with nt.start_run() as run:
+        for i in range(n):
+            nt.log_metric("loss", 1.0 / (i + 1), step=i)
+            if i == 3000:
+                nt.flush()
+                threading.Thread(target=outage, daemon=True).start()
+                time.sleep(1.0)
+            if i % 1000 == 999:
+                time.sleep(0.6)  # 20,000 points over about 13 s: most of them during the outage
+            if i == 12_000 and not restarted.is_set():
+                # Still down: flush says so, and names the file that holds the points.
+                with pytest.raises(MetricsUndelivered) as info:
+                    nt.flush()
+                files = _journal_files(tmp_path)
+                assert files and str(files[0]) in str(info.value)
+                assert files[0].stat().st_size > 0
+        assert restarted.wait(30)
+    assert any("kept on disk" in r.getMessage() for r in caplog.records)
+
+    steps = _steps(remote, run.info.run_id, "loss")
+    assert len(steps) == n
+    assert steps == list(range(n))
+    got = TrackingClient(remote).get_run(run.info.run_id)
+    assert got.info.status == "FINISHED"
+    assert got.data.metrics["loss"] == pytest.approx(1.0 / n)
+    # Everything delivered: no journal is left behind with points in it.
+    assert all(p.stat().st_size == 0 for p in _journal_files(tmp_path))
+
+
+CLIENT = textwrap.dedent(
+    """
+    import sys, time
+    import notebook_tracker as nt
+    from notebook_tracker.store.rest_outbox import MetricsUndelivered
+
+    run = nt.start_run()
+    for i in range(3000):
+        nt.log_metric("acc", i / 10000, step=i)
+    nt.flush()
+    print(run.info.run_id, flush=True)
+    sys.stdin.readline()  # the server is killed now
+    for i in range(3000, 10000):
+        nt.log_metric("acc", i / 10000, step=i)
+    try:
+        nt.flush()
+    except MetricsUndelivered as error:
+        print("KEPT", error, flush=True)
+    time.sleep(600)  # SIGKILLed here, mid-outage
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_client_killed_mid_outage_is_replayed_by_the_next_process(remote, server, tmp_path):
+    environment = {**os.environ, env.FLUSH_INTERVAL: "0.2"}
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+        text=True,
+    )
+    try:
+        run_id = client.stdout.readline().strip()  # type: ignore[union-attr]
+        assert len(run_id) == 32, client.stderr.read()  # type: ignore[union-attr]
+        server.kill()
+        client.stdin.write("\n")  # type: ignore[union-attr]
+        client.stdin.flush()  # type: ignore[union-attr]
+        kept = client.stdout.readline()  # type: ignore[union-attr]
+        assert kept.startswith("KEPT") and "7000 metric points" in kept, kept
+    finally:
+        client.kill()
+        client.wait()
+    (orphan,) = _journal_files(tmp_path)
+    assert str(orphan) in kept
+    # A kill in the middle of a write leaves a torn record: it is detected and skipped.
+    with orphan.open("ab") as f:
+        f.write(b"NTJ1\x01\xff\x00\x00\x00garbage")
+
+    server.start()
+    with nt.start_run():  # any later process logging to this server replays what was left
+        nt.log_metric("other", 1.0)
+    assert _steps(remote, run_id, "acc") == list(range(10000))
+    assert not orphan.exists()
+
+
+@pytest.mark.slow
+def test_a_deleted_run_drops_its_points_with_a_warning_and_flush_raises(remote, caplog):
+    caplog.set_level(logging.WARNING, logger="notebook_tracker")
+    run = nt.start_run()
+    for i in range(10):
+        nt.log_metric("m", float(i), step=i)
+    nt.flush()
+    TrackingClient(remote).delete_run(run.info.run_id)
+    for i in range(2500):
+        nt.log_metric("m", float(i), step=10 + i)
+    with pytest.raises(MetricsRefused) as info:
+        nt.flush()
+    assert "2500 metric points" in str(info.value) or "1000 metric points" in str(info.value)
+    assert "deleted" in str(info.value) and run.info.run_id in str(info.value)
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert sum(int(m.split(" refused ")[1].split()[0]) for m in dropped) == 2500
+
+    # end_run still ends the run, and raises for the points it could not deliver.
+    nt.log_metric("m", 99.0, step=9999)
+    with pytest.raises(MetricsRefused, match="1 metric points"):
+        nt.end_run()
+    assert nt.active_run() is None
+    client = TrackingClient(remote)
+    (found,) = client.search_runs(["0"], run_view_type=ViewType.DELETED_ONLY)
+    assert found.info.status == "FINISHED" and found.info.end_time
+    assert _steps(remote, run.info.run_id, "m") == list(range(10))
