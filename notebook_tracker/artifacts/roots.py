@@ -10,9 +10,10 @@ outside either.
 Rules, strict on purpose (a location is an address, not a pattern):
 - schemes: a plain absolute path or `file:///abs/path` (local), `s3://bucket/prefix`, and
   `mlflow-artifacts:/path` (this server's own proxy; never a host of the client's choosing);
-- no query, no fragment, no `user@host` or foreign host, no NUL or control characters, no
-  backslash, no `.` / `..` segments and no percent-escapes in the path: all refused rather than
-  normalised, because a location that needs normalising was not written by our own clients;
+- no query or fragment (no '?' or '#' at all), no `user@host` or foreign host, no NUL or
+  control characters, no lone surrogates, no backslash, no `.` / `..` segments and no
+  percent-escapes in the path: all refused rather than normalised, because a location that
+  needs normalising was not written by our own clients;
 - local locations are compared after resolving symlinks, so a link inside a root that points
   outside it does not count as inside.
 """
@@ -49,7 +50,10 @@ class Location:
 
 
 def _refuse(uri: object, reason: str, allowed: str) -> InvalidParameter:
-    return InvalidParameter(f"Invalid artifact location {uri!r}: {reason}. {allowed}")
+    shown = repr(uri)
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
+    return InvalidParameter(f"Invalid artifact location {shown}: {reason}. {allowed}")
 
 
 def _check_segments(uri: str, path: str, allowed: str) -> list[str]:
@@ -68,8 +72,16 @@ def parse_location(uri: object, allowed: str = "") -> Location:
         raise _refuse(uri, "expected a non-empty string", allowed)
     if _CONTROL.search(uri):
         raise _refuse(uri, "it contains a NUL or control character", allowed)
+    try:
+        uri.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _refuse(uri, "it is not valid Unicode (a lone surrogate)", allowed) from None
     if "\\" in uri:
         raise _refuse(uri, "it contains a backslash", allowed)
+    if "?" in uri or "#" in uri:
+        # Even in a plain path: a location is an address, and these would be a query or a
+        # fragment to whatever parses it next.
+        raise _refuse(uri, "queries and fragments ('?', '#') are not allowed", allowed)
     match = _SCHEME.match(uri)
     scheme = match.group(1).lower() if match else ""
     if scheme == "":
@@ -81,11 +93,11 @@ def parse_location(uri: object, allowed: str = "") -> Location:
         split = urlsplit(uri)
     except ValueError as exc:
         raise _refuse(uri, f"it does not parse as a URI ({exc})", allowed) from None
-    if split.query or split.fragment or "?" in uri or "#" in uri:
-        raise _refuse(uri, "queries and fragments are not allowed", allowed)
     if scheme == "file":
         if split.netloc not in ("", "localhost"):
             raise _refuse(uri, f"host {split.netloc!r} is not this machine", allowed)
+        if not split.path.startswith("/"):
+            raise _refuse(uri, "a file: location must be absolute (file:///abs/path)", allowed)
         parts = _check_segments(uri, split.path, allowed)
         return Location("local", "/" + "/".join(parts))
     if scheme == "s3":
