@@ -120,8 +120,8 @@ def for_exception(
         wrapped.connection_invalidated
     ):
         return StoreUnavailable(
-            f"Cannot use {what}: {reason}. Check that the server is running and reachable, "
-            "and the tracking URI's host, port, user, password and database name."
+            f"Cannot use {what}: {reason}. Check that the database server is running and "
+            "reachable, and the tracking URI's host, port, user, password and database name."
         )
     return TrackerError(f"{_cap(what)} failed: {reason}.")
 
