@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import posixpath
 import re
+from typing import Any
 
 from notebook_tracker.errors import InvalidParameter
 
@@ -14,7 +16,14 @@ MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_EXPERIMENT_NAME_LENGTH = 500
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Deeper JSON than any request of the API needs; past it, code that walks values would recurse.
+MAX_JSON_DEPTH = 64
+
 _KEY_RE = re.compile(r"^[\w\-. /:]+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# How a lone surrogate reaches a JSON body: as an escape (valid UTF-8 cannot carry one).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _valid_keys: set[str] = set()
 
 
@@ -66,6 +75,18 @@ def metric_value(value: object, key: str) -> float:
 def _no_nul(text: str, what: str) -> str:
     if "\x00" in text:
         raise InvalidParameter(f"{what} contains a NUL character (\\x00), which cannot be stored.")
+    return storable_text(text, what)
+
+
+def storable_text(text: str, what: str) -> str:
+    """`text` if it is valid Unicode; a lone UTF-16 surrogate cannot be encoded or stored."""
+    found = _SURROGATE.search(text)
+    if found:
+        raise InvalidParameter(
+            f"{what} contains a lone UTF-16 surrogate ({ascii(found.group())[1:-1]} at "
+            f"character {found.start()}), which is not valid text and cannot be stored: send "
+            "valid Unicode (binary data as base64)."
+        )
     return text
 
 
@@ -98,7 +119,7 @@ def experiment_name(name: object) -> str:
         raise InvalidParameter(
             f"Experiment name is {len(name)} characters; at most {MAX_EXPERIMENT_NAME_LENGTH}."
         )
-    return name
+    return _no_nul(name, "The experiment name")
 
 
 def run_name(name: object) -> str:
@@ -115,9 +136,62 @@ def step_value(step: object) -> int:
         return 0
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         if isinstance(step, float) and step.is_integer():
-            return int(step)
+            return int64_value(int(step), "step")
         raise InvalidParameter(f"Invalid step {step!r}: a step must be an integer.")
-    return int(step)
+    return int64_value(int(step), "step")
+
+
+def int64_value(value: int, what: str) -> int:
+    """`value` if a 64-bit column can hold it (steps, timestamps)."""
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidParameter(
+            f"Invalid {what} {value}: it must fit in a 64-bit signed integer "
+            f"({INT64_MIN} to {INT64_MAX})."
+        )
+    return value
+
+
+def parse_json(body: bytes | str, what: str = "The request body") -> Any:
+    """A JSON document that is safe to walk and to store: 400 (InvalidParameter) for malformed
+    JSON, nesting deeper than MAX_JSON_DEPTH, or a lone surrogate in any key or string."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        data = None  # nested deeper than the parser goes: reported as too deep below
+        _too_deep(what)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameter(f"{what} is not valid JSON: {exc}.") from None
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    # Cheap tests first: most bodies cannot be too deep or carry a surrogate at all.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH or _SURROGATE_ESCAPE.search(raw):
+        check_json_value(data, what)
+    return data
+
+
+def check_json_value(data: Any, what: str = "The request body") -> None:
+    """Walk a parsed JSON value without recursion: depth and surrogates, naming the field."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, str):
+            storable_text(value, f"Field '{path or '(body)'}'")
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                _too_deep(what)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    child = f"{path}.{key}" if path else key
+                    storable_text(key, f"A field name in '{path or '(body)'}'")
+                    stack.append((item, depth + 1, child))
+            else:
+                stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def _too_deep(what: str) -> None:
+    raise InvalidParameter(
+        f"{what} is nested more than {MAX_JSON_DEPTH} levels deep: send the flat objects and "
+        "lists the API documents."
+    ) from None
 
 
 def is_nan(value: float) -> bool:

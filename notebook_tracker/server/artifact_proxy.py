@@ -21,7 +21,13 @@ import tornado.web
 
 from notebook_tracker.artifacts.paths import safe_relpath
 from notebook_tracker.errors import InvalidParameter, NotFound
-from notebook_tracker.server.base import JSON_TYPE, TrackerHandler, content_disposition
+from notebook_tracker.server.base import (
+    DRAIN_BYTES,
+    JSON_TYPE,
+    NO_TORNADO_LIMIT,
+    TrackerHandler,
+    content_disposition,
+)
 from notebook_tracker.server.errors import EndpointNotFound, PayloadTooLarge
 from notebook_tracker.server.mlflow_api import wire
 
@@ -93,18 +99,24 @@ class ArtifactProxyHandler(TrackerHandler):
                     f"Artifact upload of {declared} bytes exceeds this server's limit of {limit} "
                     "bytes (--max-artifact-size)."
                 )
-            self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
             self._spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
-        else:
-            # Other verbs carry no meaningful body: keep it to the JSON limit.
-            self.request.connection.set_max_body_size(self.context.max_body_bytes)  # type: ignore[union-attr]
+        # Limits are enforced in data_received, with JSON 413s; tornado's own is a bare 400.
+        self.request.connection.set_max_body_size(NO_TORNADO_LIMIT)  # type: ignore[union-attr]
 
     def data_received(self, chunk: bytes) -> None:
-        if self._spool is None:
-            return
-        # Tornado enforces the body limit set in prepare(); this guards a chunked upload's tail.
+        # Other verbs carry no meaningful body: they are held to the JSON limit.
+        uploading = self._spool is not None
+        limit = self.destination.max_upload_bytes if uploading else self.context.max_body_bytes
         self._received += len(chunk)
-        if self._received <= self.destination.max_upload_bytes:
+        if self._received > limit + DRAIN_BYTES:  # not worth reading on: answer now
+            if not self._finished:
+                too_large = PayloadTooLarge(
+                    f"Request body exceeds this server's limit of {limit} bytes"
+                    + (" (--max-artifact-size)." if uploading else ".")
+                )
+                self.send_error(413, exc_info=(PayloadTooLarge, too_large, None))
+            return
+        if uploading and self._received <= limit:
             self._spool.write(chunk)
 
     def on_finish(self) -> None:

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import tornado.web
 
+from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.errors import (
     BadRequest,
     PayloadTooLarge,
     Unauthenticated,
+    UriTooLong,
     error_payload,
     is_expected,
 )
@@ -40,6 +42,12 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 STREAM_CHUNK = 1024 * 1024
+# Longest request target (path and query) accepted; longer ones are a JSON 414.
+MAX_URL_BYTES = 8 * 1024
+# A body over the limit is still read (and dropped) up to this much more, so that a client
+# that sends it all before reading, as most do, reads the JSON 413 rather than a reset.
+DRAIN_BYTES = 64 * 1024 * 1024
+NO_TORNADO_LIMIT = 1 << 62
 
 
 def content_disposition(kind: str, filename: str) -> str:
@@ -53,6 +61,7 @@ def content_disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+@tornado.web.stream_request_body
 class TrackerHandler(tornado.web.RequestHandler):
     """JSON in and out, errors as `{"error_code", "message"}`, blocking work off the IO loop.
 
@@ -60,31 +69,102 @@ class TrackerHandler(tornado.web.RequestHandler):
     `self.route_options` (not `self.options`: that name is tornado's OPTIONS verb, and
     shadowing it turns every CORS preflight into a 500). Subclasses set `auth_resource` to
     name what they expose to authorizers.
+
+    Limits, the same for every handler: a request target over MAX_URL_BYTES is a 414; a body
+    over `context.max_body_bytes` is a 413 (JSON) whether its length is declared or it comes
+    chunked. Bodies are received as a stream so that this server, not tornado's HTTP layer
+    (which answers a bare 400 and drops the connection), decides: an oversize body is read
+    and dropped up to DRAIN_BYTES more, then refused when the handler asks for it
+    (`body_bytes()`/`json_body()`); one declared even larger, or sent with `Expect:
+    100-continue`, is refused before it is read. A subclass that overrides `data_received`
+    handles its own body and limits.
     """
 
     auth_resource = "notebook_tracker"
     context: TrackerContext
+    _chunks: list[bytes] | None = None
+    _received = 0
+    _oversize = False
 
     def initialize(self, context: TrackerContext, **options: Any) -> None:  # type: ignore[override]
         self.context = context
         self.route_options = options
 
-    # -- input ------------------------------------------------------------------------------
-    def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object ({} when empty); 400 if malformed, 413 if huge."""
-        body = self.request.body or b""
-        limit = self.context.max_body_bytes
-        if len(body) > limit:
-            raise PayloadTooLarge(
-                f"Request body of {len(body)} bytes exceeds the limit of {limit} bytes: "
-                "send smaller batches."
+    async def prepare(self) -> None:  # type: ignore[override]
+        target = self.request.uri or ""
+        if len(target) > MAX_URL_BYTES:
+            raise UriTooLong(
+                f"The request URL is {len(target)} bytes long; at most {MAX_URL_BYTES} are "
+                "accepted. Send long filters in a POST body (e.g. runs/search) instead."
             )
+        pending = super().prepare()  # authentication, from the auth base bound to this class
+        if pending is not None:
+            await pending
+        if self._finished or type(self).data_received is not TrackerHandler.data_received:
+            return
+        self._start_body()
+
+    # -- input ------------------------------------------------------------------------------
+    def _start_body(self) -> None:
+        limit = self.context.max_body_bytes
+        self._chunks = []
+        declared = self.request.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            waits = self.request.headers.get("Expect", "").lower() == "100-continue"
+            if waits or int(declared) > limit + DRAIN_BYTES:
+                raise self._too_large(int(declared))
+        connection = self.request.connection
+        if connection is not None and hasattr(connection, "set_max_body_size"):
+            connection.set_max_body_size(NO_TORNADO_LIMIT)  # enforced in data_received
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self._chunks is None:
+            return
+        self._received += len(chunk)
+        limit = self.context.max_body_bytes
+        if self._received <= limit:
+            self._chunks.append(chunk)
+            return
+        if not self._oversize:
+            self._oversize = True
+            self._chunks.clear()
+        if self._received > limit + DRAIN_BYTES:
+            # Not worth reading on: answer now; tornado closes the connection after it.
+            self.send_error(413, exc_info=(PayloadTooLarge, self._too_large(), None))
+
+    def _too_large(self, size: int | None = None) -> PayloadTooLarge:
+        limit = self.context.max_body_bytes
+        shown = f"of {size} bytes" if size is not None else f"over {limit} bytes"
+        return PayloadTooLarge(
+            f"Request body {shown} exceeds the limit of {limit} bytes: send smaller batches."
+        )
+
+    def body_bytes(self) -> bytes:
+        """The request body; 413 if it was over the limit."""
+        if self._oversize:
+            raise self._too_large(self._received)
+        if self._chunks:
+            self.request.body = (
+                self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+            )
+            self._chunks = []
+        body = self.request.body or b""
+        if len(body) > self.context.max_body_bytes:
+            raise self._too_large(len(body))
+        return body
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object ({} when empty); 400 if malformed, nested too
+        deeply or holding text that cannot be stored; 413 if huge."""
+        from notebook_tracker.validation import parse_json
+
+        body = self.body_bytes()
         if not body.strip():
             return {}
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"Request body is not valid JSON: {exc}.") from None
+            data = parse_json(body)
+        except InvalidParameter as exc:
+            raise BadRequest(exc.message) from None
         if not isinstance(data, dict):
             raise BadRequest(f"Request body must be a JSON object, not {type(data).__name__}.")
         return data

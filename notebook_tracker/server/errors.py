@@ -24,6 +24,7 @@ _CODE_FOR_STATUS = {
     405: "BAD_REQUEST",
     409: "RESOURCE_CONFLICT",
     413: "REQUEST_LIMIT_EXCEEDED",
+    414: "REQUEST_LIMIT_EXCEEDED",
     415: "BAD_REQUEST",
     429: "REQUEST_LIMIT_EXCEEDED",
     501: "NOT_IMPLEMENTED",
@@ -38,6 +39,11 @@ class BadRequest(InvalidParameter):
 class PayloadTooLarge(TrackerError):
     error_code = "REQUEST_LIMIT_EXCEEDED"
     http_status = 413
+
+
+class UriTooLong(TrackerError):
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    http_status = 414
 
 
 class Unauthenticated(TrackerError):
@@ -68,7 +74,7 @@ def error_payload(status_code: int, exc: BaseException | None) -> tuple[int, dic
             ),
             "message": message or exc.reason or _reason(status),
         }
-    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+    if isinstance(exc, (json.JSONDecodeError, UnicodeError)):
         return 400, {"error_code": "BAD_REQUEST", "message": f"Malformed request: {exc}"}
     if exc is None and status_code < 500:
         return status_code, {
@@ -87,7 +93,7 @@ def is_expected(exc: BaseException | None) -> bool:
         return exc.http_status < 500 or exc.error_code == "TEMPORARILY_UNAVAILABLE"
     if isinstance(exc, HTTPError):
         return exc.status_code < 500
-    return isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError))
+    return isinstance(exc, (json.JSONDecodeError, UnicodeError))
 
 
 def _reason(status: int) -> str:

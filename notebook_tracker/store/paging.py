@@ -1,34 +1,85 @@
-"""Page tokens, result limits and the clock, shared by the SQL store's parts."""
+"""Page tokens, result limits and the clock, shared by the SQL store's parts.
+
+A page token carries the offset of the next page and a fingerprint of the search it came from
+(what was searched, the filter, the order, the view...). A token used with another search, or
+one that was not made here, is refused with a message saying so, rather than silently paging
+through something else; an offset no search can reach is refused before it reaches SQL.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
+from typing import Any
 
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_THRESHOLD
+
+# Above any row count a store holds; also what a 32-bit OFFSET can take.
+MAX_OFFSET = 2**31 - 1
+_MAX_TOKEN_CHARS = 512
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def query_key(*parts: Any) -> str:
+    """A short fingerprint of a search's arguments, to bind its page tokens to it."""
+    text = json.dumps(parts, default=str, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def decode_token(token: str | None) -> int:
+def encode_token(offset: int, query: str | None = None) -> str:
+    fields: dict[str, Any] = {"offset": offset}
+    if query is not None:
+        fields["q"] = query
+    return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode()
+
+
+def decode_token(token: str | None, query: str | None = None) -> int:
+    """The offset a page token carries; 400 if it is malformed, out of range, or (when `query`
+    is given) was made by a different search."""
     if not token:
         return 0
+    fields = _token_fields(token)
+    offset = fields.get("offset")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise _invalid(token, "it holds no valid offset")
+    if offset > MAX_OFFSET:
+        raise _invalid(token, f"its offset {offset} is beyond any result (at most {MAX_OFFSET})")
+    if query is not None and fields.get("q") != query:
+        raise InvalidParameter(
+            f"Invalid page_token {_shown(token)}: it belongs to a different search (another "
+            "filter, order, view or set of experiments). Repeat the search that returned it, "
+            "or start again without a page_token."
+        )
+    return offset
+
+
+def _token_fields(token: str) -> dict[str, Any]:
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS:
+        raise _invalid(token, "it is not a token this server returned")
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidParameter(
-        f"Invalid page_token {token!r}: pass the token a previous page returned."
+        fields = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, UnicodeError, TypeError, RecursionError):
+        raise _invalid(token, "it is not a token this server returned") from None
+    if not isinstance(fields, dict):
+        raise _invalid(token, "it is not a token this server returned")
+    return fields
+
+
+def _shown(token: object) -> str:
+    text = ascii(token)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _invalid(token: object, why: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"Invalid page_token {_shown(token)}: {why}. Pass the next_page_token a previous page "
+        "of the same search returned."
     )
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 from typing import Any
 
 from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.store.paging import decode_token, encode_token
 
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
@@ -17,22 +16,12 @@ def now() -> int:
     return int(time.time() * 1000)
 
 
-def token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def token(offset: int, query: str | None = None) -> str:
+    return encode_token(offset, query)
 
 
-def offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(value, int) and value >= 0:
-            return value
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise InvalidParameter(
-        f"Invalid page_token {token!r}: pass the token a previous page returned."
-    )
+def offset(token: str | None, query: str | None = None) -> int:
+    return decode_token(token, query)
 
 
 def check_name(name: Any) -> str:
@@ -64,6 +53,8 @@ def check_version(version: Any) -> int:
         number = int(str(version))
     except (TypeError, ValueError):
         raise InvalidParameter(f"Invalid model version {version!r}: expected a number.") from None
-    if number < 1:
-        raise InvalidParameter(f"Invalid model version {version!r}: versions start at 1.")
+    if not 1 <= number < 2**31:
+        raise InvalidParameter(
+            f"Invalid model version {version!r}: versions are numbered from 1 to {2**31 - 1}."
+        )
     return number

@@ -18,6 +18,7 @@ from notebook_tracker.models.registry_entities import (
 )
 from notebook_tracker.store import registry_search
 from notebook_tracker.store.engine import engines_for
+from notebook_tracker.store.paging import query_key
 from notebook_tracker.store.registry_rules import check_alias, check_name, check_version, now
 from notebook_tracker.store.registry_rules import offset as page_offset
 from notebook_tracker.store.registry_rules import token as page_token_for
@@ -191,12 +192,13 @@ class RegistryStore(VersionsMixin):
             },
             models_t.c.name,
         )
-        start = page_offset(page_token)
+        bound = query_key("models", filter_string or "", list(order_by or []))
+        start = page_offset(page_token, bound)
         query = select(models_t).where(*conditions).order_by(*ordering)
         with self.reader.connect() as conn:
             rows = conn.execute(query.offset(start).limit(max_results + 1)).all()
             found = [self._registered_model(conn, r) for r in rows[:max_results]]
-        token = page_token_for(start + max_results) if len(rows) > max_results else None
+        token = page_token_for(start + max_results, bound) if len(rows) > max_results else None
         return PagedList(found, token)
 
     # -- aliases --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from notebook_tracker.entities import PagedList
 from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.models.registry_entities import ModelVersion, ModelVersionStatus, Stage
 from notebook_tracker.store import registry_search
+from notebook_tracker.store.paging import query_key
 from notebook_tracker.store.registry_rules import check_version, now, offset, token
 from notebook_tracker.store.registry_schema import model_version_tags as mv_tags_t
 from notebook_tracker.store.registry_schema import model_versions as versions_t
@@ -264,10 +265,11 @@ class VersionsMixin:
         )
         if not order_by:
             ordering = [versions_t.c.name, versions_t.c.version.desc()]
-        start = offset(page_token)
+        bound = query_key("versions", filter_string or "", list(order_by or []))
+        start = offset(page_token, bound)
         query = select(versions_t).where(*conditions).order_by(*ordering)
         with self.reader.connect() as conn:
             rows = conn.execute(query.offset(start).limit(max_results + 1)).all()
             found = [self._model_version(conn, r) for r in rows[:max_results]]
-        next_token = token(start + max_results) if len(rows) > max_results else None
+        next_token = token(start + max_results, bound) if len(rows) > max_results else None
         return PagedList(found, next_token)

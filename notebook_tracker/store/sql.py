@@ -33,7 +33,13 @@ from notebook_tracker.store.base import (
 )
 from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.metric_chunks import pack_rows, unpack_history
-from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, now_ms
+from notebook_tracker.store.paging import (
+    check_max_results,
+    decode_token,
+    encode_token,
+    now_ms,
+    query_key,
+)
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
@@ -359,10 +365,11 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         history = unpack_history(key, chunks)
         if max_results is None and not page_token:
             return history
-        offset = decode_token(page_token)
+        bound = query_key("metric-history", run_id, key)
+        offset = decode_token(page_token, bound)
         end = len(history) if max_results is None else offset + max_results
         page = history[offset:end]
-        page.token = encode_token(end) if end < len(history) else None
+        page.token = encode_token(end, bound) if end < len(history) else None
         return page
 
     def search_runs(
@@ -378,7 +385,14 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
 
         self._maybe_reap()
         check_max_results(max_results)
-        offset = decode_token(page_token)
+        bound = query_key(
+            "runs",
+            sorted(str(e) for e in experiment_ids),
+            run_view_type,
+            filter_string or "",
+            list(order_by or []),
+        )
+        offset = decode_token(page_token, bound)
         query = build_run_search(
             [str(e) for e in experiment_ids],
             ViewType.stages(run_view_type),
@@ -390,7 +404,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         with self.reader.connect() as conn:
             ids = [row[0] for row in conn.execute(query)]
             found = self._load_runs(conn, ids[:max_results])
-        token = encode_token(offset + max_results) if len(ids) > max_results else None
+        token = encode_token(offset + max_results, bound) if len(ids) > max_results else None
         return PagedList(found, token)
 
     def count_runs(self) -> int:

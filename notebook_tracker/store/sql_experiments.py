@@ -15,7 +15,13 @@ from notebook_tracker.entities import (
 )
 from notebook_tracker.errors import AlreadyExists, InvalidParameter, NotFound
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
-from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, now_ms
+from notebook_tracker.store.paging import (
+    check_max_results,
+    decode_token,
+    encode_token,
+    now_ms,
+    query_key,
+)
 from notebook_tracker.store.schema import experiment_tags as experiment_tags_t
 from notebook_tracker.store.schema import experiments as experiments_t
 from notebook_tracker.store.schema import runs as runs_t
@@ -155,14 +161,15 @@ class ExperimentsMixin:
         from notebook_tracker.store.sql_search import build_experiment_search
 
         check_max_results(max_results)
-        offset = decode_token(page_token)
+        bound = query_key("experiments", view_type, filter_string or "", list(order_by or []))
+        offset = decode_token(page_token, bound)
         query = build_experiment_search(
             ViewType.stages(view_type), filter_string, order_by, offset, max_results + 1
         )
         with self.reader.connect() as conn:
             ids = [row[0] for row in conn.execute(query)]
             found = self._load_experiments(conn, ids[:max_results])
-        token = encode_token(offset + max_results) if len(ids) > max_results else None
+        token = encode_token(offset + max_results, bound) if len(ids) > max_results else None
         return PagedList(found, token)
 
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:

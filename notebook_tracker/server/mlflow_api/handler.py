@@ -4,8 +4,8 @@ Each route maps HTTP methods to endpoint functions; this class reads the request
 MLflow's server does (query string for GET, a JSON body otherwise, which must be declared
 `application/json`), runs the function on the server's thread pool and writes its answer.
 
-The body is received in streaming mode so that one declared too large is refused with a JSON
-413 before it is read, rather than by the HTTP layer dropping the connection.
+Body limits (JSON 413, chunked or not), URL limits (414) and JSON checks (depth, text that
+cannot be stored) are the handler base's (`server.base.TrackerHandler`).
 """
 
 from __future__ import annotations
@@ -17,37 +17,15 @@ import tornado.web
 
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
-from notebook_tracker.server.errors import EndpointNotFound, PayloadTooLarge
+from notebook_tracker.server.errors import EndpointNotFound
 from notebook_tracker.server.mlflow_api import wire
 from notebook_tracker.server.mlflow_api.service import MlflowApi
 
 Endpoint = Callable[[MlflowApi, wire.Params], dict[str, Any]]
 
 
-@tornado.web.stream_request_body
 class MlflowEndpointHandler(TrackerHandler):
     auth_resource = "notebook_tracker"
-    _chunks: list[bytes]
-    _size = 0
-
-    async def prepare(self) -> None:
-        pending = super().prepare()  # authentication, from the auth base bound to this class
-        if pending is not None:
-            await pending
-        self._chunks = []
-        limit = self.context.max_body_bytes
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(
-                f"Request body of {declared} bytes exceeds the limit of {limit} bytes: send "
-                "smaller batches."
-            )
-        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
-
-    def data_received(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size <= self.context.max_body_bytes:
-            self._chunks.append(chunk)
 
     async def _dispatch(self, **path_args: str) -> None:
         method = self.request.method or "GET"
@@ -55,8 +33,6 @@ class MlflowEndpointHandler(TrackerHandler):
         fn = endpoints.get(method)
         if fn is None:
             raise EndpointNotFound(f"No endpoint {method} {self.request.path}.")
-        if self._chunks:
-            self.request.body = b"".join(self._chunks)
         if method == "GET":
             req = wire.Params.from_query(self.request.query_arguments)
         else:
@@ -70,7 +46,7 @@ class MlflowEndpointHandler(TrackerHandler):
         self.finish(wire.dumps(result))
 
     def _check_content_type(self) -> None:
-        if not self.request.body and self.request.method in ("DELETE", "PATCH"):
+        if not self.body_bytes() and self.request.method in ("DELETE", "PATCH"):
             return
         content_type = self.request.headers.get("Content-Type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":

@@ -14,7 +14,7 @@ from notebook_tracker.server.mlflow_api import wire
 from notebook_tracker.server.mlflow_api.service import MlflowApi, logged_model_json
 from notebook_tracker.server.mlflow_api.wire import Params
 from notebook_tracker.store import logged_models as lm
-from notebook_tracker.store.paging import decode_token, encode_token
+from notebook_tracker.store.paging import decode_token, encode_token, query_key
 
 STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", *lm.STATUSES)
 SEARCH_DEFAULT_MAX_RESULTS = 100
@@ -96,14 +96,14 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
     order_by = []
     for term in req.messages("order_by"):
         order_by.append((term.require("field_name"), term.boolean("ascending", True)))
-    offset = decode_token(req.string("page_token") or None)
-    models, more = api.models.search(
-        experiment_ids, req.string("filter") or None, order_by, max_results, offset
-    )
+    filter_string = req.string("filter") or None
+    bound = query_key("logged-models", sorted(experiment_ids), filter_string or "", order_by)
+    offset = decode_token(req.string("page_token") or None, bound)
+    models, more = api.models.search(experiment_ids, filter_string, order_by, max_results, offset)
     return wire.compact(
         {
             "models": [logged_model_json(m) for m in models],
-            "next_page_token": encode_token(offset + max_results) if more else None,
+            "next_page_token": encode_token(offset + max_results, bound) if more else None,
         }
     )
 
