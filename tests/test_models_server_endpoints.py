@@ -160,3 +160,30 @@ async def test_mlflow_registry_rest_endpoints_answer_under_the_extension(
         params={"name": "times", "version": "2"},
     )  # fmt: skip
     assert json.loads(uri.body)["artifact_uri"].endswith("times3")
+
+
+OFF = {
+    "ServerApp": {"jpserver_extensions": {"notebook_tracker": True}},
+    "NotebookTracker": {"serving_enabled": False},
+}
+
+
+@pytest.mark.parametrize("jp_server_config", [OFF])
+async def test_serving_turned_off_by_the_trait_is_a_json_403(
+    tracking_uri, jp_server_config, jp_fetch, registry, serving
+):
+    for response in (
+        await invoke(jp_fetch, "times/1"),
+        await jp_fetch(
+            "notebook-tracker", "api", "serving", "times", "start", method="POST",
+            body=json.dumps({"version": "1"}), raise_error=False,
+        ),
+    ):  # fmt: skip
+        assert response.code == 403
+        answer = json.loads(response.body)
+        assert answer["error_code"] == "PERMISSION_DENIED"
+        assert "serving_enabled" in answer["message"]
+    listing = json.loads((await jp_fetch("notebook-tracker", "api", "serving")).body)
+    assert listing["served"] == [] and listing["serving"]["enabled"] is False
+    models = json.loads((await jp_fetch("notebook-tracker", "api", "models")).body)
+    assert [m["name"] for m in models["registered_models"]] == ["times"]  # the registry still is

@@ -41,7 +41,9 @@ class InvocationsProxy(_ModelHandler):
     @tornado.web.authenticated
     async def post(self, name: str, version: str | None, alias: str | None) -> None:
         name = unquote(name)
-        body = self.request.body or b""
+        # The handler base streams bodies in (its size limits); read it through its accessor.
+        read = getattr(self, "body_bytes", None)
+        body = read() if read is not None else (self.request.body or b"")
         if len(body) > self.context.max_body_bytes:
             raise PayloadTooLarge(
                 f"Request body of {len(body)} bytes exceeds the limit of "
