@@ -326,3 +326,100 @@ def test_the_proxy_does_not_write_outside(world, path):
 def test_the_proxy_does_not_delete_outside(world, path):
     status, headers, raw = world.server.request("DELETE", f"{PROXY}/{path}")
     _assert_refused(status, headers, raw, path)
+
+
+# -- 4. the same attacks through the Jupyter server extension ------------------------------------
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+
+@pytest.fixture
+def jp_server_config(tracking_uri: str, tmp_path: Path) -> dict:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"notebook_tracker": True},
+            "allow_unauthenticated_access": False,
+        },
+        "NotebookTracker": {"allowed_artifact_roots": [str(tmp_path / "allowed")]},
+    }
+
+
+@pytest.fixture
+def jupyter_world(tracking_uri: str, tmp_path: Path) -> Iterator[World]:
+    """The Jupyter store's root is `tmp_path/artifacts` (see the tracking_uri fixture)."""
+    root, allowed, outside = tmp_path / "artifacts", tmp_path / "allowed", tmp_path / "outside"
+    root.mkdir()
+    allowed.mkdir()
+    canary = Canary(outside)
+    os.symlink(outside, root / "evil")
+    os.symlink(outside, allowed / "evil")
+    listener = SsrfListener()
+    yield World(None, tmp_path / "tracker.db", root, allowed, outside, canary, listener)  # type: ignore[arg-type]
+    listener.close()
+    assert canary.intact()
+    assert listener.received == []
+
+
+async def _jp(jp_fetch, method: str, path: str, body: dict | None = None) -> tuple:
+    from tornado.httpclient import HTTPClientError
+
+    try:
+        response = await jp_fetch(
+            "notebook-tracker", *path.split("/"), method=method,
+            body=json.dumps(body) if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+    except HTTPClientError as err:
+        response = err.response
+        return err.code, dict(response.headers), response.body
+    return response.code, dict(response.headers), response.body
+
+
+JUPYTER_REFUSED = {
+    k: REFUSED_LOCATIONS[k]
+    for k in [
+        "outside path", "file uri outside", "file uri with a host", "http to a listener",
+        "http to a listener's proxy path", "ftp to a listener", "proxy host and dot-dot",
+        "root dot-dot", "root percent-encoded dot-dot", "root backslash", "root query",
+        "symlink inside the root", "symlink inside the allowed root", "s3 bucket not a root",
+    ]
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(JUPYTER_REFUSED))
+async def test_jupyter_refuses_a_location_outside_its_roots(jp_fetch, jupyter_world, case):
+    location = jupyter_world.fill(JUPYTER_REFUSED[case])
+    body = {"name": "e" + uuid.uuid4().hex, "artifact_location": location}
+    status, headers, raw = await _jp(jp_fetch, "POST", "api/2.0/mlflow/experiments/create", body)
+    _assert_refused(status, headers, raw, case)
+    message = json.loads(raw)["message"]
+    assert str(jupyter_world.dest) in message and str(jupyter_world.allowed) in message
+    assert "c.NotebookTracker.allowed_artifact_roots" in message
+
+
+async def test_jupyter_accepts_its_store_root_and_allowed_roots(jp_fetch, jupyter_world):
+    for location in (f"{jupyter_world.dest}/mine", f"{jupyter_world.allowed}/team"):
+        body = {"name": "e" + uuid.uuid4().hex, "artifact_location": location}
+        status, _, raw = await _jp(jp_fetch, "POST", "api/2.0/mlflow/experiments/create", body)
+        assert status == 200, raw
+    # A proxied location needs an artifacts destination, which a Jupyter server has not.
+    body = {"name": "e" + uuid.uuid4().hex, "artifact_location": "mlflow-artifacts:/x"}
+    status, headers, raw = await _jp(jp_fetch, "POST", "api/2.0/mlflow/experiments/create", body)
+    _assert_refused(status, headers, raw, "proxy under Jupyter")
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ROWS))
+async def test_jupyter_never_reads_a_run_row_pointing_outside(
+    jp_fetch, jupyter_world, tracking_uri, case
+):
+    from notebook_tracker.client import TrackingClient
+
+    client = TrackingClient(tracking_uri)
+    run_id = client.create_run(client.create_experiment("e" + uuid.uuid4().hex)).info.run_id
+    _sql(jupyter_world, "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?",
+         jupyter_world.fill(HOSTILE_ROWS[case]), run_id)  # fmt: skip
+    for _, path in _reads_of_run(jupyter_world, run_id):
+        path, _, query = path.lstrip("/").partition("?")
+        if query:
+            continue  # the query forms are covered against the standalone server
+        status, headers, raw = await _jp(jp_fetch, "GET", path)
+        _assert_refused(status, headers, raw, f"{case}: {path}")
