@@ -51,6 +51,14 @@ def _retryable(error: BaseException) -> bool:
     return getattr(error, "retryable", False) or error.error_code == "TEMPORARILY_UNAVAILABLE"
 
 
+def _same_kind(error: TrackerError, text: str) -> TrackerError:
+    """`error` with a longer message, of the same class when it takes (message, code)."""
+    try:
+        return type(error)(text, error.error_code)
+    except TypeError:
+        return TrackerError(text, error.error_code)
+
+
 class StoreSink:
     """Points go straight to the store (SQL writes a batch in one transaction)."""
 
@@ -159,21 +167,18 @@ class MetricBuffer:
                         f"The store {self.store!r} has not taken a write for "
                         f"{BLOCK_TIMEOUT_S:.0f} s ({self._failure})"
                     )
-                raise TrackerError(
-                    f"{str(self._with_count(failure)).rstrip('.')}. This point was not logged.",
-                    failure.error_code,
-                ) from None
+                text = f"{str(self._with_count(failure)).rstrip('.')}. This point was not logged."
+                raise _same_kind(failure, text) from None
             time.sleep(0.05)
 
     def _with_count(self, error: Exception) -> Exception:
         if not isinstance(error, TrackerError) or not self.rows:
             return error
-        text = str(error).rstrip(".")
-        return type(error)(
-            f"{text}. {len(self.rows)} metric points are waiting in memory: they are written "
-            "once the store takes them (nt.flush() retries), and lost if this process exits "
-            "first.",
-            error.error_code,
+        return _same_kind(
+            error,
+            f"{str(error).rstrip('.')}. {len(self.rows)} metric points are waiting in memory: "
+            "they are written once the store takes them (nt.flush() retries), and lost if this "
+            "process exits first.",
         )
 
     def _failed(self, error: Exception) -> None:
