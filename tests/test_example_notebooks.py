@@ -66,6 +66,10 @@ def test_quickstart_runs_and_tracks_its_cells(tmp_path):
     assert len(cards) == 3 and all('data-status="FINISHED"' in c["text/html"] for c in cards)
     (comparison,) = [o for o in displays(nb) if WIDGET in o]
     assert "nt-runs-table" in comparison["text/html"]
+    # The prose compares the two trainings, not the two newest runs.
+    compared = comparison["text/html"]
+    assert "baseline" in compared and "faster" in compared and "residuals" not in compared
+    assert [p.name for p in tmp_path.iterdir()] == ["store"], "the example left files behind"
 
 
 def test_sweep_runs_and_nests_its_runs(tmp_path):
@@ -82,3 +86,5 @@ def test_sweep_runs_and_nests_its_runs(tmp_path):
     assert "best_rmse" in grid.data.metrics
     assert len(client.get_metric_history(grid.info.run_id, "rmse_by_alpha")) == 9
     assert any(WIDGET in o for o in displays(nb))  # the comparison
+    assert "scores" not in grid.data.params  # a list filled by the cell is not a setting
+    assert [p.name for p in tmp_path.iterdir()] == ["store"], "the example left files behind"

@@ -236,32 +236,34 @@ def _base_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+def _store_targets(targets: list[ast.expr]) -> list[ast.expr]:
+    """Subscript and attribute targets, tuples unpacked: `a[0], b = ...` changes a, binds b."""
+    out: list[ast.expr] = []
+    for target in targets:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            out.extend(_store_targets(target.elts))
+        elif isinstance(target, ast.Starred):
+            out.extend(_store_targets([target.value]))
+        elif not isinstance(target, ast.Name):
+            out.append(target)
+    return out
+
+
 def mutated_names(stmts: list[ast.stmt]) -> set[str]:
     """Names whose value the code changes in place, anywhere (loops and functions included)."""
-    found: set[str] = set()
+    changed: list[ast.expr] = []
     for stmt in stmts:
         for node in ast.walk(stmt):
-            targets: list[ast.AST] = []
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 if node.func.attr in MUTATORS:
-                    targets.append(node.func.value)
-            elif isinstance(node, ast.Assign):
-                targets.extend(t for t in node.targets if not isinstance(t, ast.Name))
+                    changed.append(node.func.value)
+            elif isinstance(node, (ast.Assign, ast.Delete)):
+                changed.extend(_store_targets(node.targets))
             elif isinstance(node, ast.AugAssign):  # `x += [1]` extends a list in place
-                targets.append(node.target)
-            elif isinstance(node, ast.AnnAssign) and not isinstance(node.target, ast.Name):
-                targets.append(node.target)
-            elif isinstance(node, ast.Delete):
-                targets.extend(t for t in node.targets if not isinstance(t, ast.Name))
-            for target in targets:
-                elts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
-                for elt in elts:
-                    if isinstance(elt, ast.Name) and not isinstance(node, ast.AugAssign):
-                        continue  # `a[0], b = ...` rebinds b, it does not change it
-                    name = _base_name(elt)
-                    if name is not None:
-                        found.add(name)
-    return found
+                changed.append(node.target)
+            elif isinstance(node, ast.AnnAssign):
+                changed.extend(_store_targets([node.target]))
+    return {n for n in map(_base_name, changed) if n is not None}
 
 
 def analyze_statements(stmts: list[ast.stmt]) -> CellBindings:
