@@ -423,3 +423,22 @@ async def test_jupyter_never_reads_a_run_row_pointing_outside(
             continue  # the query forms are covered against the standalone server
         status, headers, raw = await _jp(jp_fetch, "GET", path)
         _assert_refused(status, headers, raw, f"{case}: {path}")
+
+
+# -- 5. the client side: a location naming another host never receives the token -----------------
+@pytest.mark.parametrize("same_host", [False, True])
+def test_a_client_sends_its_token_only_to_its_tracking_server(monkeypatch, same_host):
+    from notebook_tracker import env
+    from notebook_tracker.artifacts import get_artifact_repository
+
+    listener = SsrfListener()
+    try:
+        tracking_port = listener.port if same_host else 9
+        monkeypatch.setenv(env.TRACKING_URI, f"http://127.0.0.1:{tracking_port}")
+        monkeypatch.setenv(env.TRACKING_TOKEN, "the-client-token")
+        repo = get_artifact_repository(f"mlflow-artifacts://127.0.0.1:{listener.port}/x")
+        assert [f.path for f in repo.list_artifacts()] == [SECRET]
+        sent = b"".join(listener.received)
+    finally:
+        listener.close()
+    assert (b"the-client-token" in sent) is same_host

@@ -4,6 +4,9 @@ URIs: `mlflow-artifacts:/<path>` (on the server of the current http(s) tracking 
 `mlflow-artifacts://host:port/<path>`, or the proxy's full URL
 `http(s)://host[:port][/prefix]/api/2.0/mlflow-artifacts/artifacts/<path>`. Files stream both
 ways; the server checks paths again on its side.
+
+The tracking token goes only to the tracking server itself: an artifact URI naming another host
+(an experiment location someone else chose) gets no Authorization header.
 """
 
 from __future__ import annotations
@@ -50,6 +53,18 @@ def split_proxy_uri(uri: str) -> tuple[str, str]:
     )
 
 
+def token_for(base: str) -> str | None:
+    """None (the Transport reads the token from the environment) when `base` is the tracking
+    server; "" (no token) for any other host."""
+    from notebook_tracker import config
+
+    tracking = config.get_tracking_uri()
+    if tracking.startswith(("http://", "https://")):
+        if urlsplit(tracking).netloc.lower() == urlsplit(base).netloc.lower():
+            return None
+    return ""
+
+
 class HttpArtifactRepository(ArtifactRepository):
     def __init__(self, root_uri: str) -> None:
         super().__init__(root_uri)
@@ -57,7 +72,7 @@ class HttpArtifactRepository(ArtifactRepository):
 
         base, root = split_proxy_uri(root_uri)
         self.root_path = safe_relpath(root)
-        self.http = Transport(base)
+        self.http = Transport(base, token=token_for(base))
 
     def _endpoint(self, rel: str) -> str:
         return f"{PROXY_PATH}/{quote(join(self.root_path, rel))}"
