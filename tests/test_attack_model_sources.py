@@ -367,3 +367,29 @@ def _children(server) -> str:
             except OSError:
                 pass
     return json.dumps(out)
+
+
+def test_a_jupyter_server_on_a_remote_store_loads_models_through_its_proxy_only(
+    attack, tmp_path, monkeypatch
+):
+    from notebook_tracker.errors import InvalidParameter
+    from notebook_tracker.models.registry import forget_registry_stores
+    from notebook_tracker.models.sources import for_context
+    from notebook_tracker.server.context import TrackerContext
+
+    monkeypatch.setenv("NOTEBOOK_TRACKER_TOKEN", TOKEN)
+    monkeypatch.setenv("NOTEBOOK_TRACKER_URI", attack.server.url)  # as the extension exports it
+    forget_registry_stores()
+    _log_through_the_proxy(attack.server, "remote")
+    context = TrackerContext(attack.server.url, mode="jupyter")
+    try:
+        sources = for_context(context)
+        model = sources.fetch("models:/remote/1", tmp_path / "copy")
+        assert (model / "MLmodel").is_file() and (model / "python_model.pkl").is_file()
+        for outside in (str(attack.evil), f"file://{attack.evil}", "s3://bucket/model"):
+            with pytest.raises(InvalidParameter, match="artifact proxy"):
+                sources.fetch(outside, tmp_path / "refused")
+    finally:
+        context.close()
+        forget_registry_stores()
+    attack.assert_untouched()
