@@ -14,6 +14,7 @@ from typing import Any
 from notebook_tracker import redaction
 
 access = logging.getLogger("tornado.access")
+MAX_LOGGED_URI = 2048
 
 
 def log_request(handler: Any) -> None:
@@ -26,11 +27,14 @@ def log_request(handler: Any) -> None:
     else:
         method = access.error
     request = handler.request
+    uri = request.uri or ""
+    if len(uri) > MAX_LOGGED_URI:  # a 414's URL: its start says enough
+        uri = f"{uri[:MAX_LOGGED_URI]}... ({len(uri)} characters)"
     method(
         "%d %s %s (%s) %.2fms",
         status,
         request.method,
-        redaction.redact(request.uri or ""),
+        redaction.redact(uri),
         request.remote_ip,
         1000.0 * request.request_time(),
     )
