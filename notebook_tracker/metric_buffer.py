@@ -51,6 +51,13 @@ def _retryable(error: BaseException) -> bool:
     return getattr(error, "retryable", False) or error.error_code == "TEMPORARILY_UNAVAILABLE"
 
 
+def _where(store: TrackingStore) -> str:
+    uri = getattr(store, "uri", None)
+    if isinstance(uri, str) and "@" in uri:  # never a password in a message
+        uri = uri.split("://", 1)[0] + "://…@" + uri.rsplit("@", 1)[1]
+    return uri or repr(store)
+
+
 def _same_kind(error: TrackerError, text: str) -> TrackerError:
     """`error` with a longer message, of the same class when it takes (message, code)."""
     try:
@@ -164,7 +171,7 @@ class MetricBuffer:
             if failure is not None or time.monotonic() > deadline:
                 if failure is None:
                     failure = TrackerError(
-                        f"The store {self.store!r} has not taken a write for "
+                        f"The store {_where(self.store)} has not taken a write for "
                         f"{BLOCK_TIMEOUT_S:.0f} s ({self._failure})"
                     )
                 text = f"{str(self._with_count(failure)).rstrip('.')}. This point was not logged."
@@ -248,6 +255,14 @@ class MetricBuffer:
         self.flush(raise_errors=False)
         with self._write_lock:
             self.sink.close()
+            if self.rows:
+                _log.warning(
+                    "notebook-tracker: %d metric points could not be written to %s and are lost "
+                    "with this process: %s",
+                    len(self.rows),
+                    _where(self.store),
+                    self._failure or self.sink.blocked(),
+                )
 
 
 _buffers: dict[int, MetricBuffer] = {}

@@ -122,6 +122,9 @@ def test_a_file_size_limit_stops_log_metric_with_the_database_path(tmp_path):
     _assert_one_line_naming(out["log_metric_error"], database)
     _assert_one_line_naming(out["flush_error"], database)
     assert "Traceback" not in stderr
+    # Exiting with points that could never be written says so, with their number.
+    assert "metric points could not be written to sqlite:///" in stderr
+    assert "are lost with this process" in stderr
 
 
 CREATE_RUN = textwrap.dedent(
