@@ -9,7 +9,7 @@ Accepted sources: `runs:/<run_id>/<path>` (under that run's artifacts), `models:
 (and `@alias`, `/latest`, a stage; followed to that version's own source), `models:/m-<id>` (a
 logged model), `mlflow-artifacts:/<path>` (the server's own proxy), or a local path, `file://`
 or `s3://` URI inside an artifact root of the server. Every one ends as a storage location that
-`confine` (the server's `ArtifactRoots.confine`) accepted.
+`confine` (the server's `TrackerContext.confine`) accepted.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def _scheme(uri: str) -> str:
 class ModelSources:
     """The model-loading side of one server.
 
-    - `confine`: the server's one location check (`ArtifactRoots.confine` or the context's),
-      returning the storage URI (a local path or `s3://...`) or raising InvalidParameter;
+    - `confine`: the server's one location check (`TrackerContext.confine`), returning the
+      storage URI (a local path or `s3://...`) or raising InvalidParameter;
     - `store`: a callable giving the server's tracking store (runs, logged models);
     - `registry`: a callable giving its RegistryClient;
     - `proxy_base`: for a server whose store is another tracking server (Jupyter pointed at
@@ -230,46 +230,19 @@ def _registry_version(registry: Any, parsed: Any) -> Any:
 
 
 def for_context(context: Any) -> ModelSources:
-    """The ModelSources of a server context (built once, on first use)."""
+    """The ModelSources of a server context (built once, on first use), checking locations
+    with the context's own `confine`: the one resolver every artifact path goes through."""
     sources = getattr(context, "model_sources", None)
     if sources is None:
         from notebook_tracker.models.registry import RegistryClient
 
         uri = context.tracking_uri
         remote = uri.startswith(("http://", "https://"))
-        built: list[Confine | None] = []
-
-        def confine(location: str) -> str:
-            if not built:
-                built.append(server_confine(context))
-            if built[0] is None:
-                raise InvalidParameter("This server has no artifact roots to load models from.")
-            return built[0](location)
-
         sources = ModelSources(
-            None if remote else confine,
+            None if remote else context.confine,
             lambda: context.store,
             lambda: RegistryClient(uri),
             proxy_base=uri if remote else None,
         )
         context.model_sources = sources
     return sources
-
-
-def server_confine(context: Any) -> Confine | None:
-    """The location check of a server context: its own `confine` once it has one, else one
-    built from the roots it knows (artifacts destination, the store's artifact root)."""
-    confine = getattr(context, "confine", None)
-    if callable(confine):
-        return confine
-    from notebook_tracker.artifacts.roots import PROXY_SCHEME, ArtifactRoots
-
-    roots: list[str] = []
-    store_root = getattr(context.store, "artifact_root", None)
-    if isinstance(store_root, str) and store_root and not store_root.startswith(PROXY_SCHEME):
-        roots.append(store_root)
-    roots += list(getattr(context, "extra_artifact_roots", None) or [])
-    proxy_root = getattr(context, "artifact_root", None) or None
-    if not roots and not proxy_root:
-        return None
-    return ArtifactRoots(roots, proxy_root).confine
