@@ -26,7 +26,7 @@ from notebook_tracker import env
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import ViewType
 from notebook_tracker.store import forget_stores
-from notebook_tracker.store.journal import SUFFIX
+from notebook_tracker.store.journal import DATA, END, SUFFIX, Journal, JournalFull
 from notebook_tracker.store.rest_outbox import MetricsRefused, MetricsUndelivered
 
 
@@ -241,3 +241,77 @@ def test_a_deleted_run_drops_its_points_with_a_warning_and_flush_raises(remote, 
     (found,) = client.search_runs(["0"], run_view_type=ViewType.DELETED_ONLY)
     assert found.info.status == "FINISHED" and found.info.end_time
     assert _steps(remote, run.info.run_id, "m") == list(range(10))
+
+
+@pytest.mark.slow
+def test_a_full_journal_stops_log_metric_and_what_was_kept_still_arrives(
+    remote, server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(env.JOURNAL_MAX_BYTES, "100000")  # about 1,400 points
+    monkeypatch.setenv(env.MAX_BUFFERED_POINTS, "2000")
+    run = nt.start_run()
+    nt.flush()
+    server.kill()
+    logged = 0
+    with pytest.raises(MetricsUndelivered) as info:
+        for i in range(100_000):
+            nt.log_metric("x", float(i), step=i)
+            logged += 1
+    message = str(info.value)
+    assert remote in message and env.JOURNAL_MAX_BYTES in message
+    assert "This point was not logged" in message
+    assert 2000 <= logged < 100_000
+
+    server.start()
+    nt.end_run()
+    assert _steps(remote, run.info.run_id, "x") == list(range(logged))
+
+
+# -- the journal file itself --------------------------------------------------------------------
+
+
+def test_an_adopted_journal_resumes_after_what_was_delivered(tmp_path, monkeypatch):
+    monkeypatch.setenv(env.JOURNAL_DIR, str(tmp_path))
+    journal = Journal.create("http://srv:1")
+    journal.append([(DATA, b"r\n1\none"), (DATA, b"r\n1\ntwo"), (END, b"{}")], 1 << 20)
+    first = next(journal.pending())
+    journal.ack(first.end)
+    # Another process can take it only once this one is gone (its lock is released).
+    assert Journal.adopt_orphans("http://srv:1") == []
+    os.close(journal._fd)  # what a SIGKILL does: no close(), no cleanup
+
+    (adopted,) = Journal.adopt_orphans("http://srv:1")
+    assert [e.payload for e in adopted.pending()] == [b"r\n1\ntwo", b"{}"]
+    for entry in adopted.pending():
+        adopted.ack(entry.end)
+    assert not adopted.has_pending and adopted.path.stat().st_size == 0
+    adopted.close()
+    assert not adopted.path.exists()
+
+
+def test_a_torn_record_is_skipped_and_cut_before_the_next_append(tmp_path, monkeypatch):
+    monkeypatch.setenv(env.JOURNAL_DIR, str(tmp_path))
+    journal = Journal.create("http://srv:2")
+    journal.append([(DATA, b"r\n1\nwhole")], 1 << 20)
+    os.close(journal._fd)
+    with journal.path.open("ab") as f:  # a write cut short by a kill: header, half a payload
+        f.write(b"NTJ1\x01\x10\x00\x00\x00\x00\x00\x00\x00half")
+
+    (adopted,) = Journal.adopt_orphans("http://srv:2")
+    assert adopted.torn_bytes == 17
+    assert [e.payload for e in adopted.pending()] == [b"r\n1\nwhole"]
+    adopted.append([(DATA, b"r\n1\nafter")], 1 << 20)
+    assert [e.payload for e in adopted.pending()] == [b"r\n1\nwhole", b"r\n1\nafter"]
+    # A record whose bytes were damaged fails its checksum: reading stops before it.
+    raw = bytearray(adopted.path.read_bytes())
+    raw[-1] ^= 0xFF
+    adopted.path.write_bytes(bytes(raw))
+    assert [e.payload for e in adopted.pending()] == [b"r\n1\nwhole"]
+
+
+def test_a_full_journal_refuses_more_and_names_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv(env.JOURNAL_DIR, str(tmp_path))
+    journal = Journal.create("http://srv:3")
+    journal.append([(DATA, b"x" * 100)], 200)
+    with pytest.raises(JournalFull, match=env.JOURNAL_MAX_BYTES):
+        journal.append([(DATA, b"x" * 100)], 200)
