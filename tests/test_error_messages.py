@@ -54,6 +54,12 @@ def _unusable_sqlite(tmp_path: Path, case: str) -> tuple[Path, str]:
     if case == "not a database":
         (tmp_path / "garbage.db").write_bytes(os.urandom(8192))
         return tmp_path / "garbage.db", "not a SQLite database"
+    if case == "read-only database":
+        from notebook_tracker.store.sql import SqlStore
+
+        SqlStore(f"sqlite:///{tmp_path / 'ro.db'}").writer.dispose()
+        # Opened read-only by SQLite itself: file permissions would not stop root.
+        return Path(f"{tmp_path / 'ro.db'}"), "is read-only"
     # Unwritable folder: permissions do not stop root, /proc stops everyone.
     if os.geteuid() == 0:
         return Path("/proc/tracker.db"), "cannot be opened"
@@ -62,13 +68,25 @@ def _unusable_sqlite(tmp_path: Path, case: str) -> tuple[Path, str]:
     return folder / "tracker.db", "not writable"
 
 
-SQLITE_CASES = ["folder is a file", "path is a folder", "not a database", "unwritable folder"]
+SQLITE_CASES = [
+    "folder is a file",
+    "path is a folder",
+    "not a database",
+    "unwritable folder",
+    "read-only database",
+]
+
+
+def _sqlite_uri(path: Path, case: str) -> str:
+    if case == "read-only database":
+        return f"sqlite:///file:{path}?mode=ro&uri=true"
+    return f"sqlite:///{path}"
 
 
 @pytest.mark.parametrize("case", SQLITE_CASES)
 def test_cli_names_an_unusable_sqlite_path(tmp_path: Path, case: str) -> None:
     path, says = _unusable_sqlite(tmp_path, case)
-    result = _cli("experiments", "create", "demo", "--tracking-uri", f"sqlite:///{path}")
+    result = _cli("experiments", "create", "demo", "--tracking-uri", _sqlite_uri(path, case))
     line = _one_error_line(result)
     assert str(path) in line and says in line
     _assert_clean(result.stdout + result.stderr)
@@ -80,7 +98,7 @@ def test_python_api_names_an_unusable_sqlite_path(tmp_path: Path, case: str) -> 
 
     path, says = _unusable_sqlite(tmp_path, case)
     with pytest.raises(StoreUnavailable) as raised:
-        TrackingClient(f"sqlite:///{path}").search_experiments()
+        TrackingClient(_sqlite_uri(path, case)).create_experiment("demo")
     message = str(raised.value)
     assert "\n" not in message and str(path) in message and says in message
     _assert_clean(message)
