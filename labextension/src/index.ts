@@ -8,11 +8,19 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, IThemeManager, MainAreaWidget } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IThemeManager,
+  MainAreaWidget,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+
+import { URLExt } from '@jupyterlab/coreutils';
 
 import { TrackerAPI } from './api';
 import { trackerIcon } from './icon';
+import { RUN_QUERY, runIdFromHref, runIdFromSearch, withoutRunQuery } from './logic/links';
 import { baseName } from './logic/paths';
 import { IRun } from './logic/types';
 import { RunsModel } from './model';
@@ -29,6 +37,7 @@ namespace CommandIDs {
   export const refresh = 'notebook-tracker:refresh';
   export const compare = 'notebook-tracker:compare-selected';
   export const openRun = 'notebook-tracker:open-run';
+  export const revealRun = 'notebook-tracker:reveal-run';
 }
 
 const CATEGORY = 'Notebook Tracker';
@@ -149,7 +158,65 @@ function activate(
       }
     }
   });
+  app.commands.addCommand(CommandIDs.revealRun, {
+    label: 'Show Run in the Sidebar',
+    execute: args => revealRun(String(args.runId ?? ''))
+  });
   model.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.compare));
+
+  // A run link (the run card's "open in sidebar", "child of …") shows the run in the sidebar
+  // and opens its details. JupyterLab would otherwise treat the fragment as an in-page anchor.
+  const isLab = app.name === 'JupyterLab';
+  const revealRun = async (runId: string): Promise<void> => {
+    if (!runId) {
+      return;
+    }
+    if (!isLab) {
+      // Notebook 7 has no room for the run's tabs beside the notebook: open it in Lab.
+      const lab = URLExt.join(app.serviceManager.serverSettings.baseUrl, 'lab');
+      window.open(`${lab}?${RUN_QUERY}=${encodeURIComponent(runId)}`, '_blank', 'noopener');
+      return;
+    }
+    let run: IRun;
+    try {
+      run = await api.run(runId);
+    } catch (err) {
+      void showErrorMessage('Cannot open the run', `Run ${runId}: ${(err as Error).message}`);
+      return;
+    }
+    sidebar.showRuns();
+    app.shell.activateById(PANEL_ID);
+    openRun(run);
+    await model.reveal(run);
+  };
+  const onLinkClick = (event: MouseEvent): void => {
+    const target = event.target as Element | null;
+    const anchor = target?.closest?.('a[href]') as HTMLAnchorElement | null;
+    const runId = anchor ? runIdFromHref(anchor.getAttribute('href')) : null;
+    if (runId === null || event.button !== 0 || event.metaKey || event.ctrlKey) {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    void revealRun(runId);
+  };
+  document.addEventListener('click', onLinkClick, true);
+  window.addEventListener('hashchange', () => {
+    const runId = runIdFromHref(window.location.hash);
+    if (runId !== null) {
+      history.replaceState(null, '', window.location.pathname + window.location.search);
+      void revealRun(runId);
+    }
+  });
+  const startRun = runIdFromSearch(window.location.search) ?? runIdFromHref(window.location.hash);
+  if (startRun !== null) {
+    history.replaceState(
+      history.state,
+      '',
+      window.location.pathname + withoutRunQuery(window.location.search)
+    );
+    void app.restored.then(() => revealRun(startRun));
+  }
 
   if (palette) {
     for (const command of [CommandIDs.open, CommandIDs.refresh, CommandIDs.compare]) {

@@ -6,13 +6,15 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError, TrackerAPI } from './api';
+import { descendants, groupRuns, ITree } from './logic/groups';
 import { collectKeys, defaultColumns, IKeys, mergeRuns, sortRuns } from './logic/runs';
+import { pruneSelection } from './logic/selection';
 import { IColumn, IExperiment, IRun, ISort } from './logic/types';
 
 /** First page small so the table shows at once; later pages larger to load the rest fast. */
 const FIRST_PAGE = 500;
 const NEXT_PAGE = 5000;
-const MAX_RUNS = 50000;
+const MAX_RUNS = 100000;
 const POLL_PAGE = 200;
 const ORDER = ['attributes.start_time DESC'];
 
@@ -30,8 +32,13 @@ export class RunsModel {
   get experiments(): IExperiment[] {
     return this._experiments;
   }
+  /** The experiment shown, '' for all (or for several: see `experimentIds`). */
   get experimentId(): string {
-    return this._experimentId;
+    return this._experimentIds.length === 1 ? this._experimentIds[0] : '';
+  }
+  /** The experiments shown; empty for all of them. */
+  get experimentIds(): string[] {
+    return this._experimentIds;
   }
   get filter(): string {
     return this._filter;
@@ -73,6 +80,92 @@ export class RunsModel {
     return this._sorted;
   }
 
+  /** The runs as table rows: children under their parent, shown when it is expanded. */
+  get tree(): ITree {
+    if (this._tree === null) {
+      this._tree = groupRuns(this.runs, this._expanded);
+    }
+    return this._tree;
+  }
+
+  get expanded(): ReadonlySet<string> {
+    return this._expanded;
+  }
+
+  /** Expand or collapse a parent; collapsing drops its hidden children from the selection. */
+  toggleExpanded(runId: string, open?: boolean): void {
+    const isOpen = this._expanded.has(runId);
+    const want = open ?? !isOpen;
+    if (want === isOpen) {
+      return;
+    }
+    const next = new Set(this._expanded);
+    if (want) {
+      next.add(runId);
+    } else {
+      next.delete(runId);
+      const hidden = new Set(descendants(runId, this.tree.childrenOf));
+      if (this._focused !== null && hidden.has(this._focused)) {
+        this._focused = runId;
+      }
+      const kept = [...this._selected.keys()].filter(id => !hidden.has(id));
+      if (kept.length !== this._selected.size) {
+        this._applySelection(new Set(kept));
+      }
+    }
+    this._expanded = next;
+    this._tree = null;
+    this._emit();
+  }
+
+  /** The run the keyboard is on (and the one a link revealed). */
+  get focused(): string | null {
+    return this._focused;
+  }
+
+  set focused(runId: string | null) {
+    if (runId !== this._focused) {
+      this._focused = runId;
+      this._emit();
+    }
+  }
+
+  /**
+   * Show `run` in the table: its experiment, no filter hiding it, its ancestors expanded,
+   * and the keyboard focus on it.
+   */
+  async reveal(run: IRun): Promise<void> {
+    const listed = this._runs.some(r => r.run_id === run.run_id);
+    if (!listed) {
+      const inScope =
+        this._experimentIds.length === 0 || this._experimentIds.includes(run.experiment_id);
+      if (!inScope) {
+        this._experimentIds = [run.experiment_id];
+      }
+      this._filter = '';
+      await this.reload();
+    }
+    const byId = new Map(this._runs.map(r => [r.run_id, r]));
+    const next = new Set(this._expanded);
+    let parent = byId.get(run.run_id)?.parent_run_id ?? run.parent_run_id;
+    const seen = new Set<string>();
+    while (parent && byId.has(parent) && !seen.has(parent)) {
+      seen.add(parent);
+      next.add(parent);
+      parent = byId.get(parent)!.parent_run_id;
+    }
+    this._expanded = next;
+    this._tree = null;
+    this._focused = run.run_id;
+    this._revealCount++;
+    this._emit();
+  }
+
+  /** Bumped by each `reveal`, so the table scrolls to the focused run once. */
+  get revealCount(): number {
+    return this._revealCount;
+  }
+
   get keys(): IKeys {
     if (this._keys === null) {
       this._keys = collectKeys(this._runs);
@@ -105,17 +198,22 @@ export class RunsModel {
   }
 
   set selectedIds(ids: ReadonlySet<string>) {
+    this._applySelection(ids);
+    this._emit();
+  }
+
+  /** Keep only ids of listed runs (a selection never holds a run that is not shown). */
+  private _applySelection(ids: ReadonlySet<string>): void {
     const byId = new Map(this._runs.map(r => [r.run_id, r]));
     const next = new Map<string, IRun>();
     for (const id of ids) {
-      const run = byId.get(id) ?? this._selected.get(id);
+      const run = byId.get(id);
       if (run) {
         next.set(id, run);
       }
     }
     this._selected = next;
     this._selectedIds = new Set(next.keys());
-    this._emit();
   }
 
   clearSelection(): void {
@@ -125,14 +223,29 @@ export class RunsModel {
   setSort(sort: ISort): void {
     this._sort = sort;
     this._sorted = null;
+    this._tree = null;
     this._emit();
   }
 
   setExperiment(id: string): void {
-    if (id !== this._experimentId) {
-      this._experimentId = id;
-      void this.reload();
+    this.setExperiments(id ? [id] : []);
+  }
+
+  /** Show the runs of these experiments (none: all). Runs of others leave the selection. */
+  setExperiments(ids: string[]): void {
+    const next = [...new Set(ids)].sort();
+    if (next.join('\u0000') === this._experimentIds.join('\u0000')) {
+      return;
     }
+    this._experimentIds = next;
+    if (next.length) {
+      const keep = new Set(next);
+      const ids = [...this._selected.values()]
+        .filter(r => keep.has(r.experiment_id))
+        .map(r => r.run_id);
+      this._applySelection(new Set(ids));
+    }
+    void this.reload();
   }
 
   /** Apply a filter (the `search_runs` grammar, checked by the server). */
@@ -159,12 +272,23 @@ export class RunsModel {
 
   async refreshExperiments(): Promise<void> {
     try {
-      this._experiments = await this.api.experiments();
-      if (
-        this._experimentId &&
-        !this._experiments.some(e => e.experiment_id === this._experimentId)
-      ) {
-        this._experimentId = '';
+      const experiments = await this.api.experiments();
+      const same =
+        experiments.length === this._experiments.length &&
+        experiments.every(
+          (e, i) =>
+            e.experiment_id === this._experiments[i].experiment_id &&
+            e.name === this._experiments[i].name
+        );
+      if (same) {
+        return;
+      }
+      this._experiments = experiments;
+      const known = new Set(experiments.map(e => e.experiment_id));
+      const kept = this._experimentIds.filter(id => known.has(id));
+      if (kept.length !== this._experimentIds.length) {
+        this._experimentIds = kept;
+        void this.reload();
       }
     } catch (err) {
       this._error = String((err as Error).message ?? err);
@@ -183,7 +307,7 @@ export class RunsModel {
     const t0 = performance.now();
     void this.refreshExperiments();
     const base = {
-      experimentIds: this._experimentId ? [this._experimentId] : [],
+      experimentIds: this._experimentIds,
       filter: this._filter,
       orderBy: ORDER
     };
@@ -208,6 +332,9 @@ export class RunsModel {
         this._truncated = !!token && all.length >= MAX_RUNS;
         this._setRuns(all);
         this._state = token && !this._truncated ? 'partial' : 'ready';
+        if (this._state === 'ready') {
+          this._pruneToShown();
+        }
         this._emit();
       } while (token && all.length < MAX_RUNS);
     } catch (err) {
@@ -225,9 +352,10 @@ export class RunsModel {
     }
     const generation = this._generation;
     this._polling = true;
+    void this.refreshExperiments();
     try {
       const page = await this.api.runs({
-        experimentIds: this._experimentId ? [this._experimentId] : [],
+        experimentIds: this._experimentIds,
         filter: this._filter,
         orderBy: ORDER,
         maxResults: POLL_PAGE
@@ -269,9 +397,22 @@ export class RunsModel {
     this._emit();
   }
 
+  /** After a full load: drop selected runs, and the focus, that the list no longer has. */
+  private _pruneToShown(): void {
+    const shown = new Set(this._runs.map(r => r.run_id));
+    const kept = pruneSelection(this._selectedIds, shown);
+    if (kept !== this._selectedIds) {
+      this._applySelection(kept);
+    }
+    if (this._focused !== null && !shown.has(this._focused)) {
+      this._focused = null;
+    }
+  }
+
   private _setRuns(runs: IRun[]): void {
     this._runs = runs;
     this._sorted = null;
+    this._tree = null;
     if (this._keys !== null) {
       const keys = collectKeys(runs);
       const same = (a: string[], b: string[]): boolean =>
@@ -315,7 +456,11 @@ export class RunsModel {
 
   private _changed = new Signal<this, void>(this);
   private _experiments: IExperiment[] = [];
-  private _experimentId = '';
+  private _experimentIds: string[] = [];
+  private _expanded: ReadonlySet<string> = new Set();
+  private _tree: ITree | null = null;
+  private _focused: string | null = null;
+  private _revealCount = 0;
   private _filter = '';
   private _filterError: string | null = null;
   private _error: string | null = null;

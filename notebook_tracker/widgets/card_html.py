@@ -86,7 +86,26 @@ def format_value(value: float) -> str:
     return f"{value:.5g}"
 
 
-_CELL = "padding:1px 8px 1px 0;text-align:left;vertical-align:middle"
+# Every element carries its whole style inline and every class starts with `ntc-`: no
+# stylesheet of JupyterLab, Notebook 7, the sidebar or a theme matches the card, and inline
+# declarations beat their generic rules (tables centred, odd rows shaded, cells right-aligned).
+_MUTED = "color:var(--jp-ui-font-color2,#777)"
+_CELL = (
+    "padding:1px 10px 1px 0;text-align:left;vertical-align:middle;border:none;"
+    "background:transparent;line-height:1.4;white-space:nowrap;max-width:none"
+)
+_ROW = "background:transparent;border:none"
+_LINK = "color:var(--jp-content-link-color,#1976d2);text-decoration:none;cursor:pointer"
+
+
+def _badge(status: str) -> str:
+    color = STATUS_COLORS.get(status, "#7f7f7f")
+    return (
+        f'<span class="ntc-status" style="display:inline-block;width:auto;height:auto;'
+        f"min-width:0;background:{color};color:#fff;border-radius:3px;padding:0 6px;"
+        "font-size:11px;line-height:16px;font-weight:600;letter-spacing:0.02em;"
+        f'vertical-align:baseline;animation:none;opacity:1">{html.escape(status)}</span>'
+    )
 
 
 def card_html(state: CardState, sparkline_images: dict[str, str] | None = None) -> str:
@@ -95,75 +114,90 @@ def card_html(state: CardState, sparkline_images: dict[str, str] | None = None) 
     e = html.escape
     color = STATUS_COLORS.get(state.status, "#7f7f7f")
     head = [
-        f'<b class="nt-run-name">{e(state.run_name)}</b>',
-        f'<span class="nt-status" style="background:{color};color:white;border-radius:3px;'
-        f'padding:0 5px;font-size:11px">{e(state.status)}</span>',
-        f'<span class="nt-duration">{format_duration(state.duration_s)}</span>',
-        f'<a class="nt-run-link" href="{run_link(state.run_id)}" '
-        f'title="run {e(state.run_id)}">open in sidebar</a>',
+        f'<b class="ntc-name" style="font-weight:600">{e(state.run_name)}</b>',
+        _badge(state.status),
+        f'<span class="ntc-duration">{format_duration(state.duration_s)}</span>',
+        f'<a class="ntc-link" href="{run_link(state.run_id)}" style="{_LINK}" '
+        f'title="Open run {e(state.run_id)} in the notebook-tracker sidebar">open in sidebar</a>',
     ]
     if state.parent_run_id:
         head.append(
-            f'<span class="nt-parent">child of <a href="{run_link(state.parent_run_id)}">'
-            f"{e(state.parent_run_id[:8])}</a></span>"
+            f'<span class="ntc-parent">child of <a class="ntc-link" style="{_LINK}" '
+            f'href="{run_link(state.parent_run_id)}" title="Open the parent run '
+            f'{e(state.parent_run_id)}">{e(state.parent_run_id[:8])}</a></span>'
         )
     if state.hidden_state:
         reasons = e(" ".join(state.hidden_reasons)) or "hidden state"
         head.append(
-            f'<span class="nt-hidden-state" title="{reasons}" style="color:#b8860b">'
+            f'<span class="ntc-hidden-state" title="{reasons}" style="color:#b8860b">'
             "&#9888; hidden state</span>"
         )
     parts = [
         f'<div class="nt-run-card" data-run-id="{e(state.run_id)}" data-status="{e(state.status)}"'
-        ' style="font-family:var(--jp-ui-font-family,sans-serif);font-size:12px;'
-        "border:1px solid #ddd;border-left:4px solid " + color + ';padding:4px 8px;margin:2px 0">',
-        '<div class="nt-head">' + " &middot; ".join(head) + "</div>",
+        ' style="font-family:var(--jp-ui-font-family,sans-serif);font-size:12px;line-height:1.4;'
+        "color:var(--jp-ui-font-color1,#222);background:transparent;text-align:left;"
+        "border:1px solid var(--jp-border-color2,#ddd);border-left:4px solid "
+        + color
+        + ';border-radius:2px;padding:4px 8px;margin:2px 0;box-sizing:border-box">',
+        '<div class="ntc-head" style="display:block;margin:0 0 2px">'
+        + " &middot; ".join(head)
+        + "</div>",
     ]
     if state.error:
-        parts.append(f'<div class="nt-error" style="color:#d62728">{e(state.error)}</div>')
+        parts.append(f'<div class="ntc-error" style="color:#d62728">{e(state.error)}</div>')
     if state.params:
         items = list(state.params.items())[:MAX_PARAMS_SHOWN]
         cells = "".join(
-            f'<span class="nt-param" style="margin-right:12px"><span style="color:#777">'
-            f"{e(k)}</span>&nbsp;{e(v if len(v) <= 60 else v[:57] + '...')}</span>"
+            f'<span class="ntc-param" style="margin-right:12px;white-space:nowrap">'
+            f'<span style="{_MUTED}">{e(k)}</span>&nbsp;'
+            f"{e(v if len(v) <= 60 else v[:57] + '...')}</span> "
             for k, v in items
         )
         more = len(state.params) - len(items)
         if more > 0:
-            cells += f'<span style="color:#777">+{more} more</span>'
-        parts.append(f'<div class="nt-params">{cells}</div>')
+            cells += f'<span style="{_MUTED}">+{more} more</span>'
+        parts.append(f'<div class="ntc-params" style="margin:0 0 2px">{cells}</div>')
     if state.metrics:
         rows = []
         for key, value in list(state.metrics.items())[:MAX_METRICS_SHOWN]:
             series = state.series.get(key)
             spark = ""
             if sparkline_images and key in sparkline_images:
-                spark = f'<img src="{sparkline_images[key]}" alt="{e(key)} curve" height="24"/>'
+                spark = (
+                    f'<img src="{sparkline_images[key]}" alt="{e(key)} curve" height="24" '
+                    'style="display:inline-block;max-width:none;margin:0;vertical-align:middle"/>'
+                )
             elif series is not None and len(series.values) > 1:
                 spark = sparkline_svg(series.xs(), series.values)
             points = f" ({len(series.values)} pts)" if series and len(series.values) > 1 else ""
             rows.append(
-                f'<tr class="nt-metric" data-key="{e(key)}"><td style="{_CELL};color:#777">'
-                f"{e(key)}</td>"
+                f'<tr class="ntc-metric" data-key="{e(key)}" style="{_ROW}">'
+                f'<td style="{_CELL};{_MUTED}">{e(key)}</td>'
                 f'<td style="{_CELL};font-variant-numeric:tabular-nums"><b>{format_value(value)}'
-                f'</b><span style="color:#999">{points}</span></td><td style="{_CELL}">{spark}</td>'
+                f'</b><span style="{_MUTED}">{points}</span></td><td style="{_CELL}">{spark}</td>'
                 "</tr>"
             )
         more = len(state.metrics) - min(len(state.metrics), MAX_METRICS_SHOWN)
         if more > 0:
-            rows.append(f'<tr><td colspan="3" style="color:#777">+{more} more</td></tr>')
-        parts.append('<table class="nt-metrics" style="border-collapse:collapse">')
+            rows.append(
+                f'<tr style="{_ROW}"><td colspan="3" style="{_CELL};{_MUTED}">'
+                f"+{more} more</td></tr>"
+            )
+        parts.append(
+            '<table class="ntc-metrics" style="border-collapse:collapse;border:none;margin:0;'
+            'width:auto;table-layout:auto;font-size:12px;color:inherit"><tbody>'
+        )
         parts.extend(rows)
-        parts.append("</table>")
+        parts.append("</tbody></table>")
     if state.logged:
         parts.append(
-            '<div class="nt-logged" style="color:#777">logged: '
+            f'<div class="ntc-logged" style="{_MUTED}">logged: '
             + ", ".join(e(item) for item in state.logged)
             + "</div>"
         )
     if state.notes:
         notes = "; ".join(e(n) for n in state.notes[:5])
-        parts.append(f'<div class="nt-notes" style="color:#777">{notes}</div>')
+        parts.append(f'<div class="ntc-notes" style="{_MUTED}">{notes}</div>')
     parts.append("</div>")
     return "".join(parts)
 

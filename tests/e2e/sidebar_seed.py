@@ -23,6 +23,8 @@ class Seeded:
     sweep_id: str
     other_id: str
     runs: dict[str, str] = field(default_factory=dict)  # run name -> run id
+    autolog_id: str = ""
+    parent: str = ""  # the "search" run's id; its children are "trial-0".."trial-2"
 
 
 def _png() -> bytes:
@@ -61,6 +63,13 @@ def seed(uri: str, root_dir: Path, steps: int = 60) -> Seeded:
     other = client.create_experiment("baseline")
     out = Seeded(uri, sweep, other)
     write_notebook(root_dir)
+    card = nbformat.v4.new_notebook()
+    card.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(card, root_dir / "card.ipynb")
     png = _png()
     grid = [("0.1", "sgd"), ("0.01", "adam"), ("0.001", "adam"), ("0.03", "sgd"), ("0.01", "sgd")]
     t0 = 1_700_000_000_000
@@ -102,7 +111,39 @@ def seed(uri: str, root_dir: Path, steps: int = 60) -> Seeded:
             params=[Param("model", "majority")],
         )
         client.set_terminated(run.info.run_id, end_time=t0 - j * 3_600_000)
+    seed_autolog(client, out, t0)
     return out
+
+
+TRIALS = [("0.1", "linear", 0.81, 0.78), ("1.0", "rbf", 0.93, 0.91), ("10.0", "rbf", 0.9, 0.88)]
+
+
+def seed_autolog(client: TrackingClient, out: Seeded, t0: int) -> None:
+    """Experiment "autolog": a "search" parent run with three child trials, each logging its
+    results once (as auto-logged estimators do): single-value metrics, no steps."""
+    exp = client.create_experiment("autolog")
+    out.autolog_id = exp
+    parent = client.create_run(exp, run_name="search", start_time=t0 + 3_600_000)
+    out.parent = parent.info.run_id
+    out.runs["search"] = out.parent
+    client.log_batch(out.parent, params=[Param("cv", "3")])
+    for i, (c, kernel, acc, f1) in enumerate(TRIALS):
+        name = f"trial-{i}"
+        run = client.create_run(
+            exp, run_name=name, start_time=t0 + 3_600_000 + i * 1000, parent_run_id=out.parent
+        )
+        rid = run.info.run_id
+        out.runs[name] = rid
+        client.log_batch(
+            rid,
+            metrics=[
+                Metric("accuracy", acc, t0 + 3_600_000, 0),
+                Metric("f1", f1, t0 + 3_600_000, 0),
+            ],
+            params=[Param("C", c), Param("kernel", kernel)],
+        )
+        client.set_terminated(rid, end_time=t0 + 3_600_000 + i * 1000 + 500)
+    client.set_terminated(out.parent, end_time=t0 + 3_600_000 + 5000)
 
 
 MODEL = "doubler"

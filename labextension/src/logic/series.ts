@@ -65,3 +65,64 @@ export function hasPositive(aligned: Aligned): boolean {
   }
   return false;
 }
+
+/** A metric logged once per run (auto-logged results): drawn as points, not curves. */
+export function isSingleValued(histories: ({ value: unknown[] } | null)[]): boolean {
+  return histories.every(h => h === null || h.value.length <= 1);
+}
+
+export interface IPoint {
+  x: number;
+  y: number;
+  /** Which series (run, or group of runs) the point belongs to. */
+  group: number;
+}
+
+/**
+ * Scatter points → aligned data: one row per point sorted by x (several rows may share an x),
+ * one y column per group holding that group's points and nulls elsewhere.
+ */
+export function scatterData(points: IPoint[], groups: number): Aligned {
+  const ok = points
+    .filter(p => Number.isFinite(p.x) && Number.isFinite(p.y))
+    .sort((a, b) => a.x - b.x);
+  const ys: (number | null)[][] = [];
+  for (let g = 0; g < groups; g++) {
+    ys.push(new Array(ok.length).fill(null));
+  }
+  ok.forEach((p, i) => {
+    if (p.group >= 0 && p.group < groups) {
+      ys[p.group][i] = p.y;
+    }
+  });
+  return [ok.map(p => p.x), ...ys];
+}
+
+export interface IParamAxis {
+  /** x of each input value; null when the run has no such param. */
+  xs: (number | null)[];
+  /** Category labels when the values are not all numbers (x = index into this). */
+  categories: string[] | null;
+  /** Numbers spanning two decades or more, all positive: a log axis reads better. */
+  log: boolean;
+}
+
+/** Where each run's param value goes on an x axis: numbers as numbers, text as categories. */
+export function paramAxis(values: (string | undefined)[]): IParamAxis {
+  const present = values.filter((v): v is string => v !== undefined && v !== '');
+  const numeric = present.length > 0 && present.every(v => Number.isFinite(Number(v)));
+  if (numeric) {
+    const xs = values.map(v => (v === undefined || v === '' ? null : Number(v)));
+    const nums = xs.filter((x): x is number => x !== null);
+    const min = Math.min(...nums);
+    const max = Math.max(...nums);
+    return { xs, categories: null, log: min > 0 && max / min >= 100 };
+  }
+  const categories = [...new Set(present)].sort();
+  const index = new Map(categories.map((c, i) => [c, i]));
+  return {
+    xs: values.map(v => (v === undefined || v === '' ? null : index.get(v)!)),
+    categories,
+    log: false
+  };
+}

@@ -10,7 +10,9 @@ import { formatDuration, formatTimestamp } from '../logic/format';
 import { runDuration } from '../logic/runs';
 import { IRun } from '../logic/types';
 import { ArtifactBrowser } from './artifacts';
+import { LiveRefresher } from './live';
 import { HistoryCache, MetricCharts } from './metricCharts';
+import { ParamScatter } from './scatterChart';
 import { ParallelView } from './parallelView';
 import { DiffTable } from './tables';
 
@@ -49,6 +51,11 @@ export class CompareView extends ReactWidget {
     this.addClass('nt-CompareView');
     this._runs = options.runs;
     this._cache = new HistoryCache(options.api);
+    this._live = new LiveRefresher(
+      () => this.refresh(),
+      () => this._runs.some(r => r.status === 'RUNNING'),
+      () => this.isVisible
+    );
     void this.refresh();
   }
 
@@ -56,14 +63,24 @@ export class CompareView extends ReactWidget {
     return this._runs;
   }
 
+  dispose(): void {
+    this._live.dispose();
+    super.dispose();
+  }
+
   /** Re-read the runs (their latest metrics) and the histories. */
   async refresh(): Promise<void> {
     const fresh = await Promise.all(
       this._runs.map(r => this.options.api.run(r.run_id).catch(() => r))
     );
+    if (this.isDisposed) {
+      return;
+    }
     this._runs = fresh;
     this._cache.clear();
+    this._version++;
     this.update();
+    this._live.schedule();
   }
 
   /** Charts read theme colours when built: rebuild them after a theme switch. */
@@ -79,7 +96,7 @@ export class CompareView extends ReactWidget {
     const metrics = onlyDifferences(metricRows(runs), this._diffOnly);
     const now = Date.now();
     return (
-      <div className="nt-CompareInner">
+      <div className="nt-CompareInner" data-version={this._version}>
         <div className="nt-RunChips">
           {runs.map((r, i) => (
             <button
@@ -131,13 +148,17 @@ export class CompareView extends ReactWidget {
             empty={this._diffOnly ? 'No metric differs.' : 'No metrics logged.'}
           />
         </Section>
-        <Section title="Metric curves" className="nt-ChartsSection">
+        <Section title="Metric charts" className="nt-ChartsSection">
           <MetricCharts
             runs={runs}
             colors={colors}
             cache={this._cache}
             themeKey={this._themeKey}
+            version={this._version}
           />
+        </Section>
+        <Section title="Metric against a param" className="nt-ScatterSection">
+          <ParamScatter runs={runs} colors={colors} themeKey={this._themeKey} />
         </Section>
         <Section title="Params against a metric" className="nt-ParallelSection">
           <ParallelView runs={runs} themeKey={this._themeKey} />
@@ -166,5 +187,7 @@ export class CompareView extends ReactWidget {
   private _runs: IRun[];
   private _cache: HistoryCache;
   private _diffOnly = false;
+  private _version = 0;
+  private _live: LiveRefresher;
   private _themeKey = 0;
 }

@@ -11,8 +11,13 @@ import { runDuration } from '../logic/runs';
 import { IRun } from '../logic/types';
 import { ArtifactBrowser } from './artifacts';
 import { Section } from './compareView';
+import { LiveRefresher } from './live';
 import { HistoryCache, MetricCharts } from './metricCharts';
+import { ParamScatter } from './scatterChart';
 import { KeyValueTable } from './tables';
+
+/** How many runs of the experiment the scatter places this run among. */
+const SIBLINGS = 1000;
 
 export interface IDetailsOptions {
   api: TrackerAPI;
@@ -25,13 +30,23 @@ function CellSource(props: { api: TrackerAPI; runId: string }): JSX.Element {
   const [source, setSource] = React.useState<string | null>(null);
   const [missing, setMissing] = React.useState<string | null>(null);
   React.useEffect(() => {
-    props.api.artifactText(props.runId, CELL_SOURCE).then(setSource, err =>
-      setMissing(
-        err instanceof ApiError && err.status === 404
-          ? 'No cell source: this run was not logged by %%track_run.'
-          : (err as Error).message
-      )
-    );
+    const none = 'No cell source: this run was not logged by %%track_run.';
+    // List the folder first: fetching a missing file would log a 404 in the browser console.
+    const folder = CELL_SOURCE.slice(0, CELL_SOURCE.lastIndexOf('/'));
+    props.api
+      .artifacts(props.runId, folder)
+      .catch(() => [])
+      .then(files => {
+        if (!files.some(f => f.path === CELL_SOURCE)) {
+          setMissing(none);
+          return;
+        }
+        props.api.artifactText(props.runId, CELL_SOURCE).then(setSource, err =>
+          setMissing(
+            err instanceof ApiError && err.status === 404 ? none : (err as Error).message
+          )
+        );
+      });
   }, [props.api, props.runId]);
   if (missing) {
     return <div className="nt-muted">{missing}</div>;
@@ -49,21 +64,57 @@ export class RunDetails extends ReactWidget {
     this.addClass('nt-RunDetails');
     this._run = options.run;
     this._cache = new HistoryCache(options.api);
+    this._live = new LiveRefresher(
+      () => this.refresh(),
+      () => this._run.status === 'RUNNING',
+      () => this.isVisible
+    );
     void this.refresh();
+    void this._loadSiblings();
   }
 
   get run(): IRun {
     return this._run;
   }
 
+  dispose(): void {
+    this._live.dispose();
+    super.dispose();
+  }
+
+  /** Re-read the run and its histories (every few seconds while it is RUNNING). */
   async refresh(): Promise<void> {
     try {
-      this._run = await this.options.api.run(this._run.run_id);
+      const run = await this.options.api.run(this._run.run_id);
+      if (this.isDisposed) {
+        return;
+      }
+      this._run = run;
       this._cache.clear();
+      this._version++;
     } catch {
       // keep what the list had
     }
     this.update();
+    this._live.schedule();
+  }
+
+  /** The other runs of the experiment, to place this run's metrics against their params. */
+  private async _loadSiblings(): Promise<void> {
+    try {
+      const page = await this.options.api.runs({
+        experimentIds: [this._run.experiment_id],
+        orderBy: ['attributes.start_time DESC'],
+        maxResults: SIBLINGS
+      });
+      const others = page.runs.filter(r => r.run_id !== this._run.run_id);
+      this._siblings = others;
+    } catch {
+      this._siblings = [];
+    }
+    if (!this.isDisposed) {
+      this.update();
+    }
   }
 
   themeChanged(): void {
@@ -98,7 +149,12 @@ export class RunDetails extends ReactWidget {
       attrs.parent_run_id = run.parent_run_id;
     }
     return (
-      <div className="nt-DetailsInner" data-run-id={run.run_id}>
+      <div
+        className="nt-DetailsInner"
+        data-run-id={run.run_id}
+        data-status={run.status}
+        data-version={this._version}
+      >
         <h2 className="nt-DetailsTitle">
           <span className={`nt-status nt-status-${run.status}`} /> {run.run_name || run.run_id}
         </h2>
@@ -131,7 +187,21 @@ export class RunDetails extends ReactWidget {
             colors={[runColor(0)]}
             cache={this._cache}
             themeKey={this._themeKey}
+            version={this._version}
+            singles="skip"
           />
+        </Section>
+        <Section title="Against the other runs of its experiment" className="nt-ScatterSection">
+          {this._siblings === null ? (
+            <div className="nt-muted">loading…</div>
+          ) : (
+            <ParamScatter
+              runs={[run, ...this._siblings]}
+              colors={[runColor(0), 'rgba(127, 127, 127, 0.55)']}
+              highlight={run.run_id}
+              themeKey={this._themeKey}
+            />
+          )}
         </Section>
         <Section title="Cell source" className="nt-SourceSection">
           <CellSource api={this.options.api} runId={run.run_id} />
@@ -154,4 +224,7 @@ export class RunDetails extends ReactWidget {
   private _cache: HistoryCache;
   private _themeKey = 0;
   private _navError: string | null = null;
+  private _version = 0;
+  private _live: LiveRefresher;
+  private _siblings: IRun[] | null = null;
 }

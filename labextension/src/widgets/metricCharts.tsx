@@ -7,9 +7,11 @@ import * as React from 'react';
 import uPlot from 'uplot';
 
 import { TrackerAPI } from '../api';
-import { alignSeries, historyXY, hasPositive, XAxis } from '../logic/series';
+import { alignSeries, historyXY, hasPositive, isSingleValued, XAxis } from '../logic/series';
+import { formatTicks } from '../logic/ticks';
 import { IMetricHistory, IRun } from '../logic/types';
 import { Chart, themeColors } from './chart';
+import { ValuesChart } from './scatterChart';
 
 export const MAX_POINTS = 1000;
 
@@ -43,6 +45,10 @@ interface IMetricChartProps {
   log: boolean;
   cache: HistoryCache;
   themeKey: number;
+  /** Bumped when the runs may have logged more: histories are fetched again. */
+  version: number;
+  /** What a metric logged once per run becomes: dots per run, or nothing (shown elsewhere). */
+  singles: 'points' | 'skip';
 }
 
 function MetricChart(props: IMetricChartProps): JSX.Element {
@@ -54,7 +60,6 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
 
   React.useEffect(() => {
     let cancelled = false;
-    setHistories(null);
     Promise.all(withKey.map(r => cache.get(r.run_id, metric, x).catch(() => null))).then(
       hs => {
         if (!cancelled) {
@@ -69,7 +74,7 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
       cancelled = true;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [ids, metric, x, cache]);
+  }, [ids, metric, x, cache, props.version]);
 
   const series = React.useMemo(
     () => (histories ? histories.map(h => (h ? historyXY(h, x) : { x: [], y: [] })) : null),
@@ -86,12 +91,18 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
   const optionsKey = `${metric}|${x}|${useLog}|${ids}|${props.themeKey}`;
   const options = (width: number): uPlot.Options => {
     const c = themeColors();
-    const axis = { stroke: c.text, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid } };
+    const axis = {
+      stroke: c.text,
+      grid: { stroke: c.grid, width: 1 },
+      ticks: { stroke: c.grid },
+      values: (_u: uPlot, splits: number[]) => formatTicks(splits)
+    };
     return {
       width,
       height: 240,
       scales: { x: { time: x === 'timestamp' }, y: { distr: useLog ? 3 : 1 } },
-      axes: [axis, { ...axis, size: 64 }],
+      // Time ticks keep uPlot's date formatting; step and value ticks get distinct labels.
+      axes: [x === 'timestamp' ? { ...axis, values: undefined } : axis, { ...axis, size: 64 }],
       cursor: { drag: { x: true, y: false } },
       series: [
         { label: x === 'step' ? 'step' : 'time' },
@@ -102,13 +113,18 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
             stroke: props.colors[i],
             width: 1.5,
             spanGaps: true,
-            points: { show: false }
+            // A run with one point here would draw nothing as a line: show its dots.
+            points: { show: (histories?.[withKey.indexOf(r)]?.value.length ?? 0) <= 1 ? true : undefined, size: 7 }
           };
         })
       ]
     };
   };
 
+  const single = histories !== null && isSingleValued(histories);
+  if (single && props.singles === 'skip') {
+    return <></>;
+  }
   const downsampled = (histories ?? []).some(h => h?.downsampled);
   const total = (histories ?? []).reduce((s, h) => s + (h?.total ?? 0), 0);
   return (
@@ -116,21 +132,31 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
       className="nt-MetricChart"
       data-metric={metric}
       data-ready={data !== null}
+      data-kind={histories === null ? 'loading' : single ? 'values' : 'curves'}
     >
       <div className="nt-MetricChart-title">
         {metric}
         {data !== null && (
           <span className="nt-muted">
             {' '}
-            {withKey.length} run{withKey.length === 1 ? '' : 's'} · {total.toLocaleString()}{' '}
-            points{downsampled ? ' (downsampled)' : ''}
-            {log && !logOk ? ' · no positive values for a log scale' : ''}
+            {withKey.length} run{withKey.length === 1 ? '' : 's'} ·{' '}
+            {single
+              ? 'one value per run'
+              : `${total.toLocaleString()} points${downsampled ? ' (downsampled)' : ''}`}
+            {log && !logOk && !single ? ' · no positive values for a log scale' : ''}
           </span>
         )}
       </div>
       {error && <div className="nt-Error">{error}</div>}
       {data === null ? (
         <div className="nt-ChartPlaceholder nt-muted">loading…</div>
+      ) : single ? (
+        <ValuesChart
+          metric={metric}
+          runs={withKey}
+          colors={withKey.map(r => props.colors[runs.indexOf(r)])}
+          themeKey={props.themeKey}
+        />
       ) : (
         <Chart options={options} optionsKey={optionsKey} data={data as uPlot.AlignedData} />
       )}
@@ -143,6 +169,8 @@ export interface IMetricChartsProps {
   colors: string[];
   cache: HistoryCache;
   themeKey: number;
+  version?: number;
+  singles?: 'points' | 'skip';
 }
 
 export function MetricCharts(props: IMetricChartsProps): JSX.Element {
@@ -188,6 +216,8 @@ export function MetricCharts(props: IMetricChartsProps): JSX.Element {
             log={log}
             cache={props.cache}
             themeKey={props.themeKey}
+            version={props.version ?? 0}
+            singles={props.singles ?? 'points'}
           />
         ))}
       </div>

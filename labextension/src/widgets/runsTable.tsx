@@ -1,7 +1,10 @@
 /**
- * The runs table: fixed-height rows, only the visible ones in the DOM, so scrolling 10,000 runs
- * costs the same as scrolling 30. Rows are memoized: scrolling renders only rows coming into
- * view. Header cells sort; rows select (shift: range); names open the run.
+ * The runs table: fixed-height rows, only the visible ones in the DOM, so scrolling 100,000
+ * runs costs the same as scrolling 30. Rows are memoized: scrolling renders only rows coming
+ * into view. The name column sticks to the left so the metric columns scroll beside it at the
+ * sidebar's default width; child runs sit under their parent (▸ expands). Header cells sort;
+ * rows select (shift: range); names open the run; the arrow keys, Space and Enter do the same
+ * from the keyboard.
  */
 
 import * as React from 'react';
@@ -12,6 +15,7 @@ import {
   formatShortTime,
   formatTimestamp
 } from '../logic/format';
+import { ITreeRow } from '../logic/groups';
 import { columnId, columnValue, runDuration, sameColumn } from '../logic/runs';
 import { IColumn, IRun, ISort, SortKey } from '../logic/types';
 import { visibleWindow } from '../logic/windowing';
@@ -19,83 +23,115 @@ import { visibleWindow } from '../logic/windowing';
 export const ROW_HEIGHT = 26;
 /** Durations of running runs advance in steps of this, not on every render. */
 const CLOCK_MS = 5000;
+const NAME_WIDTH = 150;
+const VALUE_WIDTH = 80;
+const EXPERIMENT_WIDTH = 110;
+const STARTED_WIDTH = 92;
+const DURATION_WIDTH = 64;
+const INDENT = 12;
 
-interface IFixedColumn {
-  key: SortKey;
-  label: string;
-  width: number;
-}
-
-const FIXED: IFixedColumn[] = [
-  { key: { kind: 'attr', key: 'status' }, label: '', width: 22 },
-  { key: { kind: 'attr', key: 'run_name' }, label: 'Run', width: 140 },
-  { key: { kind: 'attr', key: 'start_time' }, label: 'Started', width: 100 },
-  { key: { kind: 'attr', key: 'duration' }, label: 'Duration', width: 68 }
-];
-const CHECK_WIDTH = 26;
-const VALUE_WIDTH = 92;
+const NAME_KEY: SortKey = { kind: 'attr', key: 'run_name' };
+const STATUS_KEY: SortKey = { kind: 'attr', key: 'status' };
+const STARTED_KEY: SortKey = { kind: 'attr', key: 'start_time' };
+const DURATION_KEY: SortKey = { kind: 'attr', key: 'duration' };
 
 export interface IRunsTableProps {
-  runs: IRun[];
+  rows: ITreeRow[];
   columns: IColumn[];
   sort: ISort;
   selected: ReadonlySet<string>;
+  focused: string | null;
+  /** Bumped when the focused run must be scrolled into view. */
+  revealCount: number;
+  /** Experiment names by id, for the experiment column (absent: no such column). */
+  experimentNames: Map<string, string> | null;
   onSort: (sort: ISort) => void;
   onToggle: (runId: string, range: boolean) => void;
   onOpen: (run: IRun) => void;
+  onExpand: (runId: string, open?: boolean) => void;
+  onFocus: (runId: string | null) => void;
 }
 
 interface IRowProps {
-  run: IRun;
+  row: ITreeRow;
   selected: boolean;
+  focused: boolean;
   columns: IColumn[];
   template: string;
   now: number;
+  experiment: string | null;
   onToggle: (runId: string, range: boolean) => void;
   onOpen: (run: IRun) => void;
+  onExpand: (runId: string, open?: boolean) => void;
 }
 
 const Row = React.memo(function Row(props: IRowProps): JSX.Element {
-  const { run, selected } = props;
+  const { row, selected } = props;
+  const run = row.run;
+  const cls =
+    'nt-RunsTable-row' +
+    (selected ? ' nt-mod-selected' : '') +
+    (props.focused ? ' nt-mod-focused' : '') +
+    (row.depth ? ' nt-mod-child' : '');
   return (
     <div
-      className={`nt-RunsTable-row${selected ? ' nt-mod-selected' : ''}`}
+      className={cls}
       style={{ gridTemplateColumns: props.template, height: ROW_HEIGHT }}
       data-run-id={run.run_id}
+      data-depth={row.depth}
+      data-children={row.children}
       role="row"
       aria-selected={selected}
+      aria-level={row.depth + 1}
+      aria-expanded={row.children ? row.expanded : undefined}
       onClick={e => props.onToggle(run.run_id, e.shiftKey)}
       onDoubleClick={() => props.onOpen(run)}
     >
-      <span className="nt-cell" role="cell">
+      <span
+        className="nt-cell nt-RunsTable-nameCell"
+        role="cell"
+        style={{ paddingLeft: 2 + row.depth * INDENT }}
+      >
         <input
           type="checkbox"
           className="nt-RunsTable-check"
           checked={selected}
           aria-label={`select ${run.run_name}`}
+          tabIndex={-1}
           onChange={() => undefined}
         />
-      </span>
-      <span className="nt-cell" role="cell" title={run.status}>
-        <span className={`nt-status nt-status-${run.status}`} />
-      </span>
-      <span className="nt-cell nt-RunsTable-name" role="cell" title={run.run_id}>
-        <a
-          href="#"
-          onClick={e => {
-            e.preventDefault();
-            e.stopPropagation();
-            props.onOpen(run);
-          }}
-        >
-          {run.run_name || run.run_id.slice(0, 8)}
-        </a>
-      </span>
-      <span className="nt-cell" role="cell" title={formatTimestamp(run.start_time)}>
-        {formatShortTime(run.start_time, props.now)}
-      </span>
-      <span className="nt-cell nt-num" role="cell">
-        {formatDuration(runDuration(run, props.now))}
+        {row.children ? (
+          <button
+            className="nt-Expand"
+            tabIndex={-1}
+            title={`${row.expanded ? 'Hide' : 'Show'} ${row.children} child run${row.children === 1 ? '' : 's'}`}
+            aria-label={row.expanded ? 'collapse' : 'expand'}
+            onClick={e => {
+              e.stopPropagation();
+              props.onExpand(run.run_id);
+            }}
+            onDoubleClick={e => e.stopPropagation()}
+          >
+            {row.expanded ? '▾' : '▸'}
+          </button>
+        ) : (
+          <span className="nt-Expand-spacer" />
+        )}
+        <span className={`nt-status nt-status-${run.status}`} title={run.status} />
+        <span className="nt-RunsTable-name" title={`${run.run_name}\n${run.run_id}`}>
+          <a
+            href="#"
+            tabIndex={-1}
+            onClick={e => {
+              e.preventDefault();
+              e.stopPropagation();
+              props.onOpen(run);
+            }}
+          >
+            {run.run_name || run.run_id.slice(0, 8)}
+          </a>
+        </span>
+        {row.children > 0 && <span className="nt-ChildCount">{row.children}</span>}
       </span>
       {props.columns.map(c => {
         const v = columnValue(run, c);
@@ -105,20 +141,51 @@ const Row = React.memo(function Row(props: IRowProps): JSX.Element {
             key={columnId(c)}
             className={`nt-cell${c.kind === 'metric' ? ' nt-num' : ''}`}
             role="cell"
-            title={String(v ?? '')}
+            title={`${c.key}: ${String(v ?? '')}`}
           >
             {text}
           </span>
         );
       })}
+      {props.experiment !== null && (
+        <span className="nt-cell nt-RunsTable-experiment" role="cell" title={props.experiment}>
+          {props.experiment}
+        </span>
+      )}
+      <span className="nt-cell" role="cell" title={formatTimestamp(run.start_time)}>
+        {formatShortTime(run.start_time, props.now)}
+      </span>
+      <span className="nt-cell nt-num" role="cell">
+        {formatDuration(runDuration(run, props.now))}
+      </span>
     </div>
   );
 });
+
+/** Index of the row to move to for a navigation key, or null for other keys. */
+function moveIndex(key: string, current: number, count: number, page: number): number | null {
+  switch (key) {
+    case 'ArrowDown':
+      return Math.min(count - 1, current + 1);
+    case 'ArrowUp':
+      return Math.max(0, current - 1);
+    case 'PageDown':
+      return Math.min(count - 1, current + page);
+    case 'PageUp':
+      return Math.max(0, current - page);
+    case 'Home':
+      return 0;
+    case 'End':
+      return count - 1;
+  }
+  return null;
+}
 
 export function RunsTable(props: IRunsTableProps): JSX.Element {
   const scroller = React.useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = React.useState(0);
   const [viewport, setViewport] = React.useState(400);
+  const { rows, columns } = props;
 
   React.useEffect(() => {
     const el = scroller.current;
@@ -138,20 +205,89 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
     }
   }, []);
 
+  const indexOf = (runId: string | null): number =>
+    runId === null ? -1 : rows.findIndex(r => r.run.run_id === runId);
+
+  const scrollToIndex = (i: number): void => {
+    const el = scroller.current;
+    if (!el || i < 0) {
+      return;
+    }
+    const top = i * ROW_HEIGHT;
+    const body = el.clientHeight - ROW_HEIGHT;
+    if (top < el.scrollTop) {
+      el.scrollTop = top;
+    } else if (top + ROW_HEIGHT > el.scrollTop + body) {
+      el.scrollTop = top + ROW_HEIGHT - body;
+    }
+  };
+
+  React.useEffect(() => {
+    if (props.revealCount > 0) {
+      const i = indexOf(props.focused);
+      const el = scroller.current;
+      if (el && i >= 0) {
+        el.scrollTop = Math.max(0, i * ROW_HEIGHT - el.clientHeight / 3);
+      }
+    }
+    // Only a new reveal scrolls; keyboard moves scroll in onKeyDown.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.revealCount]);
+
+  const onKeyDown = (e: React.KeyboardEvent): void => {
+    if (rows.length === 0 || e.target !== scroller.current) {
+      return;
+    }
+    const current = indexOf(props.focused);
+    const page = Math.max(1, Math.floor(viewport / ROW_HEIGHT) - 1);
+    const to = moveIndex(e.key, current < 0 ? -1 : current, rows.length, page);
+    const row = current >= 0 ? rows[current] : null;
+    if (to !== null) {
+      const target = current < 0 && e.key === 'ArrowDown' ? 0 : to;
+      props.onFocus(rows[target].run.run_id);
+      if (e.shiftKey) {
+        props.onToggle(rows[target].run.run_id, true);
+      }
+      scrollToIndex(target);
+    } else if (row && (e.key === ' ' || e.key === 'Spacebar')) {
+      props.onToggle(row.run.run_id, e.shiftKey);
+    } else if (row && e.key === 'Enter') {
+      props.onOpen(row.run);
+    } else if (row && e.key === 'ArrowRight' && row.children) {
+      props.onExpand(row.run.run_id, true);
+    } else if (row && e.key === 'ArrowLeft') {
+      if (row.children && row.expanded) {
+        props.onExpand(row.run.run_id, false);
+      } else if (row.depth > 0 && row.run.parent_run_id) {
+        props.onFocus(row.run.parent_run_id);
+        scrollToIndex(indexOf(row.run.parent_run_id));
+      }
+    } else {
+      return;
+    }
+    e.preventDefault();
+  };
+
   const now = Math.floor(Date.now() / CLOCK_MS) * CLOCK_MS;
-  const win = visibleWindow(scrollTop, viewport - ROW_HEIGHT, ROW_HEIGHT, props.runs.length);
-  const columns = props.columns;
+  const win = visibleWindow(scrollTop, viewport - ROW_HEIGHT, ROW_HEIGHT, rows.length);
+  const names = props.experimentNames;
   const template = React.useMemo(
     () =>
       [
-        `${CHECK_WIDTH}px`,
-        ...FIXED.map(c => `${c.width}px`),
-        ...columns.map(() => `${VALUE_WIDTH}px`)
+        `${NAME_WIDTH}px`,
+        ...columns.map(() => `${VALUE_WIDTH}px`),
+        ...(names ? [`${EXPERIMENT_WIDTH}px`] : []),
+        `${STARTED_WIDTH}px`,
+        `${DURATION_WIDTH}px`
       ].join(' '),
-    [columns]
+    [columns, names !== null]
   );
   const width =
-    CHECK_WIDTH + FIXED.reduce((s, c) => s + c.width, 0) + columns.length * VALUE_WIDTH;
+    NAME_WIDTH +
+    columns.length * VALUE_WIDTH +
+    (names ? EXPERIMENT_WIDTH : 0) +
+    STARTED_WIDTH +
+    DURATION_WIDTH;
 
   const sortBy = (key: SortKey): void => {
     const same = sameColumn(key, props.sort.by);
@@ -160,60 +296,87 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   };
   const arrow = (key: SortKey): string =>
     sameColumn(key, props.sort.by) ? (props.sort.descending ? ' ▼' : ' ▲') : '';
+  const header = (key: SortKey, label: string, title: string, cls = ''): JSX.Element => (
+    <span
+      key={columnId(key)}
+      className={`nt-cell nt-sortable ${cls}`}
+      role="columnheader"
+      onClick={() => sortBy(key)}
+      title={title}
+    >
+      {label}
+      {arrow(key)}
+    </span>
+  );
 
-  const rows: JSX.Element[] = [];
+  const out: JSX.Element[] = [];
   for (let i = win.start; i < win.end; i++) {
-    const run = props.runs[i];
-    rows.push(
+    const row = rows[i];
+    const run = row.run;
+    out.push(
       <Row
         key={run.run_id}
-        run={run}
+        row={row}
         selected={props.selected.has(run.run_id)}
+        focused={props.focused === run.run_id}
         columns={columns}
         template={template}
         now={now}
+        experiment={names ? (names.get(run.experiment_id) ?? run.experiment_id) : null}
         onToggle={props.onToggle}
         onOpen={props.onOpen}
+        onExpand={props.onExpand}
       />
     );
   }
 
   return (
-    <div className="nt-RunsTable" ref={scroller} onScroll={onScroll} role="table">
+    <div
+      className="nt-RunsTable"
+      ref={scroller}
+      onScroll={onScroll}
+      onKeyDown={onKeyDown}
+      tabIndex={0}
+      role="treegrid"
+      aria-label="Runs (arrow keys move, Space selects, Enter opens, ←/→ collapse/expand)"
+    >
       <div style={{ width }}>
         <div
           className="nt-RunsTable-header"
           style={{ gridTemplateColumns: template, height: ROW_HEIGHT }}
           role="row"
         >
-          <span className="nt-cell" />
-          {FIXED.map(c => (
+          <span className="nt-cell nt-RunsTable-nameCell nt-RunsTable-nameHeader">
             <span
-              key={columnId(c.key)}
-              className="nt-cell nt-sortable"
+              className="nt-sortable nt-StatusSort"
               role="columnheader"
-              onClick={() => sortBy(c.key)}
-              title={`Sort by ${c.label || 'status'}`}
+              title="Sort by status"
+              onClick={() => sortBy(STATUS_KEY)}
             >
-              {c.label}
-              {arrow(c.key)}
+              ●{arrow(STATUS_KEY)}
             </span>
-          ))}
-          {columns.map(c => (
             <span
-              key={columnId(c)}
-              className={`nt-cell nt-sortable nt-col-${c.kind}`}
+              className="nt-sortable"
               role="columnheader"
-              onClick={() => sortBy(c)}
-              title={`${c.kind} ${c.key}: click to sort`}
+              title="Sort by name"
+              onClick={() => sortBy(NAME_KEY)}
             >
-              {c.key}
-              {arrow(c)}
+              Run{arrow(NAME_KEY)}
             </span>
-          ))}
+          </span>
+          {columns.map(c =>
+            header(c, c.key, `${c.kind} ${c.key}: click to sort`, `nt-col-${c.kind}`)
+          )}
+          {names && (
+            <span className="nt-cell" role="columnheader">
+              Experiment
+            </span>
+          )}
+          {header(STARTED_KEY, 'Started', 'Sort by start time')}
+          {header(DURATION_KEY, 'Duration', 'Sort by duration', 'nt-num')}
         </div>
         <div className="nt-RunsTable-body" style={{ height: win.totalHeight }}>
-          <div style={{ transform: `translateY(${win.offsetTop}px)` }}>{rows}</div>
+          <div style={{ transform: `translateY(${win.offsetTop}px)` }}>{out}</div>
         </div>
       </div>
     </div>

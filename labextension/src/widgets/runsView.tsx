@@ -113,16 +113,55 @@ function ColumnsPicker(props: { model: RunsModel; onClose: () => void }): JSX.El
   );
 }
 
+const SEVERAL = '\u0000several';
+
+/** Checkboxes to show the runs of several experiments at once. */
+function ExperimentChecks(props: { model: RunsModel; onClose: () => void }): JSX.Element {
+  const { model } = props;
+  const chosen = new Set(model.experimentIds);
+  const toggle = (id: string): void => {
+    const next = new Set(chosen);
+    if (next.has(id)) {
+      next.delete(id);
+    } else {
+      next.add(id);
+    }
+    model.setExperiments([...next]);
+  };
+  return (
+    <div className="nt-ColumnsPicker nt-ExperimentChecks">
+      <fieldset>
+        <legend>Experiments (none ticked: all)</legend>
+        {model.experiments.map(e => (
+          <label key={e.experiment_id}>
+            <input
+              type="checkbox"
+              checked={chosen.has(e.experiment_id)}
+              onChange={() => toggle(e.experiment_id)}
+            />
+            {e.name}
+          </label>
+        ))}
+      </fieldset>
+      <button className="jp-mod-styled" onClick={props.onClose}>
+        Done
+      </button>
+    </div>
+  );
+}
+
 export function RunsView(props: IRunsViewProps): JSX.Element {
   const { model } = props;
   useModel(model);
   const [picking, setPicking] = React.useState(false);
   const anchor = React.useRef<string | null>(null);
+  const [several, setSeveral] = React.useState(false);
   const runs = model.runs;
+  const tree = model.tree;
   const selectedCount = model.selectedIds.size;
 
   const ordered = React.useRef<IRun[]>(runs);
-  ordered.current = runs;
+  ordered.current = tree.rows.map(r => r.run);
   // Stable across renders, so memoized rows do not re-render when nothing about them changed.
   const onToggle = React.useCallback(
     (runId: string, range: boolean): void => {
@@ -132,8 +171,25 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
           : undefined
       });
       anchor.current = runId;
+      model.focused = runId;
     },
     [model]
+  );
+  const onExpand = React.useCallback(
+    (runId: string, open?: boolean) => model.toggleExpanded(runId, open),
+    [model]
+  );
+  const onFocus = React.useCallback(
+    (runId: string | null) => {
+      model.focused = runId;
+    },
+    [model]
+  );
+  const showExperiment = model.experimentIds.length !== 1;
+  const experimentNames = React.useMemo(
+    () =>
+      showExperiment ? new Map(model.experiments.map(e => [e.experiment_id, e.name])) : null,
+    [showExperiment, model.experiments]
   );
 
   let status: string;
@@ -154,8 +210,15 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
         <select
           className="nt-ExperimentSelect jp-mod-styled"
           aria-label="Experiment"
-          value={model.experimentId}
-          onChange={e => model.setExperiment(e.target.value)}
+          value={model.experimentIds.length > 1 ? SEVERAL : model.experimentId}
+          onChange={e => {
+            if (e.target.value === SEVERAL) {
+              setSeveral(true);
+            } else {
+              setSeveral(false);
+              model.setExperiment(e.target.value);
+            }
+          }}
         >
           <option value="">All experiments</option>
           {model.experiments.map(e => (
@@ -163,7 +226,13 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
               {e.name}
             </option>
           ))}
+          <option value={SEVERAL}>
+            {model.experimentIds.length > 1
+              ? `${model.experimentIds.length} experiments`
+              : 'Several experiments…'}
+          </option>
         </select>
+        {several && <ExperimentChecks model={model} onClose={() => setSeveral(false)} />}
         <FilterBox model={model} />
         <div className="nt-Toolbar">
           <button
@@ -215,13 +284,18 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
         </div>
       ) : (
         <RunsTable
-          runs={runs}
+          rows={tree.rows}
           columns={model.columns}
           sort={model.sort}
           selected={model.selectedIds}
+          focused={model.focused}
+          revealCount={model.revealCount}
+          experimentNames={experimentNames}
           onSort={s => model.setSort(s)}
           onToggle={onToggle}
           onOpen={props.onOpen}
+          onExpand={onExpand}
+          onFocus={onFocus}
         />
       )}
     </div>

@@ -45,6 +45,11 @@ export class TrackerSidebar extends ReactWidget {
     super.dispose();
   }
 
+  /** Switch to the Runs tab (a run link shows its run there). */
+  showRuns(): void {
+    this._setTab('runs');
+  }
+
   private _setTab(tab: Tab): void {
     this._tab = tab;
     this.options.model.active = this._visible && tab === 'runs';

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { descendants, groupRuns } from '../logic/groups';
+import { runIdFromHref, runIdFromSearch, withoutRunQuery } from '../logic/links';
+import { pruneSelection } from '../logic/selection';
+import { isSingleValued, paramAxis, scatterData } from '../logic/series';
+import { formatTicks } from '../logic/ticks';
+import { IRun } from '../logic/types';
+
+function run(id: string, parent: string | null = null): IRun {
+  return {
+    run_id: id,
+    run_name: id,
+    experiment_id: '1',
+    status: 'FINISHED',
+    start_time: 1000,
+    end_time: 2000,
+    user_id: 'u',
+    artifact_uri: '',
+    lifecycle_stage: 'active',
+    parent_run_id: parent,
+    params: {},
+    metrics: {},
+    tags: {}
+  };
+}
+
+test('tick labels stay distinct on a narrow range', () => {
+  assert.deepEqual(formatTicks([0.0101, 0.0102, 0.0103]), ['0.0101', '0.0102', '0.0103']);
+  assert.deepEqual(formatTicks([0, 0.5, 1]), ['0.0', '0.5', '1.0']);
+  assert.deepEqual(formatTicks([0, 20, 40]), ['0', '20', '40']);
+  assert.deepEqual(formatTicks([0.9, 0.905, 0.91]), ['0.900', '0.905', '0.910']);
+  const tiny = formatTicks([1e-8, 2e-8, 3e-8]);
+  assert.equal(new Set(tiny).size, 3);
+  assert.ok(tiny.every(t => t.includes('e-8')));
+  assert.deepEqual(formatTicks([2e7, 4e7]), ['2e7', '4e7']);
+  assert.deepEqual(formatTicks([-1e-17, 0.5]), ['0.0', '0.5']);
+  // A log axis hands unlabelled minor ticks over as null.
+  assert.deepEqual(formatTicks([0.1, null, null, 1, null, 10]), ['0.1', '', '', '1', '', '10']);
+});
+
+test('children are listed under their parent only when it is expanded', () => {
+  const runs = [run('p'), run('c1', 'p'), run('x'), run('c2', 'p'), run('g', 'c1')];
+  const closed = groupRuns(runs, new Set());
+  assert.deepEqual(
+    closed.rows.map(r => r.run.run_id),
+    ['p', 'x']
+  );
+  assert.equal(closed.rows[0].children, 2);
+  const open = groupRuns(runs, new Set(['p', 'c1']));
+  assert.deepEqual(
+    open.rows.map(r => [r.run.run_id, r.depth]),
+    [
+      ['p', 0],
+      ['c1', 1],
+      ['g', 2],
+      ['c2', 1],
+      ['x', 0]
+    ]
+  );
+  assert.deepEqual(descendants('p', open.childrenOf).sort(), ['c1', 'c2', 'g']);
+});
+
+test('a child whose parent is not listed, or a parent cycle, stays visible', () => {
+  const orphan = groupRuns([run('c', 'gone'), run('a')], new Set());
+  assert.deepEqual(
+    orphan.rows.map(r => r.run.run_id),
+    ['c', 'a']
+  );
+  const cycle = groupRuns([run('a', 'b'), run('b', 'a')], new Set());
+  assert.deepEqual(
+    cycle.rows.map(r => r.run.run_id),
+    ['a', 'b']
+  );
+});
+
+test('grouping 100,000 runs with a 1,000-child parent is fast', () => {
+  const runs = [run('p')];
+  for (let i = 0; i < 1000; i++) {
+    runs.push(run(`c${i}`, 'p'));
+  }
+  for (let i = 0; i < 99000; i++) {
+    runs.push(run(`r${i}`));
+  }
+  const t0 = performance.now();
+  const tree = groupRuns(runs, new Set(['p']));
+  const ms = performance.now() - t0;
+  assert.equal(tree.rows.length, 100001);
+  assert.ok(ms < 1000, `took ${ms} ms`);
+});
+
+test('the selection drops runs that are no longer shown', () => {
+  const sel = new Set(['a', 'b']);
+  assert.equal(pruneSelection(sel, new Set(['a', 'b', 'c'])), sel);
+  assert.deepEqual([...pruneSelection(sel, new Set(['b']))], ['b']);
+  assert.deepEqual([...pruneSelection(sel, new Set())], []);
+});
+
+test('run links: the card fragment and the lab query', () => {
+  assert.equal(runIdFromHref('#notebook-tracker:run=abc123'), 'abc123');
+  assert.equal(runIdFromHref('http://h/lab/tree/x.ipynb#notebook-tracker:run=abc'), 'abc');
+  assert.equal(runIdFromHref('/lab?nt-run=f00d&reset'), 'f00d');
+  assert.equal(runIdFromHref('#notebook-tracker:run=../etc'), null);
+  assert.equal(runIdFromHref('#section-2'), null);
+  assert.equal(runIdFromSearch('?reset&nt-run=abc'), 'abc');
+  assert.equal(runIdFromSearch('?token=t'), null);
+  assert.equal(withoutRunQuery('?nt-run=abc&token=t'), '?token=t');
+  assert.equal(withoutRunQuery('?nt-run=abc'), '');
+});
+
+test('single-valued metrics and scatter rows', () => {
+  assert.ok(isSingleValued([{ value: [1] }, null, { value: [] }]));
+  assert.ok(!isSingleValued([{ value: [1] }, { value: [1, 2] }]));
+  const data = scatterData(
+    [
+      { x: 2, y: 0.5, group: 1 },
+      { x: 1, y: 0.7, group: 0 },
+      { x: 2, y: 0.6, group: 0 },
+      { x: NaN, y: 1, group: 0 }
+    ],
+    2
+  );
+  assert.deepEqual(data, [
+    [1, 2, 2],
+    [0.7, null, 0.6],
+    [null, 0.5, null]
+  ]);
+});
+
+test('a param axis is numeric (log when it spans decades) or categorical', () => {
+  assert.deepEqual(paramAxis(['0.1', '0.001', undefined]), {
+    xs: [0.1, 0.001, null],
+    categories: null,
+    log: true
+  });
+  assert.equal(paramAxis(['1', '2']).log, false);
+  assert.deepEqual(paramAxis(['sgd', 'adam', 'sgd']), {
+    xs: [1, 0, 1],
+    categories: ['adam', 'sgd'],
+    log: false
+  });
+});
