@@ -134,9 +134,11 @@ async def test_every_route_refuses_a_request_without_the_jupyter_token(
     for pattern, _handler, method in routes(context, jp_base_url + "notebook-tracker/"):
         path = concrete_path(pattern)[len(jp_base_url) :]
         refused = await call(jp_fetch, path, method, {"Authorization": ""})
-        assert refused.code == 403, (method, pattern, refused.code)
+        assert refused.code == 401, (method, pattern, refused.code)
         if method != "HEAD":
-            assert json.loads(refused.body)["error_code"] == "PERMISSION_DENIED"
+            refusal = json.loads(refused.body)
+            assert refusal["error_code"] == "UNAUTHENTICATED"
+            assert "Authorization: token <jupyter token>" in refusal["message"]
         allowed = await call(jp_fetch, path, method, {})
         assert allowed.code not in (401, 403), (method, pattern, allowed.code, allowed.body)
         checked += 1

@@ -78,10 +78,11 @@ def test_the_installed_config_file_enables_the_extension(jupyter_server):
 @pytest.mark.slow
 def test_the_extension_api_refuses_requests_without_the_token(jupyter_server):
     status, body = jupyter_server.get("/notebook-tracker/api/experiments", token=None)
-    assert status == 403
-    assert json.loads(body)["error_code"] == "PERMISSION_DENIED"
-    status, _ = jupyter_server.get("/notebook-tracker/api/experiments", token="wrong")
-    assert status == 403
+    assert status == 401
+    assert json.loads(body)["error_code"] == "UNAUTHENTICATED"
+    status, body = jupyter_server.get("/notebook-tracker/api/experiments", token="wrong")
+    assert status == 401
+    assert "not this Jupyter server's token" in json.loads(body)["message"]
     status, body = jupyter_server.get("/notebook-tracker/api/experiments")
     assert status == 200
     assert [e["name"] for e in json.loads(body)["experiments"]] == ["Default"]

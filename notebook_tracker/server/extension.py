@@ -72,6 +72,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from notebook_tracker import redaction
     from notebook_tracker.server.context import TrackerContext
     from notebook_tracker.server.routes import build_handlers
+    from notebook_tracker.server.view_run import view_run_handlers
 
     # Jupyter scrubs `?token=` from its access log; tracebacks of our handlers too, from here.
     redaction.install()
@@ -92,7 +93,9 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app = serverapp.web_app
     prefix = url_path_join(web_app.settings["base_url"], URL_NAMESPACE, "/")
     web_app.settings["notebook_tracker"] = context
-    web_app.add_handlers(".*$", build_handlers(prefix, context))
+    # MLflow's "View run at …" links land on the tracking root: they lead into JupyterLab.
+    view_run = view_run_handlers(prefix, web_app.settings["base_url"])
+    web_app.add_handlers(".*$", [*view_run, *build_handlers(prefix, context)])
     # Open the store (schema check, migrations) off the IO loop, before the first request.
     future = context.executor.submit(lambda: context.client)
     future.add_done_callback(lambda f: _report_open(serverapp, uri, f))
