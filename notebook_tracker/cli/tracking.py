@@ -214,7 +214,7 @@ def runs_restore(run_id: str, tracking_uri: str | None) -> None:
     envvar="NOTEBOOK_TRACKER_URI",
     default=None,
     help="The database: sqlite:///path.db or postgresql://... (a server's --backend-store-uri). "
-    "Default: $NOTEBOOK_TRACKER_URI, else .notebook_tracker/ in the current directory.",
+    "Default: $NOTEBOOK_TRACKER_URI, else the nearest .notebook_tracker/ here or above.",
 )
 @click.option(
     "--artifacts-destination",
