@@ -265,6 +265,10 @@ def test_a_full_journal_stops_log_metric_and_what_was_kept_still_arrives(
     server.start()
     nt.end_run()
     assert _steps(remote, run.info.run_id, "x") == list(range(logged))
+    with nt.start_run() as after:  # logging works again once the backlog is delivered
+        nt.log_metric("y", 1.0)
+        nt.flush()
+    assert _steps(remote, after.info.run_id, "y") == [0]
 
 
 # -- the journal file itself --------------------------------------------------------------------

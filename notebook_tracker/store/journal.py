@@ -133,9 +133,13 @@ class Journal:
         marker = folder / "server.txt"
         if not marker.exists():
             marker.write_text(server_uri + "\n", encoding="utf-8")
-        path = folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # Locked before it gets the name other processes look for, so none adopts it meanwhile.
+        creating = folder / (name + ".creating")
+        fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         _lock(fd)
+        path = folder / (name + SUFFIX)
+        os.rename(creating, path)
         return cls(path, fd)
 
     @classmethod

@@ -97,7 +97,7 @@ class RestOutbox:
 
     def __init__(self, uri: str, token: str | None) -> None:
         self.uri = uri
-        self.http = Transport(uri, token=token, max_retries=2, backoff_s=0.2, timeout_s=60.0)
+        self.http = Transport(uri, token=token, max_retries=2, backoff_s=0.2, timeout_s=30.0)
         self.journal: Journal | None = None
         self.orphans: list[Journal] | None = None  # None until looked for (first tick)
         self.held: list[tuple[int, bytes]] = []  # encoded, but the journal could not take them
@@ -155,8 +155,8 @@ class RestOutbox:
         if self.blocked_error is None:
             return None
         return MetricsUndelivered(
-            f"{self._down_text()} and {self.blocked_error}: {self.kept_points} points are "
-            "waiting in memory."
+            f"{self._down_text()}, and {str(self.blocked_error).rstrip('.')}: "
+            f"{self.kept_points} points are kept in the journal and in memory until it answers"
         )
 
     def close(self) -> None:
@@ -258,7 +258,7 @@ class RestOutbox:
 
     def _replay(self) -> bool:
         """Deliver kept records in order (orphans, own journal, then held); False if stopped."""
-        if self.held and self.blocked_error is None:
+        if self.held:
             self._to_journal()
         for journal in [*(self.orphans or []), self.journal]:
             if journal is None:
@@ -274,6 +274,7 @@ class RestOutbox:
                 return False
             self._delivered(kind, payload)
             self.held.pop(0)
+        self.blocked_error = None  # nothing is waiting any more: the journal starts empty
         for orphan in self.orphans or []:
             orphan.close()
         self.orphans = []
