@@ -19,7 +19,7 @@ from notebook_tracker.entities import (
     RunTag,
     ViewType,
 )
-from notebook_tracker.errors import InvalidParameter, TrackerError
+from notebook_tracker.errors import AlreadyExists, InvalidParameter, TrackerError
 
 _active_runs: list[ActiveRun] = []
 _last_active_run_id: str | None = None
@@ -125,9 +125,7 @@ def set_experiment(
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     else:
-        exp = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
-        if exp is None:
-            exp = client.get_experiment(client.create_experiment(experiment_name))  # type: ignore[arg-type]
+        exp = _get_or_create_experiment(client, experiment_name)  # type: ignore[arg-type]
     if exp.lifecycle_stage != "active":
         raise InvalidParameter(
             f"Cannot set the deleted experiment '{exp.name}' active: restore it "
@@ -135,6 +133,21 @@ def set_experiment(
         )
     _active_experiment_id = exp.experiment_id
     return exp
+
+
+def _get_or_create_experiment(client: TrackingClient, name: str) -> Experiment:
+    """The experiment named `name`, created if missing. Processes doing this at once (a
+    parallel sweep) all get the one experiment: the loser of the creation race reads it."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp
+    try:
+        return client.get_experiment(client.create_experiment(name))
+    except AlreadyExists:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp
 
 
 def _resolve_experiment_id(experiment_id: str | None) -> str:

@@ -24,6 +24,10 @@ _KEY_RE = re.compile(r"^[\w\-. /:]+$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # How a lone surrogate reaches a JSON body: as an escape (valid UTF-8 cannot carry one).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_TO_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _valid_keys: set[str] = set()
 
 
@@ -157,34 +161,56 @@ def parse_json(body: bytes | str, what: str = "The request body") -> Any:
     try:
         data = json.loads(body)
     except RecursionError:
-        data = None  # nested deeper than the parser goes: reported as too deep below
         _too_deep(what)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidParameter(f"{what} is not valid JSON: {exc}.") from None
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    # Cheap tests first: most bodies cannot be too deep or carry a surrogate at all.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH or _SURROGATE_ESCAPE.search(raw):
+    if nested_deeper_than(raw, MAX_JSON_DEPTH):
+        _too_deep(what)
+    if _SURROGATE_ESCAPE.search(raw):  # rare: only then walk the strings
         check_json_value(data, what)
     return data
 
 
-def check_json_value(data: Any, what: str = "The request body") -> None:
-    """Walk a parsed JSON value without recursion: depth and surrogates, naming the field."""
+def nested_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether a valid JSON document nests more than `limit` levels, found at C speed: its
+    strings dropped, its brackets kept, then the innermost pairs removed level by level."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    # Kept: quotes and brackets. When no string holds a bracket (or an escaped quote), each
+    # string is now "" and removing those leaves no quote; otherwise drop strings by regex.
+    structure = raw.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = _JSON_STRING.sub(b"", raw)
+    brackets = structure.translate(_TO_BRACKETS, _NOT_BRACKETS)
+    for _ in range(limit):
+        brackets = brackets.replace(b"[]", b"")
+        if not brackets:
+            return False
+    return True
+
+
+def check_json_value(data: Any, what: str = "The request body", text: bool = True) -> None:
+    """Walk a parsed JSON value without recursion: its depth and, with `text`, every key and
+    string for lone surrogates, naming the field."""
     stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    walked = (dict, list, str) if text else (dict, list)
     while stack:
         value, depth, path = stack.pop()
-        if isinstance(value, str):
+        if type(value) is str:
             storable_text(value, f"Field '{path or '(body)'}'")
-        elif isinstance(value, (dict, list)):
-            if depth >= MAX_JSON_DEPTH:
-                _too_deep(what)
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    child = f"{path}.{key}" if path else key
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            _too_deep(what)
+        if type(value) is dict:
+            if text:
+                for key in value:
                     storable_text(key, f"A field name in '{path or '(body)'}'")
-                    stack.append((item, depth + 1, child))
-            else:
-                stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
+            prefix = f"{path}." if path else ""
+            children = [(v, f"{prefix}{k}") for k, v in value.items() if type(v) in walked]
+        else:
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(value) if type(v) in walked]
+        stack.extend((child, depth + 1, where) for child, where in children)
 
 
 def _too_deep(what: str) -> None:

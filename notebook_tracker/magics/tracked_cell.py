@@ -30,8 +30,8 @@ TRACK_CELL_PREFIXES = ("%%track_run", "%%run_experiment")
 def _experiment_id(name: str | None) -> str | None:
     if not name:
         return None
-    found = fluent.get_experiment_by_name(name)
-    return found.experiment_id if found is not None else fluent.create_experiment(name)
+    # Several kernels may create it at once: get-or-create settles the race.
+    return fluent._get_or_create_experiment(fluent._client(), name).experiment_id
 
 
 def _store_dirs(uri: str) -> tuple[str, ...]:

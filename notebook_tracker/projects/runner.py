@@ -136,9 +136,9 @@ def resolve_experiment(
     name = name or os.environ.get(env_vars.EXPERIMENT_NAME) or None
     if name is None:
         return "0"
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        return client.create_experiment(name)
+    from notebook_tracker.fluent import _get_or_create_experiment
+
+    found = _get_or_create_experiment(client, name)  # parallel runs may create it at once
     if found.lifecycle_stage != "active":
         raise ProjectError(
             f"Experiment {name!r} is deleted: restore it or choose another --experiment-name."

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from notebook_tracker.entities import PagedList
 from notebook_tracker.errors import AlreadyExists, NotFound
@@ -31,6 +32,13 @@ from notebook_tracker.store.registry_versions import VersionsMixin
 from notebook_tracker.store.schema_version import ensure_schema
 
 
+def _model_exists(name: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"Registered model {name!r} already exists: register a new version of it or choose "
+        "another name."
+    )
+
+
 class RegistryStore(VersionsMixin):
     def __init__(self, uri: str) -> None:
         self.uri = uri
@@ -46,13 +54,27 @@ class RegistryStore(VersionsMixin):
         user_id: str | None = None,
     ) -> RegisteredModel:
         check_name(name)
+        try:
+            self._insert_model(name, description, tags, user_id)
+        except IntegrityError:
+            # Created by another process between our check and our insert (PostgreSQL).
+            with self.reader.connect() as conn:
+                if self._model_row(conn, name) is None:
+                    raise
+            raise _model_exists(name) from None
+        return self.get_registered_model(name)
+
+    def _insert_model(
+        self,
+        name: str,
+        description: str | None,
+        tags: dict[str, str] | None,
+        user_id: str | None,
+    ) -> None:
         stamp = now()
         with self.writer.begin() as conn:
             if self._model_row(conn, name) is not None:
-                raise AlreadyExists(
-                    f"Registered model {name!r} already exists: register a new version of it "
-                    "or choose another name."
-                )
+                raise _model_exists(name)
             conn.execute(
                 insert(models_t).values(
                     name=name,
@@ -65,7 +87,6 @@ class RegistryStore(VersionsMixin):
             )
             for key, value in (tags or {}).items():
                 conn.execute(insert(rm_tags_t).values(name=name, key=key, value=str(value)))
-        return self.get_registered_model(name)
 
     def _model_row(self, conn: Connection, name: str, lock: bool = False) -> Any:
         query = select(models_t).where(models_t.c.name == name)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from notebook_tracker.entities import (
     Experiment,
@@ -29,6 +30,12 @@ from notebook_tracker.store.schema import runs as runs_t
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
+def _already_exists(name: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"Experiment '{name}' already exists (perhaps deleted: restore it, or pick another name)."
+    )
+
+
 class ExperimentsMixin:
     reader: Any
     writer: Any
@@ -41,22 +48,28 @@ class ExperimentsMixin:
             ).first()
         if found:
             return
-        with self.writer.begin() as conn:
-            if conn.execute(
-                select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)
-            ).first():
-                return
-            t = now_ms()
-            conn.execute(
-                insert(experiments_t).values(
-                    experiment_id=0,
-                    name=DEFAULT_EXPERIMENT_NAME,
-                    artifact_location=self._artifact_location("0"),
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    creation_time=t,
-                    last_update_time=t,
+        try:
+            with self.writer.begin() as conn:
+                if conn.execute(
+                    select(experiments_t.c.experiment_id).where(experiments_t.c.experiment_id == 0)
+                ).first():
+                    return
+                t = now_ms()
+                conn.execute(
+                    insert(experiments_t).values(
+                        experiment_id=0,
+                        name=DEFAULT_EXPERIMENT_NAME,
+                        artifact_location=self._artifact_location("0"),
+                        lifecycle_stage=LifecycleStage.ACTIVE,
+                        creation_time=t,
+                        last_update_time=t,
+                    )
                 )
-            )
+        except IntegrityError:
+            # Another process opening the same new store created it first (PostgreSQL, where
+            # both can see it missing at once): that is what this wanted.
+            if self.get_experiment_by_name(DEFAULT_EXPERIMENT_NAME) is None:
+                raise
 
     def _artifact_location(self, experiment_id: str) -> str:
         return f"{self.artifact_root.rstrip('/')}/{experiment_id}"
@@ -67,14 +80,23 @@ class ExperimentsMixin:
         from notebook_tracker.validation import experiment_name
 
         experiment_name(name)
+        try:
+            return self._insert_experiment(name, artifact_location, tags)
+        except IntegrityError:
+            # Created by another process between our check and our insert (on PostgreSQL two
+            # transactions can both see the name free); SQLite's write lock serialises them.
+            if self.get_experiment_by_name(name) is None:
+                raise
+            raise _already_exists(name) from None
+
+    def _insert_experiment(
+        self, name: str, artifact_location: str | None, tags: dict[str, str] | None
+    ) -> str:
         with self.writer.begin() as conn:
             if conn.execute(
                 select(experiments_t.c.experiment_id).where(experiments_t.c.name == name)
             ).first():
-                raise AlreadyExists(
-                    f"Experiment '{name}' already exists (perhaps deleted: restore it, or pick "
-                    "another name)."
-                )
+                raise _already_exists(name)
             t = now_ms()
             result = conn.execute(
                 insert(experiments_t).values(

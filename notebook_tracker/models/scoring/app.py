@@ -20,6 +20,11 @@ from notebook_tracker.models.scoring import payloads
 log = logging.getLogger("notebook_tracker.scoring")
 
 DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
+# Longest request target accepted (a JSON 414 past it), and how much of an oversize body is
+# still read (and dropped) so that a client sending it all before reading gets the JSON 413.
+MAX_URL_BYTES = 8 * 1024
+DRAIN_BYTES = 64 * 1024 * 1024
+_NO_TORNADO_LIMIT = 1 << 62
 _JSON = "application/json"
 
 
@@ -36,8 +41,20 @@ class _Base(tornado.web.RequestHandler):
         self.set_header("Content-Type", _JSON)
         self.finish(json.dumps({"error_code": code, "message": message, **extra}))
 
+    def prepare(self) -> None:
+        target = self.request.uri or ""
+        if len(target) > MAX_URL_BYTES:
+            self.send_error_json(
+                414,
+                "REQUEST_LIMIT_EXCEEDED",
+                f"The request URL is {len(target)} bytes long; at most {MAX_URL_BYTES} are "
+                "accepted: send the input in the request body.",
+            )
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        code = {405: "BAD_REQUEST", 404: "ENDPOINT_NOT_FOUND"}.get(status_code, "INTERNAL_ERROR")
+        code = {404: "ENDPOINT_NOT_FOUND", 413: "REQUEST_LIMIT_EXCEEDED"}.get(status_code)
+        if code is None:
+            code = "BAD_REQUEST" if status_code < 500 else "INTERNAL_ERROR"
         self.send_error_json(status_code, code, self._reason)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
@@ -63,22 +80,28 @@ class VersionHandler(_Base):
 @tornado.web.stream_request_body
 class InvocationsHandler(_Base):
     """POST a payload, get `{"predictions": ...}`. The body is streamed in so that an
-    oversized one is refused with a JSON 413 before it is read."""
+    oversized one, declared or chunked, is refused with a JSON 413 (not tornado's bare 400)."""
 
     def prepare(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_big = False
-        if self.request.method != "POST":
+        super().prepare()
+        if self._finished or self.request.method != "POST":
             return
-        length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.max_body_bytes:
-            self._refuse_size(int(length))
-        else:
-            self.request.connection.set_max_body_size(self.max_body_bytes + 1)  # type: ignore[union-attr]
+        length = self.request.headers.get("Content-Length", "").strip()
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            waits = self.request.headers.get("Expect", "").lower() == "100-continue"
+            if waits or int(length) > self.max_body_bytes + DRAIN_BYTES:
+                self._refuse_size(int(length))
+                return
+        # Limits are enforced below, with JSON answers; tornado's own is a bare 400.
+        self.request.connection.set_max_body_size(_NO_TORNADO_LIMIT)  # type: ignore[union-attr]
 
     def _refuse_size(self, size: int) -> None:
         self._too_big = True
+        if self._finished:
+            return
         self.send_error_json(
             413,
             "REQUEST_LIMIT_EXCEEDED",
@@ -87,17 +110,19 @@ class InvocationsHandler(_Base):
         )
 
     def data_received(self, chunk: bytes) -> None:
-        if self._too_big:
-            return
         self._size += len(chunk)
-        if self._size > self.max_body_bytes:
-            self._chunks.clear()
-            self._refuse_size(self._size)
+        if self._size <= self.max_body_bytes:
+            self._chunks.append(chunk)
             return
-        self._chunks.append(chunk)
+        self._chunks.clear()  # over the limit: read on (drained) and answer 413 at the end
+        if self._size > self.max_body_bytes + DRAIN_BYTES:
+            self._refuse_size(self._size)  # not worth reading on: answer now
 
     def post(self) -> None:
-        if self._too_big:
+        if self._too_big or self._finished:
+            return
+        if self._size > self.max_body_bytes:
+            self._refuse_size(self._size)
             return
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
@@ -135,6 +160,9 @@ def score(model: Any, body: bytes, content_type: str | None) -> tuple[int, bytes
 
 class NotFound(_Base):
     def prepare(self) -> None:
+        super().prepare()
+        if self._finished:
+            return
         self.send_error_json(
             404,
             "ENDPOINT_NOT_FOUND",

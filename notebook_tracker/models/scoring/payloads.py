@@ -76,6 +76,11 @@ def parse_body(body: bytes, content_type: str | None, schema: Any = None) -> tup
 def parse_json(body: bytes | str, schema: Any = None) -> tuple[Any, dict[str, Any] | None]:
     try:
         payload = json.loads(body)
+    except RecursionError:
+        raise PayloadError(
+            "Invalid input: the JSON is nested too deeply to read. Send a flat payload such as "
+            '{"dataframe_split": {"columns": [...], "data": [[...]]}}.'
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(
             f"Invalid input. Ensure that input is a valid JSON formatted string. Error: {exc}"

@@ -66,6 +66,8 @@ def _run(model: object, sockets: list, max_body_bytes: int) -> None:
             make_app(model, max_body_bytes),
             # Above the app's own limit, so that the app answers oversized bodies with JSON.
             max_body_size=max_body_bytes + 1,
+            # Room for an over-long URL to reach the app, which answers it with a JSON 414.
+            max_header_size=1024 * 1024,
             idle_connection_timeout=300,
         )
         server.add_sockets(sockets)
