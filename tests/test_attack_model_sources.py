@@ -248,6 +248,32 @@ def test_a_model_inside_the_store_with_a_file_linked_outside_is_not_loaded(attac
     attack.assert_untouched()
 
 
+def test_a_link_inside_the_store_leading_to_a_link_out_is_not_followed(attack):
+    relay = attack.dest / "relay"  # inside the destination, but holding a link out
+    relay.mkdir(parents=True)
+    (relay / "python_model.pkl").symlink_to(attack.evil / "python_model.pkl")
+    model = attack.dest / "models" / "nested"
+    model.mkdir(parents=True)
+    text = (attack.evil / "MLmodel").read_text()
+    (model / "MLmodel").write_text(text.replace("python_model.pkl", "sub/python_model.pkl"))
+    (model / "sub").symlink_to(relay, target_is_directory=True)
+    assert attack.register("nested", str(model))[0] == 200
+    for status, body in attack.serve("nested"):
+        assert status == 400 and "outside this server's artifact roots" in body["message"], body
+    attack.assert_untouched()
+
+
+def test_a_model_directory_with_a_link_loop_is_a_400(attack):
+    model = attack.dest / "models" / "loop"
+    model.mkdir(parents=True)
+    (model / "MLmodel").write_bytes((attack.evil / "MLmodel").read_bytes())
+    (model / "again").symlink_to(model, target_is_directory=True)
+    assert attack.register("loop", str(model))[0] == 200
+    status, body = attack.serve("loop")[0]
+    assert status == 400 and "Cannot load the model" in body["message"], body
+    attack.assert_untouched()
+
+
 def test_a_model_whose_mlmodel_names_a_file_outside_it_is_not_loaded(attack):
     model = attack.dest / "models" / "absolute"
     model.mkdir(parents=True)

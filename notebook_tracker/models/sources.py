@@ -158,9 +158,32 @@ class ModelSources:
                     f"({'it does not exist' if not source.exists() else 'not a model directory'})."
                 )
             self._check_links(uri, source)
-            shutil.copytree(source, target, symlinks=False)
+            self._copy(uri, source, target)
         check_model_files(uri, target)
         return target
+
+    def _copy(self, uri: str, source: Path, target: Path) -> None:
+        def checked(src: str, dst: str) -> object:
+            real = os.path.realpath(src)
+            if real != os.path.abspath(src):  # reached through a link: it must stay inside too
+                try:
+                    self._confined(real)
+                except InvalidParameter:
+                    raise InvalidParameter(
+                        f"Refusing to load {uri!r}: {src!r} leads to {real!r}, outside this "
+                        "server's artifact roots."
+                    ) from None
+            return shutil.copy2(src, dst)
+
+        try:
+            shutil.copytree(source, target, symlinks=False, copy_function=checked)
+        except InvalidParameter:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        except (OSError, shutil.Error, RecursionError) as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            detail = exc.args[0] if isinstance(exc, shutil.Error) and exc.args else exc
+            raise InvalidParameter(f"Cannot load the model at {uri!r}: {detail}") from None
 
     def _check_links(self, uri: str, root: Path) -> None:
         for dirpath, dirnames, filenames in os.walk(root):
