@@ -419,3 +419,28 @@ def test_a_jupyter_server_on_a_remote_store_loads_models_through_its_proxy_only(
         context.close()
         forget_registry_stores()
     attack.assert_untouched()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_hostile_sources_are_refused_and_proxy_models_served(
+    tmp_path, postgres_uri, listener
+):
+    import psycopg2
+
+    store = running_server(
+        tmp_path, postgres_uri, str(tmp_path / "dest"), workers=1, token=TOKEN
+    )  # fmt: skip
+    with store as server:
+        attack = Attack(tmp_path, server, listener)
+        for source in (str(attack.evil), f"http://127.0.0.1:{listener.port}/m", "file:///etc"):
+            status, body = attack.register("evil", source)
+            assert status == 400 and "artifact store" in body["message"], body
+        assert attack.register("sneaky", str(attack.dest / "models" / "benign"))[0] == 200
+        with psycopg2.connect(postgres_uri) as conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE model_versions SET source = %s WHERE name = 'sneaky'", (str(attack.evil),)
+            )
+        for status, body in attack.serve("sneaky"):
+            assert status == 400 and "outside every artifact root" in body["message"], body
+        _assert_serves_a_model_logged_through_its_proxy(server)
+        attack.assert_untouched()
