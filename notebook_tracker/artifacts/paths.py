@@ -37,6 +37,11 @@ def _refuse(path: object, reason: str) -> InvalidParameter:
     return InvalidParameter(f"Invalid artifact path {path!r}: {reason}. Allowed: {ALLOWED}.")
 
 
+# Deeper than any real artifact tree; a much deeper path would exhaust the recursion of
+# os.makedirs (and PATH_MAX) before the server could refuse it cleanly.
+MAX_DEPTH = 128
+
+
 def safe_relpath(path: str | None) -> str:
     """Normalise a user-given artifact path to 'a/b/c' ('' = the root) or raise InvalidParameter."""
     if path is None:
@@ -61,6 +66,8 @@ def safe_relpath(path: str | None) -> str:
             parts.pop()
             continue
         parts.append(part)
+    if len(parts) > MAX_DEPTH:
+        raise _refuse(path, f"it is {len(parts)} folders deep; at most {MAX_DEPTH} are allowed")
     return "/".join(parts)
 
 
