@@ -204,9 +204,16 @@ def test_filter_error_caret_points_at_the_offending_text(page) -> None:
 def test_card_links_open_the_run_in_the_sidebar(page, lab, seeded: Seeded) -> None:
     """The run card as a kernel displays it; its links open the run and its parent."""
     child = seeded.runs["trial-1"]
-    page.goto(f"{lab.base_url}lab/tree/card.ipynb?token={lab.token}")
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Spinner", state="detached", timeout=60_000)
+    page.goto(f"{lab.base_url}lab/workspaces/card/tree/card.ipynb?reset&token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    # The status bar can say idle before the kernel is reachable; ask the session itself.
+    page.wait_for_function(
+        """() => {
+            const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+            return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+        }""",
+        timeout=60_000,
+    )
     editor = page.locator(".jp-Cell .jp-InputArea-editor").first
     editor.click()
     page.keyboard.insert_text(
@@ -234,7 +241,7 @@ def test_card_links_open_the_run_in_the_sidebar(page, lab, seeded: Seeded) -> No
     ), "the parent opened to show its child"
     screenshot(page, "card-link-opened")
 
-    page.locator(".jp-DockPanel-tabBar .lm-TabBar-tab:has-text('card.ipynb')").click()
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('card.ipynb')").click()
     card.locator(".ntc-parent a").click()
     page.locator(f".nt-DetailsInner[data-run-id='{seeded.parent}']").wait_for()
     errors = [e for e in page.console_errors if "not a valid selector" in e or "fragment" in e]
