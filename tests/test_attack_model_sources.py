@@ -444,3 +444,40 @@ def test_on_postgresql_hostile_sources_are_refused_and_proxy_models_served(
             assert status == 400 and "outside every artifact root" in body["message"], body
         _assert_serves_a_model_logged_through_its_proxy(server)
         attack.assert_untouched()
+
+
+MLFLOW_CLIENT = """
+import sys
+import mlflow
+
+
+class Times(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input["x"] * 3
+
+
+with mlflow.start_run() as run:
+    info = mlflow.pyfunc.log_model(name="model", python_model=Times())
+print(mlflow.register_model(f"runs:/{run.info.run_id}/model", sys.argv[1]).source)
+"""
+
+
+def test_a_model_logged_and_registered_by_the_stock_mlflow_client_is_served(attack):
+    pytest.importorskip("mlflow")
+    result = subprocess.run(
+        [sys.executable, "-c", MLFLOW_CLIENT, "stock"],
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": attack.server.url,
+            "MLFLOW_TRACKING_TOKEN": TOKEN,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("models:/m-")  # a logged model
+    status, body = attack.server.json("POST", "/models/stock/1/invocations", BODY)
+    assert status == 200 and body == {"predictions": [{"x": 3.0}, {"x": 6.0}]}, body
+    assert attack.server.json("POST", "/api/serving/stock/stop", {})[0] == 200
