@@ -26,7 +26,7 @@ import textwrap
 HAVE_MLFLOW = importlib.util.find_spec("mlflow") is not None
 
 COMMON = """
-import json, os, signal, socket, subprocess, sys, tempfile, time
+import atexit, json, os, signal, socket, subprocess, sys, tempfile, time
 d = tempfile.mkdtemp()
 os.environ["NOTEBOOK_TRACKER_JOURNAL_DIR"] = os.path.join(d, "journal")
 
@@ -52,12 +52,17 @@ def start_server(port):
          "--backend-store-uri", f"sqlite:///{d}/server.db",
          "--artifacts-destination", f"{d}/artifacts", "--port", str(port), "--workers", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    started.append(proc)
     wait_port(port, proc)
     return proc
 
 def stop(proc):
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+started = []
+atexit.register(lambda: [stop(p) for p in started])
 
 NULL_SERVER = '''
 import sys, tornado.ioloop, tornado.web
@@ -118,7 +123,8 @@ journal = [os.path.join(r, f) for r, _, fs in os.walk(os.environ["NOTEBOOK_TRACK
 journal_bytes = sum(os.path.getsize(p) for p in journal)
 sink = None
 if {null_sink}:  # the client's ceiling: a server that takes each batch without storing it
-    sink = subprocess.Popen([sys.executable, "-c", NULL_SERVER, str(port)])
+    sink = subprocess.Popen([sys.executable, "-c", NULL_SERVER, str(port)], start_new_session=True)
+    started.append(sink)
     wait_port(port, sink)
 else:
     server = start_server(port)
@@ -133,7 +139,7 @@ if sink is None:
     nt.end_run()
     stop(server)
 else:
-    sink.kill()
+    stop(sink)
 print(json.dumps({{"points_per_s": N / replay_s, "replay_s": replay_s, "spill_s": spill_s,
                   "journal_bytes_per_point": journal_bytes / N}}))
 """,
@@ -189,7 +195,7 @@ def main() -> None:
     if HAVE_MLFLOW:
         m = run(ML["log_metric"], n=200 if q else 1000, asynchronous="false")
         print(f"{'mlflow.log_metric over http:// (sync)':<44} {m['per_call_us']:8.1f} us/call")
-        m = run(ML["log_metric"], n=n, asynchronous="true")
+        m = run(ML["log_metric"], n=1000 if q else 5000, asynchronous="true")
         print(f"{'mlflow.log_metric over http:// (async)':<44} {m['per_call_us']:8.3f} us/call")
 
     n = 20_000 if q else 200_000

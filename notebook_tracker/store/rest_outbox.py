@@ -19,7 +19,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.store.journal import DATA, END, Journal, JournalFull, max_bytes
@@ -51,29 +51,49 @@ class MetricsRefused(TrackerError):
     rows_kept = True
 
 
-def encode_bodies(rows: Iterable[tuple[str, str, float, int, int]]) -> list[bytes]:
-    """DATA payloads `run_id\\ncount\\n{log-batch JSON}`, in row order within each run."""
-    by_run: dict[str, list[str]] = {}
-    keys: dict[str, str] = {}
-    for run_id, key, value, timestamp, step in rows:
-        jkey = keys.get(key)
-        if jkey is None:
-            jkey = keys[key] = json.dumps(key)
-        if type(value) is not float:
-            value = float(value)
-        if value - value == 0.0:  # finite: repr is valid JSON
-            text = repr(value)
-        else:
-            text = '"NaN"' if value != value else ('"Infinity"' if value > 0 else '"-Infinity"')
-        item = f'{{"key":{jkey},"value":{text},"timestamp":{timestamp:d},"step":{step:d}}}'
-        by_run.setdefault(run_id, []).append(item)
+class _JsonKeys(dict):
+    """Metric keys as JSON strings, each encoded once per call."""
+
+    def __missing__(self, key: str) -> str:
+        text = self[key] = json.dumps(key)
+        return text
+
+
+_ITEM = '{"key":%s,"value":%r,"timestamp":%d,"step":%d}'
+# repr() spells non-finite floats in a way JSON does not; MLflow's wire spells them as strings.
+_NON_FINITE = (
+    ('"value":nan', '"value":"NaN"'),
+    ('"value":-inf', '"value":"-Infinity"'),
+    ('"value":inf', '"value":"Infinity"'),
+)
+
+
+def encode_bodies(rows: Sequence[tuple[str, str, float, int, int]]) -> list[bytes]:
+    """DATA payloads `run_id\ncount\n{log-batch JSON}`, in row order within each run.
+
+    Built with one format per point (this runs in the flusher, beside the user's loop, so it
+    is kept cheap); a key is JSON-escaped, so `"value":nan` can only be a value."""
+    if not rows:
+        return []
+    by_run: dict[str, Sequence[tuple[str, str, float, int, int]]]
+    if len({row[0] for row in rows}) == 1:
+        by_run = {rows[0][0]: rows}
+    else:
+        grouped: dict[str, list[tuple[str, str, float, int, int]]] = {}
+        for row in rows:
+            grouped.setdefault(row[0], []).append(row)
+        by_run = dict(grouped)
+    keys = _JsonKeys()
     out = []
-    for run_id, items in by_run.items():
-        jrun = json.dumps(run_id)
-        for start in range(0, len(items), POINTS_PER_BODY):
-            chunk = items[start : start + POINTS_PER_BODY]
-            body = f'{{"run_id":{jrun},"metrics":[{",".join(chunk)}]}}'
-            out.append(f"{run_id}\n{len(chunk)}\n{body}".encode())
+    for run_id, run_rows in by_run.items():
+        head = f'{{"run_id":{json.dumps(run_id)},"metrics":['
+        for start in range(0, len(run_rows), POINTS_PER_BODY):
+            chunk = run_rows[start : start + POINTS_PER_BODY]
+            items = ",".join([_ITEM % (keys[k], float(v), t, st) for _, k, v, t, st in chunk])
+            if "n" in items and ('"value":nan' in items or "inf" in items):
+                for bad, good in _NON_FINITE:
+                    items = items.replace(bad, good)
+            out.append(f"{run_id}\n{len(chunk)}\n{head}{items}]}}".encode())
     return out
 
 
@@ -238,8 +258,10 @@ class RestOutbox:
             self.orphans = []
             return
         for orphan in self.orphans:
-            points = sum(_points(e.kind, e.payload) for e in orphan.pending())
+            entries = list(orphan.pending())
+            points = sum(_points(e.kind, e.payload) for e in entries)
             self.kept_points += points
+            self.kept_end = self.kept_end or any(e.kind == END for e in entries)
             if orphan.torn_bytes:
                 _log.warning(
                     "notebook-tracker: the journal %s ends with a torn record (%d bytes, written "
