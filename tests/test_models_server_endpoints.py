@@ -187,3 +187,23 @@ async def test_serving_turned_off_by_the_trait_is_a_json_403(
     assert listing["served"] == [] and listing["serving"]["enabled"] is False
     models = json.loads((await jp_fetch("notebook-tracker", "api", "models")).body)
     assert [m["name"] for m in models["registered_models"]] == ["times"]  # the registry still is
+
+
+async def test_a_version_from_outside_the_artifact_store_is_refused_under_jupyter(
+    jp_fetch, registry, serving, tmp_path
+):
+    outside = tmp_path / "outside"
+    ntm.save_model(times(9), outside)
+    response = await jp_fetch(
+        "notebook-tracker", "api", "2.0", "mlflow", "model-versions", "create", method="POST",
+        body=json.dumps({"name": "times", "source": str(outside)}), raise_error=False,
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.code == 400
+    message = json.loads(response.body)["message"]
+    assert "artifact store" in message and str(tmp_path / "artifacts") in message
+    # A version registered straight in the store from there is not served either.
+    registry.create_model_version("times", str(outside))
+    answer = await invoke(jp_fetch, "times/3")
+    assert answer.code == 400
+    assert "outside every artifact root" in json.loads(answer.body)["message"]
