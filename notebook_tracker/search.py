@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from notebook_tracker.errors import FilterSyntaxError
+from notebook_tracker.errors import FilterSyntaxError, InvalidParameter
 
 NUMERIC_OPS = (">", ">=", "=", "!=", "<", "<=")
 VALUE_OPS = ("=", "!=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL")
@@ -121,8 +121,7 @@ class _Scanner:
         pos = self.pos if pos is None else pos
         shown = re.sub(r"\s", " ", self.text)
         err = FilterSyntaxError(
-            f"{reason} (at character {pos + 1} of the {self.what})\n"
-            f"    {shown}\n    {' ' * pos}^"
+            f"{reason} (at character {pos + 1} of the {self.what})\n    {shown}\n    {' ' * pos}^"
         )
         err.position = pos
         return err
@@ -270,7 +269,7 @@ def _value(sc: _Scanner, g: _Grammar, entity: str, key: str, op: str, after: str
         start = sc.pos
         text = sc.match(_NUMBER)
         if text is None or re.match(r"[\w.]", sc.peek()):
-            unquote = " (without quotes)" if sc.text[start:start + 1] in ("'", '"') else ""
+            unquote = " (without quotes)" if sc.text[start : start + 1] in ("'", '"') else ""
             raise sc.error(f"expected a number{unquote} after '{after}'", start)
         if entity == "metric" or not re.fullmatch(r"[+-]?\d+", text):
             return float(text)
@@ -282,7 +281,7 @@ def _value(sc: _Scanner, g: _Grammar, entity: str, key: str, op: str, after: str
 def _clause(sc: _Scanner, g: _Grammar) -> Comparison:
     start = sc.pos
     entity, key = _identifier(sc, g)
-    ident = sc.text[start:sc.pos]
+    ident = sc.text[start : sc.pos]
     sc.skip_ws()
     op_pos = sc.pos
     op = _operator(sc, ident)
@@ -301,7 +300,7 @@ def _parse(text: str, g: _Grammar) -> tuple[Comparison, ...]:
     while not sc.eof:
         start = sc.pos
         clauses.append(_clause(sc, g))
-        clause_text = sc.text[start:sc.pos]
+        clause_text = sc.text[start : sc.pos]
         sc.skip_ws()
         if sc.eof:
             break
@@ -314,8 +313,9 @@ def _parse(text: str, g: _Grammar) -> tuple[Comparison, ...]:
                 joiner_pos,
             )
         if joiner != "AND":
-            raise sc.error(f"expected AND or the end of the filter after '{clause_text}'",
-                           joiner_pos)
+            raise sc.error(
+                f"expected AND or the end of the filter after '{clause_text}'", joiner_pos
+            )
         sc.skip_ws()
         if sc.eof:
             raise sc.error("expected a clause after AND")
@@ -329,7 +329,7 @@ def _parse_order(entry: str, g: _Grammar) -> OrderTerm:
     entity, key = _identifier(sc, g)
     if entity not in g.order_entities:
         raise sc.error(f"{g.subject} can be ordered by {', '.join(g.attributes)} only", start)
-    ident = sc.text[start:sc.pos]
+    ident = sc.text[start : sc.pos]
     sc.skip_ws()
     ascending = True
     if not sc.eof:
@@ -361,6 +361,7 @@ def _comparisons(filter_string: str | None, grammar: str) -> list[Comparison]:
         return []
     if not isinstance(filter_string, str):
         raise FilterSyntaxError(f"Invalid filter {filter_string!r}: expected a string")
+    _storable(filter_string, "The filter")
     return list(_cached_filter(filter_string, grammar))
 
 
@@ -372,6 +373,7 @@ def _order_terms(order_by: Sequence[str] | None, grammar: str) -> list[OrderTerm
     for entry in order_by or ():
         if not isinstance(entry, str):
             raise FilterSyntaxError(f"Invalid order_by entry {entry!r}: expected a string")
+        _storable(entry, "The order_by entry")
         term = _cached_order(entry, grammar)
         if (term.entity, term.key) in seen:
             raise FilterSyntaxError(
@@ -380,6 +382,16 @@ def _order_terms(order_by: Sequence[str] | None, grammar: str) -> list[OrderTerm
         seen.add((term.entity, term.key))
         terms.append(term)
     return terms
+
+
+def _storable(text: str, what: str) -> None:
+    """A lone surrogate would parse, then fail deep in the database driver: say so here."""
+    from notebook_tracker.validation import storable_text
+
+    try:
+        storable_text(text, what)
+    except InvalidParameter as exc:
+        raise FilterSyntaxError(exc.message) from None
 
 
 def parse_filter(filter_string: str | None) -> list[Comparison]:
