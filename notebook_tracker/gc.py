@@ -4,8 +4,8 @@ A deleted run's artifact URI comes from the database, which a client of a server
 experiment's location) or anyone with SQL access may have shaped. So before anything is
 deleted the URI goes through the same `ArtifactRoots.confine` a server uses, and the directory
 it names must be the run's own (`.../<run_id>/artifacts`, after resolving symlinks), never a
-root or another run's folder. A run failing either check is skipped, rows and all, and reported;
-the others are purged.
+root or another run's folder. A run failing either check, or whose artifacts cannot be deleted,
+is skipped, rows and all, and reported; the others are purged.
 
 Runs created through a standalone server have `mlflow-artifacts:/...` URIs: they resolve
 against the server's artifacts destination, which for a SQLite store defaults to the folder
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from notebook_tracker import config
 from notebook_tracker.artifacts.roots import PROXY_SCHEME, ArtifactRoots
-from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.errors import InvalidParameter, TrackerError
 from notebook_tracker.store.base import TrackingStore
 
 HINT = (
@@ -97,7 +97,13 @@ def purge_deleted_runs(
             except InvalidParameter as exc:
                 report.skipped.append((info.run_id, exc.message))
                 continue
-            get_artifact_repository(target).delete_artifacts()
+            try:
+                get_artifact_repository(target).delete_artifacts()
+            except (TrackerError, OSError) as exc:
+                # One unreachable folder or bucket must not stop the others being purged.
+                reason = exc.message if isinstance(exc, TrackerError) else str(exc)
+                report.skipped.append((info.run_id, f"Could not delete {target!r}: {reason}"))
+                continue
         store.purge_run(info.run_id)
         report.purged.append(info.run_id)
     return report

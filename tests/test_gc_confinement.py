@@ -186,3 +186,33 @@ def test_gc_through_a_server_url_says_to_run_it_against_the_database(tmp_path, m
         result = _gc("--tracking-uri", server.url)
     assert result.exit_code == 1
     assert "--backend-store-uri" in result.stderr and "Traceback" not in result.output
+
+
+def test_gc_reports_a_run_whose_artifacts_cannot_be_deleted_and_purges_the_rest(
+    tracking_uri, tmp_path, monkeypatch
+):
+    import shutil
+
+    import notebook_tracker.artifacts.local as local
+
+    db = tmp_path / "tracker.db"
+    client = TrackingClient(tracking_uri)
+    exp = client.create_experiment("stuck")
+    runs = [client.create_run(exp).info.run_id for _ in range(2)]
+    for run_id in runs:
+        client.log_text(run_id, "x", "a.txt")
+        client.delete_run(run_id)
+    stuck_dir = os.path.realpath(client.get_run(runs[0]).info.artifact_uri)
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if os.fspath(path) == stuck_dir:
+            raise PermissionError(13, "Permission denied", stuck_dir)
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(local.shutil, "rmtree", rmtree)
+    result = _gc()
+
+    assert result.exit_code == 1
+    assert f"Skipped run {runs[0]}" in result.stderr and "Permission denied" in result.stderr
+    assert _run_exists(db, runs[0]) and not _run_exists(db, runs[1])
