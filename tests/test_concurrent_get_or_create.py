@@ -87,10 +87,10 @@ def _model_dir(tmp_path: Path) -> str:
     return str(model)
 
 
-def _check_set_experiment(uri: str) -> None:
+def _check_set_experiment(uri: str, rounds: int = ROUNDS) -> None:
     _fresh_store(uri)
-    names = [f"sweep-{uuid.uuid4().hex[:8]}-{r}" for r in range(ROUNDS)]
-    answers = _race(_set_experiment_worker, (uri, names), ROUNDS)
+    names = [f"sweep-{uuid.uuid4().hex[:8]}-{r}" for r in range(rounds)]
+    answers = _race(_set_experiment_worker, (uri, names), rounds)
     errors = [a for got in answers.values() for a in got if str(a).startswith("error")]
     assert not errors, errors[0]
     for round_no, ids in answers.items():
@@ -122,6 +122,16 @@ def test_eight_processes_setting_a_new_experiment_get_the_same_one_sqlite(tmp_pa
 @pytest.mark.postgres
 def test_eight_processes_setting_a_new_experiment_get_the_same_one_postgres(postgres_uri: str):
     _check_set_experiment(postgres_uri)
+
+
+def test_eight_processes_setting_a_new_experiment_through_a_server_get_the_same_one(
+    tmp_path: Path,
+):
+    from standalone_server import running_server
+
+    store = f"sqlite:///{tmp_path / 'tracker.db'}"
+    with running_server(tmp_path, store, str(tmp_path / "artifacts"), workers=2) as server:
+        _check_set_experiment(server.url, rounds=5)
 
 
 def test_eight_processes_registering_a_new_model_share_one_registered_model_sqlite(

@@ -53,7 +53,7 @@ def decode_token(token: str | None, query: str | None = None) -> int:
     if query is not None and fields.get("q") != query:
         raise InvalidParameter(
             f"Invalid page_token {_shown(token)}: it belongs to a different search (another "
-            "filter, order, view or set of experiments). Repeat the search that returned it, "
+            "filter, order or view). Repeat the search that returned it, "
             "or start again without a page_token."
         )
     return offset
