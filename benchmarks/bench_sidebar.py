@@ -1,8 +1,10 @@
 """Sidebar figures in a real JupyterLab, timed inside headless Chromium.
 
-    python benchmarks/bench_sidebar.py [--runs 10000] [--big-runs 10] [--points 1000000] [--reps 3]
+    python benchmarks/bench_sidebar.py [--runs 100000] [--children 1000] [--big-runs 10]
+        [--points 1000000] [--reps 3]
 
-The store (SQLite) holds `--runs` runs (3 params, 2 metrics each) in experiment "many", and
+The store (SQLite) holds `--runs` runs (3 params, 2 metrics each) in experiment "many", the
+first `--children` of them children of one "parent" run (the newest), and
 `--big-runs` runs in experiment "big", each with one metric of `--points` points. JupyterLab
 runs with the sidebar as built in notebook_tracker/labextension (`pip install -e .` or `jlpm
 build` in labextension/ builds it). Times are taken in the page with performance.now() and
@@ -16,6 +18,8 @@ requestAnimationFrame, so Playwright's own round trips are not counted.
    far each frame, and the rows in the DOM.
 4. Compare view of the big runs: click on Compare until every metric chart is drawn (each
    history downsampled by the server to 1,000 points), and one history request alone.
+5. Expanding the parent: click on its ▸ until its children's rows are painted under it
+   (the whole list is regrouped), and collapsing it again.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ async ([setup, done]) => {
 """
 
 
-def seed(uri: str, runs: int, big_runs: int, points: int) -> None:
+def seed(uri: str, runs: int, children: int, big_runs: int, points: int) -> None:
     from notebook_tracker.client import TrackingClient
     from notebook_tracker.entities import Metric, Param
 
@@ -78,6 +82,14 @@ def seed(uri: str, runs: int, big_runs: int, points: int) -> None:
     many = client.create_experiment("many")
     t = time.perf_counter()
     lrs = ["0.1", "0.03", "0.01", "0.003", "0.001"]
+    parent = store.create_run(
+        many,
+        user_id="bench",
+        start_time=T0 + runs * 1000,
+        tags={},
+        run_name="parent",
+        parent_run_id=None,
+    ).info.run_id
     for i in range(runs):
         run = store.create_run(
             many,
@@ -85,7 +97,7 @@ def seed(uri: str, runs: int, big_runs: int, points: int) -> None:
             start_time=T0 + i * 1000,
             tags={},
             run_name=f"run-{i}",
-            parent_run_id=None,
+            parent_run_id=parent if i < children else None,
         )
         acc = (i * 7919 % 1000) / 1000
         store.log_batch(
@@ -98,7 +110,10 @@ def seed(uri: str, runs: int, big_runs: int, points: int) -> None:
             ],
             [],
         )
-    print(f"seeded {runs:,} runs in {time.perf_counter() - t:.1f} s")
+    print(
+        f"seeded {runs:,} runs ({children:,} children of one parent)"
+        f" in {time.perf_counter() - t:.1f} s"
+    )
     big = client.create_experiment("big")
     t = time.perf_counter()
     chunk = 100_000
@@ -137,7 +152,7 @@ def fmt(values: list[float]) -> str:
 
 def open_lab(page, lab: JupyterLab) -> None:
     page.goto(lab.lab_url())
-    page.wait_for_selector(TAB, timeout=60_000)
+    page.wait_for_selector(TAB, timeout=300_000)
 
 
 def bench_first_render(browser, lab: JupyterLab, reps: int, runs: int) -> None:
@@ -170,9 +185,9 @@ def bench_filter(browser, lab: JupyterLab, reps: int) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     open_lab(page, lab)
     page.click(TAB)
-    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=300_000)
     page.select_option(f"{PANEL} .nt-ExperimentSelect", label="many")
-    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=300_000)
     print("2. filter round trip (Enter -> matching rows painted; then all matches loaded):")
     for text in FILTERS:
         first, full = [], []
@@ -197,7 +212,7 @@ def bench_filter(browser, lab: JupyterLab, reps: int) -> None:
             # Next rep: a different filter first, so Enter really reloads.
             page.fill(f"{PANEL} .nt-Filter-input", "metrics.acc >= 0")
             page.press(f"{PANEL} .nt-Filter-input", "Enter")
-            page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+            page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=300_000)
         count = page.locator(f"{PANEL} .nt-RunCount").inner_text()
         label = text or "(cleared)"
         print(f"   {label:<44} {fmt(first)}   all: {statistics.median(full):.0f} ms")
@@ -209,7 +224,7 @@ def bench_scroll(browser, lab: JupyterLab) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     open_lab(page, lab)
     page.click(TAB)
-    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=300_000)
     frames = page.evaluate(
         """async (panel) => {
           const el = document.querySelector(panel + ' .nt-RunsTable');
@@ -252,7 +267,7 @@ def bench_compare(browser, lab: JupyterLab, reps: int, big_runs: int, points: in
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     open_lab(page, lab)
     page.click(TAB)
-    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=60_000)
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=300_000)
     page.select_option(f"{PANEL} .nt-ExperimentSelect", label="big")
     page.wait_for_function(
         f"document.querySelectorAll('{PANEL} .nt-RunsTable-row').length === {big_runs}"
@@ -279,6 +294,36 @@ def bench_compare(browser, lab: JupyterLab, reps: int, big_runs: int, points: in
     page.close()
 
 
+def bench_expand(browser, lab: JupyterLab, reps: int, children: int) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    open_lab(page, lab)
+    page.click(TAB)
+    page.select_option(f"{PANEL} .nt-ExperimentSelect", label="many")
+    page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']", timeout=300_000)
+    count = page.locator(f"{PANEL} .nt-RunCount").inner_text()
+    parent = f"{PANEL} .nt-RunsTable-row[data-children='{children}']"
+    page.wait_for_selector(parent)
+    opened, closed = [], []
+    for _ in range(reps):
+        opened.append(
+            timed(
+                page,
+                f'document.querySelector("{parent} .nt-Expand").click()',
+                f"document.querySelector('{PANEL} .nt-RunsTable-row[data-depth=\"1\"]') !== null",
+            )
+        )
+        closed.append(
+            timed(
+                page,
+                f'document.querySelector("{parent} .nt-Expand").click()',
+                f"document.querySelector('{PANEL} .nt-RunsTable-row[data-depth=\"1\"]') === null",
+            )
+        )
+    print(f"5. expanding a parent with {children:,} children ({count} listed): {fmt(opened)}")
+    print(f"   collapsing it again:  {fmt(closed)}")
+    page.close()
+
+
 def bench_history_request(lab: JupyterLab, reps: int) -> None:
     import json
 
@@ -302,7 +347,8 @@ def bench_history_request(lab: JupyterLab, reps: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=100_000)
+    ap.add_argument("--children", type=int, default=1_000)
     ap.add_argument("--big-runs", type=int, default=10)
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=3)
@@ -321,7 +367,7 @@ def main() -> None:
         base = Path(tmp)
         (base / "root").mkdir()
         uri = f"sqlite:///{base / 'tracker.db'}"
-        seed(uri, args.runs, args.big_runs, args.points)
+        seed(uri, args.runs, args.children, args.big_runs, args.points)
         # The sidebar as built in the source tree, found through JUPYTER_PATH.
         data = base / "jupyter"
         (data / "labextensions").mkdir(parents=True)
@@ -335,6 +381,7 @@ def main() -> None:
                     bench_first_render(browser, lab, args.reps, args.runs)
                     bench_filter(browser, lab, args.reps)
                     bench_scroll(browser, lab)
+                    bench_expand(browser, lab, args.reps, args.children)
                     bench_compare(browser, lab, args.reps, args.big_runs, args.points)
                     bench_history_request(lab, args.reps)
                 finally:

@@ -12,7 +12,8 @@ import {
   ICommandPalette,
   IThemeManager,
   MainAreaWidget,
-  showErrorMessage
+  showErrorMessage,
+  WidgetTracker
 } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 
@@ -38,6 +39,7 @@ namespace CommandIDs {
   export const compare = 'notebook-tracker:compare-selected';
   export const openRun = 'notebook-tracker:open-run';
   export const revealRun = 'notebook-tracker:reveal-run';
+  export const compareRuns = 'notebook-tracker:compare-runs';
 }
 
 const CATEGORY = 'Notebook Tracker';
@@ -56,6 +58,13 @@ function activate(
   const themed = new Set<Themed>();
   const details = new Map<string, MainAreaWidget<RunDetails>>();
   let compareCount = 0;
+  // Open details and compare tabs come back after a reload (the layout restorer replays them).
+  const detailsTracker = new WidgetTracker<MainAreaWidget<RunDetails>>({
+    namespace: 'notebook-tracker-run'
+  });
+  const compareTracker = new WidgetTracker<MainAreaWidget<CompareView>>({
+    namespace: 'notebook-tracker-compare'
+  });
 
   const track = <T extends CompareView | RunDetails>(w: MainAreaWidget<T>): void => {
     themed.add(w as Themed);
@@ -95,12 +104,13 @@ function activate(
     details.set(run.run_id, w);
     w.disposed.connect(() => details.delete(run.run_id));
     track(w);
+    void detailsTracker.add(w);
     app.shell.add(w, 'main');
     app.shell.activateById(w.id);
   };
 
-  const compare = (): void => {
-    const runs = model.selectedRuns;
+  const compare = (): void => compareOf(model.selectedRuns);
+  const compareOf = (runs: IRun[]): void => {
     if (runs.length === 0) {
       return;
     }
@@ -112,6 +122,7 @@ function activate(
     w.title.icon = trackerIcon;
     w.title.closable = true;
     track(w);
+    void compareTracker.add(w);
     app.shell.add(w, 'main');
     app.shell.activateById(w.id);
   };
@@ -154,10 +165,34 @@ function activate(
     execute: async args => {
       const runId = String(args.runId ?? '');
       if (runId) {
-        openRun(await api.run(runId));
+        try {
+          openRun(await api.run(runId));
+        } catch {
+          // A restored tab of a run deleted since: nothing to show.
+        }
       }
     }
   });
+  app.commands.addCommand(CommandIDs.compareRuns, {
+    label: 'Compare Runs',
+    execute: async args => {
+      const ids = Array.isArray(args.runIds) ? (args.runIds as string[]) : [];
+      const runs = await Promise.all(ids.map(id => api.run(String(id)).catch(() => null)));
+      compareOf(runs.filter((r): r is IRun => r !== null));
+    }
+  });
+  if (restorer) {
+    void restorer.restore(detailsTracker, {
+      command: CommandIDs.openRun,
+      args: w => ({ runId: w.content.run.run_id }),
+      name: w => w.content.run.run_id
+    });
+    void restorer.restore(compareTracker, {
+      command: CommandIDs.compareRuns,
+      args: w => ({ runIds: w.content.runs.map(r => r.run_id) }),
+      name: w => w.content.runs.map(r => r.run_id).join(',')
+    });
+  }
   app.commands.addCommand(CommandIDs.revealRun, {
     label: 'Show Run in the Sidebar',
     execute: args => revealRun(String(args.runId ?? ''))

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { descendants, groupRuns } from '../logic/groups';
+import { modelPathInRun, signatureOf, snippets } from '../logic/modelInfo';
+import { axisTicks } from '../logic/parallel';
 import { runIdFromHref, runIdFromSearch, withoutRunQuery } from '../logic/links';
 import { pruneSelection } from '../logic/selection';
 import { isSingleValued, paramAxis, scatterData } from '../logic/series';
@@ -140,4 +142,46 @@ test('a param axis is numeric (log when it spans decades) or categorical', () =>
     categories: ['adam', 'sgd'],
     log: false
   });
+});
+
+test('a model version: its folder in the run, its signature, and calls that authenticate', () => {
+  const r = { artifact_uri: '/store/artifacts/1/abc' } as IRun;
+  assert.equal(modelPathInRun('runs:/abc/model', r), 'model');
+  assert.equal(modelPathInRun('/store/artifacts/1/abc/models/m/', r), 'models/m');
+  assert.equal(modelPathInRun('/elsewhere/model', r), null);
+  const mlmodel =
+    'flavors:\n  python_function: {}\nsignature:\n  inputs: \'[{"name": "x"}]\'\n' +
+    "  outputs: '[]'\nutc_time_created: x\n";
+  assert.equal(signatureOf(mlmodel), 'inputs: \'[{"name": "x"}]\'\noutputs: \'[]\'');
+  assert.equal(signatureOf('flavors: {}\n'), '');
+  const s = snippets('http://h/notebook-tracker/models/m/1/invocations');
+  for (const text of [s.curl, s.python]) {
+    assert.ok(text.includes('http://h/notebook-tracker/models/m/1/invocations'));
+    assert.ok(text.includes('Authorization') && text.includes('token'));
+  }
+});
+
+test('parallel axes are labelled with their own values', () => {
+  assert.deepEqual(
+    axisTicks({ key: 'lr', kind: 'param', numeric: true, min: 0.001, max: 0.1, categories: [] }),
+    [
+      { t: 0, label: '0.001' },
+      { t: 0.5, label: '0.0505' },
+      { t: 1, label: '0.1' }
+    ]
+  );
+  assert.deepEqual(
+    axisTicks({
+      key: 'opt',
+      kind: 'param',
+      numeric: false,
+      min: 0,
+      max: 0,
+      categories: ['adam', 'sgd']
+    }).map(t => [t.t, t.label]),
+    [
+      [0, 'adam'],
+      [1, 'sgd']
+    ]
+  );
 });

@@ -103,3 +103,21 @@ export function axisRange(axis: IAxis): string {
   }
   return axis.min === axis.max ? `${axis.min}` : `${axis.min} … ${axis.max}`;
 }
+
+/** Labels along an axis at their height t in [0, 1]: min, middle and max, or each category. */
+export function axisTicks(axis: IAxis): { t: number; label: string }[] {
+  if (!axis.numeric) {
+    const n = axis.categories.length;
+    return axis.categories.map((c, i) => ({ t: n <= 1 ? 0.5 : i / (n - 1), label: c }));
+  }
+  if (axis.min === axis.max) {
+    return [{ t: 0.5, label: String(Number(axis.min.toPrecision(6))) }];
+  }
+  const mid = (axis.min + axis.max) / 2;
+  const short = (v: number): string => String(Number(v.toPrecision(4)));
+  return [
+    { t: 0, label: short(axis.min) },
+    { t: 0.5, label: short(mid) },
+    { t: 1, label: short(axis.max) }
+  ];
+}

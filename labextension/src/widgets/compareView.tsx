@@ -161,7 +161,7 @@ export class CompareView extends ReactWidget {
           <ParamScatter runs={runs} colors={colors} themeKey={this._themeKey} />
         </Section>
         <Section title="Params against a metric" className="nt-ParallelSection">
-          <ParallelView runs={runs} themeKey={this._themeKey} />
+          <ParallelView runs={runs} colors={colors} themeKey={this._themeKey} />
         </Section>
         <Section title="Artifacts" className="nt-ArtifactsSection">
           <div className="nt-ArtifactColumns">

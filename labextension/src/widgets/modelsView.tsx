@@ -8,6 +8,7 @@ import * as React from 'react';
 import { ApiError, TrackerAPI } from '../api';
 import { isLive, versionRows } from '../logic/models';
 import { IModelVersion, IRegisteredModel, IServedModel } from '../logic/types';
+import { VersionDetails } from './versionDetails';
 
 interface IState {
   models: IRegisteredModel[];
@@ -56,6 +57,7 @@ export function ModelsView(props: IModelsViewProps): JSX.Element {
     loading: true
   });
   const [busy, setBusy] = React.useState<string | null>(null);
+  const [open, setOpen] = React.useState<string | null>(null);
 
   const load = React.useCallback(async () => {
     try {
@@ -130,9 +132,25 @@ export function ModelsView(props: IModelsViewProps): JSX.Element {
                 {rows.map(r => {
                   const key = `${m.name}/${r.version}`;
                   const live = r.served !== null && isLive(r.served.state);
+                  const info = (state.versions[m.name] ?? m.latest_versions ?? []).find(
+                    v => String(v.version) === r.version
+                  );
+                  const url = api.extensionUrl(
+                    r.served ? r.served.url : `models/${m.name}/${r.version}/invocations`
+                  );
                   return (
-                    <tr key={r.version} data-version={r.version}>
-                      <th scope="row">v{r.version}</th>
+                    <React.Fragment key={r.version}>
+                    <tr data-version={r.version}>
+                      <th scope="row">
+                        <button
+                          className="nt-LinkButton nt-VersionToggle"
+                          aria-expanded={open === key}
+                          title="Show when it was made, its run, signature and how to call it"
+                          onClick={() => setOpen(open === key ? null : key)}
+                        >
+                          {open === key ? '▾' : '▸'} v{r.version}
+                        </button>
+                      </th>
                       <td>
                         {r.aliases.map(a => (
                           <span key={a} className="nt-Badge nt-Alias">
@@ -184,6 +202,19 @@ export function ModelsView(props: IModelsViewProps): JSX.Element {
                         )}
                       </td>
                     </tr>
+                    {open === key && info && (
+                      <tr className="nt-VersionDetailsRow" data-version={r.version}>
+                        <td colSpan={3}>
+                          <VersionDetails
+                            api={api}
+                            version={info}
+                            url={url}
+                            onOpenRunId={props.onOpenRunId}
+                          />
+                        </td>
+                      </tr>
+                    )}
+                    </React.Fragment>
                   );
                 })}
               </tbody>

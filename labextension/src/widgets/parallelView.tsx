@@ -8,11 +8,16 @@ import uPlot from 'uplot';
 
 import { rampColor } from '../logic/colors';
 import { formatNumber } from '../logic/format';
-import { axisRange, parallelCoordinates, varyingParams } from '../logic/parallel';
+import { axisRange, axisTicks, parallelCoordinates, varyingParams } from '../logic/parallel';
 import { IRun } from '../logic/types';
 import { Chart, themeColors } from './chart';
 
-export function ParallelView(props: { runs: IRun[]; themeKey: number }): JSX.Element {
+export function ParallelView(props: {
+  runs: IRun[];
+  themeKey: number;
+  /** A colour per run (as in the rest of the compare view); absent: shaded by the metric. */
+  colors?: string[];
+}): JSX.Element {
   const { runs } = props;
   const metrics = [...new Set(runs.flatMap(r => Object.keys(r.metrics)))].sort();
   const [metric, setMetric] = React.useState<string>(metrics[0] ?? '');
@@ -33,10 +38,37 @@ export function ParallelView(props: { runs: IRun[]; themeKey: number }): JSX.Ele
   const labels = pc.axes.map(a => a.key);
   const xs = labels.map((_, i) => i);
   const data = [xs, ...pc.lines] as uPlot.AlignedData;
-  const optionsKey = `${labels.join('|')}|${runs.map(r => r.run_id).join(',')}|${props.themeKey}`;
+  const optionsKey = `${labels.join('|')}|${runs.map(r => r.run_id).join(',')}|${props.themeKey}|${chosen}`;
   const options = (width: number): uPlot.Options => {
     const c = themeColors();
+    // Each axis carries its own scale: write its values along it.
+    const drawTicks = (u: uPlot): void => {
+      const ctx = u.ctx;
+      const ratio = window.devicePixelRatio || 1;
+      ctx.save();
+      ctx.font = `${10 * ratio}px sans-serif`;
+      ctx.textBaseline = 'middle';
+      ctx.lineWidth = 3 * ratio;
+      ctx.strokeStyle = getComputedStyle(document.body)
+        .getPropertyValue('--jp-layout-color0')
+        .trim() || '#fff';
+      ctx.fillStyle = c.text;
+      pc.axes.forEach((axis, a) => {
+        const px = u.valToPos(a, 'x', true);
+        const last = a === pc.axes.length - 1;
+        ctx.textAlign = last ? 'right' : 'left';
+        for (const tick of axisTicks(axis)) {
+          const py = u.valToPos(tick.t, 'y', true);
+          const text = tick.label.length > 14 ? `${tick.label.slice(0, 13)}…` : tick.label;
+          const x = px + (last ? -5 : 5) * ratio;
+          ctx.strokeText(text, x, py);
+          ctx.fillText(text, x, py);
+        }
+      });
+      ctx.restore();
+    };
     return {
+      hooks: { draw: [drawTicks] },
       width,
       height: 260,
       legend: { show: false },
@@ -59,7 +91,11 @@ export function ParallelView(props: { runs: IRun[]; themeKey: number }): JSX.Ele
         {},
         ...runs.map((r, i) => ({
           label: r.run_name,
-          stroke: pc.shade[i] === null ? c.axis : rampColor(pc.shade[i] as number),
+          stroke: props.colors
+            ? props.colors[i]
+            : pc.shade[i] === null
+              ? c.axis
+              : rampColor(pc.shade[i] as number),
           width: 1.5,
           spanGaps: false,
           points: { show: true, size: 5 }
@@ -70,7 +106,7 @@ export function ParallelView(props: { runs: IRun[]; themeKey: number }): JSX.Ele
   return (
     <div className="nt-Parallel">
       <label className="nt-ChartControls">
-        colour and last axis:{' '}
+        {props.colors ? 'last axis:' : 'colour and last axis:'}{' '}
         <select
           className="jp-mod-styled nt-ParallelMetric"
           value={chosen}
