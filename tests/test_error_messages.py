@@ -275,3 +275,15 @@ def test_server_answers_503_with_a_clean_message_when_the_database_is_down(
         _assert_clean(text)
         assert not password or password not in text
     assert "PostgreSQL database" in log  # logged, as one line
+
+
+def test_server_with_an_unusable_artifacts_destination_is_one_line(tmp_path: Path) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    result = _cli(
+        "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'x.db'}",
+        "--artifacts-destination", str(in_the_way / "artifacts"), "--port", "0",
+    )  # fmt: skip
+    line = _one_error_line(result)
+    assert str(in_the_way / "artifacts") in line and "--artifacts-destination" in line
+    assert "listening" not in result.stdout

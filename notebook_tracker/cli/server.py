@@ -120,6 +120,7 @@ def server(
         import os
 
         destination = os.path.abspath(os.path.expanduser(destination))
+    _check_writable_folder(destination)
     try:
         serve(
             uri,
@@ -140,3 +141,27 @@ def server(
         if is_listen_error(error, port):
             raise listen_error(error, host, port) from None
         raise
+
+
+def _check_writable_folder(destination: str) -> None:
+    """A local artifacts destination the server cannot write fails here, in one line, rather
+    than as a 500 on the first upload."""
+    import os
+
+    from notebook_tracker.errors import InvalidParameter
+
+    if "://" in destination:
+        return
+    try:
+        os.makedirs(destination, exist_ok=True)
+    except OSError as error:
+        raise InvalidParameter(
+            f"Cannot create the artifacts destination {destination}: "
+            f"{error.strerror or error}. Give a folder this user can write "
+            "(--artifacts-destination)."
+        ) from None
+    if not os.access(destination, os.W_OK | os.X_OK):
+        raise InvalidParameter(
+            f"The artifacts destination {destination} is not writable by this user: give "
+            "another folder (--artifacts-destination) or fix its permissions."
+        )
