@@ -80,7 +80,8 @@ def default_artifact_root(tracking_uri: str) -> str:
     """Artifacts sit beside a SQLite database; elsewhere under `NOTEBOOK_TRACKER_ARTIFACT_ROOT`."""
     explicit = os.environ.get(env.ARTIFACT_ROOT)
     if explicit:
-        return explicit
+        # Stored locations must be absolute: a server refuses relative ones (see artifacts/roots).
+        return explicit if "://" in explicit else os.path.abspath(os.path.expanduser(explicit))
     if tracking_uri.startswith("sqlite:///"):
         db_path = Path(tracking_uri[len("sqlite:///") :])
         return str(db_path.parent / ARTIFACTS_DIRNAME)

@@ -216,3 +216,21 @@ def test_gc_reports_a_run_whose_artifacts_cannot_be_deleted_and_purges_the_rest(
     assert result.exit_code == 1
     assert f"Skipped run {runs[0]}" in result.stderr and "Permission denied" in result.stderr
     assert _run_exists(db, runs[0]) and not _run_exists(db, runs[1])
+
+
+def test_gc_purges_runs_of_a_store_whose_artifact_root_was_given_relative(
+    tracking_uri, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(env.ARTIFACT_ROOT, "relative-artifacts")
+    client = TrackingClient(tracking_uri)
+    run_id = client.create_run(client.create_experiment("rel")).info.run_id
+    client.log_text(run_id, "x", "a.txt")
+    run_dir = Path(client.get_run(run_id).info.artifact_uri)
+    assert run_dir.is_absolute() and run_dir.is_relative_to(tmp_path / "relative-artifacts")
+    client.delete_run(run_id)
+
+    result = _gc()
+
+    assert result.exit_code == 0, result.output
+    assert not run_dir.exists()
