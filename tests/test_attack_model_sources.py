@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -28,6 +29,7 @@ BODY = {"dataframe_split": {"columns": ["x"], "data": [[1.0], [2.0]]}}
 
 CLIENT = """
 import sys
+import tempfile
 import notebook_tracker as nt
 import notebook_tracker.models as ntm
 
@@ -448,6 +450,7 @@ def test_on_postgresql_hostile_sources_are_refused_and_proxy_models_served(
 
 MLFLOW_CLIENT = """
 import sys
+import tempfile
 import mlflow
 
 
@@ -481,3 +484,15 @@ def test_a_model_logged_and_registered_by_the_stock_mlflow_client_is_served(atta
     status, body = attack.server.json("POST", "/models/stock/1/invocations", BODY)
     assert status == 200 and body == {"predictions": [{"x": 3.0}, {"x": 6.0}]}, body
     assert attack.server.json("POST", "/api/serving/stock/stop", {})[0] == 200
+
+
+def test_a_served_name_cannot_name_a_directory_elsewhere(attack):
+    run_id = _log_through_the_proxy(attack.server, "names")
+    escape = Path(tempfile.gettempdir()) / f"nt-escape-{os.getpid()}@uri"
+    for name in (f"..%2F{escape.name[:-4]}", "..%2F..%2Fetc%2Fx", "%2E%2E", ".."):
+        status, body = attack.server.json(
+            "POST", f"/api/serving/{name}/start", {"model_uri": f"runs:/{run_id}/model"}
+        )
+        assert status in (400, 404), (name, body)
+    assert not escape.exists()
+    assert attack.server.json("GET", "/api/serving")[1]["served"] == []

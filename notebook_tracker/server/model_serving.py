@@ -43,6 +43,14 @@ REGISTERED_ONLY_MESSAGE = (
 )
 
 
+def _check_name(name: str) -> None:
+    """A served model's name becomes a file name: one plain path component."""
+    if not name or "/" in name or "\\" in name or "\x00" in name or name.strip(".") == "":
+        raise InvalidParameter(
+            f"Invalid served-model name {name!r}: use letters, digits, '-', '_' and '.'."
+        )
+
+
 class ModelServing:
     """Served models of one server.
 
@@ -170,6 +178,7 @@ class ModelServing:
             raise
 
     def _fresh_dir(self, key: str) -> Path:
+        _check_name(key)
         with self._lock:
             if self._models_dir is None:
                 self._models_dir = Path(tempfile.mkdtemp(prefix="nt-served-models-"))
@@ -205,6 +214,7 @@ class ModelServing:
         self.require_enabled()
         if self.registered_only:
             raise ServingRefused(REGISTERED_ONLY_MESSAGE.format(uri=model_uri))
+        _check_name(name)
         try:
             self.registry.get_registered_model(name)
         except NotFound:
