@@ -271,6 +271,28 @@ def test_a_full_journal_stops_log_metric_and_what_was_kept_still_arrives(
     assert _steps(remote, after.info.run_id, "y") == [0]
 
 
+@pytest.mark.slow
+def test_an_unwritable_journal_folder_keeps_points_in_memory_and_says_which_setting(
+    remote, server, tmp_path, monkeypatch
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the journal folder should be")
+    monkeypatch.setenv(env.JOURNAL_DIR, str(blocker / "journal"))
+    monkeypatch.setenv(env.MAX_BUFFERED_POINTS, "3000")
+    run = nt.start_run()
+    nt.flush()
+    server.kill()
+    logged = 0
+    with pytest.raises(MetricsUndelivered) as info:
+        for i in range(100_000):
+            nt.log_metric("x", float(i), step=i)
+            logged += 1
+    assert env.JOURNAL_DIR in str(info.value) and str(blocker) in str(info.value)
+    server.start()
+    nt.end_run()
+    assert _steps(remote, run.info.run_id, "x") == list(range(logged))
+
+
 # -- the journal file itself --------------------------------------------------------------------
 
 

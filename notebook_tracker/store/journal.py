@@ -16,6 +16,7 @@ can lose one, and then a batch is sent twice).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import struct
@@ -177,8 +178,14 @@ class Journal:
         if self.torn_bytes:  # drop a torn tail first, or records after it could not be read
             os.ftruncate(self._fd, self.valid_end)
             self.torn_bytes = 0
-        os.write(self._fd, blob)
-        os.fsync(self._fd)
+        try:
+            written = os.write(self._fd, blob)
+            if written < len(blob):  # a full disk mid-write: the records are not all there
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self._fd)
+        except OSError:
+            os.ftruncate(self._fd, self.valid_end)
+            raise
         self.valid_end += len(blob)
         self.data_end = self.valid_end
 

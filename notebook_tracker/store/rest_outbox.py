@@ -21,8 +21,9 @@ import random
 import time
 from collections.abc import Sequence
 
+from notebook_tracker import env
 from notebook_tracker.errors import TrackerError
-from notebook_tracker.store.journal import DATA, END, Journal, JournalFull, max_bytes
+from notebook_tracker.store.journal import DATA, END, Journal, JournalFull, max_bytes, server_dir
 from notebook_tracker.store.rest_transport import AuthRefused, Transport
 
 _log = logging.getLogger(__name__)
@@ -240,11 +241,14 @@ class RestOutbox:
                 self.journal = Journal.create(self.uri)
             self.journal.append(self.held, max_bytes())
         except (JournalFull, OSError) as error:
-            where = self.journal.path if self.journal is not None else "the journal folder"
             if isinstance(error, JournalFull):
                 self.blocked_error = error
             else:
-                self.blocked_error = TrackerError(f"cannot write the journal {where}: {error}")
+                where = self.journal.path if self.journal is not None else server_dir(self.uri)
+                self.blocked_error = TrackerError(
+                    f"the journal cannot be written in {where} ({error}; set {env.JOURNAL_DIR} "
+                    "to a writable folder)"
+                )
             return
         self.held = []
         self.blocked_error = None
