@@ -287,3 +287,43 @@ def test_server_with_an_unusable_artifacts_destination_is_one_line(tmp_path: Pat
     line = _one_error_line(result)
     assert str(in_the_way / "artifacts") in line and "--artifacts-destination" in line
     assert "listening" not in result.stdout
+
+
+def _limit_file_size() -> None:
+    import resource
+
+    limit = 4 * 1024 * 1024  # room for the database, not for the upload below
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_is_a_503_with_one_log_line(tmp_path: Path) -> None:
+    """Writing past the disk's room (here a file-size limit: EFBIG, as ENOSPC would be) is
+    the operator's to fix: a JSON 503 for the client, one line in the log, no traceback."""
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "notebook_tracker.cli", "server", "--port", str(port),
+                "--backend-store-uri", f"sqlite:///{tmp_path / 'store' / 'tracker.db'}",
+            ],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_limit_file_size,
+        )  # fmt: skip
+    try:
+        from helpers import port_is_open, wait_until
+
+        wait_until(lambda: port_is_open("127.0.0.1", port), timeout=60, what="server")
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow-artifacts/artifacts/0/r1/artifacts/big.bin"
+        request = urllib.request.Request(url, data=os.urandom(6 * 1024 * 1024), method="PUT")
+        try:
+            urllib.request.urlopen(request, timeout=60)
+            status, body = 200, {}
+        except urllib.error.HTTPError as error:
+            status, body = error.code, json.loads(error.read())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    log_text = log_path.read_text(errors="replace")
+    assert status == 503, body
+    assert body["error_code"] == "TEMPORARILY_UNAVAILABLE" and "storage" in body["message"]
+    assert "Traceback" not in log_text and "big.bin" in log_text

@@ -7,6 +7,7 @@ user can act on are 4xx; only a bug in the server is a 500.
 
 from __future__ import annotations
 
+import errno
 import json
 from http import HTTPStatus
 from typing import Any
@@ -76,6 +77,13 @@ def error_payload(status_code: int, exc: BaseException | None) -> tuple[int, dic
         }
     if isinstance(exc, (json.JSONDecodeError, UnicodeError)):
         return 400, {"error_code": "BAD_REQUEST", "message": f"Malformed request: {exc}"}
+    if _storage_failure(exc):
+        reason = exc.strerror  # type: ignore[union-attr]
+        return 503, {
+            "error_code": "TEMPORARILY_UNAVAILABLE",
+            "message": f"The tracking server cannot write to its storage ({reason}): its "
+            "operator must free space or fix permissions; retry afterwards.",
+        }
     if exc is None and status_code < 500:
         return status_code, {
             "error_code": _CODE_FOR_STATUS.get(status_code, "BAD_REQUEST"),
@@ -93,7 +101,17 @@ def is_expected(exc: BaseException | None) -> bool:
         return exc.http_status < 500 or exc.error_code == "TEMPORARILY_UNAVAILABLE"
     if isinstance(exc, HTTPError):
         return exc.status_code < 500
-    return isinstance(exc, (json.JSONDecodeError, UnicodeError))
+    return isinstance(exc, (json.JSONDecodeError, UnicodeError)) or _storage_failure(exc)
+
+
+# A full, read-only or forbidden disk is the operator's to fix, not a bug: a 503 and one line.
+_STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+)
+
+
+def _storage_failure(exc: BaseException | None) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS
 
 
 def _reason(status: int) -> str:
