@@ -168,3 +168,29 @@ def test_a_headless_kernel_finds_the_one_notebook_of_its_folder_holding_the_cell
     assert found.source == "working-dir"
     write("train-output.ipynb", cell)  # papermill's output beside its input: ambiguous
     assert from_working_dir(tmp_path, cell) is None
+
+
+def test_a_notebook_run_headless_in_its_folder_records_its_path_and_no_hidden_state(
+    tmp_path, monkeypatch
+):
+    import nbformat
+    from nbclient import NotebookClient
+
+    from notebook_tracker.client import TrackingClient
+
+    cells = ["%load_ext notebook_tracker", "a = 1", "%%track_run headless\nb = a + 1"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
+    nbformat.write(nb, tmp_path / "headless.ipynb")
+    uri = f"sqlite:///{tmp_path / 'store' / 'tracker.db'}"
+    monkeypatch.setenv("NOTEBOOK_TRACKER_URI", uri)
+    monkeypatch.delenv("NOTEBOOK_TRACKER_ARTIFACT_ROOT", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    # As `jupyter execute headless.ipynb` runs it: in the notebook's folder, nothing else said.
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    client = TrackingClient(uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    tags = run.data.tags
+    assert tags["notebook_tracker.notebook_path_source"] == "working-dir"
+    assert tags["notebook_tracker.notebook_path"] == str((tmp_path / "headless.ipynb").resolve())
+    assert tags["notebook_tracker.hidden_state"] == "false"
+    assert tags["notebook_tracker.execution_count"] == "3"
