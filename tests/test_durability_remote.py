@@ -137,8 +137,9 @@ def test_points_logged_through_a_10s_outage_all_arrive_in_order(remote, server, 
                 time.sleep(1.0)
             if i % 1000 == 999:
                 time.sleep(0.6)  # 20,000 points over about 13 s: most of them during the outage
-            if i == 12_000 and not restarted.is_set():
+            if i == 6000:
                 # Still down: flush says so, and names the file that holds the points.
+                assert not restarted.is_set()
                 with pytest.raises(MetricsUndelivered) as info:
                     nt.flush()
                 files = _journal_files(tmp_path)
@@ -155,6 +156,24 @@ def test_points_logged_through_a_10s_outage_all_arrive_in_order(remote, server, 
     assert got.data.metrics["loss"] == pytest.approx(1.0 / n)
     # Everything delivered: no journal is left behind with points in it.
     assert all(p.stat().st_size == 0 for p in _journal_files(tmp_path))
+
+
+@pytest.mark.slow
+def test_points_logged_while_the_server_is_frozen_for_10s_all_arrive_in_order(remote, server):
+    n = 20_000
+    with nt.start_run() as run:
+        for i in range(n):
+            nt.log_metric("loss", float(i), step=i)
+            if i == 3000:
+                nt.flush()
+                os.killpg(server.proc.pid, signal.SIGSTOP)  # type: ignore[union-attr]
+                thaw = threading.Timer(10.0, os.killpg, (server.proc.pid, signal.SIGCONT))  # type: ignore[union-attr]
+                thaw.start()
+            if i % 1000 == 999:
+                time.sleep(0.6)
+        thaw.join()
+    assert _steps(remote, run.info.run_id, "loss") == list(range(n))
+    assert TrackingClient(remote).get_run(run.info.run_id).info.status == "FINISHED"
 
 
 CLIENT = textwrap.dedent(
