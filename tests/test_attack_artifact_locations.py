@@ -442,3 +442,19 @@ def test_a_client_sends_its_token_only_to_its_tracking_server(monkeypatch, same_
     finally:
         listener.close()
     assert (b"the-client-token" in sent) is same_host
+
+
+# -- 6. the operator's roots are checked at start -------------------------------------------------
+@pytest.mark.parametrize("root", ["http://127.0.0.1:9/x", "mlflow-artifacts:/x", "s3://b:9/x"])
+def test_the_server_refuses_to_start_with_a_root_it_cannot_serve(tmp_path, root):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "notebook_tracker.cli", "server", "--port", "0",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 't.db'}", "--allowed-artifact-root", root],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: Invalid artifact root {root!r}")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

@@ -53,7 +53,9 @@ def _refuse(uri: object, reason: str, allowed: str) -> InvalidParameter:
     shown = repr(uri)
     if len(shown) > 200:
         shown = shown[:200] + "..."
-    return InvalidParameter(f"Invalid artifact location {shown}: {reason}. {allowed}")
+    error = InvalidParameter(f"Invalid artifact location {shown}: {reason}. {allowed}".rstrip())
+    error.reason = reason  # type: ignore[attr-defined]
+    return error
 
 
 def _check_segments(uri: str, path: str, allowed: str) -> list[str]:
@@ -120,7 +122,10 @@ def _parse_root(root: str) -> Location:
     try:
         loc = parse_location(text)
     except InvalidParameter as exc:
-        raise InvalidParameter(f"Invalid artifact root {root!r}: {exc.message}") from None
+        raise InvalidParameter(
+            f"Invalid artifact root {root!r}: {getattr(exc, 'reason', exc.message)}; a root is "
+            "a directory or s3://bucket/prefix."
+        ) from None
     if loc.kind == "proxy":
         raise InvalidParameter(
             f"Invalid artifact root {root!r}: a root must be a directory or s3://bucket/prefix."

@@ -82,12 +82,18 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     # Kernels are started later by this process and inherit its environment.
     os.environ[env.TRACKING_URI] = uri
 
-    context = TrackerContext(
-        uri,
-        mode="jupyter",
-        max_body_bytes=settings.max_body_mb * 1024 * 1024,
-        allowed_artifact_roots=settings.allowed_artifact_roots,
-    )
+    from notebook_tracker.errors import TrackerError
+
+    try:
+        context = TrackerContext(
+            uri,
+            mode="jupyter",
+            max_body_bytes=settings.max_body_mb * 1024 * 1024,
+            allowed_artifact_roots=settings.allowed_artifact_roots,
+        )
+    except TrackerError as exc:  # a bad c.NotebookTracker.allowed_artifact_roots entry
+        serverapp.log.error("notebook-tracker: not loaded: %s", exc.message)
+        return
     context.serving_enabled = settings.serving_enabled  # type: ignore[attr-defined]
     context.serve_registered_only = settings.serve_registered_only  # type: ignore[attr-defined]
     web_app = serverapp.web_app
