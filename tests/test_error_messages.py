@@ -327,3 +327,12 @@ def test_a_full_disk_is_a_503_with_one_log_line(tmp_path: Path) -> None:
     assert status == 503, body
     assert body["error_code"] == "TEMPORARILY_UNAVAILABLE" and "storage" in body["message"]
     assert "Traceback" not in log_text and "big.bin" in log_text
+
+
+def test_server_start_against_an_unusable_sqlite_path_is_one_line(tmp_path: Path) -> None:
+    path, says = _unusable_sqlite(tmp_path, "unwritable folder")
+    result = _cli("server", "--backend-store-uri", f"sqlite:///{path}", "--port", "0")
+    line = _one_error_line(result)
+    assert str(path) in line and says in line
+    assert "listening" not in result.stdout
+    _assert_clean(result.stdout + result.stderr)

@@ -120,7 +120,8 @@ def server(
         import os
 
         destination = os.path.abspath(os.path.expanduser(destination))
-    _check_writable_folder(destination)
+    if artifacts_destination is not None:  # the default sits beside the database, checked there
+        _check_writable_folder(destination)
     try:
         serve(
             uri,
