@@ -350,6 +350,26 @@ def test_an_oversize_declared_body_is_a_json_413_and_the_server_keeps_serving(
 
 
 @pytest.mark.parametrize(
+    "framing",
+    [
+        "Content-Length: abc",
+        "Content-Length: -1",
+        "Content-Length: 5, 6",
+        "Transfer-Encoding: gzip",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5",
+    ],
+)
+def test_malformed_body_framing_is_a_json_400(server: ServerProcess, framing: str):
+    request = (
+        "POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\n{framing}\r\n\r\n"
+    )
+    status, headers, raw = _raw_exchange(server.port, request.encode())
+    data = assert_json_answer(status, headers, raw, framing)
+    assert status == 400 and "Malformed HTTP request" in data["message"], data
+
+
+@pytest.mark.parametrize(
     "path", ["/api/2.0/mlflow/experiments/search", "/api/experiments", "/api/models"]
 )
 def test_a_20kb_query_string_is_a_json_414(server: ServerProcess, path: str):

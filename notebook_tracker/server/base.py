@@ -97,6 +97,7 @@ class TrackerHandler(tornado.web.RequestHandler):
                 f"The request URL is {len(target)} bytes long; at most {MAX_URL_BYTES} are "
                 "accepted. Send long filters in a POST body (e.g. runs/search) instead."
             )
+        self._check_framing()
         pending = super().prepare()  # authentication, from the auth base bound to this class
         if pending is not None:
             await pending
@@ -105,6 +106,28 @@ class TrackerHandler(tornado.web.RequestHandler):
         self._start_body()
 
     # -- input ------------------------------------------------------------------------------
+    def _check_framing(self) -> None:
+        """Body framing tornado would refuse with a bare 400 once this returns: refused here
+        with JSON instead. The offending headers are dropped from the request (tornado reads
+        the body by the same header object), so tornado reads no body and adds nothing."""
+        headers = self.request.headers
+        length = headers.get_list("Content-Length")
+        coding = headers.get("Transfer-Encoding")
+        problem = None
+        if coding is not None and coding.strip().lower() != "chunked":
+            problem = f"Transfer-Encoding {coding!r} is not supported: send chunked or plain."
+        elif coding is not None and length:
+            problem = "A request may not have both Transfer-Encoding and Content-Length."
+        elif length and not all(v.strip().isdigit() for v in ",".join(length).split(",")):
+            problem = f"Content-Length {', '.join(length)!r} is not a byte count."
+        elif length and len({v.strip() for v in ",".join(length).split(",")}) > 1:
+            problem = f"Content-Length {', '.join(length)!r} gives different byte counts."
+        if problem is not None:
+            for name in ("Content-Length", "Transfer-Encoding"):
+                if name in headers:
+                    del headers[name]
+            raise BadRequest(f"Malformed HTTP request: {problem}")
+
     def _start_body(self) -> None:
         limit = self.context.max_body_bytes
         self._chunks = []
