@@ -18,8 +18,9 @@ from notebook_tracker.magics.names import (
     self_dependent,
     unwrap_tracked,
 )
+from notebook_tracker.magics.replay import replay_script
 
-__all__ = ["TRACK_MAGICS", "defined_names", "read_names", "unwrap_tracked"]
+__all__ = ["TRACK_MAGICS", "defined_names", "read_names", "replay_script", "unwrap_tracked"]
 
 
 @dataclass
@@ -378,25 +379,3 @@ def analyze_lineage(
     report.misplaced = _misplaced(located, nb, reads)
     report.reasons = _reasons(report)
     return report
-
-
-# -- replay ---------------------------------------------------------------------------------------
-def replay_script(history: list[Execution], transform: Any, header: str = "") -> str:
-    """The executions as one script, in order, runnable with `ipython replay.py`.
-
-    Tracked cells are replayed as their bodies (replaying creates no runs); `transform` turns
-    IPython syntax into Python (IPython's `transform_cell`). A cell that raised runs inside
-    `try`, so the replay goes on past it as the kernel did.
-    """
-    parts = [header] if header else []
-    for execution in history:
-        body = unwrap_tracked(execution.source)
-        code = (execution.code if body is None else transform(body)).rstrip()
-        if execution.failed:
-            code = (
-                f"try:\n    exec(compile({code + chr(10)!r}, 'In[{execution.count}]', 'exec'))\n"
-                f"except BaseException as error:  # In[{execution.count}] raised when it ran\n"
-                f"    print('In[{execution.count}] raised', repr(error))"
-            )
-        parts.append(f"# In[{execution.count}]:\n{code}\n")
-    return "\n".join(parts)
