@@ -116,13 +116,15 @@ def card_html(state: CardState, sparkline_images: dict[str, str] | None = None) 
     head = [
         f'<b class="ntc-name" style="font-weight:600">{e(state.run_name)}</b>',
         _badge(state.status),
-        f'<span class="ntc-duration">{format_duration(state.duration_s)}</span>',
+        f'<span class="ntc-duration" style="font-variant-numeric:tabular-nums">'
+        f"{format_duration(state.duration_s)}</span>",
         f'<a class="ntc-link" href="{run_link(state.run_id)}" style="{_LINK}" '
         f'title="Open run {e(state.run_id)} in the notebook-tracker sidebar">open in sidebar</a>',
     ]
     if state.parent_run_id:
         head.append(
-            f'<span class="ntc-parent">child of <a class="ntc-link" style="{_LINK}" '
+            '<span class="ntc-parent" style="white-space:nowrap">'
+            f'child of <a class="ntc-link" style="{_LINK}" '
             f'href="{run_link(state.parent_run_id)}" title="Open the parent run '
             f'{e(state.parent_run_id)}">{e(state.parent_run_id[:8])}</a></span>'
         )

@@ -42,7 +42,7 @@ def sparkline_svg(
     last_x, last_y = points.rsplit(" ", 1)[-1].split(",")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" class="nt-sparkline">'
+        f'viewBox="0 0 {width} {height}" class="ntc-sparkline" style="vertical-align:middle">'
         f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}"/>'
         f'<circle cx="{last_x}" cy="{last_y}" r="2" fill="{color}"/></svg>'
     )

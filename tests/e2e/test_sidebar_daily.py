@@ -248,3 +248,58 @@ def test_card_links_open_the_run_in_the_sidebar(page, lab, seeded: Seeded) -> No
     assert errors == []
     assert_no_console_errors(page)
     assert page.locator(TAB).count() == 1
+
+
+def test_details_and_compare_come_back_after_a_reload(page, lab, seeded: Seeded) -> None:
+    workspace = f"{lab.base_url}lab/workspaces/restore-{int(time.time() * 1000)}"
+    page.goto(f"{workspace}?reset&token={lab.token}")
+    open_panel(page)
+    select(page, seeded, "sweep-0", "sweep-1")
+    page.click(f"{PANEL} .nt-CompareButton")
+    page.locator(".nt-CompareView .nt-RunChip").first.wait_for()
+    page.click(f"{ROWS}[data-run-id='{seeded.runs['sweep-2']}'] .nt-RunsTable-name a")
+    page.locator(f".nt-DetailsInner[data-run-id='{seeded.runs['sweep-2']}']").wait_for()
+    time.sleep(1.5)  # the workspace is saved shortly after the layout changes
+    page.goto(f"{workspace}?token={lab.token}")
+    page.locator(f".nt-DetailsInner[data-run-id='{seeded.runs['sweep-2']}']").wait_for(
+        state="attached"
+    )
+    chips = page.locator(".nt-CompareView .nt-RunChip")
+    chips.first.wait_for(state="attached")
+    names = sorted(t.strip().split(" ")[0] for t in chips.all_inner_texts())
+    assert names == ["sweep-0", "sweep-1"]
+    assert_no_console_errors(page)
+
+
+def test_parallel_coordinates_draw_each_run_in_its_colour(page, seeded: Seeded) -> None:
+    open_panel(page)
+    select(page, seeded, "sweep-0", "sweep-1", "sweep-2")
+    page.click(f"{PANEL} .nt-CompareButton")
+    view = page.locator(".nt-CompareView").last
+    section = view.locator(".nt-ParallelSection")
+    canvas = section.locator(".nt-Chart[data-drawn='true'] canvas")
+    canvas.wait_for()
+    section.scroll_into_view_if_needed()
+    counts = canvas.evaluate(COUNT_PIXELS_JS, RUN_COLORS)
+    assert all(n > 20 for n in counts), f"a line in each run's colour: {counts}"
+    screenshot(page, "compare-parallel")
+    assert_no_console_errors(page)
+
+
+def test_models_tab_tells_what_a_version_is_and_how_to_call_it(page) -> None:
+    page.click(TAB)
+    page.click(f"{PANEL} .nt-Tab-models")
+    model = page.locator(f"{PANEL} .nt-Model[data-model='doubler']")
+    model.wait_for()
+    model.locator("tr[data-version='1'] .nt-VersionToggle").click()
+    info = model.locator(".nt-VersionDetails[data-version='1']")
+    info.wait_for()
+    text = info.inner_text()
+    assert "created" in text and "20" in text  # a date
+    curl = info.locator(".nt-Snippet[data-kind='curl'] pre").inner_text()
+    assert "notebook-tracker/models/doubler/1/invocations" in curl
+    assert "Authorization: token" in curl
+    python = info.locator(".nt-Snippet[data-kind='Python'] pre").inner_text()
+    assert "requests.post" in python and "token" in python
+    screenshot(page, "panel-models-version")
+    assert_no_console_errors(page)
