@@ -84,21 +84,27 @@ NT = {
 import notebook_tracker as nt
 nt.set_tracking_uri(url)
 N = {n}
+REPS = 10
+chunk = N // REPS
+appends, calls = [], []
 with nt.start_run() as run:
-    lst = []
-    t = time.perf_counter()
-    for i in range(N):
-        lst.append(i)
-    append_s = time.perf_counter() - t
-    t = time.perf_counter()
-    for i in range(N):
-        nt.log_metric("loss", 0.5, step=i)
-    call_s = time.perf_counter() - t
+    for rep in range(REPS):  # interleaved, so both see the same load; best and overall kept
+        lst = []
+        t = time.perf_counter()
+        for i in range(chunk):
+            lst.append(i)
+        appends.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for i in range(rep * chunk, (rep + 1) * chunk):
+            nt.log_metric("loss", 0.5, step=i)
+        calls.append(time.perf_counter() - t)
     t = time.perf_counter()
 durable_s = time.perf_counter() - t
 assert len(nt.get_metric_history(run.info.run_id, "loss")) == N
 stop(server)
-print(json.dumps({{"per_call_us": call_s / N * 1e6, "append_us": append_s / N * 1e6,
+print(json.dumps({{"per_call_us": sum(calls) / N * 1e6, "append_us": sum(appends) / N * 1e6,
+                  "best_call_us": min(calls) / chunk * 1e6,
+                  "best_append_us": min(appends) / chunk * 1e6,
                   "durable_after_end_s": durable_s}}))
 """,
     "replay": """
@@ -147,16 +153,15 @@ print(json.dumps({{"points_per_s": N / replay_s, "replay_s": replay_s, "spill_s"
 
 ML = {
     "log_metric": """
-os.environ["MLFLOW_ENABLE_ASYNC_LOGGING"] = "{asynchronous}"
 import mlflow
 mlflow.set_tracking_uri(url)
 N = {n}
 with mlflow.start_run() as run:
     t = time.perf_counter()
     for i in range(N):
-        mlflow.log_metric("loss", 0.5, step=i)
+        mlflow.log_metric("loss", 0.5, step=i, synchronous={synchronous})
     call_s = time.perf_counter() - t
-    mlflow.flush_async_logging() if hasattr(mlflow, "flush_async_logging") else None
+    mlflow.flush_async_logging()
 stop(server)
 print(json.dumps({{"per_call_us": call_s / N * 1e6}}))
 """,
@@ -187,15 +192,16 @@ def main() -> None:
     n = 20_000 if q else 200_000
     r = run(NT["log_metric"], n=n)
     ratio = r["per_call_us"] / r["append_us"]
+    best = r["best_call_us"] / r["best_append_us"]
     print(
         f"{'log_metric over http:// (server up)':<44} {r['per_call_us']:8.3f} us/call   "
-        f"list.append {r['append_us']:.3f} us -> {ratio:.1f}x append (budget 20x); "
-        f"durable after end_run in {r['durable_after_end_s']:.2f} s"
+        f"list.append {r['append_us']:.3f} us -> {ratio:.1f}x append overall, {best:.1f}x "
+        f"best of 10 (budget 20x); durable after end_run in {r['durable_after_end_s']:.2f} s"
     )
     if HAVE_MLFLOW:
-        m = run(ML["log_metric"], n=200 if q else 1000, asynchronous="false")
+        m = run(ML["log_metric"], n=200 if q else 1000, synchronous=True)
         print(f"{'mlflow.log_metric over http:// (sync)':<44} {m['per_call_us']:8.1f} us/call")
-        m = run(ML["log_metric"], n=1000 if q else 5000, asynchronous="true")
+        m = run(ML["log_metric"], n=1000 if q else 5000, synchronous=False)
         print(f"{'mlflow.log_metric over http:// (async)':<44} {m['per_call_us']:8.3f} us/call")
 
     n = 20_000 if q else 200_000
