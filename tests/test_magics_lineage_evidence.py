@@ -194,3 +194,20 @@ def test_a_notebook_run_headless_in_its_folder_records_its_path_and_no_hidden_st
     assert tags["notebook_tracker.notebook_path"] == str((tmp_path / "headless.ipynb").resolve())
     assert tags["notebook_tracker.hidden_state"] == "false"
     assert tags["notebook_tracker.execution_count"] == "3"
+
+
+def test_names_bound_by_a_tracked_cell_count_as_its_body_binds_them():
+    # In the kernel a tracked cell is a magic call; its body is what binds `w`.
+    cells = nb("%%track_run\nw = 1", "%%track_run\nw = 2", "%%track_run\nr = w * 3")
+    raw = [c.source for c in cells]
+    magic = "get_ipython().run_cell_magic('track_run', '', {!r})"
+    history = [
+        Execution(1, raw[0], magic.format("w = 1\n"), "c0", started=T0 + 1),
+        Execution(2, raw[1], magic.format("w = 2\n"), "c1", started=T0 + 2),
+    ]
+    tracked = Execution(3, raw[2], "r = w * 3", "c2", started=T0 + 3)
+    assert not analyze_lineage(history, tracked, cells, saved_at=T0).hidden_state
+    # Saved after cell 2 ran, with other code: `w` now comes from code the notebook lacks.
+    edited = nb(raw[0], "%%track_run\nw = 20", raw[2])
+    report = analyze_lineage(history, tracked, edited, saved_at=T0 + 2.5)
+    assert report.stale_names == {"w": 2}

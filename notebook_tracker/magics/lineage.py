@@ -152,6 +152,13 @@ def _locate(execution: Execution, nb: _Notebook, after: int) -> tuple[NotebookCe
     return None, missing
 
 
+def _python(execution: Execution) -> str:
+    """The code to analyse: a tracked cell's body rather than the magic call it ran as."""
+    if unwrap_tracked(execution.source) is not None:
+        return plain_source(execution.source)
+    return execution.code
+
+
 Located = list[tuple[Execution, NotebookCell | None, str]]
 
 
@@ -199,12 +206,13 @@ def _repeated(located: Located, reads: frozenset[str]) -> list[dict[str, Any]]:
         if len(positions) < 2:
             continue
         prev, last = positions[-2], positions[-1]
-        changed = set(self_dependent(located[last][0].code))
+        changed = set(self_dependent(_python(located[last][0])))
         if index != current_cell.index:
             changed &= reads
         for execution, cell, _state in located[prev + 1 : last]:
             if cell is None or cell.index != index:
-                changed -= defined_names(execution.code) - self_dependent(execution.code)
+                code = _python(execution)
+                changed -= defined_names(code) - self_dependent(code)
         if changed:
             flagged.append(
                 {
@@ -230,7 +238,7 @@ def _misplaced(located: Located, nb: _Notebook, reads: frozenset[str]) -> list[d
     definer: dict[str, tuple[Execution, NotebookCell | None, str]] = {}
     unplaced: set[str] = set()  # bound by code whose cell is not known (unsaved, gone)
     for execution, cell, state in located[:-1]:
-        names = defined_names(execution.code)
+        names = defined_names(_python(execution))
         if cell is not None:
             ran[cell.index] = execution
         elif state == "unsaved":
@@ -244,7 +252,7 @@ def _misplaced(located: Located, nb: _Notebook, reads: frozenset[str]) -> list[d
             if cell.index >= current_cell.index or (cell.cell_id and cell.cell_id in nb.deleted):
                 continue
             execution = ran.get(cell.index)
-            code = execution.code if execution is not None else plain_source(cell.source)
+            code = _python(execution) if execution is not None else plain_source(cell.source)
             if name in defined_names(code):
                 expected = cell
         if expected is None:
@@ -368,7 +376,7 @@ def analyze_lineage(
             report.edited_after_run.append({"count": execution.count, "notebook_index": index})
     definer: dict[str, tuple[Execution, str]] = {}
     for execution, _cell, state in located[:-1]:
-        for name in defined_names(execution.code):
+        for name in defined_names(_python(execution)):
             definer[name] = (execution, state)
     reads = read_names(current.code)
     for name in sorted(reads):
