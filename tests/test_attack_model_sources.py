@@ -496,3 +496,15 @@ def test_a_served_name_cannot_name_a_directory_elsewhere(attack):
         assert status in (400, 404), (name, body)
     assert not escape.exists()
     assert attack.server.json("GET", "/api/serving")[1]["served"] == []
+
+
+def test_model_copies_left_by_a_stopped_server_are_removed_by_the_next(tmp_path):
+    with _start(tmp_path) as server:
+        _log_through_the_proxy(server, "good")
+        assert server.json("POST", "/models/good/1/invocations", BODY)[0] == 200
+        pattern = f"nt-served-models-{server.proc.pid}-*"
+        (copies,) = Path(tempfile.gettempdir()).glob(pattern)
+        assert (copies / "good-v1" / "MLmodel").is_file()
+    with _start(tmp_path) as server:
+        assert server.json("POST", "/models/good/1/invocations", BODY)[0] == 200
+        assert not copies.exists()

@@ -11,6 +11,8 @@ No tornado here: handlers call these blocking methods on the server's pool.
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -21,6 +23,7 @@ from typing import Any
 from notebook_tracker.errors import InvalidParameter, NotFound, TrackerError
 
 DEFAULT_IDLE_TIMEOUT_S = 30 * 60
+_MODELS_PREFIX = "nt-served-models-"
 _RESOLVE_TTL_S = 2.0
 
 
@@ -41,6 +44,29 @@ REGISTERED_ONLY_MESSAGE = (
     "c.NotebookTracker.serve_registered_only = True): register {uri!r} first "
     "(register_model(uri, name)) and serve that version."
 )
+
+
+def _models_dir() -> Path:
+    """A private directory for this process's model copies, removed when it exits; copies
+    left by servers that were killed (a SIGTERM runs no exit handler) are removed here."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{_MODELS_PREFIX}*-*"):
+        pid = old.name[len(_MODELS_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and old.stat().st_uid == os.getuid():
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{_MODELS_PREFIX}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _check_name(name: str) -> None:
@@ -181,7 +207,7 @@ class ModelServing:
         _check_name(key)
         with self._lock:
             if self._models_dir is None:
-                self._models_dir = Path(tempfile.mkdtemp(prefix="nt-served-models-"))
+                self._models_dir = _models_dir()
             path = self._models_dir / key
         shutil.rmtree(path, ignore_errors=True)
         return path
