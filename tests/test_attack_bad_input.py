@@ -520,6 +520,9 @@ def test_the_scoring_server_answers_hostile_payloads_with_json_and_no_5xx(scorin
 
 def test_the_scoring_server_refuses_oversize_chunked_bodies_and_long_urls_with_json(scoring: str):
     port = int(scoring.split(":")[1])
+    request = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n{}"
+    status, headers, raw = _raw_exchange(port, request)
+    assert status == 400 and "Malformed HTTP request" in json.loads(raw)["message"]
     status, headers, raw = _raw_exchange(port, _chunked("/invocations", 4 * BODY_LIMIT))
     data = assert_json_answer(status, headers, raw, "chunked")
     assert status == 413 and data["error_code"] == "REQUEST_LIMIT_EXCEEDED"

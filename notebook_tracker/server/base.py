@@ -28,6 +28,7 @@ from notebook_tracker.server.errors import (
     PayloadTooLarge,
     Unauthenticated,
     UriTooLong,
+    drop_bad_framing,
     error_payload,
     is_expected,
 )
@@ -107,25 +108,9 @@ class TrackerHandler(tornado.web.RequestHandler):
 
     # -- input ------------------------------------------------------------------------------
     def _check_framing(self) -> None:
-        """Body framing tornado would refuse with a bare 400 once this returns: refused here
-        with JSON instead. The offending headers are dropped from the request (tornado reads
-        the body by the same header object), so tornado reads no body and adds nothing."""
-        headers = self.request.headers
-        length = headers.get_list("Content-Length")
-        coding = headers.get("Transfer-Encoding")
-        problem = None
-        if coding is not None and coding.strip().lower() != "chunked":
-            problem = f"Transfer-Encoding {coding!r} is not supported: send chunked or plain."
-        elif coding is not None and length:
-            problem = "A request may not have both Transfer-Encoding and Content-Length."
-        elif length and not all(v.strip().isdigit() for v in ",".join(length).split(",")):
-            problem = f"Content-Length {', '.join(length)!r} is not a byte count."
-        elif length and len({v.strip() for v in ",".join(length).split(",")}) > 1:
-            problem = f"Content-Length {', '.join(length)!r} gives different byte counts."
+        """Body framing tornado would refuse with a bare 400 once this returns: a JSON 400."""
+        problem = drop_bad_framing(self.request.headers)
         if problem is not None:
-            for name in ("Content-Length", "Transfer-Encoding"):
-                if name in headers:
-                    del headers[name]
             raise BadRequest(f"Malformed HTTP request: {problem}")
 
     def _start_body(self) -> None:

@@ -16,6 +16,7 @@ import tornado.web
 
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.models.scoring import payloads
+from notebook_tracker.server.errors import drop_bad_framing
 
 log = logging.getLogger("notebook_tracker.scoring")
 
@@ -50,6 +51,10 @@ class _Base(tornado.web.RequestHandler):
                 f"The request URL is {len(target)} bytes long; at most {MAX_URL_BYTES} are "
                 "accepted: send the input in the request body.",
             )
+            return
+        problem = drop_bad_framing(self.request.headers)
+        if problem is not None:
+            self.send_error_json(400, "BAD_REQUEST", f"Malformed HTTP request: {problem}")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         code = {404: "ENDPOINT_NOT_FOUND", 413: "REQUEST_LIMIT_EXCEEDED"}.get(status_code)
