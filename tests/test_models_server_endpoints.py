@@ -207,3 +207,37 @@ async def test_a_version_from_outside_the_artifact_store_is_refused_under_jupyte
     answer = await invoke(jp_fetch, "times/3")
     assert answer.code == 400
     assert "outside every artifact root" in json.loads(answer.body)["message"]
+
+
+REGISTERED_ONLY = {
+    "ServerApp": {"jpserver_extensions": {"notebook_tracker": True}},
+    "NotebookTracker": {"serve_registered_only": True},
+}
+
+
+async def start(jp_fetch, name: str, body: dict):
+    return await jp_fetch(
+        "notebook-tracker", "api", "serving", name, "start", method="POST",
+        body=json.dumps(body), raise_error=False,
+    )  # fmt: skip
+
+
+async def test_a_logged_model_is_served_by_uri_under_a_name_of_its_own(jp_fetch, registry, serving):
+    run_id = registry.get_model_version("times", 1).run_id
+    started = await start(jp_fetch, "adhoc", {"model_uri": f"runs:/{run_id}/times2"})
+    assert started.code == 200 and json.loads(started.body)["served"]["version"] is None
+    response = await invoke(jp_fetch, "adhoc")
+    assert response.code == 200 and json.loads(response.body) == {"predictions": [2.0, 4.0]}
+    taken = await start(jp_fetch, "times", {"model_uri": f"runs:/{run_id}/times2"})
+    assert taken.code == 400 and "is a registered model" in json.loads(taken.body)["message"]
+
+
+@pytest.mark.parametrize("jp_server_config", [REGISTERED_ONLY])
+async def test_registered_only_trait_refuses_a_model_uri(
+    tracking_uri, jp_server_config, jp_fetch, registry, serving
+):
+    run_id = registry.get_model_version("times", 1).run_id
+    refused = await start(jp_fetch, "adhoc", {"model_uri": f"runs:/{run_id}/times2"})
+    assert refused.code == 403
+    assert "serve_registered_only" in json.loads(refused.body)["message"]
+    assert (await invoke(jp_fetch, "times/1")).code == 200  # registered versions still serve
