@@ -10,6 +10,10 @@ class TrackerError(Exception):
     http_status = 500
 
     def __init__(self, message: str, error_code: str | None = None) -> None:
+        from notebook_tracker.redaction import redact
+
+        # Messages quote URIs and requests; a token or password in one must not travel on.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         if error_code is not None:
