@@ -20,6 +20,8 @@ READ_COMMANDS = [
     ["runs", "describe", "0123456789abcdef0123456789abcdef"],
     ["runs", "delete", "0123456789abcdef0123456789abcdef"],
     ["experiments", "delete", "1"],
+    ["models", "list"],
+    ["models", "versions", "iris"],
 ]
 
 
@@ -69,7 +71,7 @@ def test_runs_list_from_a_subfolder_reads_the_nearest_store_above(notebooks: Pat
     assert not (notebooks / "data" / "raw" / config.STORE_DIRNAME).exists()
 
 
-@pytest.mark.parametrize("args", READ_COMMANDS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=" ".join)
 def test_read_commands_without_a_store_say_so_and_create_nothing(
     no_store_dir: Path, args: list[str]
 ) -> None:

@@ -12,10 +12,12 @@ import click
 from notebook_tracker.cli import tracking_uri_option
 
 
-def _registry(tracking_uri: str | None):  # type: ignore[no-untyped-def]
+def _registry(tracking_uri: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
+    """The registry of the store these options name (see cli/store.py); only `create` starts one."""
+    from notebook_tracker.cli.store import resolve_store_uri
     from notebook_tracker.models.registry import RegistryClient
 
-    return RegistryClient(tracking_uri)
+    return RegistryClient(resolve_store_uri(tracking_uri, create=create))
 
 
 def _when(ms: int | None) -> str:
@@ -197,5 +199,5 @@ def alias(
 @tracking_uri_option
 def register(model_uri: str, name: str, tracking_uri: str | None) -> None:
     """Register the model at MODEL_URI as a new version of NAME."""
-    mv = _registry(tracking_uri).register_model(model_uri, name)
+    mv = _registry(tracking_uri, create=True).register_model(model_uri, name)
     click.echo(f"Registered {name} version {mv.version} (models:/{name}/{mv.version}).")
