@@ -171,3 +171,16 @@ def test_an_ascii_token_works_end_to_end(tmp_path: Path) -> None:
     assert ok.returncode == 0 and "Default" in ok.stdout, ok.stderr
     assert refused.returncode == 1 and "refused the request (401)" in refused.stderr
     assert token not in log and token not in refused.stderr
+
+
+def test_a_password_in_a_tracking_server_url_stays_out_of_errors() -> None:
+    from helpers import free_port
+
+    from notebook_tracker.client import TrackingClient
+    from notebook_tracker.errors import TrackerError
+
+    url = f"http://me:{TOKEN}@127.0.0.1:{free_port()}"
+    with pytest.raises(TrackerError) as raised:
+        TrackingClient(url).search_experiments()
+    assert "Cannot reach the tracking server at http://me:" in str(raised.value)
+    _assert_no_token(str(raised.value), TOKEN)
