@@ -97,8 +97,9 @@ class MetricBuffer:
     At most `NOTEBOOK_TRACKER_MAX_BUFFERED_POINTS` (default 1,000,000) wait in memory. The hot
     path checks `len(rows) >= limit` and calls `make_room`: it writes synchronously, so a store
     that is merely slower than the loop slows the loop down (backpressure), and a store that
-    fails (disk full, read-only, server down with a full journal) raises its error there, at
-    once: `limit` drops to 0 while a failure lasts, so the next call hears of it.
+    fails in a way only the user can fix (SQLite on a full or read-only disk, a server down
+    with a full journal) raises its error there, at once: `limit` drops to 0 while such a
+    failure lasts, so the next call hears of it.
     """
 
     def __init__(self, store: TrackingStore, open_runs: Callable[[], list[str]]) -> None:
@@ -115,6 +116,7 @@ class MetricBuffer:
         self._stopped = False
         self._dropped: Exception | None = None  # points refused for good: raised once
         self._failure: Exception | None = None  # the store fails now: points are kept
+        self._fatal = False  # ... and only the user can fix it: log_metric raises at once
         # Called with each batch once written, in the writing thread (a live run card reads
         # them here, off the hot path); a listener's error never stops the writing.
         self.listeners: list[Callable[[list[Row]], None]] = []
@@ -162,9 +164,7 @@ class MetricBuffer:
         while True:
             with self._write_lock:
                 self._drain()
-            failure = self.sink.blocked()
-            if failure is None and isinstance(self._failure, TrackerError):
-                failure = self._failure
+            failure = self.sink.blocked() or (self._failure if self._fatal else None)
             if failure is None and len(self.rows) < self.max_points:
                 self.limit = self.max_points
                 return
@@ -172,7 +172,8 @@ class MetricBuffer:
                 if failure is None:
                     failure = TrackerError(
                         f"The store {_where(self.store)} has not taken a write for "
-                        f"{BLOCK_TIMEOUT_S:.0f} s ({self._failure})"
+                        f"{BLOCK_TIMEOUT_S:.0f} s ({self._failure})",
+                        "TEMPORARILY_UNAVAILABLE",
                     )
                 text = f"{str(self._with_count(failure)).rstrip('.')}. This point was not logged."
                 raise _same_kind(failure, text) from None
@@ -194,7 +195,15 @@ class MetricBuffer:
             # a user can act on) the next log_metric raise it in the user's code.
             _log.warning("notebook-tracker could not write metrics yet, will retry: %s", error)
         self._failure = error
-        if isinstance(error, TrackerError):
+        # A SQLite file that cannot be written needs the user (disk full, read-only): the next
+        # log_metric says so. A lock or a database server that is down may pass: points
+        # collect in memory up to the bound, and only then does log_metric wait and raise.
+        self._fatal = (
+            isinstance(error, TrackerError)
+            and _where(self.store).startswith("sqlite")
+            and "locked" not in str(error)
+        )
+        if self._fatal:
             self.limit = 0
 
     def _drain(self) -> None:
@@ -220,7 +229,7 @@ class MetricBuffer:
                 self._failed(error)
                 return
             if self._failure is not None:
-                self._failure = None
+                self._failure, self._fatal = None, False
                 self.limit = self.max_points
             for listener in tuple(self.listeners):
                 try:
