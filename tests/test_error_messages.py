@@ -336,3 +336,12 @@ def test_server_start_against_an_unusable_sqlite_path_is_one_line(tmp_path: Path
     assert str(path) in line and says in line
     assert "listening" not in result.stdout
     _assert_clean(result.stdout + result.stderr)
+
+
+def test_cli_against_an_unreachable_server_is_one_line() -> None:
+    port = free_port()
+    result = _cli("experiments", "list", "--tracking-uri", f"http://me:{PASSWORD}@127.0.0.1:{port}")
+    line = _one_error_line(result)
+    assert f"Cannot reach the tracking server at http://me:[secret]@127.0.0.1:{port}" in line
+    assert "Is it running?" in line
+    _assert_clean(result.stdout + result.stderr)
