@@ -185,7 +185,7 @@ class RestOutbox:
         if self.held:
             self._to_journal()
         if self.backlog:
-            _log.warning("notebook-tracker: %s", self._undelivered(None))
+            _log.warning("notebook-tracker: %s", self._undelivered(None, exiting=True))
         for journal in [self.journal, *(self.orphans or [])]:
             if journal is not None:
                 journal.close()
@@ -343,9 +343,9 @@ class RestOutbox:
             self.down_since = time.time()
             self.attempts = 0
             _log.warning(
-                "notebook-tracker: %s. Metric points are kept on disk and sent, in order, when it "
+                "notebook-tracker: %s Metric points are kept on disk and sent, in order, when it "
                 "answers again.",
-                self.reason.rstrip("."),
+                self.reason if self.reason.endswith((".", ".)")) else self.reason + ".",
             )
         self.attempts += 1
         delay = min(REPLAY_MAX_BACKOFF_S, REPLAY_BACKOFF_S * 2 ** (self.attempts - 1))
@@ -368,15 +368,18 @@ class RestOutbox:
         since = time.strftime("%H:%M:%S", time.localtime(self.down_since))
         return f"The tracking server at {self.uri} has failed since {since} ({self.reason})"
 
-    def _undelivered(self, refusal: MetricsRefused | None) -> MetricsUndelivered:
+    def _undelivered(
+        self, refusal: MetricsRefused | None, exiting: bool = False
+    ) -> MetricsUndelivered:
         where = ", ".join(str(j.path) for j in self._journals()) or "memory"
         what = f"{self.kept_points} metric points"
         if self.kept_end:
             what += " and the end of a run"
         text = (
             f"{self._down_text().rstrip('.')}: {what} could not be delivered. They are kept in "
-            f"{where} and will be sent, in order, when the server answers: by this process, or "
-            f"by the next one that logs to {self.uri}."
+            f"{where} and will be sent, in order, when the server answers: "
+            + ("" if exiting else "by this process, or ")
+            + f"by the next process that starts a run on {self.uri}."
         )
         if self.held:
             text += f" ({len(self.held)} batches are only in memory: {self.blocked_error}.)"
