@@ -394,8 +394,8 @@ def _jupyter_base() -> type:
             setattr(self, (self.request.method or "get").lower(), refuse)
 
         def _token_hint(self) -> str:
-            offered = "Authorization" in self.request.headers or self.get_query_argument(
-                "token", None
+            offered = self.request.headers.get("Authorization", "").strip() or (
+                self.get_query_argument("token", None)
             )
             start = (
                 "The token sent is not this Jupyter server's token"
