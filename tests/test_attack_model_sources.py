@@ -508,3 +508,13 @@ def test_model_copies_left_by_a_stopped_server_are_removed_by_the_next(tmp_path)
     with _start(tmp_path) as server:
         assert server.json("POST", "/models/good/1/invocations", BODY)[0] == 200
         assert not copies.exists()
+
+
+def test_a_proxy_source_naming_a_host_is_stored_without_it(attack):
+    port = attack.listener.port
+    status, body = attack.register("hosted", f"mlflow-artifacts://127.0.0.1:{port}/models/x")
+    assert status == 200, body
+    assert body["model_version"]["source"] == "mlflow-artifacts:/models/x"
+    status, body = attack.register("hosted", f"file://{attack.dest}/models/y")
+    assert status == 200 and body["model_version"]["source"] == f"{attack.dest}/models/y"
+    attack.assert_untouched()

@@ -81,6 +81,18 @@ class ModelSources:
                 f"log_model(..., registered_model_name=...). {exc.message}"
             ) from None
 
+    def accept(self, source: object) -> str:
+        """`source` checked like `check`, in the form to store: a direct location loses what
+        the server ignores (a proxy host, `file:`), so no client that reads the version back
+        is sent to a host the registering client chose."""
+        self.check(source)
+        assert isinstance(source, str)
+        if _scheme(source) in ("runs", "models"):
+            return source
+        from notebook_tracker.artifacts.roots import parse_location
+
+        return parse_location(source).uri()
+
     def location(self, uri: str, hops: int = 0) -> str:
         """The confined storage location (local path, `s3://` or proxy URL) of a model URI."""
         if hops > _MAX_HOPS:

@@ -154,8 +154,7 @@ def get_by_alias(api: Any, req: Params) -> dict[str, Any]:
 def create_version(api: Any, req: Params) -> dict[str, Any]:
     from notebook_tracker.models.sources import for_context
 
-    source = req.require("source")
-    for_context(api.context).check(source)  # only from this server's artifact store
+    source = for_context(api.context).accept(req.require("source"))  # only from its store
     mv = _registry(api).store.create_model_version(
         req.require("name"),
         source,
