@@ -7,6 +7,7 @@ A real `jupyter server` process, the real `mlflow` client, and Debian's Chromium
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import re
 import subprocess
@@ -170,3 +171,28 @@ def test_mlflow_printed_view_run_link_opens_the_run_in_jupyterlab(jupyter):
         finally:
             browser.close()
     assert landed == [f"{url}/lab?nt-run={run_id}"]
+
+
+def test_cookie_session_post_without_xsrf_is_told_what_to_send(jupyter):
+    url, _base, _env = jupyter
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    browser.open(f"{url}/lab?token={TOKEN}", timeout=60).read()  # logs in: a session cookie
+    cookies = {c.name: c.value for c in jar}
+    assert "_xsrf" in cookies and len(cookies) >= 2, sorted(cookies)
+
+    search = f"{url}/notebook-tracker/api/2.0/mlflow/runs/search"
+    body = json.dumps({"experiment_ids": ["0"]}).encode()
+    request = urllib.request.Request(
+        search, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        browser.open(request, timeout=30)
+    assert refused.value.code == 403
+    payload = json.loads(refused.value.read())
+    assert payload["error_code"] == "PERMISSION_DENIED"
+    assert "X-XSRFToken" in payload["message"] and "Authorization: token" in payload["message"]
+
+    request.add_header("X-XSRFToken", cookies["_xsrf"])
+    with browser.open(request, timeout=30) as allowed:
+        assert allowed.status == 200
