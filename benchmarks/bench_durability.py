@@ -151,6 +151,48 @@ print(json.dumps({{"points_per_s": N / replay_s, "replay_s": replay_s, "spill_s"
 """,
 }
 
+# A client SIGKILLed 2 s into an outage, after logging N points into it: how many of them reach
+# the server once it is back and another process starts a run there.
+KILLED = """
+CLIENT = r'''
+import os, sys, time
+if sys.argv[1] == "nt":
+    import notebook_tracker as nt
+    nt.set_tracking_uri(sys.argv[2])
+    run = nt.start_run()
+    log = lambda i: nt.log_metric("x", float(i), step=i)
+else:
+    import mlflow
+    mlflow.set_tracking_uri(sys.argv[2])
+    run = mlflow.start_run()
+    log = lambda i: mlflow.log_metric("x", float(i), step=i, synchronous=False)
+print(run.info.run_id, flush=True)
+sys.stdin.readline()
+for i in range(int(sys.argv[3])):
+    log(i)
+time.sleep(2)
+print("logged", flush=True)
+time.sleep(600)
+'''
+client = subprocess.Popen([sys.executable, "-c", CLIENT, "{tool}", url, str({n})],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+run_id = client.stdout.readline().strip()
+stop(server)
+client.stdin.write("go\\n")
+client.stdin.flush()
+assert client.stdout.readline().startswith("logged")
+client.kill()
+client.wait()
+server = start_server(port)
+import notebook_tracker as nt
+nt.set_tracking_uri(url)
+with nt.start_run():  # the next process: it adopts what the killed one left in its journal
+    pass
+arrived = len(nt.TrackingClient(url).get_metric_history(run_id, "x"))
+stop(server)
+print(json.dumps({{"arrived": arrived}}))
+"""
+
 ML = {
     "log_metric": """
 import mlflow
@@ -210,6 +252,13 @@ def main() -> None:
         f"{'replay after an outage, to the real server':<44} {r['points_per_s']:10,.0f} points/s "
         f"({n:,} points in {r['replay_s']:.2f} s; journaled at "
         f"{n / r['spill_s']:,.0f} points/s, {r['journal_bytes_per_point']:.0f} bytes/point)"
+    )
+    k = 10_000
+    ours = run(KILLED, tool="nt", n=k)["arrived"]
+    theirs = run(KILLED, tool="mlflow", n=k)["arrived"] if HAVE_MLFLOW else None
+    print(
+        f"{'client SIGKILLed 2 s into an outage':<44} {ours:,} of {k:,} points arrive later"
+        + (f";  mlflow (async logging): {theirs:,} of {k:,}" if theirs is not None else "")
     )
     r = run(NT["replay"], n=n, null_sink=True)
     print(
