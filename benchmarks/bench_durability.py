@@ -9,6 +9,9 @@ Each workload runs in a fresh subprocess that starts its own `notebook-tracker s
 - replay after an outage: points logged while the server was down go to the journal; the
   server comes back and `flush()` delivers them in order (points/s, end to end, so bounded by
   how fast the server ingests log-batch requests);
+- a client SIGKILLed mid-outage: how many of the points it logged into the outage reach the
+  server once it is back (the next process replays the journal), and the same for MLflow's
+  async logging;
 - the client's own replay ceiling: the same journal replayed to a server that answers each
   log-batch at once without storing it (what the client side costs).
 """
