@@ -2,8 +2,8 @@
 
 `.ci/run` prepares one virtualenv per generation under `NOTEBOOK_TRACKER_TEST_KERNELS_DIR`
 (default `/tmp/nbt-kernels`), each seeing this environment's packages (notebook-tracker
-included) with its own IPython and ipykernel on top. `install_kernelspecs` makes them kernels
-of a Jupyter data dir, named `nbt-<generation>`.
+included) with its own IPython and ipykernel on top, and one (`nb7`) with Notebook 7.
+`install_kernelspec` makes the kernels those of a Jupyter data dir, named `nbt-<generation>`.
 """
 
 from __future__ import annotations
@@ -87,3 +87,17 @@ def install_kernelspec(data_dir: Path, kernel: Kernel) -> None:
             }
         )
     )
+
+
+def find_notebook7() -> str | None:
+    """A Python with Notebook 7 on top of this environment (`.ci/run` prepares it), or None."""
+    folder = Path(os.environ.get(KERNELS_DIR_ENV) or DEFAULT_KERNELS_DIR) / "nb7"
+    python = folder / "bin" / "python"
+    if not python.exists():
+        return None
+    code = "import notebook, sys; sys.exit(int(notebook.__version__.split('.')[0]) != 7)"
+    try:
+        subprocess.run([python, "-c", code], capture_output=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return str(python)

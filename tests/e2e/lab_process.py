@@ -52,7 +52,10 @@ class JupyterLab:
         root_dir: Path,
         tracking_uri: str,
         jupyter_path: Path | None = None,
+        notebook7_python: str | None = None,
     ) -> None:
+        """`notebook7_python`: run Notebook 7 (`python -m notebook`) from that Python instead."""
+        self.notebook7_python = notebook7_python
         self.workdir = workdir
         self.root_dir = root_dir
         self.tracking_uri = tracking_uri
@@ -104,20 +107,21 @@ class JupyterLab:
         self.port = _free_port()
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = self._environment()
+        app = "JupyterNotebookApp" if self.notebook7_python else "LabApp"
         cmd = [
-            sys.executable,
+            self.notebook7_python or sys.executable,
             "-m",
-            "jupyterlab",
+            "notebook" if self.notebook7_python else "jupyterlab",
             "--allow-root",
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root_dir}",
-            f"--LabApp.user_settings_dir={self.workdir / 'settings'}",
-            f"--LabApp.workspaces_dir={self.workdir / 'workspaces'}",
+            f"--{app}.user_settings_dir={self.workdir / 'settings'}",
+            f"--{app}.workspaces_dir={self.workdir / 'workspaces'}",
             # window.jupyterapp: tests run commands (theme switch) as a user would.
-            "--LabApp.expose_app_in_browser=True",
+            f"--{app}.expose_app_in_browser=True",
         ]
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from helpers import require_service
-from kernels import Kernel, find_kernel, install_kernelspec
+from kernels import Kernel, find_kernel, find_notebook7, install_kernelspec
 from lab_process import SCREENSHOTS, JupyterLab
 
 from notebook_tracker.artifacts import get_artifact_repository
@@ -61,6 +61,29 @@ def kernel_of(generation: str) -> Kernel:
     if isinstance(found, str):
         require_service(found)
     return found
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
+    python = find_notebook7()
+    if python is None:
+        require_service(
+            "no Notebook 7 at $NOTEBOOK_TRACKER_TEST_KERNELS_DIR/nb7: python -m venv "
+            "--system-site-packages /tmp/nbt-kernels/nb7 && /tmp/nbt-kernels/nb7/bin/pip install "
+            "'notebook>=7,<8' (.ci/run does this)"
+        )
+    base = tmp_path_factory.mktemp("notebook7")
+    root = base / "root"
+    root.mkdir()
+    server = JupyterLab(
+        base / "nb7", root, f"sqlite:///{base / 'tracker.db'}", notebook7_python=python
+    )
+    os.environ.pop("NOTEBOOK_TRACKER_ARTIFACT_ROOT", None)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -113,8 +136,11 @@ class Notebook:
         nbformat.write(nb, lab.root_dir / self.file)
 
     def open(self) -> None:
-        workspace = f"{self.lab.base_url}lab/workspaces/{self.name}"
-        self.page.goto(f"{workspace}/tree/{self.file}?reset&token={self.lab.token}")
+        if self.lab.notebook7_python:
+            self.page.goto(f"{self.lab.base_url}notebooks/{self.file}?token={self.lab.token}")
+        else:
+            workspace = f"{self.lab.base_url}lab/workspaces/{self.name}"
+            self.page.goto(f"{workspace}/tree/{self.file}?reset&token={self.lab.token}")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
         self.wait_idle()
 
@@ -129,7 +155,8 @@ class Notebook:
                     && kernel.status === 'idle';
             }"""
         )
-        self.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        if not self.lab.notebook7_python:  # Notebook 7 has no execution indicator
+            self.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
 
     def cell(self, index: int):
         return self.page.locator(CELLS).nth(index)
@@ -350,3 +377,24 @@ def test_hidden_state_is_flagged_exactly_when_true(
     nb = Notebook(lab_page, lineage_lab, kernel, name)
     nb.open()
     case(nb)
+
+
+NOTEBOOK7_CASES = [clean_cell_by_cell, clean_run_all, edited_after_running, deleted_cell]
+
+
+@pytest.mark.parametrize("case", NOTEBOOK7_CASES, ids=[c.__name__ for c in NOTEBOOK7_CASES])
+def test_hidden_state_in_notebook_7_is_flagged_exactly_when_true(
+    case: Case, browser, notebook7: JupyterLab
+) -> None:
+    kernel = kernel_of("main")  # Notebook 7's own python3 kernel: this environment's packages
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        nb = Notebook(page, notebook7, kernel, f"nb7-{case.__name__}".replace("_", "-"))
+        nb.open()
+        case(nb)
+    finally:
+        page.screenshot(path=str(SCREENSHOTS / f"lineage-final-nb7-{case.__name__}.png"))
+        context.close()
+        shut_down_kernels(notebook7)
