@@ -17,7 +17,7 @@ import tornado.httpclient
 import tornado.web
 
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
-from notebook_tracker.server.errors import BadRequest, PayloadTooLarge
+from notebook_tracker.server.errors import BadRequest
 
 # A model name: no '/' and no '@' (nor its escaped form: clients quote '@' in paths).
 _NAME = r"((?:(?!%40)[^/@])+)"
@@ -41,14 +41,7 @@ class InvocationsProxy(_ModelHandler):
     @tornado.web.authenticated
     async def post(self, name: str, version: str | None, alias: str | None) -> None:
         name = unquote(name)
-        # The handler base streams bodies in (its size limits); read it through its accessor.
-        read = getattr(self, "body_bytes", None)
-        body = read() if read is not None else (self.request.body or b"")
-        if len(body) > self.context.max_body_bytes:
-            raise PayloadTooLarge(
-                f"Request body of {len(body)} bytes exceeds the limit of "
-                f"{self.context.max_body_bytes} bytes: send fewer rows per request."
-            )
+        body = self.body_bytes()  # the handler base streams bodies in and enforces the limit
         number = await self.run(self.serving.target, name, version, alias and unquote(alias))
         headers = {"Content-Type": self.request.headers.get("Content-Type", "application/json")}
         response = None
