@@ -23,7 +23,7 @@ MAX_JSON_DEPTH = 64
 _KEY_RE = re.compile(r"^[\w\-. /:]+$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # How a lone surrogate reaches a JSON body: as an escape (valid UTF-8 cannot carry one).
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _TO_BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -167,9 +167,37 @@ def parse_json(body: bytes | str, what: str = "The request body") -> Any:
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     if nested_deeper_than(raw, MAX_JSON_DEPTH):
         _too_deep(what)
-    if _SURROGATE_ESCAPE.search(raw):  # rare: only then walk the strings
+    if _has_lone_surrogate_escape(raw):  # rare: only then walk the strings, to name the field
         check_json_value(data, what)
     return data
+
+
+def _has_lone_surrogate_escape(raw: bytes) -> bool:
+    """Whether JSON text escapes a lone surrogate: a real escape (after an even run of
+    backslashes) of a surrogate that is not a high one right before a low one (an emoji, as
+    `json.dumps` writes it)."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return False
+    escapes = [m for m in _SURROGATE_ESCAPE.finditer(raw) if _unescaped(raw, m.start())]
+    i = 0
+    while i < len(escapes):
+        here = escapes[i]
+        high = here.group()[3:4].lower() in b"89ab"
+        after = escapes[i + 1] if i + 1 < len(escapes) else None
+        if not high or after is None or after.start() != here.end():
+            return True
+        if after.group()[3:4].lower() in b"89ab":  # two highs in a row
+            return True
+        i += 2
+    return False
+
+
+def _unescaped(raw: bytes, at: int) -> bool:
+    """Whether the backslash at `at` starts an escape (is not itself escaped)."""
+    run = 0
+    while at - run > 0 and raw[at - run - 1] == 0x5C:
+        run += 1
+    return run % 2 == 0
 
 
 def nested_deeper_than(raw: bytes, limit: int) -> bool:
