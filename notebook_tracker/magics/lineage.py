@@ -201,27 +201,24 @@ def _repeated(located: Located, reads: frozenset[str]) -> list[dict[str, Any]]:
     for position, (_execution, cell, _state) in enumerate(located):
         if cell is not None and cell.index <= current_cell.index:
             runs.setdefault(cell.index, []).append(position)
+    # the cell whose latest run is at a position -> the position of its run before
+    checks = {p[-1]: p[-2] for p in runs.values() if len(p) >= 2}
+    fresh_at: dict[str, int] = {}  # name -> latest position that bound it afresh
     flagged = []
-    for index, positions in sorted(runs.items()):
-        if len(positions) < 2:
-            continue
-        prev, last = positions[-2], positions[-1]
-        changed = set(self_dependent(_python(located[last][0])))
-        if index != current_cell.index:
-            changed &= reads
-        for execution, cell, _state in located[prev + 1 : last]:
-            if cell is None or cell.index != index:
-                code = _python(execution)
-                changed -= defined_names(code) - self_dependent(code)
-        if changed:
-            flagged.append(
-                {
-                    "index": index,
-                    "counts": [located[p][0].count for p in positions],
-                    "names": sorted(changed),
-                }
-            )
-    return flagged
+    for position, (execution, cell, _state) in enumerate(located):
+        code = _python(execution)
+        prev = checks.get(position)
+        if prev is not None and cell is not None:
+            changed = set(self_dependent(code))
+            if cell.index != current_cell.index:
+                changed &= reads
+            changed = {n for n in changed if fresh_at.get(n, -1) <= prev}
+            if changed:
+                counts = [located[p][0].count for p in runs[cell.index]]
+                flagged.append({"index": cell.index, "counts": counts, "names": sorted(changed)})
+        for name in defined_names(code) - self_dependent(code):
+            fresh_at[name] = position
+    return sorted(flagged, key=lambda f: f["index"])
 
 
 def _misplaced(located: Located, nb: _Notebook, reads: frozenset[str]) -> list[dict[str, Any]]:
@@ -245,16 +242,16 @@ def _misplaced(located: Located, nb: _Notebook, reads: frozenset[str]) -> list[d
             unplaced |= names
         for name in names:
             definer[name] = (execution, cell, state)
+    above = []  # (cell, the names it binds: as it ran, else as saved), in notebook order
+    for cell in nb.cells:
+        if cell.index >= current_cell.index or (cell.cell_id and cell.cell_id in nb.deleted):
+            continue
+        execution = ran.get(cell.index)
+        code = _python(execution) if execution is not None else plain_source(cell.source)
+        above.append((cell, defined_names(code)))
     flagged = []
     for name in sorted(reads):
-        expected = None
-        for cell in nb.cells:
-            if cell.index >= current_cell.index or (cell.cell_id and cell.cell_id in nb.deleted):
-                continue
-            execution = ran.get(cell.index)
-            code = _python(execution) if execution is not None else plain_source(cell.source)
-            if name in defined_names(code):
-                expected = cell
+        expected = next((cell for cell, names in reversed(above) if name in names), None)
         if expected is None:
             continue
         if expected.index not in ran:
