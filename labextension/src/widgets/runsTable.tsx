@@ -23,8 +23,8 @@ import { visibleWindow } from '../logic/windowing';
 export const ROW_HEIGHT = 26;
 /** Durations of running runs advance in steps of this, not on every render. */
 const CLOCK_MS = 5000;
-const NAME_WIDTH = 150;
-const VALUE_WIDTH = 80;
+const NAME_WIDTH = 140;
+const VALUE_WIDTH = 84;
 const EXPERIMENT_WIDTH = 110;
 const STARTED_WIDTH = 92;
 const DURATION_WIDTH = 64;

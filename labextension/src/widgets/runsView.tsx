@@ -30,6 +30,12 @@ function FilterBox(props: { model: RunsModel }): JSX.Element {
   const { model } = props;
   const [text, setText] = React.useState(model.filter);
   const timer = React.useRef<number | null>(null);
+  // A run link may clear the filter to show its run: the box follows.
+  React.useEffect(() => {
+    if (timer.current === null) {
+      setText(model.filter);
+    }
+  }, [model.filter]);
   const apply = (value: string): void => {
     if (timer.current !== null) {
       window.clearTimeout(timer.current);
@@ -261,9 +267,10 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
           <button
             className="jp-mod-styled nt-RefreshButton"
             onClick={() => void model.reload()}
-            title="Reload the runs"
+            title="Reload the runs and experiments"
+            aria-label="Refresh"
           >
-            Refresh
+            ↻
           </button>
         </div>
         {picking && <ColumnsPicker model={model} onClose={() => setPicking(false)} />}
