@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from notebook_tracker import env
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.store.base import TrackingStore
+from notebook_tracker.store.journal import positive_int_setting
 
 _log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def flush_interval() -> float:
 
 
 def max_points() -> int:
-    return int(os.environ.get(env.MAX_BUFFERED_POINTS) or DEFAULT_MAX_POINTS)
+    return positive_int_setting(env.MAX_BUFFERED_POINTS, DEFAULT_MAX_POINTS)
 
 
 def _retryable(error: BaseException) -> bool:

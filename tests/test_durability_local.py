@@ -169,3 +169,15 @@ def test_a_store_slower_than_the_loop_slows_it_down_and_loses_nothing(tracking_u
     assert most <= 1000
     steps = [m.step for m in nt.get_metric_history(run.info.run_id, "x")]
     assert steps == list(range(5000))
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-5"])
+def test_a_bad_buffer_bound_names_the_setting(tracking_uri, monkeypatch, bad):
+    from notebook_tracker.errors import InvalidParameter
+    from notebook_tracker.metric_buffer import max_points
+
+    monkeypatch.setenv(env.MAX_BUFFERED_POINTS, bad)
+    with pytest.raises(InvalidParameter, match=env.MAX_BUFFERED_POINTS):
+        max_points()
+    monkeypatch.setenv(env.MAX_BUFFERED_POINTS, "250_000")
+    assert max_points() == 250_000

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from notebook_tracker import env
-from notebook_tracker.errors import TrackerError
+from notebook_tracker.errors import InvalidParameter, TrackerError
 
 MAGIC = b"NTJ1"
 HEADER = struct.Struct("<4sBII")
@@ -69,7 +69,21 @@ def server_dir(server_uri: str) -> Path:
 
 
 def max_bytes() -> int:
-    return int(os.environ.get(env.JOURNAL_MAX_BYTES) or DEFAULT_MAX_BYTES)
+    return positive_int_setting(env.JOURNAL_MAX_BYTES, DEFAULT_MAX_BYTES)
+
+
+def positive_int_setting(name: str, default: int) -> int:
+    """A whole-number environment setting, or a clear error naming it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise InvalidParameter(f"{name} must be a positive whole number, got {raw!r}.")
+    return value
 
 
 def _lock(fd: int) -> bool:

@@ -118,6 +118,7 @@ class RestOutbox:
 
     def __init__(self, uri: str, token: str | None) -> None:
         self.uri = uri
+        max_bytes()  # a bad NOTEBOOK_TRACKER_JOURNAL_MAX_BYTES is an error now, not mid-outage
         self.http = Transport(uri, token=token, max_retries=2, backoff_s=0.2, timeout_s=30.0)
         self.journal: Journal | None = None
         self.orphans: list[Journal] | None = None  # None until looked for (first tick)
