@@ -89,24 +89,29 @@ nt.set_tracking_uri(url)
 N = {n}
 REPS = 10
 chunk = N // REPS
-appends, calls = [], []
+wall = {{"append": 0.0, "call": 0.0}}
+cpu = {{"append": 0.0, "call": 0.0}}
 with nt.start_run() as run:
-    for rep in range(REPS):  # interleaved, so both see the same load
+    for rep in range(REPS):  # interleaved, so both see the same conditions
         lst = []
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for i in range(chunk):
             lst.append(i)
-        appends.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        wall["append"] += time.perf_counter() - t
+        cpu["append"] += time.process_time() - c
+        t, c = time.perf_counter(), time.process_time()
         for i in range(rep * chunk, (rep + 1) * chunk):
             nt.log_metric("loss", 0.5, step=i)
-        calls.append(time.perf_counter() - t)
+        wall["call"] += time.perf_counter() - t
+        cpu["call"] += time.process_time() - c
     t = time.perf_counter()
 durable_s = time.perf_counter() - t
 assert len(nt.get_metric_history(run.info.run_id, "loss")) == N
 stop(server)
-print(json.dumps({{"per_call_us": sum(calls) / N * 1e6, "append_us": sum(appends) / N * 1e6,
-                  "median_ratio": sorted(c / a for c, a in zip(calls, appends))[REPS // 2],
+# CPU time of this process (the flusher thread included) does not count the time other
+# processes took the cores, which on a busy machine swamps the wall-clock figures.
+print(json.dumps({{"per_call_us": wall["call"] / N * 1e6, "append_us": wall["append"] / N * 1e6,
+                  "cpu_call_us": cpu["call"] / N * 1e6, "cpu_append_us": cpu["append"] / N * 1e6,
                   "durable_after_end_s": durable_s}}))
 """,
     "replay": """
@@ -235,11 +240,14 @@ def main() -> None:
 
     n = 20_000 if q else 200_000
     r = run(NT["log_metric"], n=n)
-    ratio = r["per_call_us"] / r["append_us"]
     print(
-        f"{'log_metric over http:// (server up)':<44} {r['per_call_us']:8.3f} us/call   "
-        f"list.append {r['append_us']:.3f} us -> {ratio:.1f}x append overall, "
-        f"{r['median_ratio']:.1f}x median of 10 side-by-side rounds (budget 20x); "
+        f"{'log_metric over http:// (server up), CPU':<44} {r['cpu_call_us']:8.3f} us/call   "
+        f"list.append {r['cpu_append_us']:.3f} us -> "
+        f"{r['cpu_call_us'] / r['cpu_append_us']:.1f}x append (budget 20x; flusher included)"
+    )
+    print(
+        f"{'log_metric over http:// (server up), wall':<44} {r['per_call_us']:8.3f} us/call   "
+        f"list.append {r['append_us']:.3f} us -> {r['per_call_us'] / r['append_us']:.1f}x; "
         f"durable after end_run in {r['durable_after_end_s']:.2f} s"
     )
     if HAVE_MLFLOW:
