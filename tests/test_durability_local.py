@@ -92,6 +92,7 @@ def _assert_one_line_naming(message: str, path: Path) -> None:
     assert "INSERT" not in message and "[SQL" not in message
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_log_metric_with_the_database_path_and_keeps_the_points(tiny_disk):
     database = tiny_disk / "tracker.db"
     ballast = tiny_disk / "ballast"
@@ -116,6 +117,7 @@ def test_a_full_disk_stops_log_metric_with_the_database_path_and_keeps_the_point
     assert out["status"] == "FINISHED"
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_stops_log_metric_with_the_database_path(tmp_path):
     database = tmp_path / "store" / "tracker.db"
     out, stderr = _run(LOG_UNTIL_REFUSED, f"sqlite:///{database}", str(2 << 20), "")
