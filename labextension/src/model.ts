@@ -12,7 +12,7 @@ import { pruneSelection } from './logic/selection';
 import { IColumn, IExperiment, IRun, ISort } from './logic/types';
 
 /** First page small so the table shows at once; later pages larger to load the rest fast. */
-const FIRST_PAGE = 500;
+const FIRST_PAGE = 100;
 const NEXT_PAGE = 5000;
 const MAX_RUNS = 100000;
 const POLL_PAGE = 200;
