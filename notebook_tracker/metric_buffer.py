@@ -293,7 +293,12 @@ def flush_all(raise_errors: bool = True) -> None:
 
 
 def _reset_after_fork() -> None:
-    # The flusher thread does not survive a fork; the child starts its own on first use.
+    # The flusher thread does not survive a fork; the child starts its own on first use. The
+    # child lets go of the parent's journal files, so they can be adopted once the parent dies.
+    for buf in _buffers.values():
+        forget = getattr(buf.sink, "forget_after_fork", None)
+        if forget is not None:
+            forget()
     _buffers.clear()
 
 

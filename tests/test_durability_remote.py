@@ -360,3 +360,44 @@ def test_a_full_journal_refuses_more_and_names_the_setting(tmp_path, monkeypatch
     journal.append([(DATA, b"x" * 100)], 200)
     with pytest.raises(JournalFull, match=env.JOURNAL_MAX_BYTES):
         journal.append([(DATA, b"x" * 100)], 200)
+
+
+FORKING = textwrap.dedent(
+    """
+    import os, time
+    from notebook_tracker import metric_buffer
+    from notebook_tracker.store.journal import DATA
+    from notebook_tracker.store.rest import RestStore
+
+    buf = metric_buffer.buffer_for(RestStore("http://127.0.0.1:9"), lambda: [])
+    buf.sink._keep([(DATA, b"r\\n1\\n{}")])  # an outage began: this process has a journal
+    if os.fork() == 0:
+        time.sleep(60)  # a forked worker that outlives its parent
+        os._exit(0)
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_forked_child_does_not_keep_its_dead_parents_journal_from_adoption(tmp_path, monkeypatch):
+    monkeypatch.setenv(env.JOURNAL_DIR, str(tmp_path))
+    parent = subprocess.Popen([sys.executable, "-c", FORKING], stdout=subprocess.PIPE, text=True)
+    children: list[str] = []
+    try:
+        assert parent.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+        children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        assert len(children) == 1
+        parent.kill()
+        parent.wait()
+        os.kill(int(children[0]), 0)  # the forked child still runs, holding a copy of the file
+        (adopted,) = Journal.adopt_orphans("http://127.0.0.1:9")
+        assert adopted.has_pending
+        adopted.close(remove_if_empty=False)
+    finally:
+        parent.kill()
+        for pid in children:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -227,6 +227,12 @@ class Journal:
     def has_pending(self) -> bool:
         return self.data_end > self.delivered_to
 
+    def release_copy(self) -> None:
+        """In a forked child: close this copy of the file only (the parent keeps its lock)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
     def close(self, remove_if_empty: bool = True) -> None:
         if self._fd < 0:
             return

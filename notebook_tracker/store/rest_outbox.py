@@ -192,6 +192,11 @@ class RestOutbox:
                 journal.close()
         self.journal, self.orphans = None, []
 
+    def forget_after_fork(self) -> None:
+        for journal in [self.journal, *(self.orphans or [])]:
+            if journal is not None:
+                journal.release_copy()
+
     # -- internals ------------------------------------------------------------------------------
     @property
     def backlog(self) -> bool:
