@@ -131,7 +131,6 @@ class RestOutbox:
         self.next_try = 0.0
         self.blocked_error: TrackerError | None = None
         self.refusal: MetricsRefused | None = None
-        self.dropped = 0
 
     # -- the sink interface --------------------------------------------------------------------
     def write(self, rows: Sequence[tuple[str, str, float, int, int]]) -> None:
@@ -329,7 +328,6 @@ class RestOutbox:
             )
             return
         run_id, count, _ = _split(payload)
-        self.dropped += count
         text = (
             f"The tracking server at {self.uri} refused {count} metric points of run {run_id} "
             f"for good, so they were dropped: {error}"
