@@ -25,15 +25,19 @@ def test_older_database_is_migrated_and_keeps_its_runs(tmp_path):
     engine = create_engine(uri)
     upgrade(engine, "0001_initial")
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage) "
-            "VALUES (0, 'Default', '/tmp/a/0', 'active')"
-        ))
-        conn.execute(text(
-            "INSERT INTO runs (run_uuid, name, experiment_id, status, start_time, lifecycle_stage, "
-            "artifact_uri) VALUES ('a' || '0123456789abcdef0123456789abcde', 'old-run', 0, "
-            "'FINISHED', 1, 'active', '/tmp/a/0/x/artifacts')"
-        ))
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage) "
+                "VALUES (0, 'Default', '/tmp/a/0', 'active')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, start_time, "
+                "lifecycle_stage, artifact_uri) VALUES ('a' || '0123456789abcdef0123456789abcde', "
+                "'old-run', 0, 'FINISHED', 1, 'active', '/tmp/a/0/x/artifacts')"
+            )
+        )
     assert "owner_pid" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     forget_stores()
     store = SqlStore(uri)

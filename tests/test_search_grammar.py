@@ -41,10 +41,17 @@ def test_no_filter_means_no_comparisons():
 @pytest.mark.parametrize(
     ("prefix", "entity"),
     [
-        ("metrics", "metric"), ("metric", "metric"),
-        ("params", "param"), ("param", "param"), ("parameters", "param"), ("parameter", "param"),
-        ("tags", "tag"), ("tag", "tag"),
-        ("METRICS", "metric"), ("Params", "param"), ("TAGS", "tag"),
+        ("metrics", "metric"),
+        ("metric", "metric"),
+        ("params", "param"),
+        ("param", "param"),
+        ("parameters", "param"),
+        ("parameter", "param"),
+        ("tags", "tag"),
+        ("tag", "tag"),
+        ("METRICS", "metric"),
+        ("Params", "param"),
+        ("TAGS", "tag"),
     ],
 )
 def test_every_entity_alias_names_the_same_entity(prefix, entity):
@@ -65,11 +72,19 @@ def test_attributes_are_named_with_or_without_a_prefix(prefix):
 @pytest.mark.parametrize(
     ("written", "key"),
     [
-        ("created", "start_time"), ("attributes.created", "start_time"),
-        ("Created", "start_time"), ('"run name"', "run_name"), ("`run name`", "run_name"),
-        ('"Run Name"', "run_name"), ('attributes."run name"', "run_name"),
-        ("run_id", "run_id"), ("attr.run_name", "run_name"), ("user_id", "user_id"),
-        ("artifact_uri", "artifact_uri"), ("start_time", "start_time"), ("end_time", "end_time"),
+        ("created", "start_time"),
+        ("attributes.created", "start_time"),
+        ("Created", "start_time"),
+        ('"run name"', "run_name"),
+        ("`run name`", "run_name"),
+        ('"Run Name"', "run_name"),
+        ('attributes."run name"', "run_name"),
+        ("run_id", "run_id"),
+        ("attr.run_name", "run_name"),
+        ("user_id", "user_id"),
+        ("artifact_uri", "artifact_uri"),
+        ("start_time", "start_time"),
+        ("end_time", "end_time"),
     ],
 )
 def test_attribute_aliases_resolve_to_canonical_names(written, key):
@@ -112,8 +127,12 @@ def test_params_and_tags_take_string_comparators(entity, op):
 
 @pytest.mark.parametrize(
     ("written", "op"),
-    [("IS NULL", "IS NULL"), ("is null", "IS NULL"), ("IS NOT NULL", "IS NOT NULL"),
-     ("Is  Not\tNull", "IS NOT NULL")],
+    [
+        ("IS NULL", "IS NULL"),
+        ("is null", "IS NULL"),
+        ("IS NOT NULL", "IS NOT NULL"),
+        ("Is  Not\tNull", "IS NOT NULL"),
+    ],
 )
 def test_params_and_tags_can_be_tested_for_absence(written, op):
     assert parse_filter(f"tags.team {written}") == [Comparison("tag", "team", op, None)]
@@ -128,13 +147,13 @@ def test_string_attributes_take_in_and_not_in_lists():
     assert parse_filter("attributes.run_id IN ('a','b')") == [
         Comparison("attribute", "run_id", "IN", ("a", "b"))
     ]
-    assert parse_filter('status not in ( "FAILED" , \'KILLED\' )') == [
+    assert parse_filter("status not in ( \"FAILED\" , 'KILLED' )") == [
         Comparison("attribute", "status", "NOT IN", ("FAILED", "KILLED"))
     ]
 
 
 def test_string_values_take_single_or_double_quotes_and_doubled_quotes_escape():
-    assert parse_filter("params.a = \"it's\"")[0].value == "it's"
+    assert parse_filter('params.a = "it\'s"')[0].value == "it's"
     assert parse_filter("params.a = 'it''s'")[0].value == "it's"
     assert parse_filter('params.a = "say ""hi"""')[0].value == 'say "hi"'
     assert parse_filter("params.a = ''")[0].value == ""
@@ -369,9 +388,10 @@ def test_experiment_order_by_takes_its_four_attributes():
         OrderTerm("attribute", "last_update_time", True),
         OrderTerm("attribute", "experiment_id", True),
     ]
-    assert "experiments can be ordered by" in error_for(
-        ["tags.team"], parse_experiment_order_by
-    ).message
+    assert (
+        "experiments can be ordered by"
+        in error_for(["tags.team"], parse_experiment_order_by).message
+    )
 
 
 # -- properties -------------------------------------------------------------------------------
@@ -389,19 +409,22 @@ RUN_STRING_ATTRS = ["run_id", "run_name", "status", "user_id", "artifact_uri"]
 def run_comparisons(draw) -> Comparison:
     kind = draw(st.sampled_from(["metric", "param", "tag", "string_attr", "numeric_attr"]))
     if kind == "metric":
-        return Comparison("metric", draw(keys), draw(st.sampled_from(search.NUMERIC_OPS)),
-                          draw(numbers))
+        return Comparison(
+            "metric", draw(keys), draw(st.sampled_from(search.NUMERIC_OPS)), draw(numbers)
+        )
     if kind in ("param", "tag"):
         op = draw(st.sampled_from(search.VALUE_OPS))
         value = None if op.startswith("IS ") else draw(texts)
         return Comparison(kind, draw(keys), op, value)
     if kind == "numeric_attr":
         key = draw(st.sampled_from(["start_time", "end_time"]))
-        return Comparison("attribute", key, draw(st.sampled_from(search.NUMERIC_OPS)),
-                          draw(timestamps))
+        return Comparison(
+            "attribute", key, draw(st.sampled_from(search.NUMERIC_OPS)), draw(timestamps)
+        )
     op = draw(st.sampled_from(search.STRING_ATTRIBUTE_OPS))
-    value = (tuple(draw(st.lists(texts, min_size=1, max_size=3))) if op.endswith("IN")
-             else draw(texts))
+    value = (
+        tuple(draw(st.lists(texts, min_size=1, max_size=3))) if op.endswith("IN") else draw(texts)
+    )
     return Comparison("attribute", draw(st.sampled_from(RUN_STRING_ATTRS)), op, value)
 
 
@@ -463,10 +486,46 @@ def test_format_filter_writes_filters_that_parse_back(comparisons):
 
 
 TOKENS = [
-    "metrics.a", "params.b", "tags.`c d`", "attributes.run_id", "run_name", "start_time",
-    "datasets.x", "=", "!=", "<", ">=", "==", "<>", "LIKE", "ILIKE", "IN", "NOT", "IS", "NULL",
-    "AND", "OR", "and", "(", ")", ",", "'x'", '"y"', "'", '"', "`", "1", "-2.5e3", ".", "ASC",
-    "DESC", "\\", "%", "\n", "é", "\x00",
+    "metrics.a",
+    "params.b",
+    "tags.`c d`",
+    "attributes.run_id",
+    "run_name",
+    "start_time",
+    "datasets.x",
+    "=",
+    "!=",
+    "<",
+    ">=",
+    "==",
+    "<>",
+    "LIKE",
+    "ILIKE",
+    "IN",
+    "NOT",
+    "IS",
+    "NULL",
+    "AND",
+    "OR",
+    "and",
+    "(",
+    ")",
+    ",",
+    "'x'",
+    '"y"',
+    "'",
+    '"',
+    "`",
+    "1",
+    "-2.5e3",
+    ".",
+    "ASC",
+    "DESC",
+    "\\",
+    "%",
+    "\n",
+    "é",
+    "\x00",
 ]
 garbage = st.one_of(
     st.text(max_size=40),

@@ -29,17 +29,66 @@ NAN = math.nan
 
 # run id: (experiment, name, status, start, end, user, stage, metrics, params, tags)
 RUNS = {
-    "r1": (1, "alpha", "FINISHED", 1000, 2000, "ann", "active",
-           {"loss": 0.5, "acc": 0.9}, {"lr": "0.1", "model": "cnn"},
-           {"team": "ml", "note x": "hello world"}),
-    "r2": (1, "Beta", "RUNNING", 3000, None, "bob", "active",
-           {"loss": NAN, "acc": 0.7}, {"lr": "0.01", "model": "CNN"}, {"team": "ML"}),
-    "r3": (1, "gamma_1", "FAILED", 2000, 2500, "ann", "active",
-           {"loss": 0.2}, {"lr": "0.1", "model": "rnn%"}, {}),
-    "r6": (1, "zeta", "FINISHED", 2000, 2600, None, "active",
-           {"loss": -1.0, "acc": 0.0}, {"model": "a*b?[c]"}, {"team": "ops"}),
-    "r4": (1, "delta", "FINISHED", 2000, 2100, "cat", "deleted",
-           {"loss": 0.1}, {"model": "cnn"}, {}),
+    "r1": (
+        1,
+        "alpha",
+        "FINISHED",
+        1000,
+        2000,
+        "ann",
+        "active",
+        {"loss": 0.5, "acc": 0.9},
+        {"lr": "0.1", "model": "cnn"},
+        {"team": "ml", "note x": "hello world"},
+    ),
+    "r2": (
+        1,
+        "Beta",
+        "RUNNING",
+        3000,
+        None,
+        "bob",
+        "active",
+        {"loss": NAN, "acc": 0.7},
+        {"lr": "0.01", "model": "CNN"},
+        {"team": "ML"},
+    ),
+    "r3": (
+        1,
+        "gamma_1",
+        "FAILED",
+        2000,
+        2500,
+        "ann",
+        "active",
+        {"loss": 0.2},
+        {"lr": "0.1", "model": "rnn%"},
+        {},
+    ),
+    "r6": (
+        1,
+        "zeta",
+        "FINISHED",
+        2000,
+        2600,
+        None,
+        "active",
+        {"loss": -1.0, "acc": 0.0},
+        {"model": "a*b?[c]"},
+        {"team": "ops"},
+    ),
+    "r4": (
+        1,
+        "delta",
+        "FINISHED",
+        2000,
+        2100,
+        "cat",
+        "deleted",
+        {"loss": 0.1},
+        {"model": "cnn"},
+        {},
+    ),
     "r5": (2, "alpha", "FINISHED", 500, 900, "ann", "active", {"loss": 0.3}, {}, {}),
 }
 
@@ -55,27 +104,54 @@ EXPERIMENTS = {
 def _fill(engine: Engine) -> None:
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(insert(experiments), [
-            {"experiment_id": eid, "name": name, "artifact_location": f"/a/{eid}",
-             "lifecycle_stage": stage, "creation_time": created, "last_update_time": updated}
-            for eid, (name, stage, created, updated, _) in EXPERIMENTS.items()
-        ])
-        conn.execute(insert(experiment_tags), [
-            {"experiment_id": eid, "key": k, "value": v}
-            for eid, exp in EXPERIMENTS.items() for k, v in exp[4].items()
-        ])
+        conn.execute(
+            insert(experiments),
+            [
+                {
+                    "experiment_id": eid,
+                    "name": name,
+                    "artifact_location": f"/a/{eid}",
+                    "lifecycle_stage": stage,
+                    "creation_time": created,
+                    "last_update_time": updated,
+                }
+                for eid, (name, stage, created, updated, _) in EXPERIMENTS.items()
+            ],
+        )
+        conn.execute(
+            insert(experiment_tags),
+            [
+                {"experiment_id": eid, "key": k, "value": v}
+                for eid, exp in EXPERIMENTS.items()
+                for k, v in exp[4].items()
+            ],
+        )
         for run_id, (exp, name, status, start, end, user, stage, mets, pars, tgs) in RUNS.items():
-            conn.execute(insert(runs).values(
-                run_uuid=run_id, experiment_id=exp, name=name, status=status, start_time=start,
-                end_time=end, user_id=user, lifecycle_stage=stage,
-                artifact_uri=f"s3://bucket/{exp}/{run_id}/artifacts",
-            ))
+            conn.execute(
+                insert(runs).values(
+                    run_uuid=run_id,
+                    experiment_id=exp,
+                    name=name,
+                    status=status,
+                    start_time=start,
+                    end_time=end,
+                    user_id=user,
+                    lifecycle_stage=stage,
+                    artifact_uri=f"s3://bucket/{exp}/{run_id}/artifacts",
+                )
+            )
             for key, value in mets.items():
                 nan = math.isnan(value)
-                conn.execute(insert(latest_metrics).values(
-                    run_uuid=run_id, key=key, step=3, timestamp=start,
-                    value=0.0 if nan else value, is_nan=nan,
-                ))
+                conn.execute(
+                    insert(latest_metrics).values(
+                        run_uuid=run_id,
+                        key=key,
+                        step=3,
+                        timestamp=start,
+                        value=0.0 if nan else value,
+                        is_nan=nan,
+                    )
+                )
             for key, value in pars.items():
                 conn.execute(insert(params).values(run_uuid=run_id, key=key, value=value))
             for key, value in tgs.items():
@@ -304,11 +380,11 @@ def test_pages_concatenate_to_the_whole_ordered_result(s):
 
 def test_values_never_become_sql(s, engine):
     evil = "x'; DROP TABLE runs; --"
-    assert s.matching(f"params.model = \"{evil}\"") == set()
-    assert s.matching(f"tags.`{evil}` LIKE \"{evil}\"") == set()
-    assert s.matching(f"run_id IN (\"{evil}\")") == set()
+    assert s.matching(f'params.model = "{evil}"') == set()
+    assert s.matching(f'tags.`{evil}` LIKE "{evil}"') == set()
+    assert s.matching(f'run_id IN ("{evil}")') == set()
     assert "runs" in inspect(engine).get_table_names()
-    query = build_run_search(["1"], ["active"], f"params.model = \"{evil}\"", None, 0, 10)
+    query = build_run_search(["1"], ["active"], f'params.model = "{evil}"', None, 0, 10)
     assert "DROP" not in str(query.compile(engine))
 
 
@@ -345,8 +421,12 @@ def test_sqlite_search_reads_indexes_not_whole_tables(tmp_path):
     eng = create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
     _fill(eng)
     query = build_run_search(
-        ["1"], ["active"], "metrics.loss > 0.1 AND params.lr = '0.1' AND tags.team LIKE 'm%'",
-        ["metrics.acc DESC", "params.model"], 0, 100,
+        ["1"],
+        ["active"],
+        "metrics.loss > 0.1 AND params.lr = '0.1' AND tags.team LIKE 'm%'",
+        ["metrics.acc DESC", "params.model"],
+        0,
+        100,
     )
     executed = []
 
