@@ -6,6 +6,7 @@ killed (SIGKILL) and restarted on the same port and store to make an outage.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -401,3 +402,40 @@ def test_a_forked_child_does_not_keep_its_dead_parents_journal_from_adoption(tmp
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _post(url: str, path: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def test_plain_batches_take_the_fast_path_and_odd_ones_are_still_checked(server):
+    api = "/api/2.0/mlflow/"
+    status, created = _post(server.url, api + "runs/create", {"experiment_id": "0"})
+    assert status == 200
+    run_id = created["run"]["info"]["run_id"]
+
+    def batch(*items: dict) -> tuple[int, dict]:
+        return _post(server.url, api + "runs/log-batch", {"run_id": run_id, "metrics": list(items)})
+
+    point = {"key": "m", "value": 0.5, "timestamp": 1, "step": 0}
+    assert batch(point)[0] == 200  # the first sight of a key validates it
+    assert batch({**point, "step": 1}, {**point, "value": 1.5, "step": 2})[0] == 200
+    # Anything off the plain shape is read by the careful path, with its spellings and errors.
+    assert batch({**point, "value": "NaN", "step": 3}, {**point, "value": 2, "step": 4})[0] == 200
+    status, error = batch({**point, "timestamp": 2**63, "step": 5})
+    assert status == 400 and error["error_code"] == "INVALID_PARAMETER_VALUE"
+    status, error = batch({**point, "key": "../up", "step": 6})
+    assert status == 400 and "name" in error["message"]
+    history = TrackingClient(server.url).get_metric_history(run_id, "m")
+    assert [m.step for m in history] == [0, 1, 2, 3, 4]
+    assert [m.value for m in history][:3] == [0.5, 0.5, 1.5] and history[4].value == 2.0
