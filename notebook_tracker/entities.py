@@ -164,7 +164,7 @@ class FileInfo:
 T = TypeVar("T")
 
 
-class PagedList(list, Generic[T]):  # type: ignore[type-arg]
+class PagedList(list, Generic[T]):
     """A list of results with the opaque token that fetches the next page (None on the last)."""
 
     def __init__(self, items: Iterator[T] | list[T], token: str | None = None) -> None:
@@ -172,7 +172,7 @@ class PagedList(list, Generic[T]):  # type: ignore[type-arg]
         self.token = token
 
 
-class MetricHistory(Sequence):  # type: ignore[type-arg]
+class MetricHistory(Sequence):
     """A metric's points in (step, timestamp) order, held as three numpy arrays.
 
     Reads like a list of `Metric` (indexing, iteration, len), so MLflow-style code works, while

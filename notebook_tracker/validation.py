@@ -34,7 +34,7 @@ _valid_keys: set[str] = set()
 def validate_key(key: object, what: str = "metric") -> str:
     """Keys like `loss`, `val/acc`, `layer.1 size`: letters, digits, spaces and `_ - . / :`."""
     if key in _valid_keys:
-        return key  # type: ignore[return-value]
+        return key
     if not isinstance(key, str) or not key:
         raise InvalidParameter(f"Invalid {what} name {key!r}: a name must be a non-empty string.")
     if len(key) > MAX_KEY_LENGTH:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from notebook_tracker.entities import Experiment, FileInfo, Metric, Run, RunInfo
 from notebook_tracker.errors import InvalidParameter
@@ -127,6 +127,14 @@ class Params:
         assert value is not None
         return value
 
+    @overload
+    def int64(self, name: str, required: Literal[True]) -> int: ...
+    @overload
+    def int64(self, name: str, required: bool = False, *, default: int) -> int: ...
+    @overload
+    def int64(
+        self, name: str, required: bool = False, default: int | None = None
+    ) -> int | None: ...
     def int64(self, name: str, required: bool = False, default: int | None = None) -> int | None:
         value = self._raw(name)
         if value is None or value == "":
@@ -249,13 +257,13 @@ class Params:
 
     def key_values(self, name: str, value_required: bool = True) -> list[tuple[str, str]]:
         """A repeated `{key, value}` field (tags, params) as (key, value) pairs."""
-        pairs = []
+        pairs: list[tuple[str, str]] = []
         for item in self.messages(name):
-            key = item.string("key", required=True)
+            key = item.require("key")
             value = item.string("value", required=value_required, default="")
             if value is None:
                 value = ""
-            pairs.append((key, value))  # type: ignore[arg-type]
+            pairs.append((key, value))
         return pairs
 
 
