@@ -53,7 +53,9 @@ def test_widget_draws_curves_of_a_stepped_metric_and_switches_x(runs):
     assert bytes(widget.curve_image.value).startswith(PNG)
 
 
-def test_parallel_and_scatter_are_drawn_when_their_tab_opens(runs):
+def test_parallel_and_scatter_are_drawn_when_their_tab_opens(runs, monkeypatch):
+    # Without the interactive chart bundle: the PNG tabs.
+    monkeypatch.setattr("notebook_tracker.widgets.compare.charts_available", lambda: "no bundle")
     widget = CompareRuns(runs)
     assert bytes(widget.parallel_image.value) == b"" and bytes(widget.scatter_image.value) == b""
     widget.tabs.selected_index = 2
@@ -85,7 +87,8 @@ def test_diff_of_two_runs_cell_code_and_missing_lineage(runs):
 
 def test_mime_bundle_carries_static_table_and_png(runs):
     widget = CompareRuns(runs)
-    bundle = widget._repr_mimebundle_()
+    bundle, metadata = widget._repr_mimebundle_()
+    assert metadata["image/png"]["width"] > 0
     assert bundle[WIDGET]["model_id"] == widget.model_id
     assert "nt-runs-table" in bundle["text/html"]
     assert "data:image/png;base64," in bundle["text/html"]

@@ -1,10 +1,12 @@
 """`%compare_runs`: runs side by side in one ipywidgets box, no iframe, no extra port.
 
-Tabs: the run table (differing params highlighted), metric curves (metric chooser, x by step or
-time), parallel coordinates of params against a metric, a scatter of one param against one
-metric, and a diff of two runs' cell code or lineage. Plots are matplotlib PNGs in Image
-widgets, drawn when their tab is first opened. The mime bundle also carries the table and the
-curves as HTML and PNG for renderers without widgets.
+Tabs: interactive charts (the sidebar's uPlot charts in an anywidget: one per metric, stepped
+metrics as curves and single-value metrics as dots per run, hover, zoom and legend), the run
+table (differing params highlighted), parallel coordinates of params against a metric, a
+metric-against-param scatter, and a diff of two runs' cell code or lineage. Without the chart
+bundle the curves and the scatter are matplotlib PNGs instead, with a one-line note. The mime
+bundle also carries the table and the curves as HTML and a crisp PNG (rendered at twice its
+display width) for renderers without widgets (nbconvert, GitHub).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import ipywidgets as w
 from notebook_tracker.entities import Run
 from notebook_tracker.widgets import plots
 from notebook_tracker.widgets.compare_data import ComparisonData
+from notebook_tracker.widgets.compare_widget import charts_available, charts_widget
 from notebook_tracker.widgets.diff import diff_html
 from notebook_tracker.widgets.runs_table import runs_table_html
-from notebook_tracker.widgets.static import data_uri
+from notebook_tracker.widgets.static import data_uri, png_display_width
 
 TABS = ("Runs", "Curves", "Parallel", "Scatter", "Diff")
+INTERACTIVE_TABS = ("Charts", "Runs", "Parallel", "Scatter", "Diff")
 DIFF_FILES = {"cell code": "cell/source.py", "lineage": "lineage/replay.py"}
 
 
@@ -73,16 +77,25 @@ class CompareRuns(w.VBox):
         )
         self.diff_what = w.ToggleButtons(options=list(DIFF_FILES), value="cell code")
         self.diff_view = w.HTML()
-        self.tabs = w.Tab(
-            children=[
-                self.table,
-                w.VBox([w.HBox([self.curve_metric, self.curve_x]), self.curve_image]),
-                w.VBox([self.parallel_metric, self.parallel_image]),
-                w.VBox([w.HBox([self.scatter_param, self.scatter_metric]), self.scatter_image]),
-                w.VBox([w.HBox([self.diff_a, self.diff_b]), self.diff_what, self.diff_view]),
-            ]
-        )
-        for i, title in enumerate(TABS):
+        parallel = w.VBox([self.parallel_metric, self.parallel_image])
+        diff = w.VBox([w.HBox([self.diff_a, self.diff_b]), self.diff_what, self.diff_view])
+        self.fallback_note = charts_available()
+        self.charts: Any = None
+        self.scatter_charts: Any = None
+        if self.fallback_note is None:
+            self.charts = charts_widget(data, "metrics")
+            self.scatter_charts = charts_widget(data, "scatter")
+            self.tab_titles = INTERACTIVE_TABS
+            children = [self.charts, self.table, parallel, self.scatter_charts, diff]
+        else:
+            note = w.HTML(f'<span style="color: #777">{self.fallback_note}</span>')
+            curves = w.VBox([note, w.HBox([self.curve_metric, self.curve_x]), self.curve_image])
+            pickers = w.HBox([self.scatter_param, self.scatter_metric])
+            scatter = w.VBox([pickers, self.scatter_image])
+            self.tab_titles = TABS
+            children = [self.table, curves, parallel, scatter, diff]
+        self.tabs = w.Tab(children=children)
+        for i, title in enumerate(self.tab_titles):
             self.tabs.set_title(i, title)
         header = w.HTML(
             f"<b>{len(runs)} runs</b> &middot; {len(data.differing_params)} params differ "
@@ -103,18 +116,20 @@ class CompareRuns(w.VBox):
 
     # -- drawing -------------------------------------------------------------------------------
     def draw_curves(self) -> None:
-        self.curve_image.value = plots.curves_png(
-            self.data, self.curve_metric.value, self.curve_x.value
+        _show_png(
+            self.curve_image,
+            plots.curves_png(self.data, self.curve_metric.value, self.curve_x.value),
         )
         self._drawn.add("Curves")
 
     def draw_parallel(self) -> None:
-        self.parallel_image.value = plots.parallel_png(self.data, self.parallel_metric.value)
+        _show_png(self.parallel_image, plots.parallel_png(self.data, self.parallel_metric.value))
         self._drawn.add("Parallel")
 
     def draw_scatter(self) -> None:
-        self.scatter_image.value = plots.scatter_png(
-            self.data, self.scatter_param.value, self.scatter_metric.value
+        _show_png(
+            self.scatter_image,
+            plots.scatter_png(self.data, self.scatter_param.value, self.scatter_metric.value),
         )
         self._drawn.add("Scatter")
 
@@ -129,18 +144,19 @@ class CompareRuns(w.VBox):
         )
 
     def _on_tab(self, change: dict[str, Any]) -> None:
-        title = TABS[change["new"]] if change["new"] is not None else None
+        title = self.tab_titles[change["new"]] if change["new"] is not None else None
         if title == "Parallel" and title not in self._drawn:
             self.draw_parallel()
-        elif title == "Scatter" and title not in self._drawn:
+        elif title == "Scatter" and title not in self._drawn and self.scatter_charts is None:
             self.draw_scatter()
 
     # -- display -------------------------------------------------------------------------------
     def static_html(self) -> str:
         parts = [runs_table_html(self.data)]
         if self.curve_image.value:
+            png = bytes(self.curve_image.value)
             parts.append(
-                f'<img src="{data_uri(self.curve_image.value)}" '
+                f'<img src="{data_uri(png)}" width="{png_display_width(png)}" '
                 f'alt="{self.curve_metric.value} by {self.curve_x.value}"/>'
             )
         return "".join(parts)
@@ -155,9 +171,19 @@ class CompareRuns(w.VBox):
         if self.curve_image.value:
             bundle["image/png"] = base64.b64encode(self.curve_image.value).decode("ascii")
         bundle["text/plain"] = f"CompareRuns({len(self.data.runs)} runs)"
+        if self.curve_image.value:
+            # Shown at its display width, not stretched to the output area (it is 2x pixels).
+            width = png_display_width(bytes(self.curve_image.value))
+            return bundle, {"image/png": {"width": width}}
         return bundle
 
     def show(self) -> None:
         from IPython.display import display
 
         display(self)
+
+
+def _show_png(image: w.Image, png: bytes) -> None:
+    """A PNG in an Image widget at its display width: crisp, not stretched to the output."""
+    image.value = png
+    image.width = str(png_display_width(png))

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from notebook_tracker.widgets.compare_data import ComparisonData
 from notebook_tracker.widgets.sparkline import downsample
-from notebook_tracker.widgets.static import figure_png, new_figure
+from notebook_tracker.widgets.static import HIDPI, new_figure
+from notebook_tracker.widgets.static import figure_png as _figure_png
 
 MAX_CURVE_POINTS = 2000
 MAX_LEGEND = 12
+
+
+def figure_png(fig: object) -> bytes:
+    return _figure_png(fig, dpi=100 * HIDPI)
 
 
 def _empty(message: str) -> bytes:

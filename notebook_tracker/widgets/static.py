@@ -28,6 +28,18 @@ def figure_png(fig: Any, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
+# Plots are rendered at twice their display size and shown at a fixed CSS width, so they stay
+# sharp on high-density screens instead of being stretched to the output area's width.
+HIDPI = 2
+
+
+def png_display_width(png: bytes, scale: int = HIDPI) -> int:
+    """The CSS width a PNG rendered at `scale` times its size is shown at (IHDR's width)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("Not a PNG image.")
+    return int.from_bytes(png[16:20], "big") // scale
+
+
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
