@@ -147,6 +147,7 @@ def seed_autolog(client: TrackingClient, out: Seeded, t0: int) -> None:
 
 
 MODEL = "doubler"
+MODEL_RUNS = {1: "times-2", 2: "times-3"}  # version -> the run it was logged in
 
 
 def _times(k: float):
@@ -157,7 +158,8 @@ def _times(k: float):
 
 
 def seed_models(uri: str, workdir: Path) -> None:
-    """Registered model "doubler": versions 1 and 2, alias "champion" on version 1."""
+    """Registered model "doubler": versions 1 and 2, each logged in a run of experiment
+    "models" (the registry takes sources from the store only), alias "champion" on 1."""
     import sys
 
     import cloudpickle
@@ -168,10 +170,17 @@ def seed_models(uri: str, workdir: Path) -> None:
 
     # The worker process unpickles the function: ship it by value, not as `seed._times`.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    client = TrackingClient(uri)
     registry = RegistryClient(uri)
+    exp = client.create_experiment("models")
     example = pd.DataFrame({"x": [1.0]})
     for k in (2, 3):
         path = workdir / f"model-{k}"
         ntm.save_model(_times(k), path, input_example=example)
-        registry.register_model(str(path), MODEL)
+        run = client.create_run(exp, run_name=f"times-{k}")
+        rid = run.info.run_id
+        client.log_metric(rid, "factor", float(k))
+        client.log_artifacts(rid, str(path), "model")
+        client.set_terminated(rid)
+        registry.register_model(f"runs:/{rid}/model", MODEL, description=f"Multiplies x by {k}.")
     registry.set_registered_model_alias(MODEL, "champion", 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab_process import screenshot
-from sidebar_seed import MODEL, TRAIN_SOURCE, Seeded
+from sidebar_seed import MODEL, MODEL_RUNS, TRAIN_SOURCE, Seeded
 
 from notebook_tracker.client import TrackingClient
 
@@ -45,8 +45,10 @@ def test_panel_lists_every_run(page, seeded: Seeded) -> None:
     open_panel(page)
     # Child runs are listed under their collapsed parent ("search"), not at the top level.
     top_level = {name for name in seeded.runs if not name.startswith("trial-")}
-    assert set(row_names(page)) == top_level
-    assert page.locator(f"{PANEL} .nt-RunCount").inner_text() == f"{len(seeded.runs)} runs"
+    model_runs = set(MODEL_RUNS.values())  # the runs the registered model versions came from
+    assert set(row_names(page)) == top_level | model_runs
+    total = len(seeded.runs) + len(model_runs)
+    assert page.locator(f"{PANEL} .nt-RunCount").inner_text() == f"{total} runs"
     screenshot(page, "panel-runs")
     assert_no_console_errors(page)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from lab_process import screenshot
-from sidebar_seed import Seeded
+from sidebar_seed import MODEL_RUNS, Seeded
 from test_sidebar import PANEL, ROWS, TAB, assert_no_console_errors, open_panel, select
 
 from notebook_tracker.client import TrackingClient
@@ -294,8 +294,10 @@ def test_models_tab_tells_what_a_version_is_and_how_to_call_it(page) -> None:
     model.locator("tr[data-version='1'] .nt-VersionToggle").click()
     info = model.locator(".nt-VersionDetails[data-version='1']")
     info.wait_for()
+    info.locator(".nt-SourceRun", has_text=MODEL_RUNS[1]).wait_for()
     text = info.inner_text()
     assert "created" in text and "20" in text  # a date
+    assert "Multiplies x by 2." in text and "factor" in text
     curl = info.locator(".nt-Snippet[data-kind='curl'] pre").inner_text()
     assert "notebook-tracker/models/doubler/1/invocations" in curl
     assert "Authorization: token" in curl

@@ -234,17 +234,27 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.revealCount]);
 
+  // Keys can come faster than renders: the latest focus is kept here, not only in props.
+  const focusRef = React.useRef<string | null>(props.focused);
+  React.useEffect(() => {
+    focusRef.current = props.focused;
+  }, [props.focused]);
+  const focus = (runId: string | null): void => {
+    focusRef.current = runId;
+    props.onFocus(runId);
+  };
+
   const onKeyDown = (e: React.KeyboardEvent): void => {
     if (rows.length === 0 || e.target !== scroller.current) {
       return;
     }
-    const current = indexOf(props.focused);
+    const current = indexOf(focusRef.current);
     const page = Math.max(1, Math.floor(viewport / ROW_HEIGHT) - 1);
     const to = moveIndex(e.key, current < 0 ? -1 : current, rows.length, page);
     const row = current >= 0 ? rows[current] : null;
     if (to !== null) {
       const target = current < 0 && e.key === 'ArrowDown' ? 0 : to;
-      props.onFocus(rows[target].run.run_id);
+      focus(rows[target].run.run_id);
       if (e.shiftKey) {
         props.onToggle(rows[target].run.run_id, true);
       }
@@ -259,7 +269,7 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
       if (row.children && row.expanded) {
         props.onExpand(row.run.run_id, false);
       } else if (row.depth > 0 && row.run.parent_run_id) {
-        props.onFocus(row.run.parent_run_id);
+        focus(row.run.parent_run_id);
         scrollToIndex(indexOf(row.run.parent_run_id));
       }
     } else {
