@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from notebook_tracker import config, env, metric_buffer, validation
 from notebook_tracker.client import TrackingClient, current_user
@@ -43,7 +43,7 @@ class ActiveRun(Run):
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc_type is None:
             status = RunStatus.FINISHED
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -103,7 +103,9 @@ def search_experiments(
     filter_string: str | None = None,
     order_by: Sequence[str] | None = None,
 ) -> list[Experiment]:
-    client, found, token = _client(), [], None
+    client = _client()
+    found: list[Experiment] = []
+    token: str | None = None
     while True:
         page = client.search_experiments(view_type, 1000, filter_string, order_by, token)
         found.extend(page)

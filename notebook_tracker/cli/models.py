@@ -6,13 +6,18 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from notebook_tracker.cli import tracking_uri_option
 
+if TYPE_CHECKING:
+    from notebook_tracker.models.registry import RegistryClient
+    from notebook_tracker.models.registry_entities import RegisteredModel
 
-def _registry(tracking_uri: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
+
+def _registry(tracking_uri: str | None, *, create: bool = False) -> RegistryClient:
     """The registry of the store these options name (see cli/store.py); only `create` starts one."""
     from notebook_tracker.cli.store import resolve_store_uri
     from notebook_tracker.models.registry import RegistryClient
@@ -131,7 +136,8 @@ def predict(
 def list_models(filter_string: str | None, tracking_uri: str | None) -> None:
     """List registered models with their latest version and aliases."""
     client = _registry(tracking_uri)
-    found, token = [], None
+    found: list[RegisteredModel] = []
+    token: str | None = None
     while True:
         page = client.search_registered_models(filter_string, 1000, None, token)
         found.extend(page)

@@ -6,10 +6,14 @@ Startup stays light: the projects modules load only when a command runs.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from notebook_tracker.cli import tracking_uri_option
+
+if TYPE_CHECKING:
+    from notebook_tracker.projects.runner import ProjectRun
 
 _params_option = click.option(
     "-P",
@@ -21,7 +25,7 @@ _params_option = click.option(
 )
 
 
-def _finish(result) -> None:  # type: ignore[no-untyped-def]
+def _finish(result: ProjectRun) -> None:
     if result.status == "FINISHED":
         return
     if result.status == "KILLED":

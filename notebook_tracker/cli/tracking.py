@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import click
 
 from notebook_tracker.cli import tracking_uri_option
 
+if TYPE_CHECKING:
+    from notebook_tracker.client import TrackingClient
+    from notebook_tracker.entities import Experiment
+
 VIEW_TYPES = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
 view_option = click.option("--view", type=click.Choice(list(VIEW_TYPES)), default="active")
 
 
-def _client(tracking_uri: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
+def _client(tracking_uri: str | None, *, create: bool = False) -> TrackingClient:
     """The client of the store these options name (see cli/store.py); only `create` starts one."""
     from notebook_tracker.cli.store import resolve_store_uri
     from notebook_tracker.client import TrackingClient
@@ -48,7 +53,8 @@ def experiments_list(view: str, tracking_uri: str | None) -> None:
     """List experiments."""
     view_type = VIEW_TYPES[view]
     client = _client(tracking_uri)
-    found, token = [], None
+    found: list[Experiment] = []
+    token: str | None = None
     while True:
         page = client.search_experiments(view_type=view_type, page_token=token)
         found.extend(page)
@@ -105,7 +111,7 @@ def runs() -> None:
     """List, describe, delete and restore runs."""
 
 
-def _experiment_ids(client, experiment: tuple[str, ...]) -> list[str]:  # type: ignore[no-untyped-def]
+def _experiment_ids(client: TrackingClient, experiment: tuple[str, ...]) -> list[str]:
     from notebook_tracker.errors import NotFound
 
     if not experiment:

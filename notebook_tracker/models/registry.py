@@ -219,7 +219,9 @@ def search_registered_models(
     order_by: Sequence[str] | None = None,
 ) -> list[RegisteredModel]:
     """Every registered model matching `filter_string` (e.g. "name LIKE 'churn%'")."""
-    client, found, token = _client(), [], None
+    client = _client()
+    found: list[RegisteredModel] = []
+    token: str | None = None
     while True:
         page = client.search_registered_models(filter_string, 1000, order_by, token)
         found.extend(page)
@@ -232,7 +234,9 @@ def search_model_versions(
     filter_string: str | None = None, order_by: Sequence[str] | None = None
 ) -> list[ModelVersion]:
     """Model versions matching `filter_string` (e.g. "name = 'churn'" or "run_id = '...'")."""
-    client, found, token = _client(), [], None
+    client = _client()
+    found: list[ModelVersion] = []
+    token: str | None = None
     while True:
         page = client.search_model_versions(filter_string, 10_000, order_by, token)
         found.extend(page)

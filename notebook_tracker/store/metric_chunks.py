@@ -11,14 +11,14 @@ from notebook_tracker.entities import MetricHistory
 _SWAP = sys.byteorder != "little"
 
 
-def _pack(typecode: str, items: list) -> bytes:  # type: ignore[type-arg]
+def _pack(typecode: str, items: list) -> bytes:
     packed = array(typecode, items)
     if _SWAP:
         packed.byteswap()
     return packed.tobytes()
 
 
-def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict]:  # type: ignore[type-arg]
+def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict]:
     """(run_id, key, value, timestamp, step) rows -> one chunk row per (run, key)."""
     grouped: dict[tuple[str, str], tuple[list[int], list[int], list[float]]] = {}
     for run_id, key, value, timestamp, step in rows:
