@@ -204,7 +204,7 @@ class TrackingClient:
         self.store.log_batch(run_id, list(metrics), list(params), list(tags))
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
-        return self.store.get_metric_history(run_id, key)  # type: ignore[return-value]
+        return self.store.get_metric_history(run_id, key)
 
     # -- artifacts ---------------------------------------------------------------------------
     def _artifact_repo(self, run_id: str) -> Any:

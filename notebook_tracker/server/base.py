@@ -87,11 +87,11 @@ class TrackerHandler(tornado.web.RequestHandler):
     _received = 0
     _oversize = False
 
-    def initialize(self, context: TrackerContext, **options: Any) -> None:  # type: ignore[override]
+    def initialize(self, context: TrackerContext, **options: Any) -> None:
         self.context = context
         self.route_options = options
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         target = self.request.uri or ""
         if len(target) > MAX_URL_BYTES:
             raise UriTooLong(
@@ -336,6 +336,8 @@ def _jupyter_base() -> type:
         Jupyter would answer 403 "'_xsrf' argument missing" (a POST without a cookie) or a
         bare 403 (a GET): clients like MLflow's never send Jupyter's XSRF cookie.
         """
+
+        auth_resource: str  # set by the handler class this is mixed into
 
         async def prepare(self) -> None:  # type: ignore[override]
             try:

@@ -71,7 +71,8 @@ def split_order_by(values: list[str]) -> list[str]:
     """
     terms: list[str] = []
     for value in values:
-        current, quote = [], ""
+        current: list[str] = []
+        quote = ""
         for ch in value:
             if quote:
                 quote = "" if ch == quote else quote
@@ -96,7 +97,7 @@ class ApiHandler(TrackerHandler):
     auth_resource = "notebook_tracker:runs"
     query_params: frozenset[str] = frozenset()
 
-    async def prepare(self) -> None:  # type: ignore[override]
+    async def prepare(self) -> None:
         pending = super().prepare()  # authentication first, from the bound auth base
         if pending is not None:
             await pending

@@ -10,7 +10,8 @@ for it itself.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import tornado.web
@@ -18,8 +19,9 @@ import tornado.web
 try:
     from jupyter_server.auth.decorator import allow_unauthenticated
 except ImportError:  # jupyter_server < 2.13 checks no such marker
+    _FuncT = TypeVar("_FuncT", bound=Callable[..., Any])
 
-    def allow_unauthenticated(method: Any) -> Any:
+    def allow_unauthenticated(method: _FuncT) -> _FuncT:
         return method
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from notebook_tracker.entities import (
     Experiment,
     Metric,
+    MetricHistory,
     PagedList,
     Param,
     Run,
@@ -122,7 +123,7 @@ class TrackingStore(ABC):
     @abstractmethod
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
-    ) -> PagedList[Metric]: ...
+    ) -> MetricHistory: ...
 
     @abstractmethod
     def search_runs(

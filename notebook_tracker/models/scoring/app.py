@@ -30,7 +30,7 @@ _JSON = "application/json"
 
 
 class _Base(tornado.web.RequestHandler):
-    def initialize(self, model: Any, max_body_bytes: int) -> None:  # type: ignore[override]
+    def initialize(self, model: Any, max_body_bytes: int) -> None:
         self.model = model
         self.max_body_bytes = max_body_bytes
 

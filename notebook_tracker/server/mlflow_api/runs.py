@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from notebook_tracker import validation
@@ -46,7 +47,7 @@ def _metric(item: Params) -> tuple[Metric, Params]:
     value = item.double("value", required=True)
     timestamp = item.int64("timestamp")
     step = item.int64("step") or 0
-    return Metric(key, value, _now_ms() if timestamp is None else timestamp, step), item  # type: ignore[arg-type]
+    return Metric(key, value, _now_ms() if timestamp is None else timestamp, step), item
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -161,11 +162,12 @@ def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
 def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     plain = _plain_metrics(req._raw("metrics"))
-    metric_items = req.messages("metrics") if plain is None else plain
+    messages = req.messages("metrics") if plain is None else []
     param_pairs = req.key_values("params", value_required=False)
     tag_pairs = req.key_values("tags", value_required=False)
-    _check_batch_limits(len(metric_items), len(param_pairs), len(tag_pairs))
-    pairs = [_metric(item) for item in metric_items] if plain is None else []
+    metric_count = len(messages) if plain is None else len(plain)
+    _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
+    pairs = [_metric(item) for item in messages]
     api.store.log_batch(
         run_id,
         metrics=[m for m, _ in pairs] if plain is None else plain,
@@ -306,7 +308,7 @@ def get_metric_history(api: MlflowApi, req: Params) -> dict[str, Any]:
 def _history_json(key: str, history: Any, run_id: str | None = None) -> list[dict[str, Any]]:
     values = getattr(history, "values", None)
     if values is not None and hasattr(values, "tolist"):
-        rows = zip(
+        rows: Iterable[tuple[Any, Any, Any]] = zip(
             values.tolist(), history.timestamps.tolist(), history.steps.tolist(), strict=True
         )
     else:

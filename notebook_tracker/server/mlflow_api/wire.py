@@ -157,6 +157,10 @@ class Params:
             raise invalid(name, value, "a 64-bit integer")
         return number
 
+    @overload
+    def double(self, name: str, required: Literal[True]) -> float: ...
+    @overload
+    def double(self, name: str, required: bool = False) -> float | None: ...
     def double(self, name: str, required: bool = False) -> float | None:
         value = self._raw(name)
         if value is None:
