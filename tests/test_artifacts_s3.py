@@ -215,3 +215,32 @@ def test_keys_planted_outside_the_tree_are_not_downloaded_outside_dst(
     with pytest.raises(InvalidParameter):
         repo.download_artifacts(None, tmp_path / "dst")
     assert not any(p.name == "evil" for p in tmp_path.rglob("*"))
+
+
+def test_an_unreachable_endpoint_is_a_retryable_unavailable_error_naming_it(
+    monkeypatch, tmp_path: Path
+) -> None:
+    import socket
+
+    from notebook_tracker.errors import StoreUnavailable
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("NOTEBOOK_TRACKER_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    unreachable = S3ArtifactRepository("s3://bucket/prefix")
+    (tmp_path / "f.txt").write_text("x")
+    for call in (
+        lambda: unreachable.list_artifacts(),
+        lambda: unreachable.log_artifact(str(tmp_path / "f.txt")),
+        lambda: unreachable.download_artifacts("f.txt", str(tmp_path / "out")),
+    ):
+        with pytest.raises(StoreUnavailable) as caught:
+            call()
+        assert caught.value.http_status == 503
+        assert endpoint in str(caught.value)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from notebook_tracker import env
 from notebook_tracker.artifacts.base import ArtifactRepository
 from notebook_tracker.entities import FileInfo
-from notebook_tracker.errors import InvalidParameter, NotFound, TrackerError
+from notebook_tracker.errors import InvalidParameter, NotFound, StoreUnavailable, TrackerError
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
@@ -90,11 +90,24 @@ class S3ArtifactRepository(ArtifactRepository):
 
     def _error(self, exc: Exception, rel: str) -> Exception:
         """A TrackerError for the client errors a user can act on; others pass through."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        if isinstance(exc, BotoCoreError):
+            # Connection refused, timeouts, DNS: nothing the client sent is wrong; try later.
+            return StoreUnavailable(
+                f"S3 endpoint {endpoint_url_from_env() or 'AWS'} for {self.root_uri!r} could not "
+                f"be reached ({type(exc).__name__}). Check that it is up and the endpoint URL "
+                f"({env.S3_ENDPOINT_URL}) is right, then retry."
+            )
         if not isinstance(exc, ClientError):
             return exc
         code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
+            return StoreUnavailable(
+                f"S3 answered {code or status} for {self.root_uri!r}: it is failing or "
+                "overloaded. Retry later."
+            )
         if code == "NoSuchBucket":
             return NotFound(
                 f"S3 bucket {self.bucket!r} of artifact root {self.root_uri!r} does not exist. "
@@ -163,8 +176,9 @@ class S3ArtifactRepository(ArtifactRepository):
 
         try:
             self._client.head_object(Bucket=self.bucket, Key=self._key(rel))
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+        except Exception as exc:
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else 0
+            if str(code) in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise self._error(exc, rel) from exc
         return True
