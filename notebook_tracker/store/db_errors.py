@@ -37,7 +37,14 @@ class StoreIntegrityError(TrackerError, sa_exc.IntegrityError):
     """
 
     def __init__(self, message: str, error_code: str, original: sa_exc.DBAPIError) -> None:
-        sa_exc.IntegrityError.__init__(self, None, None, original.orig, hide_parameters=True)
+        # orig is None when SQLAlchemy raised without a driver error; its stubs expect one.
+        sa_exc.IntegrityError.__init__(
+            self,
+            None,
+            None,
+            original.orig,  # type: ignore[arg-type]
+            hide_parameters=True,
+        )
         self.args = (message,)
         self.message = message
         self.error_code = error_code

@@ -86,7 +86,7 @@ class VersionsMixin:
                 select(func.coalesce(func.max(versions_t.c.version), 0)).where(
                     versions_t.c.name == name
                 )
-            ).scalar()
+            ).scalar_one()
         )
 
     def _version_row(self, conn: Connection, name: str, version: int) -> Any:

@@ -160,7 +160,9 @@ class Transport:
         all_headers = dict(headers or {})
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
-        rewind = data.tell() if hasattr(data, "seek") else None
+        rewind = None
+        if data is not None and not isinstance(data, bytes) and hasattr(data, "seek"):
+            rewind = data.tell()
         attempt = 0
         while True:
             if rewind is not None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Connection, and_, delete, select, update
 
 from notebook_tracker import liveness
-from notebook_tracker.entities import LifecycleStage, RunInfo, RunStatus, RunTag
+from notebook_tracker.entities import LifecycleStage, Run, RunInfo, RunStatus, RunTag
 from notebook_tracker.store.paging import now_ms
 from notebook_tracker.store.schema import latest_metrics as latest_metrics_t
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
@@ -25,6 +25,11 @@ class LivenessMixin:
     writer: Any
     heartbeat_timeout_ms: int
     _last_reap: float
+
+    if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
+
+        def _upsert_tags(self, conn: Connection, run_id: str, new: Sequence[RunTag]) -> None: ...
+        def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]: ...
 
     # -- liveness ----------------------------------------------------------------------------
     def heartbeat(self, run_ids: Sequence[str]) -> None:

@@ -12,10 +12,12 @@ case (and a PRAGMA can change that), so on SQLite patterns are translated to GLO
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    FromClause,
     Select,
     Text,
     and_,
@@ -219,6 +221,7 @@ def _compare(column: ColumnElement, op: str, value) -> ColumnElement[bool]:
 
 def _metric_clause(c: Comparison) -> ColumnElement[bool]:
     lm = latest_metrics.alias()
+    value_ok: ColumnElement[bool]
     if c.op == "!=":
         value_ok = (lm.c.is_nan == true()) | (lm.c.value != c.value)
     else:
@@ -282,7 +285,7 @@ def _attribute_order(column: ColumnElement, key: str, ascending: bool) -> list[C
 
 def _run_ordering(terms: Sequence[OrderTerm]):
     """(FROM clause with the joins the order needs, ORDER BY expressions)."""
-    from_ = runs
+    from_: FromClause = runs
     clauses: list[ColumnElement] = []
     for term in terms:
         if term.entity == "attribute":
@@ -290,6 +293,7 @@ def _run_ordering(terms: Sequence[OrderTerm]):
             continue
         table = latest_metrics if term.entity == "metric" else _KEY_VALUE_TABLES[term.entity]
         joined = table.alias()
+        value: ColumnElement[Any]
         from_ = from_.outerjoin(
             joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == term.key)
         )

@@ -3,7 +3,19 @@ more than running them on SQLite."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BindParameter,
+    Executable,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from notebook_tracker.store.schema import (
     experiments,
@@ -14,8 +26,12 @@ from notebook_tracker.store.schema import (
     tags,
 )
 
-_ids = bindparam("ids", expanding=True)
-_keys = bindparam("keys", expanding=True)
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PgInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
+_ids: BindParameter[str] = bindparam("ids", expanding=True)
+_keys: BindParameter[str] = bindparam("keys", expanding=True)
 
 RUN_STATE = select(runs.c.run_uuid, runs.c.lifecycle_stage, runs.c.status).where(
     runs.c.run_uuid == bindparam("run_id")
@@ -45,18 +61,22 @@ EXPERIMENT_FOR_RUN = select(
     experiments.c.name, experiments.c.lifecycle_stage, experiments.c.artifact_location
 ).where(experiments.c.experiment_id == bindparam("exp_id"))
 
-_upserts: dict[str, object] = {}
+_upserts: dict[str, Executable] = {}
 
 
-def upsert_latest(dialect: str) -> object:
+def upsert_latest(dialect: str) -> Executable:
     """Insert the latest point per (run, key), replacing the stored one only if it is older."""
     stmt = _upserts.get(dialect)
     if stmt is None:
+        base: PgInsert | SqliteInsert  # each dialect's module is imported only when used
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            base = pg_insert(latest_metrics)
         else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        base = dialect_insert(latest_metrics)
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            base = sqlite_insert(latest_metrics)
         excluded = base.excluded
         stmt = _upserts[dialect] = base.on_conflict_do_update(
             index_elements=[latest_metrics.c.run_uuid, latest_metrics.c.key],
