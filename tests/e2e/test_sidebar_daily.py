@@ -133,9 +133,9 @@ def test_single_value_metrics_are_drawn_as_dots_per_run(page, seeded: Seeded) ->
     counts = scatter.evaluate(COUNT_PIXELS_JS, RUN_COLORS)
     assert all(n > 20 for n in counts), f"the scatter has a dot per run: {counts}"
     view.locator(".nt-ChartsSection").scroll_into_view_if_needed()
-    screenshot(page, "compare-single-values")
+    screenshot(page, "sidebar-compare-single-values")
     view.locator(".nt-ScatterSection").scroll_into_view_if_needed()
-    screenshot(page, "compare-scatter")
+    screenshot(page, "sidebar-compare-scatter")
     assert_no_console_errors(page)
 
 
@@ -282,7 +282,7 @@ def test_parallel_coordinates_draw_each_run_in_its_colour(page, seeded: Seeded) 
     section.scroll_into_view_if_needed()
     counts = canvas.evaluate(COUNT_PIXELS_JS, RUN_COLORS)
     assert all(n > 20 for n in counts), f"a line in each run's colour: {counts}"
-    screenshot(page, "compare-parallel")
+    screenshot(page, "sidebar-compare-parallel")
     assert_no_console_errors(page)
 
 

@@ -97,6 +97,8 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
     return {
       width,
       height,
+      // Room on the right for the value written beside the last dot.
+      padding: [12, props.valueLabels ? 56 : 16, 0, 0],
       scales: {
         x: categories
           ? { time: false, range: [-0.5, Math.max(0.5, n - 0.5)] }
