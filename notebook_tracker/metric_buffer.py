@@ -165,7 +165,8 @@ class MetricBuffer:
         while True:
             with self._write_lock:
                 self._drain()
-            failure = self.sink.blocked() or (self._failure if self._fatal else None)
+            fatal = self._failure if isinstance(self._failure, TrackerError) else None
+            failure = self.sink.blocked() or (fatal if self._fatal else None)
             if failure is None and len(self.rows) < self.max_points:
                 self.limit = self.max_points
                 return
@@ -215,9 +216,9 @@ class MetricBuffer:
         while rows:
             n = min(len(rows), _MAX_ROWS_PER_WRITE)
             pop = rows.popleft
-            batch = [pop() for _ in range(n)]
+            points = [pop() for _ in range(n)]
             # Timestamps were taken as float milliseconds on the hot path; the store wants ints.
-            batch = [(r, k, v, int(t), s) for r, k, v, t, s in batch]
+            batch = [(r, k, v, int(t), s) for r, k, v, t, s in points]
             try:
                 self.sink.write(batch)
             except Exception as error:

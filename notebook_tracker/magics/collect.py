@@ -66,9 +66,9 @@ def add_autolog(
                 plan.notes.append(f"param {key} kept as logged by the cell ({already_params[key]})")
             continue
         plan.params[key] = value
-    for key, value in chosen.metrics.items():
+    for key, number in chosen.metrics.items():
         if key not in already_metrics:
-            plan.metrics[key] = value
+            plan.metrics[key] = number
     for name, why in chosen.skipped.items():
         plan.notes.append(f"{name} not logged: {why}")
     if chosen.skipped:

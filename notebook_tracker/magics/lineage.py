@@ -246,8 +246,8 @@ def _misplaced(located: Located, nb: _Notebook, reads: frozenset[str]) -> list[d
     for cell in nb.cells:
         if cell.index >= current_cell.index or (cell.cell_id and cell.cell_id in nb.deleted):
             continue
-        execution = ran.get(cell.index)
-        code = _python(execution) if execution is not None else plain_source(cell.source)
+        ran_as = ran.get(cell.index)
+        code = _python(ran_as) if ran_as is not None else plain_source(cell.source)
         above.append((cell, defined_names(code)))
     flagged = []
     for name in sorted(reads):
@@ -335,8 +335,8 @@ def analyze_lineage(
         return report
     report = LineageReport(notebook_known=True)
     by_source: dict[str, list[NotebookCell]] = {}
-    for cell in cells:
-        by_source.setdefault(normalize(cell.source), []).append(cell)
+    for saved in cells:
+        by_source.setdefault(normalize(saved.source), []).append(saved)
     nb = _Notebook(
         cells,
         saved_at,
