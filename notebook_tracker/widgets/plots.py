@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from notebook_tracker.widgets.chart_payload import compact_history
 from notebook_tracker.widgets.compare_data import ComparisonData
-from notebook_tracker.widgets.sparkline import downsample
 from notebook_tracker.widgets.static import HIDPI, new_figure
 from notebook_tracker.widgets.static import figure_png as _figure_png
 
-MAX_CURVE_POINTS = 2000
+MAX_CURVE_POINTS = 1000  # about one point per pixel column of the PNG
 MAX_LEGEND = 12
 
 
@@ -29,10 +29,20 @@ def curves_png(data: ComparisonData, metric: str | None, x: str = "step") -> byt
     ax = fig.add_subplot(1, 1, 1)
     plotted = 0
     for run in data.runs:
-        xs, ys = data.curve(run, metric, x)
-        if not ys:
+        if metric not in run.data.metrics:
             continue
-        xs, ys = downsample(xs, ys, MAX_CURVE_POINTS)
+        hist = data.history(run.info.run_id, metric)
+        if not len(hist):
+            continue
+        steps, stamps, ys, _ = compact_history(
+            hist.steps, hist.timestamps, hist.values, MAX_CURVE_POINTS
+        )
+        if x == "time":
+            start = run.info.start_time or stamps[0]
+            xs = [(t - start) / 1000 for t in stamps]
+        else:
+            xs = steps
+        ys = [float("nan") if v is None else v for v in ys]
         marker = "o" if len(ys) == 1 else None
         ax.plot(xs, ys, label=data.label(run), linewidth=1.3, marker=marker)
         plotted += 1
