@@ -88,12 +88,14 @@ class FigureWatch:
                 watch._capture(manager.num, manager.canvas.figure)
             original_destroy_all.__func__(cls)
 
-        Gcf.destroy = classmethod(destroy)
-        Gcf.destroy_all = classmethod(destroy_all)
+        # Patching matplotlib's registry is the point here (undo() restores it): mypy flags
+        # assigning to a class's methods, and these classmethods' types differ from Gcf's.
+        Gcf.destroy = classmethod(destroy)  # type: ignore[method-assign,assignment]
+        Gcf.destroy_all = classmethod(destroy_all)  # type: ignore[method-assign,assignment]
 
         def undo() -> None:
-            Gcf.destroy = original_destroy
-            Gcf.destroy_all = original_destroy_all
+            Gcf.destroy = original_destroy  # type: ignore[method-assign]
+            Gcf.destroy_all = original_destroy_all  # type: ignore[method-assign]
 
         self._undo.append(undo)
 

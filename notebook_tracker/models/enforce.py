@@ -141,16 +141,16 @@ def convert_column(column: pd.Series, spec: ColSpec, label: str) -> pd.Series:
             return _numeric_objects(column, dtype, label, target)
         raise _mismatch(label, target, column)
     if target == "long" or target == "integer":
-        dtype = np.dtype(DATA_TYPES[target])
+        int_dtype = np.dtype(DATA_TYPES[target])
         if kind in ("i", "u"):
-            if column.dtype == dtype:
+            if column.dtype == int_dtype:
                 return column
-            _check_range(column, dtype, label, target)
-            return column.astype(dtype)
+            _check_range(column, int_dtype, label, target)
+            return column.astype(int_dtype)
         if kind == "f":
-            return _integral_floats(column, dtype, label, target)
+            return _integral_floats(column, int_dtype, label, target)
         if kind == "O":
-            return _numeric_objects(column, dtype, label, target)
+            return _numeric_objects(column, int_dtype, label, target)
         raise _mismatch(label, target, column)
     if target == "boolean":
         if kind == "b":

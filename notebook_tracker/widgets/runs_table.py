@@ -48,8 +48,8 @@ def runs_table_html(data: ComparisonData, max_params: int = 30, max_metrics: int
             style = f"{_TD};{DIFF_STYLE}" if k in differing else _TD
             row += f'<td class="nt-param" data-key="{e(k)}" style="{style}">{e(text)}</td>'
         for k in metrics:
-            value = run.data.metrics.get(k)
-            text = "" if value is None else format_value(value)
+            number = run.data.metrics.get(k)
+            text = "" if number is None else format_value(number)
             row += (
                 f'<td class="nt-metric" style="{_TD};font-variant-numeric:tabular-nums">{text}</td>'
             )
