@@ -53,6 +53,8 @@ class StoreUnavailable(TrackerError):
 class FilterSyntaxError(InvalidParameter):
     """A search filter that does not parse; the message says where and what was expected."""
 
+    position: int  # 0-based character offset, set where the parser raises it
+
 
 HTTP_STATUS = {
     "INVALID_PARAMETER_VALUE": 400,

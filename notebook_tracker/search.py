@@ -254,7 +254,7 @@ def _value(sc: _Scanner, g: _Grammar, entity: str, key: str, op: str, after: str
         if sc.peek() != "(":
             raise sc.error(f"expected a parenthesised list of quoted strings after '{after}'")
         sc.pos += 1
-        items = []
+        items: list[str] = []
         while True:
             sc.skip_ws()
             items.append(_string(sc, after + " (" if not items else after + " (..., "))
@@ -377,7 +377,8 @@ def _order_terms(order_by: Sequence[str] | None, grammar: str) -> list[OrderTerm
         term = _cached_order(entry, grammar)
         if (term.entity, term.key) in seen:
             raise FilterSyntaxError(
-                f"Invalid order_by {list(order_by)!r}: {entry!r} orders by the same field twice"
+                f"Invalid order_by {list(order_by or ())!r}: {entry!r} orders by the same field "
+                "twice"
             )
         seen.add((term.entity, term.key))
         terms.append(term)

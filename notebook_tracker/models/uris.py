@@ -181,7 +181,7 @@ def download_to(uri: str, dst: Path) -> str:
         if not local.exists():
             raise InvalidParameter(f"Artifact {uri!r} does not exist.")
         dst.mkdir(parents=True, exist_ok=True)
-        return shutil.copy2(local, dst / local.name)
+        return str(shutil.copy2(local, dst / local.name))
     from notebook_tracker.artifacts import get_artifact_repository
 
     location = resolve_location(uri)

@@ -185,7 +185,7 @@ def _echo(stream: str, text: str) -> None:
 def _client_class() -> Any:
     from nbclient import NotebookClient
 
-    class EchoingClient(NotebookClient):  # type: ignore[misc]
+    class EchoingClient(NotebookClient):
         """Prints each output as it arrives, so a notebook run streams like a script."""
 
         def output(self, outs: Any, msg: Any, display_id: Any, cell_index: int) -> Any:

@@ -141,11 +141,12 @@ def load_native(model_dir: Path, mlmodel: Model) -> Any:
 class Predictor:
     def __init__(self, estimator: Any, predict_fn: str) -> None:
         self.estimator = estimator
-        self._fn = getattr(estimator, predict_fn, None)
-        if not callable(self._fn):
+        fn = getattr(estimator, predict_fn, None)
+        if not callable(fn):
             raise InvalidParameter(
                 f"The {type(estimator).__name__} has no {predict_fn}() method (predict_fn)."
             )
+        self._fn = fn
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         return self._fn(model_input)
