@@ -51,7 +51,7 @@ def _widget_class() -> type:
     class CompareCharts(anywidget.AnyWidget):
         _esm = BUNDLE
         _css = STYLES
-        runs = traitlets.List().tag(sync=True)
+        runs: traitlets.List[Any] = traitlets.List().tag(sync=True)
         histories = traitlets.Dict().tag(sync=True)
         view = traitlets.Unicode("metrics").tag(sync=True)
 

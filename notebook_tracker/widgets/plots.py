@@ -95,7 +95,8 @@ def parallel_png(
     xs = list(range(len(names)))
     for i, run in enumerate(data.runs):
         ys = [col[i] for col in scaled]
-        color = cmap(norm(metric_vals[i])) if norm and metric_vals[i] is not None else "#bbbbbb"
+        colored_by = metric_vals[i]
+        color = cmap(norm(colored_by)) if norm and colored_by is not None else "#bbbbbb"
         pts = [(x, y) for x, y in zip(xs, ys, strict=False) if y is not None]
         if pts:
             ax.plot(
