@@ -10,7 +10,12 @@ import pytest
 
 import notebook_tracker as nt
 from notebook_tracker.widgets import compare_widget
-from notebook_tracker.widgets.chart_payload import chart_payload, compact_history
+from notebook_tracker.widgets.chart_payload import (
+    chart_payload,
+    compact_history,
+    unpack_wire,
+    wire_history,
+)
 from notebook_tracker.widgets.compare import CompareRuns
 from notebook_tracker.widgets.compare_data import ComparisonData
 
@@ -38,13 +43,15 @@ def test_payload_has_every_run_and_each_metric_as_compact_arrays_in_step_order(r
     assert [r["run_id"] for r in payload["runs"]] == [r.info.run_id for r in runs]
     assert payload["runs"][0]["params"] == {"lr": "0.1", "opt": "adam"}
     assert payload["runs"][1]["metrics"]["acc"] == pytest.approx(0.99)
-    loss = payload["histories"]["loss"][runs[0].info.run_id]
-    steps, timestamps, values, total = loss
+    wire = payload["histories"]["loss"][runs[0].info.run_id]
+    assert isinstance(wire[1], bytes) and len(wire[1]) == 3 * 3 * 8  # a binary buffer
+    steps, timestamps, values, total = unpack_wire(wire)
     assert steps == [0, 1, 2] and total == 3 and len(timestamps) == 3
     assert values == pytest.approx([1.0, 1 / 1.1, 1 / 1.2])
     # A single-value metric: one point per run, drawn as a dot per run by the front end.
     acc = payload["histories"]["acc"]
-    assert {len(h[2]) for h in acc.values()} == {1} and set(acc) == {r.info.run_id for r in runs}
+    assert {len(unpack_wire(h)[2]) for h in acc.values()} == {1}
+    assert set(acc) == {r.info.run_id for r in runs}
 
 
 def test_a_long_history_is_downsampled_keeping_its_extremes_and_total():
@@ -60,9 +67,12 @@ def test_a_long_history_is_downsampled_keeping_its_extremes_and_total():
     assert steps[0] == 0 and steps[-1] == n - 1 and steps == sorted(steps)
 
 
-def test_non_finite_values_are_sent_as_null():
-    _, _, values, total = compact_history([0, 1, 2], [0, 0, 0], [1.0, float("nan"), 3.0], 1000)
-    assert values == [1.0, None, 3.0] and total == 3
+def test_non_finite_values_are_sent_as_gaps():
+    raw = [1.0, float("nan"), float("inf"), 3.0]
+    _, _, values, total = compact_history([0, 1, 2, 3], [0, 0, 0, 0], raw, 1000)
+    assert values == [1.0, None, None, 3.0] and total == 4
+    wire = wire_history([0, 1, 2, 3], [5, 6, 7, 8], raw, 1000)
+    assert unpack_wire(wire) == [[0, 1, 2, 3], [5, 6, 7, 8], [1.0, None, None, 3.0], 4]
 
 
 def test_a_run_without_a_metric_gets_no_history_for_it(tracking_uri, runs):

@@ -1,7 +1,9 @@
 """What `%compare_runs`'s interactive charts get from the kernel: runs and downsampled histories.
 
-Everything is sent once, as compact arrays (per metric and run: steps, timestamps, values and
-the total count), so the front end draws without calling back. Histories go through the
+Everything is sent once, so the front end draws without calling back. Per metric and run, a
+history is its total point count and one binary buffer of little-endian float64: the steps,
+then the timestamps, then the values (NaN where not finite), in step order. Binary buffers go
+over the widget comm as they are: no JSON, no per-point objects. Histories go through the
 server's min/max downsampler: a 100,000-point metric costs `max_points` points on the wire.
 """
 
@@ -18,6 +20,8 @@ MAX_POINTS = 1000
 
 # [steps, timestamps, values (None where not finite), total points before downsampling]
 History = list[Any]
+# [total points before downsampling, float64 bytes: steps + timestamps + values]
+WireHistory = list[Any]
 
 
 def run_record(run: Run) -> dict[str, Any]:
@@ -39,8 +43,8 @@ def run_record(run: Run) -> dict[str, Any]:
     }
 
 
-def compact_history(steps: Any, timestamps: Any, values: Any, max_points: int) -> History:
-    """A history in step order, at most `max_points` points (min/max per bucket)."""
+def compact_arrays(steps: Any, timestamps: Any, values: Any, max_points: int) -> tuple:
+    """(steps, timestamps, values, total) as numpy arrays in step order, at most `max_points`."""
     import numpy as np
 
     steps = np.asarray(steps, dtype=np.int64)
@@ -53,6 +57,14 @@ def compact_history(steps: Any, timestamps: Any, values: Any, max_points: int) -
     if total > max_points:
         idx = minmax_indices(values, max_points)
         steps, timestamps, values = steps[idx], timestamps[idx], values[idx]
+    return steps, timestamps, values, total
+
+
+def compact_history(steps: Any, timestamps: Any, values: Any, max_points: int) -> History:
+    """A history in step order as lists, at most `max_points` points (min/max per bucket)."""
+    import numpy as np
+
+    steps, timestamps, values, total = compact_arrays(steps, timestamps, values, max_points)
     value_list: list[float | None] = values.tolist()
     finite = np.isfinite(values)
     if not finite.all():
@@ -61,16 +73,38 @@ def compact_history(steps: Any, timestamps: Any, values: Any, max_points: int) -
     return [steps.tolist(), timestamps.tolist(), value_list, total]
 
 
+def wire_history(steps: Any, timestamps: Any, values: Any, max_points: int) -> WireHistory:
+    """A history as the widget sends it: [total, float64 bytes of steps, timestamps, values]."""
+    import numpy as np
+
+    steps, timestamps, values, total = compact_arrays(steps, timestamps, values, max_points)
+    values = np.where(np.isfinite(values), values, np.nan)  # inf is not a point either
+    packed = np.concatenate([steps, timestamps, values], dtype="<f8")
+    return [total, packed.tobytes()]
+
+
+def unpack_wire(history: WireHistory) -> History:
+    """The lists a wire history stands for (what the front end decodes; for tests and tools)."""
+    import numpy as np
+
+    total, raw = history
+    arr = np.frombuffer(raw, dtype="<f8")
+    n = len(arr) // 3
+    steps, stamps = arr[:n].astype(np.int64).tolist(), arr[n : 2 * n].astype(np.int64).tolist()
+    values = [None if math.isnan(v) else v for v in arr[2 * n :].tolist()]
+    return [steps, stamps, values, total]
+
+
 def chart_payload(data: ComparisonData, max_points: int = MAX_POINTS) -> dict[str, Any]:
-    """`runs` (list of run records) and `histories` (metric -> run id -> compact history)."""
-    histories: dict[str, dict[str, History]] = {}
+    """`runs` (list of run records) and `histories` (metric -> run id -> wire history)."""
+    histories: dict[str, dict[str, WireHistory]] = {}
     for key in data.metric_keys:
-        per_run: dict[str, History] = {}
+        per_run: dict[str, WireHistory] = {}
         for run in data.runs:
             if key not in run.data.metrics:
                 continue
             hist = data.history(run.info.run_id, key)
-            per_run[run.info.run_id] = compact_history(
+            per_run[run.info.run_id] = wire_history(
                 hist.steps, hist.timestamps, hist.values, max_points
             )
         histories[key] = per_run

@@ -13,8 +13,27 @@ import { IMetricHistory, IRun } from '../logic/types';
 import { HistoryCache, MetricCharts } from '../widgets/metricCharts';
 import { ParamScatter } from '../widgets/scatterChart';
 
-/** Per metric, per run id: [step[], timestamp[], value[], total] (compact arrays). */
-type Histories = Record<string, Record<string, [number[], number[], (number | null)[], number]>>;
+/**
+ * Per metric, per run id: [total, buffer] where the buffer holds little-endian float64 steps,
+ * then timestamps, then values (NaN for a gap), downsampled in the kernel.
+ */
+type Histories = Record<string, Record<string, [number, DataView | ArrayBuffer]>>;
+
+/** A binary history as the sidebar's charts take it. */
+export function decodeHistory(key: string, total: number, raw: DataView | ArrayBuffer): IMetricHistory {
+  const view = raw instanceof DataView ? raw : new DataView(raw);
+  const n = Math.floor(view.byteLength / 24);
+  const step: number[] = new Array(n);
+  const timestamp: number[] = new Array(n);
+  const value: (number | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    step[i] = view.getFloat64(i * 8, true);
+    timestamp[i] = view.getFloat64((n + i) * 8, true);
+    const v = view.getFloat64((2 * n + i) * 8, true);
+    value[i] = Number.isFinite(v) ? v : null;
+  }
+  return { key, step, timestamp, value, total, downsampled: total > n };
+}
 
 interface IModel {
   get(name: string): unknown;
@@ -30,15 +49,7 @@ function kernelApi(histories: Histories): TrackerAPI {
       if (!h) {
         return Promise.reject(new Error(`no history of ${key} for ${runId}`));
       }
-      const [step, timestamp, value, total] = h;
-      return Promise.resolve({
-        key,
-        step,
-        timestamp,
-        value,
-        total,
-        downsampled: total > value.length
-      });
+      return Promise.resolve(decodeHistory(key, h[0], h[1]));
     }
   };
   return api as unknown as TrackerAPI;
