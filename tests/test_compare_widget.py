@@ -125,6 +125,20 @@ def test_static_png_is_crisp_at_a_fixed_display_width(runs):
     # Twice the pixels of its display width, and a display width that fits a notebook.
     assert _png_width(png) // 2 == shown and 300 <= shown <= 900
     html = bundle["text/html"]
-    (img,) = re.findall(r'<img src="data:image/png;base64,([^"]+)" width="(\d+)"', html)
-    assert _png_width(base64.b64decode(img[0])) // 2 == int(img[1])
+    imgs = re.findall(r'<img src="data:image/png;base64,([^"]+)" width="(\d+)"', html)
+    assert imgs
+    for png_b64, width in imgs:
+        assert _png_width(base64.b64decode(png_b64)) // 2 == int(width)
     assert widget.curve_image.width == str(shown)
+
+
+def test_static_html_draws_single_value_metrics_as_bars_per_run(runs):
+    from notebook_tracker.widgets import plots
+
+    data = ComparisonData(runs)
+    assert plots.single_value_metrics(data) == ["acc"]  # loss has a history of 3 points
+    html = CompareRuns(runs).static_html()
+    imgs = re.findall(r'<img src="data:image/png;base64,([^"]+)" width="(\d+)" alt="([^"]*)"', html)
+    assert [alt for _, _, alt in imgs] == ["loss by step", "acc per run"]
+    png = base64.b64decode(imgs[1][0])
+    assert _png_width(png) // 2 == int(imgs[1][1])

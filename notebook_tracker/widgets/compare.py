@@ -159,6 +159,13 @@ class CompareRuns(w.VBox):
                 f'<img src="{data_uri(png)}" width="{png_display_width(png)}" '
                 f'alt="{self.curve_metric.value} by {self.curve_x.value}"/>'
             )
+        singles = plots.single_value_metrics(self.data)
+        values = plots.values_png(self.data, singles)
+        if values is not None:
+            parts.append(
+                f'<br/><img src="{data_uri(values)}" width="{png_display_width(values)}" '
+                f'alt="{", ".join(singles)} per run"/>'
+            )
         return "".join(parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

@@ -58,6 +58,54 @@ def curves_png(data: ComparisonData, metric: str | None, x: str = "step") -> byt
     return figure_png(fig)
 
 
+MAX_VALUE_PANELS = 6
+
+
+def single_value_metrics(data: ComparisonData) -> list[str]:
+    """Metrics logged once per run (auto-logged results): bars, not curves."""
+    return [
+        key
+        for key in data.metric_keys
+        if all(
+            len(data.history(r.info.run_id, key)) <= 1 for r in data.runs if key in r.data.metrics
+        )
+    ]
+
+
+def values_png(data: ComparisonData, metrics: list[str]) -> bytes | None:
+    """One horizontal bar per run for each single-value metric, its value written at the end."""
+    metrics = metrics[:MAX_VALUE_PANELS]
+    if not metrics:
+        return None
+    labels = [data.label(r).split(" (")[0][:20] for r in data.runs]
+    rows = len(data.runs)
+    fig = new_figure(6.0, 0.5 + len(metrics) * (0.35 + 0.22 * rows))
+    axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
+    colors = [f"C{i % 10}" for i in range(rows)]
+    for ax, key in zip(axes, metrics, strict=False):
+        values = data.metric_values(key)
+        ys = list(range(rows))
+        ax.barh(ys, [v or 0.0 for v in values], color=colors, height=0.6)
+        for y, v in zip(ys, values, strict=False):
+            text = "no value" if v is None else f"{v:.4g}"
+            ax.annotate(
+                text,
+                (v or 0.0, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
+        ax.set_yticks(ys, labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(key, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+        ax.margins(x=0.15)
+    fig.tight_layout()
+    return figure_png(fig)
+
+
 def parallel_png(
     data: ComparisonData, metric: str | None, params: list[str] | None = None
 ) -> bytes:
