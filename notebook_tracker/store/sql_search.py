@@ -11,7 +11,7 @@ case (and a PRAGMA can change that), so on SQLite patterns are translated to GLO
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    Table,
     Text,
     and_,
     case,
@@ -28,7 +29,9 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
@@ -114,7 +117,7 @@ class _LikePattern(TypeDecorator):
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value: str | None, dialect) -> str | None:
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
         return like_to_glob(value) if dialect.name == "sqlite" else _like_canonical(value)
@@ -142,53 +145,53 @@ class text_order(FunctionElement):  # noqa: N801
     inherit_cache = True
 
 
-def _args(element: FunctionElement, compiler, **kw) -> list[str]:
+def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
     return [compiler.process(arg, **kw) for arg in element.clauses]
 
 
 @compiles(case_sensitive_match)
-def _like_default(element, compiler, **kw):
+def _like_default(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern = _args(element, compiler, **kw)
     return f"({column} LIKE {pattern} ESCAPE '\\')"
 
 
 @compiles(case_insensitive_match)
-def _ilike_default(element, compiler, **kw):
+def _ilike_default(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern = _args(element, compiler, **kw)
     return f"(lower({column}) LIKE lower({pattern}) ESCAPE '\\')"
 
 
 @compiles(case_sensitive_match, "postgresql")
-def _like_postgresql(element, compiler, **kw):
+def _like_postgresql(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern = _args(element, compiler, **kw)
     return f"({column} LIKE {pattern})"
 
 
 @compiles(case_insensitive_match, "postgresql")
-def _ilike_postgresql(element, compiler, **kw):
+def _ilike_postgresql(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern = _args(element, compiler, **kw)
     return f"({column} ILIKE {pattern})"
 
 
 @compiles(case_sensitive_match, "sqlite")
-def _like_sqlite(element, compiler, **kw):
+def _like_sqlite(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern = _args(element, compiler, **kw)
     return f"({column} GLOB {pattern})"
 
 
 @compiles(case_insensitive_match, "sqlite")
-def _ilike_sqlite(element, compiler, **kw):
+def _ilike_sqlite(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern = _args(element, compiler, **kw)
     return f"(lower({column}) GLOB lower({pattern}))"
 
 
 @compiles(text_order)
-def _text_order_default(element, compiler, **kw):
+def _text_order_default(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     return _args(element, compiler, **kw)[0]
 
 
 @compiles(text_order, "postgresql")
-def _text_order_postgresql(element, compiler, **kw):
+def _text_order_postgresql(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     return f'({_args(element, compiler, **kw)[0]}) COLLATE "C"'
 
 
@@ -202,7 +205,7 @@ def _match(column: ColumnElement, op: str, pattern: str) -> ColumnElement[bool]:
 # -- filters ---------------------------------------------------------------------------------
 
 
-def _compare(column: ColumnElement, op: str, value) -> ColumnElement[bool]:
+def _compare(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:
     if op in ("LIKE", "ILIKE"):
         return _match(column, op, value)
     if op == "IN":
@@ -229,7 +232,9 @@ def _metric_clause(c: Comparison) -> ColumnElement[bool]:
     return exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == c.key, value_ok)
 
 
-def _key_value_clause(c: Comparison, table, owner_column) -> ColumnElement[bool]:
+def _key_value_clause(
+    c: Comparison, table: Table, owner_column: ColumnElement[Any]
+) -> ColumnElement[bool]:
     kv = table.alias()
     owner = next(col for col in kv.c if col.name == owner_column.name)
     present = exists().where(owner == owner_column, kv.c.key == c.key)
@@ -248,7 +253,7 @@ def _run_clause(c: Comparison) -> ColumnElement[bool]:
     return _compare(_RUN_COLUMNS[c.key], c.op, c.value)
 
 
-def _experiment_ids(values) -> list[int]:
+def _experiment_ids(values: Iterable[Any]) -> list[int]:
     ids = []
     for value in values:
         try:
@@ -283,7 +288,7 @@ def _attribute_order(column: ColumnElement, key: str, ascending: bool) -> list[C
     return [(value.asc() if ascending else value.desc()).nulls_last()]
 
 
-def _run_ordering(terms: Sequence[OrderTerm]):
+def _run_ordering(terms: Sequence[OrderTerm]) -> tuple[FromClause, list[ColumnElement]]:
     """(FROM clause with the joins the order needs, ORDER BY expressions)."""
     from_: FromClause = runs
     clauses: list[ColumnElement] = []
