@@ -60,7 +60,7 @@ def seed(uri: str, runs: int, points: int) -> list:
     return [client.get_run(i) for i in ids]
 
 
-def kernel_side(uri: str, runs: list, reps: int) -> dict:
+def kernel_side(uri: str, runs: list, reps: int, max_points: int | None) -> dict:
     from notebook_tracker.client import TrackingClient
     from notebook_tracker.widgets.chart_payload import chart_payload
     from notebook_tracker.widgets.compare import CompareRuns
@@ -71,7 +71,7 @@ def kernel_side(uri: str, runs: list, reps: int) -> dict:
     for _ in range(reps):
         client = TrackingClient(uri)  # a fresh client: nothing cached
         t = time.perf_counter()
-        payload = chart_payload(ComparisonData(runs, client))
+        payload = chart_payload(ComparisonData(runs, client), max_points)
         payload_s.append(time.perf_counter() - t)
         t = time.perf_counter()
         widget = CompareRuns(runs, TrackingClient(uri))
@@ -156,12 +156,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument(
+        "--max-points", type=int, default=None, help="per history sent (default: the budget)"
+    )
     ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'tracker.db'}"
         runs = seed(uri, args.runs, args.points)
-        payload = kernel_side(uri, runs, args.reps)
+        payload = kernel_side(uri, runs, args.reps, args.max_points)
         if not args.no_browser:
             first_draw(payload, args.reps)
 

@@ -13,6 +13,7 @@ from notebook_tracker.widgets import compare_widget
 from notebook_tracker.widgets.chart_payload import (
     chart_payload,
     compact_history,
+    points_per_history,
     unpack_wire,
     wire_history,
 )
@@ -142,3 +143,22 @@ def test_static_html_draws_single_value_metrics_as_bars_per_run(runs):
     assert [alt for _, _, alt in imgs] == ["loss by step", "acc per run"]
     png = base64.b64decode(imgs[1][0])
     assert _png_width(png) // 2 == int(imgs[1][1])
+
+
+def test_many_runs_share_a_point_budget_so_the_chart_stays_fast_to_draw(tracking_uri):
+    assert points_per_history(3) == 1000  # a few runs keep their full resolution
+    assert points_per_history(50) == 400
+    assert points_per_history(10_000) == 200  # never fewer: the curve keeps its shape
+    from notebook_tracker.client import TrackingClient
+    from notebook_tracker.entities import Metric
+
+    client = TrackingClient()
+    made = []
+    for r in range(50):
+        with nt.start_run(run_name=f"r{r}") as run:
+            points = [Metric("loss", 1 / (s + 1), 0, s) for s in range(1000)]
+            client.log_batch(run.info.run_id, metrics=points)
+        made.append(nt.get_run(run.info.run_id))
+    payload = chart_payload(ComparisonData(made))
+    counts = {len(unpack_wire(h)[0]) for h in payload["histories"]["loss"].values()}
+    assert max(counts) <= 400 and {h[0] for h in payload["histories"]["loss"].values()} == {1000}

@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from notebook_tracker.widgets.chart_payload import MAX_POINTS, chart_payload
+from notebook_tracker.widgets.chart_payload import chart_payload
 from notebook_tracker.widgets.compare_data import ComparisonData
 
 BUNDLE_DIR = Path(__file__).parent / "js"
@@ -34,7 +34,9 @@ def charts_available() -> str | None:
     return None
 
 
-def charts_widget(data: ComparisonData, view: str = "metrics", max_points: int = MAX_POINTS) -> Any:
+def charts_widget(
+    data: ComparisonData, view: str = "metrics", max_points: int | None = None
+) -> Any:
     """A widget with one chart per metric (`metrics`) or a metric-against-param scatter."""
     if view not in VIEWS:
         raise ValueError(f"Unknown chart view {view!r}: use one of {', '.join(VIEWS)}.")

@@ -59,6 +59,7 @@ def curves_png(data: ComparisonData, metric: str | None, x: str = "step") -> byt
 
 
 MAX_VALUE_PANELS = 6
+MAX_BAR_RUNS = 20  # a taller static picture costs more to draw than it tells
 
 
 def single_value_metrics(data: ComparisonData) -> list[str]:
@@ -77,13 +78,14 @@ def values_png(data: ComparisonData, metrics: list[str]) -> bytes | None:
     metrics = metrics[:MAX_VALUE_PANELS]
     if not metrics:
         return None
-    labels = [data.label(r).split(" (")[0][:20] for r in data.runs]
-    rows = len(data.runs)
+    shown = data.runs[:MAX_BAR_RUNS]
+    labels = [data.label(r).split(" (")[0][:20] for r in shown]
+    rows = len(shown)
     fig = new_figure(6.0, 0.5 + len(metrics) * (0.35 + 0.22 * rows))
     axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
     colors = [f"C{i % 10}" for i in range(rows)]
     for ax, key in zip(axes, metrics, strict=False):
-        values = data.metric_values(key)
+        values = data.metric_values(key)[:rows]
         ys = list(range(rows))
         ax.barh(ys, [v or 0.0 for v in values], color=colors, height=0.6)
         for y, v in zip(ys, values, strict=False):
@@ -98,7 +100,8 @@ def values_png(data: ComparisonData, metrics: list[str]) -> bytes | None:
             )
         ax.set_yticks(ys, labels, fontsize=7)
         ax.invert_yaxis()
-        ax.set_title(key, fontsize=9, loc="left")
+        more = f" (first {rows} of {len(data.runs)} runs)" if len(data.runs) > rows else ""
+        ax.set_title(key + more, fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
         ax.margins(x=0.15)
