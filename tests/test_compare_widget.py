@@ -86,7 +86,7 @@ def test_a_run_without_a_metric_gets_no_history_for_it(tracking_uri, runs):
 
 
 def test_unknown_chart_view_is_refused_with_the_choices(runs):
-    with pytest.raises(ValueError, match="metrics, scatter"):
+    with pytest.raises(ValueError, match="all, metrics, scatter"):
         compare_widget.charts_widget(ComparisonData(runs), "bars")
 
 
@@ -96,9 +96,10 @@ def test_comparison_opens_on_interactive_charts_with_the_runs_data(runs):
     assert widget.fallback_note is None
     assert widget.tabs.get_title(0) == "Charts" and widget.tabs.children[0] is widget.charts
     state = widget.charts.get_state()
-    assert state["view"] == "metrics" and set(state["histories"]) == {"acc", "loss"}
+    assert state["view"] == "all" and set(state["histories"]) == {"acc", "loss"}
     assert len(state["runs"]) == 2
-    assert widget.scatter_charts.get_state()["view"] == "scatter"
+    titles = [widget.tabs.get_title(i) for i in range(len(widget.tabs.children))]
+    assert titles == ["Charts", "Runs", "Parallel", "Diff"]
 
 
 def test_without_the_bundle_the_comparison_shows_png_charts_and_says_why(runs, monkeypatch):

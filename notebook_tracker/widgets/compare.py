@@ -1,10 +1,11 @@
 """`%compare_runs`: runs side by side in one ipywidgets box, no iframe, no extra port.
 
 Tabs: interactive charts (the sidebar's uPlot charts in an anywidget: one per metric, stepped
-metrics as curves and single-value metrics as dots per run, hover, zoom and legend), the run
-table (differing params highlighted), parallel coordinates of params against a metric, a
-metric-against-param scatter, and a diff of two runs' cell code or lineage. Without the chart
-bundle the curves and the scatter are matplotlib PNGs instead, with a one-line note. The mime
+metrics as curves and single-value metrics as dots per run, then a metric-against-param
+scatter; hover, zoom and legend), the run table (differing params highlighted), parallel
+coordinates of params against a metric, and a diff of two runs' cell code or lineage. Without
+the chart bundle the curves and the scatter are matplotlib PNGs in their own tabs instead,
+with a one-line note. The mime
 bundle also carries the table and the curves as HTML and a crisp PNG (rendered at twice its
 display width) for renderers without widgets (nbconvert, GitHub).
 """
@@ -24,7 +25,7 @@ from notebook_tracker.widgets.runs_table import runs_table_html
 from notebook_tracker.widgets.static import data_uri, png_display_width
 
 TABS = ("Runs", "Curves", "Parallel", "Scatter", "Diff")
-INTERACTIVE_TABS = ("Charts", "Runs", "Parallel", "Scatter", "Diff")
+INTERACTIVE_TABS = ("Charts", "Runs", "Parallel", "Diff")
 DIFF_FILES = {"cell code": "cell/source.py", "lineage": "lineage/replay.py"}
 
 
@@ -81,12 +82,11 @@ class CompareRuns(w.VBox):
         diff = w.VBox([w.HBox([self.diff_a, self.diff_b]), self.diff_what, self.diff_view])
         self.fallback_note = charts_available()
         self.charts: Any = None
-        self.scatter_charts: Any = None
         if self.fallback_note is None:
-            self.charts = charts_widget(data, "metrics")
-            self.scatter_charts = charts_widget(data, "scatter")
+            # One widget for every chart: its front end's code is saved once with the notebook.
+            self.charts = charts_widget(data, "all")
             self.tab_titles = INTERACTIVE_TABS
-            children = [self.charts, self.table, parallel, self.scatter_charts, diff]
+            children = [self.charts, self.table, parallel, diff]
         else:
             note = w.HTML(f'<span style="color: #777">{self.fallback_note}</span>')
             curves = w.VBox([note, w.HBox([self.curve_metric, self.curve_x]), self.curve_image])
@@ -147,7 +147,7 @@ class CompareRuns(w.VBox):
         title = self.tab_titles[change["new"]] if change["new"] is not None else None
         if title == "Parallel" and title not in self._drawn:
             self.draw_parallel()
-        elif title == "Scatter" and title not in self._drawn and self.scatter_charts is None:
+        elif title == "Scatter" and title not in self._drawn:
             self.draw_scatter()
 
     # -- display -------------------------------------------------------------------------------

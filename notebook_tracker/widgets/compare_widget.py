@@ -17,7 +17,7 @@ from notebook_tracker.widgets.compare_data import ComparisonData
 BUNDLE_DIR = Path(__file__).parent / "js"
 BUNDLE = BUNDLE_DIR / "compare.js"
 STYLES = BUNDLE_DIR / "compare.css"
-VIEWS = ("metrics", "scatter")
+VIEWS = ("all", "metrics", "scatter")
 
 
 def charts_available() -> str | None:
@@ -34,13 +34,12 @@ def charts_available() -> str | None:
     return None
 
 
-def charts_widget(
-    data: ComparisonData, view: str = "metrics", max_points: int | None = None
-) -> Any:
-    """A widget with one chart per metric (`metrics`) or a metric-against-param scatter."""
+def charts_widget(data: ComparisonData, view: str = "all", max_points: int | None = None) -> Any:
+    """A widget with one chart per metric (`metrics`), a metric-against-param scatter
+    (`scatter`), or both (`all`)."""
     if view not in VIEWS:
         raise ValueError(f"Unknown chart view {view!r}: use one of {', '.join(VIEWS)}.")
-    payload = chart_payload(data, max_points) if view == "metrics" else _runs_only(data)
+    payload = chart_payload(data, max_points) if view != "scatter" else _runs_only(data)
     return _widget_class()(runs=payload["runs"], histories=payload["histories"], view=view)
 
 
@@ -55,7 +54,7 @@ def _widget_class() -> type:
         _css = STYLES
         runs: traitlets.List[Any] = traitlets.List().tag(sync=True)
         histories = traitlets.Dict().tag(sync=True)
-        view = traitlets.Unicode("metrics").tag(sync=True)
+        view = traitlets.Unicode("all").tag(sync=True)
 
     return CompareCharts
 

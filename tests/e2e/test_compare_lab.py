@@ -2,7 +2,8 @@
 
 A notebook compares runs with a stepped metric (a curve per run), a single-value metric (a dot
 per run) and a param; Chromium runs it and reads the chart canvases' pixels to check that marks
-were drawn in the runs' colours, then opens the scatter tab, hovers and zooms.
+were drawn in the runs' colours, then hovers, zooms and checks the metric-against-param
+scatter below.
 """
 
 from __future__ import annotations
@@ -141,8 +142,8 @@ def test_compare_runs_draws_curves_dots_and_scatter_in_the_notebook(notebook):
     assert canvas.evaluate(COLOURED_PIXELS) > 200  # still curves, now stretched
     shot(page, "zoomed")
 
-    page.locator(".jupyter-widget-Collapse-header, .lm-TabBar-tab", has_text="Scatter").click()
-    scatter = page.locator(".nt-ParamScatter").first
+    # Below the metric charts: a metric against a param, one dot per run.
+    scatter = widget.locator(".nt-ParamScatter")
     scatter.locator(".nt-Chart[data-drawn='true']").wait_for()
     scatter.scroll_into_view_if_needed()
     assert scatter.get_attribute("data-param") == "lr"

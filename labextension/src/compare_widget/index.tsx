@@ -60,7 +60,7 @@ function CompareCharts(props: { model: IModel }): JSX.Element {
   const read = () => ({
     runs: (model.get('runs') as IRun[]) ?? [],
     histories: (model.get('histories') as Histories) ?? {},
-    view: (model.get('view') as string) ?? 'metrics'
+    view: (model.get('view') as string) ?? 'all'
   });
   const [state, setState] = React.useState(read);
   React.useEffect(() => {
@@ -77,10 +77,21 @@ function CompareCharts(props: { model: IModel }): JSX.Element {
   }, [model]);
   const cache = React.useMemo(() => new HistoryCache(kernelApi(state.histories)), [state.histories]);
   const colors = state.runs.map((_, i) => runColor(i));
+  const metrics = <MetricCharts runs={state.runs} colors={colors} cache={cache} themeKey={0} />;
+  const scatter = <ParamScatter runs={state.runs} colors={colors} themeKey={0} />;
   if (state.view === 'scatter') {
-    return <ParamScatter runs={state.runs} colors={colors} themeKey={0} />;
+    return scatter;
   }
-  return <MetricCharts runs={state.runs} colors={colors} cache={cache} themeKey={0} />;
+  if (state.view === 'metrics') {
+    return metrics;
+  }
+  return (
+    <>
+      {metrics}
+      <div className="nt-MetricChart-title nt-CompareWidget-section">Metric against param</div>
+      {scatter}
+    </>
+  );
 }
 
 function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
