@@ -105,7 +105,7 @@ PAGE_SCRIPT = """async ([code, payload]) => {
     const model = {get: (k) => payload[k], on() {}, off() {}};
     const el = document.createElement('div');
     document.body.appendChild(el);
-    const charts = Object.keys(payload.histories).length;
+    const charts = Object.keys(payload.histories).length + 1;  // + the param scatter
     const t0 = performance.now();
     widget.render({model, el});
     await new Promise((resolve) => {
