@@ -85,7 +85,7 @@ class CompareRuns(w.VBox):
         if self.fallback_note is None:
             # One widget for every chart: its front end's code is saved once with the notebook.
             self.charts = charts_widget(data, "all")
-            self.tab_titles = INTERACTIVE_TABS
+            self.tab_titles: tuple[str, ...] = INTERACTIVE_TABS
             children = [self.charts, self.table, parallel, diff]
         else:
             note = w.HTML(f'<span style="color: #777">{self.fallback_note}</span>')
