@@ -80,9 +80,14 @@ class JupyterLab:
         config = self.workdir / "config"
         settings = self.workdir / "settings"
         config.mkdir(parents=True, exist_ok=True)
-        (config / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": {"notebook_tracker": True}}})
-        )
+        server_config: dict[str, Any] = {"ServerApp": {"jpserver_extensions": {}}}
+        server_config["ServerApp"]["jpserver_extensions"]["notebook_tracker"] = True
+        if self.notebook7_python:
+            # Notebook 7's venv does not see this prefix's etc/jupyter and share/jupyter/lab,
+            # which give it JupyterLab (`/lab`, where Notebook 7's run links lead) in an install.
+            server_config["ServerApp"]["jpserver_extensions"]["jupyterlab"] = True
+            server_config["LabApp"] = {"app_dir": str(Path(sys.prefix) / "share/jupyter/lab")}
+        (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
         for rel, values in _QUIET_SETTINGS.items():
             path = settings / rel
             path.parent.mkdir(parents=True, exist_ok=True)
