@@ -152,7 +152,8 @@ def test_the_lab_url_opens_a_run_and_its_details_follow_it_while_running(
         details.wait_for()
         assert details.get_attribute("data-status") == "RUNNING"
         # The sidebar shows the run too, focused.
-        page.locator(f"{ROWS}.nt-mod-focused[data-run-id='{rid}']").wait_for()
+        # The runs list loads after the details; on a loaded CI machine that took over 30 s.
+        page.locator(f"{ROWS}.nt-mod-focused[data-run-id='{rid}']").wait_for(timeout=90_000)
         assert "nt-run=" not in page.url
         for step in range(1, 6):
             client.log_metric(rid, "loss", 1.0 / (step + 1), step=step)
