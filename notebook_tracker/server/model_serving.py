@@ -175,11 +175,7 @@ class ModelServing:
         """The running worker of (name, version), started or restarted as needed."""
         self.require_enabled()
         if version is None:
-            with self._lock:
-                key = self._by_uri.get(name)
-            if key is None:
-                raise NotFound(f"Model {name!r} is not being served.")
-            return self.manager.ensure(key)
+            return self.manager.ensure(self._served_uri_key(name))
         key = self.key(name, version)
         with self._lock:
             lock = self._key_locks.setdefault(key, threading.Lock())
@@ -191,6 +187,14 @@ class ModelServing:
             with self._lock:
                 self._served[key] = (name, version)
             return worker
+
+    def _served_uri_key(self, name: str) -> str:
+        """The worker key of a model served by URI under `name`, or NotFound."""
+        with self._lock:
+            key = self._by_uri.get(name)
+        if key is None:
+            raise NotFound(f"Model {name!r} is not being served.")
+        return key
 
     def _launch(self, key: str, uri: str, version: str | None) -> Any:
         if self.sources is None:
@@ -216,11 +220,7 @@ class ModelServing:
         """The worker of (name, version) restarted after it refused a connection."""
         self.require_enabled()
         if version is None:
-            with self._lock:
-                key = self._by_uri.get(name)
-            if key is None:
-                raise NotFound(f"Model {name!r} is not being served.")
-            return self.manager.recover(key)
+            return self.manager.recover(self._served_uri_key(name))
         return self.manager.recover(self.key(name, version))
 
     def start(
