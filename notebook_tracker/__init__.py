@@ -50,9 +50,14 @@ _ELSEWHERE = {
     "RunStatus": "notebook_tracker.entities",
     "ViewType": "notebook_tracker.entities",
     "register_model": "notebook_tracker.models.registry",
+    "enable_system_metrics_logging": "notebook_tracker.system_metrics",
+    "disable_system_metrics_logging": "notebook_tracker.system_metrics",
+    "set_system_metrics_sampling_interval": "notebook_tracker.system_metrics",
+    "set_system_metrics_samples_before_logging": "notebook_tracker.system_metrics",
+    "set_system_metrics_node_id": "notebook_tracker.system_metrics",
     "set_registered_model_alias": "notebook_tracker.models.registry",
 }
-_SUBMODULES = ("models",)  # `nt.models.log_model(...)` without importing it first
+_SUBMODULES = ("models", "system_metrics")  # `nt.models.log_model(...)` without an import
 
 __all__ = [*_FLUENT, *_ELSEWHERE]
 

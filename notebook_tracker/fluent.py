@@ -39,6 +39,7 @@ class ActiveRun(Run):
         self._run_id = run.info.run_id
         self._append = self.buffer.append
         self.sync = _sync_mode(None)
+        self.system_metrics: Any = None  # its SystemMetricsMonitor, when it logs them
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -182,9 +183,17 @@ def start_run(
     parent_run_id: str | None = None,
     tags: dict[str, Any] | None = None,
     description: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a run (or resume one by `run_id`) and make it active; use it as a context manager."""
+    """Start a run (or resume one by `run_id`) and make it active; use it as a context manager.
+
+    `log_system_metrics`: sample CPU, memory, disk, network and GPU into `system/...` metrics
+    while the run is active (None: as `enable_system_metrics_logging()` or the environment say).
+    """
     global _last_active_run_id
+    from notebook_tracker import system_metrics
+
+    with_system_metrics = system_metrics.should_log(log_system_metrics)
     client = _client()
     if _active_runs and not nested:
         raise InvalidParameter(
@@ -219,6 +228,11 @@ def start_run(
             _resolve_experiment_id(exp_id), tags=all_tags, run_name=run_name, parent_run_id=parent
         )
     active = ActiveRun(run, client)
+    if with_system_metrics:
+        first = system_metrics.next_step(client.store, run.info.run_id) if run_id else 0
+        active.system_metrics = system_metrics.SystemMetricsMonitor(
+            run.info.run_id, client.store, first_step=first, buffer=active.buffer
+        ).start()
     _active_runs.append(active)
     _last_active_run_id = active.info.run_id
     return active
@@ -244,6 +258,8 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         raise InvalidParameter(
             f"Invalid end status {status!r}: use one of {', '.join(RunStatus.TERMINATED)}."
         )
+    if run.system_metrics is not None:  # its last points go out with the run's end
+        run.system_metrics.stop(flush=False)
     run.buffer.end_run(run.info.run_id, status, int(_time() * 1000))
 
 
