@@ -56,8 +56,16 @@ _ELSEWHERE = {
     "set_system_metrics_samples_before_logging": "notebook_tracker.system_metrics",
     "set_system_metrics_node_id": "notebook_tracker.system_metrics",
     "set_registered_model_alias": "notebook_tracker.models.registry",
+    "autolog": "notebook_tracker.frameworks.api",
 }
 _SUBMODULES = ("models", "system_metrics")  # `nt.models.log_model(...)` without an import
+# `nt.sklearn.autolog(...)`, `nt.xgboost.log_model(...)`: the integration modules, which
+# import their framework only when called.
+_FRAMEWORKS = {
+    "sklearn": "notebook_tracker.frameworks.sklearn",
+    "xgboost": "notebook_tracker.frameworks.xgboost",
+    "lightgbm": "notebook_tracker.frameworks.lightgbm",
+}
 
 __all__ = [*_FLUENT, *_ELSEWHERE]
 
@@ -71,6 +79,8 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(_ELSEWHERE[name])
     elif name in _SUBMODULES:
         return importlib.import_module(f"notebook_tracker.{name}")
+    elif name in _FRAMEWORKS:
+        return importlib.import_module(_FRAMEWORKS[name])
     else:
         raise AttributeError(f"module 'notebook_tracker' has no attribute {name!r}")
     value = getattr(module, name)

@@ -47,6 +47,18 @@ def load(ip: Any) -> None:
         ip.register_magics(instance)
         registered.append(instance)
     _loaded[id(ip)] = {"recorder": recorder, "magics": registered}
+    _arm_framework_autolog()
+
+
+def _arm_framework_autolog() -> None:
+    try:
+        from notebook_tracker.frameworks import autolog
+
+        autolog.arm()
+    except Exception as error:  # frameworks are optional; the magics work without them
+        warnings.warn(
+            f"notebook-tracker: framework autologging unavailable ({error}).", stacklevel=2
+        )
 
 
 def unload(ip: Any) -> None:
@@ -55,6 +67,9 @@ def unload(ip: Any) -> None:
     if state is None:
         return
     state["recorder"].detach()
+    from notebook_tracker.frameworks import autolog
+
+    autolog.disarm()
     manager = ip.magics_manager
     for instance in state["magics"]:
         for kind, names in instance.magics.items():

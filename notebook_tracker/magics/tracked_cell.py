@@ -225,7 +225,8 @@ class TrackedCell:
             raise
         outcome = CellOutcome()
         try:
-            outcome = run_body(shell, self.body)
+            with self._framework_autolog():
+                outcome = run_body(shell, self.body)
         except BaseException as error:  # interrupted outside the body's own code
             outcome.error = error
         finally:
@@ -242,6 +243,16 @@ class TrackedCell:
             outer.error_in_exec = outcome.error
             return
         raise outcome.error
+
+    def _framework_autolog(self) -> Any:
+        """scikit-learn, XGBoost, ... log what they train into this run (see frameworks/)."""
+        from contextlib import nullcontext
+
+        if not self.options.autolog:
+            return nullcontext()
+        from notebook_tracker.frameworks import autolog
+
+        return autolog.cell_scope()
 
     def _log_and_end(self, outcome: CellOutcome) -> None:
         """Log the plan and end the run; an interrupt here still ends it (KILLED)."""
