@@ -34,7 +34,7 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
 def get_tracking_uri() -> str:
     if _uri_override:
         return _uri_override
-    from_env = os.environ.get(env.TRACKING_URI)
+    from_env = env.tracking_uri()
     if from_env:
         return normalize_uri(from_env)
     return default_tracking_uri()
@@ -78,7 +78,7 @@ def find_store(start: str | os.PathLike[str] | None = None) -> Path | None:
 
 def default_artifact_root(tracking_uri: str) -> str:
     """Artifacts sit beside a SQLite database; elsewhere under `NOTEBOOK_TRACKER_ARTIFACT_ROOT`."""
-    explicit = os.environ.get(env.ARTIFACT_ROOT)
+    explicit = env.artifact_root()
     if explicit:
         # Stored locations must be absolute: a server refuses relative ones (see artifacts/roots).
         return explicit if "://" in explicit else os.path.abspath(os.path.expanduser(explicit))

@@ -71,7 +71,7 @@ def _client() -> TrackingClient:
 def _sync_mode(synchronous: bool | None) -> bool:
     if synchronous is not None:
         return synchronous
-    return os.environ.get(env.SYNC_LOGGING, "").lower() in ("1", "true", "yes")
+    return env.sync_logging()
 
 
 # -- tracking URI and experiments -----------------------------------------------------------
@@ -158,10 +158,12 @@ def _resolve_experiment_id(experiment_id: str | None) -> str:
         return str(experiment_id)
     if _active_experiment_id is not None:
         return _active_experiment_id
-    if os.environ.get(env.EXPERIMENT_ID):
-        return os.environ[env.EXPERIMENT_ID]
-    if os.environ.get(env.EXPERIMENT_NAME):
-        return set_experiment(os.environ[env.EXPERIMENT_NAME]).experiment_id
+    from_env = env.experiment_id()
+    if from_env:
+        return from_env
+    name = env.experiment_name()
+    if name:
+        return set_experiment(name).experiment_id
     return "0"
 
 
@@ -201,8 +203,8 @@ def start_run(
             "start a nested run with start_run(nested=True)."
         )
     resumable = run_id is None and not _active_runs and not nested and parent_run_id is None
-    if resumable and os.environ.get(env.RUN_ID):
-        run_id = os.environ[env.RUN_ID]  # a project runner handed us its run
+    if resumable and env.run_id():
+        run_id = env.run_id()  # a project runner handed us its run
     if run_id is not None:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":

@@ -23,13 +23,12 @@ from collections.abc import Callable, Sequence
 from notebook_tracker import env
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.store.base import TrackingStore
-from notebook_tracker.store.journal import positive_int_setting
 
 _log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 30.0
 _MAX_ROWS_PER_WRITE = 200_000
-DEFAULT_MAX_POINTS = 1_000_000
+DEFAULT_MAX_POINTS = env.DEFAULT_MAX_BUFFERED_POINTS
 # How long log_metric waits for a slow (not failing) store to make room before giving up.
 BLOCK_TIMEOUT_S = 30.0
 
@@ -37,11 +36,11 @@ Row = tuple[str, str, float, int, int]
 
 
 def flush_interval() -> float:
-    return float(os.environ.get(env.FLUSH_INTERVAL, "0.5"))
+    return env.flush_interval_s()
 
 
 def max_points() -> int:
-    return positive_int_setting(env.MAX_BUFFERED_POINTS, DEFAULT_MAX_POINTS)
+    return env.max_buffered_points()
 
 
 def _retryable(error: BaseException) -> bool:

@@ -26,9 +26,9 @@ import notebook_tracker as nt
 from notebook_tracker import env
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import ViewType
+from notebook_tracker.errors import JournalFull, MetricsRefused, MetricsUndelivered
 from notebook_tracker.store import forget_stores
-from notebook_tracker.store.journal import DATA, END, SUFFIX, Journal, JournalFull
-from notebook_tracker.store.rest_outbox import MetricsRefused, MetricsUndelivered
+from notebook_tracker.store.journal import DATA, END, SUFFIX, Journal
 
 
 class KillableServer:
@@ -181,7 +181,6 @@ CLIENT = textwrap.dedent(
     """
     import sys, time
     import notebook_tracker as nt
-    from notebook_tracker.store.rest_outbox import MetricsUndelivered
 
     run = nt.start_run()
     for i in range(3000):

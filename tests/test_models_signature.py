@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from notebook_tracker.models.enforce import SchemaError, enforce, enforce_input, enforce_params
+from notebook_tracker.errors import SchemaError
+from notebook_tracker.models.enforce import enforce, enforce_input, enforce_params
 from notebook_tracker.models.signature import (
     ColSpec,
     ModelSignature,

@@ -11,8 +11,8 @@ import pytest
 from projects_helpers import cli, use_project_cache, write_files
 
 from notebook_tracker.client import TrackingClient
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.environments import READY_MARKER, check_environment
-from notebook_tracker.projects.errors import ProjectError
 from notebook_tracker.projects.spec import load_project
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"

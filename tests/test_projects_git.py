@@ -8,7 +8,7 @@ import pytest
 from projects_helpers import cli, commit_all, git, init_repo, use_project_cache, write_files
 
 from notebook_tracker.client import TrackingClient
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.sources import fetch_project, split_subdirectory
 
 MLPROJECT = """

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from projects_helpers import write_files
 
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.params import build_command, parse_param_args, resolve_params
 from notebook_tracker.projects.spec import EntryPoint, Parameter, load_project
 

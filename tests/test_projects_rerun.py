@@ -15,7 +15,7 @@ from projects_helpers import artifact_text, cli, use_project_cache
 
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Param
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.rerun import rerun
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from helpers import wait_until
 from projects_helpers import artifact_text, cli, only_run, use_project_cache, write_files
 
 from notebook_tracker.client import TrackingClient
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.runner import run_project
 
 TRAIN = """

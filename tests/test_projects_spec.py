@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from projects_helpers import write_files
 
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.spec import load_project
 
 

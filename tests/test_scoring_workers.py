@@ -17,7 +17,8 @@ import pytest
 from helpers import wait_until
 
 import notebook_tracker.models as ntm
-from notebook_tracker.models.workers import READY, WorkerManager, WorkerStartError
+from notebook_tracker.errors import WorkerStartError
+from notebook_tracker.models.workers import READY, WorkerManager
 
 BODY = json.dumps({"dataframe_records": [{"x": 2.0}]}).encode()
 

@@ -8,7 +8,6 @@ disk; `open_read` streams the object body. boto3 is imported on first use only.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from notebook_tracker import env
@@ -19,7 +18,7 @@ from notebook_tracker.errors import InvalidParameter, NotFound, StoreUnavailable
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
 
-ENDPOINT_ENV_VARS = (env.S3_ENDPOINT_URL, "MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+ENDPOINT_ENV_VARS = env.S3_ENDPOINT_VARIABLES
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 MULTIPART_CHUNKSIZE = 8 * 1024 * 1024
 _DELETE_BATCH = 1000
@@ -27,11 +26,7 @@ _DELETE_BATCH = 1000
 
 def endpoint_url_from_env() -> str | None:
     """The first endpoint URL set among ENDPOINT_ENV_VARS, or None for AWS itself."""
-    for name in ENDPOINT_ENV_VARS:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
+    return env.s3_endpoint_url()
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

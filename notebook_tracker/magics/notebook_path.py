@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from notebook_tracker import env
+
 SESSIONS_TIMEOUT_S = 1.0
 MAX_NOTEBOOKS_SCANNED = 50
 CACHE_S = 30.0
@@ -189,12 +191,15 @@ def locate(
     user_ns: dict[str, Any], environ: dict[str, str] | None = None, code: str = ""
 ) -> NotebookLocation:
     """Where the notebook of this kernel lives, or `UNKNOWN`; `code` is the running cell's."""
-    environ = os.environ if environ is None else environ  # type: ignore[assignment]
     vsc = user_ns.get("__vsc_ipynb_file__")
     if isinstance(vsc, str) and vsc:
         path = Path(vsc)
         return NotebookLocation(str(path), path if path.is_file() else None, "vscode")
-    session = environ.get("JPY_SESSION_NAME") or user_ns.get("__session__")  # type: ignore[union-attr]
+    if environ is None:
+        from_env = env.jupyter_session_name()
+    else:
+        from_env = environ.get(env.JUPYTER_SESSION_NAME)
+    session = from_env or user_ns.get("__session__")
     if isinstance(session, str) and session:
         return from_session_env(session, _server_infos(), Path.cwd())
     kid = kernel_id()

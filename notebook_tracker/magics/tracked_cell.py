@@ -82,7 +82,7 @@ class TrackedCell:
         nested = opts.nested or fluent.active_run() is not None
         # A notebook run as a project entry point: its tracked cells are the project run's
         # children, not takeovers of it.
-        parent = None if nested else os.environ.get(env.PARENT_RUN_ID) or None
+        parent = None if nested else env.parent_run_id()
         self.active = fluent.start_run(
             experiment_id=_experiment_id(opts.experiment),
             run_name=opts.name,

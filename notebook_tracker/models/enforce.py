@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.errors import SchemaError
 from notebook_tracker.models.signature import (
     DATA_TYPES,
     ColSpec,
@@ -23,12 +23,6 @@ from notebook_tracker.models.signature import (
     Schema,
     TensorSpec,
 )
-
-
-class SchemaError(InvalidParameter):
-    """The input does not match the model's signature (MLflow: SCHEMA_ENFORCEMENT_FAILED)."""
-
-    error_class = "SCHEMA_ENFORCEMENT_FAILED"
 
 
 def enforce_input(data: Any, schema: Schema | None) -> Any:

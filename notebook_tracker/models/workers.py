@@ -22,14 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notebook_tracker.errors import InvalidParameter, NotFound, TrackerError
+from notebook_tracker.errors import InvalidParameter, NotFound, TrackerError, WorkerStartError
 
 STARTING, READY, DEAD, FAILED, STOPPED = "starting", "ready", "dead", "failed", "stopped"
-
-
-class WorkerStartError(TrackerError):
-    error_code = "TEMPORARILY_UNAVAILABLE"
-    http_status = 503
 
 
 @dataclass

@@ -13,7 +13,7 @@ _EXPORTS = {
     "ProjectRun": "notebook_tracker.projects.runner",
     "rerun": "notebook_tracker.projects.rerun",
     "load_project": "notebook_tracker.projects.spec",
-    "ProjectError": "notebook_tracker.projects.errors",
+    "ProjectError": "notebook_tracker.errors",
 }
 
 __all__ = list(_EXPORTS)

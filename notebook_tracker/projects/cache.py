@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,7 @@ from notebook_tracker import env
 
 def cache_root() -> Path:
     """`$NOTEBOOK_TRACKER_CACHE_DIR`, else `$XDG_CACHE_HOME/notebook-tracker`, else ~/.cache."""
-    explicit = os.environ.get(env.CACHE_DIR)
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser().resolve() / "notebook-tracker"
+    return env.cache_dir()
 
 
 def stable_hash(value: Any, length: int = 16) -> str:

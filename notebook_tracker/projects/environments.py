@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notebook_tracker import env
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.cache import cache_root, file_lock, stable_hash
-from notebook_tracker.projects.errors import ProjectError
 from notebook_tracker.projects.spec import ProjectSpec
 
 MANAGERS = ("local", "virtualenv", "conda", "docker")
@@ -304,7 +305,7 @@ def _run_checked(cmd: list[str], cwd: Path) -> None:
 
 # -- conda -----------------------------------------------------------------------------------
 def conda_executable() -> str | None:
-    explicit = os.environ.get("CONDA_EXE")
+    explicit = env.conda_exe()
     if explicit and Path(explicit).is_file():
         return explicit
     for name in ("conda", "mamba", "micromamba"):

@@ -131,7 +131,7 @@ def notebook_parameters(
     """
     import nbformat
 
-    from notebook_tracker.projects.errors import ProjectError
+    from notebook_tracker.errors import ProjectError
 
     try:
         nb = nbformat.read(notebook, as_version=4)

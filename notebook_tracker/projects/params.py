@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.spec import PLACEHOLDER, EntryPoint
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")

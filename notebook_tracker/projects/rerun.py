@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from notebook_tracker.client import TrackingClient, current_user
-from notebook_tracker.errors import NotFound
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import NotFound, ProjectError
 from notebook_tracker.projects.notebooks import coerce_like
 from notebook_tracker.projects.params import parse_param_args
 from notebook_tracker.projects.rewrite import literal_sites, rewrite_literals

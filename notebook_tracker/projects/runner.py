@@ -8,7 +8,6 @@ and the command runs as a child process that resumes the same run through its en
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -19,8 +18,8 @@ from typing import Any
 from notebook_tracker import env as env_vars
 from notebook_tracker.client import TrackingClient, current_user
 from notebook_tracker.entities import Param, RunStatus
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects import environments
-from notebook_tracker.projects.errors import ProjectError
 from notebook_tracker.projects.params import build_command, parse_param_args, resolve_params
 from notebook_tracker.projects.process import run_streaming, terminal_output
 from notebook_tracker.projects.sources import ProjectSource, fetch_project
@@ -131,9 +130,10 @@ def resolve_experiment(
     if experiment_id:
         return client.get_experiment(str(experiment_id)).experiment_id
     name = experiment_name or None
-    if name is None and os.environ.get(env_vars.EXPERIMENT_ID):
-        return os.environ[env_vars.EXPERIMENT_ID]
-    name = name or os.environ.get(env_vars.EXPERIMENT_NAME) or None
+    from_env = env_vars.experiment_id()
+    if name is None and from_env:
+        return from_env
+    name = name or env_vars.experiment_name()
     if name is None:
         return "0"
     from notebook_tracker.fluent import _get_or_create_experiment
@@ -229,7 +229,7 @@ def child_environment(
     client: TrackingClient, run_id: str, experiment_id: str, base: dict[str, str] | None = None
 ) -> dict[str, str]:
     """The variables that make the child's plain `nt.start_run()` resume this run."""
-    out = dict(os.environ if base is None else base)
+    out = env_vars.environment() if base is None else dict(base)
     for name in (env_vars.EXPERIMENT_NAME, env_vars.PARENT_RUN_ID):
         out.pop(name, None)
     out[env_vars.RUN_ID] = run_id
@@ -319,8 +319,9 @@ def _docker_argv(docker: Any, job: Job, child_env: dict[str, str], tracking_uri:
         argv += ["-e", f"{name}={child_env[name]}"]
     for name, value in docker.environment:
         if value is None:
-            if name in os.environ:
-                argv += ["-e", f"{name}={os.environ[name]}"]
+            inherited = env_vars.inherited(name)
+            if inherited is not None:
+                argv += ["-e", f"{name}={inherited}"]
         else:
             argv += ["-e", f"{name}={value}"]
     argv += [docker.image, "sh", "-c", job.command or ""]

@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from notebook_tracker.errors import ProjectError
 from notebook_tracker.projects.cache import cache_root, file_lock, stable_hash
-from notebook_tracker.projects.errors import ProjectError
 
 _GIT_PREFIXES = ("https://", "http://", "git@", "ssh://", "git://", "git+")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notebook_tracker.projects.errors import ProjectError
+from notebook_tracker.errors import ProjectError
 
 PARAM_TYPES = ("float", "int", "string", "path", "uri")
 RUNNABLE_SUFFIXES = (".py", ".sh", ".ipynb")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 
 from notebook_tracker.artifacts.paths import safe_relpath
-from notebook_tracker.errors import InvalidParameter, NotFound
+from notebook_tracker.errors import EndpointNotFound, InvalidParameter, NotFound, PayloadTooLarge
 from notebook_tracker.server.base import (
     DRAIN_BYTES,
     JSON_TYPE,
@@ -28,7 +28,6 @@ from notebook_tracker.server.base import (
     TrackerHandler,
     content_disposition,
 )
-from notebook_tracker.server.errors import EndpointNotFound, PayloadTooLarge
 from notebook_tracker.server.mlflow_api import wire
 
 if TYPE_CHECKING:

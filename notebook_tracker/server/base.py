@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import tornado.web
 
-from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.server.errors import (
+from notebook_tracker.errors import (
     BadRequest,
+    InvalidParameter,
     PayloadTooLarge,
     Unauthenticated,
     UriTooLong,
+)
+from notebook_tracker.server.errors import (
     drop_bad_framing,
     error_payload,
     is_expected,
@@ -327,7 +329,7 @@ def _jupyter_base() -> type:
     from jupyter_server.base.handlers import APIHandler
     from jupyter_server.utils import ensure_async
 
-    from notebook_tracker.server.errors import PermissionDenied
+    from notebook_tracker.errors import PermissionDenied
 
     class JupyterAuth(APIHandler):
         """Jupyter's identity, XSRF and origin rules, then the Authorizer by verb.

@@ -1,4 +1,8 @@
-"""The one mapping from failures to HTTP answers: a status and `{"error_code", "message"}`.
+"""Failures as HTTP answers: a status and `{"error_code", "message"}`.
+
+The errors and the code<->status table live in `notebook_tracker.errors`; this module only
+turns what a handler raised (a TrackerError, tornado's HTTPError, bad JSON, a full disk) into
+that table's answer.
 
 Every handler of every API (native, MLflow-compatible, models) answers errors through
 `error_payload`, so the sidebar, the remote store and MLflow clients read one shape. Errors the
@@ -14,52 +18,7 @@ from typing import Any
 
 from tornado.web import HTTPError
 
-from notebook_tracker.errors import InvalidParameter, TrackerError
-
-# MLflow's error codes for statuses raised as plain tornado HTTPErrors (auth, 404 routes...).
-_CODE_FOR_STATUS = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "ENDPOINT_NOT_FOUND",
-    405: "BAD_REQUEST",
-    409: "RESOURCE_CONFLICT",
-    413: "REQUEST_LIMIT_EXCEEDED",
-    414: "REQUEST_LIMIT_EXCEEDED",
-    415: "BAD_REQUEST",
-    429: "REQUEST_LIMIT_EXCEEDED",
-    501: "NOT_IMPLEMENTED",
-    503: "TEMPORARILY_UNAVAILABLE",
-}
-
-
-class BadRequest(InvalidParameter):
-    """Malformed input that never reached the tracking layer (bad JSON, wrong field type)."""
-
-
-class PayloadTooLarge(TrackerError):
-    error_code = "REQUEST_LIMIT_EXCEEDED"
-    http_status = 413
-
-
-class UriTooLong(TrackerError):
-    error_code = "REQUEST_LIMIT_EXCEEDED"
-    http_status = 414
-
-
-class Unauthenticated(TrackerError):
-    error_code = "UNAUTHENTICATED"
-    http_status = 401
-
-
-class PermissionDenied(TrackerError):
-    error_code = "PERMISSION_DENIED"
-    http_status = 403
-
-
-class EndpointNotFound(TrackerError):
-    error_code = "ENDPOINT_NOT_FOUND"
-    http_status = 404
+from notebook_tracker.errors import TrackerError, code_for_status
 
 
 def error_payload(status_code: int, exc: BaseException | None) -> tuple[int, dict[str, Any]]:
@@ -70,9 +29,7 @@ def error_payload(status_code: int, exc: BaseException | None) -> tuple[int, dic
         status = exc.status_code
         message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
         return status, {
-            "error_code": _CODE_FOR_STATUS.get(
-                status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
-            ),
+            "error_code": code_for_status(status),
             "message": message or exc.reason or _reason(status),
         }
     if isinstance(exc, (json.JSONDecodeError, UnicodeError)):
@@ -86,7 +43,7 @@ def error_payload(status_code: int, exc: BaseException | None) -> tuple[int, dic
         }
     if exc is None and status_code < 500:
         return status_code, {
-            "error_code": _CODE_FOR_STATUS.get(status_code, "BAD_REQUEST"),
+            "error_code": code_for_status(status_code),
             "message": _reason(status_code),
         }
     return 500, {

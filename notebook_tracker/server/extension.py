@@ -60,7 +60,7 @@ def resolve_tracking_uri(configured: str, root_dir: str) -> str:
     """The store: the trait, then NOTEBOOK_TRACKER_URI, then a SQLite file under `root_dir`."""
     if configured:
         return config.normalize_uri(configured)
-    from_env = os.environ.get(env.TRACKING_URI)
+    from_env = env.tracking_uri()
     if from_env:
         return config.normalize_uri(from_env)
     return config.default_tracking_uri(root_dir)

@@ -16,8 +16,8 @@ from urllib.parse import unquote
 import tornado.httpclient
 import tornado.web
 
+from notebook_tracker.errors import BadRequest
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
-from notebook_tracker.server.errors import BadRequest
 
 # A model name: no '/' and no '@' (nor its escaped form: clients quote '@' in paths).
 _NAME = r"((?:(?!%40)[^/@])+)"

@@ -20,18 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from notebook_tracker.errors import InvalidParameter, NotFound, TrackerError
+from notebook_tracker.errors import InvalidParameter, NotFound, ServingRefused
 
 DEFAULT_IDLE_TIMEOUT_S = 30 * 60
 _MODELS_PREFIX = "nt-served-models-"
 _RESOLVE_TTL_S = 2.0
-
-
-class ServingRefused(TrackerError):
-    """The server's configuration does not allow this serving request."""
-
-    error_code = "PERMISSION_DENIED"
-    http_status = 403
 
 
 OFF_MESSAGE = (

@@ -18,9 +18,9 @@ from typing import Any
 
 import tornado.web
 
+from notebook_tracker.errors import EndpointNotFound
 from notebook_tracker.server.base import TrackerHandler
 from notebook_tracker.server.context import TrackerContext
-from notebook_tracker.server.errors import EndpointNotFound
 
 log = logging.getLogger("notebook_tracker.server")
 

@@ -27,18 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from notebook_tracker import env
-from notebook_tracker.errors import InvalidParameter, TrackerError
+from notebook_tracker.errors import JournalFull
 
 MAGIC = b"NTJ1"
 HEADER = struct.Struct("<4sBII")
 DATA, END, ACK = 1, 2, 3
 SUFFIX = ".ntj"
-DEFAULT_MAX_BYTES = 1 << 30
-
-
-class JournalFull(TrackerError):
-    error_code = "RESOURCE_EXHAUSTED"
-    http_status = 503
+DEFAULT_MAX_BYTES = env.DEFAULT_JOURNAL_MAX_BYTES
 
 
 @dataclass
@@ -53,14 +48,7 @@ class Entry:
 
 def journal_root() -> Path:
     """`$NOTEBOOK_TRACKER_JOURNAL_DIR`, else `journal/` in notebook-tracker's cache folder."""
-    explicit = os.environ.get(env.JOURNAL_DIR)
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    cache = os.environ.get(env.CACHE_DIR)
-    if cache:
-        return Path(cache).expanduser().resolve() / "journal"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser().resolve() / "notebook-tracker" / "journal"
+    return env.journal_dir()
 
 
 def server_dir(server_uri: str) -> Path:
@@ -69,21 +57,7 @@ def server_dir(server_uri: str) -> Path:
 
 
 def max_bytes() -> int:
-    return positive_int_setting(env.JOURNAL_MAX_BYTES, DEFAULT_MAX_BYTES)
-
-
-def positive_int_setting(name: str, default: int) -> int:
-    """A whole-number environment setting, or a clear error naming it."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise InvalidParameter(f"{name} must be a positive whole number, got {raw!r}.")
-    return value
+    return env.journal_max_bytes()
 
 
 def _lock(fd: int) -> bool:

@@ -22,9 +22,15 @@ import time
 from collections.abc import Sequence
 
 from notebook_tracker import env
-from notebook_tracker.errors import TrackerError
-from notebook_tracker.store.journal import DATA, END, Journal, JournalFull, max_bytes, server_dir
-from notebook_tracker.store.rest_transport import AuthRefused, Transport
+from notebook_tracker.errors import (
+    AuthRefused,
+    JournalFull,
+    MetricsRefused,
+    MetricsUndelivered,
+    TrackerError,
+)
+from notebook_tracker.store.journal import DATA, END, Journal, max_bytes, server_dir
+from notebook_tracker.store.rest_transport import Transport
 
 _log = logging.getLogger(__name__)
 
@@ -35,21 +41,6 @@ REPLAY_MAX_BACKOFF_S = 5.0
 # Refusals that resending cannot fix; anything else (5xx, 429, auth, wrong URL) keeps points.
 _PERMANENT_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST"})
 _JSON = {"Content-Type": "application/json"}
-
-
-class MetricsUndelivered(TrackerError):
-    """Points are kept (journal or memory) because the server could not take them yet."""
-
-    error_code = "TEMPORARILY_UNAVAILABLE"
-    http_status = 503
-    retryable = True
-    rows_kept = True
-
-
-class MetricsRefused(TrackerError):
-    """The server refused points for good; they were dropped (and a warning said so)."""
-
-    rows_kept = True
 
 
 class _JsonKeys(dict):

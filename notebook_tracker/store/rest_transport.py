@@ -8,7 +8,6 @@ else the standard library.
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -18,10 +17,11 @@ from urllib.parse import urlencode, urlsplit
 
 from notebook_tracker import env
 from notebook_tracker.errors import (
-    AlreadyExists,
+    AuthRefused,
     InvalidParameter,
-    NotFound,
+    ServerUnreachable,
     TrackerError,
+    from_reply,
 )
 from notebook_tracker.redaction import check_token
 
@@ -32,28 +32,10 @@ DEFAULT_TIMEOUT_S = 120.0
 # Statuses worth retrying: the server is restarting, overloaded or briefly failing.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-_ERRORS: dict[str, type[TrackerError]] = {
-    "RESOURCE_DOES_NOT_EXIST": NotFound,
-    "INVALID_PARAMETER_VALUE": InvalidParameter,
-    "RESOURCE_ALREADY_EXISTS": AlreadyExists,
-}
-
-
-class ServerUnreachable(TrackerError):
-    error_code = "TEMPORARILY_UNAVAILABLE"
-    http_status = 503
-
-
-class AuthRefused(TrackerError):
-    error_code = "UNAUTHENTICATED"
-    http_status = 401
-
 
 def token_from_env() -> str | None:
-    for name in (env.TRACKING_TOKEN, "MLFLOW_TRACKING_TOKEN"):
-        if os.environ.get(name):
-            return check_token(os.environ[name], f"${name}")
-    return None
+    found = env.tracking_token()
+    return check_token(found[1], f"${found[0]}") if found else None
 
 
 class Response:
@@ -218,9 +200,9 @@ class Transport:
                 f"({response.status}): {hint}.",
                 "UNAUTHENTICATED" if response.status == 401 else "PERMISSION_DENIED",
             )
-        cls = _ERRORS.get(code or "")
-        if cls is not None:
-            return cls(message)
+        known = from_reply(code, message)
+        if known is not None:
+            return known
         if response.status == 404 and not code:
             message = (
                 f"{method} {path} is not an endpoint of the server at {self.base_url}: is the "

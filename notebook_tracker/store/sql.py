@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -55,7 +54,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         self.uri = uri
         self.reader, self.writer = engines_for(uri)
         self.artifact_root = default_artifact_root or config.default_artifact_root(uri)
-        self.heartbeat_timeout_ms = int(float(os.environ.get(env.HEARTBEAT_TIMEOUT, "600")) * 1000)
+        self.heartbeat_timeout_ms = int(env.heartbeat_timeout_s() * 1000)
         self._last_reap = 0.0
         ensure_schema(self.writer)
         self._ensure_default_experiment()

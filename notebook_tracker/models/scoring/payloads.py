@@ -13,23 +13,13 @@ import io
 import json
 from typing import Any
 
-from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.errors import PayloadError, UnsupportedMediaType
 
 INPUT_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
 PARQUET_TYPE = "application/vnd.apache.parquet"
 CONTENT_TYPES = (CSV_TYPE, JSON_TYPE, PARQUET_TYPE)
-
-
-class PayloadError(InvalidParameter):
-    """A request body that cannot be read as model input (400 BAD_REQUEST)."""
-
-    error_code = "BAD_REQUEST"
-
-
-class UnsupportedMediaType(PayloadError):
-    http_status = 415
 
 
 def content_kind(content_type: str | None) -> str:

@@ -15,9 +15,8 @@ from typing import Any
 
 import tornado.web
 
-from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.errors import EndpointNotFound, InvalidParameter
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
-from notebook_tracker.server.errors import EndpointNotFound
 from notebook_tracker.server.mlflow_api import wire
 from notebook_tracker.server.mlflow_api.service import MlflowApi
 
