@@ -33,13 +33,18 @@ import { ArtifactText } from './widgets/textView';
 
 export const PANEL_ID = 'notebook-tracker-runs';
 
-namespace CommandIDs {
-  export const open = 'notebook-tracker:open';
-  export const refresh = 'notebook-tracker:refresh';
-  export const compare = 'notebook-tracker:compare-selected';
-  export const openRun = 'notebook-tracker:open-run';
-  export const revealRun = 'notebook-tracker:reveal-run';
-  export const compareRuns = 'notebook-tracker:compare-runs';
+const CommandIDs = {
+  open: 'notebook-tracker:open',
+  refresh: 'notebook-tracker:refresh',
+  compare: 'notebook-tracker:compare-selected',
+  openRun: 'notebook-tracker:open-run',
+  revealRun: 'notebook-tracker:reveal-run',
+  compareRuns: 'notebook-tracker:compare-runs'
+} as const;
+
+/** A command's string argument ('' when absent or not a string). */
+function stringArg(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }
 
 const CATEGORY = 'Notebook Tracker';
@@ -67,8 +72,8 @@ function activate(
   });
 
   const track = <T extends CompareView | RunDetails>(w: MainAreaWidget<T>): void => {
-    themed.add(w as Themed);
-    w.disposed.connect(() => themed.delete(w as Themed));
+    themed.add(w);
+    w.disposed.connect(() => themed.delete(w));
   };
 
   const openText = (runId: string, path: string): void => {
@@ -163,7 +168,7 @@ function activate(
   app.commands.addCommand(CommandIDs.openRun, {
     label: 'Open Run Details',
     execute: async args => {
-      const runId = String(args.runId ?? '');
+      const runId = stringArg(args.runId);
       if (runId) {
         try {
           openRun(await api.run(runId));
@@ -195,7 +200,7 @@ function activate(
   }
   app.commands.addCommand(CommandIDs.revealRun, {
     label: 'Show Run in the Sidebar',
-    execute: args => revealRun(String(args.runId ?? ''))
+    execute: args => revealRun(stringArg(args.runId))
   });
   model.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.compare));
 

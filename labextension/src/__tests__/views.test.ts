@@ -165,9 +165,9 @@ test('the notebook cell is found by id, else by execution count', () => {
     { id: 'c1', executionCount: 7 },
     { id: 'c2', executionCount: 3 }
   ];
-  assert.equal(findCell(cells, target!), 1);
-  assert.equal(findCell(cells, { ...target!, cellId: 'gone' }), 0);
-  assert.equal(findCell(cells, { ...target!, cellId: null, executionCount: 9 }), -1);
+  assert.equal(findCell(cells, target), 1);
+  assert.equal(findCell(cells, { ...target, cellId: 'gone' }), 0);
+  assert.equal(findCell(cells, { ...target, cellId: null, executionCount: 9 }), -1);
   assert.equal(notebookTarget(run('b', {}, {}, { 'notebook_tracker.notebook_path': 'unknown' })), null);
 });
 

@@ -23,9 +23,9 @@ type Histories = Record<string, Record<string, [number, DataView | ArrayBuffer]>
 export function decodeHistory(key: string, total: number, raw: DataView | ArrayBuffer): IMetricHistory {
   const view = raw instanceof DataView ? raw : new DataView(raw);
   const n = Math.floor(view.byteLength / 24);
-  const step: number[] = new Array(n);
-  const timestamp: number[] = new Array(n);
-  const value: (number | null)[] = new Array(n);
+  const step = new Array<number>(n);
+  const timestamp = new Array<number>(n);
+  const value = new Array<number | null>(n);
   for (let i = 0; i < n; i++) {
     step[i] = view.getFloat64(i * 8, true);
     timestamp[i] = view.getFloat64((n + i) * 8, true);

@@ -76,7 +76,7 @@ export function groupRuns(sorted: IRun[], expanded: ReadonlySet<string>): ITree 
     const open = !!kids && expanded.has(run.run_id);
     rows.push({ run, depth, children: kids ? kids.length : 0, expanded: open });
     if (open) {
-      for (const kid of kids!) {
+      for (const kid of kids) {
         add(kid, depth + 1);
       }
     }

@@ -49,10 +49,10 @@ export function parallelCoordinates(runs: IRun[], params: string[], metric: stri
   const axes: IAxis[] = params.map(key => {
     const raw = runs.map(r => r.params[key]);
     const nums = raw.map(numeric);
-    const present = raw.filter(v => v !== undefined) as string[];
+    const present = raw.filter((v): v is string => v !== undefined);
     const isNumeric = present.length > 0 && present.every(v => numeric(v) !== null);
     if (isNumeric) {
-      const vals = nums.filter(v => v !== null) as number[];
+      const vals = nums.filter((v): v is number => v !== null);
       return {
         key,
         kind: 'param',

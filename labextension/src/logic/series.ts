@@ -40,7 +40,7 @@ export function alignSeries(series: IXY[], logScale = false): Aligned {
   const index = new Map<number, number>();
   x.forEach((v, i) => index.set(v, i));
   const ys = series.map(s => {
-    const y: (number | null)[] = new Array(x.length).fill(null);
+    const y = new Array<number | null>(x.length).fill(null);
     for (let i = 0; i < s.x.length; i++) {
       const at = index.get(s.x[i]);
       if (at === undefined) {
@@ -88,7 +88,7 @@ export function scatterData(points: IPoint[], groups: number): Aligned {
     .sort((a, b) => a.x - b.x);
   const ys: (number | null)[][] = [];
   for (let g = 0; g < groups; g++) {
-    ys.push(new Array(ok.length).fill(null));
+    ys.push(new Array<number | null>(ok.length).fill(null));
   }
   ok.forEach((p, i) => {
     if (p.group >= 0 && p.group < groups) {

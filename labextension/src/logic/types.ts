@@ -13,7 +13,8 @@ export interface IExperiment {
   tags: Record<string, string>;
 }
 
-export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED' | string;
+// `string & {}` keeps the known names in editors' completion while any other status type-checks.
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED' | (string & {});
 
 export interface IRun {
   run_id: string;

@@ -33,7 +33,7 @@ function CellSource(props: { api: TrackerAPI; runId: string }): JSX.Element {
     const none = 'No cell source: this run was not logged by %%track_run.';
     // List the folder first: fetching a missing file would log a 404 in the browser console.
     const folder = CELL_SOURCE.slice(0, CELL_SOURCE.lastIndexOf('/'));
-    props.api
+    void props.api
       .artifacts(props.runId, folder)
       .catch(() => [])
       .then(files => {

@@ -60,7 +60,7 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
 
   React.useEffect(() => {
     let cancelled = false;
-    Promise.all(withKey.map(r => cache.get(r.run_id, metric, x).catch(() => null))).then(
+    void Promise.all(withKey.map(r => cache.get(r.run_id, metric, x).catch(() => null))).then(
       hs => {
         if (!cancelled) {
           if (hs.every(h => h === null) && hs.length) {
@@ -158,7 +158,7 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
           themeKey={props.themeKey}
         />
       ) : (
-        <Chart options={options} optionsKey={optionsKey} data={data as uPlot.AlignedData} />
+        <Chart options={options} optionsKey={optionsKey} data={data} />
       )}
     </div>
   );

@@ -95,7 +95,7 @@ export function ParallelView(props: {
             ? props.colors[i]
             : pc.shade[i] === null
               ? c.axis
-              : rampColor(pc.shade[i] as number),
+              : rampColor(pc.shade[i]),
           width: 1.5,
           spanGaps: false,
           points: { show: true, size: 5 }

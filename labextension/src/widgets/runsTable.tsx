@@ -281,16 +281,17 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   const now = Math.floor(Date.now() / CLOCK_MS) * CLOCK_MS;
   const win = visibleWindow(scrollTop, viewport - ROW_HEIGHT, ROW_HEIGHT, rows.length);
   const names = props.experimentNames;
+  const hasNames = names !== null;
   const template = React.useMemo(
     () =>
       [
         `${NAME_WIDTH}px`,
         ...columns.map(() => `${VALUE_WIDTH}px`),
-        ...(names ? [`${EXPERIMENT_WIDTH}px`] : []),
+        ...(hasNames ? [`${EXPERIMENT_WIDTH}px`] : []),
         `${STARTED_WIDTH}px`,
         `${DURATION_WIDTH}px`
       ].join(' '),
-    [columns, names !== null]
+    [columns, hasNames]
   );
   const width =
     NAME_WIDTH +

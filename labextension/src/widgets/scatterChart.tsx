@@ -126,7 +126,7 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
     <Chart
       options={options}
       optionsKey={`${props.optionsKey}|${categories?.join('\u0000') ?? ''}|${props.xLog}`}
-      data={data as uPlot.AlignedData}
+      data={data}
       height={height}
       className="nt-ScatterChart"
     />

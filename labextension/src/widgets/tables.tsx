@@ -11,9 +11,9 @@ function show(v: unknown): string {
     return '—';
   }
   if (typeof v === 'number' || v === null) {
-    return formatNumber(v as number | null);
+    return formatNumber(v);
   }
-  return String(v);
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? '');
 }
 
 export function DiffTable<T>(props: {
