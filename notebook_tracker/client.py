@@ -7,12 +7,12 @@ import json
 import os
 import posixpath
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from notebook_tracker import config, validation
+from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import (
     Experiment,
     FileInfo,
@@ -29,10 +29,6 @@ from notebook_tracker.entities import (
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store import get_store
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def current_user() -> str:
@@ -106,7 +102,7 @@ class TrackingClient:
         return self.store.create_run(
             str(experiment_id),
             user_id=clean_tags.get("mlflow.user") or current_user(),
-            start_time=start_time or _now_ms(),
+            start_time=start_time or now_ms(),
             tags=clean_tags,
             run_name=run_name,
             parent_run_id=parent_run_id,
@@ -118,7 +114,7 @@ class TrackingClient:
     def update_run(
         self, run_id: str, status: str | None = None, name: str | None = None
     ) -> RunInfo:
-        end_time = _now_ms() if status and RunStatus.is_terminated(status) else None
+        end_time = now_ms() if status and RunStatus.is_terminated(status) else None
         return self.store.update_run_info(run_id, status=status, end_time=end_time, run_name=name)
 
     def set_terminated(
@@ -128,7 +124,7 @@ class TrackingClient:
             raise InvalidParameter(
                 f"Invalid end status {status!r}: use one of {', '.join(RunStatus.TERMINATED)}."
             )
-        self.store.update_run_info(run_id, status=status, end_time=end_time or _now_ms())
+        self.store.update_run_info(run_id, status=status, end_time=end_time or now_ms())
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(run_id)
@@ -174,7 +170,7 @@ class TrackingClient:
         metric = Metric(
             key,
             validation.metric_value(value, key),
-            timestamp if timestamp is not None else _now_ms(),
+            timestamp if timestamp is not None else now_ms(),
             validation.step_value(step),
         )
         self.store.log_batch(run_id, metrics=[metric])

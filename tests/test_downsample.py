@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from notebook_tracker.server.downsample import downsample_history, minmax_indices
+from notebook_tracker.downsample import downsample_history, minmax_indices
 
 
 def test_a_million_points_become_about_a_thousand_keeping_ends_and_extremes():

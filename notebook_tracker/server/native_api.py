@@ -14,11 +14,11 @@ from typing import Any
 
 import tornado.web
 
+from notebook_tracker.downsample import DEFAULT_MAX_POINTS, downsample_history
 from notebook_tracker.entities import Experiment, FileInfo, Run, ViewType
 from notebook_tracker.errors import BadRequest
 from notebook_tracker.server.base import TrackerHandler, content_disposition
 from notebook_tracker.server.context import TrackerContext
-from notebook_tracker.server.downsample import DEFAULT_MAX_POINTS, downsample_history
 
 MAX_RESULTS_LIMIT = 50000
 MAX_POINTS_LIMIT = 1_000_000

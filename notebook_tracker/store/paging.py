@@ -1,4 +1,4 @@
-"""Page tokens, result limits and the clock, shared by the SQL store's parts.
+"""The one page-token format and result limits, shared by every store (the clock is clock.py).
 
 A page token carries the offset of the next page and a fingerprint of the search it came from
 (what was searched, the filter, the order, the view...). A token used with another search, or
@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from typing import Any
 
 from notebook_tracker.errors import InvalidParameter
@@ -20,10 +19,6 @@ from notebook_tracker.store.base import SEARCH_MAX_RESULTS_THRESHOLD
 # Above any row count a store holds; also what a 32-bit OFFSET can take.
 MAX_OFFSET = 2**31 - 1
 _MAX_TOKEN_CHARS = 512
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def query_key(*parts: Any) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, update
 
 from notebook_tracker import config, env, liveness
+from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import (
     LifecycleStage,
     Metric,
@@ -36,7 +37,6 @@ from notebook_tracker.store.paging import (
     check_max_results,
     decode_token,
     encode_token,
-    now_ms,
     query_key,
 )
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t

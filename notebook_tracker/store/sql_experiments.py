@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import (
     Experiment,
     LifecycleStage,
@@ -20,7 +21,6 @@ from notebook_tracker.store.paging import (
     check_max_results,
     decode_token,
     encode_token,
-    now_ms,
     query_key,
 )
 from notebook_tracker.store.schema import experiment_tags as experiment_tags_t

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, delete, select, update
 
 from notebook_tracker import liveness
+from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import LifecycleStage, Run, RunInfo, RunStatus, RunTag
-from notebook_tracker.store.paging import now_ms
 from notebook_tracker.store.schema import latest_metrics as latest_metrics_t
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import params as params_t

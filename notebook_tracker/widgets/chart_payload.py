@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from notebook_tracker.downsample import finite_or_none, ordered
 from notebook_tracker.entities import Run
-from notebook_tracker.server.downsample import minmax_indices
 from notebook_tracker.widgets.compare_data import ComparisonData
 
 MAX_POINTS = 1000
@@ -50,32 +50,13 @@ def run_record(run: Run) -> dict[str, Any]:
 
 def compact_arrays(steps: Any, timestamps: Any, values: Any, max_points: int) -> tuple:
     """(steps, timestamps, values, total) as numpy arrays in step order, at most `max_points`."""
-    import numpy as np
-
-    steps = np.asarray(steps, dtype=np.int64)
-    timestamps = np.asarray(timestamps, dtype=np.int64)
-    values = np.asarray(values, dtype=np.float64)
-    total = len(values)
-    if total > 1 and np.any(np.diff(steps) < 0):
-        order = np.argsort(steps, kind="stable")
-        steps, timestamps, values = steps[order], timestamps[order], values[order]
-    if total > max_points:
-        idx = minmax_indices(values, max_points)
-        steps, timestamps, values = steps[idx], timestamps[idx], values[idx]
-    return steps, timestamps, values, total
+    return ordered(steps, timestamps, values, max_points)
 
 
 def compact_history(steps: Any, timestamps: Any, values: Any, max_points: int) -> History:
     """A history in step order as lists, at most `max_points` points (min/max per bucket)."""
-    import numpy as np
-
     steps, timestamps, values, total = compact_arrays(steps, timestamps, values, max_points)
-    value_list: list[float | None] = values.tolist()
-    finite = np.isfinite(values)
-    if not finite.all():
-        for i in np.flatnonzero(~finite).tolist():
-            value_list[i] = None
-    return [steps.tolist(), timestamps.tolist(), value_list, total]
+    return [steps.tolist(), timestamps.tolist(), finite_or_none(values), total]
 
 
 def wire_history(steps: Any, timestamps: Any, values: Any, max_points: int) -> WireHistory:

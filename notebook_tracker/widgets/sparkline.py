@@ -9,13 +9,15 @@ from collections.abc import Sequence
 def downsample(
     xs: Sequence[float], ys: Sequence[float], max_points: int = 120
 ) -> tuple[list[float], list[float]]:
-    """Keep at most `max_points`, always the first and the last; NaN and inf are dropped."""
+    """Keep at most `max_points` (min/max per bucket, the package's one downsampler), always
+    the first and the last; NaN and inf are dropped."""
     pairs = [(x, y) for x, y in zip(xs, ys, strict=False) if math.isfinite(y) and math.isfinite(x)]
-    if len(pairs) <= max_points:
-        return [p[0] for p in pairs], [p[1] for p in pairs]
-    stride = (len(pairs) - 1) / (max_points - 1)
-    picked = [pairs[round(i * stride)] for i in range(max_points)]
-    return [p[0] for p in picked], [p[1] for p in picked]
+    if len(pairs) > max_points:
+        from notebook_tracker.downsample import minmax_indices
+
+        picked = minmax_indices([p[1] for p in pairs], max_points).tolist()
+        pairs = [pairs[i] for i in picked]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def sparkline_svg(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from notebook_tracker import validation
+from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.mlflow_api import wire
@@ -22,10 +22,6 @@ MAX_ENTITIES_PER_BATCH = 1000
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 MAX_RUN_NAME_LENGTH = 250
 MAX_USER_ID_LENGTH = 256
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _tag(key: str, value: str) -> RunTag:
@@ -47,7 +43,7 @@ def _metric(item: Params) -> tuple[Metric, Params]:
     value = item.double("value", required=True)
     timestamp = item.int64("timestamp")
     step = item.int64("step") or 0
-    return Metric(key, value, _now_ms() if timestamp is None else timestamp, step), item
+    return Metric(key, value, now_ms() if timestamp is None else timestamp, step), item
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -59,7 +55,7 @@ def create(api: MlflowApi, req: Params) -> dict[str, Any]:
     run = api.store.create_run(
         req.string("experiment_id") or "0",
         user_id=user_id,
-        start_time=req.int64("start_time") or _now_ms(),
+        start_time=req.int64("start_time") or now_ms(),
         tags=tag_map,
         run_name=req.string("run_name", max_length=MAX_RUN_NAME_LENGTH) or None,
         parent_run_id=tag_map.get("mlflow.parentRunId") or None,

@@ -1,4 +1,6 @@
-"""Downsampling a metric series for plotting: min/max per bucket, vectorised with numpy.
+"""The one downsampler of metric series for plotting: min/max per bucket, vectorised with numpy.
+
+Used by the native API (the sidebar's charts) and by `%compare_runs`'s charts in the kernel.
 
 A line chart is a few hundred pixels wide; sending a million points to draw it wastes the
 network and the browser. Splitting the series into equal-count buckets along x and keeping,
@@ -52,33 +54,49 @@ def minmax_indices(y: Any, max_points: int) -> Any:
     return np.unique(np.concatenate([[0, n - 1], picked + 1]))
 
 
-def downsample_history(
+def ordered(
     steps: Any, timestamps: Any, values: Any, max_points: int, x: str = "step"
-) -> dict[str, Any]:
-    """The history payload of the native API, at most `max_points` points, ordered by `x`."""
+) -> tuple[Any, Any, Any, int]:
+    """(steps, timestamps, values, total) as numpy arrays ordered by `x` (stable), at most
+    `max_points` points of them (min/max per bucket; non-finite values never win a bucket)."""
     import numpy as np
 
     steps = np.asarray(steps, dtype=np.int64)
     timestamps = np.asarray(timestamps, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
     total = len(values)
-    if x == "timestamp" and total > 1 and np.any(np.diff(timestamps) < 0):
-        order = np.argsort(timestamps, kind="stable")
+    key = timestamps if x == "timestamp" else steps
+    if total > 1 and np.any(np.diff(key) < 0):
+        order = np.argsort(key, kind="stable")
         steps, timestamps, values = steps[order], timestamps[order], values[order]
-    downsampled = total > max_points
-    if downsampled:
+    if total > max_points:
         idx = minmax_indices(values, max_points)
         idx = idx[np.isfinite(values[idx]) | (idx == 0) | (idx == total - 1)]
         steps, timestamps, values = steps[idx], timestamps[idx], values[idx]
-    finite = np.isfinite(values)
+    return steps, timestamps, values, total
+
+
+def finite_or_none(values: Any) -> list[float | None]:
+    """The values as a list with NaN and ±inf as None (JSON's null)."""
+    import numpy as np
+
     value_list: list[float | None] = values.tolist()
+    finite = np.isfinite(values)
     if not finite.all():
         for i in np.flatnonzero(~finite).tolist():
             value_list[i] = None
+    return value_list
+
+
+def downsample_history(
+    steps: Any, timestamps: Any, values: Any, max_points: int, x: str = "step"
+) -> dict[str, Any]:
+    """The history payload of the native API, at most `max_points` points, ordered by `x`."""
+    steps, timestamps, values, total = ordered(steps, timestamps, values, max_points, x)
     return {
         "total": total,
-        "downsampled": bool(downsampled),
+        "downsampled": total > max_points,
         "step": steps.tolist(),
         "timestamp": timestamps.tolist(),
-        "value": value_list,
+        "value": finite_or_none(values),
     }
