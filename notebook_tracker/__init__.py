@@ -56,6 +56,7 @@ _ELSEWHERE = {
     "set_system_metrics_samples_before_logging": "notebook_tracker.system_metrics",
     "set_system_metrics_node_id": "notebook_tracker.system_metrics",
     "set_registered_model_alias": "notebook_tracker.models.registry",
+    "sweep": "notebook_tracker.sweeps.api",
     "autolog": "notebook_tracker.frameworks.api",
 }
 _SUBMODULES = ("models", "system_metrics")  # `nt.models.log_model(...)` without an import
@@ -65,6 +66,10 @@ _FRAMEWORKS = {
     "sklearn": "notebook_tracker.frameworks.sklearn",
     "xgboost": "notebook_tracker.frameworks.xgboost",
     "lightgbm": "notebook_tracker.frameworks.lightgbm",
+    "pytorch": "notebook_tracker.frameworks.pytorch",
+    "lightning": "notebook_tracker.frameworks.lightning",
+    "keras": "notebook_tracker.frameworks.keras",
+    "spark": "notebook_tracker.frameworks.spark",
 }
 
 __all__ = [*_FLUENT, *_ELSEWHERE]

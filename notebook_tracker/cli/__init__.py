@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "models": "notebook_tracker.cli.models:models",
     "run": "notebook_tracker.cli.projects:run",
     "rerun": "notebook_tracker.cli.projects:rerun",
+    "sweep": "notebook_tracker.cli.sweep:sweep",
 }
 
 

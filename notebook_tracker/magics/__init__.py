@@ -13,6 +13,7 @@ MAGICS_CLASSES = [
     "notebook_tracker.magics.tracking:TrackingMagics",
     "notebook_tracker.magics.projects:ProjectMagics",
     "notebook_tracker.magics.serving:ServingMagics",
+    "notebook_tracker.magics.sweep:SweepMagics",
 ]
 
 _loaded: dict[int, dict[str, Any]] = {}
