@@ -33,6 +33,7 @@ class TrackOptions:
     artifacts: list[str] = field(default_factory=list)
     autolog: bool = True
     quiet: bool = False
+    system_metrics: bool | None = None  # None: as enable_system_metrics_logging() says
 
 
 def _track_parser() -> _Parser:
@@ -40,7 +41,8 @@ def _track_parser() -> _Parser:
         prog="%%track_run",
         usage=(
             "%%track_run [NAME] [-e EXPERIMENT] [-t KEY=VALUE ...] [--nested] [-p NAMES] "
-            "[-m NAMES] [--artifacts GLOB ...] [--no-autolog] [--quiet]   (NAME comes first)"
+            "[-m NAMES] [--artifacts GLOB ...] [--no-autolog] [--[no-]system-metrics] [--quiet]"
+            "   (NAME comes first)"
         ),
         description=(
             "Run the cell inside a tracked run: params, metrics, figures, files, outputs, "
@@ -92,6 +94,21 @@ def _track_parser() -> _Parser:
         action="store_false",
         help="log only what is asked for: no automatic params, metrics, figures or files",
     )
+    p.add_argument(
+        "--system-metrics",
+        dest="system_metrics",
+        action="store_const",
+        const=True,
+        default=None,
+        help="log CPU, memory, disk, network and GPU use as system/... metrics while it runs",
+    )
+    p.add_argument(
+        "--no-system-metrics",
+        dest="system_metrics",
+        action="store_const",
+        const=False,
+        help="log no system metrics, even when they are enabled globally",
+    )
     p.add_argument("--quiet", action="store_true", help="do not show the run card")
     p.add_argument("-h", "--help", action="store_true", help="show this help")
     return p
@@ -127,7 +144,7 @@ def _names(groups: list[list[str]]) -> list[str]:
 
 def parse_track_line(line: str) -> TrackOptions:
     """Parse `[NAME] [-e EXPERIMENT] [-t KEY=VALUE ...] [--nested] [-p NAMES] [-m NAMES]
-    [--artifacts GLOB ...] [--no-autolog] [--quiet]`."""
+    [--artifacts GLOB ...] [--no-autolog] [--[no-]system-metrics] [--quiet]`."""
     ns = TRACK_PARSER.parse_args(_split(line))
     if ns.help:
         raise MagicArgumentError(TRACK_PARSER.format_help())
@@ -153,6 +170,7 @@ def parse_track_line(line: str) -> TrackOptions:
         artifacts=[g for group in ns.artifacts for g in group],
         autolog=ns.autolog,
         quiet=ns.quiet,
+        system_metrics=ns.system_metrics,
     )
 
 

@@ -89,6 +89,7 @@ class TrackedCell:
             nested=nested,
             parent_run_id=parent,
             tags=tags,
+            log_system_metrics=opts.system_metrics,
         )
         if not opts.quiet:
             self._show_card()

@@ -69,12 +69,14 @@ def run_project(
     output: Output | None = None,
     tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ProjectRun:
     """Run entry point `entry_point` of the project at `uri` and track it as one run.
 
     `parameters` is a dict or a list of "key=value" strings. `output(stream, text)` receives
     the child's stdout/stderr as it arrives (default: this process's terminal). With
-    `parent_run_id` the project run is created as a child of that run.
+    `parent_run_id` the project run is created as a child of that run. System metrics are
+    logged unless `log_system_metrics=False` or they are disabled globally.
     """
     output = output or terminal_output
     given = _given_params(parameters)
@@ -90,7 +92,16 @@ def run_project(
             exp_id = resolve_experiment(client, experiment_name, experiment_id)
         run_tags = {**_source_tags(source, spec, job, manager), **(tags or {})}
         return execute_job(
-            client, exp_id, job, spec, manager, run_name, run_tags, output, parent_run_id
+            client,
+            exp_id,
+            job,
+            spec,
+            manager,
+            run_name,
+            run_tags,
+            output,
+            parent_run_id,
+            log_system_metrics=log_system_metrics,
         )
     finally:
         source.cleanup()
@@ -184,8 +195,12 @@ def execute_job(
     tags: dict[str, str],
     output: Output,
     parent_run_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ProjectRun:
     """Create the run, prepare the environment, run the job, and record how it ended."""
+    from notebook_tracker import system_metrics
+
+    sampled = system_metrics.should_log(log_system_metrics, default=True)
     run = client.create_run(
         experiment_id, tags=tags, run_name=run_name, parent_run_id=parent_run_id
     )
@@ -199,7 +214,9 @@ def execute_job(
         extra_packages = ("ipykernel",) if job.entry.notebook is not None else ()
         env = environments.prepare_environment(spec, manager, output, extra_packages)
         output("stderr", f"notebook-tracker: run {run_id}: {described}\n")
-        exit_code = _run_child(client, run_id, experiment_id, job, env, tmp, output)
+        # This process samples the machine while the child runs, whatever the child is.
+        with system_metrics.monitor(run_id, client.store, enabled=sampled):
+            exit_code = _run_child(client, run_id, experiment_id, job, env, tmp, output, sampled)
         status = RunStatus.FINISHED if exit_code == 0 else RunStatus.FAILED
     except KeyboardInterrupt:
         status = RunStatus.KILLED
@@ -247,8 +264,11 @@ def _run_child(
     env: environments.Environment,
     tmp: Path,
     output: Output,
+    sampled: bool = False,
 ) -> int:
     child_env = env.apply(child_environment(client, run_id, experiment_id))
+    if sampled:  # one series per run: the child's own start_run must not sample it again
+        child_env[env_vars.ENABLE_SYSTEM_METRICS_LOGGING] = "false"
     command: str | list[str]
     if job.entry.notebook is not None:
         from notebook_tracker.projects.notebooks import executor_command
