@@ -6,6 +6,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { ApiError } from './apiError';
 import { encodePath } from './logic/paths';
 import { errorMessage, IRunsQuery, runsQuery } from './logic/query';
 import {
@@ -19,16 +20,7 @@ import {
   IServedModel
 } from './logic/types';
 
-/** An API call that failed; `status` is the HTTP status (0 when the server was not reached). */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly errorCode: string | null = null
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
 export class TrackerAPI {
   constructor(readonly settings: ServerConnection.ISettings) {}

@@ -5,7 +5,8 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, TrackerAPI } from './api';
+import { ApiError } from './apiError';
+import type { TrackerAPI } from './api';
 import { descendants, groupRuns, ITree } from './logic/groups';
 import { collectKeys, defaultColumns, IKeys, mergeRuns, sortRuns } from './logic/runs';
 import { pruneSelection } from './logic/selection';
@@ -20,9 +21,12 @@ const ORDER = ['attributes.start_time DESC'];
 
 export type LoadState = 'idle' | 'loading' | 'partial' | 'ready' | 'error';
 
+/** The part of the API the runs model calls (unit tests pass a fake). */
+export type IRunsSource = Pick<TrackerAPI, 'experiments' | 'runs'>;
+
 export class RunsModel {
   constructor(
-    readonly api: TrackerAPI,
+    readonly api: IRunsSource,
     readonly pollMs = 4000
   ) {}
 
@@ -316,7 +320,11 @@ export class RunsModel {
     try {
       do {
         const page = await this.api.runs(
-          { ...base, maxResults: all.length ? NEXT_PAGE : FIRST_PAGE, pageToken: token },
+          {
+            ...base,
+            maxResults: all.length ? Math.min(NEXT_PAGE, MAX_RUNS - all.length) : FIRST_PAGE,
+            pageToken: token
+          },
           { signal: abort.signal }
         );
         if (generation !== this._generation) {

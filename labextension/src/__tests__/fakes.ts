@@ -1,0 +1,110 @@
+/**
+ * Test doubles for the models' unit tests: an in-memory runs server (the part of TrackerAPI the
+ * runs model calls) and the browser globals the models touch (window timers, document.hidden).
+ */
+
+import { ApiError } from '../apiError';
+import { IRunsQuery } from '../logic/query';
+import { IExperiment, IRun, IRunsPage } from '../logic/types';
+
+Object.assign(globalThis, { window: globalThis, document: { hidden: false } });
+
+export function run(id: string, extra: Partial<IRun> = {}): IRun {
+  return {
+    run_id: id,
+    run_name: id,
+    experiment_id: '1',
+    status: 'FINISHED',
+    start_time: 1000,
+    end_time: 2000,
+    user_id: 'u',
+    artifact_uri: '',
+    lifecycle_stage: 'active',
+    parent_run_id: null,
+    params: {},
+    metrics: {},
+    tags: {},
+    ...extra
+  };
+}
+
+export function experiment(id: string, name = `exp ${id}`): IExperiment {
+  return {
+    experiment_id: id,
+    name,
+    artifact_location: '',
+    lifecycle_stage: 'active',
+    creation_time: null,
+    last_update_time: null,
+    tags: {}
+  };
+}
+
+/** A promise resolved by hand: lets a test hold a response back while another one lands. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>(r => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Let pending promise callbacks (and zero-delay timers) run. */
+export function settle(ms = 0): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/**
+ * Serves `runs` newest-first in pages; a filter is `params.<key> = '<value>'` or the word
+ * `bad` (refused with a 400 like the server's filter errors). Every query is recorded.
+ */
+export class FakeRunsApi {
+  runsList: IRun[] = [];
+  experimentsList: IExperiment[] = [experiment('1'), experiment('2')];
+  queries: IRunsQuery[] = [];
+  /** Set to make the next calls fail as if the server were down. */
+  down = false;
+  /** When set, `runs` waits for it before answering (one use). */
+  gate: Promise<void> | null = null;
+
+  experiments(): Promise<IExperiment[]> {
+    if (this.down) {
+      return Promise.reject(new ApiError('Cannot reach the Jupyter server', 0));
+    }
+    return Promise.resolve([...this.experimentsList]);
+  }
+
+  async runs(q: IRunsQuery, init: RequestInit = {}): Promise<IRunsPage> {
+    this.queries.push(q);
+    const gate = this.gate;
+    this.gate = null;
+    const matched = this._match(q);
+    if (gate) {
+      await gate;
+    }
+    if (init.signal?.aborted) {
+      throw new DOMException('aborted', 'AbortError');
+    }
+    if (this.down) {
+      throw new ApiError('Cannot reach the Jupyter server', 0);
+    }
+    const start = q.pageToken ? Number(q.pageToken) : 0;
+    const size = q.maxResults ?? 1000;
+    const page = matched.slice(start, start + size);
+    const next = start + size < matched.length ? String(start + size) : null;
+    return { runs: page, next_page_token: next, total: matched.length };
+  }
+
+  private _match(q: IRunsQuery): IRun[] {
+    const filter = (q.filter ?? '').trim();
+    if (filter === 'bad') {
+      throw new ApiError("Invalid filter 'bad': expected a comparison", 400, 'INVALID_PARAMETER_VALUE');
+    }
+    const m = /^params\.(\w+) = '(.*)'$/.exec(filter);
+    return this.runsList.filter(
+      r =>
+        (!q.experimentIds?.length || q.experimentIds.includes(r.experiment_id)) &&
+        (!m || r.params[m[1]] === m[2])
+    );
+  }
+}
