@@ -361,3 +361,31 @@ def test_track_run_with_the_flag_logs_system_metrics(fast, tmp_path, monkeypatch
     finally:
         shell.run_line_magic("unload_ext", "notebook_tracker")
     assert samplers() == []
+
+
+def test_the_run_card_shows_system_metrics_as_one_line_not_as_metric_rows():
+    from notebook_tracker.widgets.card_html import CardState, Series, card_html, card_text
+
+    state = CardState(run_id="r1", run_name="fit", status="FINISHED")
+    state.metrics = {
+        "acc": 0.93,
+        "system/cpu_utilization_percentage": 42.4,
+        "system/system_memory_usage_megabytes": 2150.0,
+        "system/system_memory_usage_percentage": 8.3,
+        "system/disk_usage_percentage": 27.5,
+        "system/gpu_0_utilization_percentage": 71.0,
+        "system/gpu_0_memory_usage_percentage": 12.2,
+        "system/node-b/cpu_utilization_percentage": 5.0,
+    }
+    state.series["system/cpu_utilization_percentage"] = Series([0, 1, 2], [0, 1, 2], [10, 60, 42])
+    html = card_html(state)
+    assert 'class="ntc-system" data-node=""' in html
+    assert "CPU 42%" in html and "memory 2.1 GB (8%)" in html and "GPU 0 71% (mem 12%)" in html
+    assert 'data-node="node-b"' in html and "CPU 5%" in html
+    assert html.count("ntc-sparkline") == 1  # the CPU curve
+    assert 'data-key="acc"' in html and 'data-key="system/' not in html
+    text = card_text(state)
+    assert "metrics: acc=0.93" in text and "system: CPU 42%" in text
+
+    plain = CardState(run_id="r2", run_name="plain", metrics={"acc": 1.0})
+    assert "ntc-system" not in card_html(plain)

@@ -189,7 +189,13 @@ class TrackedCell:
         if plan is not None and plan.report is not None:
             state.hidden_state = plan.report.hidden_state
             state.hidden_reasons = list(plan.report.reasons)
-        stepped = [k for k in run.data.metrics if plan is None or k not in plan.metrics]
+        stepped = [
+            k
+            for k in run.data.metrics
+            if (plan is None or k not in plan.metrics)
+            # of the system metrics, the card draws only the CPU curve
+            and (not k.startswith("system/") or k.endswith("/cpu_utilization_percentage"))
+        ]
         from notebook_tracker.widgets.card_html import Series
 
         for key in stepped[:MAX_SPARKLINE_KEYS]:

@@ -6,6 +6,7 @@ import html
 import time
 from dataclasses import dataclass, field
 
+from notebook_tracker.widgets.card_system import is_system, system_html, system_text
 from notebook_tracker.widgets.sparkline import sparkline_svg
 
 STATUS_COLORS = {
@@ -159,9 +160,11 @@ def card_html(state: CardState, sparkline_images: dict[str, str] | None = None) 
         if more > 0:
             cells += f'<span style="{_MUTED}">+{more} more</span>'
         parts.append(f'<div class="ntc-params" style="margin:0 0 2px">{cells}</div>')
-    if state.metrics:
+    parts.append(system_html(state.metrics, state.series, sparkline_images))
+    metrics = {k: v for k, v in state.metrics.items() if not is_system(k)}
+    if metrics:
         rows = []
-        for key, value in list(state.metrics.items())[:MAX_METRICS_SHOWN]:
+        for key, value in list(metrics.items())[:MAX_METRICS_SHOWN]:
             series = state.series.get(key)
             spark = ""
             if sparkline_images and key in sparkline_images:
@@ -179,7 +182,7 @@ def card_html(state: CardState, sparkline_images: dict[str, str] | None = None) 
                 f'</b><span style="{_MUTED}">{points}</span></td><td style="{_CELL}">{spark}</td>'
                 "</tr>"
             )
-        more = len(state.metrics) - min(len(state.metrics), MAX_METRICS_SHOWN)
+        more = len(metrics) - min(len(metrics), MAX_METRICS_SHOWN)
         if more > 0:
             rows.append(
                 f'<tr style="{_ROW}"><td colspan="3" style="{_CELL};{_MUTED}">'
@@ -211,10 +214,12 @@ def card_text(state: CardState) -> str:
     ]
     if state.params:
         lines.append("params: " + ", ".join(f"{k}={v}" for k, v in state.params.items()))
-    if state.metrics:
-        lines.append(
-            "metrics: " + ", ".join(f"{k}={format_value(v)}" for k, v in state.metrics.items())
-        )
+    metrics = {k: v for k, v in state.metrics.items() if not is_system(k)}
+    if metrics:
+        lines.append("metrics: " + ", ".join(f"{k}={format_value(v)}" for k, v in metrics.items()))
+    system = system_text(state.metrics)
+    if system:
+        lines.append(system)
     if state.hidden_state:
         lines.append("hidden state: " + " ".join(state.hidden_reasons))
     if state.error:

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from notebook_tracker.widgets.card_html import CardState, card_html, card_text
+from notebook_tracker.widgets.card_system import is_system, is_system_cpu
 from notebook_tracker.widgets.static import curves_png, data_uri, sparkline_pngs
 
 
@@ -52,12 +53,15 @@ class RunCard:
     def build_static(self) -> None:
         """The final markup: sparklines as embedded PNG, and a PNG of the stepped metrics."""
         stepped = {k: s for k, s in self.state.series.items() if len(s.values) > 1}
+        # System metrics show as one line with a CPU sparkline, not as curves of their own.
+        sparked = {k: s for k, s in stepped.items() if not is_system(k) or is_system_cpu(k)}
+        curves = {k: s for k, s in stepped.items() if not is_system(k)}
         images = None
         self.png = None
         if stepped:
             try:
-                images = {k: data_uri(p) for k, p in sparkline_pngs(stepped).items()}
-                self.png = curves_png(stepped, self.state.run_name)
+                images = {k: data_uri(p) for k, p in sparkline_pngs(sparked).items()}
+                self.png = curves_png(curves, self.state.run_name) if curves else None
             except Exception:  # no PNG is better than no card
                 images = None
         self.html = card_html(self.state, sparkline_images=images)
