@@ -266,7 +266,7 @@ def test_experiment_tags_set_and_delete(server):
 
 
 def test_enums_by_name_or_protobuf_number():
-    from notebook_tracker.server.mlflow_api.wire import Params
+    from notebook_tracker.server.mlflow_api.request import Params
 
     view = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
     assert Params({"v": "all"}).enum("v", view) == "ALL"
@@ -281,7 +281,8 @@ def test_enums_by_name_or_protobuf_number():
 def test_doubles_and_int64_in_every_protobuf_spelling():
     import math
 
-    from notebook_tracker.server.mlflow_api.wire import Params, double
+    from notebook_tracker.server.mlflow_api.request import Params
+    from notebook_tracker.wire import double
 
     p = Params({"a": "NaN", "b": "-Infinity", "c": "1e3", "t": "12", "u": 12.0})
     assert math.isnan(p.double("a")) and p.double("b") == -math.inf and p.double("c") == 1000

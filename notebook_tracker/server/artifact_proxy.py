@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import tornado.web
 
+from notebook_tracker import wire
 from notebook_tracker.artifacts.paths import safe_relpath
 from notebook_tracker.errors import EndpointNotFound, InvalidParameter, NotFound, PayloadTooLarge
 from notebook_tracker.server.base import (
@@ -28,7 +29,6 @@ from notebook_tracker.server.base import (
     TrackerHandler,
     content_disposition,
 )
-from notebook_tracker.server.mlflow_api import wire
 
 if TYPE_CHECKING:
     from notebook_tracker.artifacts.base import ArtifactRepository

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from notebook_tracker import wire
 from notebook_tracker.models.registry import RegistryClient
 from notebook_tracker.models.registry_entities import ModelVersion, RegisteredModel
-from notebook_tracker.server.mlflow_api import wire
-from notebook_tracker.server.mlflow_api.wire import Params
+from notebook_tracker.server.mlflow_api import request
+from notebook_tracker.server.mlflow_api.request import Params
 
 MAX_RESULTS_MODELS = 1000
 MAX_RESULTS_VERSIONS = 200_000
@@ -71,7 +72,7 @@ def _tags(req: Params) -> dict[str, str]:
 def _max_results(req: Params, default: int, limit: int) -> int:
     value = req.int64("max_results", default=default)
     if value is None or value < 1 or value > limit:
-        raise wire.invalid("max_results", value, f"a number from 1 to {limit}")
+        raise request.invalid("max_results", value, f"a number from 1 to {limit}")
     return value
 
 

@@ -9,19 +9,17 @@ is sent as `Authorization: Bearer`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from notebook_tracker import wire
 from notebook_tracker.entities import (
     Experiment,
-    LifecycleStage,
     Metric,
     MetricHistory,
     PagedList,
     Param,
     Run,
-    RunData,
     RunInfo,
     RunTag,
     ViewType,
@@ -31,83 +29,10 @@ from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStor
 from notebook_tracker.store.rest_outbox import RestOutbox
 from notebook_tracker.store.rest_transport import Transport
 
-API = "api/2.0/mlflow/"
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_PER_BATCH = 100
-MAX_TAGS_PER_BATCH = 100
+API = wire.API_PREFIX
+MAX_METRICS_PER_BATCH = wire.MAX_METRICS_PER_BATCH
+MAX_PARAMS_PER_BATCH = MAX_TAGS_PER_BATCH = wire.MAX_PARAMS_TAGS_PER_BATCH
 HISTORY_PAGE = 25000
-_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def _double_out(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def _double_in(value: Any) -> float:
-    if isinstance(value, str):
-        return _SPECIAL[value] if value in _SPECIAL else float(value)
-    return float(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None or value == "" else int(value)
-
-
-def _kv(items: Any) -> dict[str, str]:
-    """MLflow's `[{key, value}]` lists (or an already-made dict) as a dict."""
-    if isinstance(items, dict):
-        return {str(k): str(v) for k, v in items.items()}
-    return {i["key"]: i.get("value", "") for i in items or []}
-
-
-def _kv_out(mapping: dict[str, str] | None) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in (mapping or {}).items()]
-
-
-def experiment_from_json(e: dict[str, Any]) -> Experiment:
-    return Experiment(
-        experiment_id=str(e["experiment_id"]),
-        name=e.get("name", ""),
-        artifact_location=e.get("artifact_location", ""),
-        lifecycle_stage=e.get("lifecycle_stage", LifecycleStage.ACTIVE),
-        tags=_kv(e.get("tags")),
-        creation_time=_int_or_none(e.get("creation_time")),
-        last_update_time=_int_or_none(e.get("last_update_time")),
-    )
-
-
-def run_info_from_json(i: dict[str, Any]) -> RunInfo:
-    return RunInfo(
-        run_id=i.get("run_id") or i["run_uuid"],
-        experiment_id=str(i.get("experiment_id", "")),
-        run_name=i.get("run_name", ""),
-        user_id=i.get("user_id", ""),
-        status=i.get("status", "RUNNING"),
-        start_time=_int_or_none(i.get("start_time")) or 0,
-        end_time=_int_or_none(i.get("end_time")),
-        artifact_uri=i.get("artifact_uri", ""),
-        lifecycle_stage=i.get("lifecycle_stage", LifecycleStage.ACTIVE),
-    )
-
-
-def run_from_json(r: dict[str, Any]) -> Run:
-    data = r.get("data") or {}
-    metrics = {m["key"]: _double_in(m.get("value", 0.0)) for m in data.get("metrics") or []}
-    return Run(
-        info=run_info_from_json(r["info"]),
-        data=RunData(metrics=metrics, params=_kv(data.get("params")), tags=_kv(data.get("tags"))),
-    )
-
-
-def _metric_out(m: Metric) -> dict[str, Any]:
-    return {
-        "key": m.key,
-        "value": _double_out(float(m.value)),
-        "timestamp": int(m.timestamp),
-        "step": int(m.step),
-    }
 
 
 class RestStore(TrackingStore):
@@ -129,21 +54,21 @@ class RestStore(TrackingStore):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
     ) -> str:
-        body: dict[str, Any] = {"name": name, "tags": _kv_out(tags)}
+        body: dict[str, Any] = {"name": name, "tags": wire.key_values(tags)}
         if artifact_location:
             body["artifact_location"] = artifact_location
         return str(self._call("POST", "experiments/create", body)["experiment_id"])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         data = self._call("GET", "experiments/get", experiment_id=experiment_id)
-        return experiment_from_json(data["experiment"])
+        return wire.experiment_from_json(data["experiment"])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
             data = self._call("GET", "experiments/get-by-name", experiment_name=name)
         except NotFound:
             return None
-        return experiment_from_json(data["experiment"])
+        return wire.experiment_from_json(data["experiment"])
 
     def search_experiments(
         self,
@@ -161,7 +86,7 @@ class RestStore(TrackingStore):
         if page_token:
             body["page_token"] = page_token
         data = self._call("POST", "experiments/search", body)
-        exps = [experiment_from_json(e) for e in data.get("experiments") or []]
+        exps = [wire.experiment_from_json(e) for e in data.get("experiments") or []]
         return PagedList(exps, data.get("next_page_token") or None)
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -200,14 +125,14 @@ class RestStore(TrackingStore):
             "experiment_id": experiment_id,
             "user_id": user_id,
             "start_time": start_time,
-            "tags": _kv_out(all_tags),
+            "tags": wire.key_values(all_tags),
         }
         if run_name:
             body["run_name"] = run_name
-        return run_from_json(self._call("POST", "runs/create", body)["run"])
+        return wire.run_from_json(self._call("POST", "runs/create", body)["run"])
 
     def get_run(self, run_id: str) -> Run:
-        return run_from_json(self._call("GET", "runs/get", run_id=run_id)["run"])
+        return wire.run_from_json(self._call("GET", "runs/get", run_id=run_id)["run"])
 
     def update_run_info(
         self,
@@ -226,7 +151,7 @@ class RestStore(TrackingStore):
             body["run_name"] = run_name
         data = self._call("POST", "runs/update", body)
         if "run_info" in data:
-            return run_info_from_json(data["run_info"])
+            return wire.run_info_from_json(data["run_info"])
         return self.get_run(run_id).info
 
     def delete_run(self, run_id: str) -> None:
@@ -255,7 +180,7 @@ class RestStore(TrackingStore):
             self._call("POST", "runs/log-batch", body)
         for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
             chunk = metrics[start : start + MAX_METRICS_PER_BATCH]
-            body = {"run_id": run_id, "metrics": [_metric_out(m) for m in chunk]}
+            body = {"run_id": run_id, "metrics": [wire.metric_point(m) for m in chunk]}
             self._call("POST", "runs/log-batch", body)
 
     def log_metric_rows(self, rows: Iterable[tuple[str, str, float, int, int]]) -> None:
@@ -288,9 +213,10 @@ class RestStore(TrackingStore):
                 page_token=token,
             )
             for m in data.get("metrics") or []:
-                steps.append(int(m.get("step", 0)))
-                timestamps.append(int(m.get("timestamp", 0)))
-                values.append(_double_in(m.get("value", 0.0)))
+                step, timestamp, value = wire.point_from_json(m)
+                steps.append(step)
+                timestamps.append(timestamp)
+                values.append(value)
             token = data.get("next_page_token") or None
             if not token or (max_results is not None and len(values) >= max_results):
                 break
@@ -324,5 +250,5 @@ class RestStore(TrackingStore):
         if page_token:
             body["page_token"] = page_token
         data = self._call("POST", "runs/search", body)
-        runs = [run_from_json(r) for r in data.get("runs") or []]
+        runs = [wire.run_from_json(r) for r in data.get("runs") or []]
         return PagedList(runs, data.get("next_page_token") or None)

@@ -7,8 +7,9 @@ from typing import Any
 from notebook_tracker import validation
 from notebook_tracker.entities import ViewType
 from notebook_tracker.errors import NotFound, TrackerError
+from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
-from notebook_tracker.server.mlflow_api.wire import Params, compact, experiment
+from notebook_tracker.wire import compact, experiment
 
 VIEW_TYPES = (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
 SEARCH_DEFAULT_MAX_RESULTS = 1000

@@ -15,12 +15,13 @@ from typing import Any
 
 import tornado.web
 
+from notebook_tracker import wire
 from notebook_tracker.errors import EndpointNotFound, InvalidParameter
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
-from notebook_tracker.server.mlflow_api import wire
+from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.service import MlflowApi
 
-Endpoint = Callable[[MlflowApi, wire.Params], dict[str, Any]]
+Endpoint = Callable[[MlflowApi, request.Params], dict[str, Any]]
 
 
 class MlflowEndpointHandler(TrackerHandler):
@@ -33,10 +34,10 @@ class MlflowEndpointHandler(TrackerHandler):
         if fn is None:
             raise EndpointNotFound(f"No endpoint {method} {self.request.path}.")
         if method == "GET":
-            req = wire.Params.from_query(self.request.query_arguments)
+            req = request.Params.from_query(self.request.query_arguments)
         else:
             self._check_content_type()
-            req = wire.Params(self.json_body())
+            req = request.Params(self.json_body())
         if path_args:
             req = req.with_path_args(**{k: v for k, v in path_args.items() if v is not None})
         api: MlflowApi = self.route_options["api"]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from notebook_tracker import validation
+from notebook_tracker import validation, wire
 from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.server.mlflow_api import wire
+from notebook_tracker.server.mlflow_api import request
+from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi, logged_model_json
-from notebook_tracker.server.mlflow_api.wire import Params
 from notebook_tracker.store import logged_models as lm
 from notebook_tracker.store.paging import decode_token, encode_token, query_key
 
@@ -55,7 +55,7 @@ def get(api: MlflowApi, req: Params) -> dict[str, Any]:
 def finalize(api: MlflowApi, req: Params) -> dict[str, Any]:
     status = req.enum("status", STATUSES, first=0)
     if status is None:
-        raise wire.missing("status")
+        raise request.missing("status")
     return {"model": logged_model_json(api.models.finalize(req.require("model_id"), status))}
 
 
@@ -82,7 +82,7 @@ def log_params(api: MlflowApi, req: Params) -> dict[str, Any]:
 def search(api: MlflowApi, req: Params) -> dict[str, Any]:
     experiment_ids = req.strings("experiment_ids")
     if not experiment_ids:
-        raise wire.missing("experiment_ids")
+        raise request.missing("experiment_ids")
     if req.messages("datasets"):
         raise InvalidParameter(
             "Searching logged models by dataset is not supported by this server; filter on "

@@ -7,8 +7,8 @@ from typing import Any
 
 import tornado.web
 
+from notebook_tracker import wire
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
-from notebook_tracker.server.mlflow_api import wire
 
 
 @functools.cache

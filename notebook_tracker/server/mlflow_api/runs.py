@@ -6,19 +6,16 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from notebook_tracker import validation
+from notebook_tracker import validation, wire
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
 from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.server.mlflow_api import wire
+from notebook_tracker.server.mlflow_api import request
+from notebook_tracker.server.mlflow_api.request import Params, checked_text
 from notebook_tracker.server.mlflow_api.service import MlflowApi
-from notebook_tracker.server.mlflow_api.wire import Params, checked_text
 
 VIEW_TYPES = (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
 SEARCH_DEFAULT_MAX_RESULTS = 1000
-MAX_METRICS_PER_BATCH = 1000
-MAX_PARAMS_TAGS_PER_BATCH = 100
-MAX_ENTITIES_PER_BATCH = 1000
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 MAX_RUN_NAME_LENGTH = 250
 MAX_USER_ID_LENGTH = 256
@@ -208,15 +205,15 @@ def _plain_metrics(items: Any) -> list[Metric] | None:
 
 def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
     problems = []
-    if n_metrics > MAX_METRICS_PER_BATCH:
-        problems.append(f"{n_metrics} metrics (at most {MAX_METRICS_PER_BATCH})")
-    if n_params > MAX_PARAMS_TAGS_PER_BATCH:
-        problems.append(f"{n_params} params (at most {MAX_PARAMS_TAGS_PER_BATCH})")
-    if n_tags > MAX_PARAMS_TAGS_PER_BATCH:
-        problems.append(f"{n_tags} tags (at most {MAX_PARAMS_TAGS_PER_BATCH})")
+    if n_metrics > wire.MAX_METRICS_PER_BATCH:
+        problems.append(f"{n_metrics} metrics (at most {wire.MAX_METRICS_PER_BATCH})")
+    if n_params > wire.MAX_PARAMS_TAGS_PER_BATCH:
+        problems.append(f"{n_params} params (at most {wire.MAX_PARAMS_TAGS_PER_BATCH})")
+    if n_tags > wire.MAX_PARAMS_TAGS_PER_BATCH:
+        problems.append(f"{n_tags} tags (at most {wire.MAX_PARAMS_TAGS_PER_BATCH})")
     total = n_metrics + n_params + n_tags
-    if total > MAX_ENTITIES_PER_BATCH:
-        problems.append(f"{total} entities in all (at most {MAX_ENTITIES_PER_BATCH})")
+    if total > wire.MAX_ENTITIES_PER_BATCH:
+        problems.append(f"{total} entities in all (at most {wire.MAX_ENTITIES_PER_BATCH})")
     if problems:
         raise InvalidParameter(
             "A batch may hold at most 1000 metrics, 100 params and 100 tags (1000 entities in "
@@ -233,7 +230,7 @@ def log_inputs(api: MlflowApi, req: Params) -> dict[str, Any]:
     for item in req.messages("datasets"):
         dataset = item.message("dataset")
         if dataset is None:
-            raise wire.missing("datasets.dataset")
+            raise request.missing("datasets.dataset")
         datasets.append(
             DatasetInput(
                 name=checked_text("name", dataset.require("name"), 500),
@@ -322,7 +319,7 @@ def get_history_bulk_interval(api: MlflowApi, req: Params) -> dict[str, Any]:
     """Points of one metric across runs within [start_step, end_step], evenly thinned."""
     run_ids = req.strings("run_ids")
     if not run_ids:
-        raise wire.missing("run_ids")
+        raise request.missing("run_ids")
     if len(run_ids) > 100:
         raise InvalidParameter(f"At most 100 run_ids per request, got {len(run_ids)}.")
     key = req.require("metric_key")

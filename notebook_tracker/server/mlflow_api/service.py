@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from notebook_tracker import wire
 from notebook_tracker.entities import Run
-from notebook_tracker.server.mlflow_api import wire
 
 if TYPE_CHECKING:
     from notebook_tracker.artifacts.base import ArtifactRepository

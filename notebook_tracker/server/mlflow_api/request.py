@@ -1,25 +1,22 @@
-"""MLflow's protobuf-JSON habits, both ways, so the stock client reads and writes us unchanged.
+"""The fields of an MLflow REST request, read with the type each endpoint expects.
 
-In: a GET request's fields come from the query string (a repeated field as repeated keys),
-other methods' from a JSON object body. int64 fields arrive as numbers or numeric strings,
-doubles as numbers or the strings "NaN", "Infinity", "-Infinity"; run requests carry `run_id`
-and/or the legacy `run_uuid`. Out: unset and empty fields are left out, NaN and ±inf are the
-strings protobuf uses, `RunInfo` carries both `run_id` and `run_uuid`.
+A GET request's fields come from the query string (a repeated field as repeated keys), other
+methods' from a JSON object body. int64 fields arrive as numbers or numeric strings, doubles as
+numbers or the strings "NaN", "Infinity", "-Infinity" (`notebook_tracker.wire.SPECIAL_DOUBLES`);
+run requests carry `run_id` and/or the legacy `run_uuid`. Replies are written by
+`notebook_tracker.wire`, the one module of MLflow's JSON.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, overload
 
-from notebook_tracker.entities import Experiment, FileInfo, Metric, Run, RunInfo
 from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.wire import INT64_MAX, INT64_MIN, SPECIAL_DOUBLES
 
 _DOC_HINT = "See the API docs for more information about request parameters."
-_SPECIAL_DOUBLES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def missing(name: str) -> InvalidParameter:
@@ -172,8 +169,8 @@ class Params:
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, str):
-            if value in _SPECIAL_DOUBLES:
-                return _SPECIAL_DOUBLES[value]
+            if value in SPECIAL_DOUBLES:
+                return SPECIAL_DOUBLES[value]
             try:
                 return float(value)
             except ValueError:
@@ -269,107 +266,3 @@ class Params:
                 value = ""
             pairs.append((key, value))
         return pairs
-
-
-# -- responses ---------------------------------------------------------------------------------
-def double(value: float) -> float | str:
-    if value != value:
-        return "NaN"
-    if value == math.inf:
-        return "Infinity"
-    if value == -math.inf:
-        return "-Infinity"
-    return value
-
-
-def compact(fields: dict[str, Any]) -> dict[str, Any]:
-    """Leave out what protobuf-JSON leaves out: unset (None), empty strings, empty lists."""
-    return {k: v for k, v in fields.items() if v is not None and v != "" and v != []}
-
-
-def key_values(mapping: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in mapping.items()]
-
-
-def experiment(exp: Experiment) -> dict[str, Any]:
-    return compact(
-        {
-            "experiment_id": exp.experiment_id,
-            "name": exp.name,
-            "artifact_location": exp.artifact_location,
-            "lifecycle_stage": exp.lifecycle_stage,
-            "last_update_time": exp.last_update_time,
-            "creation_time": exp.creation_time,
-            "tags": key_values(exp.tags),
-        }
-    )
-
-
-def run_info(info: RunInfo) -> dict[str, Any]:
-    return compact(
-        {
-            "run_id": info.run_id,
-            "run_uuid": info.run_id,
-            "run_name": info.run_name,
-            "experiment_id": info.experiment_id,
-            "user_id": info.user_id,
-            "status": info.status,
-            "start_time": info.start_time,
-            "end_time": info.end_time,
-            "artifact_uri": info.artifact_uri,
-            "lifecycle_stage": info.lifecycle_stage,
-        }
-    )
-
-
-def latest_metrics(run: Run, points: Mapping[str, tuple[int, int]] | None = None) -> list:
-    """`data.metrics`: the latest value per key, with its (step, timestamp) when known."""
-    out = []
-    for key, value in run.data.metrics.items():
-        entry: dict[str, Any] = {"key": key, "value": double(value)}
-        if points and key in points:
-            entry["step"], entry["timestamp"] = points[key]
-        out.append(entry)
-    return out
-
-
-def run(
-    r: Run,
-    inputs: dict[str, Any] | None = None,
-    outputs: dict[str, Any] | None = None,
-    metric_points: Mapping[str, tuple[int, int]] | None = None,
-) -> dict[str, Any]:
-    return {
-        "info": run_info(r.info),
-        "data": compact(
-            {
-                "metrics": latest_metrics(r, metric_points),
-                "params": key_values(r.data.params),
-                "tags": key_values(r.data.tags),
-            }
-        ),
-        "inputs": inputs or {},
-        "outputs": outputs or {},
-    }
-
-
-def metric(m: Metric, run_id: str | None = None) -> dict[str, Any]:
-    return compact(
-        {
-            "key": m.key,
-            "value": double(m.value),
-            "timestamp": m.timestamp,
-            "step": m.step,
-            "run_id": run_id,
-        }
-    )
-
-
-def file_info(f: FileInfo, strip_prefix: str = "") -> dict[str, Any]:
-    path = f.path[len(strip_prefix) :].lstrip("/") if strip_prefix else f.path
-    return compact({"path": path, "is_dir": f.is_dir, "file_size": f.file_size})
-
-
-def dumps(payload: Any) -> bytes:
-    """JSON that strict parsers accept: a NaN that escaped `double()` is a bug, not output."""
-    return json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")
