@@ -31,6 +31,8 @@ BUILTIN: dict[str, str] = {
     "sklearn": "notebook_tracker.frameworks.sklearn",
     "xgboost": "notebook_tracker.frameworks.xgboost",
     "lightgbm": "notebook_tracker.frameworks.lightgbm",
+    "lightning": "notebook_tracker.frameworks.lightning",
+    "keras": "notebook_tracker.frameworks.keras",
 }
 COMMON_OPTIONS: dict[str, Any] = {
     "log_models": True,

@@ -1,6 +1,7 @@
 """Flavors: how a kind of model object is saved and loaded.
 
-Built in: `sklearn` and `python_function` (PythonModel, objects with `predict`, callables).
+Built in: `sklearn`, `pytorch`, `keras`, `spark` and `python_function` (PythonModel, objects
+with `predict`, callables).
 Third-party flavors plug in through the entry point group `notebook_tracker.flavors`, or at
 run time with `register_flavor`. A flavor is a module or object with:
 
@@ -26,6 +27,9 @@ ENTRY_POINT_GROUP = "notebook_tracker.flavors"
 _BUILTIN = {
     "sklearn": "notebook_tracker.models.flavors.sklearn",
     "python_function": "notebook_tracker.models.flavors.pyfunc",
+    "pytorch": "notebook_tracker.models.flavors.pytorch",
+    "keras": "notebook_tracker.models.flavors.keras",
+    "spark": "notebook_tracker.models.flavors.spark",
 }
 # MLflow-compatible: the loader module MLflow writes for PythonModel pickles.
 _PYFUNC_LOADERS = ("notebook_tracker.models.flavors.pyfunc", "mlflow.pyfunc.model")
@@ -75,7 +79,7 @@ def flavor_for_object(obj: Any) -> Any:
     """The flavor to save `obj` with: registered/plug-in flavors first, then sklearn, then
     python_function for anything with a predict method or that can be called."""
     candidates = [*_registered.values(), *_load_plugins().values()]
-    candidates.append(get_flavor("sklearn"))
+    candidates.extend(get_flavor(name) for name in _BUILTIN if name != "python_function")
     for flavor in candidates:
         check = getattr(flavor, "can_save", None)
         if check is not None and check(obj):
@@ -93,7 +97,8 @@ def _flavor_for_loader(loader_module: str) -> Any | None:
     if loader_module in _PYFUNC_LOADERS:
         return get_flavor("python_function")
     # Built-ins first: scanning installed packages for plug-ins costs a serving cold start.
-    for group in (lambda: [get_flavor("sklearn")], lambda: list(_registered.values()),
+    builtin = [name for name in _BUILTIN if name != "python_function"]
+    for group in (lambda: [get_flavor(n) for n in builtin], lambda: list(_registered.values()),
                   lambda: list(_load_plugins().values())):  # fmt: skip
         for flavor in group():
             if loader_module in getattr(flavor, "LOADER_MODULES", ()):
