@@ -2,11 +2,13 @@
 
 Runs:        metrics.loss < 0.5 AND params.model = 'cnn' AND tags.`team name` LIKE 'ml%'
 Experiments: name LIKE 'exp%' AND tags.team = 'ml' AND creation_time > 1700000000000
+Registry:    name LIKE 'churn%' AND tags.owner = 'ml' (models); run_id = '...' (versions)
+Logged models: name = 'm' AND metrics.acc > 0.9 AND params.alpha = '0.5' AND status = 'READY'
 
 Clauses are joined by AND only. Keys with spaces or symbols go in backticks or double quotes;
 string values in single or double quotes; inside a quoted text a doubled quote stands for
 itself. LIKE/ILIKE patterns: `%` any run of characters, `_` one character, a backslash makes
-the next character literal. This module is pure: `store/sql_search.py` compiles its output.
+the next character literal. This module is pure: the stores compile its output to SQL.
 """
 
 from __future__ import annotations
@@ -343,7 +345,51 @@ def _parse_order(entry: str, g: _Grammar) -> OrderTerm:
     return OrderTerm(entity, key, ascending)
 
 
-_GRAMMARS = {"runs": _RUNS, "experiments": _EXPERIMENTS}
+_REGISTERED_MODELS = _Grammar(
+    subject="registered models",
+    entities=("tag", "attribute"),
+    prefixes=_prefixes("tag", "attribute"),
+    string_attributes=("name",),
+    numeric_attributes=("creation_timestamp", "last_updated_timestamp"),
+    aliases={"timestamp": "creation_timestamp"},
+)
+
+_MODEL_VERSIONS = _Grammar(
+    subject="model versions",
+    entities=("tag", "attribute"),
+    prefixes=_prefixes("tag", "attribute"),
+    string_attributes=("name", "source", "current_stage"),
+    numeric_attributes=("version_number", "creation_timestamp", "last_updated_timestamp"),
+    id_attributes=("run_id",),
+    aliases={"source_path": "source", "version": "version_number"},
+)
+
+_LOGGED_MODELS = _Grammar(
+    subject="logged models",
+    entities=("metric", "param", "tag", "attribute"),
+    prefixes=_prefixes("metric", "param", "tag", "attribute"),
+    string_attributes=("name", "status", "model_type", "source_run_id"),
+    id_attributes=("model_id",),
+    numeric_attributes=("creation_timestamp", "last_updated_timestamp"),
+    aliases={
+        "creation_time": "creation_timestamp",
+        "creation_timestamp_ms": "creation_timestamp",
+        "last_updated_timestamp_ms": "last_updated_timestamp",
+        "run_id": "source_run_id",
+    },
+    order_entities=("metric", "param", "tag", "attribute"),
+)
+
+# The one grammar, with the fields of each kind of thing searched; every store compiles the
+# comparisons it yields to SQL (store/sql_search.py, registry_search.py, logged_model_search.py).
+_GRAMMARS = {
+    "runs": _RUNS,
+    "experiments": _EXPERIMENTS,
+    "registered_models": _REGISTERED_MODELS,
+    "model_versions": _MODEL_VERSIONS,
+    "logged_models": _LOGGED_MODELS,
+}
+KINDS = tuple(_GRAMMARS)
 
 
 @functools.lru_cache(maxsize=512)
@@ -413,6 +459,21 @@ def parse_experiment_filter(filter_string: str | None) -> list[Comparison]:
 def parse_experiment_order_by(order_by: Sequence[str] | None) -> list[OrderTerm]:
     """Experiment order terms on name, experiment_id, creation_time or last_update_time."""
     return _order_terms(order_by, "experiments")
+
+
+def parse_filter_of(kind: str, filter_string: str | None) -> list[Comparison]:
+    """The comparisons of a filter on `kind` (one of KINDS); None or blank means no filter."""
+    return _comparisons(filter_string, kind)
+
+
+def parse_order_by_of(kind: str, order_by: Sequence[str] | None) -> list[OrderTerm]:
+    """Order terms of `kind` (one of KINDS) from entries like "name DESC" (ASC by default)."""
+    return _order_terms(order_by, kind)
+
+
+def subject_of(kind: str) -> str:
+    """What `kind` is called in messages ("registered models")."""
+    return _GRAMMARS[kind].subject
 
 
 def _quote_text(text: str) -> str:

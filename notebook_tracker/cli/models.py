@@ -13,8 +13,8 @@ import click
 from notebook_tracker.cli import tracking_uri_option
 
 if TYPE_CHECKING:
+    from notebook_tracker.entities.registry import RegisteredModel
     from notebook_tracker.models.registry import RegistryClient
-    from notebook_tracker.models.registry_entities import RegisteredModel
 
 
 def _registry(tracking_uri: str | None, *, create: bool = False) -> RegistryClient:

@@ -41,8 +41,8 @@ _EXPORTS = {
     "get_model_version": "notebook_tracker.models.registry",
     "search_registered_models": "notebook_tracker.models.registry",
     "search_model_versions": "notebook_tracker.models.registry",
-    "RegisteredModel": "notebook_tracker.models.registry_entities",
-    "ModelVersion": "notebook_tracker.models.registry_entities",
+    "RegisteredModel": "notebook_tracker.entities.registry",
+    "ModelVersion": "notebook_tracker.entities.registry",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,39 +3,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from notebook_tracker import config
 from notebook_tracker.entities import PagedList
+from notebook_tracker.entities.registry import ModelVersion, RegisteredModel
 from notebook_tracker.errors import AlreadyExists, InvalidParameter
-from notebook_tracker.models.registry_entities import ModelVersion, RegisteredModel
-
-_stores: dict[str, Any] = {}
-_lock = threading.Lock()
-
-
-def registry_store(tracking_uri: str) -> Any:
-    """The registry store of a tracking URI (one per URI per process)."""
-    with _lock:
-        store = _stores.get(tracking_uri)
-        if store is None:
-            if tracking_uri.startswith(("http://", "https://")):
-                from notebook_tracker.models.registry_rest import RestRegistryStore
-
-                store = RestRegistryStore(tracking_uri)
-            else:
-                from notebook_tracker.store.registry_sql import RegistryStore
-
-                store = RegistryStore(tracking_uri)
-            _stores[tracking_uri] = store
-        return store
+from notebook_tracker.store.factory import forget_stores
+from notebook_tracker.store.factory import registry_store as registry_store
+from notebook_tracker.store.registry_base import RegistryStore
 
 
 def forget_registry_stores() -> None:
-    with _lock:
-        _stores.clear()
+    forget_stores("registry")
 
 
 class RegistryClient:
@@ -45,7 +26,7 @@ class RegistryClient:
         self.tracking_uri = (
             config.normalize_uri(tracking_uri) if tracking_uri else config.get_tracking_uri()
         )
-        self.store = registry_store(self.tracking_uri)
+        self.store: RegistryStore = registry_store(self.tracking_uri)
 
     # -- registered models ------------------------------------------------------------------
     def create_registered_model(

@@ -19,9 +19,12 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notebook_tracker.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from notebook_tracker.store.logged_model_base import LoggedModelStore
 
 ALLOWED = (
     "runs:/<run_id>/<path>, models:/<name>/<version>, models:/m-<id>, mlflow-artifacts:/<path>, "
@@ -48,6 +51,7 @@ class ModelSources:
       storage URI (a local path or `s3://...`) or raising InvalidParameter;
     - `store`: a callable giving the server's tracking store (runs, logged models);
     - `registry`: a callable giving its RegistryClient;
+    - `logged_models`: a callable giving its logged-model store (`models:/m-<id>` sources);
     - `proxy_base`: for a server whose store is another tracking server (Jupyter pointed at
       `http(s)://`), that server's URL: `mlflow-artifacts:` sources are then fetched from its
       proxy, which confines them on its side, and nothing else is accepted.
@@ -59,10 +63,12 @@ class ModelSources:
         store: Callable[[], Any],
         registry: Callable[[], Any],
         proxy_base: str | None = None,
+        logged_models: Callable[[], LoggedModelStore] | None = None,
     ) -> None:
         self._confine = confine
         self._store = store
         self._registry = registry
+        self._logged_models = logged_models
         self.proxy_base = proxy_base.rstrip("/") if proxy_base else None
 
     # -- resolving ---------------------------------------------------------------------------
@@ -117,13 +123,12 @@ class ModelSources:
         return self._confined(uri)
 
     def _logged_model_uri(self, model_id: str) -> str:
-        if self.proxy_base is not None:
-            from notebook_tracker.models.uris import logged_model_location
-
-            return logged_model_location(model_id, self.proxy_base)
-        from notebook_tracker.store.logged_models import LoggedModelStore
-
-        return LoggedModelStore.for_store(self._store()).get(model_id).artifact_uri
+        if self._logged_models is None:
+            raise InvalidParameter(
+                f"This server does not resolve logged models: register models:/{model_id} by "
+                "the runs:/ URI of its files instead."
+            )
+        return self._logged_models().get(model_id).artifact_uri
 
     def _confined(self, uri: str) -> str:
         if self.proxy_base is not None:
@@ -270,6 +275,7 @@ def for_context(context: Any) -> ModelSources:
     sources = getattr(context, "model_sources", None)
     if sources is None:
         from notebook_tracker.models.registry import RegistryClient
+        from notebook_tracker.store.factory import logged_model_store
 
         uri = context.tracking_uri
         remote = uri.startswith(("http://", "https://"))
@@ -278,6 +284,7 @@ def for_context(context: Any) -> ModelSources:
             lambda: context.store,
             lambda: RegistryClient(uri),
             proxy_base=uri if remote else None,
+            logged_models=lambda: logged_model_store(uri),
         )
         context.model_sources = sources
     return sources

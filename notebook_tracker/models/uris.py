@@ -123,17 +123,9 @@ def resolve_location(uri: str, tracking_uri: str | None = None) -> str:
 
 def logged_model_location(model_id: str, tracking_uri: str) -> str:
     """Where a logged model's files are (MLflow 3 registers versions as `models:/m-<id>`)."""
-    if tracking_uri.startswith(("http://", "https://")):
-        from notebook_tracker.store.rest_transport import Transport
+    from notebook_tracker.store.factory import logged_model_store
 
-        answer = Transport(tracking_uri.rstrip("/")).call(
-            "GET", f"api/2.0/mlflow/logged-models/{model_id}"
-        )
-        return answer["model"]["info"]["artifact_uri"]
-    from notebook_tracker.store import get_store
-    from notebook_tracker.store.logged_models import LoggedModelStore
-
-    return LoggedModelStore.for_store(get_store(tracking_uri)).get(model_id).artifact_uri
+    return logged_model_store(tracking_uri).get(model_id).artifact_uri
 
 
 def local_path_of(location: str) -> Path | None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from notebook_tracker import wire
+from notebook_tracker.entities.registry import ModelVersion, RegisteredModel
 from notebook_tracker.models.registry import RegistryClient
-from notebook_tracker.models.registry_entities import ModelVersion, RegisteredModel
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
 

@@ -16,6 +16,7 @@ from notebook_tracker.entities import (
     RunTag,
     ViewType,
 )
+from notebook_tracker.entities.logged_models import ModelMetric
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_THRESHOLD = 50000
@@ -99,7 +100,11 @@ class TrackingStore(ABC):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
-    ) -> None: ...
+        model_metrics: Sequence[ModelMetric] = (),
+    ) -> None:
+        """One request, one transaction. Keys and values are checked here (`rules.batch`), so
+        every entry point refuses the same things. `model_metrics` are points of the run that
+        also belong to a logged model (each names its `model_id`): logged to both."""
 
     @abstractmethod
     def log_metric_rows(self, rows: Iterable[tuple[str, str, float, int, int]]) -> None:

@@ -6,6 +6,7 @@ import re
 import time
 from typing import Any
 
+from notebook_tracker import validation
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store.paging import decode_token, encode_token
 
@@ -58,3 +59,13 @@ def check_version(version: Any) -> int:
             f"Invalid model version {version!r}: versions are numbered from 1 to {2**31 - 1}."
         )
     return number
+
+
+def check_tag(key: Any, value: Any) -> tuple[str, str]:
+    """A registry tag: the key and value rules of run tags."""
+    validation.validate_key(key, "tag")
+    return key, validation.tag_value(value, key)
+
+
+def check_tags(tags: dict[str, Any] | None) -> dict[str, str]:
+    return dict(check_tag(k, v) for k, v in (tags or {}).items())

@@ -1,6 +1,6 @@
 """Search filters and ordering of the model registry, compiled to SQLAlchemy clauses.
 
-The tracking layer's filter grammar (`search.py`) with the registry's fields: registered
+The public filter grammar (`search.py`, kinds "registered_models" and "model_versions"): registered
 models by `name`, timestamps and `tags.<key>`; versions by `name`, `run_id`, `source`,
 `version_number`, `current_stage`, timestamps and `tags.<key>`.
 """
@@ -20,27 +20,12 @@ from notebook_tracker.store.registry_schema import model_versions as versions_t
 from notebook_tracker.store.registry_schema import registered_model_tags as rm_tags_t
 from notebook_tracker.store.registry_schema import registered_models as models_t
 
-MODELS_GRAMMAR = search._Grammar(
-    subject="registered models",
-    entities=("tag", "attribute"),
-    prefixes={"tag": "tag", "tags": "tag", "attribute": "attribute", "attributes": "attribute"},
-    string_attributes=("name",),
-    numeric_attributes=("creation_timestamp", "last_updated_timestamp"),
-    aliases={"timestamp": "creation_timestamp"},
-)
-VERSIONS_GRAMMAR = search._Grammar(
-    subject="model versions",
-    entities=("tag", "attribute"),
-    prefixes={"tag": "tag", "tags": "tag", "attribute": "attribute", "attributes": "attribute"},
-    string_attributes=("name", "source", "current_stage"),
-    numeric_attributes=("version_number", "creation_timestamp", "last_updated_timestamp"),
-    id_attributes=("run_id",),
-    aliases={"source_path": "source", "version": "version_number"},
-)
+MODELS = "registered_models"
+VERSIONS = "model_versions"
 
 
-def parse(filter_string: str | None, grammar: Any) -> tuple[search.Comparison, ...]:
-    return search._parse(filter_string, grammar) if filter_string else ()
+def parse(filter_string: str | None, kind: str) -> list[search.Comparison]:
+    return search.parse_filter_of(kind, filter_string)
 
 
 def check_max(max_results: int, limit: int = 1000) -> int:
@@ -94,17 +79,15 @@ def version_clause(c: search.Comparison) -> Any:
 
 
 def ordering(
-    order_by: Sequence[str] | None, grammar: Any, columns: dict[str, Any], tiebreak: Any
+    order_by: Sequence[str] | None, kind: str, columns: dict[str, Any], tiebreak: Any
 ) -> list[Any]:
-    if isinstance(order_by, str):
-        order_by = [order_by]
     out = []
-    for entry in order_by or ():
-        term = search._parse_order(entry, grammar)
+    for term in search.parse_order_by_of(kind, order_by):
         column = columns.get(term.key)
         if column is None:
             raise InvalidParameter(
-                f"Cannot order {grammar.subject} by {entry!r}: use one of {', '.join(columns)}."
+                f"Cannot order {search.subject_of(kind)} by {term.key!r}: use one of "
+                f"{', '.join(columns)}."
             )
         out.append(column.asc() if term.ascending else column.desc())
     if tiebreak is not None:

@@ -12,15 +12,20 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from notebook_tracker.entities import PagedList
+from notebook_tracker.entities.registry import ModelVersion, RegisteredModel
 from notebook_tracker.errors import AlreadyExists, NotFound
-from notebook_tracker.models.registry_entities import (
-    ModelVersion,
-    RegisteredModel,
-)
 from notebook_tracker.store import registry_search
 from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.paging import query_key
-from notebook_tracker.store.registry_rules import check_alias, check_name, check_version, now
+from notebook_tracker.store.registry_base import RegistryStore
+from notebook_tracker.store.registry_rules import (
+    check_alias,
+    check_name,
+    check_tag,
+    check_tags,
+    check_version,
+    now,
+)
 from notebook_tracker.store.registry_rules import offset as page_offset
 from notebook_tracker.store.registry_rules import token as page_token_for
 from notebook_tracker.store.registry_schema import model_version_tags as mv_tags_t
@@ -39,7 +44,7 @@ def _model_exists(name: str) -> AlreadyExists:
     )
 
 
-class RegistryStore(VersionsMixin):
+class SqlRegistryStore(VersionsMixin, RegistryStore):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.reader, self.writer = engines_for(uri)
@@ -54,6 +59,7 @@ class RegistryStore(VersionsMixin):
         user_id: str | None = None,
     ) -> RegisteredModel:
         check_name(name)
+        tags = check_tags(tags)
         try:
             self._insert_model(name, description, tags, user_id)
         except IntegrityError:
@@ -177,6 +183,7 @@ class RegistryStore(VersionsMixin):
                 conn.execute(delete(table).where(table.c.name == name))
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        key, value = check_tag(key, value)
         with self.writer.begin() as conn:
             self._require_model(conn, name)
             conn.execute(delete(rm_tags_t).where(rm_tags_t.c.name == name, rm_tags_t.c.key == key))
@@ -201,11 +208,11 @@ class RegistryStore(VersionsMixin):
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
         max_results = registry_search.check_max(max_results)
-        clauses = registry_search.parse(filter_string, registry_search.MODELS_GRAMMAR)
+        clauses = registry_search.parse(filter_string, registry_search.MODELS)
         conditions = [registry_search.model_clause(c) for c in clauses]
         ordering = registry_search.ordering(
             order_by,
-            registry_search.MODELS_GRAMMAR,
+            registry_search.MODELS,
             {
                 "name": models_t.c.name,
                 "creation_timestamp": models_t.c.creation_time,

@@ -1,6 +1,6 @@
 """Model versions of the registry: numbered per name, never reused; tags, stages, search.
 
-A mixin of `RegistryStore` (`registry_sql.py`), which provides the engines and the
+A mixin of `SqlRegistryStore` (`registry_sql.py`), which provides the engines and the
 registered-model lookups it uses.
 """
 
@@ -12,11 +12,18 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from notebook_tracker.entities import PagedList
+from notebook_tracker.entities.registry import ModelVersion, ModelVersionStatus, Stage
 from notebook_tracker.errors import InvalidParameter, NotFound
-from notebook_tracker.models.registry_entities import ModelVersion, ModelVersionStatus, Stage
 from notebook_tracker.store import registry_search
 from notebook_tracker.store.paging import query_key
-from notebook_tracker.store.registry_rules import check_version, now, offset, token
+from notebook_tracker.store.registry_rules import (
+    check_tag,
+    check_tags,
+    check_version,
+    now,
+    offset,
+    token,
+)
 from notebook_tracker.store.registry_schema import model_version_tags as mv_tags_t
 from notebook_tracker.store.registry_schema import model_versions as versions_t
 from notebook_tracker.store.registry_schema import registered_model_aliases as aliases_t
@@ -49,6 +56,7 @@ class VersionsMixin:
     ) -> ModelVersion:
         if not isinstance(source, str) or not source:
             raise InvalidParameter("A model version needs a source: the URI of the model files.")
+        tags = check_tags(tags)
         stamp = now()
         with self.writer.begin() as conn:
             row = self._require_model(conn, name, lock=True)
@@ -198,6 +206,7 @@ class VersionsMixin:
             self._touch(conn, name)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        key, value = check_tag(key, value)
         number = check_version(version)
         with self.writer.begin() as conn:
             self._version_row(conn, name, number)
@@ -250,11 +259,11 @@ class VersionsMixin:
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
         max_results = registry_search.check_max(max_results, limit=MAX_RESULTS)
-        clauses = registry_search.parse(filter_string, registry_search.VERSIONS_GRAMMAR)
+        clauses = registry_search.parse(filter_string, registry_search.VERSIONS)
         conditions = [registry_search.version_clause(c) for c in clauses]
         ordering = registry_search.ordering(
             order_by,
-            registry_search.VERSIONS_GRAMMAR,
+            registry_search.VERSIONS,
             {
                 "name": versions_t.c.name,
                 "version_number": versions_t.c.version,

@@ -24,7 +24,9 @@ from notebook_tracker.entities import (
     RunTag,
     ViewType,
 )
+from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import NotFound
+from notebook_tracker.store import rules
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from notebook_tracker.store.rest_outbox import RestOutbox
 from notebook_tracker.store.rest_transport import Transport
@@ -33,6 +35,14 @@ API = wire.API_PREFIX
 MAX_METRICS_PER_BATCH = wire.MAX_METRICS_PER_BATCH
 MAX_PARAMS_PER_BATCH = MAX_TAGS_PER_BATCH = wire.MAX_PARAMS_TAGS_PER_BATCH
 HISTORY_PAGE = 25000
+
+
+def _model_metric_out(m: ModelMetric) -> dict[str, Any]:
+    out = {"key": m.key, "value": wire.double(float(m.value)), "timestamp": int(m.timestamp)}
+    out.update(step=int(m.step), model_id=m.model_id)
+    if m.dataset_name:
+        out.update(dataset_name=m.dataset_name, dataset_digest=m.dataset_digest)
+    return out
 
 
 class RestStore(TrackingStore):
@@ -118,7 +128,7 @@ class RestStore(TrackingStore):
         parent_run_id: str | None = None,
         record_owner: bool = True,
     ) -> Run:
-        all_tags = dict(tags or {})
+        all_tags = rules.tag_map(tags)
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
         body: dict[str, Any] = {
@@ -166,9 +176,23 @@ class RestStore(TrackingStore):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        model_metrics: Sequence[ModelMetric] = (),
     ) -> None:
-        """Sent in requests within the server's limits (1000 metrics, 100 params, 100 tags)."""
-        metrics, params, tags = list(metrics), list(params), list(tags)
+        """Sent in requests within the server's limits (1000 metrics, 100 params, 100 tags);
+        a batch within them (the server's own log-batch) is one request, so one transaction."""
+        params, tags = rules.batch([*metrics, *model_metrics], params, tags)
+        points = [wire.metric_point(m) for m in metrics] + [
+            _model_metric_out(m) for m in model_metrics
+        ]
+        if (
+            len(points) <= MAX_METRICS_PER_BATCH
+            and len(params) <= MAX_PARAMS_PER_BATCH
+            and len(tags) <= MAX_TAGS_PER_BATCH
+            and len(points) + len(params) + len(tags) <= MAX_METRICS_PER_BATCH
+        ):
+            body = {"run_id": run_id, "metrics": points, "params": wire.key_value_list(params)}
+            self._call("POST", "runs/log-batch", {**body, "tags": wire.key_value_list(tags)})
+            return
         # Params and tags first, whole, so metrics never land on a run missing its params.
         while params or tags:
             body = {
@@ -178,9 +202,8 @@ class RestStore(TrackingStore):
             }
             params, tags = params[MAX_PARAMS_PER_BATCH:], tags[MAX_TAGS_PER_BATCH:]
             self._call("POST", "runs/log-batch", body)
-        for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-            chunk = metrics[start : start + MAX_METRICS_PER_BATCH]
-            body = {"run_id": run_id, "metrics": [wire.metric_point(m) for m in chunk]}
+        for start in range(0, len(points), MAX_METRICS_PER_BATCH):
+            body = {"run_id": run_id, "metrics": points[start : start + MAX_METRICS_PER_BATCH]}
             self._call("POST", "runs/log-batch", body)
 
     def log_metric_rows(self, rows: Iterable[tuple[str, str, float, int, int]]) -> None:

@@ -24,14 +24,16 @@ from notebook_tracker.entities import (
     RunTag,
     ViewType,
 )
+from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import InvalidParameter, NotFound
-from notebook_tracker.store import run_names
+from notebook_tracker.store import rules, run_names
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.base import (
     SEARCH_MAX_RESULTS_DEFAULT,
     TrackingStore,
 )
 from notebook_tracker.store.engine import engines_for
+from notebook_tracker.store.logged_model_sql import insert_model_metrics
 from notebook_tracker.store.metric_chunks import pack_rows, unpack_history
 from notebook_tracker.store.paging import (
     check_max_results,
@@ -233,17 +235,20 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        model_metrics: Sequence[ModelMetric] = (),
     ) -> None:
+        params, tags = rules.batch([*metrics, *model_metrics], params, tags)
+        rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in (*metrics, *model_metrics)]
         with self.writer.begin() as conn:
             self._require_run(conn, run_id, for_logging=True)
             if params:
                 self._insert_params(conn, run_id, params)
             if tags:
                 self._upsert_tags(conn, run_id, tags)
-            if metrics:
-                self._insert_metrics(
-                    conn, [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
-                )
+            if rows:
+                self._insert_metrics(conn, rows)
+            if model_metrics:
+                insert_model_metrics(conn, model_metrics)
 
     def log_metric_rows(self, rows: Iterable[tuple[str, str, float, int, int]]) -> None:
         rows = list(rows)

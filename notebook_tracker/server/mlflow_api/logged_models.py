@@ -8,42 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from notebook_tracker import validation, wire
+from notebook_tracker import wire
+from notebook_tracker.entities import logged_models as lm
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi, logged_model_json
-from notebook_tracker.store import logged_models as lm
-from notebook_tracker.store.paging import decode_token, encode_token, query_key
+from notebook_tracker.store.logged_model_base import SEARCH_MAX_RESULTS_DEFAULT
 
 STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", *lm.STATUSES)
-SEARCH_DEFAULT_MAX_RESULTS = 100
-SEARCH_MAX_RESULTS = 1000
 
 
-def _pairs(req: Params, name: str, what: str) -> dict[str, str]:
-    out = {}
-    for key, value in req.key_values(name, value_required=False):
-        validation.validate_key(key, what)
-        out[key] = (
-            validation.param_value(value, key)
-            if what == "param"
-            else validation.tag_value(value, key)
-        )
-    return out
+def _pairs(req: Params, name: str) -> dict[str, str]:
+    """Keys and values are checked by the store."""
+    return dict(req.key_values(name, value_required=False))
 
 
 def create(api: MlflowApi, req: Params) -> dict[str, Any]:
-    source_run_id = req.string("source_run_id") or None
-    if source_run_id:
-        api.store.get_run(source_run_id)
     model = api.models.create(
         req.require("experiment_id"),
-        name=req.string("name", max_length=500) or None,
-        model_type=req.string("model_type", max_length=500) or None,
-        source_run_id=source_run_id,
-        params=_pairs(req, "params", "param"),
-        tags=_pairs(req, "tags", "tag"),
+        name=req.string("name") or None,
+        model_type=req.string("model_type") or None,
+        source_run_id=req.string("source_run_id") or None,
+        params=_pairs(req, "params"),
+        tags=_pairs(req, "tags"),
     )
     return {"model": logged_model_json(model)}
 
@@ -65,7 +53,7 @@ def delete(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 
 def set_tags(api: MlflowApi, req: Params) -> dict[str, Any]:
-    model = api.models.set_tags(req.require("model_id"), _pairs(req, "tags", "tag"))
+    model = api.models.set_tags(req.require("model_id"), _pairs(req, "tags"))
     return {"model": logged_model_json(model)}
 
 
@@ -75,7 +63,7 @@ def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 
 def log_params(api: MlflowApi, req: Params) -> dict[str, Any]:
-    api.models.log_params(req.require("model_id"), _pairs(req, "params", "param"))
+    api.models.log_params(req.require("model_id"), _pairs(req, "params"))
     return {}
 
 
@@ -88,23 +76,18 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
             "Searching logged models by dataset is not supported by this server; filter on "
             "name, status, params, tags or metrics instead."
         )
-    max_results = req.int64("max_results", default=SEARCH_DEFAULT_MAX_RESULTS)
-    if not 1 <= max_results <= SEARCH_MAX_RESULTS:
-        raise InvalidParameter(
-            f"Invalid max_results {max_results}: it must be between 1 and {SEARCH_MAX_RESULTS}."
-        )
     order_by = []
     for term in req.messages("order_by"):
         order_by.append((term.require("field_name"), term.boolean("ascending", True)))
-    filter_string = req.string("filter") or None
-    bound = query_key("logged-models", sorted(experiment_ids), filter_string or "", order_by)
-    offset = decode_token(req.string("page_token") or None, bound)
-    models, more = api.models.search(experiment_ids, filter_string, order_by, max_results, offset)
+    page = api.models.search(
+        experiment_ids,
+        req.string("filter") or None,
+        order_by,
+        req.int64("max_results", default=SEARCH_MAX_RESULTS_DEFAULT),
+        req.string("page_token") or None,
+    )
     return wire.compact(
-        {
-            "models": [logged_model_json(m) for m in models],
-            "next_page_token": encode_token(offset + max_results, bound) if more else None,
-        }
+        {"models": [logged_model_json(m) for m in page], "next_page_token": page.token}
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from notebook_tracker import validation, wire
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
+from notebook_tracker.entities.logged_models import DatasetInput, ModelMetric
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params, checked_text
@@ -101,16 +102,17 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 
 # -- logging -------------------------------------------------------------------------------------
-def _log_model_metrics(api: MlflowApi, run_id: str, pairs: list[tuple[Metric, Params]]) -> None:
-    """Metrics sent with a `model_id` also belong to that logged model."""
-    by_model: dict[str, list[Any]] = {}
+def _split_model_metrics(
+    run_id: str, pairs: list[tuple[Metric, Params]]
+) -> tuple[list[Metric], list[ModelMetric]]:
+    """(points of the run only, points also of a logged model: those sent with a model_id)."""
+    plain, of_models = [], []
     for metric, item in pairs:
         model_id = item.string("model_id")
         if not model_id:
+            plain.append(metric)
             continue
-        from notebook_tracker.store.logged_models import ModelMetric
-
-        by_model.setdefault(model_id, []).append(
+        of_models.append(
             ModelMetric(
                 metric.key,
                 metric.value,
@@ -119,17 +121,16 @@ def _log_model_metrics(api: MlflowApi, run_id: str, pairs: list[tuple[Metric, Pa
                 run_id,
                 item.string("dataset_name") or None,
                 item.string("dataset_digest") or None,
+                model_id,
             )
         )
-    for model_id, metrics in by_model.items():
-        api.models.log_metrics(model_id, metrics)
+    return plain, of_models
 
 
 def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
-    pair = _metric(req)
-    api.store.log_batch(run_id, metrics=[pair[0]])
-    _log_model_metrics(api, run_id, [pair])
+    metrics, model_metrics = _split_model_metrics(run_id, [_metric(req)])
+    api.store.log_batch(run_id, metrics=metrics, model_metrics=model_metrics)
     return {}
 
 
@@ -160,14 +161,14 @@ def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     tag_pairs = req.key_values("tags", value_required=False)
     metric_count = len(messages) if plain is None else len(plain)
     _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
-    pairs = [_metric(item) for item in messages]
-    api.store.log_batch(
+    metrics, model_metrics = _split_model_metrics(run_id, [_metric(item) for item in messages])
+    api.store.log_batch(  # one transaction: the run's points, params, tags and the models'
         run_id,
-        metrics=[m for m, _ in pairs] if plain is None else plain,
+        metrics=metrics if plain is None else plain,
         params=[_param(k, v) for k, v in param_pairs],
         tags=[_tag(k, v) for k, v in tag_pairs],
+        model_metrics=model_metrics,
     )
-    _log_model_metrics(api, run_id, pairs)
     return {}
 
 
@@ -222,8 +223,6 @@ def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
 
 
 def log_inputs(api: MlflowApi, req: Params) -> dict[str, Any]:
-    from notebook_tracker.store.logged_models import DatasetInput
-
     run_id = req.run_id()
     api.store.get_run(run_id)
     datasets = []

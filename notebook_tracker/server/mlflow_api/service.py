@@ -14,9 +14,10 @@ from notebook_tracker.entities import Run
 
 if TYPE_CHECKING:
     from notebook_tracker.artifacts.base import ArtifactRepository
+    from notebook_tracker.entities.logged_models import LoggedModel
     from notebook_tracker.server.context import TrackerContext
     from notebook_tracker.store.base import TrackingStore
-    from notebook_tracker.store.logged_models import LoggedModel, LoggedModelStore
+    from notebook_tracker.store.logged_model_base import LoggedModelStore
 
 
 class MlflowApi:
@@ -31,13 +32,17 @@ class MlflowApi:
     @property
     def models(self) -> LoggedModelStore:
         if self._models is None:
-            from notebook_tracker.store.logged_models import LoggedModelStore
+            from notebook_tracker.store.factory import logged_model_store
 
-            self._models = LoggedModelStore.for_store(self.store)
+            self._models = logged_model_store(self.context.tracking_uri)
         return self._models
 
     def has_models(self) -> bool:
-        return hasattr(self.store, "writer")
+        """Whether rendering runs reads their inputs and outputs: a server in front of another
+        server would ask it once per run, so it leaves them out."""
+        from notebook_tracker.store.factory import is_remote
+
+        return not is_remote(self.context.tracking_uri)
 
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
         return self.context.artifact_repository(artifact_uri)

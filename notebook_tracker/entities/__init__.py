@@ -1,4 +1,8 @@
-"""Value objects of the tracking domain, shaped like MLflow's so code written for it reads them."""
+"""Value objects of the tracking domain, shaped like MLflow's so code written for it reads them.
+
+The model registry's are in `entities.registry`, MLflow 3's logged models' in
+`entities.logged_models`. These modules import nothing of this package: every layer may use them.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The model registry of a remote tracking server, over MLflow's registry REST API (which
-notebook-tracker servers and MLflow servers both speak). Same methods as `RegistryStore`."""
+notebook-tracker servers and MLflow servers both speak).
+
+Checks what it sends with the same rules as the SQL store (`registry_rules`), so a bad name or
+tag fails before a request, with the same message, whichever server is behind the URI."""
 
 from __future__ import annotations
 
@@ -7,7 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from notebook_tracker.entities import PagedList
-from notebook_tracker.models.registry_entities import ModelVersion, RegisteredModel
+from notebook_tracker.entities.registry import ModelVersion, RegisteredModel
+from notebook_tracker.store.registry_base import RegistryStore
+from notebook_tracker.store.registry_rules import (
+    check_alias,
+    check_name,
+    check_tag,
+    check_tags,
+    check_version,
+)
 from notebook_tracker.store.rest_transport import Transport
 
 API = "api/2.0/mlflow/"
@@ -54,7 +65,7 @@ def model_from_json(m: dict[str, Any]) -> RegisteredModel:
     )
 
 
-class RestRegistryStore:
+class RestRegistryStore(RegistryStore):
     def __init__(self, uri: str, token: str | None = None) -> None:
         self.uri = uri.rstrip("/")
         self.http = Transport(self.uri, token=token)
@@ -70,7 +81,8 @@ class RestRegistryStore:
         tags: dict[str, str] | None = None,
         user_id: str | None = None,
     ) -> RegisteredModel:
-        body = {"name": name, "tags": _kv_out(tags), "description": description}
+        check_name(name)
+        body = {"name": name, "tags": _kv_out(check_tags(tags)), "description": description}
         return model_from_json(
             self._call("POST", "registered-models/create", body)["registered_model"]
         )
@@ -81,6 +93,7 @@ class RestRegistryStore:
         )
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        check_name(new_name)
         body = {"name": name, "new_name": new_name}
         return model_from_json(
             self._call("POST", "registered-models/rename", body)["registered_model"]
@@ -96,6 +109,7 @@ class RestRegistryStore:
         self._call("DELETE", "registered-models/delete", {"name": name})
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        key, value = check_tag(key, value)
         self._call("POST", "registered-models/set-tag", {"name": name, "key": key, "value": value})
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
@@ -135,7 +149,7 @@ class RestRegistryStore:
             "name": name,
             "source": source,
             "run_id": run_id,
-            "tags": _kv_out(tags),
+            "tags": _kv_out(check_tags(tags)),
             "run_link": run_link,
             "description": description,
             "model_id": model_id,
@@ -171,6 +185,8 @@ class RestRegistryStore:
         self._call("DELETE", "model-versions/delete", {"name": name, "version": str(version)})
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        key, value = check_tag(key, value)
+        check_version(version)
         body = {"name": name, "version": str(version), "key": key, "value": value}
         self._call("POST", "model-versions/set-tag", body)
 
@@ -205,6 +221,8 @@ class RestRegistryStore:
 
     # -- aliases --------------------------------------------------------------------------------
     def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        check_alias(alias)
+        check_version(version)
         body = {"name": name, "alias": alias, "version": str(version)}
         self._call("POST", "registered-models/alias", body)
 
