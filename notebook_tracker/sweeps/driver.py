@@ -255,16 +255,34 @@ class SweepDriver:
             )
             self.result.rows.append(TrialRow(number, "RUNNING", params, run_id=run_id))
         spec.submitted = time.time()
-        future = pool.submit(cloudpickle.dumps(spec))
+        blob = cloudpickle.dumps(spec)
+        try:
+            future = pool.submit(blob)
+        except Exception as error:  # the pool broke before we heard of it
+            if not (pool.lost_worker(error) and pool.can_restart):
+                raise
+            self._restart(pool)
+            future = pool.submit(blob)
         self.pending[future] = (trial, spec, attempt, self.generation)
+
+    def _restart(self, pool: Pool) -> None:
+        pool.restart()
+        self.generation += 1
 
     def _loop(self, study: Any, pool: Pool, todo: int) -> None:
         asked = 0
         beat = time.monotonic()
+        # Trials whose worker died run again one at a time, so a trial that kills its worker
+        # every time takes no other trial down with it on its second attempt.
+        retries: list[tuple[Any, TrialSpec, int]] = []
         while True:
-            while len(self.pending) < max(1, self.o.parallel) and asked < todo:
-                self._submit(study, pool)
-                asked += 1
+            retrying = any(entry[2] > 1 for entry in self.pending.values())
+            if retries and not self.pending:
+                self._submit(study, pool, *retries.pop(0))
+            elif not retries and not retrying:
+                while len(self.pending) < max(1, self.o.parallel) and asked < todo:
+                    self._submit(study, pool)
+                    asked += 1
             if not self.pending:
                 return
             done, _ = cf.wait(list(self.pending), timeout=1.0, return_when=cf.FIRST_COMPLETED)
@@ -273,15 +291,15 @@ class SweepDriver:
                 try:
                     outcome: TrialResult = future.result()
                 except Exception as error:
-                    if pool.lost_worker(error) and attempt < MAX_ATTEMPTS and pool.can_restart:
+                    lost = pool.lost_worker(error)
+                    if lost and attempt < MAX_ATTEMPTS and pool.can_restart:
                         if generation == self.generation:
-                            pool.restart()
-                            self.generation += 1
-                        self._submit(study, pool, trial, spec, attempt + 1)
+                            self._restart(pool)
+                        retries.append((trial, spec, attempt + 1))
                         continue
-                    why = f"the trial's worker died ({type(error).__name__}: {error})"
-                    if not pool.lost_worker(error):
-                        why = f"{type(error).__name__}: {error}"
+                    why = f"{type(error).__name__}: {error}"
+                    if lost:
+                        why = f"the trial's worker died ({why}); attempts: {attempt}"
                     outcome = TrialResult(spec.number, spec.run_id, FAIL, error=why[:500])
                     if spec.run_id:
                         records.end_trial_run(self.client, spec.run_id, "FAILED", FAIL, why)
@@ -319,13 +337,13 @@ class SweepDriver:
         row.state = state
         if state == COMPLETE:
             row.value = value
-            study.tell(trial, value)
+            _tell(study, trial, value)
             self.history.append((float(value), dict(outcome.intermediate)))  # type: ignore[arg-type]
         elif state == PRUNED:
             row.value = value
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            _tell(study, trial, state=optuna.trial.TrialState.PRUNED)
         else:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            _tell(study, trial, state=optuna.trial.TrialState.FAIL)
         outcome.finished = time.time()
         self._update_best(study)
         self.progress(self.result)
@@ -375,7 +393,7 @@ class SweepDriver:
             row.state = "KILLED" if status == "KILLED" else FAIL
             if spec.run_id:
                 records.end_trial_run(self.client, spec.run_id, status, row.state, why)
-            study.tell(_trial, state=optuna.trial.TrialState.FAIL)
+            _tell(study, _trial, state=optuna.trial.TrialState.FAIL)
         self.pending.clear()
         self.progress(self.result)
 
@@ -401,3 +419,13 @@ def _typed(dist: Any, text: str) -> Any:
     if isinstance(dist, od.IntDistribution):
         return int(float(text))
     return float(text)
+
+
+def _tell(study: Any, trial: Any, value: float | None = None, state: Any = None) -> None:
+    """`study.tell`, for a loop of our own: the grid sampler asks a finished grid to stop,
+    which Optuna allows only inside `optimize`; the trial is recorded before that."""
+    try:
+        study.tell(trial, value, state=state)
+    except RuntimeError as error:
+        if "Study.stop" not in str(error):
+            raise
