@@ -8,6 +8,7 @@ import { runColor } from '../logic/colors';
 import { formatDuration, formatTimestamp } from '../logic/format';
 import { CELL_SOURCE, notebookTarget } from '../logic/paths';
 import { runDuration } from '../logic/runs';
+import { splitSystemMetrics, withMetrics } from '../logic/system';
 import { IRun } from '../logic/types';
 import { ArtifactBrowser } from './artifacts';
 import { Section } from './compareView';
@@ -148,6 +149,9 @@ export class RunDetails extends ReactWidget {
     if (run.parent_run_id) {
       attrs.parent_run_id = run.parent_run_id;
     }
+    // CPU, memory, disk, network and GPU of the machine get their own section.
+    const { user, system } = splitSystemMetrics(run.metrics);
+    const hasSystem = Object.keys(system).length > 0;
     return (
       <div
         className="nt-DetailsInner"
@@ -181,9 +185,9 @@ export class RunDetails extends ReactWidget {
           <KeyValueTable record={run.params} className="nt-ParamsTable" empty="No params." />
         </Section>
         <Section title="Metrics" className="nt-MetricsSection">
-          <KeyValueTable record={run.metrics} className="nt-MetricsTable" empty="No metrics." />
+          <KeyValueTable record={user} className="nt-MetricsTable" empty="No metrics." />
           <MetricCharts
-            runs={[run]}
+            runs={[withMetrics(run, user)]}
             colors={[runColor(0)]}
             cache={this._cache}
             themeKey={this._themeKey}
@@ -191,6 +195,19 @@ export class RunDetails extends ReactWidget {
             singles="skip"
           />
         </Section>
+        {hasSystem && (
+          <Section title="System metrics" className="nt-SystemSection">
+            <KeyValueTable record={system} className="nt-SystemTable" empty="" />
+            <MetricCharts
+              runs={[withMetrics(run, system)]}
+              colors={[runColor(0)]}
+              cache={this._cache}
+              themeKey={this._themeKey}
+              version={this._version}
+              singles="skip"
+            />
+          </Section>
+        )}
         <Section title="Against the other runs of its experiment" className="nt-ScatterSection">
           {this._siblings === null ? (
             <div className="nt-muted">loading…</div>
