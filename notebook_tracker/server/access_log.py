@@ -40,14 +40,17 @@ def log_request(handler: Any) -> None:
     )
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The server's own stderr handler, so that `configure` adds it once."""
+
+
 def configure() -> None:
     """A stderr handler with timestamps: warnings from all, our own info lines; no secrets."""
     redaction.install()
     root = logging.getLogger()
-    if any(getattr(h, "_notebook_tracker", False) for h in root.handlers):
+    if any(isinstance(h, _StderrHandler) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler._notebook_tracker = True  # type: ignore[attr-defined]
+    handler = _StderrHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(asctime)s %(levelname)s %(name)s] %(message)s"))
     handler.addFilter(redaction.RedactingFilter())  # records of loggers not listed as well
     root.addHandler(handler)

@@ -12,9 +12,6 @@ the base for where it runs:
 
 from __future__ import annotations
 
-import base64
-import functools
-import hmac
 import json
 import logging
 import math
@@ -26,7 +23,6 @@ from notebook_tracker.errors import (
     BadRequest,
     InvalidParameter,
     PayloadTooLarge,
-    Unauthenticated,
     UriTooLong,
 )
 from notebook_tracker.server.errors import (
@@ -34,6 +30,7 @@ from notebook_tracker.server.errors import (
     error_payload,
     is_expected,
 )
+from notebook_tracker.server.standalone_auth import StandaloneAuth
 
 if TYPE_CHECKING:
     from notebook_tracker.server.context import TrackerContext
@@ -41,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("notebook_tracker.server")
 
 JSON_TYPE = "application/json; charset=UTF-8"
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 STREAM_CHUNK = 1024 * 1024
@@ -274,166 +271,38 @@ def finite_or_none(data: Any) -> Any:
     return data
 
 
-class StandaloneAuth(tornado.web.RequestHandler):
-    """Authentication of the standalone server: the configured token, or nothing when unset.
-
-    Accepted as `Authorization: Bearer <token>`, `Authorization: token <token>`, HTTP Basic
-    with the token as password (what MLflow clients send for username/password), or a `token`
-    query parameter (links opened in a browser).
-    """
-
-    context: TrackerContext
-
-    def prepare(self) -> None:
-        expected = self.context.auth_token
-        if expected and not self._token_matches(expected):
-            raise Unauthenticated(
-                "This tracking server needs a token: send 'Authorization: Bearer <token>' "
-                "(set NOTEBOOK_TRACKER_TOKEN or MLFLOW_TRACKING_TOKEN on the client)."
-            )
-
-    def get_current_user(self) -> str:
-        return "token" if self.context.auth_token else "anonymous"
-
-    def _token_matches(self, expected: str) -> bool:
-        for candidate in self._offered_tokens():
-            if hmac.compare_digest(candidate.encode(), expected.encode()):
-                return True
-        return False
-
-    def _offered_tokens(self) -> list[str]:
-        offered = []
-        header = self.request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        scheme = scheme.lower()
-        if scheme in ("bearer", "token"):
-            offered.append(value.strip())
-        elif scheme == "basic":
-            try:
-                decoded = base64.b64decode(value.strip(), validate=True).decode()
-                offered.append(decoded.partition(":")[2])
-            except (ValueError, UnicodeDecodeError):
-                pass
-        query_token = self.get_query_argument("token", None)
-        if query_token:
-            offered.append(query_token)
-        return offered
-
-
-# Largest body of a refused request that is still read before answering (see JupyterAuth).
-_REFUSED_BODY_READ = 1024 * 1024
-
-
-@functools.cache
-def _jupyter_base() -> type:
-    from jupyter_server.base.handlers import APIHandler
-    from jupyter_server.utils import ensure_async
-
-    from notebook_tracker.errors import PermissionDenied
-
-    class JupyterAuth(APIHandler):
-        """Jupyter's identity, XSRF and origin rules, then the Authorizer by verb.
-
-        A request Jupyter cannot identify is a JSON 401 saying how to send the token, where
-        Jupyter would answer 403 "'_xsrf' argument missing" (a POST without a cookie) or a
-        bare 403 (a GET): clients like MLflow's never send Jupyter's XSRF cookie.
-        """
-
-        auth_resource: str  # set by the handler class this is mixed into
-
-        async def prepare(self) -> None:  # type: ignore[override]
-            try:
-                await super().prepare()
-            except (tornado.web.HTTPError, Unauthenticated) as exc:
-                refusal = self._explain_refusal(exc)
-                if self._large_body_follows():
-                    raise refusal from None
-                # Refuse from the verb, once the request is read: answering a streamed request
-                # before its body closes the connection (unread data resets it, and keep-alive
-                # clients such as MLflow's see "connection reset" instead of this answer).
-                self._refuse_after_body(refusal)
-                return
-            authorizer = self.settings.get("authorizer")
-            user = self.current_user
-            if authorizer is None or user is None:
-                return
-            action = "read" if self.request.method in _READ_METHODS else "write"
-            allowed = await ensure_async(
-                authorizer.is_authorized(self, user, action, self.auth_resource)
-            )
-            if not allowed:
-                raise tornado.web.HTTPError(
-                    403, "Not authorized to %s %s", action, self.auth_resource
-                )
-
-        def get_login_url(self) -> str:
-            # `@tornado.web.authenticated` on a GET without a user asks for a login page.
-            if not self.current_user:
-                raise Unauthenticated(self._token_hint())
-            return str(super().get_login_url())
-
-        def _explain_refusal(self, exc: Exception) -> Exception:
-            if not isinstance(exc, tornado.web.HTTPError):
-                return exc
-            if exc.status_code != 403 or not self.check_host():
-                return exc
-            if not self.current_user:
-                return Unauthenticated(self._token_hint())
-            if "_xsrf" in (exc.log_message or ""):
-                return PermissionDenied(
-                    "This request is authenticated by Jupyter's browser cookie but carries no "
-                    "XSRF token: send the Jupyter token instead ('Authorization: token "
-                    "<jupyter token>'), or the _xsrf cookie's value as an X-XSRFToken header."
-                )
-            return exc
-
-        def _large_body_follows(self) -> bool:
-            length = self.request.headers.get("Content-Length", "").strip()
-            return length.isdigit() and int(length) > _REFUSED_BODY_READ
-
-        def _refuse_after_body(self, refusal: Exception) -> None:
-            def refuse(*args: Any, **kwargs: Any) -> None:
-                raise refusal
-
-            setattr(self, (self.request.method or "get").lower(), refuse)
-
-        def _token_hint(self) -> str:
-            offered = self.request.headers.get("Authorization", "").strip() or (
-                self.get_query_argument("token", None)
-            )
-            start = (
-                "The token sent is not this Jupyter server's token"
-                if offered
-                else "This Jupyter server needs its token"
-            )
-            return (
-                f"{start}: set MLFLOW_TRACKING_TOKEN=<jupyter token> for MLflow clients, or "
-                "send the header 'Authorization: token <jupyter token>' (`jupyter server "
-                "list` shows the token in each server's URL)."
-            )
-
-    return JupyterAuth
-
-
+# (handler, mode) -> the handler over that mode's auth base; the values are the bound classes.
 _bound: dict[tuple[type, str], type] = {}
 
 
 def bind_handler(handler: type, mode: str) -> type:
-    """`handler` combined with the auth base of `mode` ("jupyter" or "standalone"), cached.
+    """`handler` over the auth base of `mode` ("jupyter" or "standalone"), made once.
 
-    Classes that do not derive from TrackerHandler, or already have an auth base, are returned
-    unchanged.
+    The route table holds handlers without auth; each server binds them to its own base:
+    `JupyterAuth` (server/jupyter_auth.py, imported only under Jupyter) or `StandaloneAuth`.
+    Classes that do not derive from TrackerHandler, or are already bound, are returned unchanged.
     """
-    if not issubclass(handler, TrackerHandler) or getattr(handler, "_nt_bound", False):
+    if not issubclass(handler, TrackerHandler) or handler in _bound.values():
         return handler
     key = (handler, mode)
     bound = _bound.get(key)
     if bound is None:
-        auth = _jupyter_base() if mode == "jupyter" else StandaloneAuth
-        bound = type(
-            handler.__name__,
-            (handler, auth),
-            {"_nt_bound": True, "__module__": handler.__module__, "__doc__": handler.__doc__},
-        )
-        _bound[key] = bound
+        bound = _bound[key] = _over(handler, _auth_base(mode))
     return bound
+
+
+def _auth_base(mode: str) -> type[tornado.web.RequestHandler]:
+    if mode == "jupyter":
+        from notebook_tracker.server.jupyter_auth import JupyterAuth
+
+        return JupyterAuth
+    return StandaloneAuth
+
+
+def _over(handler: type, auth: type) -> type:
+    class Bound(handler, auth):  # type: ignore[valid-type, misc]
+        __doc__ = handler.__doc__
+
+    Bound.__name__ = Bound.__qualname__ = handler.__name__
+    Bound.__module__ = handler.__module__
+    return Bound

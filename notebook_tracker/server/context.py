@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from notebook_tracker.artifacts.base import ArtifactRepository
     from notebook_tracker.artifacts.roots import ArtifactRoots
     from notebook_tracker.client import TrackingClient
+    from notebook_tracker.server.model_serving import ModelServing
     from notebook_tracker.store.base import TrackingStore
 
 T = TypeVar("T")
@@ -45,6 +46,8 @@ class TrackerContext:
       (a plain tornado app; `auth_token`, when set, is required on every request).
     - `max_body_bytes`: JSON request bodies above this are refused with 413.
     - `store`: an already opened store to use instead of opening `tracking_uri`.
+    - `max_upload_bytes`: the artifact proxy's upload limit (None: its default).
+    - `serving_enabled`, `serve_registered_only`: what `model_serving` may serve.
     """
 
     def __init__(
@@ -58,6 +61,9 @@ class TrackerContext:
         max_workers: int | None = None,
         store: TrackingStore | None = None,
         allowed_artifact_roots: Sequence[str] = (),
+        max_upload_bytes: int | None = None,
+        serving_enabled: bool = True,
+        serve_registered_only: bool = False,
     ) -> None:
         if mode not in ("jupyter", "standalone"):
             raise ValueError(f"mode must be 'jupyter' or 'standalone', not {mode!r}")
@@ -68,6 +74,10 @@ class TrackerContext:
         self.max_body_bytes = max_body_bytes
         self._store = store
         self.allowed_artifact_roots = tuple(allowed_artifact_roots)
+        self.max_upload_bytes = max_upload_bytes
+        self.serving_enabled = serving_enabled
+        self.serve_registered_only = serve_registered_only
+        self._serving: ModelServing | None = None
         # Built now so that a bad root stops the server at start, not at the first request.
         self._make_roots([])
         self._roots: ArtifactRoots | None = None
@@ -93,6 +103,24 @@ class TrackerContext:
     @property
     def store(self) -> TrackingStore:
         return self.client.store
+
+    @property
+    def model_serving(self) -> ModelServing:
+        """The served models of this server (made on first use; no process starts until a
+        model is invoked)."""
+        if self._serving is None:
+            with self._lock:
+                if self._serving is None:
+                    from notebook_tracker.models.sources import for_context
+                    from notebook_tracker.server.model_serving import ModelServing
+
+                    self._serving = ModelServing(
+                        self.tracking_uri,
+                        sources=for_context(self) if self.serving_enabled else None,
+                        enabled=self.serving_enabled,
+                        registered_only=self.serve_registered_only,
+                    )
+        return self._serving
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking call on the pool; its exceptions propagate to the awaiting handler."""

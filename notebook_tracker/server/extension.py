@@ -90,12 +90,12 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
             mode="jupyter",
             max_body_bytes=settings.max_body_mb * 1024 * 1024,
             allowed_artifact_roots=settings.allowed_artifact_roots,
+            serving_enabled=settings.serving_enabled,
+            serve_registered_only=settings.serve_registered_only,
         )
     except TrackerError as exc:  # a bad c.NotebookTracker.allowed_artifact_roots entry
         serverapp.log.error("notebook-tracker: not loaded: %s", exc.message)
         return
-    context.serving_enabled = settings.serving_enabled  # type: ignore[attr-defined]
-    context.serve_registered_only = settings.serve_registered_only  # type: ignore[attr-defined]
     web_app = serverapp.web_app
     prefix = url_path_join(web_app.settings["base_url"], URL_NAMESPACE, "/")
     web_app.settings["notebook_tracker"] = context

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import tornado.httpclient
@@ -18,6 +18,9 @@ import tornado.web
 
 from notebook_tracker.errors import BadRequest
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
+
+if TYPE_CHECKING:
+    from notebook_tracker.server.context import TrackerContext
 
 # A model name: no '/' and no '@' (nor its escaped form: clients quote '@' in paths).
 _NAME = r"((?:(?!%40)[^/@])+)"
@@ -144,21 +147,8 @@ class ServingActionHandler(_ModelHandler):
         self.write_json({"served": served[0] if served else worker.to_dict()})
 
 
-def model_handlers(prefix: str, context: Any) -> list[tuple[Any, ...]]:
-    from notebook_tracker.models.sources import for_context
-    from notebook_tracker.server.model_serving import ModelServing
-
-    serving = getattr(context, "model_serving", None)
-    if serving is None:
-        enabled = getattr(context, "serving_enabled", True)
-        serving = ModelServing(
-            context.tracking_uri,
-            sources=for_context(context) if enabled else None,
-            enabled=enabled,
-            registered_only=getattr(context, "serve_registered_only", False),
-        )
-        context.model_serving = serving
-    options = {"serving": serving}
+def model_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...]]:
+    options = {"serving": context.model_serving}
     api = prefix + "api/"
     rules: list[tuple[Any, ...]] = [
         (

@@ -1,9 +1,10 @@
 """The one route table, shared by the Jupyter extension and the standalone server.
 
 `build_handlers(prefix, context)` returns tornado rules for the native API, the MLflow-compatible
-API (`server.mlflow_api`) and model serving (`server.model_handlers`) when those are installed.
-Handler modules return `(pattern, handler_class)` or `(pattern, handler_class, kwargs)` tuples
-with patterns already under the prefix; this function adds `context` to every handler's kwargs
+API (`server.mlflow_api`, with the model registry) and model serving (`server.model_handlers`).
+A new API adds its module's provider to `PROVIDERS`. Providers return `(pattern,
+handler_class)` or `(pattern, handler_class, kwargs)` tuples with patterns already under the
+prefix; this function adds `context` to every handler's kwargs
 and binds each handler to the auth base of the context's mode (see `server.base`).
 
 The last rule is a catch-all under the prefix answering a JSON 404 (after authentication);
@@ -12,8 +13,7 @@ callers adding routes of their own put them before it.
 
 from __future__ import annotations
 
-import importlib
-import logging
+from collections.abc import Callable
 from typing import Any
 
 import tornado.web
@@ -21,15 +21,14 @@ import tornado.web
 from notebook_tracker.errors import EndpointNotFound
 from notebook_tracker.server.base import TrackerHandler
 from notebook_tracker.server.context import TrackerContext
+from notebook_tracker.server.mlflow_api import mlflow_handlers
+from notebook_tracker.server.model_handlers import model_handlers
+from notebook_tracker.server.native_api import native_handlers
 
-log = logging.getLogger("notebook_tracker.server")
+Provider = Callable[[str, TrackerContext], list[tuple[Any, ...]]]
 
-# (module, function) of optional route providers; each is `fn(prefix, context) -> list[tuple]`.
-PROVIDERS = (
-    ("notebook_tracker.server.native_api", "native_handlers"),
-    ("notebook_tracker.server.mlflow_api", "mlflow_handlers"),
-    ("notebook_tracker.server.model_handlers", "model_handlers"),
-)
+# Every API the server answers: each provider returns its rules under the prefix.
+PROVIDERS: tuple[Provider, ...] = (native_handlers, mlflow_handlers, model_handlers)
 
 
 class NotFoundHandler(TrackerHandler):
@@ -76,18 +75,7 @@ def build_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...]
     """Every route of the tracking server under `prefix`, bound to `context`."""
     prefix = normalize_prefix(prefix)
     rules: list[tuple[Any, ...]] = []
-    for module_name, fn_name in PROVIDERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                log.debug("%s not installed: its routes are skipped", module_name)
-                continue
-            raise
-        provider = getattr(module, fn_name, None)
-        if provider is None:
-            log.warning("%s has no %s(): its routes are skipped", module_name, fn_name)
-            continue
+    for provider in PROVIDERS:
         rules.extend(provider(prefix, context))
     rules.append((prefix + r".*", NotFoundHandler))
     return [_bind(rule, context) for rule in rules]

@@ -51,12 +51,11 @@ def make_context(
         auth_token=auth_token,
         store=open_store(backend_store_uri, artifacts_destination),
         allowed_artifact_roots=allowed_artifact_roots,
+        max_upload_bytes=max_upload_bytes or None,
+        serving_enabled=serving_enabled,
+        serve_registered_only=serve_registered_only,
         **kwargs,
     )
-    if max_upload_bytes:
-        context.max_upload_bytes = max_upload_bytes  # type: ignore[attr-defined]
-    context.serving_enabled = serving_enabled  # type: ignore[attr-defined]
-    context.serve_registered_only = serve_registered_only  # type: ignore[attr-defined]
     return context
 
 

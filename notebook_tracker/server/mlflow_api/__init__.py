@@ -31,7 +31,7 @@ def mlflow_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...
     for path, endpoints in by_path.items():
         pattern = prefix + r"(?:ajax-)?api/2\.0/mlflow/" + path + "/?"
         rules.append((pattern, MlflowEndpointHandler, {"endpoints": endpoints, "api": api}))
-    max_upload = getattr(context, "max_upload_bytes", None) or DEFAULT_MAX_UPLOAD_BYTES
+    max_upload = context.max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES
     rules.extend(artifact_proxy_handlers(prefix, context, max_upload))
     rules.extend(meta_handlers(prefix))
     return rules

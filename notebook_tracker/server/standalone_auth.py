@@ -1,0 +1,60 @@
+"""The standalone server's auth base: its configured token, or nothing when unset."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import TYPE_CHECKING
+
+import tornado.web
+
+from notebook_tracker.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from notebook_tracker.server.context import TrackerContext
+
+
+class StandaloneAuth(tornado.web.RequestHandler):
+    """Authentication of the standalone server: the configured token, or nothing when unset.
+
+    Accepted as `Authorization: Bearer <token>`, `Authorization: token <token>`, HTTP Basic
+    with the token as password (what MLflow clients send for username/password), or a `token`
+    query parameter (links opened in a browser).
+    """
+
+    context: TrackerContext
+
+    def prepare(self) -> None:
+        expected = self.context.auth_token
+        if expected and not self._token_matches(expected):
+            raise Unauthenticated(
+                "This tracking server needs a token: send 'Authorization: Bearer <token>' "
+                "(set NOTEBOOK_TRACKER_TOKEN or MLFLOW_TRACKING_TOKEN on the client)."
+            )
+
+    def get_current_user(self) -> str:
+        return "token" if self.context.auth_token else "anonymous"
+
+    def _token_matches(self, expected: str) -> bool:
+        for candidate in self._offered_tokens():
+            if hmac.compare_digest(candidate.encode(), expected.encode()):
+                return True
+        return False
+
+    def _offered_tokens(self) -> list[str]:
+        offered = []
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        if scheme in ("bearer", "token"):
+            offered.append(value.strip())
+        elif scheme == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode()
+                offered.append(decoded.partition(":")[2])
+            except (ValueError, UnicodeDecodeError):
+                pass
+        query_token = self.get_query_argument("token", None)
+        if query_token:
+            offered.append(query_token)
+        return offered
