@@ -20,8 +20,10 @@ import contextvars
 import functools
 import importlib.abc
 import importlib.util
+import inspect
 import sys
 import threading
+import types
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -96,6 +98,7 @@ def _safe_wrapper(
                 raise
             return call.result
 
+        run_original.__wrapped__ = original  # type: ignore[attr-defined]  # its signature
         with _entered(integration):
             try:
                 hook(run_original, *args, **kwargs)
@@ -112,6 +115,32 @@ def _safe_wrapper(
 
     patched.__nt_original__ = original  # type: ignore[attr-defined]
     return patched
+
+
+def _callable_of(raw: Any) -> Callable[..., Any]:
+    if inspect.isfunction(raw) or not hasattr(raw, "__get__"):
+        return raw  # type: ignore[no-any-return]
+
+    @functools.wraps(getattr(raw, "fn", raw))
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return raw.__get__(self, type(self))(*args, **kwargs)
+
+    return call
+
+
+class _GuardedDescriptor:
+    """A method descriptor (not a plain function) whose calls go through `wrapper`."""
+
+    def __init__(self, raw: Any, wrapper: Callable[..., Any]) -> None:
+        self._raw = raw
+        self._wrapper = wrapper
+        self.__doc__ = getattr(raw, "__doc__", None)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self._raw.__get__(obj, objtype)
+        self._raw.__get__(obj, objtype)  # AttributeError when the method is unavailable
+        return types.MethodType(self._wrapper, obj)
 
 
 class Patcher:
@@ -137,18 +166,22 @@ class Patcher:
             if key in self._done:
                 return False
             had_own = name in getattr(owner, "__dict__", {})
-            current = owner.__dict__[name] if had_own else getattr(owner, name, _MISSING)
-            if current is _MISSING:
+            try:
+                raw = inspect.getattr_static(owner, name)
+            except AttributeError:
                 return False
-            if isinstance(current, (staticmethod, classmethod)):
-                return False  # fit/predict are plain methods; leave descriptors alone
-            original = current
-            setattr(
-                owner,
-                name,
-                _safe_wrapper(self.integration, original, hook, self.is_active, self.is_silent),
+            if isinstance(raw, (staticmethod, classmethod, property)) or not (
+                callable(raw) or hasattr(raw, "__get__")
+            ):
+                return False  # fit/predict are plain methods; leave these alone
+            wrapper: Any = _safe_wrapper(
+                self.integration, _callable_of(raw), hook, self.is_active, self.is_silent
             )
-            self._undo.append((owner, name, original if had_own else _MISSING))
+            if not inspect.isfunction(raw) and hasattr(raw, "__get__"):
+                # e.g. scikit-learn's `available_if` methods: keep hasattr() answering as before
+                wrapper = _GuardedDescriptor(raw, wrapper)
+            setattr(owner, name, wrapper)
+            self._undo.append((owner, name, raw if had_own else _MISSING))
             self._done.add(key)
             return True
 
