@@ -192,7 +192,7 @@ class RestLoggedModelStore(LoggedModelStore):
         for run_id in dict.fromkeys(run_ids):
             run = self._call("GET", "runs/get", run_id=run_id)["run"]
             inputs, outputs = run.get("inputs") or {}, run.get("outputs") or {}
-            entry = {
+            entry: dict[str, list[Any]] = {
                 "datasets": [_dataset_from_json(d) for d in inputs.get("dataset_inputs") or []],
                 "inputs": [(m["model_id"], 0) for m in inputs.get("model_inputs") or []],
                 "outputs": [

@@ -38,8 +38,8 @@ HISTORY_PAGE = 25000
 
 
 def _model_metric_out(m: ModelMetric) -> dict[str, Any]:
-    out = {"key": m.key, "value": wire.double(float(m.value)), "timestamp": int(m.timestamp)}
-    out.update(step=int(m.step), model_id=m.model_id)
+    out: dict[str, Any] = {"key": m.key, "value": wire.double(float(m.value))}
+    out.update(timestamp=int(m.timestamp), step=int(m.step), model_id=m.model_id)
     if m.dataset_name:
         out.update(dataset_name=m.dataset_name, dataset_digest=m.dataset_digest)
     return out
@@ -180,7 +180,9 @@ class RestStore(TrackingStore):
     ) -> None:
         """Sent in requests within the server's limits (1000 metrics, 100 params, 100 tags);
         a batch within them (the server's own log-batch) is one request, so one transaction."""
-        params, tags = rules.batch([*metrics, *model_metrics], params, tags)
+        params, tags = rules.batch(
+            [m.key for m in metrics] + [m.key for m in model_metrics], params, tags
+        )
         points = [wire.metric_point(m) for m in metrics] + [
             _model_metric_out(m) for m in model_metrics
         ]

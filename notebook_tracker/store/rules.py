@@ -5,11 +5,11 @@ the same message. Keys and values follow `validation.py`; lengths follow the col
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from notebook_tracker import validation
-from notebook_tracker.entities import Metric, Param, RunTag
+from notebook_tracker.entities import Param, RunTag
 from notebook_tracker.entities.logged_models import DatasetInput
 from notebook_tracker.errors import InvalidParameter
 
@@ -49,11 +49,11 @@ def param(key: Any, value: Any) -> Param:
 
 
 def batch(
-    metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    metric_keys: Iterable[str], params: Sequence[Param], tags: Sequence[RunTag]
 ) -> tuple[list[Param], list[RunTag]]:
     """Checks a log-batch; returns its params and tags with values as stored (text)."""
-    for m in metrics:
-        validation.validate_key(m.key, "metric")
+    for key in metric_keys:
+        validation.validate_key(key, "metric")
     return [param(p.key, p.value) for p in params], [tag(t.key, t.value) for t in tags]
 
 

@@ -237,8 +237,11 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
         tags: Sequence[RunTag] = (),
         model_metrics: Sequence[ModelMetric] = (),
     ) -> None:
-        params, tags = rules.batch([*metrics, *model_metrics], params, tags)
-        rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in (*metrics, *model_metrics)]
+        params, tags = rules.batch(
+            [m.key for m in metrics] + [m.key for m in model_metrics], params, tags
+        )
+        rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
+        rows += [(run_id, m.key, m.value, m.timestamp, m.step) for m in model_metrics]
         with self.writer.begin() as conn:
             self._require_run(conn, run_id, for_logging=True)
             if params:
