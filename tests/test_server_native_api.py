@@ -100,6 +100,34 @@ async def test_runs_of_every_experiment_without_experiment_ids(jp_fetch, client)
     assert len(data["runs"]) == 3 and data["next_page_token"] is None
 
 
+async def test_runs_without_tags_keep_their_parent_and_values_for_the_sidebar_list(
+    jp_fetch, client
+):
+    exp, ids = make_runs(client, 2)
+    child = client.create_run(exp, run_name="child", tags={"mlflow.parentRunId": ids[0]})
+    client.set_tag(child.info.run_id, "notes", "x" * 1000)
+    full = await get_json(jp_fetch, "runs", experiment_ids=exp)
+    bare = await get_json(jp_fetch, "runs", experiment_ids=exp, tags="none")
+    assert [r["run_id"] for r in bare["runs"]] == [r["run_id"] for r in full["runs"]]
+    by_name = {r["run_name"]: r for r in bare["runs"]}
+    assert by_name["child"]["parent_run_id"] == ids[0]
+    assert by_name["child"]["tags"] == {}
+    assert by_name["r1"]["params"] == {"lr": "0.2"} and by_name["r1"]["metrics"] == {"acc": 0.1}
+    assert any(r["tags"].get("notes") for r in full["runs"])
+    for bare_run, full_run in zip(bare["runs"], full["runs"], strict=True):
+        assert {**bare_run, "tags": full_run["tags"]} == full_run
+
+
+async def test_pages_without_tags_continue_with_the_same_token(jp_fetch, client):
+    exp, _ = make_runs(client, 5)
+    first = await get_json(jp_fetch, "runs", experiment_ids=exp, max_results="2", tags="none")
+    rest = await get_json(
+        jp_fetch, "runs", experiment_ids=exp, page_token=first["next_page_token"], max_results="10"
+    )
+    names = [r["run_name"] for r in first["runs"] + rest["runs"]]
+    assert sorted(names) == ["r0", "r1", "r2", "r3", "r4"] and rest["next_page_token"] is None
+
+
 async def test_a_bad_filter_is_a_400_that_says_where(jp_fetch, client):
     make_runs(client, 1)
     code, body = await error_of(jp_fetch, "runs", filter="metrics.acc >> 1")
@@ -115,6 +143,7 @@ async def test_malformed_query_parameters_are_400(jp_fetch, client):
         {"view": "SOME"},
         {"experiment_ids": "1,x"},
         {"filtr": "metrics.acc > 1"},
+        {"tags": "some"},
     ):
         code, body = await error_of(jp_fetch, "runs", **params)
         assert code == 400, params

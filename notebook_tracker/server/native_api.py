@@ -6,8 +6,10 @@ shape the JSON. Shapes are documented in `openapi.json`, served at `api/openapi.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import posixpath
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,8 +19,15 @@ import tornado.web
 from notebook_tracker.downsample import DEFAULT_MAX_POINTS, downsample_history
 from notebook_tracker.entities import Experiment, FileInfo, Run, ViewType
 from notebook_tracker.errors import BadRequest
-from notebook_tracker.server.base import TrackerHandler, content_disposition
+from notebook_tracker.server.base import (
+    JSON_TYPE,
+    TrackerHandler,
+    content_disposition,
+    finite_or_none,
+)
 from notebook_tracker.server.context import TrackerContext
+from notebook_tracker.store.sql import SqlStore
+from notebook_tracker.store.sql_run_rows import SearchCancelled, search_run_rows
 
 MAX_RESULTS_LIMIT = 50000
 MAX_POINTS_LIMIT = 1_000_000
@@ -145,8 +154,14 @@ class ExperimentsHandler(ApiHandler):
 
 class RunsHandler(ApiHandler):
     query_params = frozenset(
-        {"experiment_ids", "filter", "order_by", "max_results", "page_token", "view"}
+        {"experiment_ids", "filter", "order_by", "max_results", "page_token", "view", "tags"}
     )
+    _gone = False
+
+    def on_connection_close(self) -> None:
+        # The sidebar aborts a page it no longer needs (a new filter): stop reading it.
+        self._gone = True
+        super().on_connection_close()
 
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -162,31 +177,64 @@ class RunsHandler(ApiHandler):
         filter_string = self.str_arg("filter") or ""
         order_by = split_order_by(self.get_query_arguments("order_by")) or None
         page_token = self.str_arg("page_token") or None
-        page = await self.run(
-            _search_runs, self.context, ids, filter_string, view, max_results, order_by, page_token
-        )
-        self.write_json(
-            {"runs": [run_json(r) for r in page], "next_page_token": page.token, "total": None}
-        )
+        tags = self.str_arg("tags", "all")
+        if tags not in ("all", "none"):
+            raise BadRequest(
+                f"Query parameter 'tags' must be 'all' or 'none' (no tags, for long lists), "
+                f"got {tags!r}."
+            )
+        search = (filter_string, view, max_results, order_by, page_token)
+        try:
+            text = await self.run(
+                _runs_page_json, self.context, ids, search, tags == "all", lambda: self._gone
+            )
+        except SearchCancelled:
+            return
+        # Encoded on the pool: a page of 5,000 runs would hold the IO loop for a while.
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(text)
 
 
-def _search_runs(context: TrackerContext, ids: list[str], *args: Any) -> Any:
+def _runs_page_json(
+    context: TrackerContext,
+    ids: list[str],
+    search: tuple[Any, ...],
+    with_tags: bool,
+    cancelled: Callable[[], bool],
+) -> str:
+    ids = _experiment_scope(context, ids, search[1])
+    rows: list[dict[str, Any]] = []
+    token = None
+    if ids and isinstance(context.store, SqlStore):
+        rows, token = search_run_rows(
+            context.store, ids, *search, with_tags=with_tags, cancelled=cancelled
+        )
+    elif ids:
+        page = context.client.search_runs(ids, *search)
+        rows, token = [run_json(r) for r in page], page.token
+        if not with_tags:
+            for row in rows:
+                row["tags"] = {}
+    data = {"runs": rows, "next_page_token": token, "total": None}
+    try:
+        return json.dumps(data, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(finite_or_none(data), allow_nan=False, separators=(",", ":"))
+
+
+def _experiment_scope(context: TrackerContext, ids: list[str], view_type: str) -> list[str]:
+    """The experiments searched: those asked for, or every one (deleted too for deleted runs)."""
+    if ids:
+        return ids
     client = context.client
-    if not ids:
-        # No ids: every experiment (deleted ones too when deleted runs are asked for).
-        view = ViewType.ACTIVE_ONLY if args[1] == ViewType.ACTIVE_ONLY else ViewType.ALL
-        ids, token = [], None
-        while True:
-            exps = client.search_experiments(view_type=view, max_results=1000, page_token=token)
-            ids.extend(e.experiment_id for e in exps)
-            token = exps.token
-            if not token:
-                break
-    if not ids:
-        from notebook_tracker.entities import PagedList
-
-        return PagedList([], None)
-    return client.search_runs(ids, *args)
+    view = ViewType.ACTIVE_ONLY if view_type == ViewType.ACTIVE_ONLY else ViewType.ALL
+    token = None
+    while True:
+        exps = client.search_experiments(view_type=view, max_results=1000, page_token=token)
+        ids.extend(e.experiment_id for e in exps)
+        token = exps.token
+        if not token:
+            return ids
 
 
 class RunHandler(ApiHandler):
