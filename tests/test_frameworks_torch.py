@@ -94,7 +94,11 @@ def test_mlflows_pytorch_model_loads_and_scores_here(tmp_path: Path, fmt: str):
     # pt2 (MLflow 3's default) traces forward() on an array example; pickle takes a frame.
     example = X.head(2) if fmt == "pickle" else X.to_numpy(dtype=np.float32)[:2]
     mlflow.pytorch.save_model(
-        Doubler(), str(tmp_path / "m"), input_example=example, serialization_format=fmt
+        Doubler(),
+        str(tmp_path / "m"),
+        input_example=example,
+        serialization_format=fmt,
+        pip_requirements=["torch"],  # MLflow's inference runs a subprocess: seconds
     )
     native = nt.pytorch.load_model(tmp_path / "m")
     np.testing.assert_allclose(
