@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notebook_tracker.magics.autolog import analyze_cell, mutated_names, select
+from notebook_tracker.cells.autolog import analyze_cell, mutated_names, select
 
 
 def logged(source: str) -> tuple[dict[str, str], dict[str, float]]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from notebook_tracker.magics.arguments import (
+from notebook_tracker.cells.arguments import (
     MagicArgumentError,
     parse_runs_line,
     parse_track_line,
 )
-from notebook_tracker.magics.autolog import analyze_cell, is_real_number, select
+from notebook_tracker.cells.autolog import analyze_cell, is_real_number, select
 
 
 def logged(code: str, namespace: dict | None = None, params=(), metrics=(), autolog=True):

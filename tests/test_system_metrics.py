@@ -15,9 +15,9 @@ from projects_helpers import use_project_cache, write_files
 
 import notebook_tracker as nt
 from notebook_tracker import env, fluent
+from notebook_tracker.cells.arguments import parse_track_line
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.magics.arguments import parse_track_line
 from notebook_tracker.projects.runner import run_project
 from notebook_tracker.system_metrics import THREAD_NAME, collectors, monitor
 

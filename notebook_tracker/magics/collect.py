@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notebook_tracker.magics import autolog, files, lineage, outputs
+from notebook_tracker.cells import autolog
+from notebook_tracker.magics import files, lineage, outputs
 from notebook_tracker.magics.runner import CellOutcome
 from notebook_tracker.magics.snapshot import read_snapshot
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from notebook_tracker import fluent
+from notebook_tracker.cells.arguments import RunsQuery
 from notebook_tracker.entities import Run, ViewType
 from notebook_tracker.errors import NotFound
-from notebook_tracker.magics.arguments import RunsQuery
 
 NEWEST_FIRST = ["attributes.start_time DESC"]
 

@@ -10,7 +10,7 @@ import ast
 from functools import lru_cache
 from typing import Any
 
-from notebook_tracker.magics.autolog import analyze_cell, analyze_statements, mutated_names
+from notebook_tracker.cells.autolog import analyze_cell, analyze_statements, mutated_names
 
 TRACK_MAGICS = ("track_run", "run_experiment")
 

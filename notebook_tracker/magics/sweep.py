@@ -8,8 +8,8 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 
+from notebook_tracker.cells.arguments import MagicArgumentError, _Parser, _split
 from notebook_tracker.errors import TrackerError
-from notebook_tracker.magics.arguments import MagicArgumentError, _Parser, _split
 
 
 def _parser() -> _Parser:

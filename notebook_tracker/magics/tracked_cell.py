@@ -14,10 +14,10 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from notebook_tracker import config, env, fluent
+from notebook_tracker.cells.arguments import TrackOptions
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.magics import collect, files, git_info, history, lineage, notebook_path
-from notebook_tracker.magics.arguments import TrackOptions
 from notebook_tracker.magics.context import context_tags, git_tags
 from notebook_tracker.magics.figures import FigureWatch
 from notebook_tracker.magics.runner import CellOutcome, run_body

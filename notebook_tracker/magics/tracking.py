@@ -7,13 +7,13 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from notebook_tracker.errors import TrackerError
-from notebook_tracker.magics.arguments import (
+from notebook_tracker.cells.arguments import (
     TRACK_PARSER,
     MagicArgumentError,
     parse_runs_line,
     parse_track_line,
 )
+from notebook_tracker.errors import TrackerError
 
 
 def _usage(error: Exception) -> UsageError:

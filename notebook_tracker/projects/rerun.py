@@ -257,7 +257,7 @@ def log_cell_results(cell: str, track_line: str, namespace: dict[str, Any]) -> N
     import notebook_tracker as nt
 
     try:
-        from notebook_tracker.magics.autolog import analyze_cell, select
+        from notebook_tracker.cells.autolog import analyze_cell, select
     except ImportError:  # auto-logging rules unavailable: explicit nt.log_* calls still count
         return
     extra_params: list[str] = []
@@ -265,7 +265,7 @@ def log_cell_results(cell: str, track_line: str, namespace: dict[str, Any]) -> N
     autolog = True
     if track_line:
         try:
-            from notebook_tracker.magics.arguments import parse_track_line
+            from notebook_tracker.cells.arguments import parse_track_line
 
             options = parse_track_line(track_line.split(None, 1)[1] if " " in track_line else "")
             extra_params, extra_metrics, autolog = options.params, options.metrics, options.autolog

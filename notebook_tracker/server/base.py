@@ -25,11 +25,8 @@ from notebook_tracker.errors import (
     PayloadTooLarge,
     UriTooLong,
 )
-from notebook_tracker.server.errors import (
-    drop_bad_framing,
-    error_payload,
-    is_expected,
-)
+from notebook_tracker.http_framing import drop_bad_framing
+from notebook_tracker.server.errors import error_payload, is_expected
 from notebook_tracker.server.standalone_auth import StandaloneAuth
 
 if TYPE_CHECKING:

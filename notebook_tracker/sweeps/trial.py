@@ -73,7 +73,7 @@ class CellPayload:
     filename: str = "<sweep trial>"
 
     def execute(self, params: dict[str, Any], namespace: dict[str, Any]) -> dict[str, float]:
-        from notebook_tracker.magics import autolog
+        from notebook_tracker.cells import autolog
 
         ns = dict(namespace)
         ns.setdefault("__name__", "__main__")
@@ -92,7 +92,7 @@ class FunctionPayload:
     metric_name: str = "objective"
 
     def execute(self, params: dict[str, Any], namespace: dict[str, Any]) -> dict[str, float]:
-        from notebook_tracker.magics.autolog import metric_items
+        from notebook_tracker.cells.autolog import metric_items
 
         value = self.fn(**params)
         if value is None:

@@ -15,8 +15,8 @@ from typing import Any
 import tornado.web
 
 from notebook_tracker.errors import TrackerError
+from notebook_tracker.http_framing import drop_bad_framing
 from notebook_tracker.models.scoring import payloads
-from notebook_tracker.server.errors import drop_bad_framing
 
 log = logging.getLogger("notebook_tracker.scoring")
 
