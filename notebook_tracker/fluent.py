@@ -196,6 +196,8 @@ def start_run(
     from notebook_tracker import system_metrics
 
     with_system_metrics = system_metrics.should_log(log_system_metrics)
+    if with_system_metrics:
+        system_metrics.check_settings()
     client = _client()
     if _active_runs and not nested:
         raise InvalidParameter(

@@ -118,6 +118,7 @@ def test_a_bad_interval_variable_names_the_variable(fast, monkeypatch):
     monkeypatch.setenv(env.SYSTEM_METRICS_SAMPLING_INTERVAL, "ten")
     with pytest.raises(InvalidParameter, match="SYSTEM_METRICS_SAMPLING_INTERVAL='ten'"):
         nt.start_run(log_system_metrics=True)
+    assert nt.search_runs(output_format="list") == []  # refused before the run existed
 
 
 def test_node_id_prefixes_every_key(fast):

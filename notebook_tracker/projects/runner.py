@@ -201,6 +201,8 @@ def execute_job(
     from notebook_tracker import system_metrics
 
     sampled = system_metrics.should_log(log_system_metrics, default=True)
+    if sampled:
+        system_metrics.check_settings()
     run = client.create_run(
         experiment_id, tags=tags, run_name=run_name, parent_run_id=parent_run_id
     )

@@ -14,6 +14,7 @@ from notebook_tracker.system_metrics.monitor import (
     next_step,
 )
 from notebook_tracker.system_metrics.settings import (
+    check_settings,
     disable_system_metrics_logging,
     enable_system_metrics_logging,
     set_system_metrics_node_id,
@@ -25,6 +26,7 @@ from notebook_tracker.system_metrics.settings import (
 __all__ = [
     "THREAD_NAME",
     "SystemMetricsMonitor",
+    "check_settings",
     "disable_system_metrics_logging",
     "enable_system_metrics_logging",
     "metric_prefix",

@@ -111,7 +111,7 @@ class SystemMetricsMonitor:
         if thread is None:
             return
         self._stop.set()
-        thread.join(timeout=30)
+        thread.join(timeout=10)  # a hung reading (a stuck GPU driver) must not hold the run
         if self._gpu is not None:
             self._gpu.close()
         if flush and self._buffer is not None:

@@ -72,6 +72,15 @@ def should_log(explicit: bool | None, default: bool = False) -> bool:
     return default
 
 
+def check_settings() -> None:
+    """Raise the error of any setting a monitor would refuse (before a run exists, not after)."""
+    sampling_interval()
+    samples_before_logging()
+    raw = node_id()
+    if raw is not None:
+        _checked_node_id(raw)
+
+
 def sampling_interval() -> float:
     raw = os.environ.get(env.SYSTEM_METRICS_SAMPLING_INTERVAL)
     if not raw:
