@@ -12,8 +12,6 @@ from notebook_tracker import config, env, metric_buffer, validation
 from notebook_tracker.client import TrackingClient, current_user
 from notebook_tracker.entities import (
     Experiment,
-    MetricHistory,
-    Param,
     Run,
     RunStatus,
     RunTag,
@@ -334,163 +332,6 @@ def log_metrics(
         flush()
 
 
-def _target(run_id: str | None) -> tuple[TrackingClient, str]:
-    if run_id is not None:
-        return _client(), run_id
-    run = _run_for_logging()
-    return run.client, run.info.run_id
-
-
-def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    client, run_id = _target(None)
-    return client.log_param(run_id, key, value)
-
-
-def log_params(
-    params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None
-) -> None:
-    client, run_id = _target(run_id)
-    checked = []
-    for key, value in params.items():
-        validation.validate_key(key, "param")
-        checked.append(Param(key, validation.param_value(value, key)))
-    client.store.log_batch(run_id, params=checked)
-
-
-def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
-    client, run_id = _target(None)
-    client.set_tag(run_id, key, value)
-
-
-def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
-    client, run_id = _target(None)
-    checked = []
-    for key, value in tags.items():
-        validation.validate_key(key, "tag")
-        checked.append(RunTag(key, validation.tag_value(value, key)))
-    client.store.log_batch(run_id, tags=checked)
-
-
-def delete_tag(key: str) -> None:
-    client, run_id = _target(None)
-    client.delete_tag(run_id, key)
-
-
-def log_artifact(
-    local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
-) -> None:
-    client, run_id = _target(run_id)
-    client.log_artifact(run_id, local_path, artifact_path)
-
-
-def log_artifacts(
-    local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
-) -> None:
-    client, run_id = _target(run_id)
-    client.log_artifacts(run_id, local_dir, artifact_path)
-
-
-def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    client, run_id = _target(run_id)
-    client.log_text(run_id, text, artifact_file)
-
-
-def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
-    client, run_id = _target(run_id)
-    client.log_dict(run_id, dictionary, artifact_file)
-
-
-def log_figure(
-    figure: Any,
-    artifact_file: str,
-    *,
-    save_kwargs: dict[str, Any] | None = None,
-    run_id: str | None = None,
-) -> None:
-    client, run_id = _target(run_id)
-    client.log_figure(run_id, figure, artifact_file, save_kwargs)
-
-
-def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
-    client, run_id = _target(run_id)
-    client.log_table(run_id, data, artifact_file)
-
-
-def get_artifact_uri(artifact_path: str | None = None) -> str:
-    run = _run_for_logging()
-    base = run.info.artifact_uri
-    return f"{base}/{artifact_path.lstrip('/')}" if artifact_path else base
-
-
-# -- reading back ----------------------------------------------------------------------------
-def flush() -> None:
-    """Write every buffered metric point now (end_run and interpreter exit do it for you)."""
-    metric_buffer.flush_all()
-
-
-def get_run(run_id: str) -> Run:
-    metric_buffer.flush_all(raise_errors=False)
-    return _client().get_run(run_id)
-
-
-def get_metric_history(run_id: str, key: str) -> MetricHistory:
-    metric_buffer.flush_all(raise_errors=False)
-    return _client().get_metric_history(run_id, key)
-
-
-def delete_run(run_id: str) -> None:
-    _client().delete_run(run_id)
-
-
-def restore_run(run_id: str) -> None:
-    _client().restore_run(run_id)
-
-
-def search_runs(
-    experiment_ids: Sequence[str] | None = None,
-    filter_string: str = "",
-    run_view_type: str = ViewType.ACTIVE_ONLY,
-    max_results: int = 100_000,
-    order_by: Sequence[str] | None = None,
-    output_format: str = "pandas",
-    search_all_experiments: bool = False,
-    experiment_names: Sequence[str] | None = None,
-) -> Any:
-    """Runs matching MLflow's filter grammar, as a DataFrame (a list with output_format='list')."""
-    metric_buffer.flush_all(raise_errors=False)
-    client = _client()
-    if experiment_names:
-        found = [client.get_experiment_by_name(n) for n in experiment_names]
-        ids = [e.experiment_id for e in found if e is not None]
-    elif experiment_ids:
-        ids = (
-            [str(experiment_ids)]
-            if isinstance(experiment_ids, (str, int))
-            else [str(e) for e in experiment_ids]
-        )
-    elif search_all_experiments:
-        ids = [e.experiment_id for e in search_experiments(view_type=ViewType.ALL)]
-    else:
-        ids = [_resolve_experiment_id(None)]
-    runs: list[Run] = []
-    token = None
-    while len(runs) < max_results:
-        page = client.search_runs(
-            ids, filter_string, run_view_type, min(50_000, max_results - len(runs)), order_by, token
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
-    if output_format == "list":
-        return runs
-    if output_format != "pandas":
-        raise InvalidParameter(f"Unknown output_format {output_format!r}: use 'pandas' or 'list'.")
-    from notebook_tracker.frames import runs_to_frame
-
-    return runs_to_frame(runs)
-
-
 def _reset_for_tests() -> None:
     """Forget the active runs, experiment and clients of this process (tests only)."""
     global _active_experiment_id, _last_active_run_id
@@ -506,3 +347,17 @@ def _reset_for_tests() -> None:
     from notebook_tracker.store import forget_stores
 
     forget_stores()
+
+
+# Split by job (those modules reach this one's state through `fluent.`); every fluent
+# function stays reachable as `fluent.<name>`.
+from notebook_tracker import fluent_read as _read  # noqa: E402
+from notebook_tracker import fluent_records as _records  # noqa: E402
+
+flush, get_run, get_metric_history = _read.flush, _read.get_run, _read.get_metric_history
+delete_run, restore_run, search_runs = _read.delete_run, _read.restore_run, _read.search_runs
+log_param, log_params, set_tag = _records.log_param, _records.log_params, _records.set_tag
+set_tags, delete_tag, log_text = _records.set_tags, _records.delete_tag, _records.log_text
+log_artifact, log_artifacts = _records.log_artifact, _records.log_artifacts
+log_dict, log_figure, log_table = _records.log_dict, _records.log_figure, _records.log_table
+get_artifact_uri = _records.get_artifact_uri

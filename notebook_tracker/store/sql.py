@@ -14,44 +14,34 @@ from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import (
     LifecycleStage,
     Metric,
-    MetricHistory,
-    PagedList,
     Param,
     Run,
     RunData,
     RunInfo,
     RunStatus,
     RunTag,
-    ViewType,
 )
 from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.store import rules, run_names
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.base import (
-    SEARCH_MAX_RESULTS_DEFAULT,
     TrackingStore,
 )
 from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.logged_model_sql import insert_model_metrics
-from notebook_tracker.store.metric_chunks import pack_rows, unpack_history
-from notebook_tracker.store.paging import (
-    check_max_results,
-    decode_token,
-    encode_token,
-    query_key,
-)
-from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
+from notebook_tracker.store.metric_chunks import pack_rows
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
 from notebook_tracker.store.schema_version import ensure_schema
 from notebook_tracker.store.sql_experiments import ExperimentsMixin
 from notebook_tracker.store.sql_liveness import LivenessMixin
+from notebook_tracker.store.sql_reads import RunReadsMixin
 
 DEFAULT_EXPERIMENT_ID = "0"
 
 
-class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
+class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
     def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
         self.uri = uri
         self.reader, self.writer = engines_for(uri)
@@ -354,60 +344,6 @@ class SqlStore(ExperimentsMixin, LivenessMixin, TrackingStore):
             ).rowcount
             if not done:
                 raise NotFound(f"No tag with name={key!r} in run {run_id}.")
-
-    def get_metric_history(
-        self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
-    ) -> MetricHistory:
-        with self.reader.connect() as conn:
-            self._require_run(conn, run_id)
-            chunks = conn.execute(
-                select(
-                    metric_chunks_t.c.steps,
-                    metric_chunks_t.c.timestamps,
-                    metric_chunks_t.c["values"],
-                )
-                .where(and_(metric_chunks_t.c.run_uuid == run_id, metric_chunks_t.c.key == key))
-                .order_by(metric_chunks_t.c.chunk_id)
-            ).all()
-        history = unpack_history(key, chunks)
-        if max_results is None and not page_token:
-            return history
-        bound = query_key("metric-history", run_id, key)
-        offset = decode_token(page_token, bound)
-        end = len(history) if max_results is None else offset + max_results
-        page = history[offset:end]
-        page.token = encode_token(end, bound) if end < len(history) else None
-        return page
-
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: str = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[Run]:
-        from notebook_tracker.store.sql_search import build_run_search
-
-        self._maybe_reap()
-        check_max_results(max_results)
-        # Not the experiment ids: "all experiments" may gain one between two pages.
-        bound = query_key("runs", run_view_type, filter_string or "", list(order_by or []))
-        offset = decode_token(page_token, bound)
-        query = build_run_search(
-            [str(e) for e in experiment_ids],
-            ViewType.stages(run_view_type),
-            filter_string,
-            order_by,
-            offset,
-            max_results + 1,
-        )
-        with self.reader.connect() as conn:
-            ids = [row[0] for row in conn.execute(query)]
-            found = self._load_runs(conn, ids[:max_results])
-        token = encode_token(offset + max_results, bound) if len(ids) > max_results else None
-        return PagedList(found, token)
 
     def count_runs(self) -> int:
         with self.reader.connect() as conn:

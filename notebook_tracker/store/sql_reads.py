@@ -1,0 +1,83 @@
+"""A run's metric history and the run search: the read side of `SqlStore` (a mixin).
+
+Both read through `reader` only; the write path and its hot loop stay in `sql.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, select
+
+from notebook_tracker.entities import MetricHistory, PagedList, Run, ViewType
+from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from notebook_tracker.store.metric_chunks import unpack_history
+from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
+from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
+
+
+class RunReadsMixin:
+    reader: Any
+
+    if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
+
+        def _require_run(self, conn: Connection, run_id: str, for_logging: bool = False) -> Any: ...
+
+        def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]: ...
+
+        def _maybe_reap(self) -> None: ...
+
+    def get_metric_history(
+        self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> MetricHistory:
+        with self.reader.connect() as conn:
+            self._require_run(conn, run_id)
+            chunks = conn.execute(
+                select(
+                    metric_chunks_t.c.steps,
+                    metric_chunks_t.c.timestamps,
+                    metric_chunks_t.c["values"],
+                )
+                .where(and_(metric_chunks_t.c.run_uuid == run_id, metric_chunks_t.c.key == key))
+                .order_by(metric_chunks_t.c.chunk_id)
+            ).all()
+        history = unpack_history(key, chunks)
+        if max_results is None and not page_token:
+            return history
+        bound = query_key("metric-history", run_id, key)
+        offset = decode_token(page_token, bound)
+        end = len(history) if max_results is None else offset + max_results
+        page = history[offset:end]
+        page.token = encode_token(end, bound) if end < len(history) else None
+        return page
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        from notebook_tracker.store.sql_search import build_run_search
+
+        self._maybe_reap()
+        check_max_results(max_results)
+        # Not the experiment ids: "all experiments" may gain one between two pages.
+        bound = query_key("runs", run_view_type, filter_string or "", list(order_by or []))
+        offset = decode_token(page_token, bound)
+        query = build_run_search(
+            [str(e) for e in experiment_ids],
+            ViewType.stages(run_view_type),
+            filter_string,
+            order_by,
+            offset,
+            max_results + 1,
+        )
+        with self.reader.connect() as conn:
+            ids = [row[0] for row in conn.execute(query)]
+            found = self._load_runs(conn, ids[:max_results])
+        token = encode_token(offset + max_results, bound) if len(ids) > max_results else None
+        return PagedList(found, token)
