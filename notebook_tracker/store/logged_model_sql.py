@@ -5,11 +5,9 @@ store's database (its engines: one pair per URI). Searches compile to SQL in
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
@@ -19,7 +17,6 @@ from notebook_tracker.entities.logged_models import (
     PENDING,
     READY,
     UPLOAD_FAILED,
-    DatasetInput,
     LoggedModel,
     ModelMetric,
 )
@@ -28,13 +25,12 @@ from notebook_tracker.store import logged_model_search, rules
 from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.logged_model_base import SEARCH_MAX_RESULTS_DEFAULT, LoggedModelStore
 from notebook_tracker.store.paging import decode_token, encode_token, query_key
+from notebook_tracker.store.run_links_sql import RunLinksMixin
 from notebook_tracker.store.schema import experiments as experiments_t
 from notebook_tracker.store.schema import logged_model_metrics as metrics_t
 from notebook_tracker.store.schema import logged_model_params as params_t
 from notebook_tracker.store.schema import logged_model_tags as tags_t
 from notebook_tracker.store.schema import logged_models as models_t
-from notebook_tracker.store.schema import run_dataset_inputs as datasets_t
-from notebook_tracker.store.schema import run_model_links as links_t
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema_version import ensure_schema
 
@@ -74,7 +70,7 @@ def insert_model_metrics(conn: Connection, metrics: Sequence[ModelMetric]) -> No
     )
 
 
-class SqlLoggedModelStore(LoggedModelStore):
+class SqlLoggedModelStore(RunLinksMixin, LoggedModelStore):
     """Reads with `reader`, writes with `writer` (the engines of the URI's tracking store)."""
 
     def __init__(self, uri: str) -> None:
@@ -295,97 +291,6 @@ class SqlLoggedModelStore(LoggedModelStore):
             models = self._load(conn, ids[:max_results])
         more = len(ids) > max_results
         return PagedList(models, encode_token(offset + max_results, bound) if more else None)
-
-    # -- runs' inputs and outputs ---------------------------------------------------------------
-    def link_run(self, run_id: str, models: Iterable[tuple[str, int]], direction: str) -> None:
-        wanted = {model_id: step for model_id, step in models}
-        if not wanted:
-            return
-        with self.writer.begin() as conn:
-            found = {
-                r[0]
-                for r in conn.execute(
-                    select(models_t.c.model_id).where(models_t.c.model_id.in_(list(wanted)))
-                )
-            }
-            missing = [m for m in wanted if m not in found]
-            if missing:
-                raise NotFound(f"Logged model with ID '{missing[0]}' not found.")
-            conn.execute(
-                delete(links_t).where(
-                    and_(
-                        links_t.c.run_uuid == run_id,
-                        links_t.c.direction == direction,
-                        links_t.c.model_id.in_(list(wanted)),
-                    )
-                )
-            )
-            conn.execute(
-                insert(links_t),
-                [
-                    {"run_uuid": run_id, "model_id": m, "direction": direction, "step": s}
-                    for m, s in wanted.items()
-                ],
-            )
-
-    def log_datasets(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        if not datasets:
-            return
-        datasets = [rules.dataset(d) for d in datasets]
-        with self.writer.begin() as conn:
-            for d in datasets:
-                conn.execute(
-                    delete(datasets_t).where(
-                        and_(
-                            datasets_t.c.run_uuid == run_id,
-                            datasets_t.c.name == d.name,
-                            datasets_t.c.digest == d.digest,
-                        )
-                    )
-                )
-            conn.execute(
-                insert(datasets_t),
-                [
-                    {
-                        "run_uuid": run_id,
-                        "name": d.name,
-                        "digest": d.digest,
-                        "source_type": d.source_type,
-                        "source": d.source,
-                        "schema": d.schema,
-                        "profile": d.profile,
-                        "tags": json.dumps(d.tags) if d.tags else None,
-                    }
-                    for d in datasets
-                ],
-            )
-
-    def run_io(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Any]]]:
-        """For each run that has any: {"datasets": [...], "inputs": [...], "outputs": [...]}
-        (model links as (model_id, step))."""
-        out: dict[str, dict[str, list[Any]]] = {}
-        if not run_ids:
-            return out
-        ids = list(run_ids)
-        with self.reader.connect() as conn:
-            for r in conn.execute(select(links_t).where(links_t.c.run_uuid.in_(ids))):
-                entry = out.setdefault(r.run_uuid, {"datasets": [], "inputs": [], "outputs": []})
-                kind = "outputs" if r.direction == "output" else "inputs"
-                entry[kind].append((r.model_id, r.step))
-            for r in conn.execute(select(datasets_t).where(datasets_t.c.run_uuid.in_(ids))):
-                entry = out.setdefault(r.run_uuid, {"datasets": [], "inputs": [], "outputs": []})
-                entry["datasets"].append(
-                    DatasetInput(
-                        r.name,
-                        r.digest,
-                        r.source_type,
-                        r.source,
-                        r.schema,
-                        r.profile,
-                        json.loads(r.tags) if r.tags else {},
-                    )
-                )
-        return out
 
 
 def _int_id(experiment_id: str) -> int:
