@@ -9,7 +9,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
@@ -17,63 +16,13 @@ import cloudpickle
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.sweeps import records
 from notebook_tracker.sweeps.executors import Pool
+from notebook_tracker.sweeps.results import Progress, SweepOptions, SweepResult, TrialRow
 from notebook_tracker.sweeps.space import Space, SpaceError
 from notebook_tracker.sweeps.trial import COMPLETE, FAIL, PRUNED, TrialResult, TrialSpec
 
 METHODS = ("grid", "random", "tpe")
 HEARTBEAT_EVERY = 60.0
 MAX_ATTEMPTS = 2  # a trial whose worker died runs once more, then it is marked FAILED
-
-
-@dataclass
-class SweepOptions:
-    name: str
-    space: Space
-    trials: int | None = None
-    parallel: int = 1
-    method: str = "tpe"
-    metric: str | None = None
-    mode: str = "min"
-    pruner: Any = None
-    experiment_id: str = "0"
-    parent_run_id: str | None = None
-    resume: bool = False
-    seed: int | None = None
-    system_metrics: bool = True
-
-
-@dataclass
-class TrialRow:
-    number: int
-    state: str
-    params: dict[str, Any]
-    value: float | None = None
-    run_id: str | None = None
-    seconds: float | None = None
-    error: str | None = None
-    result: TrialResult | None = None
-
-
-@dataclass
-class SweepResult:
-    run_id: str
-    name: str
-    metric: str | None
-    mode: str
-    rows: list[TrialRow] = field(default_factory=list)
-    best: TrialRow | None = None
-    status: str = "RUNNING"
-
-    @property
-    def best_params(self) -> dict[str, Any]:
-        return dict(self.best.params) if self.best else {}
-
-    @property
-    def best_value(self) -> float | None:
-        return self.best.value if self.best else None
-
-
-Progress = Callable[[SweepResult], None]
 
 
 def make_sampler(method: str, space: Space, seed: int | None) -> Any:
@@ -228,6 +177,7 @@ class SweepDriver:
         self, study: Any, pool: Pool, trial: Any = None, spec: Any = None, attempt: int = 1
     ) -> None:
         if spec is None:
+            asked = time.time()
             trial = study.ask(self.dists)
             number = self.next_number
             self.next_number += 1
@@ -252,6 +202,7 @@ class SweepDriver:
                 history=list(self.history),
                 run_name=name,
                 system_metrics=self.o.system_metrics,
+                asked=asked,
             )
             self.result.rows.append(TrialRow(number, "RUNNING", params, run_id=run_id))
         spec.submitted = time.time()
