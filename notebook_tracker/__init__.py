@@ -59,7 +59,7 @@ _ELSEWHERE = {
     "sweep": "notebook_tracker.sweeps.api",
     "autolog": "notebook_tracker.frameworks.api",
 }
-_SUBMODULES = ("models", "system_metrics")  # `nt.models.log_model(...)` without an import
+_SUBMODULES = ("models", "system_metrics", "pyfunc")  # `nt.models.log_model(...)` without an import
 # `nt.sklearn.autolog(...)`, `nt.xgboost.log_model(...)`: the integration modules, which
 # import their framework only when called.
 _FRAMEWORKS = {
