@@ -49,6 +49,17 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve };
 }
 
+/** Wait until `condition` holds (polled; fails after `timeoutMs`, so a slow machine only waits). */
+export async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 5));
+  }
+}
+
 /** Let pending promise callbacks (and zero-delay timers) run. */
 export function settle(ms = 0): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { RunsModel } from '../model';
-import { deferred, experiment, FakeRunsApi, run, settle } from './fakes';
+import { deferred, experiment, FakeRunsApi, run, settle, until } from './fakes';
 
 function many(n: number, extra: (i: number) => Partial<ReturnType<typeof run>> = () => ({})) {
   return Array.from({ length: n }, (_, i) =>
@@ -222,13 +222,13 @@ test('polling folds new runs in first and updates changed ones; a failed poll ke
   model.dispose();
 });
 
-test('while active the model polls by itself, and stops when made inactive', async () => {
+test('while active the model polls by itself, and stops when made inactive', async t => {
   const { api, model } = setup([run('a')]);
+  t.after(() => model.dispose());
   model.active = true;
-  await settle(30);
-  assert.equal(model.state, 'ready', 'the first activation loads');
+  await until(() => model.state === 'ready', 'the first activation loads');
   api.runsList = [run('b', { start_time: 5000 }), run('a')];
-  await settle(40);
+  await until(() => model.runCount === 2, 'a poll');
   assert.deepEqual(model.runs.map(r => r.run_id), ['b', 'a']);
   model.active = false;
   await settle(10);

@@ -1,17 +1,18 @@
 /** The compare tab: params and metrics side by side, metric curves, parallel coordinates, artifacts. */
 
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { TrackerAPI } from '../api';
+import { CompareModel } from '../liveRuns';
 import { runColor } from '../logic/colors';
 import { metricRows, onlyDifferences, paramRows } from '../logic/diff';
 import { formatDuration, formatTimestamp } from '../logic/format';
 import { runDuration } from '../logic/runs';
 import { IRun } from '../logic/types';
 import { ArtifactBrowser } from './artifacts';
-import { LiveRefresher } from './live';
-import { HistoryCache, MetricCharts } from './metricCharts';
+import { MetricCharts } from './metricCharts';
 import { ParamScatter } from './scatterChart';
 import { ParallelView } from './parallelView';
 import { DiffTable } from './tables';
@@ -45,58 +46,69 @@ function Section(props: {
 
 export { Section };
 
+/** The compare tab: a view of a CompareModel, which re-reads the runs while any is running. */
 export class CompareView extends ReactWidget {
   constructor(private readonly options: ICompareOptions) {
     super();
     this.addClass('nt-CompareView');
-    this._runs = options.runs;
-    this._cache = new HistoryCache(options.api);
-    this._live = new LiveRefresher(
-      () => this.refresh(),
-      () => this._runs.some(r => r.status === 'RUNNING'),
-      () => this.isVisible
-    );
-    void this.refresh();
+    this.model = new CompareModel(options.api, options.runs);
+    void this.model.refresh();
   }
 
+  readonly model: CompareModel;
+
   get runs(): IRun[] {
-    return this._runs;
+    return this.model.runs;
   }
 
   dispose(): void {
-    this._live.dispose();
+    this.model.dispose();
     super.dispose();
   }
 
   /** Re-read the runs (their latest metrics) and the histories. */
-  async refresh(): Promise<void> {
-    const fresh = await Promise.all(
-      this._runs.map(r => this.options.api.run(r.run_id).catch(() => r))
-    );
-    if (this.isDisposed) {
-      return;
-    }
-    this._runs = fresh;
-    this._cache.clear();
-    this._version++;
-    this.update();
-    this._live.schedule();
+  refresh(): Promise<void> {
+    return this.model.refresh();
   }
 
   /** Charts read theme colours when built: rebuild them after a theme switch. */
   themeChanged(): void {
-    this._themeKey++;
-    this.update();
+    this.model.themeChanged();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.visible = this.isVisible;
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.visible = true;
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.visible = false;
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.visible = false;
+    super.onBeforeDetach(msg);
   }
 
   render(): JSX.Element {
-    const runs = this._runs;
+    return <UseSignal signal={this.model.changed}>{() => this._render()}</UseSignal>;
+  }
+
+  private _render(): JSX.Element {
+    const { model } = this;
+    const runs = model.runs;
     const colors = runs.map((_, i) => runColor(i));
-    const params = onlyDifferences(paramRows(runs), this._diffOnly);
-    const metrics = onlyDifferences(metricRows(runs), this._diffOnly);
+    const params = onlyDifferences(paramRows(runs), model.diffOnly);
+    const metrics = onlyDifferences(metricRows(runs), model.diffOnly);
     const now = Date.now();
     return (
-      <div className="nt-CompareInner" data-version={this._version}>
+      <div className="nt-CompareInner" data-version={model.version}>
         <div className="nt-RunChips">
           {runs.map((r, i) => (
             <button
@@ -121,10 +133,9 @@ export class CompareView extends ReactWidget {
             <label className="nt-DiffToggle">
               <input
                 type="checkbox"
-                checked={this._diffOnly}
+                checked={model.diffOnly}
                 onChange={e => {
-                  this._diffOnly = e.target.checked;
-                  this.update();
+                  model.diffOnly = e.target.checked;
                 }}
               />{' '}
               differences only
@@ -136,7 +147,7 @@ export class CompareView extends ReactWidget {
             rows={params}
             colors={colors}
             className="nt-ParamsTable"
-            empty={this._diffOnly ? 'No param differs.' : 'No params logged.'}
+            empty={model.diffOnly ? 'No param differs.' : 'No params logged.'}
           />
         </Section>
         <Section title="Metrics (latest)" className="nt-MetricsSection">
@@ -145,23 +156,23 @@ export class CompareView extends ReactWidget {
             rows={metrics}
             colors={colors}
             className="nt-MetricsTable"
-            empty={this._diffOnly ? 'No metric differs.' : 'No metrics logged.'}
+            empty={model.diffOnly ? 'No metric differs.' : 'No metrics logged.'}
           />
         </Section>
         <Section title="Metric charts" className="nt-ChartsSection">
           <MetricCharts
             runs={runs}
             colors={colors}
-            cache={this._cache}
-            themeKey={this._themeKey}
-            version={this._version}
+            cache={model.cache}
+            themeKey={model.themeKey}
+            version={model.version}
           />
         </Section>
         <Section title="Metric against a param" className="nt-ScatterSection">
-          <ParamScatter runs={runs} colors={colors} themeKey={this._themeKey} />
+          <ParamScatter runs={runs} colors={colors} themeKey={model.themeKey} />
         </Section>
         <Section title="Params against a metric" className="nt-ParallelSection">
-          <ParallelView runs={runs} colors={colors} themeKey={this._themeKey} />
+          <ParallelView runs={runs} colors={colors} themeKey={model.themeKey} />
         </Section>
         <Section title="Artifacts" className="nt-ArtifactsSection">
           <div className="nt-ArtifactColumns">
@@ -183,11 +194,4 @@ export class CompareView extends ReactWidget {
       </div>
     );
   }
-
-  private _runs: IRun[];
-  private _cache: HistoryCache;
-  private _diffOnly = false;
-  private _version = 0;
-  private _live: LiveRefresher;
-  private _themeKey = 0;
 }

@@ -1,9 +1,11 @@
 /** One run: its attributes, params, metrics with curves, tags, artifacts and cell source. */
 
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { ApiError, TrackerAPI } from '../api';
+import { RunDetailsModel } from '../liveRuns';
 import { runColor } from '../logic/colors';
 import { formatDuration, formatTimestamp } from '../logic/format';
 import { CELL_SOURCE, notebookTarget } from '../logic/paths';
@@ -12,13 +14,9 @@ import { splitSystemMetrics, withMetrics } from '../logic/system';
 import { IRun } from '../logic/types';
 import { ArtifactBrowser } from './artifacts';
 import { Section } from './compareView';
-import { LiveRefresher } from './live';
-import { HistoryCache, MetricCharts } from './metricCharts';
+import { MetricCharts } from './metricCharts';
 import { ParamScatter } from './scatterChart';
 import { KeyValueTable } from './tables';
-
-/** How many runs of the experiment the scatter places this run among. */
-const SIBLINGS = 1000;
 
 export interface IDetailsOptions {
   api: TrackerAPI;
@@ -59,82 +57,63 @@ function CellSource(props: { api: TrackerAPI; runId: string }): JSX.Element {
   );
 }
 
+/** The details tab of one run: a view of a RunDetailsModel, which re-reads a running run. */
 export class RunDetails extends ReactWidget {
   constructor(private readonly options: IDetailsOptions) {
     super();
     this.addClass('nt-RunDetails');
-    this._run = options.run;
-    this._cache = new HistoryCache(options.api);
-    this._live = new LiveRefresher(
-      () => this.refresh(),
-      () => this._run.status === 'RUNNING',
-      () => this.isVisible
-    );
-    void this.refresh();
-    void this._loadSiblings();
+    this.model = new RunDetailsModel(options.api, options.run);
+    void this.model.refresh();
+    void this.model.loadSiblings();
   }
 
+  readonly model: RunDetailsModel;
+
   get run(): IRun {
-    return this._run;
+    return this.model.run;
   }
 
   dispose(): void {
-    this._live.dispose();
+    this.model.dispose();
     super.dispose();
   }
 
   /** Re-read the run and its histories (every few seconds while it is RUNNING). */
-  async refresh(): Promise<void> {
-    try {
-      const run = await this.options.api.run(this._run.run_id);
-      if (this.isDisposed) {
-        return;
-      }
-      this._run = run;
-      this._cache.clear();
-      this._version++;
-    } catch {
-      // keep what the list had
-    }
-    this.update();
-    this._live.schedule();
-  }
-
-  /** The other runs of the experiment, to place this run's metrics against their params. */
-  private async _loadSiblings(): Promise<void> {
-    try {
-      const page = await this.options.api.runs({
-        experimentIds: [this._run.experiment_id],
-        orderBy: ['attributes.start_time DESC'],
-        maxResults: SIBLINGS
-      });
-      const others = page.runs.filter(r => r.run_id !== this._run.run_id);
-      this._siblings = others;
-    } catch {
-      this._siblings = [];
-    }
-    if (!this.isDisposed) {
-      this.update();
-    }
+  refresh(): Promise<void> {
+    return this.model.refresh();
   }
 
   themeChanged(): void {
-    this._themeKey++;
-    this.update();
+    this.model.themeChanged();
   }
 
-  private async _openNotebook(): Promise<void> {
-    this._navError = null;
-    try {
-      await this.options.onOpenNotebook(this._run);
-    } catch (err) {
-      this._navError = (err as Error).message;
-    }
-    this.update();
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.visible = this.isVisible;
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.visible = true;
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.visible = false;
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.visible = false;
+    super.onBeforeDetach(msg);
   }
 
   render(): JSX.Element {
-    const run = this._run;
+    return <UseSignal signal={this.model.changed}>{() => this._render()}</UseSignal>;
+  }
+
+  private _render(): JSX.Element {
+    const { model } = this;
+    const run = model.run;
     const target = notebookTarget(run);
     const attrs: Record<string, unknown> = {
       run_id: run.run_id,
@@ -157,7 +136,7 @@ export class RunDetails extends ReactWidget {
         className="nt-DetailsInner"
         data-run-id={run.run_id}
         data-status={run.status}
-        data-version={this._version}
+        data-version={model.version}
       >
         <h2 className="nt-DetailsTitle">
           <span className={`nt-status nt-status-${run.status}`} /> {run.run_name || run.run_id}
@@ -166,7 +145,7 @@ export class RunDetails extends ReactWidget {
           <div className="nt-NotebookLink">
             <button
               className="jp-mod-styled jp-mod-accept nt-OpenNotebook"
-              onClick={() => void this._openNotebook()}
+              onClick={() => void model.openNotebook(this.options.onOpenNotebook)}
               title={`${target.path}${target.cellId ? ` · cell ${target.cellId}` : ''}`}
             >
               Open the notebook at this cell
@@ -175,7 +154,7 @@ export class RunDetails extends ReactWidget {
               {target.path}
               {target.executionCount !== null ? ` · In [${target.executionCount}]` : ''}
             </span>
-            {this._navError && <div className="nt-Error">{this._navError}</div>}
+            {model.navError && <div className="nt-Error">{model.navError}</div>}
           </div>
         )}
         <Section title="Run" className="nt-AttrsSection">
@@ -189,9 +168,9 @@ export class RunDetails extends ReactWidget {
           <MetricCharts
             runs={[withMetrics(run, user)]}
             colors={[runColor(0)]}
-            cache={this._cache}
-            themeKey={this._themeKey}
-            version={this._version}
+            cache={model.cache}
+            themeKey={model.themeKey}
+            version={model.version}
             singles="skip"
           />
         </Section>
@@ -201,22 +180,22 @@ export class RunDetails extends ReactWidget {
             <MetricCharts
               runs={[withMetrics(run, system)]}
               colors={[runColor(0)]}
-              cache={this._cache}
-              themeKey={this._themeKey}
-              version={this._version}
+              cache={model.cache}
+              themeKey={model.themeKey}
+              version={model.version}
               singles="skip"
             />
           </Section>
         )}
         <Section title="Against the other runs of its experiment" className="nt-ScatterSection">
-          {this._siblings === null ? (
+          {model.siblings === null ? (
             <div className="nt-muted">loading…</div>
           ) : (
             <ParamScatter
-              runs={[run, ...this._siblings]}
+              runs={[run, ...model.siblings]}
               colors={[runColor(0), 'rgba(127, 127, 127, 0.55)']}
               highlight={run.run_id}
-              themeKey={this._themeKey}
+              themeKey={model.themeKey}
             />
           )}
         </Section>
@@ -236,12 +215,4 @@ export class RunDetails extends ReactWidget {
       </div>
     );
   }
-
-  private _run: IRun;
-  private _cache: HistoryCache;
-  private _themeKey = 0;
-  private _navError: string | null = null;
-  private _version = 0;
-  private _live: LiveRefresher;
-  private _siblings: IRun[] | null = null;
 }

@@ -6,36 +6,14 @@
 import * as React from 'react';
 import uPlot from 'uplot';
 
-import { TrackerAPI } from '../api';
+import { HistoryCache, MAX_POINTS } from '../historyCache';
 import { alignSeries, historyXY, hasPositive, isSingleValued, XAxis } from '../logic/series';
 import { formatTicks } from '../logic/ticks';
 import { IMetricHistory, IRun } from '../logic/types';
 import { Chart, themeColors } from './chart';
 import { ValuesChart } from './scatterChart';
 
-export const MAX_POINTS = 1000;
-
-/** Histories fetched once per (run, metric, x) for the life of a view. */
-export class HistoryCache {
-  constructor(private readonly api: TrackerAPI) {}
-
-  get(runId: string, key: string, x: XAxis): Promise<IMetricHistory> {
-    const id = `${runId}\u0000${key}\u0000${x}`;
-    let p = this._cache.get(id);
-    if (!p) {
-      p = this.api.history(runId, key, x, MAX_POINTS);
-      p.catch(() => this._cache.delete(id));
-      this._cache.set(id, p);
-    }
-    return p;
-  }
-
-  clear(): void {
-    this._cache.clear();
-  }
-
-  private _cache = new Map<string, Promise<IMetricHistory>>();
-}
+export { HistoryCache, MAX_POINTS };
 
 interface IMetricChartProps {
   metric: string;

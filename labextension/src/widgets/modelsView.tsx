@@ -3,23 +3,14 @@
  * start/stop. A server without the model endpoints gets an empty state, not an error.
  */
 
+import { UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { ApiError, TrackerAPI } from '../api';
+import { TrackerAPI } from '../api';
 import { isLive, versionRows } from '../logic/models';
-import { IModelVersion, IRegisteredModel, IServedModel } from '../logic/types';
+import { IServedModel } from '../logic/types';
+import { RegistryModel } from '../registryModel';
 import { VersionDetails } from './versionDetails';
-
-interface IState {
-  models: IRegisteredModel[];
-  versions: Record<string, IModelVersion[] | null>;
-  served: IServedModel[];
-  unavailable: boolean;
-  error: string | null;
-  loading: boolean;
-}
-
-const POLL_MS = 5000;
 
 export interface IModelsViewProps {
   api: TrackerAPI;
@@ -27,76 +18,34 @@ export interface IModelsViewProps {
   onOpenRunId: (runId: string) => void;
 }
 
-async function loadAll(api: TrackerAPI): Promise<Omit<IState, 'error' | 'loading'>> {
-  const models = await api.models();
-  const [served, versions] = await Promise.all([
-    api.served().catch(err => {
-      if (err instanceof ApiError && err.status === 404) {
-        return [] as IServedModel[];
-      }
-      throw err;
-    }),
-    Promise.all(models.map(m => api.modelVersions(m.name).catch(() => null)))
-  ]);
-  return {
-    models,
-    served,
-    versions: Object.fromEntries(models.map((m, i) => [m.name, versions[i]])),
-    unavailable: false
-  };
+/** The Models tab: its RegistryModel lives as long as the tab is shown, polling while active. */
+export function ModelsView(props: IModelsViewProps): JSX.Element {
+  const [model] = React.useState(() => new RegistryModel(props.api));
+  React.useEffect(() => {
+    model.active = props.active;
+  }, [model, props.active]);
+  React.useEffect(() => () => model.dispose(), [model]);
+  return (
+    <UseSignal signal={model.changed}>
+      {() => <ModelsList model={model} api={props.api} onOpenRunId={props.onOpenRunId} />}
+    </UseSignal>
+  );
 }
 
-export function ModelsView(props: IModelsViewProps): JSX.Element {
-  const { api } = props;
-  const [state, setState] = React.useState<IState>({
-    models: [],
-    versions: {},
-    served: [],
-    unavailable: false,
-    error: null,
-    loading: true
-  });
-  const [busy, setBusy] = React.useState<string | null>(null);
+function ModelsList(props: {
+  model: RegistryModel;
+  api: TrackerAPI;
+  onOpenRunId: (runId: string) => void;
+}): JSX.Element {
+  const { model, api } = props;
+  const busy = model.busy;
+  // Which version's details are unfolded: presentation only, so it stays in the component.
   const [open, setOpen] = React.useState<string | null>(null);
 
-  const load = React.useCallback(async () => {
-    try {
-      const data = await loadAll(api);
-      setState({ ...data, error: null, loading: false });
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) {
-        setState(s => ({ ...s, unavailable: true, error: null, loading: false }));
-      } else {
-        setState(s => ({ ...s, error: (err as Error).message, loading: false }));
-      }
-    }
-  }, [api]);
-
-  React.useEffect(() => {
-    if (!props.active) {
-      return;
-    }
-    void load();
-    const timer = window.setInterval(() => void load(), POLL_MS);
-    return () => window.clearInterval(timer);
-  }, [props.active, load]);
-
-  const act = async (key: string, fn: () => Promise<void>): Promise<void> => {
-    setBusy(key);
-    try {
-      await fn();
-      await load();
-    } catch (err) {
-      setState(s => ({ ...s, error: (err as Error).message }));
-    } finally {
-      setBusy(null);
-    }
-  };
-
-  if (state.loading) {
+  if (model.loading) {
     return <div className="nt-Empty">Loading models…</div>;
   }
-  if (state.unavailable) {
+  if (model.unavailable) {
     return (
       <div className="nt-Empty nt-ModelsUnavailable">
         This server has no model registry endpoints.
@@ -105,19 +54,19 @@ export function ModelsView(props: IModelsViewProps): JSX.Element {
   }
   return (
     <div className="nt-ModelsView">
-      {state.error && (
+      {model.error && (
         <div className="nt-Error" role="alert">
-          {state.error}
+          {model.error}
         </div>
       )}
-      {state.models.length === 0 && (
+      {model.models.length === 0 && (
         <div className="nt-Empty nt-NoModels">
           No registered models yet: register one with
           notebook_tracker.models.register_model(&quot;runs:/&lt;run_id&gt;/model&quot;, &quot;name&quot;).
         </div>
       )}
-      {state.models.map(m => {
-        const rows = versionRows(m, state.versions[m.name] ?? null, state.served);
+      {model.models.map(m => {
+        const rows = versionRows(m, model.versions[m.name] ?? null, model.served);
         return (
           <div key={m.name} className="nt-Model" data-model={m.name}>
             <div className="nt-Model-head">
@@ -132,7 +81,7 @@ export function ModelsView(props: IModelsViewProps): JSX.Element {
                 {rows.map(r => {
                   const key = `${m.name}/${r.version}`;
                   const live = r.served !== null && isLive(r.served.state);
-                  const info = (state.versions[m.name] ?? m.latest_versions ?? []).find(
+                  const info = (model.versions[m.name] ?? m.latest_versions ?? []).find(
                     v => String(v.version) === r.version
                   );
                   const url = api.extensionUrl(
@@ -182,7 +131,7 @@ export function ModelsView(props: IModelsViewProps): JSX.Element {
                             className="jp-mod-styled jp-mod-warn nt-StopButton"
                             disabled={busy === key}
                             onClick={() =>
-                              void act(key, () => api.stopServing(m.name, r.version))
+                              void model.stop(m.name, r.version)
                             }
                           >
                             Stop
@@ -192,9 +141,7 @@ export function ModelsView(props: IModelsViewProps): JSX.Element {
                             className="jp-mod-styled jp-mod-accept nt-ServeButton"
                             disabled={busy === key}
                             onClick={() =>
-                              void act(key, () =>
-                                api.startServing(m.name, { version: r.version })
-                              )
+                              void model.serve(m.name, r.version)
                             }
                           >
                             {busy === key ? 'Starting…' : 'Serve'}
