@@ -114,6 +114,7 @@ def _safe_wrapper(
         return call.result
 
     patched.__nt_original__ = original  # type: ignore[attr-defined]
+    patched.__nt_guard__ = integration  # type: ignore[attr-defined]
     return patched
 
 
@@ -158,9 +159,14 @@ class Patcher:
         self._undo: list[tuple[Any, str, Any]] = []
         self._done: set[tuple[int, str]] = set()
 
-    def wrap(self, owner: Any, name: str, hook: Callable[..., Any]) -> bool:
+    def wrap(
+        self, owner: Any, name: str, hook: Callable[..., Any], guard: str | None = None
+    ) -> bool:
         """Patch `owner.name` (a class or module attribute); False when already patched here
-        or absent. `hook(original, *args, **kwargs)` must call `original` at most once."""
+        or absent. `hook(original, *args, **kwargs)` must call `original` at most once.
+        `guard` (default: the integration) names the nesting scope: a call nested in another
+        hooked call with the same guard is not hooked (e.g. a scikit-learn-API `fit` and the
+        native `train` it calls have different guards, so both hooks run)."""
         with _lock:
             key = (id(owner), name)
             if key in self._done:
@@ -170,12 +176,18 @@ class Patcher:
                 raw = inspect.getattr_static(owner, name)
             except AttributeError:
                 return False
+            if getattr(raw, "__nt_guard__", None) == (guard or self.integration):
+                if not had_own:
+                    return False  # inherited from a class hooked already
+                # A name imported from a module we patched earlier (`from .training import
+                # train`): wrap the original, and restore the original on undo.
+                raw = raw.__nt_original__
             if isinstance(raw, (staticmethod, classmethod, property)) or not (
                 callable(raw) or hasattr(raw, "__get__")
             ):
                 return False  # fit/predict are plain methods; leave these alone
             wrapper: Any = _safe_wrapper(
-                self.integration, _callable_of(raw), hook, self.is_active, self.is_silent
+                guard or self.integration, _callable_of(raw), hook, self.is_active, self.is_silent
             )
             if not inspect.isfunction(raw) and hasattr(raw, "__get__"):
                 # e.g. scikit-learn's `available_if` methods: keep hasattr() answering as before

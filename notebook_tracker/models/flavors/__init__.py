@@ -1,7 +1,7 @@
 """Flavors: how a kind of model object is saved and loaded.
 
-Built in: `sklearn`, `pytorch`, `keras`, `spark` and `python_function` (PythonModel, objects
-with `predict`, callables).
+Built in: `sklearn`, `xgboost`, `lightgbm`, `pytorch`, `keras`, `spark` and `python_function`
+(PythonModel, objects with `predict`, callables).
 Third-party flavors plug in through the entry point group `notebook_tracker.flavors`, or at
 run time with `register_flavor`. A flavor is a module or object with:
 
@@ -25,6 +25,9 @@ from notebook_tracker.models.mlmodel import Model
 
 ENTRY_POINT_GROUP = "notebook_tracker.flavors"
 _BUILTIN = {
+    # Before sklearn: their scikit-learn-API models are scikit-learn estimators too.
+    "xgboost": "notebook_tracker.models.flavors.xgboost",
+    "lightgbm": "notebook_tracker.models.flavors.lightgbm",
     "sklearn": "notebook_tracker.models.flavors.sklearn",
     "python_function": "notebook_tracker.models.flavors.pyfunc",
     "pytorch": "notebook_tracker.models.flavors.pytorch",
