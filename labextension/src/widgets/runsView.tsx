@@ -1,5 +1,6 @@
 /** The runs part of the sidebar: experiment picker, filter box, toolbar, columns, table. */
 
+import { UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { columnId, toggleSelection } from '../logic/runs';
@@ -14,17 +15,6 @@ export interface IRunsViewProps {
 }
 
 const FILTER_DELAY_MS = 400;
-
-function useModel(model: RunsModel): void {
-  const [, setTick] = React.useState(0);
-  React.useEffect(() => {
-    const bump = (): void => setTick(t => t + 1);
-    model.changed.connect(bump);
-    return () => {
-      model.changed.disconnect(bump);
-    };
-  }, [model]);
-}
 
 function FilterBox(props: { model: RunsModel }): JSX.Element {
   const { model } = props;
@@ -156,9 +146,15 @@ function ExperimentChecks(props: { model: RunsModel; onClose: () => void }): JSX
   );
 }
 
+/** Re-rendered at each change of the model (JupyterLab's UseSignal). */
 export function RunsView(props: IRunsViewProps): JSX.Element {
+  return (
+    <UseSignal signal={props.model.changed}>{() => <RunsViewBody {...props} />}</UseSignal>
+  );
+}
+
+function RunsViewBody(props: IRunsViewProps): JSX.Element {
   const { model } = props;
-  useModel(model);
   const [picking, setPicking] = React.useState(false);
   const anchor = React.useRef<string | null>(null);
   const [several, setSeveral] = React.useState(false);
