@@ -260,3 +260,22 @@ def test_an_autologged_model_loads_in_mlflow(auto, tmp_path) -> None:  # type: i
     local = auto.download_artifacts(run.info.run_id, "model", str(tmp_path))
     theirs = mlflow_sklearn.load_model(local)
     np.testing.assert_allclose(theirs.predict(X), model.predict(X))
+
+
+def test_cells_turn_autologging_on_unless_switched_off(auto, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    X, y = make_regression(30, 2, random_state=0)
+    autolog.arm()  # what %load_ext does: hooked, but inert outside cells
+    Ridge(alpha=3.0).fit(X, y)
+    assert _only_run(auto) == []
+    with nt.start_run() as cell, autolog.cell_scope():
+        Ridge(alpha=3.0).fit(X, y)
+    assert nt.get_run(cell.info.run_id).data.params["alpha"] == "3.0"
+    monkeypatch.setenv(autolog.ENV_CELL_AUTOLOG, "0")
+    with nt.start_run() as off, autolog.cell_scope():
+        Ridge(alpha=3.0).fit(X, y)
+    assert nt.get_run(off.info.run_id).data.params == {}
+    monkeypatch.delenv(autolog.ENV_CELL_AUTOLOG)
+    nt.sklearn.autolog(disable=True)
+    with nt.start_run() as disabled, autolog.cell_scope():
+        Ridge(alpha=3.0).fit(X, y)
+    assert nt.get_run(disabled.info.run_id).data.params == {}
