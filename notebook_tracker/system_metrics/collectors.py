@@ -23,12 +23,29 @@ class PsutilCollector:
     def __init__(self, psutil: Any, disk_path: str = os.sep) -> None:
         self._psutil = psutil
         self._disk_path = disk_path
-        psutil.cpu_percent(interval=None)  # the first call only sets the baseline
+        # CPU use from our own counters, not psutil.cpu_percent(): its baseline is per thread
+        # and shared with any other caller in the process, which would skew ours.
+        self._cpu_last = self._cpu_times()
         net = psutil.net_io_counters()
         self._net_start = (net.bytes_recv, net.bytes_sent) if net is not None else (0, 0)
 
+    def _cpu_times(self) -> tuple[float, float]:
+        """(busy, total) CPU seconds of the machine so far, counted as psutil counts them."""
+        times = self._psutil.cpu_times()
+        total = sum(times)
+        # Linux counts guest time inside user and nice already.
+        total -= getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+        idle = times.idle + getattr(times, "iowait", 0.0)
+        return total - idle, total
+
     def cpu(self) -> dict[str, float]:
-        return {"cpu_utilization_percentage": float(self._psutil.cpu_percent(interval=None))}
+        busy, total = self._cpu_times()
+        last_busy, last_total = self._cpu_last
+        if total - last_total <= 0:  # no clock tick since the last sample: nothing to say
+            return {}
+        self._cpu_last = (busy, total)
+        share = (busy - last_busy) / (total - last_total) * 100.0
+        return {"cpu_utilization_percentage": min(100.0, max(0.0, share))}
 
     def memory(self) -> dict[str, float]:
         memory = self._psutil.virtual_memory()
@@ -120,7 +137,7 @@ def find_gpus() -> NvmlCollector | None:
 
 def load_psutil() -> Any:
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
     except ImportError:
         return None
     return psutil
