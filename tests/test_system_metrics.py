@@ -12,7 +12,7 @@ import time
 import types
 
 import pytest
-from projects_helpers import use_project_cache, write_files
+from projects_helpers import cli, only_run, use_project_cache, write_files
 
 import notebook_tracker as nt
 from notebook_tracker import env, fluent
@@ -354,6 +354,13 @@ def test_a_project_run_without_system_metrics_when_asked_or_disabled(project, mo
     nt.disable_system_metrics_logging()
     off = run_project(str(project), env_manager="local", output=print)
     assert not any(k.startswith("system/") for k in client.get_run(off.run_id).data.metrics)
+
+
+def test_the_run_command_can_turn_system_metrics_off(project):
+    result = cli("run", str(project), "--env-manager", "local", "--no-system-metrics")
+    assert result.returncode == 0, result.stderr
+    metrics = only_run().data.metrics
+    assert metrics == {"loss": 0.5}
 
 
 def test_track_run_flag_turns_system_metrics_on_or_off():

@@ -47,6 +47,13 @@ def _finish(result: ProjectRun) -> None:
 @click.option("--experiment-name", default=None, help="Experiment to log to (created if new).")
 @click.option("--experiment-id", default=None, help="Experiment id to log to.")
 @click.option("--run-name", default=None, help="Name of the run.")
+@click.option(
+    "--system-metrics/--no-system-metrics",
+    default=None,
+    show_default=False,
+    help="Log CPU, memory, disk, network and GPU use as system/... metrics [default: on, "
+    "unless NOTEBOOK_TRACKER_ENABLE_SYSTEM_METRICS_LOGGING=false].",
+)
 @tracking_uri_option
 def run(
     uri: str,
@@ -57,6 +64,7 @@ def run(
     experiment_name: str | None,
     experiment_id: str | None,
     run_name: str | None,
+    system_metrics: bool | None,
     tracking_uri: str | None,
 ) -> None:
     """Run a project (a folder, a git repository, or URI#subdir) as a tracked run.
@@ -77,6 +85,7 @@ def run(
             experiment_id=experiment_id,
             run_name=run_name,
             tracking_uri=tracking_uri,
+            log_system_metrics=system_metrics,
         )
     except KeyboardInterrupt:
         click.echo("notebook-tracker: interrupted; the run is marked KILLED.", err=True)
