@@ -63,7 +63,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
         record_owner: bool = True,
     ) -> Run:
         exp_id = self._experiment_id_int(experiment_id)
-        all_tags = dict(tags or {})
+        all_tags = rules.tag_map(tags)
         run_name = run_name or all_tags.get("mlflow.runName") or run_names.generate()
         all_tags["mlflow.runName"] = run_name
         all_tags.setdefault("mlflow.user", user_id)

@@ -12,7 +12,7 @@ from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
 from notebook_tracker.entities.logged_models import DatasetInput, ModelMetric
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.mlflow_api import request
-from notebook_tracker.server.mlflow_api.request import Params, checked_text
+from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
 
 VIEW_TYPES = (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
@@ -23,21 +23,15 @@ MAX_USER_ID_LENGTH = 256
 
 
 def _tag(key: str, value: str) -> RunTag:
-    validation.validate_key(key, "tag")
-    if key == "mlflow.runName":  # it is also the run's name, a shorter column
-        checked_text(key, value, MAX_RUN_NAME_LENGTH)
-    elif key == "mlflow.user":
-        checked_text(key, value, MAX_USER_ID_LENGTH)
-    return RunTag(key, validation.tag_value(value, key))
+    return RunTag(key, value)  # keys and values are checked by the store (store/rules.py)
 
 
 def _param(key: str, value: str) -> Param:
-    validation.validate_key(key, "param")
-    return Param(key, validation.param_value(value, key))
+    return Param(key, value)
 
 
 def _metric(item: Params) -> tuple[Metric, Params]:
-    key = validation.validate_key(item.require("key"), "metric")
+    key = item.require("key")
     value = item.double("value", required=True)
     timestamp = item.int64("timestamp")
     step = item.int64("step") or 0
@@ -155,7 +149,7 @@ def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
-    plain = _plain_metrics(req._raw("metrics"))
+    plain = _plain_metrics(req.raw("metrics"))
     messages = req.messages("metrics") if plain is None else []
     param_pairs = req.key_values("params", value_required=False)
     tag_pairs = req.key_values("tags", value_required=False)
@@ -183,7 +177,7 @@ def _plain_metrics(items: Any) -> list[Metric] | None:
     """
     if type(items) is not list:
         return None
-    valid = validation._valid_keys
+    valid = validation.VALID_KEYS
     low, high = wire.INT64_MIN, wire.INT64_MAX
     out = []
     for item in items:
@@ -232,9 +226,9 @@ def log_inputs(api: MlflowApi, req: Params) -> dict[str, Any]:
             raise request.missing("datasets.dataset")
         datasets.append(
             DatasetInput(
-                name=checked_text("name", dataset.require("name"), 500),
-                digest=checked_text("digest", dataset.require("digest"), 64),
-                source_type=checked_text("source_type", dataset.require("source_type"), 64),
+                name=dataset.require("name"),  # lengths are checked by the store
+                digest=dataset.require("digest"),
+                source_type=dataset.require("source_type"),
                 source=dataset.require("source"),
                 schema=dataset.string("schema") or None,
                 profile=dataset.string("profile") or None,
