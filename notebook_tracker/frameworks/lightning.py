@@ -211,8 +211,9 @@ def _log_model(st: Any, trainer: Any, run_id: str) -> None:
         score = getattr(checkpoint, "best_model_score", None)
         if score is not None:
             dl_common.log_metrics({"best_model_score": score}, trainer.global_step, run_id)
-        if getattr(checkpoint, "monitor", None):
-            dl_common.log_params({"checkpoint_monitor": checkpoint.monitor}, run_id)
+        monitor = getattr(checkpoint, "monitor", None)
+        if monitor:
+            dl_common.log_params({"checkpoint_monitor": monitor}, run_id)
     log_model(
         model,
         name="model",

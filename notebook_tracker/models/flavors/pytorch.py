@@ -9,6 +9,7 @@ in `mlflow.pytorch.load_model`, and MLflow's (pickle or `pt2`) load here without
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,9 @@ def load_predictor(model_dir: Path, mlmodel: Model) -> Predictor:
     return Predictor(load_native(model_dir, mlmodel, device=device), device)
 
 
-def save_state_dict(state_dict: dict[str, Any], path: str | Path, **torch_save_kwargs: Any) -> None:
+def save_state_dict(
+    state_dict: dict[str, Any], path: str | os.PathLike[str], **torch_save_kwargs: Any
+) -> None:
     """Write `state_dict` as `path/state_dict.pth` (MLflow's layout; `path` must not exist)."""
     import torch
 
@@ -176,7 +179,7 @@ def save_state_dict(state_dict: dict[str, Any], path: str | Path, **torch_save_k
     torch.save(state_dict, target / STATE_DICT_FILE, **torch_save_kwargs)
 
 
-def load_state_dict_from(path: str | Path, **torch_load_kwargs: Any) -> dict[str, Any]:
+def load_state_dict_from(path: str | os.PathLike[str], **torch_load_kwargs: Any) -> dict[str, Any]:
     import torch
 
     file = Path(path) / STATE_DICT_FILE
