@@ -84,8 +84,9 @@ def bench_overhead(n: int) -> None:
 def bench_dask(n: int) -> None:
     import socket
 
-    import notebook_tracker as nt
     from distributed import Client, LocalCluster
+
+    import notebook_tracker as nt
 
     with tempfile.TemporaryDirectory() as folder:
         sock = socket.socket()
@@ -124,7 +125,8 @@ def bench_dask(n: int) -> None:
             server.wait()
     start, end = overheads(result)
     print(
-        f"Dask LocalCluster (2 processes), {n} trials, parallel 1, tracking server (wall {wall:.1f} s)"
+        f"Dask LocalCluster (2 processes), {n} trials, parallel 1, tracking server "
+        f"(wall {wall:.1f} s)"
     )
     print(f"  start -> first line  {ms(start)}")
     print(f"  end -> recorded      {ms(end)}")
