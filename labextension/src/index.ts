@@ -28,6 +28,7 @@ import { RunsModel } from './model';
 import { openNotebookAtCell } from './notebookNav';
 import { CompareView } from './widgets/compareView';
 import { RunDetails } from './widgets/detailsView';
+import { RunsTablePanel } from './widgets/runsTablePanel';
 import { TrackerSidebar } from './widgets/sidebar';
 import { ArtifactText } from './widgets/textView';
 
@@ -39,8 +40,11 @@ const CommandIDs = {
   compare: 'notebook-tracker:compare-selected',
   openRun: 'notebook-tracker:open-run',
   revealRun: 'notebook-tracker:reveal-run',
-  compareRuns: 'notebook-tracker:compare-runs'
+  compareRuns: 'notebook-tracker:compare-runs',
+  openTable: 'notebook-tracker:open-table'
 } as const;
+
+const TABLE_ID = 'notebook-tracker-table';
 
 /** A command's string argument ('' when absent or not a string). */
 function stringArg(value: unknown): string {
@@ -132,12 +136,37 @@ function activate(
     app.shell.activateById(w.id);
   };
 
+  // One main-area runs table; it comes back after a reload like the details tabs.
+  const tableTracker = new WidgetTracker<MainAreaWidget<RunsTablePanel>>({
+    namespace: 'notebook-tracker-table'
+  });
+  let table: MainAreaWidget<RunsTablePanel> | null = null;
+  const openTable = (): void => {
+    if (table === null || table.isDisposed) {
+      const content = new RunsTablePanel({ model, onCompare: compare, onOpenRun: openRun });
+      const w = new MainAreaWidget({ content });
+      w.id = TABLE_ID;
+      w.title.label = 'Runs';
+      w.title.caption = 'notebook-tracker runs table';
+      w.title.icon = trackerIcon;
+      w.title.closable = true;
+      w.disposed.connect(() => {
+        table = null;
+      });
+      table = w;
+      void tableTracker.add(w);
+      app.shell.add(w, 'main');
+    }
+    app.shell.activateById(table.id);
+  };
+
   const sidebar = new TrackerSidebar({
     model,
     api,
     onCompare: compare,
     onOpenRun: openRun,
-    onOpenRunId: runId => void app.commands.execute(CommandIDs.openRun, { runId })
+    onOpenRunId: runId => void app.commands.execute(CommandIDs.openRun, { runId }),
+    onOpenTable: () => void app.commands.execute(CommandIDs.openTable)
   });
   sidebar.id = PANEL_ID;
   sidebar.title.icon = trackerIcon;
@@ -155,6 +184,12 @@ function activate(
     label: 'Open the Runs Panel',
     caption: 'Show the notebook-tracker sidebar',
     execute: () => app.shell.activateById(PANEL_ID)
+  });
+  app.commands.addCommand(CommandIDs.openTable, {
+    label: 'Open the Runs Table in the Main Area',
+    caption: 'The runs as a wide tab: every metric and param a column',
+    icon: trackerIcon,
+    execute: openTable
   });
   app.commands.addCommand(CommandIDs.refresh, {
     label: 'Refresh Runs',
@@ -196,6 +231,10 @@ function activate(
       command: CommandIDs.compareRuns,
       args: w => ({ runIds: w.content.runs.map(r => r.run_id) }),
       name: w => w.content.runs.map(r => r.run_id).join(',')
+    });
+    void restorer.restore(tableTracker, {
+      command: CommandIDs.openTable,
+      name: () => 'table'
     });
   }
   app.commands.addCommand(CommandIDs.revealRun, {
@@ -259,7 +298,12 @@ function activate(
   }
 
   if (palette) {
-    for (const command of [CommandIDs.open, CommandIDs.refresh, CommandIDs.compare]) {
+    for (const command of [
+      CommandIDs.open,
+      CommandIDs.openTable,
+      CommandIDs.refresh,
+      CommandIDs.compare
+    ]) {
       palette.addItem({ command, category: CATEGORY });
     }
   }

@@ -7,7 +7,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError } from './apiError';
 import type { TrackerAPI } from './api';
-import { descendants, groupRuns, ITree } from './logic/groups';
+import { descendants, flattenGrouping, groupStructure, IGrouping, ITree } from './logic/groups';
 import { collectKeys, defaultColumns, IKeys, mergeRuns, sortRuns } from './logic/runs';
 import { pruneSelection } from './logic/selection';
 import { IColumn, IExperiment, IRun, ISort } from './logic/types';
@@ -87,7 +87,10 @@ export class RunsModel {
   /** The runs as table rows: children under their parent, shown when it is expanded. */
   get tree(): ITree {
     if (this._tree === null) {
-      this._tree = groupRuns(this.runs, this._expanded);
+      if (this._grouping === null) {
+        this._grouping = groupStructure(this.runs);
+      }
+      this._tree = flattenGrouping(this._grouping, this._expanded);
     }
     return this._tree;
   }
@@ -147,7 +150,8 @@ export class RunsModel {
         this._experimentIds = [run.experiment_id];
       }
       this._filter = '';
-      await this.reload();
+      // Not the whole reload: 100,000 runs take a while; the run is usually on the first page.
+      await this._untilListed(run.run_id, this.reload());
     }
     const byId = new Map(this._runs.map(r => [r.run_id, r]));
     const next = new Set(this._expanded);
@@ -163,6 +167,36 @@ export class RunsModel {
     this._focused = run.run_id;
     this._revealCount++;
     this._emit();
+  }
+
+  /** Resolves once `runId` is listed or `loading` is over, whichever comes first. */
+  private _untilListed(runId: string, loading: Promise<void>): Promise<void> {
+    return new Promise(resolve => {
+      const check = (): void => {
+        if (this._runs.some(r => r.run_id === runId)) {
+          done();
+        }
+      };
+      const done = (): void => {
+        this._changed.disconnect(check);
+        resolve();
+      };
+      this._changed.connect(check);
+      void loading.then(done, done);
+    });
+  }
+
+  /**
+   * Poll while any view showing the runs (`source`: the sidebar, the main-area table) is
+   * visible.
+   */
+  setActive(source: string, visible: boolean): void {
+    if (visible) {
+      this._activeViews.add(source);
+    } else {
+      this._activeViews.delete(source);
+    }
+    this.active = this._activeViews.size > 0;
   }
 
   /** Bumped by each `reveal`, so the table scrolls to the focused run once. */
@@ -227,6 +261,7 @@ export class RunsModel {
   setSort(sort: ISort): void {
     this._sort = sort;
     this._sorted = null;
+    this._grouping = null;
     this._tree = null;
     this._emit();
   }
@@ -313,7 +348,8 @@ export class RunsModel {
     const base = {
       experimentIds: this._experimentIds,
       filter: this._filter,
-      orderBy: ORDER
+      orderBy: ORDER,
+      tags: false
     };
     let token: string | null = null;
     let all: IRun[] = [];
@@ -366,7 +402,8 @@ export class RunsModel {
         experimentIds: this._experimentIds,
         filter: this._filter,
         orderBy: ORDER,
-        maxResults: POLL_PAGE
+        maxResults: POLL_PAGE,
+        tags: false
       });
       if (generation !== this._generation) {
         return;
@@ -420,6 +457,7 @@ export class RunsModel {
   private _setRuns(runs: IRun[]): void {
     this._runs = runs;
     this._sorted = null;
+    this._grouping = null;
     this._tree = null;
     if (this._keys !== null) {
       const keys = collectKeys(runs);
@@ -467,6 +505,8 @@ export class RunsModel {
   private _experimentIds: string[] = [];
   private _expanded: ReadonlySet<string> = new Set();
   private _tree: ITree | null = null;
+  private _grouping: IGrouping | null = null;
+  private _activeViews = new Set<string>();
   private _focused: string | null = null;
   private _revealCount = 0;
   private _filter = '';

@@ -6,6 +6,8 @@ export interface IRunsQuery {
   orderBy?: string[];
   maxResults?: number;
   pageToken?: string | null;
+  /** false: runs without their tags (the list needs none; details load the run). */
+  tags?: boolean;
 }
 
 export function runsQuery(q: IRunsQuery): string {
@@ -24,6 +26,9 @@ export function runsQuery(q: IRunsQuery): string {
   }
   if (q.pageToken) {
     p.set('page_token', q.pageToken);
+  }
+  if (q.tags === false) {
+    p.set('tags', 'none');
   }
   const s = p.toString();
   return s ? `?${s}` : '';

@@ -29,6 +29,10 @@ const EXPERIMENT_WIDTH = 110;
 const STARTED_WIDTH = 92;
 const DURATION_WIDTH = 64;
 const INDENT = 12;
+/** The main-area table's widths: room for long run names and full values. */
+const WIDE_NAME_WIDTH = 260;
+const WIDE_VALUE_WIDTH = 112;
+const WIDE_DURATION_WIDTH = 84;
 
 const NAME_KEY: SortKey = { kind: 'attr', key: 'run_name' };
 const STATUS_KEY: SortKey = { kind: 'attr', key: 'status' };
@@ -50,6 +54,8 @@ export interface IRunsTableProps {
   onOpen: (run: IRun) => void;
   onExpand: (runId: string, open?: boolean) => void;
   onFocus: (runId: string | null) => void;
+  /** Wider name and value columns (the main-area table). */
+  wide?: boolean;
 }
 
 interface IRowProps {
@@ -282,23 +288,26 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
   const win = visibleWindow(scrollTop, viewport - ROW_HEIGHT, ROW_HEIGHT, rows.length);
   const names = props.experimentNames;
   const hasNames = names !== null;
+  const nameWidth = props.wide ? WIDE_NAME_WIDTH : NAME_WIDTH;
+  const valueWidth = props.wide ? WIDE_VALUE_WIDTH : VALUE_WIDTH;
+  const durationWidth = props.wide ? WIDE_DURATION_WIDTH : DURATION_WIDTH;
   const template = React.useMemo(
     () =>
       [
-        `${NAME_WIDTH}px`,
-        ...columns.map(() => `${VALUE_WIDTH}px`),
+        `${nameWidth}px`,
+        ...columns.map(() => `${valueWidth}px`),
         ...(hasNames ? [`${EXPERIMENT_WIDTH}px`] : []),
         `${STARTED_WIDTH}px`,
-        `${DURATION_WIDTH}px`
+        `${durationWidth}px`
       ].join(' '),
-    [columns, hasNames]
+    [columns, hasNames, nameWidth, valueWidth, durationWidth]
   );
   const width =
-    NAME_WIDTH +
-    columns.length * VALUE_WIDTH +
+    nameWidth +
+    columns.length * valueWidth +
     (names ? EXPERIMENT_WIDTH : 0) +
     STARTED_WIDTH +
-    DURATION_WIDTH;
+    durationWidth;
 
   const sortBy = (key: SortKey): void => {
     const same = sameColumn(key, props.sort.by);

@@ -12,7 +12,14 @@ export interface IRunsViewProps {
   model: RunsModel;
   onCompare: () => void;
   onOpen: (run: IRun) => void;
+  /** 'main': the wide table of the main area, every metric and param a column. */
+  layout?: 'sidebar' | 'main';
+  /** Open the runs table in the main area (the sidebar's button). */
+  onOpenTable?: () => void;
 }
+
+/** Columns of the main-area table: every metric, then every param (capped to stay fast). */
+const MAX_MAIN_COLUMNS = 200;
 
 const FILTER_DELAY_MS = 400;
 
@@ -73,15 +80,15 @@ function FilterBox(props: { model: RunsModel }): JSX.Element {
   );
 }
 
-function ColumnsPicker(props: { model: RunsModel; onClose: () => void }): JSX.Element {
+function ColumnsPicker(props: {
+  model: RunsModel;
+  columns: IColumn[];
+  onToggle: (column: IColumn) => void;
+  onClose: () => void;
+}): JSX.Element {
   const { model } = props;
-  const chosen = new Set(model.columns.map(columnId));
-  const toggle = (c: IColumn): void => {
-    const id = columnId(c);
-    model.columns = chosen.has(id)
-      ? model.columns.filter(x => columnId(x) !== id)
-      : [...model.columns, c];
-  };
+  const chosen = new Set(props.columns.map(columnId));
+  const toggle = props.onToggle;
   const group = (kind: 'param' | 'metric', keys: string[]): JSX.Element => (
     <fieldset>
       <legend>{kind === 'metric' ? 'Metrics' : 'Params'}</legend>
@@ -155,6 +162,7 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
 
 function RunsViewBody(props: IRunsViewProps): JSX.Element {
   const { model } = props;
+  const main = props.layout === 'main';
   const [picking, setPicking] = React.useState(false);
   const anchor = React.useRef<string | null>(null);
   const [several, setSeveral] = React.useState(false);
@@ -162,14 +170,15 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
   const tree = model.tree;
   const selectedCount = model.selectedIds.size;
 
-  const ordered = React.useRef<IRun[]>(runs);
-  ordered.current = tree.rows.map(r => r.run);
+  // The rows' order, read only for a shift-click range (mapping 100,000 rows each render is not free).
+  const treeRef = React.useRef(tree);
+  treeRef.current = tree;
   // Stable across renders, so memoized rows do not re-render when nothing about them changed.
   const onToggle = React.useCallback(
     (runId: string, range: boolean): void => {
       model.selectedIds = toggleSelection(model.selectedIds, runId, {
         range: range
-          ? { ordered: ordered.current.map(r => r.run_id), anchor: anchor.current }
+          ? { ordered: treeRef.current.rows.map(r => r.run.run_id), anchor: anchor.current }
           : undefined
       });
       anchor.current = runId;
@@ -194,6 +203,41 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
     [showExperiment, model.experiments]
   );
 
+  const keys = model.keys;
+  const allColumns = React.useMemo(
+    () =>
+      [
+        ...keys.metrics.map(key => ({ kind: 'metric' as const, key })),
+        ...keys.params.map(key => ({ kind: 'param' as const, key }))
+      ].slice(0, MAX_MAIN_COLUMNS),
+    [keys]
+  );
+  // The main area shows every column but those the user hid there; the sidebar its own few.
+  const [hidden, setHidden] = React.useState<ReadonlySet<string>>(new Set());
+  const mainColumns = React.useMemo(
+    () => allColumns.filter(c => !hidden.has(columnId(c))),
+    [allColumns, hidden]
+  );
+  const columns = main ? mainColumns : model.columns;
+  const toggleColumn = (c: IColumn): void => {
+    const id = columnId(c);
+    if (main) {
+      const next = new Set(hidden);
+      if (next.has(id)) {
+        next.delete(id);
+      } else {
+        next.add(id);
+      }
+      setHidden(next);
+    } else {
+      model.columns = columns.some(x => columnId(x) === id)
+        ? columns.filter(x => columnId(x) !== id)
+        : [...columns, c];
+    }
+  };
+  const focusedRun =
+    main && model.focused !== null ? (runs.find(r => r.run_id === model.focused) ?? null) : null;
+
   let status: string;
   if (model.state === 'loading' && runs.length === 0) {
     status = 'Loading runs…';
@@ -207,7 +251,11 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
   }
 
   return (
-    <div className="nt-RunsView" data-state={model.state} data-generation={model.generation}>
+    <div
+      className={`nt-RunsView${main ? ' nt-mod-main' : ''}`}
+      data-state={model.state}
+      data-generation={model.generation}
+    >
       <div className="nt-Controls">
         <select
           className="nt-ExperimentSelect jp-mod-styled"
@@ -253,6 +301,16 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
           >
             Clear
           </button>
+          {main && (
+            <button
+              className="jp-mod-styled nt-DetailsButton"
+              disabled={focusedRun === null}
+              onClick={() => focusedRun && props.onOpen(focusedRun)}
+              title="Open the details of the focused run (or double-click a row)"
+            >
+              Details
+            </button>
+          )}
           <button
             className="jp-mod-styled"
             onClick={() => setPicking(!picking)}
@@ -268,8 +326,25 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
           >
             ↻
           </button>
+          {props.onOpenTable && (
+            <button
+              className="jp-mod-styled nt-OpenTableButton"
+              onClick={props.onOpenTable}
+              title="Open the runs table in the main area: wide, every metric and param a column"
+              aria-label="Open the runs table in the main area"
+            >
+              ⤢
+            </button>
+          )}
         </div>
-        {picking && <ColumnsPicker model={model} onClose={() => setPicking(false)} />}
+        {picking && (
+          <ColumnsPicker
+            model={model}
+            columns={columns}
+            onToggle={toggleColumn}
+            onClose={() => setPicking(false)}
+          />
+        )}
         <div className="nt-Status">
           <span className="nt-RunCount">{status}</span>
         </div>
@@ -288,7 +363,8 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
       ) : (
         <RunsTable
           rows={tree.rows}
-          columns={model.columns}
+          columns={columns}
+          wide={main}
           sort={model.sort}
           selected={model.selectedIds}
           focused={model.focused}

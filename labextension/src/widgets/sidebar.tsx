@@ -16,6 +16,8 @@ export interface ISidebarOptions {
   onCompare: () => void;
   onOpenRun: (run: IRun) => void;
   onOpenRunId: (runId: string) => void;
+  /** Open the runs table in the main area. */
+  onOpenTable: () => void;
 }
 
 type Tab = 'runs' | 'models';
@@ -28,20 +30,20 @@ export class TrackerSidebar extends ReactWidget {
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
-    this.options.model.active = this._tab === 'runs';
+    this.options.model.setActive('sidebar', this._tab === 'runs');
     this._visible = true;
     this.update();
   }
 
   protected onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
-    this.options.model.active = false;
+    this.options.model.setActive('sidebar', false);
     this._visible = false;
     this.update();
   }
 
   dispose(): void {
-    this.options.model.active = false;
+    this.options.model.setActive('sidebar', false);
     super.dispose();
   }
 
@@ -52,7 +54,7 @@ export class TrackerSidebar extends ReactWidget {
 
   private _setTab(tab: Tab): void {
     this._tab = tab;
-    this.options.model.active = this._visible && tab === 'runs';
+    this.options.model.setActive('sidebar', this._visible && tab === 'runs');
     this.update();
   }
 
@@ -84,6 +86,7 @@ export class TrackerSidebar extends ReactWidget {
             model={model}
             onCompare={this.options.onCompare}
             onOpen={this.options.onOpenRun}
+            onOpenTable={this.options.onOpenTable}
           />
         ) : (
           <ModelsView
