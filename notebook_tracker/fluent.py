@@ -32,10 +32,10 @@ class ActiveRun(Run):
     def __init__(self, run: Run, client: TrackingClient) -> None:
         super().__init__(run.info, run.data)
         self.client = client
-        self.buffer = metric_buffer.buffer_for(client.store, _open_run_ids)
+        self.buffer = metric_buffer.buffer_for(client.store, open_run_ids)
         # Read once per run, not per point: the hot path must not touch os.environ.
-        self._run_id = run.info.run_id
-        self._append = self.buffer.append
+        self.row_run_id = run.info.run_id
+        self.append_row = self.buffer.append
         self.sync = _sync_mode(None)
         self.system_metrics: Any = None  # its SystemMetricsMonitor, when it logs them
 
@@ -54,11 +54,11 @@ class ActiveRun(Run):
         return False
 
 
-def _open_run_ids() -> list[str]:
+def open_run_ids() -> list[str]:
     return [r.info.run_id for r in _active_runs]
 
 
-def _client() -> TrackingClient:
+def current_client() -> TrackingClient:
     uri = config.get_tracking_uri()
     client = _clients.get(uri)
     if client is None:
@@ -85,15 +85,15 @@ def get_tracking_uri() -> str:
 def create_experiment(
     name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
 ) -> str:
-    return _client().create_experiment(name, artifact_location, tags)
+    return current_client().create_experiment(name, artifact_location, tags)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
-    return _client().get_experiment(experiment_id)
+    return current_client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
-    return _client().get_experiment_by_name(name)
+    return current_client().get_experiment_by_name(name)
 
 
 def search_experiments(
@@ -102,7 +102,7 @@ def search_experiments(
     filter_string: str | None = None,
     order_by: Sequence[str] | None = None,
 ) -> list[Experiment]:
-    client = _client()
+    client = current_client()
     found: list[Experiment] = []
     token: str | None = None
     while True:
@@ -118,7 +118,7 @@ def set_experiment(
 ) -> Experiment:
     """Make an experiment active for the runs that follow; create it by name if it is missing."""
     global _active_experiment_id
-    client = _client()
+    client = current_client()
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidParameter(
             "set_experiment takes exactly one of experiment_name or experiment_id."
@@ -126,7 +126,7 @@ def set_experiment(
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     else:
-        exp = _get_or_create_experiment(client, experiment_name)  # type: ignore[arg-type]
+        exp = get_or_create_experiment(client, experiment_name)  # type: ignore[arg-type]
     if exp.lifecycle_stage != "active":
         raise InvalidParameter(
             f"Cannot set the deleted experiment '{exp.name}' active: restore it "
@@ -136,7 +136,7 @@ def set_experiment(
     return exp
 
 
-def _get_or_create_experiment(client: TrackingClient, name: str) -> Experiment:
+def get_or_create_experiment(client: TrackingClient, name: str) -> Experiment:
     """The experiment named `name`, created if missing. Processes doing this at once (a
     parallel sweep) all get the one experiment: the loser of the creation race reads it."""
     exp = client.get_experiment_by_name(name)
@@ -151,7 +151,7 @@ def _get_or_create_experiment(client: TrackingClient, name: str) -> Experiment:
         return exp
 
 
-def _resolve_experiment_id(experiment_id: str | None) -> str:
+def resolve_experiment_id(experiment_id: str | None) -> str:
     if experiment_id is not None:
         return str(experiment_id)
     if _active_experiment_id is not None:
@@ -196,7 +196,7 @@ def start_run(
     with_system_metrics = system_metrics.should_log(log_system_metrics)
     if with_system_metrics:
         system_metrics.check_settings()
-    client = _client()
+    client = current_client()
     if _active_runs and not nested:
         raise InvalidParameter(
             f"Run {_active_runs[-1].info.run_id} is already active. End it with end_run(), or "
@@ -227,7 +227,7 @@ def start_run(
         if exp_id is None and parent:
             exp_id = client.get_run(parent).info.experiment_id
         run = client.create_run(
-            _resolve_experiment_id(exp_id), tags=all_tags, run_name=run_name, parent_run_id=parent
+            resolve_experiment_id(exp_id), tags=all_tags, run_name=run_name, parent_run_id=parent
         )
     active = ActiveRun(run, client)
     if with_system_metrics:
@@ -242,6 +242,11 @@ def start_run(
 
 def active_run() -> ActiveRun | None:
     return _active_runs[-1] if _active_runs else None
+
+
+def active_runs() -> list[ActiveRun]:
+    """The active runs of this process, outermost first (nested runs after their parent)."""
+    return list(_active_runs)
 
 
 def last_active_run() -> Run | None:
@@ -265,12 +270,12 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
     run.buffer.end_run(run.info.run_id, status, int(_time() * 1000))
 
 
-def _run_for_logging() -> ActiveRun:
+def run_for_logging() -> ActiveRun:
     return _active_runs[-1] if _active_runs else start_run()
 
 
 # -- logging ---------------------------------------------------------------------------------
-_valid_keys = validation._valid_keys
+_valid_keys = validation.VALID_KEYS
 
 
 def log_metric(
@@ -294,27 +299,29 @@ def log_metric(
     buf = run.buffer
     if len(buf.rows) >= buf.limit:  # bounded in memory: wait for room, or hear why there is none
         buf.make_room()
-    run._append((run._run_id, key, value, _time() * 1000 if timestamp is None else timestamp, step))
+    run.append_row(
+        (run.row_run_id, key, value, _time() * 1000 if timestamp is None else timestamp, step)
+    )
     if synchronous or (run.sync and synchronous is None):
         run.buffer.flush()
 
 
 def _run_for_metric(run_id: str | None) -> Any:
     if run_id is None:
-        return _run_for_logging()
+        return run_for_logging()
     for run in _active_runs:
         if run.info.run_id == run_id:
             return run
-    return _RunTarget(run_id, _client())
+    return _RunTarget(run_id, current_client())
 
 
 class _RunTarget:
     """Where `log_metric(run_id=...)` for a run that is not active sends its points."""
 
     def __init__(self, run_id: str, client: TrackingClient) -> None:
-        self._run_id = run_id
-        self.buffer = metric_buffer.buffer_for(client.store, _open_run_ids)
-        self._append = self.buffer.append
+        self.row_run_id = run_id
+        self.buffer = metric_buffer.buffer_for(client.store, open_run_ids)
+        self.append_row = self.buffer.append
         self.sync = _sync_mode(None)
 
 

@@ -18,20 +18,20 @@ def flush() -> None:
 
 def get_run(run_id: str) -> Run:
     metric_buffer.flush_all(raise_errors=False)
-    return fluent._client().get_run(run_id)
+    return fluent.current_client().get_run(run_id)
 
 
 def get_metric_history(run_id: str, key: str) -> MetricHistory:
     metric_buffer.flush_all(raise_errors=False)
-    return fluent._client().get_metric_history(run_id, key)
+    return fluent.current_client().get_metric_history(run_id, key)
 
 
 def delete_run(run_id: str) -> None:
-    fluent._client().delete_run(run_id)
+    fluent.current_client().delete_run(run_id)
 
 
 def restore_run(run_id: str) -> None:
-    fluent._client().restore_run(run_id)
+    fluent.current_client().restore_run(run_id)
 
 
 def search_runs(
@@ -46,7 +46,7 @@ def search_runs(
 ) -> Any:
     """Runs matching MLflow's filter grammar, as a DataFrame (a list with output_format='list')."""
     metric_buffer.flush_all(raise_errors=False)
-    client = fluent._client()
+    client = fluent.current_client()
     if experiment_names:
         found = [client.get_experiment_by_name(n) for n in experiment_names]
         ids = [e.experiment_id for e in found if e is not None]
@@ -59,7 +59,7 @@ def search_runs(
     elif search_all_experiments:
         ids = [e.experiment_id for e in fluent.search_experiments(view_type=ViewType.ALL)]
     else:
-        ids = [fluent._resolve_experiment_id(None)]
+        ids = [fluent.resolve_experiment_id(None)]
     runs: list[Run] = []
     token = None
     while len(runs) < max_results:

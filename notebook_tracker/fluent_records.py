@@ -14,8 +14,8 @@ from notebook_tracker.entities import Param, RunTag
 
 def _target(run_id: str | None) -> tuple[TrackingClient, str]:
     if run_id is not None:
-        return fluent._client(), run_id
-    run = fluent._run_for_logging()
+        return fluent.current_client(), run_id
+    run = fluent.run_for_logging()
     return run.client, run.info.run_id
 
 
@@ -95,6 +95,6 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    run = fluent._run_for_logging()
+    run = fluent.run_for_logging()
     base = run.info.artifact_uri
     return f"{base}/{artifact_path.lstrip('/')}" if artifact_path else base

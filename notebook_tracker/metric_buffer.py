@@ -113,7 +113,7 @@ class MetricBuffer:
         self._open_runs = open_runs
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
-        self._stopped = False
+        self.stopped = False
         self._dropped: Exception | None = None  # points refused for good: raised once
         self._failure: Exception | None = None  # the store fails now: points are kept
         self._fatal = False  # ... and only the user can fix it: log_metric raises at once
@@ -242,7 +242,7 @@ class MetricBuffer:
 
     def _run(self) -> None:
         last_beat = time.monotonic()
-        while not self._stopped:
+        while not self.stopped:
             self._wake.wait(flush_interval())
             self._wake.clear()
             with self._write_lock:
@@ -260,7 +260,7 @@ class MetricBuffer:
                     _log.debug("heartbeat failed: %s", error)
 
     def close(self) -> None:
-        self._stopped = True
+        self.stopped = True
         self._wake.set()
         self.flush(raise_errors=False)
         with self._write_lock:
@@ -282,7 +282,7 @@ _buffers_lock = threading.Lock()
 def buffer_for(store: TrackingStore, open_runs: Callable[[], list[str]]) -> MetricBuffer:
     with _buffers_lock:
         buf = _buffers.get(id(store))
-        if buf is None or buf._stopped:
+        if buf is None or buf.stopped:
             buf = _buffers[id(store)] = MetricBuffer(store, open_runs)
         return buf
 

@@ -28,12 +28,13 @@ _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _TO_BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
-_valid_keys: set[str] = set()
+# Keys already checked: the metric hot path pays one set lookup for a key it has seen.
+VALID_KEYS: set[str] = set()
 
 
 def validate_key(key: object, what: str = "metric") -> str:
     """Keys like `loss`, `val/acc`, `layer.1 size`: letters, digits, spaces and `_ - . / :`."""
-    if key in _valid_keys:
+    if key in VALID_KEYS:
         return key
     if not isinstance(key, str) or not key:
         raise InvalidParameter(f"Invalid {what} name {key!r}: a name must be a non-empty string.")
@@ -53,8 +54,8 @@ def validate_key(key: object, what: str = "metric") -> str:
             f"Invalid {what} name {key!r}: a name may not start with '/' or contain '..' or '//' "
             "segments."
         )
-    if len(_valid_keys) < 100_000:
-        _valid_keys.add(key)
+    if len(VALID_KEYS) < 100_000:
+        VALID_KEYS.add(key)
     return key
 
 

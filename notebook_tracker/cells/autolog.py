@@ -165,7 +165,8 @@ class _Collector:
         for stmt in stmts:
             self.statement(stmt, top)
 
-    def statement(self, stmt: ast.stmt, top: bool) -> None:
+    # One flat dispatch over Python's statement kinds, read top to bottom like the grammar.
+    def statement(self, stmt: ast.stmt, top: bool) -> None:  # noqa: C901
         if isinstance(stmt, ast.Assign):
             self.walrus(stmt.value, top)
             for t in stmt.targets:

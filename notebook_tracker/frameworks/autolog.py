@@ -59,6 +59,7 @@ class IntegrationState:
     user_enabled: bool = False  # nt.<fw>.autolog() called (and not disabled since)
     user_disabled: bool = False  # autolog(disable=True): cells leave it off too
     patcher: patching.Patcher | None = None
+    on_import: Any = None  # the import hook `_install` registered, for `_uninstall`
 
     def active(self) -> bool:
         """Should a hooked call log? Checked at every call, so it is cheap."""
@@ -109,7 +110,7 @@ def _install(st: IntegrationState) -> None:
     def on_import(module_name: str) -> None:
         st.module.patch(patcher, st, module_name)
 
-    st._on_import = on_import  # type: ignore[attr-defined]
+    st.on_import = on_import
     for top in st.module.MODULES:
         patching.when_imported(top, on_import)
 
@@ -118,7 +119,7 @@ def _uninstall(st: IntegrationState) -> None:
     if st.patcher is None:
         return
     for top in st.module.MODULES:
-        patching.forget_import_hook(top, st._on_import)  # type: ignore[attr-defined]
+        patching.forget_import_hook(top, st.on_import)
     st.patcher.undo()
     st.patcher = None
 

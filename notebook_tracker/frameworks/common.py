@@ -17,7 +17,7 @@ def client_for(run_id: str) -> Any:
     active = fluent.active_run()
     if active is not None and active.info.run_id == run_id:
         return active.client
-    return fluent._client()
+    return fluent.current_client()
 
 
 def param_text(value: Any) -> str:

@@ -46,7 +46,7 @@ def estimator_tags(estimator: Any) -> dict[str, str]:
     return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__name__}"}
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
     try:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
@@ -73,7 +73,7 @@ def training_metrics(estimator: Any, x: Any, y: Any, weight: Any, pos_label: Any
             )
         if fast is None:
             fast = _sklearn_classification(estimator, y, y_pred, proba, weight, pos_label)
-        out.update({PREFIX + k: v for k, v in fast.items() if _finite(v)})
+        out.update({PREFIX + k: v for k, v in fast.items() if finite(v)})
         if _score_is(estimator, "ClassifierMixin") and "accuracy_score" in fast:
             reused_score = fast["accuracy_score"]
     elif is_regressor(estimator):
@@ -81,14 +81,14 @@ def training_metrics(estimator: Any, x: Any, y: Any, weight: Any, pos_label: Any
         fast = sklearn_metrics.regression(y, y_pred, weight)
         if fast is None:
             fast = _sklearn_regression(y, y_pred, weight)
-        out.update({PREFIX + k: v for k, v in fast.items() if _finite(v)})
+        out.update({PREFIX + k: v for k, v in fast.items() if finite(v)})
         if _score_is(estimator, "RegressorMixin") and "r2_score" in fast:
             reused_score = fast["r2_score"]
     if reused_score is not None:
         out[PREFIX + "score"] = reused_score
     elif hasattr(estimator, "score"):
         value = _quiet(_score, estimator, x, y, weight)
-        if _finite(value):
+        if finite(value):
             out[PREFIX + "score"] = float(value)
     return out
 
@@ -183,7 +183,7 @@ def _sklearn_regression(y: Any, y_pred: Any, weight: Any) -> dict[str, float]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _predict_fn(estimator: Any) -> Any:
+def predict_fn(estimator: Any) -> Any:
     for name in ("predict", "transform"):
         fn = getattr(estimator, name, None)
         if callable(fn):
@@ -209,7 +209,7 @@ def log_fit(
     if st.option("log_models"):
         fmt = {"serialization_format": st.option("serialization_format")}
         _part(st, "the model", common.log_model, st, run_id, estimator, "model", example,
-              _predict_fn(estimator), **fmt)  # fmt: skip
+              predict_fn(estimator), **fmt)  # fmt: skip
     if search:
         from notebook_tracker.frameworks import sklearn_search
 

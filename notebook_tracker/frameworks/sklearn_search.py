@@ -13,12 +13,12 @@ def log_search(st: Any, run_id: str, search: Any, example: Any) -> None:
     from notebook_tracker.entities import Metric, Param, RunTag
 
     client = common.client_for(run_id)
-    if hasattr(search, "best_score_") and sklearn_fit._finite(search.best_score_):
+    if hasattr(search, "best_score_") and sklearn_fit.finite(search.best_score_):
         common.log_metrics(run_id, {"best_cv_score": float(search.best_score_)})
     if st.option("log_models") and hasattr(search, "best_estimator_"):
         best = search.best_estimator_
         common.log_model(st, run_id, best, "best_estimator", example,
-                         sklearn_fit._predict_fn(best),
+                         sklearn_fit.predict_fn(best),
                          serialization_format=st.option("serialization_format"))  # fmt: skip
     results = getattr(search, "cv_results_", None)
     if not results:
@@ -49,7 +49,7 @@ def log_search(st: Any, run_id: str, search: Any, example: Any) -> None:
             for k, v in results.items()
             if not k.startswith(("param", "split"))
             and isinstance(v[i], numbers.Number)
-            and sklearn_fit._finite(v[i])
+            and sklearn_fit.finite(v[i])
         }
         now = parent.info.start_time
         client.log_batch(

@@ -19,7 +19,7 @@ class _Tee:
     """A text stream that writes through to `stream` and keeps a bounded copy."""
 
     def __init__(self, stream: Any) -> None:
-        self._stream = stream
+        self.stream = stream
         self._parts: list[str] = []
         self._size = 0
         self.truncated = False
@@ -30,14 +30,14 @@ class _Tee:
             self._size += len(text)
         elif text:
             self.truncated = True
-        return self._stream.write(text)
+        return self.stream.write(text)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        self._stream.flush()
+        self.stream.flush()
 
     def getvalue(self) -> str:
         text = "".join(self._parts)
@@ -46,7 +46,7 @@ class _Tee:
         return text
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+        return getattr(self.stream, name)
 
 
 @dataclass
@@ -109,9 +109,9 @@ def run_body(shell: Any, body: str) -> CellOutcome:
     finally:
         # Restore only what is still ours: the cell may have replaced the streams itself.
         if sys.stdout is out_tee:
-            sys.stdout = out_tee._stream
+            sys.stdout = out_tee.stream
         if sys.stderr is err_tee:
-            sys.stderr = err_tee._stream
+            sys.stderr = err_tee.stream
         for undo in restore:
             undo()
     outcome.stdout, outcome.stderr = out_tee.getvalue(), err_tee.getvalue()

@@ -31,7 +31,7 @@ def _experiment_id(name: str | None) -> str | None:
     if not name:
         return None
     # Several kernels may create it at once: get-or-create settles the race.
-    return fluent._get_or_create_experiment(fluent._client(), name).experiment_id
+    return fluent.get_or_create_experiment(fluent.current_client(), name).experiment_id
 
 
 def _store_dirs(uri: str) -> tuple[str, ...]:
@@ -168,7 +168,7 @@ class TrackedCell:
         """End our run (and runs the cell left open inside it) with `status`."""
         run_id = self.active.info.run_id
         # The fluent stack has no public view; only read here, never changed but by end_run.
-        open_ids = [r.info.run_id for r in fluent._active_runs]
+        open_ids = [r.info.run_id for r in fluent.active_runs()]
         if run_id not in open_ids:
             return  # the cell ended it itself
         while fluent.active_run() is not None:

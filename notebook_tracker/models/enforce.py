@@ -119,7 +119,8 @@ _FINAL_DTYPES = {
 }
 
 
-def convert_column(column: pd.Series, spec: ColSpec, label: str) -> pd.Series:
+# One branch per MLflow column type, in the order of MLflow's DataType.
+def convert_column(column: pd.Series, spec: ColSpec, label: str) -> pd.Series:  # noqa: C901
     """`column` as `spec.type`, the same object when nothing needs changing."""
     if spec.type in ("array", "object", "map", "any"):
         return column

@@ -147,9 +147,9 @@ def resolve_experiment(
     name = name or env_vars.experiment_name()
     if name is None:
         return "0"
-    from notebook_tracker.fluent import _get_or_create_experiment
+    from notebook_tracker.fluent import get_or_create_experiment
 
-    found = _get_or_create_experiment(client, name)  # parallel runs may create it at once
+    found = get_or_create_experiment(client, name)  # parallel runs may create it at once
     if found.lifecycle_stage != "active":
         raise ProjectError(
             f"Experiment {name!r} is deleted: restore it or choose another --experiment-name."

@@ -247,7 +247,8 @@ class TrackerHandler(tornado.web.RequestHandler):
 
     @classmethod
     def allowed_methods(cls) -> list[str]:
-        unimplemented = tornado.web.RequestHandler._unimplemented_method
+        # tornado marks a verb a handler does not define with this method; no public name.
+        unimplemented = tornado.web.RequestHandler._unimplemented_method  # noqa: SLF001
         return [m for m in cls.SUPPORTED_METHODS if getattr(cls, m.lower()) is not unimplemented]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:

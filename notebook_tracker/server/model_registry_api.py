@@ -15,17 +15,14 @@ from notebook_tracker.entities.registry import ModelVersion, RegisteredModel
 from notebook_tracker.models.registry import RegistryClient
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
+from notebook_tracker.server.mlflow_api.service import MlflowApi
 
 MAX_RESULTS_MODELS = 1000
 MAX_RESULTS_VERSIONS = 200_000
 
 
-def _registry(api: Any) -> RegistryClient:
-    client = getattr(api, "_nt_registry", None)
-    if client is None:
-        client = RegistryClient(api.context.tracking_uri)
-        api._nt_registry = client
-    return client
+def _registry(api: MlflowApi) -> RegistryClient:
+    return api.registry
 
 
 def version_json(mv: ModelVersion) -> dict[str, Any]:

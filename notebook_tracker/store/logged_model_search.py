@@ -36,7 +36,7 @@ from notebook_tracker.store.schema import logged_model_metrics as metrics_t
 from notebook_tracker.store.schema import logged_model_params as params_t
 from notebook_tracker.store.schema import logged_model_tags as tags_t
 from notebook_tracker.store.schema import logged_models as models_t
-from notebook_tracker.store.sql_search import _compare, text_order
+from notebook_tracker.store.sql_search import compare, text_order
 
 KIND = "logged_models"
 _STATUS_PREFIX = "LOGGED_MODEL_"
@@ -100,7 +100,7 @@ def _clause(c: search.Comparison) -> ColumnElement[bool]:
         if c.op == "!=":
             value_ok = (latest.c.is_nan == true()) | (latest.c.value != c.value)
         else:
-            value_ok = and_(latest.c.is_nan == false(), _compare(latest.c.value, c.op, c.value))
+            value_ok = and_(latest.c.is_nan == false(), compare(latest.c.value, c.op, c.value))
         return exists().where(latest.c.model_id == models_t.c.model_id, value_ok)
     if c.entity in _KEY_VALUE:
         kv = _KEY_VALUE[c.entity].alias()
@@ -109,9 +109,9 @@ def _clause(c: search.Comparison) -> ColumnElement[bool]:
             return ~present
         if c.op == "IS NOT NULL":
             return present
-        return present.where(_compare(kv.c.value, c.op, c.value))
+        return present.where(compare(kv.c.value, c.op, c.value))
     value = _status(c.value) if c.key == "status" else c.value
-    return _compare(_COLUMNS[c.key], c.op, value)
+    return compare(_COLUMNS[c.key], c.op, value)
 
 
 def _order_term(field: str, ascending: bool) -> search.OrderTerm:

@@ -43,7 +43,7 @@ def _tag_clause(c: search.Comparison, present: Any, value: Any) -> Any:
         return present
     if c.op == "!=":
         return ~present.where(value == c.value)
-    return present.where(sql_search._compare(value, c.op, c.value))
+    return present.where(sql_search.compare(value, c.op, c.value))
 
 
 def model_clause(c: search.Comparison) -> Any:
@@ -56,7 +56,7 @@ def model_clause(c: search.Comparison) -> Any:
         "creation_timestamp": models_t.c.creation_time,
         "last_updated_timestamp": models_t.c.last_updated_time,
     }[c.key]
-    return sql_search._compare(column, c.op, c.value)
+    return sql_search.compare(column, c.op, c.value)
 
 
 def version_clause(c: search.Comparison) -> Any:
@@ -75,7 +75,7 @@ def version_clause(c: search.Comparison) -> Any:
         "creation_timestamp": versions_t.c.creation_time,
         "last_updated_timestamp": versions_t.c.last_updated_time,
     }[c.key]
-    return sql_search._compare(column, c.op, c.value)
+    return sql_search.compare(column, c.op, c.value)
 
 
 def ordering(

@@ -148,11 +148,11 @@ class SqlRegistryStore(VersionsMixin, RegistryStore):
             for table in (rm_tags_t, aliases_t):
                 conn.execute(update(table).where(table.c.name == name).values(name=new_name))
             versions = [
-                dict(r._mapping)
+                dict(r._mapping)  # noqa: SLF001 (SQLAlchemy's public Row mapping)
                 for r in conn.execute(select(versions_t).where(versions_t.c.name == name))
             ]
             version_tags = [
-                dict(r._mapping)
+                dict(r._mapping)  # noqa: SLF001 (SQLAlchemy's public Row mapping)
                 for r in conn.execute(select(mv_tags_t).where(mv_tags_t.c.name == name))
             ]
             conn.execute(delete(mv_tags_t).where(mv_tags_t.c.name == name))

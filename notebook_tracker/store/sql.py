@@ -149,7 +149,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
         return [by_id[i] for i in ids if i in by_id]
 
     def get_run(self, run_id: str) -> Run:
-        self._maybe_reap()
+        self.maybe_reap()
         with self.reader.connect() as conn:
             found = self._load_runs(conn, [run_id])
         if not found:

@@ -44,7 +44,7 @@ class LivenessMixin:
                 .values(heartbeat_time=now_ms())
             )
 
-    def _maybe_reap(self) -> None:
+    def maybe_reap(self) -> None:
         if time.monotonic() - self._last_reap >= REAP_INTERVAL_S:
             self.reap_dead_runs()
 

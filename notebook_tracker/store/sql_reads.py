@@ -26,7 +26,7 @@ class RunReadsMixin:
 
         def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]: ...
 
-        def _maybe_reap(self) -> None: ...
+        def maybe_reap(self) -> None: ...
 
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
@@ -63,7 +63,7 @@ class RunReadsMixin:
     ) -> PagedList[Run]:
         from notebook_tracker.store.sql_search import build_run_search
 
-        self._maybe_reap()
+        self.maybe_reap()
         check_max_results(max_results)
         # Not the experiment ids: "all experiments" may gain one between two pages.
         bound = query_key("runs", run_view_type, filter_string or "", list(order_by or []))

@@ -120,7 +120,7 @@ def search_run_rows(
     """
     from notebook_tracker.store.sql_search import build_run_search
 
-    store._maybe_reap()
+    store.maybe_reap()
     check_max_results(max_results)
     bound = query_key("runs", run_view_type, filter_string or "", list(order_by or []))
     offset = decode_token(page_token, bound)

@@ -205,7 +205,7 @@ def _match(column: ColumnElement, op: str, pattern: str) -> ColumnElement[bool]:
 # -- filters ---------------------------------------------------------------------------------
 
 
-def _compare(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:
+def compare(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:
     if op in ("LIKE", "ILIKE"):
         return _match(column, op, value)
     if op == "IN":
@@ -228,7 +228,7 @@ def _metric_clause(c: Comparison) -> ColumnElement[bool]:
     if c.op == "!=":
         value_ok = (lm.c.is_nan == true()) | (lm.c.value != c.value)
     else:
-        value_ok = and_(lm.c.is_nan == false(), _compare(lm.c.value, c.op, c.value))
+        value_ok = and_(lm.c.is_nan == false(), compare(lm.c.value, c.op, c.value))
     return exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == c.key, value_ok)
 
 
@@ -242,7 +242,7 @@ def _key_value_clause(
         return ~present
     if c.op == "IS NOT NULL":
         return present
-    return present.where(_compare(kv.c.value, c.op, c.value))
+    return present.where(compare(kv.c.value, c.op, c.value))
 
 
 def _run_clause(c: Comparison) -> ColumnElement[bool]:
@@ -250,7 +250,7 @@ def _run_clause(c: Comparison) -> ColumnElement[bool]:
         return _metric_clause(c)
     if c.entity in _KEY_VALUE_TABLES:
         return _key_value_clause(c, _KEY_VALUE_TABLES[c.entity], runs.c.run_uuid)
-    return _compare(_RUN_COLUMNS[c.key], c.op, c.value)
+    return compare(_RUN_COLUMNS[c.key], c.op, c.value)
 
 
 def _experiment_ids(values: Iterable[Any]) -> list[int]:
@@ -270,13 +270,13 @@ def _experiment_clause(c: Comparison) -> ColumnElement[bool]:
         return _key_value_clause(c, experiment_tags, experiments.c.experiment_id)
     column = _EXPERIMENT_COLUMNS[c.key]
     if c.key != "experiment_id":
-        return _compare(column, c.op, c.value)
+        return compare(column, c.op, c.value)
     ids = _experiment_ids(c.value if isinstance(c.value, tuple) else (c.value,))
     if c.op in ("IN", "NOT IN"):
-        return _compare(column, c.op, ids)
+        return compare(column, c.op, ids)
     if not ids:
         return false() if c.op == "=" else true()
-    return _compare(column, c.op, ids[0])
+    return compare(column, c.op, ids[0])
 
 
 # -- ordering --------------------------------------------------------------------------------

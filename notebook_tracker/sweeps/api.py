@@ -113,11 +113,11 @@ def run_sweep(
             "Pruning needs the trial's code to log through nt.log_metric in a sweep worker; "
             "project entry points run as their own processes: drop --prune."
         )
-    client = fluent._client()
+    client = fluent.current_client()
     if experiment:
-        experiment_id = fluent._get_or_create_experiment(client, experiment).experiment_id
+        experiment_id = fluent.get_or_create_experiment(client, experiment).experiment_id
     else:
-        experiment_id = fluent._resolve_experiment_id(None)
+        experiment_id = fluent.resolve_experiment_id(None)
     active = fluent.active_run()
     options = SweepOptions(
         name=check_name(name or time.strftime("sweep-%Y%m%d-%H%M%S")),

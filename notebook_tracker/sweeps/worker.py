@@ -81,8 +81,8 @@ class PruneHook:
         self.trial = study.ask()
         self.metric = spec.metric
         self.seen: dict[int, float] = {}
-        self._append = active._append
-        active._append = self.append  # the fluent fast path calls this for every point
+        self._append = active.append_row
+        active.append_row = self.append  # the fluent fast path calls this for every point
 
     def append(self, row: tuple[str, str, float, float, int]) -> None:
         self._append(row)

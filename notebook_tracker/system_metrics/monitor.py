@@ -56,14 +56,14 @@ class SystemMetricsMonitor:
         self.interval = (
             settings.sampling_interval()
             if sampling_interval is None
-            else settings._positive_interval(sampling_interval)
+            else settings.positive_interval(sampling_interval)
         )
         self.samples = (
             settings.samples_before_logging()
             if samples_before_logging is None
-            else settings._positive_samples(samples_before_logging)
+            else settings.positive_samples(samples_before_logging)
         )
-        node = settings.node_id() if node_id is None else settings._checked_node_id(node_id)
+        node = settings.node_id() if node_id is None else settings.checked_node_id(node_id)
         self.prefix = metric_prefix(node)
         self.step = first_step
         self._buffer = buffer
@@ -180,9 +180,9 @@ class SystemMetricsMonitor:
 
 def _buffer_for(store: Any) -> Any:
     from notebook_tracker import metric_buffer
-    from notebook_tracker.fluent import _open_run_ids
+    from notebook_tracker.fluent import open_run_ids
 
-    return metric_buffer.buffer_for(store, _open_run_ids)
+    return metric_buffer.buffer_for(store, open_run_ids)
 
 
 @contextmanager

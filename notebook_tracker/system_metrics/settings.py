@@ -34,7 +34,7 @@ def set_system_metrics_sampling_interval(interval: float | None) -> None:
     if interval is None:
         os.environ.pop(env.SYSTEM_METRICS_SAMPLING_INTERVAL, None)
         return
-    os.environ[env.SYSTEM_METRICS_SAMPLING_INTERVAL] = str(_positive_interval(interval))
+    os.environ[env.SYSTEM_METRICS_SAMPLING_INTERVAL] = str(positive_interval(interval))
 
 
 def set_system_metrics_samples_before_logging(samples: int | None) -> None:
@@ -42,7 +42,7 @@ def set_system_metrics_samples_before_logging(samples: int | None) -> None:
     if samples is None:
         os.environ.pop(env.SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING, None)
         return
-    os.environ[env.SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING] = str(_positive_samples(samples))
+    os.environ[env.SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING] = str(positive_samples(samples))
 
 
 def set_system_metrics_node_id(node_id: str | None) -> None:
@@ -51,7 +51,7 @@ def set_system_metrics_node_id(node_id: str | None) -> None:
     if node_id is None:
         os.environ.pop(env.SYSTEM_METRICS_NODE_ID, None)
         return
-    os.environ[env.SYSTEM_METRICS_NODE_ID] = _checked_node_id(node_id)
+    os.environ[env.SYSTEM_METRICS_NODE_ID] = checked_node_id(node_id)
 
 
 def should_log(explicit: bool | None, default: bool = False) -> bool:
@@ -78,7 +78,7 @@ def check_settings() -> None:
     samples_before_logging()
     raw = node_id()
     if raw is not None:
-        _checked_node_id(raw)
+        checked_node_id(raw)
 
 
 def sampling_interval() -> float:
@@ -86,7 +86,7 @@ def sampling_interval() -> float:
     if not raw:
         return DEFAULT_SAMPLING_INTERVAL_S
     try:
-        return _positive_interval(float(raw))
+        return positive_interval(float(raw))
     except ValueError:
         raise InvalidParameter(
             f"{env.SYSTEM_METRICS_SAMPLING_INTERVAL}={raw!r} is not a number of seconds: "
@@ -99,7 +99,7 @@ def samples_before_logging() -> int:
     if not raw:
         return DEFAULT_SAMPLES_BEFORE_LOGGING
     try:
-        return _positive_samples(int(raw))
+        return positive_samples(int(raw))
     except ValueError:
         raise InvalidParameter(
             f"{env.SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING}={raw!r} is not a whole number: "
@@ -111,7 +111,7 @@ def node_id() -> str | None:
     return os.environ.get(env.SYSTEM_METRICS_NODE_ID) or None
 
 
-def _positive_interval(interval: object) -> float:
+def positive_interval(interval: object) -> float:
     if isinstance(interval, bool) or not isinstance(interval, (int, float)):
         raise InvalidParameter(
             f"Invalid system metrics sampling interval {interval!r}: give a number of seconds."
@@ -124,7 +124,7 @@ def _positive_interval(interval: object) -> float:
     return float(interval)
 
 
-def _positive_samples(samples: object) -> int:
+def positive_samples(samples: object) -> int:
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise InvalidParameter(
             f"Invalid number of system metrics samples before logging {samples!r}: "
@@ -133,7 +133,7 @@ def _positive_samples(samples: object) -> int:
     return samples
 
 
-def _checked_node_id(node_id: object) -> str:
+def checked_node_id(node_id: object) -> str:
     from notebook_tracker.validation import validate_key
 
     if not isinstance(node_id, str) or not node_id or "/" in node_id:

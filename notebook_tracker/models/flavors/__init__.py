@@ -138,7 +138,7 @@ def _foreign_loader(loader: str, model_dir: Path, conf: dict[str, Any]) -> Any:
             "package that provides it."
         ) from None
     data_path = model_dir / conf["data"] if conf.get("data") else model_dir
-    loaded = module._load_pyfunc(str(data_path))
+    loaded = module._load_pyfunc(str(data_path))  # noqa: SLF001 (MLflow's loader-module protocol)
     return Predictor(loaded, "predict_object")
 
 

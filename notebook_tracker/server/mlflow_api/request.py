@@ -89,9 +89,9 @@ class Params:
         return Params(merged, self._from_query)
 
     def has(self, name: str) -> bool:
-        return self._raw(name) is not None
+        return self.raw(name) is not None
 
-    def _raw(self, name: str) -> Any:
+    def raw(self, name: str) -> Any:
         value = self._fields.get(name)
         if self._from_query and isinstance(value, list):
             return value[0] if value else None
@@ -105,7 +105,7 @@ class Params:
         default: str | None = None,
         max_length: int | None = None,
     ) -> str | None:
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             if required:
                 raise missing(name)
@@ -133,7 +133,7 @@ class Params:
         self, name: str, required: bool = False, default: int | None = None
     ) -> int | None: ...
     def int64(self, name: str, required: bool = False, default: int | None = None) -> int | None:
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None or value == "":
             if required:
                 raise missing(name)
@@ -159,7 +159,7 @@ class Params:
     @overload
     def double(self, name: str, required: bool = False) -> float | None: ...
     def double(self, name: str, required: bool = False) -> float | None:
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             if required:
                 raise missing(name)
@@ -178,7 +178,7 @@ class Params:
         raise invalid(name, value, "a number, 'NaN', 'Infinity' or '-Infinity'")
 
     def boolean(self, name: str, default: bool = False) -> bool:
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             return default
         if isinstance(value, bool):
@@ -191,7 +191,7 @@ class Params:
         self, name: str, allowed: Iterable[str], default: str | None = None, first: int = 1
     ) -> str | None:
         """An enum field by name, or by its protobuf number (`allowed[0]` is number `first`)."""
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None or value == "":
             return default
         names = list(allowed)

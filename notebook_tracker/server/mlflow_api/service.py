@@ -15,6 +15,7 @@ from notebook_tracker.entities import Run
 if TYPE_CHECKING:
     from notebook_tracker.artifacts.base import ArtifactRepository
     from notebook_tracker.entities.logged_models import LoggedModel
+    from notebook_tracker.models.registry import RegistryClient
     from notebook_tracker.server.context import TrackerContext
     from notebook_tracker.store.base import TrackingStore
     from notebook_tracker.store.logged_model_base import LoggedModelStore
@@ -24,6 +25,7 @@ class MlflowApi:
     def __init__(self, context: TrackerContext) -> None:
         self.context = context
         self._models: LoggedModelStore | None = None
+        self._registry: RegistryClient | None = None
 
     @property
     def store(self) -> TrackingStore:
@@ -36,6 +38,15 @@ class MlflowApi:
 
             self._models = logged_model_store(self.context.tracking_uri)
         return self._models
+
+    @property
+    def registry(self) -> RegistryClient:
+        """The model registry of this server's store (opened on first use)."""
+        if self._registry is None:
+            from notebook_tracker.models.registry import RegistryClient
+
+            self._registry = RegistryClient(self.context.tracking_uri)
+        return self._registry
 
     def has_models(self) -> bool:
         """Whether rendering runs reads their inputs and outputs: a server in front of another
