@@ -66,6 +66,7 @@ class SystemMetricsMonitor:
         node = settings.node_id() if node_id is None else settings.checked_node_id(node_id)
         self.prefix = metric_prefix(node)
         self.step = first_step
+        self._first_step = first_step
         self._buffer = buffer
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -97,9 +98,6 @@ class SystemMetricsMonitor:
             self._collectors = collectors.PsutilCollector(psutil).collectors()
         except Exception as error:  # e.g. /proc unreadable in a sandbox: GPUs may still work
             _log.warning("notebook-tracker: CPU/memory/disk/network metrics are off: %s", error)
-        self._gpu = collectors.find_gpus()
-        if self._gpu is not None:
-            self._collectors["gpu"] = self._gpu
         self._last_sample = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self._thread.start()
@@ -125,6 +123,13 @@ class SystemMetricsMonitor:
 
     # -- the thread -------------------------------------------------------------------------
     def _run(self) -> None:
+        # NVML's start-up can take a while on a GPU machine: here, not in start_run's thread.
+        try:
+            self._gpu = collectors.find_gpus()
+        except Exception as error:
+            _log.warning("notebook-tracker: GPU metrics are off: %s", error)
+        if self._gpu is not None:
+            self._collectors["gpu"] = self._gpu
         pending: list[dict[str, float]] = []
         while True:
             stopping = self._stop.wait(self.interval)
@@ -132,7 +137,8 @@ class SystemMetricsMonitor:
                 # At stop, a sample of a few milliseconds would be noise: only take it when
                 # nothing was logged yet or a fair share of an interval has passed.
                 since = time.monotonic() - self._last_sample
-                if not stopping or self.step == 0 or since >= min(self.interval, 1.0) / 2:
+                nothing_yet = self.step == self._first_step and not pending
+                if not stopping or nothing_yet or since >= min(self.interval, 1.0) / 2:
                     pending.append(self._sample())
                 if pending and (len(pending) >= self.samples or stopping):
                     self._publish(pending)
