@@ -82,7 +82,8 @@ class ArtifactProxyHandler(TrackerHandler):
 
     @property
     def destination(self) -> ArtifactDestination:
-        return self.route_options["destination"]
+        destination: ArtifactDestination = self.route_options["destination"]
+        return destination
 
     async def prepare(self) -> None:
         pending = super().prepare()  # authentication, from the auth base bound to this class

@@ -298,7 +298,7 @@ def _auth_base(mode: str) -> type[tornado.web.RequestHandler]:
 
 
 def _over(handler: type, auth: type) -> type:
-    class Bound(handler, auth):  # type: ignore[valid-type, misc]
+    class Bound(handler, auth):  # type: ignore[misc]
         __doc__ = handler.__doc__
 
     Bound.__name__ = Bound.__qualname__ = handler.__name__

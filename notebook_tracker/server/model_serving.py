@@ -149,7 +149,7 @@ class ModelServing:
         else:
             number = self.registry.latest_version(name).version
         self._resolved[key] = (time.monotonic(), number)
-        return number
+        return int(number)
 
     @staticmethod
     def key(name: str, version: int) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import tornado.web
 
+from notebook_tracker.artifacts.base import ArtifactRepository
 from notebook_tracker.downsample import DEFAULT_MAX_POINTS, downsample_history
 from notebook_tracker.entities import Experiment, FileInfo, Run, ViewType
 from notebook_tracker.errors import BadRequest
@@ -294,7 +295,7 @@ class ArtifactListHandler(ApiHandler):
         self.write_json({"files": [file_json(f) for f in files]})
 
 
-def _repo_for_run(context: TrackerContext, run_id: str) -> Any:
+def _repo_for_run(context: TrackerContext, run_id: str) -> ArtifactRepository:
     run = context.client.get_run(run_id)
     return context.artifact_repository(run.info.artifact_uri)
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from notebook_tracker.entities import MetricHistory
 
 _SWAP = sys.byteorder != "little"
 
 
-def _pack(typecode: str, items: list) -> bytes:
+def _pack(typecode: str, items: list[Any]) -> bytes:
     packed = array(typecode, items)
     if _SWAP:
         packed.byteswap()
     return packed.tobytes()
 
 
-def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict]:
+def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict[str, Any]]:
     """(run_id, key, value, timestamp, step) rows -> one chunk row per (run, key)."""
     grouped: dict[tuple[str, str], tuple[list[int], list[int], list[float]]] = {}
     for run_id, key, value, timestamp, step in rows:

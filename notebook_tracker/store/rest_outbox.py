@@ -43,7 +43,7 @@ _PERMANENT_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIS
 _JSON = {"Content-Type": "application/json"}
 
 
-class _JsonKeys(dict):
+class _JsonKeys(dict[str, str]):
     """Metric keys as JSON strings, each encoded once per call."""
 
     def __missing__(self, key: str) -> str:

@@ -70,7 +70,8 @@ class Response:
             self.close()
 
     def raw_stream(self) -> BinaryIO:
-        return self._raw
+        stream: BinaryIO = self._raw
+        return stream
 
     def close(self) -> None:
         if self._raw is not None:
@@ -177,7 +178,7 @@ class Transport:
 
     # -- internals ------------------------------------------------------------------------------
     def _delay(self, attempt: int) -> float:
-        delay = min(MAX_BACKOFF_S, self.backoff_s * (2**attempt))
+        delay = min(MAX_BACKOFF_S, self.backoff_s * (2.0**attempt))
         return delay * (0.5 + random.random() / 2)  # jitter: workers do not retry in lockstep
 
     def _error(self, method: str, path: str, response: Response) -> TrackerError:

@@ -347,4 +347,5 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
 
     def count_runs(self) -> int:
         with self.reader.connect() as conn:
-            return conn.execute(select(func.count()).select_from(runs_t)).scalar_one()
+            count: int = conn.execute(select(func.count()).select_from(runs_t)).scalar_one()
+            return count

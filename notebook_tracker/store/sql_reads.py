@@ -48,7 +48,7 @@ class RunReadsMixin:
         bound = query_key("metric-history", run_id, key)
         offset = decode_token(page_token, bound)
         end = len(history) if max_results is None else offset + max_results
-        page = history[offset:end]
+        page: MetricHistory = history[offset:end]
         page.token = encode_token(end, bound) if end < len(history) else None
         return page
 

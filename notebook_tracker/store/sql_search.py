@@ -111,7 +111,7 @@ def _like_canonical(pattern: str) -> str:
     return "".join(out)
 
 
-class _LikePattern(TypeDecorator):
+class _LikePattern(TypeDecorator[str]):
     """A LIKE pattern bound in the form the connection's dialect matches with."""
 
     impl = Text
@@ -123,7 +123,7 @@ class _LikePattern(TypeDecorator):
         return like_to_glob(value) if dialect.name == "sqlite" else _like_canonical(value)
 
 
-class _PatternMatch(FunctionElement):
+class _PatternMatch(FunctionElement[bool]):
     type = Boolean()
     inherit_cache = True
 
@@ -138,7 +138,7 @@ class case_insensitive_match(_PatternMatch):  # noqa: N801
     inherit_cache = True
 
 
-class text_order(FunctionElement):  # noqa: N801
+class text_order(FunctionElement[Any]):  # noqa: N801
     """A text column compared by code point on every dialect (SQLite's default order)."""
 
     name = "text_order"
@@ -195,7 +195,7 @@ def _text_order_postgresql(element: FunctionElement[Any], compiler: SQLCompiler,
     return f'({_args(element, compiler, **kw)[0]}) COLLATE "C"'
 
 
-def _match(column: ColumnElement, op: str, pattern: str) -> ColumnElement[bool]:
+def _match(column: ColumnElement[Any], op: str, pattern: str) -> ColumnElement[bool]:
     bound = literal(pattern, type_=_LikePattern())
     if op == "LIKE":
         return case_sensitive_match(column, bound)
@@ -205,7 +205,7 @@ def _match(column: ColumnElement, op: str, pattern: str) -> ColumnElement[bool]:
 # -- filters ---------------------------------------------------------------------------------
 
 
-def compare(column: ColumnElement, op: str, value: Any) -> ColumnElement[bool]:
+def compare(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
     if op in ("LIKE", "ILIKE"):
         return _match(column, op, value)
     if op == "IN":
@@ -282,16 +282,18 @@ def _experiment_clause(c: Comparison) -> ColumnElement[bool]:
 # -- ordering --------------------------------------------------------------------------------
 
 
-def _attribute_order(column: ColumnElement, key: str, ascending: bool) -> list[ColumnElement]:
+def _attribute_order(
+    column: ColumnElement[Any], key: str, ascending: bool
+) -> list[ColumnElement[Any]]:
     value = text_order(column) if key in _TEXT_KEYS else column
     # NULLS LAST rather than a CASE term keeps an index on the column usable for the order.
     return [(value.asc() if ascending else value.desc()).nulls_last()]
 
 
-def _run_ordering(terms: Sequence[OrderTerm]) -> tuple[FromClause, list[ColumnElement]]:
+def _run_ordering(terms: Sequence[OrderTerm]) -> tuple[FromClause, list[ColumnElement[Any]]]:
     """(FROM clause with the joins the order needs, ORDER BY expressions)."""
     from_: FromClause = runs
-    clauses: list[ColumnElement] = []
+    clauses: list[ColumnElement[Any]] = []
     for term in terms:
         if term.entity == "attribute":
             clauses += _attribute_order(_RUN_COLUMNS[term.key], term.key, term.ascending)
@@ -324,7 +326,7 @@ def build_run_search(
     order_by: Sequence[str] | None,
     offset: int,
     limit: int,
-) -> Select:
+) -> Select[Any]:
     """SELECT of the `runs` columns (run_uuid first) of one page of matching runs, in order.
 
     Raises FilterSyntaxError for a filter or order_by that does not parse.
@@ -349,14 +351,14 @@ def build_experiment_search(
     order_by: Sequence[str] | None,
     offset: int,
     limit: int,
-) -> Select:
+) -> Select[Any]:
     """SELECT of the `experiments` columns (experiment_id first) of one page, in order.
 
     Default order: creation_time DESC, then experiment_id ascending as the tiebreaker.
     """
     comparisons = parse_experiment_filter(filter_string)
     terms = parse_experiment_order_by(order_by) or parse_experiment_order_by(["creation_time DESC"])
-    ordering: list[ColumnElement] = []
+    ordering: list[ColumnElement[Any]] = []
     for term in terms:
         ordering += _attribute_order(_EXPERIMENT_COLUMNS[term.key], term.key, term.ascending)
     if not any(t.key == "experiment_id" for t in terms):

@@ -17,6 +17,7 @@ run time with `register_flavor`. A flavor is a module or object with:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,12 @@ def _flavor_for_loader(loader_module: str) -> Any | None:
         return get_flavor("python_function")
     # Built-ins first: scanning installed packages for plug-ins costs a serving cold start.
     builtin = [name for name in _BUILTIN if name != "python_function"]
-    for group in (lambda: [get_flavor(n) for n in builtin], lambda: list(_registered.values()),
-                  lambda: list(_load_plugins().values())):  # fmt: skip
+    groups: tuple[Callable[[], list[Any]], ...] = (
+        lambda: [get_flavor(n) for n in builtin],
+        lambda: list(_registered.values()),
+        lambda: list(_load_plugins().values()),
+    )
+    for group in groups:
         for flavor in group():
             if loader_module in getattr(flavor, "LOADER_MODULES", ()):
                 return flavor

@@ -188,4 +188,5 @@ def load_state_dict_from(path: str | os.PathLike[str], **torch_load_kwargs: Any)
             f"No {STATE_DICT_FILE} in {path}: was it saved with save_state_dict?"
         )
     torch_load_kwargs.setdefault("map_location", "cpu")
-    return torch.load(file, **torch_load_kwargs)
+    state: dict[str, Any] = torch.load(file, **torch_load_kwargs)
+    return state

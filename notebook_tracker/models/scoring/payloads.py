@@ -313,4 +313,5 @@ def predictions_csv(predictions: Any) -> bytes:
     import pandas as pd
 
     frame = predictions if isinstance(predictions, pd.DataFrame) else pd.DataFrame(predictions)
-    return frame.to_csv(index=False).encode()
+    csv: str = frame.to_csv(index=False)
+    return csv.encode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from notebook_tracker.models import lifetime
 from notebook_tracker.models.scoring.app import DEFAULT_MAX_BODY_BYTES
@@ -54,7 +55,7 @@ def serve(
     _run(model, sockets, max_body_bytes)
 
 
-def _run(model: object, sockets: list, max_body_bytes: int) -> None:
+def _run(model: object, sockets: list[Any], max_body_bytes: int) -> None:
     import asyncio
 
     import tornado.httpserver
