@@ -8,6 +8,8 @@ call went. `store/db_errors.py` only translates database failures into these.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TrackerError(Exception):
     """An error a user can act on; `error_code` uses MLflow's names, `http_status` its mapping."""
@@ -109,6 +111,8 @@ class MetricsUndelivered(TrackerError):
     http_status = 503
     retryable = True
     rows_kept = True
+    journal_paths: list[Any]  # where the kept points wait (set by the outbox that raises it)
+    count: int  # how many points are kept
 
 
 class MetricsRefused(TrackerError):

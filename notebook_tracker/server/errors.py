@@ -34,8 +34,8 @@ def error_payload(status_code: int, exc: BaseException | None) -> tuple[int, dic
         }
     if isinstance(exc, (json.JSONDecodeError, UnicodeError)):
         return 400, {"error_code": "BAD_REQUEST", "message": f"Malformed request: {exc}"}
-    if _storage_failure(exc):
-        reason = exc.strerror  # type: ignore[union-attr]
+    if isinstance(exc, OSError) and _storage_failure(exc):
+        reason = exc.strerror
         return 503, {
             "error_code": "TEMPORARILY_UNAVAILABLE",
             "message": f"The tracking server cannot write to its storage ({reason}): its "

@@ -381,8 +381,8 @@ class RestOutbox:
         if refusal is not None:
             text += f" Also: {refusal}"
         error = MetricsUndelivered(text)
-        error.journal_paths = [j.path for j in self._journals()]  # type: ignore[attr-defined]
-        error.count = self.kept_points  # type: ignore[attr-defined]
+        error.journal_paths = [j.path for j in self._journals()]
+        error.count = self.kept_points
         return error
 
     def _journals(self) -> list[Journal]:
