@@ -30,6 +30,7 @@ from notebook_tracker.store import rules
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from notebook_tracker.store.rest_outbox import RestOutbox
 from notebook_tracker.store.rest_transport import Transport
+from notebook_tracker.validation import experiment_name
 
 API = wire.API_PREFIX
 MAX_METRICS_PER_BATCH = wire.MAX_METRICS_PER_BATCH
@@ -64,7 +65,10 @@ class RestStore(TrackingStore):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
     ) -> str:
-        body: dict[str, Any] = {"name": name, "tags": wire.key_values(tags)}
+        body: dict[str, Any] = {
+            "name": experiment_name(name),
+            "tags": wire.key_values(rules.tag_map(tags)),
+        }
         if artifact_location:
             body["artifact_location"] = artifact_location
         return str(self._call("POST", "experiments/create", body)["experiment_id"])
@@ -106,16 +110,15 @@ class RestStore(TrackingStore):
         self._call("POST", "experiments/restore", {"experiment_id": experiment_id})
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        experiment_name(new_name)
         self._call(
             "POST", "experiments/update", {"experiment_id": experiment_id, "new_name": new_name}
         )
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        self._call(
-            "POST",
-            "experiments/set-experiment-tag",
-            {"experiment_id": experiment_id, "key": key, "value": value},
-        )
+        tag = rules.tag(key, value)
+        body = {"experiment_id": experiment_id, "key": tag.key, "value": tag.value}
+        self._call("POST", "experiments/set-experiment-tag", body)
 
     # -- runs --------------------------------------------------------------------------------
     def create_run(

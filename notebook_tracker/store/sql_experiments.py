@@ -16,6 +16,7 @@ from notebook_tracker.entities import (
     ViewType,
 )
 from notebook_tracker.errors import AlreadyExists, InvalidParameter, NotFound
+from notebook_tracker.store import rules
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from notebook_tracker.store.paging import (
     check_max_results,
@@ -80,6 +81,7 @@ class ExperimentsMixin:
         from notebook_tracker.validation import experiment_name
 
         experiment_name(name)
+        tags = rules.tag_map(tags)
         try:
             return self._insert_experiment(name, artifact_location, tags)
         except IntegrityError:
@@ -241,6 +243,8 @@ class ExperimentsMixin:
             )
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        tag = rules.tag(key, value)
+        key, value = tag.key, tag.value
         self.get_experiment(experiment_id)
         with self.writer.begin() as conn:
             exp_id = int(experiment_id)

@@ -79,6 +79,12 @@ def test_a_bad_key_is_refused_with_the_same_message_everywhere(store, experiment
     with pytest.raises(InvalidParameter, match="mlflow.runName"):
         store.log_batch(run_id, tags=[RunTag("mlflow.runName", "n" * 251)])
     assert store.get_run(run_id).data.params == {}
+    with pytest.raises(InvalidParameter, match="'a/../b'"):
+        store.set_experiment_tag(experiment_id, "a/../b", "x")
+    with pytest.raises(InvalidParameter, match="'a/../b'"):
+        store.create_run(experiment_id, "alice", _now(), tags={"a/../b": "x"})
+    with pytest.raises(InvalidParameter, match="experiment name"):
+        store.create_experiment("")
 
 
 def test_a_refused_batch_writes_nothing_of_itself(store, experiment_id):
