@@ -29,6 +29,7 @@ CACHE_DIR = "NOTEBOOK_TRACKER_CACHE_DIR"
 JOURNAL_DIR = "NOTEBOOK_TRACKER_JOURNAL_DIR"
 JOURNAL_MAX_BYTES = "NOTEBOOK_TRACKER_JOURNAL_MAX_BYTES"
 MAX_BUFFERED_POINTS = "NOTEBOOK_TRACKER_MAX_BUFFERED_POINTS"
+FRAMEWORK_AUTOLOG = "NOTEBOOK_TRACKER_FRAMEWORK_AUTOLOG"
 ENABLE_SYSTEM_METRICS_LOGGING = "NOTEBOOK_TRACKER_ENABLE_SYSTEM_METRICS_LOGGING"
 SYSTEM_METRICS_SAMPLING_INTERVAL = "NOTEBOOK_TRACKER_SYSTEM_METRICS_SAMPLING_INTERVAL"
 SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING = "NOTEBOOK_TRACKER_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING"
@@ -189,9 +190,15 @@ def require_all() -> bool:
     return flag(REQUIRE_ALL)
 
 
+def raw(name: str) -> str | None:
+    """The variable exactly as set (None when unset), for a parser that lives with its feature;
+    prefer a typed accessor here."""
+    return os.environ.get(name)
+
+
 def inherited(name: str) -> str | None:
     """A variable the user set for a child process to inherit (e.g. docker's `-e NAME`)."""
-    return os.environ.get(name)
+    return raw(name)
 
 
 def environment() -> dict[str, str]:

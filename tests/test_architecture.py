@@ -171,3 +171,30 @@ def test_no_module_is_over_400_lines(path: Path):
     assert lines <= MAX_LINES, (
         f"{path.relative_to(ROOT)} has {lines} lines: split it by job (at most {MAX_LINES})"
     )
+
+
+def environment_reads(tree: ast.AST) -> Iterator[int]:
+    """Lines reading a variable straight from the process environment: `os.getenv(...)`,
+    `os.environ.get(...)`, `os.environ[...]` (not assignments, and not copies handed to a child
+    process such as `{**os.environ, ...}`)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = ast.unparse(node.func)
+            if target in ("os.getenv", "os.environ.get"):
+                yield node.lineno
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            if ast.unparse(node.value) == "os.environ":
+                yield node.lineno
+
+
+def test_only_env_py_reads_environment_variables():
+    readers = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for module, path in modules()
+        if module != "notebook_tracker.env"
+        for line in environment_reads(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert not readers, (
+        "read environment variables through an accessor in notebook_tracker/env.py (name, "
+        "default, parser), not os.environ: " + ", ".join(readers)
+    )

@@ -12,7 +12,6 @@ See `notebook_tracker.frameworks` for how an integration registers itself.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 import warnings
 from collections.abc import Iterator
@@ -20,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from notebook_tracker import env
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.frameworks import patching
 
-ENV_CELL_AUTOLOG = "NOTEBOOK_TRACKER_FRAMEWORK_AUTOLOG"
+ENV_CELL_AUTOLOG = env.FRAMEWORK_AUTOLOG
 AUTOLOG_TAG = "notebook_tracker.autolog"  # set on runs autologging started itself
 
 # name -> module implementing it (NAME, MODULES, OPTIONS, patch(patcher, state)).
@@ -168,7 +168,7 @@ def _installed(st: IntegrationState) -> bool:
 
 
 def cells_enabled() -> bool:
-    return os.environ.get(ENV_CELL_AUTOLOG, "1").strip().lower() not in ("0", "false", "no", "off")
+    return (env.raw(ENV_CELL_AUTOLOG) or "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 @contextmanager

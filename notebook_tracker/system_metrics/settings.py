@@ -59,7 +59,7 @@ def should_log(explicit: bool | None, default: bool = False) -> bool:
     (False for plain runs, True for project runs and sweeps)."""
     if explicit is not None:
         return bool(explicit)
-    raw = os.environ.get(env.ENABLE_SYSTEM_METRICS_LOGGING, "").strip().lower()
+    raw = (env.raw(env.ENABLE_SYSTEM_METRICS_LOGGING) or "").strip().lower()
     if raw in _TRUE:
         return True
     if raw in _FALSE:
@@ -82,7 +82,7 @@ def check_settings() -> None:
 
 
 def sampling_interval() -> float:
-    raw = os.environ.get(env.SYSTEM_METRICS_SAMPLING_INTERVAL)
+    raw = env.raw(env.SYSTEM_METRICS_SAMPLING_INTERVAL)
     if not raw:
         return DEFAULT_SAMPLING_INTERVAL_S
     try:
@@ -95,7 +95,7 @@ def sampling_interval() -> float:
 
 
 def samples_before_logging() -> int:
-    raw = os.environ.get(env.SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING)
+    raw = env.raw(env.SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING)
     if not raw:
         return DEFAULT_SAMPLES_BEFORE_LOGGING
     try:
@@ -108,7 +108,7 @@ def samples_before_logging() -> int:
 
 
 def node_id() -> str | None:
-    return os.environ.get(env.SYSTEM_METRICS_NODE_ID) or None
+    return env.text(env.SYSTEM_METRICS_NODE_ID)
 
 
 def positive_interval(interval: object) -> float:
