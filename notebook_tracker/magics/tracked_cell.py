@@ -8,13 +8,13 @@ the card is finalized, and the body's error, if any, becomes the cell's error.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from notebook_tracker import config, env, fluent
 from notebook_tracker.cells.arguments import TrackOptions
+from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.magics import collect, files, git_info, history, lineage, notebook_path
@@ -146,7 +146,7 @@ class TrackedCell:
 
     def _write(self, plan: collect.LogPlan) -> None:
         client, run_id = self.active.client, self.active.info.run_id
-        now = int(time.time() * 1000)
+        now = now_ms()
         client.store.log_batch(
             run_id,
             metrics=[Metric(k, v, now, 0) for k, v in plan.metrics.items()],

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from notebook_tracker import validation
+from notebook_tracker.clock import now_ms
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store.paging import decode_token, encode_token
 
@@ -14,7 +14,7 @@ _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
 
 def now() -> int:
-    return int(time.time() * 1000)
+    return now_ms()
 
 
 def token(offset: int, query: str | None = None) -> str:
