@@ -3,6 +3,7 @@ import { test } from 'node:test';
 
 import { flattenGrouping, groupRuns, groupStructure } from '../logic/groups';
 import { runsQuery } from '../logic/query';
+import { sortRuns } from '../logic/runs';
 import { IRun } from '../logic/types';
 
 function run(id: string, parent: string | null = null): IRun {
@@ -65,4 +66,25 @@ test('a grouping of 100,000 runs flattens again in a few milliseconds', () => {
 test('the sidebar asks for runs without tags; other callers get them', () => {
   assert.match(runsQuery({ filter: 'metrics.a > 1', tags: false }), /tags=none/);
   assert.doesNotMatch(runsQuery({ filter: 'metrics.a > 1' }), /tags=/);
+});
+
+test('runs already in order keep it; one out of place is sorted; missing values stay last', () => {
+  const at = (id: string, start: number | null): IRun => ({ ...run(id), start_time: start });
+  const by = { by: { kind: 'attr' as const, key: 'start_time' as const }, descending: true };
+  const listed = [at('c', 3), at('b', 2), at('b2', 2), at('a', 1), at('z', null)];
+  const same = sortRuns(listed, by, 0);
+  assert.notEqual(same, listed, 'a copy');
+  assert.deepEqual(
+    same.map(r => r.run_id),
+    ['c', 'b', 'b2', 'a', 'z']
+  );
+  const shuffled = [at('z', null), at('a', 1), at('c', 3), at('b', 2)];
+  assert.deepEqual(
+    sortRuns(shuffled, by, 0).map(r => r.run_id),
+    ['c', 'b', 'a', 'z']
+  );
+  assert.deepEqual(
+    sortRuns(listed, { ...by, descending: false }, 0).map(r => r.run_id),
+    ['a', 'b', 'b2', 'c', 'z']
+  );
 });

@@ -90,8 +90,26 @@ function compareValues(a: string | number, b: string | number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Whether `runs` already are in `sort`'s order (the server's pages usually are). */
+function inOrder(runs: IRun[], sort: ISort, now: number): boolean {
+  const dir = sort.descending ? -1 : 1;
+  let prev = runs.length ? sortValue(runs[0], sort.by, now) : null;
+  for (let i = 1; i < runs.length; i++) {
+    const v = sortValue(runs[i], sort.by, now);
+    if (v !== null && (prev === null || dir * compareValues(prev, v) > 0)) {
+      return false;
+    }
+    prev = v;
+  }
+  return true;
+}
+
 /** A sorted copy; runs without a value go last whatever the direction; ties keep input order. */
 export function sortRuns(runs: IRun[], sort: ISort, now: number): IRun[] {
+  // 100,000 runs listed newest first need no sort by start time: checking is a tenth of it.
+  if (inOrder(runs, sort, now)) {
+    return runs.slice();
+  }
   const keyed = runs.map((run, i) => ({ run, i, v: sortValue(run, sort.by, now) }));
   const dir = sort.descending ? -1 : 1;
   keyed.sort((x, y) => {
