@@ -120,7 +120,7 @@ def _safe_wrapper(
 
 def _callable_of(raw: Any) -> Callable[..., Any]:
     if inspect.isfunction(raw) or not hasattr(raw, "__get__"):
-        return raw  # type: ignore[no-any-return]
+        return raw
 
     @functools.wraps(getattr(raw, "fn", raw))
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -83,7 +83,8 @@ def _binary_auc(positive: Any, score: Any, w: Any) -> float:
     fps = np.cumsum(w * ~positive)[distinct]
     tpr = np.r_[0.0, tps] / tps[-1]
     fpr = np.r_[0.0, fps] / fps[-1]
-    return float(np.trapezoid(tpr, fpr) if hasattr(np, "trapezoid") else np.trapz(tpr, fpr))
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # type: ignore[attr-defined]
+    return float(trapezoid(tpr, fpr))
 
 
 def regression(y: Any, y_pred: Any, weight: Any) -> dict[str, float] | None:
