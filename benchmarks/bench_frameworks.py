@@ -59,7 +59,7 @@ def _overhead(name: str, times: dict[str, list[float]]) -> None:
         print(f"  {key:<28} {m:.3f} s  overhead {100 * (m - base) / base:+.1f}%")
 
 
-def bench_keras(reps: int, mlflow: Any) -> None:
+def bench_keras(reps: int, mlflow: Any, rows: int) -> None:
     import keras
     import numpy as np
 
@@ -67,7 +67,7 @@ def bench_keras(reps: int, mlflow: Any) -> None:
     from notebook_tracker.frameworks import autolog
 
     rng = np.random.default_rng(0)
-    x = rng.random((20_000, 32)).astype("float32")
+    x = rng.random((rows, 32)).astype("float32")
     y = x @ rng.random((32, 1)).astype("float32")
 
     def fit() -> float:
@@ -96,11 +96,11 @@ def bench_keras(reps: int, mlflow: Any) -> None:
             configure(kind)
             times[kind].append(fit())
     configure("plain")
-    print("keras: 10-epoch fit, 20,000 x 32, batch 256")
+    print(f"keras: 10-epoch fit, {rows:,} x 32, batch 256")
     _overhead("keras", times)
 
 
-def bench_lightning(reps: int, mlflow: Any) -> None:
+def bench_lightning(reps: int, mlflow: Any, rows: int) -> None:
     import lightning.pytorch as L
     import torch
 
@@ -125,7 +125,7 @@ def bench_lightning(reps: int, mlflow: Any) -> None:
             return torch.optim.Adam(self.parameters(), lr=1e-3)
 
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(20_000, 32, generator=g)
+    x = torch.rand(rows, 32, generator=g)
     y = x @ torch.rand(32, 1, generator=g)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=256)
     root = tempfile.mkdtemp()
@@ -163,7 +163,7 @@ def bench_lightning(reps: int, mlflow: Any) -> None:
             configure(kind)
             times[kind].append(fit())
     configure("plain")
-    print("lightning: 10-epoch fit, 20,000 x 32, batch 256 (79 steps/epoch, step + epoch loss)")
+    print(f"lightning: 10-epoch fit, {rows:,} x 32, batch 256 (step and epoch loss)")
     _overhead("lightning", times)
 
 
@@ -252,15 +252,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="keras,lightning,torchsave,udf")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=20_000, help="training rows (fit length)")
     args = parser.parse_args()
     chosen = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="nt-bench-frameworks-") as tmp:
         folder = Path(tmp)
         mlflow = _setup_stores(folder)
         if "keras" in chosen:
-            bench_keras(args.reps, mlflow)
+            bench_keras(args.reps, mlflow, args.rows)
         if "lightning" in chosen:
-            bench_lightning(args.reps, mlflow)
+            bench_lightning(args.reps, mlflow, args.rows)
         if "torchsave" in chosen:
             bench_torchsave(args.reps, mlflow, folder)
         if "udf" in chosen:
