@@ -83,7 +83,11 @@ class SweepMagics(Magics):
                 + ", ".join(skipped),
                 file=sys.stderr,
             )
-        if result.best is not None:
+        if result.best is None:
+            failed = [r for r in result.rows if r.error]
+            why = f" (trial {failed[0].number}: {failed[0].error})" if failed else ""
+            print(f"%%sweep {result.name}: no trial completed{why}", file=sys.stderr)
+        else:
             print(
                 f"sweep {result.name}: best trial {result.best.number}, "
                 f"{result.metric}={result.best.value:.6g}, params {result.best_params}"

@@ -14,7 +14,12 @@ from notebook_tracker.sweeps.driver import METHODS, SweepDriver, SweepOptions, S
 from notebook_tracker.sweeps.executors import make_pool
 from notebook_tracker.sweeps.records import check_name
 from notebook_tracker.sweeps.space import Space, SpaceError, parse_space
-from notebook_tracker.sweeps.trial import CellPayload, FunctionPayload, ProjectPayload
+from notebook_tracker.sweeps.trial import (
+    CellPayload,
+    FunctionPayload,
+    ImportReference,
+    ProjectPayload,
+)
 
 PRUNERS = ("median", "percentile", "halving", "hyperband")
 # Never shipped to a cell's trials: the shell's own objects, and what cannot mean anything there.
@@ -55,8 +60,32 @@ def ship_namespace(namespace: Mapping[str, Any]) -> tuple[bytes, list[str]]:
         try:
             values[name] = cloudpickle.dumps(value)
         except Exception:
-            skipped.append(name)
+            reference = _import_reference(value)
+            if reference is None:
+                skipped.append(name)
+            else:
+                values[name] = cloudpickle.dumps(reference)
     return cloudpickle.dumps(values), skipped
+
+
+def _import_reference(value: Any) -> ImportReference | None:
+    """A function or class that will not pickle (wrapped, say, by an autologging patch) but
+    that its module gives back by name, itself or the original it wraps: workers import it."""
+    import importlib
+
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:
+        return None
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    originals = [value]
+    while hasattr(originals[-1], "__wrapped__") and len(originals) < 5:
+        originals.append(originals[-1].__wrapped__)  # a patch that kept the wrapped original
+    return ImportReference(module, qualname) if any(found is o for o in originals) else None
 
 
 def _in_kernel() -> bool:

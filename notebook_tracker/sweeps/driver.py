@@ -177,6 +177,7 @@ class SweepDriver:
         self, study: Any, pool: Pool, trial: Any = None, spec: Any = None, attempt: int = 1
     ) -> None:
         if spec is None:
+            asked = time.time()
             trial = study.ask(self.dists)
             number = self.next_number
             self.next_number += 1
@@ -201,6 +202,7 @@ class SweepDriver:
                 history=list(self.history),
                 run_name=name,
                 system_metrics=self.o.system_metrics,
+                asked=asked,
             )
             self.result.rows.append(TrialRow(number, "RUNNING", params, run_id=run_id))
         spec.submitted = time.time()

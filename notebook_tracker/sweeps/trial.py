@@ -47,6 +47,7 @@ class TrialSpec:
     history: list[tuple[float, dict[int, float]]] = field(default_factory=list)
     run_name: str | None = None
     system_metrics: bool = True
+    asked: float = 0.0  # the driver began asking Optuna for this trial
     submitted: float = 0.0
 
 
@@ -58,11 +59,28 @@ class TrialResult:
     metrics: dict[str, float] = field(default_factory=dict)
     intermediate: dict[int, float] = field(default_factory=dict)
     error: str | None = None
+    asked: float = 0.0  # copied from the spec: the overhead figures start here
     received: float = 0.0  # the worker unpickled the spec
     started: float = 0.0  # the trial's first line is about to run
     ended: float = 0.0  # the trial's code returned
     recorded: float = 0.0  # its run is ended in the store
     finished: float = 0.0  # set by the driver once the study has been told
+
+
+@dataclass(frozen=True)
+class ImportReference:
+    """A name the worker imports rather than unpickles (see `api.ship_namespace`)."""
+
+    module: str
+    qualname: str
+
+    def resolve(self) -> Any:
+        import importlib
+
+        found: Any = importlib.import_module(self.module)
+        for part in self.qualname.split("."):
+            found = getattr(found, part)
+        return found
 
 
 @dataclass

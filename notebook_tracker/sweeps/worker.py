@@ -46,8 +46,14 @@ def load_namespace(blob: bytes | None) -> dict[str, Any]:
         return {}
     import cloudpickle
 
+    from notebook_tracker.sweeps.trial import ImportReference
+
     values: dict[str, bytes] = cloudpickle.loads(blob)
-    return {name: cloudpickle.loads(data) for name, data in values.items()}
+    namespace = {name: cloudpickle.loads(data) for name, data in values.items()}
+    for name, value in namespace.items():
+        if isinstance(value, ImportReference):
+            namespace[name] = value.resolve()
+    return namespace
 
 
 def system_metrics_hook() -> dict[str, Any]:
@@ -118,7 +124,7 @@ def run_trial(blob: bytes, namespace: bytes | None = None) -> TrialResult:
     _close_leftovers()
     extra = system_metrics_hook() if spec.system_metrics else {}
     active = fluent.start_run(run_id=spec.run_id, **extra)
-    result = TrialResult(spec.number, spec.run_id, COMPLETE, received=received)
+    result = TrialResult(spec.number, spec.run_id, COMPLETE, asked=spec.asked, received=received)
     hook = PruneHook(active, spec) if spec.pruner is not None else None
     ns = load_namespace(namespace if namespace is not None else _NAMESPACE)
     out = io.StringIO()
