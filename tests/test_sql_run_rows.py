@@ -90,3 +90,23 @@ def test_a_page_nobody_waits_for_stops_between_chunks(client, monkeypatch):
     with pytest.raises(SearchCancelled):
         search_run_rows(client.store, [exp], "", "ALL", 100, None, None, cancelled=cancelled)
     assert len(asked) == 2
+
+
+def test_newest_runs_of_several_experiments_may_walk_the_start_time_index(client):
+    from notebook_tracker.store.sql_search import build_run_search
+
+    a, _ = seed(client, 7)
+    b = client.create_experiment("other")
+    client.create_run(b, run_name="newest", start_time=10_000)
+    query = build_run_search([a, b], ["active"], "", ["attributes.start_time DESC"], 0, 3)
+    one = build_run_search([a], ["active"], "", ["attributes.start_time DESC"], 0, 3)
+    with client.store.reader.connect() as conn:
+        sql = str(query.compile(conn))
+        names = [row.name for row in conn.execute(query)]
+        indexes = {row[1] for row in conn.exec_driver_sql("PRAGMA index_list('runs')")}
+        # One experiment keeps its (experiment_id, start_time) index.
+        assert "+runs.experiment_id" not in str(one.compile(conn))
+    # On 100,000 runs SQLite then walks ix_runs_start_time and stops after the page
+    # (benchmarks/bench_sidebar.py) instead of sorting every run.
+    assert "ix_runs_start_time" in indexes and "+runs.experiment_id IN" in sql
+    assert names == ["newest", "r6", "r4"]  # r5 is deleted

@@ -21,12 +21,13 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0004_model_registry"
+HEAD_REVISION = "0005_runs_start_time"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
     "0003_logged_models",
     "0004_model_registry",
+    "0005_runs_start_time",
 )
 
 metadata = MetaData()
@@ -80,6 +81,7 @@ runs = Table(
     Column("owner_started", BigInteger),
     Column("heartbeat_time", BigInteger),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_start_time", "start_time"),
     Index("ix_runs_status", "status"),
 )
 

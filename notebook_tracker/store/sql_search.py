@@ -138,6 +138,13 @@ class case_insensitive_match(_PatternMatch):  # noqa: N801
     inherit_cache = True
 
 
+class no_index(FunctionElement[Any]):  # noqa: N801
+    """A column SQLite must not pick an index for (`+column`), so it can use another."""
+
+    name = "no_index"
+    inherit_cache = True
+
+
 class text_order(FunctionElement[Any]):  # noqa: N801
     """A text column compared by code point on every dialect (SQLite's default order)."""
 
@@ -183,6 +190,16 @@ def _like_sqlite(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any
 def _ilike_sqlite(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     column, pattern = _args(element, compiler, **kw)
     return f"(lower({column}) GLOB lower({pattern}))"
+
+
+@compiles(no_index)
+def _no_index_default(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return _args(element, compiler, **kw)[0]
+
+
+@compiles(no_index, "sqlite")
+def _no_index_sqlite(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{_args(element, compiler, **kw)[0]}"
 
 
 @compiles(text_order)
@@ -333,11 +350,16 @@ def build_run_search(
     """
     comparisons = parse_filter(filter_string)
     from_, ordering = _run_ordering(parse_order_by(order_by))
+    ids = _experiment_ids(experiment_ids)
+    # Runs of several experiments in start-time order: SQLite would seek each experiment in its
+    # index and then sort them all (~1 s for 100,000 runs) unless told to walk the start-time
+    # index and stop at the page's end. One experiment's index gives that order already.
+    experiment = no_index(runs.c.experiment_id) if len(ids) > 1 else runs.c.experiment_id
     stmt = (
         select(*runs.c)
         .select_from(from_)
         .where(
-            runs.c.experiment_id.in_(_experiment_ids(experiment_ids)),
+            experiment.in_(ids),
             runs.c.lifecycle_stage.in_(list(stages)),
             *(_run_clause(c) for c in comparisons),
         )
