@@ -181,6 +181,7 @@ CLIENT = textwrap.dedent(
     """
     import sys, time
     import notebook_tracker as nt
+    from notebook_tracker.errors import MetricsUndelivered
 
     run = nt.start_run()
     for i in range(3000):
