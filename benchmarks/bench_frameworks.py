@@ -221,7 +221,7 @@ def bench_udf(reps: int, mlflow: Any) -> None:
         ours = nt.models.log_model(model, "model", input_example=train.head(3)).model_uri
     with mlflow.start_run():
         theirs = mlflow.sklearn.log_model(
-            model, name="model", input_example=train.head(3)
+            model, name="model", input_example=train.head(3), serialization_format="cloudpickle"
         ).model_uri
     rows = 400_000
     frame = spark.createDataFrame(pd.DataFrame(rng.random((rows, 8)), columns=cols)).repartition(4)
