@@ -4,6 +4,7 @@ compact row (with a CPU sparkline) instead of a dozen `system/...` rows in the m
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 
 from notebook_tracker.widgets.sparkline import sparkline_svg
 
@@ -63,7 +64,7 @@ def summary(values: dict[str, float]) -> list[str]:
 
 
 def system_html(
-    metrics: dict[str, float], series: dict[str, object], images: dict[str, str] | None = None
+    metrics: dict[str, float], series: Mapping[str, object], images: dict[str, str] | None = None
 ) -> str:
     """One `ntc-system` row per node (the machine itself first); empty without system metrics."""
     rows = []
