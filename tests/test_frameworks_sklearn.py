@@ -279,3 +279,25 @@ def test_cells_turn_autologging_on_unless_switched_off(auto, monkeypatch) -> Non
     with nt.start_run() as disabled, autolog.cell_scope():
         Ridge(alpha=3.0).fit(X, y)
     assert nt.get_run(disabled.info.run_id).data.params == {}
+
+
+def test_importing_scikit_learn_after_autolog_is_silent_and_hooks_its_estimators(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    code = (
+        "import notebook_tracker as nt\n"
+        f"nt.set_tracking_uri({str(tmp_path)!r})\n"
+        "nt.sklearn.autolog(log_models=False)\n"
+        "from sklearn.linear_model import Ridge\n"
+        "from sklearn.decomposition import PCA\n"
+        "import numpy as np\n"
+        "X = np.arange(40.0).reshape(20, 2) ** 0.5\n"
+        "Ridge().fit(X, X[:, 0]); PCA(1).fit_transform(X)\n"
+        "print(len(nt.search_runs(output_format='list')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "Warning" not in out.stderr, out.stderr
+    assert out.stdout.strip() == "2"

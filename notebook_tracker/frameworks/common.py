@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -99,6 +100,8 @@ def log_model(
     input_example = None
     if example is not None and st.option("log_input_examples"):
         input_example = example
+    if _sparse(example):
+        example = None  # signatures and examples describe dense data only
     if example is not None and st.option("log_model_signatures"):
         try:
             output = predict(example) if predict is not None else None
@@ -119,6 +122,11 @@ def log_model(
         registered_model_name=st.option("registered_model_name"),
         **save_options,
     )
+
+
+def _sparse(data: Any) -> bool:
+    scipy_sparse = sys.modules.get("scipy.sparse")
+    return scipy_sparse is not None and bool(scipy_sparse.issparse(data))
 
 
 def log_table_csv(run_id: str, columns: Mapping[str, Any], artifact_file: str) -> None:

@@ -96,9 +96,9 @@ def _excluded(cls: type) -> bool:
 
 
 def _estimator_classes() -> list[type]:
-    from sklearn.base import BaseEstimator
+    import sys
 
-    found, todo = [], list(BaseEstimator.__subclasses__())
+    found, todo = [], list(sys.modules["sklearn.base"].BaseEstimator.__subclasses__())
     seen: set[type] = set()
     while todo:
         cls = todo.pop()
@@ -115,8 +115,9 @@ def patch(patcher: Any, st: Any, module_name: str) -> None:
     """On every scikit-learn (sub)module import: hook the estimator classes defined so far."""
     import sys
 
-    if "sklearn.base" not in sys.modules:
-        return
+    base = sys.modules.get("sklearn.base")
+    if base is None or not hasattr(base, "BaseEstimator"):
+        return  # scikit-learn is still being imported: called again as its modules load
     from notebook_tracker.frameworks import sklearn_eval
 
     fit_hook = _fit_hook(st)

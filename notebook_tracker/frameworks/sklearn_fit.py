@@ -195,6 +195,17 @@ def log_fit(
     st: Any, run_id: str, estimator: Any, x: Any, y: Any, weight: Any, example: Any
 ) -> None:
     """Everything after a successful fit; each part fails on its own (a warning)."""
+    with warnings.catch_warnings():
+        # scikit-learn's deprecation notices raised by our get_params()/predict_proba() calls
+        # are about our introspection, not the user's code.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _log_fit(st, run_id, estimator, x, y, weight, example)
+
+
+def _log_fit(
+    st: Any, run_id: str, estimator: Any, x: Any, y: Any, weight: Any, example: Any
+) -> None:
     silent = st.option("silent")
     search = is_search(estimator)
     params = estimator.get_params(deep=not search)
@@ -206,7 +217,8 @@ def log_fit(
                     st.option("pos_label")) or {}  # fmt: skip
     if metrics:
         common.log_metrics(run_id, metrics)
-    if st.option("log_models"):
+    # The sklearn flavor serves predict(): transformers without one (PCA) are not logged.
+    if st.option("log_models") and callable(getattr(estimator, "predict", None)):
         fmt = {"serialization_format": st.option("serialization_format")}
         _part(st, "the model", common.log_model, st, run_id, estimator, "model", example,
               predict_fn(estimator), **fmt)  # fmt: skip
