@@ -41,6 +41,7 @@ def test_each_trial_is_a_child_run_and_the_sweep_run_holds_the_best_and_its_plot
     for run in trials:
         x, opt = float(run.data.params["x"]), run.data.params["opt"]
         assert run.data.metrics["objective"] == pytest.approx(quadratic(x, opt))
+        assert "system/cpu_utilization_percentage" in run.data.metrics  # on by default
     best = min(trials, key=lambda r: r.data.metrics["objective"])
     sweep_run = client.get_run(result.run_id)
     assert sweep_run.info.status == "FINISHED"
@@ -69,9 +70,12 @@ def test_a_trial_logging_several_metrics_needs_metric_named(tracking_uri):
     assert runs[0].info.status == "FAILED"
     result = nt.sweep(
         several_metrics, "x=float(0,1)", trials=2, name="two-b", metric="b", mode="max",
-        progress=lambda r: None,
+        progress=lambda r: None, system_metrics=False,
     )  # fmt: skip
     assert result.best_value == max(r.value for r in result.rows)
+    for row in result.rows:
+        metrics = TrackingClient(tracking_uri).get_run(row.run_id).data.metrics
+        assert sorted(metrics) == ["a", "b"], "no system/... metrics when turned off"
 
 
 def stepped(x):
