@@ -41,7 +41,7 @@ def test_each_trial_is_a_child_run_and_the_sweep_run_holds_the_best_and_its_plot
     for run in trials:
         x, opt = float(run.data.params["x"]), run.data.params["opt"]
         assert run.data.metrics["objective"] == pytest.approx(quadratic(x, opt))
-        assert "system/cpu_utilization_percentage" in run.data.metrics  # on by default
+        assert "system/system_memory_usage_megabytes" in run.data.metrics  # on by default
     best = min(trials, key=lambda r: r.data.metrics["objective"])
     sweep_run = client.get_run(result.run_id)
     assert sweep_run.info.status == "FINISHED"
@@ -76,6 +76,19 @@ def test_a_trial_logging_several_metrics_needs_metric_named(tracking_uri):
     for row in result.rows:
         metrics = TrackingClient(tracking_uri).get_run(row.run_id).data.metrics
         assert sorted(metrics) == ["a", "b"], "no system/... metrics when turned off"
+
+
+def test_switching_system_metrics_off_for_the_session_reaches_sweep_trials(
+    tracking_uri, monkeypatch
+):
+    monkeypatch.setenv("NOTEBOOK_TRACKER_ENABLE_SYSTEM_METRICS_LOGGING", "false")
+    result = nt.sweep(
+        several_metrics, "x=float(0,1)", trials=2, name="quiet", metric="a",
+        progress=lambda r: None,
+    )  # fmt: skip
+    for row in result.rows:
+        metrics = TrackingClient(tracking_uri).get_run(row.run_id).data.metrics
+        assert sorted(metrics) == ["a", "b"], "the session's off switch holds for trials"
 
 
 def stepped(x):

@@ -40,7 +40,7 @@ def _parser() -> _Parser:
     p.add_argument("-e", "--experiment")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--seed", type=int)
-    p.add_argument("--no-system-metrics", dest="system_metrics", action="store_false")
+    p.add_argument("--no-system-metrics", dest="system_metrics", action="store_false", default=None)
     return p
 
 

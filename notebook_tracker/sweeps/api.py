@@ -123,7 +123,7 @@ def run_sweep(
     seed: int | None = None,
     namespace: bytes | None = None,
     progress: Callable[[SweepResult], None] | None = None,
-    system_metrics: bool = True,
+    system_metrics: bool | None = None,
 ) -> SweepResult:
     from notebook_tracker import fluent
 
@@ -197,7 +197,7 @@ def sweep(
     resume: bool = False,
     seed: int | None = None,
     progress: Callable[[SweepResult], None] | None = None,
-    system_metrics: bool = True,
+    system_metrics: bool | None = None,
 ) -> SweepResult:
     """Sweep `fn(**params)` over `space`, each call a child run of one sweep run.
 

@@ -19,6 +19,7 @@ from notebook_tracker.sweeps.executors import Pool
 from notebook_tracker.sweeps.results import Progress, SweepOptions, SweepResult, TrialRow
 from notebook_tracker.sweeps.space import Space, SpaceError
 from notebook_tracker.sweeps.trial import COMPLETE, FAIL, PRUNED, TrialResult, TrialSpec
+from notebook_tracker.system_metrics.settings import should_log
 
 METHODS = ("grid", "random", "tpe")
 HEARTBEAT_EVERY = 60.0
@@ -201,7 +202,7 @@ class SweepDriver:
                 pruner=self.o.pruner,
                 history=list(self.history),
                 run_name=name,
-                system_metrics=self.o.system_metrics,
+                system_metrics=should_log(self.o.system_metrics, default=True),
                 asked=asked,
             )
             self.result.rows.append(TrialRow(number, "RUNNING", params, run_id=run_id))

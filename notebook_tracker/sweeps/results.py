@@ -25,7 +25,8 @@ class SweepOptions:
     parent_run_id: str | None = None
     resume: bool = False
     seed: int | None = None
-    system_metrics: bool = True
+    # None: on unless switched off for the session (the variable or disable_system_metrics_logging)
+    system_metrics: bool | None = None
 
 
 @dataclass

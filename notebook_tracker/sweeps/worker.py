@@ -7,7 +7,6 @@ so no scheduler protocol of our own is needed: the executor carries bytes in and
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import os
 import time
@@ -54,16 +53,6 @@ def load_namespace(blob: bytes | None) -> dict[str, Any]:
         if isinstance(value, ImportReference):
             namespace[name] = value.resolve()
     return namespace
-
-
-def system_metrics_hook() -> dict[str, Any]:
-    """`start_run(log_system_metrics=True)` where the fluent API offers it (issue 14's other
-    half adds it); nothing otherwise, so trials run either way."""
-    from notebook_tracker import fluent
-
-    if "log_system_metrics" in inspect.signature(fluent.start_run).parameters:
-        return {"log_system_metrics": True}
-    return {}
 
 
 class PruneHook:
@@ -122,8 +111,7 @@ def run_trial(blob: bytes, namespace: bytes | None = None) -> TrialResult:
         return spec.payload.run(spec)
     fluent.set_tracking_uri(spec.tracking_uri)
     _close_leftovers()
-    extra = system_metrics_hook() if spec.system_metrics else {}
-    active = fluent.start_run(run_id=spec.run_id, **extra)
+    active = fluent.start_run(run_id=spec.run_id, log_system_metrics=spec.system_metrics)
     result = TrialResult(spec.number, spec.run_id, COMPLETE, asked=spec.asked, received=received)
     hook = PruneHook(active, spec) if spec.pruner is not None else None
     ns = load_namespace(namespace if namespace is not None else _NAMESPACE)
