@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from notebook_tracker import wire
-from notebook_tracker.entities.registry import ModelVersion, RegisteredModel
 from notebook_tracker.models.registry import RegistryClient
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
+from notebook_tracker.wire.registry import model_version, registered_model
 
 MAX_RESULTS_MODELS = 1000
 MAX_RESULTS_VERSIONS = 200_000
@@ -23,43 +23,6 @@ MAX_RESULTS_VERSIONS = 200_000
 
 def _registry(api: MlflowApi) -> RegistryClient:
     return api.registry
-
-
-def version_json(mv: ModelVersion) -> dict[str, Any]:
-    return wire.compact(
-        {
-            "name": mv.name,
-            "version": str(mv.version),
-            "creation_timestamp": mv.creation_timestamp,
-            "last_updated_timestamp": mv.last_updated_timestamp,
-            "user_id": mv.user_id,
-            "current_stage": mv.current_stage,
-            "description": mv.description,
-            "source": mv.source,
-            "run_id": mv.run_id,
-            "status": mv.status,
-            "status_message": mv.status_message,
-            "tags": wire.key_values(mv.tags),
-            "run_link": mv.run_link,
-            "aliases": list(mv.aliases),
-            "model_id": mv.model_id,
-        }
-    )
-
-
-def model_json(rm: RegisteredModel) -> dict[str, Any]:
-    return wire.compact(
-        {
-            "name": rm.name,
-            "creation_timestamp": rm.creation_timestamp,
-            "last_updated_timestamp": rm.last_updated_timestamp,
-            "user_id": rm.user_id,
-            "description": rm.description,
-            "latest_versions": [version_json(v) for v in rm.latest_versions],
-            "tags": wire.key_values(rm.tags),
-            "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(rm.aliases.items())],
-        }
-    )
 
 
 def _tags(req: Params) -> dict[str, str]:
@@ -78,23 +41,22 @@ def create_model(api: Any, req: Params) -> dict[str, Any]:
     rm = _registry(api).create_registered_model(
         req.require("name"), _tags(req), req.string("description")
     )
-    return {"registered_model": model_json(rm)}
+    return {"registered_model": registered_model(rm)}
 
 
 def get_model(api: Any, req: Params) -> dict[str, Any]:
-    return {
-        "registered_model": model_json(_registry(api).get_registered_model(req.require("name")))
-    }
+    rm = _registry(api).get_registered_model(req.require("name"))
+    return {"registered_model": registered_model(rm)}
 
 
 def rename_model(api: Any, req: Params) -> dict[str, Any]:
     rm = _registry(api).rename_registered_model(req.require("name"), req.require("new_name"))
-    return {"registered_model": model_json(rm)}
+    return {"registered_model": registered_model(rm)}
 
 
 def update_model(api: Any, req: Params) -> dict[str, Any]:
     rm = _registry(api).update_registered_model(req.require("name"), req.string("description"))
-    return {"registered_model": model_json(rm)}
+    return {"registered_model": registered_model(rm)}
 
 
 def delete_model(api: Any, req: Params) -> dict[str, Any]:
@@ -110,13 +72,13 @@ def search_models(api: Any, req: Params) -> dict[str, Any]:
         req.string("page_token") or None,
     )
     return wire.compact(
-        {"registered_models": [model_json(m) for m in page], "next_page_token": page.token}
+        {"registered_models": [registered_model(m) for m in page], "next_page_token": page.token}
     )
 
 
 def latest_versions(api: Any, req: Params) -> dict[str, Any]:
     found = _registry(api).get_latest_versions(req.require("name"), req.strings("stages") or None)
-    return {"model_versions": [version_json(v) for v in found]}
+    return {"model_versions": [model_version(v) for v in found]}
 
 
 def set_model_tag(api: Any, req: Params) -> dict[str, Any]:
@@ -145,7 +107,7 @@ def delete_alias(api: Any, req: Params) -> dict[str, Any]:
 
 def get_by_alias(api: Any, req: Params) -> dict[str, Any]:
     mv = _registry(api).get_model_version_by_alias(req.require("name"), req.require("alias"))
-    return {"model_version": version_json(mv)}
+    return {"model_version": model_version(mv)}
 
 
 # -- model versions ------------------------------------------------------------------------------
@@ -162,19 +124,19 @@ def create_version(api: Any, req: Params) -> dict[str, Any]:
         description=req.string("description") or None,
         model_id=req.string("model_id") or None,
     )
-    return {"model_version": version_json(mv)}
+    return {"model_version": model_version(mv)}
 
 
 def get_version(api: Any, req: Params) -> dict[str, Any]:
     mv = _registry(api).get_model_version(req.require("name"), req.require("version"))
-    return {"model_version": version_json(mv)}
+    return {"model_version": model_version(mv)}
 
 
 def update_version(api: Any, req: Params) -> dict[str, Any]:
     mv = _registry(api).update_model_version(
         req.require("name"), req.require("version"), req.string("description")
     )
-    return {"model_version": version_json(mv)}
+    return {"model_version": model_version(mv)}
 
 
 def delete_version(api: Any, req: Params) -> dict[str, Any]:
@@ -190,7 +152,7 @@ def search_versions(api: Any, req: Params) -> dict[str, Any]:
         req.string("page_token") or None,
     )
     return wire.compact(
-        {"model_versions": [version_json(v) for v in page], "next_page_token": page.token}
+        {"model_versions": [model_version(v) for v in page], "next_page_token": page.token}
     )
 
 
@@ -206,7 +168,7 @@ def transition_stage(api: Any, req: Params) -> dict[str, Any]:
         req.require("stage"),
         req.boolean("archive_existing_versions"),
     )
-    return {"model_version": version_json(mv)}
+    return {"model_version": model_version(mv)}
 
 
 def set_version_tag(api: Any, req: Params) -> dict[str, Any]:

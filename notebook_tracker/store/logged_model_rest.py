@@ -17,74 +17,23 @@ from notebook_tracker.entities.logged_models import (
     UPLOAD_FAILED,
     DatasetInput,
     LoggedModel,
-    ModelMetric,
 )
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store import rules
 from notebook_tracker.store.logged_model_base import SEARCH_MAX_RESULTS_DEFAULT, LoggedModelStore
 from notebook_tracker.store.rest_transport import Transport
-from notebook_tracker.wire import double_in as _double_in
-from notebook_tracker.wire import key_value_dict as _kv
 from notebook_tracker.wire import key_values as _kv_out
+from notebook_tracker.wire.logged_models import (
+    dataset_input,
+    dataset_input_from_json,
+    logged_model_from_json,
+)
 
 API = "api/2.0/mlflow/"
 
 
 def _int(value: Any) -> int:
     return int(value or 0)
-
-
-def logged_model_from_json(m: dict[str, Any]) -> LoggedModel:
-    info, data = m.get("info") or {}, m.get("data") or {}
-    return LoggedModel(
-        model_id=info["model_id"],
-        experiment_id=str(info.get("experiment_id", "")),
-        name=info.get("name", ""),
-        artifact_uri=info.get("artifact_uri", ""),
-        status=info.get("status", ""),
-        creation_timestamp_ms=_int(info.get("creation_timestamp_ms")),
-        last_updated_timestamp_ms=_int(info.get("last_updated_timestamp_ms")),
-        model_type=info.get("model_type") or None,
-        source_run_id=info.get("source_run_id") or None,
-        status_message=info.get("status_message") or None,
-        tags=_kv(info.get("tags")),
-        params=_kv(data.get("params")),
-        metrics=[
-            ModelMetric(
-                key=p["key"],
-                value=_double_in(p.get("value", 0.0)),
-                timestamp=_int(p.get("timestamp")),
-                step=_int(p.get("step")),
-                run_id=p.get("run_id") or None,
-                dataset_name=p.get("dataset_name") or None,
-                dataset_digest=p.get("dataset_digest") or None,
-                model_id=info["model_id"],
-            )
-            for p in data.get("metrics") or []
-        ],
-    )
-
-
-def _dataset_from_json(item: dict[str, Any]) -> DatasetInput:
-    d = item.get("dataset") or {}
-    return DatasetInput(
-        name=d.get("name", ""),
-        digest=d.get("digest", ""),
-        source_type=d.get("source_type", ""),
-        source=d.get("source", ""),
-        schema=d.get("schema") or None,
-        profile=d.get("profile") or None,
-        tags=_kv(item.get("tags")),
-    )
-
-
-def _dataset_json(d: DatasetInput) -> dict[str, Any]:
-    dataset = {"name": d.name, "digest": d.digest, "source_type": d.source_type, "source": d.source}
-    if d.schema:
-        dataset["schema"] = d.schema
-    if d.profile:
-        dataset["profile"] = d.profile
-    return {"dataset": dataset, "tags": _kv_out(d.tags)}
 
 
 class RestLoggedModelStore(LoggedModelStore):
@@ -184,7 +133,7 @@ class RestLoggedModelStore(LoggedModelStore):
 
     def log_datasets(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         if datasets:
-            items = [_dataset_json(rules.dataset(d)) for d in datasets]
+            items = [dataset_input(rules.dataset(d)) for d in datasets]
             self._call("POST", "runs/log-inputs", {"run_id": run_id, "datasets": items})
 
     def run_io(self, run_ids: Sequence[str]) -> dict[str, dict[str, list[Any]]]:
@@ -192,8 +141,9 @@ class RestLoggedModelStore(LoggedModelStore):
         for run_id in dict.fromkeys(run_ids):
             run = self._call("GET", "runs/get", run_id=run_id)["run"]
             inputs, outputs = run.get("inputs") or {}, run.get("outputs") or {}
+            datasets = inputs.get("dataset_inputs") or []
             entry: dict[str, list[Any]] = {
-                "datasets": [_dataset_from_json(d) for d in inputs.get("dataset_inputs") or []],
+                "datasets": [dataset_input_from_json(d) for d in datasets],
                 "inputs": [(m["model_id"], 0) for m in inputs.get("model_inputs") or []],
                 "outputs": [
                     (m["model_id"], _int(m.get("step"))) for m in outputs.get("model_outputs") or []
@@ -204,4 +154,4 @@ class RestLoggedModelStore(LoggedModelStore):
         return out
 
 
-__all__ = ["RestLoggedModelStore", "logged_model_from_json"]
+__all__ = ["RestLoggedModelStore"]

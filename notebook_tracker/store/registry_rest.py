@@ -20,49 +20,10 @@ from notebook_tracker.store.registry_rules import (
     check_version,
 )
 from notebook_tracker.store.rest_transport import Transport
+from notebook_tracker.wire import key_values as _kv_out
+from notebook_tracker.wire.registry import model_version_from_json, registered_model_from_json
 
 API = "api/2.0/mlflow/"
-
-
-def _kv(items: Any) -> dict[str, str]:
-    return {i["key"]: i.get("value", "") for i in items or []}
-
-
-def _kv_out(mapping: dict[str, str] | None) -> list[dict[str, str]]:
-    return [{"key": k, "value": str(v)} for k, v in (mapping or {}).items()]
-
-
-def version_from_json(v: dict[str, Any]) -> ModelVersion:
-    return ModelVersion(
-        name=v["name"],
-        version=int(v["version"]),
-        creation_timestamp=int(v.get("creation_timestamp") or 0),
-        last_updated_timestamp=int(v.get("last_updated_timestamp") or 0),
-        source=v.get("source", ""),
-        run_id=v.get("run_id") or None,
-        description=v.get("description") or None,
-        user_id=v.get("user_id") or None,
-        current_stage=v.get("current_stage") or "None",
-        run_link=v.get("run_link") or None,
-        model_id=v.get("model_id") or None,
-        status=v.get("status") or "READY",
-        status_message=v.get("status_message") or None,
-        tags=_kv(v.get("tags")),
-        aliases=list(v.get("aliases") or []),
-    )
-
-
-def model_from_json(m: dict[str, Any]) -> RegisteredModel:
-    return RegisteredModel(
-        name=m["name"],
-        creation_timestamp=int(m.get("creation_timestamp") or 0),
-        last_updated_timestamp=int(m.get("last_updated_timestamp") or 0),
-        description=m.get("description") or None,
-        user_id=m.get("user_id") or None,
-        latest_versions=[version_from_json(v) for v in m.get("latest_versions") or []],
-        tags=_kv(m.get("tags")),
-        aliases={a["alias"]: int(a["version"]) for a in m.get("aliases") or []},
-    )
 
 
 class RestRegistryStore(RegistryStore):
@@ -83,25 +44,25 @@ class RestRegistryStore(RegistryStore):
     ) -> RegisteredModel:
         check_name(name)
         body = {"name": name, "tags": _kv_out(check_tags(tags)), "description": description}
-        return model_from_json(
+        return registered_model_from_json(
             self._call("POST", "registered-models/create", body)["registered_model"]
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return model_from_json(
+        return registered_model_from_json(
             self._call("GET", "registered-models/get", name=name)["registered_model"]
         )
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         check_name(new_name)
         body = {"name": name, "new_name": new_name}
-        return model_from_json(
+        return registered_model_from_json(
             self._call("POST", "registered-models/rename", body)["registered_model"]
         )
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
         body = {"name": name, "description": description}
-        return model_from_json(
+        return registered_model_from_json(
             self._call("PATCH", "registered-models/update", body)["registered_model"]
         )
 
@@ -130,7 +91,7 @@ class RestRegistryStore(RegistryStore):
             order_by=list(order_by) if order_by else None,
             page_token=page_token or None,
         )
-        found = [model_from_json(m) for m in data.get("registered_models", [])]
+        found = [registered_model_from_json(m) for m in data.get("registered_models", [])]
         return PagedList(found, data.get("next_page_token") or None)
 
     # -- versions -------------------------------------------------------------------------------
@@ -156,18 +117,18 @@ class RestRegistryStore(RegistryStore):
         }
         body = {k: v for k, v in body.items() if v is not None}
         data = self._call("POST", "model-versions/create", body)
-        return version_from_json(data["model_version"])
+        return model_version_from_json(data["model_version"])
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         data = self._call("GET", "model-versions/get", name=name, version=str(version))
-        return version_from_json(data["model_version"])
+        return model_version_from_json(data["model_version"])
 
     def update_model_version(
         self, name: str, version: int | str, description: str | None
     ) -> ModelVersion:
         body = {"name": name, "version": str(version), "description": description}
         data = self._call("PATCH", "model-versions/update", body)
-        return version_from_json(data["model_version"])
+        return model_version_from_json(data["model_version"])
 
     def transition_model_version_stage(
         self, name: str, version: int | str, stage: str, archive_existing_versions: bool = False
@@ -179,7 +140,7 @@ class RestRegistryStore(RegistryStore):
             "archive_existing_versions": archive_existing_versions,
         }
         data = self._call("POST", "model-versions/transition-stage", body)
-        return version_from_json(data["model_version"])
+        return model_version_from_json(data["model_version"])
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         self._call("DELETE", "model-versions/delete", {"name": name, "version": str(version)})
@@ -199,7 +160,7 @@ class RestRegistryStore(RegistryStore):
     ) -> list[ModelVersion]:
         body = {"name": name, "stages": list(stages or [])}
         data = self._call("POST", "registered-models/get-latest-versions", body)
-        return [version_from_json(v) for v in data.get("model_versions", [])]
+        return [model_version_from_json(v) for v in data.get("model_versions", [])]
 
     def search_model_versions(
         self,
@@ -216,7 +177,7 @@ class RestRegistryStore(RegistryStore):
             order_by=list(order_by) if order_by else None,
             page_token=page_token or None,
         )
-        found = [version_from_json(v) for v in data.get("model_versions", [])]
+        found = [model_version_from_json(v) for v in data.get("model_versions", [])]
         return PagedList(found, data.get("next_page_token") or None)
 
     # -- aliases --------------------------------------------------------------------------------
@@ -231,4 +192,4 @@ class RestRegistryStore(RegistryStore):
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         data = self._call("GET", "registered-models/alias", name=name, alias=alias)
-        return version_from_json(data["model_version"])
+        return model_version_from_json(data["model_version"])

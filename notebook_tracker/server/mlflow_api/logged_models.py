@@ -13,8 +13,9 @@ from notebook_tracker.entities import logged_models as lm
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
-from notebook_tracker.server.mlflow_api.service import MlflowApi, logged_model_json
+from notebook_tracker.server.mlflow_api.service import MlflowApi
 from notebook_tracker.store.logged_model_base import SEARCH_MAX_RESULTS_DEFAULT
+from notebook_tracker.wire.logged_models import logged_model
 
 STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", *lm.STATUSES)
 
@@ -33,18 +34,18 @@ def create(api: MlflowApi, req: Params) -> dict[str, Any]:
         params=_pairs(req, "params"),
         tags=_pairs(req, "tags"),
     )
-    return {"model": logged_model_json(model)}
+    return {"model": logged_model(model)}
 
 
 def get(api: MlflowApi, req: Params) -> dict[str, Any]:
-    return {"model": logged_model_json(api.models.get(req.require("model_id")))}
+    return {"model": logged_model(api.models.get(req.require("model_id")))}
 
 
 def finalize(api: MlflowApi, req: Params) -> dict[str, Any]:
     status = req.enum("status", STATUSES, first=0)
     if status is None:
         raise request.missing("status")
-    return {"model": logged_model_json(api.models.finalize(req.require("model_id"), status))}
+    return {"model": logged_model(api.models.finalize(req.require("model_id"), status))}
 
 
 def delete(api: MlflowApi, req: Params) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def delete(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 def set_tags(api: MlflowApi, req: Params) -> dict[str, Any]:
     model = api.models.set_tags(req.require("model_id"), _pairs(req, "tags"))
-    return {"model": logged_model_json(model)}
+    return {"model": logged_model(model)}
 
 
 def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
@@ -86,9 +87,7 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
         req.int64("max_results", default=SEARCH_MAX_RESULTS_DEFAULT),
         req.string("page_token") or None,
     )
-    return wire.compact(
-        {"models": [logged_model_json(m) for m in page], "next_page_token": page.token}
-    )
+    return wire.compact({"models": [logged_model(m) for m in page], "next_page_token": page.token})
 
 
 def list_artifacts(api: MlflowApi, req: Params) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from notebook_tracker import wire
 from notebook_tracker.entities import Run
+from notebook_tracker.wire.logged_models import dataset_input
 
 if TYPE_CHECKING:
     from notebook_tracker.artifacts.base import ArtifactRepository
-    from notebook_tracker.entities.logged_models import LoggedModel
     from notebook_tracker.models.registry import RegistryClient
     from notebook_tracker.server.context import TrackerContext
     from notebook_tracker.store.base import TrackingStore
@@ -72,7 +72,7 @@ class MlflowApi:
             return wire.run(run)
         inputs = wire.compact(
             {
-                "dataset_inputs": [dataset_input_json(d) for d in io["datasets"]],
+                "dataset_inputs": [dataset_input(d) for d in io["datasets"]],
                 "model_inputs": [{"model_id": m} for m, _ in io["inputs"]],
             }
         )
@@ -80,56 +80,3 @@ class MlflowApi:
             {"model_outputs": [{"model_id": m, "step": s} for m, s in io["outputs"]]}
         )
         return wire.run(run, inputs, outputs)
-
-
-def dataset_input_json(d: Any) -> dict[str, Any]:
-    return wire.compact(
-        {
-            "tags": wire.key_values(d.tags),
-            "dataset": wire.compact(
-                {
-                    "name": d.name,
-                    "digest": d.digest,
-                    "source_type": d.source_type,
-                    "source": d.source,
-                    "schema": d.schema,
-                    "profile": d.profile,
-                }
-            ),
-        }
-    )
-
-
-def logged_model_json(model: LoggedModel) -> dict[str, Any]:
-    info = wire.compact(
-        {
-            "model_id": model.model_id,
-            "experiment_id": model.experiment_id,
-            "name": model.name,
-            "creation_timestamp_ms": model.creation_timestamp_ms,
-            "last_updated_timestamp_ms": model.last_updated_timestamp_ms,
-            "artifact_uri": model.artifact_uri,
-            "status": model.status,
-            "model_type": model.model_type,
-            "source_run_id": model.source_run_id,
-            "status_message": model.status_message,
-            "tags": wire.key_values(model.tags),
-        }
-    )
-    metrics = [
-        wire.compact(
-            {
-                "key": m.key,
-                "value": wire.double(m.value),
-                "timestamp": m.timestamp,
-                "step": m.step,
-                "run_id": m.run_id,
-                "dataset_name": m.dataset_name,
-                "dataset_digest": m.dataset_digest,
-                "model_id": model.model_id,
-            }
-        )
-        for m in model.metrics
-    ]
-    data = wire.compact({"params": wire.key_values(model.params), "metrics": metrics})
-    return {"info": info, "data": data}

@@ -1,8 +1,10 @@
 """MLflow's REST wire format, both ways: entities <-> protobuf-JSON, and the protocol's limits.
 
 The one place MLflow's JSON is written and read: the server's MLflow-compatible API
-(server/mlflow_api/) answers with the writers, the REST stores (store/rest*.py) send with the
-writers and read replies with the readers, so the two ends cannot drift. Protobuf-JSON habits:
+(server/mlflow_api/, server/model_registry_api.py) answers with the writers, the REST stores
+(store/*rest*.py) send with the writers and read replies with the readers, so the two ends
+cannot drift. Runs and experiments are here; `wire.registry` holds registered models and
+model versions, `wire.logged_models` logged models and dataset inputs. Protobuf-JSON habits:
 unset and empty fields are left out, NaN and ±inf are the strings "NaN", "Infinity",
 "-Infinity", int64 may arrive as a string, `RunInfo` carries both `run_id` and the legacy
 `run_uuid`.
