@@ -43,7 +43,7 @@ def store_roots(
 ) -> ArtifactRoots:
     """The roots a store owns: its default artifact root, the artifacts destination of a server
     in front of it (default for SQLite: beside the database) and the roots allowed explicitly."""
-    own = getattr(store, "artifact_root", None)
+    own = store.artifact_root
     roots = [own] if own and not own.startswith(PROXY_SCHEME) else []
     destination = artifacts_destination
     if destination is None and tracking_uri.startswith("sqlite:"):

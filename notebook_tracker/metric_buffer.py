@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from notebook_tracker import env
 from notebook_tracker.errors import TrackerError
-from notebook_tracker.store.base import TrackingStore
+from notebook_tracker.store.base import MetricSink, TrackingStore
 
 _log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def _retryable(error: BaseException) -> bool:
 
 
 def _where(store: TrackingStore) -> str:
-    uri = getattr(store, "uri", None)
-    if isinstance(uri, str) and "@" in uri:  # never a password in a message
+    uri = store.uri
+    if "@" in uri:  # never a password in a message
         uri = uri.split("://", 1)[0] + "://…@" + uri.rsplit("@", 1)[1]
     return uri or repr(store)
 
@@ -104,8 +104,8 @@ class MetricBuffer:
 
     def __init__(self, store: TrackingStore, open_runs: Callable[[], list[str]]) -> None:
         self.store = store
-        make_sink = getattr(store, "metric_sink", None)
-        self.sink = make_sink() if make_sink is not None else StoreSink(store)
+        own_sink = store.metric_sink()
+        self.sink: MetricSink = own_sink if own_sink is not None else StoreSink(store)
         self.rows: deque[tuple[str, str, float, float, int]] = deque()
         self.append = self.rows.append
         self.max_points = max_points()

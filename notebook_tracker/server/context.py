@@ -142,7 +142,7 @@ class TrackerContext:
         """The artifact roots this server owns: its artifacts destination, the store's default
         artifact root (opened on first use) and the allowed roots."""
         if self._roots is None:
-            store_root = getattr(self.store, "artifact_root", None)
+            store_root = self.store.artifact_root
             own = [store_root] if store_root and not store_root.startswith(PROXY_SCHEME) else []
             self._roots = self._make_roots(own)
         return self._roots

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from notebook_tracker.entities import (
     Experiment,
@@ -17,13 +18,42 @@ from notebook_tracker.entities import (
     ViewType,
 )
 from notebook_tracker.entities.logged_models import ModelMetric
+from notebook_tracker.errors import TrackerError
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_THRESHOLD = 50000
 
 
+MetricRow = tuple[str, str, float, int, int]  # (run_id, key, value, timestamp_ms, step)
+
+
+class MetricSink(Protocol):
+    """Where the metric buffer's flusher writes points, when a store has its own way."""
+
+    def write(self, rows: Sequence[MetricRow]) -> None: ...
+
+    def end_run(
+        self, run_id: str, status: str, end_time: int, rows: Sequence[MetricRow]
+    ) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def settle(self, raise_errors: bool) -> None: ...
+
+    def blocked(self) -> TrackerError | None: ...
+
+    def close(self) -> None: ...
+
+
 class TrackingStore(ABC):
     """Metadata of experiments and runs. Artifacts live in an artifact repository beside it."""
+
+    uri: str  # where it is (a database URL or a server's address), as messages name it
+    artifact_root: str | None = None  # the default root of new experiments, when it owns one
+
+    def metric_sink(self) -> MetricSink | None:
+        """Its own sink for the metric buffer; None: the buffer writes with `log_metric_rows`."""
+        return None
 
     # -- experiments -------------------------------------------------------------------------
     @abstractmethod
@@ -58,6 +88,10 @@ class TrackingStore(ABC):
 
     @abstractmethod
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """NotFound when the experiment has no tag `key`."""
 
     # -- runs --------------------------------------------------------------------------------
     @abstractmethod

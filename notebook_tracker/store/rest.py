@@ -120,6 +120,10 @@ class RestStore(TrackingStore):
         body = {"experiment_id": experiment_id, "key": tag.key, "value": tag.value}
         self._call("POST", "experiments/set-experiment-tag", body)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        body = {"experiment_id": experiment_id, "key": key}
+        self._call("POST", "experiments/delete-experiment-tag", body)
+
     # -- runs --------------------------------------------------------------------------------
     def create_run(
         self,

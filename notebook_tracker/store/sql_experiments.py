@@ -40,7 +40,7 @@ def _already_exists(name: str) -> AlreadyExists:
 class ExperimentsMixin:
     reader: Any
     writer: Any
-    artifact_root: str
+    artifact_root: str | None
 
     def _ensure_default_experiment(self) -> None:
         with self.reader.connect() as conn:
@@ -73,6 +73,8 @@ class ExperimentsMixin:
                 raise
 
     def _artifact_location(self, experiment_id: str) -> str:
+        if self.artifact_root is None:  # SqlStore always sets one: a subclass forgot to
+            raise InvalidParameter("No default artifact root: pass an artifact_location.")
         return f"{self.artifact_root.rstrip('/')}/{experiment_id}"
 
     def create_experiment(

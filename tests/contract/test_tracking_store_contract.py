@@ -46,6 +46,16 @@ def test_an_experiment_reads_back_by_id_and_name_and_can_be_renamed_and_deleted(
     assert [e.experiment_id for e in found] == [experiment_id]
 
 
+def test_an_experiment_tag_can_be_deleted_and_a_missing_one_is_not_found(store, experiment_id):
+    store.set_experiment_tag(experiment_id, "stage", "draft")
+    store.delete_experiment_tag(experiment_id, "stage")
+    assert store.get_experiment(experiment_id).tags == {"team": "ml"}
+    with pytest.raises(NotFound, match="stage"):
+        store.delete_experiment_tag(experiment_id, "stage")
+    with pytest.raises(NotFound):
+        store.delete_experiment_tag("987654321", "team")
+
+
 def test_a_logged_batch_reads_back_whole(store, experiment_id):
     run = _run(store, experiment_id, tags={"stage": "dev"})
     run_id = run.info.run_id

@@ -6,7 +6,7 @@ from typing import Any
 
 from notebook_tracker import validation
 from notebook_tracker.entities import ViewType
-from notebook_tracker.errors import NotFound, TrackerError
+from notebook_tracker.errors import NotFound
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
 from notebook_tracker.wire import compact, experiment
@@ -89,14 +89,7 @@ def set_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
 def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     experiment_id = req.require("experiment_id")
     key = req.require("key")
-    remove = getattr(api.store, "delete_experiment_tag", None)
-    if remove is None:
-        raise TrackerError(
-            "Deleting experiment tags is not supported by this tracking store yet; set the tag "
-            "to an empty value instead.",
-            error_code="NOT_IMPLEMENTED",
-        )
-    remove(experiment_id, key)
+    api.store.delete_experiment_tag(experiment_id, key)
     return {}
 
 
