@@ -9,6 +9,7 @@ import contextvars
 import inspect
 import io
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -97,3 +98,47 @@ def _plot(importance: dict[str, float], kind: str) -> bytes:
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()
+
+
+def fit_hook(st: Any, flavor: str, format_option: str) -> Any:
+    """The scikit-learn API's `fit` hook: the fit in a training run, its inner `train` logging
+    no Booster, then the estimator as the model (`format_option` names the file-format option)."""
+    from notebook_tracker.frameworks import autolog as _autolog
+
+    def hook(original: Any, self: Any, *args: Any, **kwargs: Any) -> None:
+        with _autolog.training_run(st) as run_id:
+            if run_id is None:
+                original(self, *args, **kwargs)
+                return
+            x = args[0] if args else kwargs.get("X")
+            example = common.head(x) if st.option("log_models") else None
+            with sklearn_fit(self):
+                original(self, *args, **kwargs)
+            if st.option("log_models"):
+                fmt = {format_option: st.option(format_option)}
+                with _autolog.quietly(st):
+                    common.log_model(st, run_id, self, "model", example, self.predict,
+                                     flavor=flavor, **fmt)  # fmt: skip
+
+    return hook
+
+
+def patch_framework(
+    patcher: Any, train_modules: tuple[str, ...], train_hook: Any,
+    sklearn_module: str, base_class: str, fit: Any,
+) -> None:  # fmt: skip
+    """Hook `train` in every imported module that holds its own reference, and `fit` on the
+    scikit-learn-API base class and every subclass that defines one."""
+
+    for name in train_modules:
+        module = sys.modules.get(name)
+        if module is not None and "train" in vars(module):
+            patcher.wrap(module, "train", train_hook)
+    sk = sys.modules.get(sklearn_module)
+    if sk is not None and hasattr(sk, base_class):
+        todo = [getattr(sk, base_class)]
+        while todo:
+            cls = todo.pop()
+            todo.extend(cls.__subclasses__())
+            if "fit" in vars(cls):
+                patcher.wrap(cls, "fit", fit, guard=sklearn_module)

@@ -8,7 +8,6 @@ same, and the estimator as the model, with signature and input example).
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from notebook_tracker.frameworks import autolog as _autolog
@@ -90,42 +89,15 @@ def _after_train(st: Any, run_id: str, booster: Any, logger: Any) -> None:
         common.log_model(st, run_id, booster, "model", None, None, flavor=NAME)
 
 
-def _fit_hook(st: Any) -> Any:
-    def hook(original: Any, self: Any, *args: Any, **kwargs: Any) -> None:
-        from notebook_tracker.frameworks import boosting, common
-
-        with _autolog.training_run(st) as run_id:
-            if run_id is None:
-                original(self, *args, **kwargs)
-                return
-            x = args[0] if args else kwargs.get("X")
-            example = common.head(x) if st.option("log_models") else None
-            with boosting.sklearn_fit(self):
-                original(self, *args, **kwargs)
-            if st.option("log_models"):
-                fmt = st.option("serialization_format")
-                with _autolog.quietly(st):
-                    common.log_model(st, run_id, self, "model", example, self.predict,
-                                     flavor=NAME, serialization_format=fmt)  # fmt: skip
-
-    return hook
-
-
 def patch(patcher: Any, st: Any, module_name: str) -> None:
-    """Hook every imported module's `train` (each holds its own reference) and the
-    scikit-learn-API classes' `fit`; called again on each import of the framework's modules."""
-    for name in ("lightgbm", "lightgbm.engine", "lightgbm.sklearn"):
-        module = sys.modules.get(name)
-        if module is not None and "train" in vars(module):
-            patcher.wrap(module, "train", _train_hook(st))
-    sk = sys.modules.get("lightgbm.sklearn")
-    if sk is not None and hasattr(sk, "LGBMModel"):
-        todo, hook = [sk.LGBMModel], _fit_hook(st)
-        while todo:
-            cls = todo.pop()
-            todo.extend(cls.__subclasses__())
-            if "fit" in vars(cls):
-                patcher.wrap(cls, "fit", hook, guard=SKLEARN_GUARD)
+    """Hook every imported module's `train` and the scikit-learn-API classes' `fit`; called
+    again on each import of the framework's modules."""
+    from notebook_tracker.frameworks import boosting
+
+    boosting.patch_framework(
+        patcher, ("lightgbm", "lightgbm.engine", "lightgbm.sklearn"), _train_hook(st),
+        SKLEARN_GUARD, "LGBMModel", boosting.fit_hook(st, NAME, "serialization_format"),
+    )  # fmt: skip
 
 
 # -- flavor ------------------------------------------------------------------------------------
