@@ -58,3 +58,28 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
         time.sleep(interval)
+
+
+def execute_in_kernel(nb: object, folder: object, uri: str, timeout: int = 300) -> None:
+    """Run a notebook top to bottom in a real kernel (nbclient) started in `folder`, logging to
+    `uri` (the kernel inherits NOTEBOOK_TRACKER_URI); this process's variables are put back after.
+    Raises CellExecutionError, naming the cell, if any cell fails."""
+    from nbclient import NotebookClient
+
+    keys = ("NOTEBOOK_TRACKER_URI", "NOTEBOOK_TRACKER_ARTIFACT_ROOT")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ["NOTEBOOK_TRACKER_URI"] = uri
+    os.environ.pop("NOTEBOOK_TRACKER_ARTIFACT_ROOT", None)
+    try:
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(folder)}},
+        ).execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from helpers import execute_in_kernel
 
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import ViewType
@@ -19,22 +18,7 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 def execute(name: str, folder: Path) -> tuple[nbformat.NotebookNode, TrackingClient]:
     nb = nbformat.read(EXAMPLES / name, as_version=4)
     uri = f"sqlite:///{folder / 'store' / 'tracker.db'}"
-    saved = {
-        k: os.environ.get(k) for k in ("NOTEBOOK_TRACKER_URI", "NOTEBOOK_TRACKER_ARTIFACT_ROOT")
-    }
-    os.environ["NOTEBOOK_TRACKER_URI"] = uri
-    os.environ.pop("NOTEBOOK_TRACKER_ARTIFACT_ROOT", None)
-    try:
-        # Raises CellExecutionError, naming the cell, if any cell fails.
-        NotebookClient(
-            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    execute_in_kernel(nb, folder, uri)
     return nb, TrackingClient(uri)
 
 

@@ -11,7 +11,7 @@ pytest.importorskip("lightning")
 os.environ.setdefault("KERAS_BACKEND", "torch")
 pytest.importorskip("keras")
 nbformat = pytest.importorskip("nbformat")
-from nbclient import NotebookClient  # noqa: E402
+from helpers import execute_in_kernel  # noqa: E402
 
 from notebook_tracker.client import TrackingClient  # noqa: E402
 from notebook_tracker.entities import ViewType  # noqa: E402
@@ -63,21 +63,7 @@ def runs(tmp_path_factory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("dl-kernel")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     uri = f"sqlite:///{folder / 'tracker.db'}"
-    saved = {
-        k: os.environ.get(k) for k in ("NOTEBOOK_TRACKER_URI", "NOTEBOOK_TRACKER_ARTIFACT_ROOT")
-    }
-    os.environ["NOTEBOOK_TRACKER_URI"] = uri
-    os.environ.pop("NOTEBOOK_TRACKER_ARTIFACT_ROOT", None)
-    try:
-        NotebookClient(
-            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    execute_in_kernel(nb, folder, uri, timeout=300)
     client = TrackingClient(uri)
     found = client.search_runs(
         [e.experiment_id for e in client.search_experiments(ViewType.ALL)], max_results=100
