@@ -20,6 +20,7 @@ PARENT_RUN_ID = "NOTEBOOK_TRACKER_PARENT_RUN_ID"
 SYNC_LOGGING = "NOTEBOOK_TRACKER_SYNC_LOGGING"
 FLUSH_INTERVAL = "NOTEBOOK_TRACKER_FLUSH_INTERVAL"
 HEARTBEAT_TIMEOUT = "NOTEBOOK_TRACKER_HEARTBEAT_TIMEOUT"
+SQLITE_SYNCHRONOUS = "NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS"
 S3_ENDPOINT_URL = "NOTEBOOK_TRACKER_S3_ENDPOINT_URL"
 TRACKING_TOKEN = "NOTEBOOK_TRACKER_TOKEN"
 REQUIRE_ALL = "NOTEBOOK_TRACKER_REQUIRE_ALL"
@@ -46,6 +47,8 @@ DEFAULT_FLUSH_INTERVAL_S = 0.5
 DEFAULT_HEARTBEAT_TIMEOUT_S = 600.0
 DEFAULT_MAX_BUFFERED_POINTS = 1_000_000
 DEFAULT_JOURNAL_MAX_BYTES = 1 << 30
+DEFAULT_SQLITE_SYNCHRONOUS = "FULL"
+SQLITE_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 _TRUE = ("1", "true", "yes")
 
 
@@ -139,6 +142,19 @@ def flush_interval_s() -> float:
 
 def heartbeat_timeout_s() -> float:
     return seconds(HEARTBEAT_TIMEOUT, DEFAULT_HEARTBEAT_TIMEOUT_S)
+
+
+def sqlite_synchronous() -> str:
+    """SQLite's `PRAGMA synchronous` for every connection: FULL (default), NORMAL or EXTRA."""
+    raw = os.environ.get(SQLITE_SYNCHRONOUS, "").strip()
+    if not raw:
+        return DEFAULT_SQLITE_SYNCHRONOUS
+    if raw.upper() not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise _invalid(
+            f"{SQLITE_SYNCHRONOUS} must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)} "
+            f"(FULL survives a power loss, NORMAL only a process crash), got {raw!r}."
+        )
+    return raw.upper()
 
 
 def max_buffered_points() -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
+from notebook_tracker import env
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store import db_errors
 
@@ -67,13 +68,16 @@ def _create_sqlite(uri: str, immediate: bool) -> Engine:
         except OSError as error:
             raise db_errors.folder_error(database, error) from None
     engine = create_engine(uri, connect_args={"timeout": 30, "check_same_thread": False})
+    # FULL fsyncs the WAL at each commit: a committed flush survives a power loss, which is what
+    # docs/tracking.md promises. NORMAL only survives a process crash (see the durability section).
+    synchronous = env.sqlite_synchronous()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         # mmap shares the OS page cache across pooled connections: searches over a store that
