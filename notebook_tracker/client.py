@@ -27,6 +27,7 @@ from notebook_tracker.entities import (
     ViewType,
 )
 from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.run_columns import RunColumns
 from notebook_tracker.store import get_store
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 
@@ -144,6 +145,25 @@ class TrackingClient:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [str(experiment_ids)]
         return self.store.search_runs(
+            [str(e) for e in experiment_ids],
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    def search_run_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[RunColumns, str | None]:
+        """One page of `search_runs` as columns, for `frames.columns_to_frame`."""
+        return self.store.search_run_columns(
             [str(e) for e in experiment_ids],
             filter_string,
             run_view_type,

@@ -9,6 +9,8 @@ from typing import Any
 from notebook_tracker import fluent, metric_buffer
 from notebook_tracker.entities import MetricHistory, Run, ViewType
 from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.run_columns import RunColumns
+from notebook_tracker.store.base import SEARCH_MAX_RESULTS_THRESHOLD
 
 
 def flush() -> None:
@@ -60,20 +62,38 @@ def search_runs(
         ids = [e.experiment_id for e in fluent.search_experiments(view_type=ViewType.ALL)]
     else:
         ids = [fluent.resolve_experiment_id(None)]
-    runs: list[Run] = []
+    if output_format not in ("pandas", "list"):
+        raise InvalidParameter(f"Unknown output_format {output_format!r}: use 'pandas' or 'list'.")
+    if output_format == "list":
+        runs: list[Run] = []
+        token = None
+        while len(runs) < max_results:
+            page = client.search_runs(
+                ids,
+                filter_string,
+                run_view_type,
+                _page_size(max_results, len(runs)),
+                order_by,
+                token,
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
+        return runs
+    from notebook_tracker.frames import columns_to_frame
+
+    found = RunColumns()
     token = None
-    while len(runs) < max_results:
-        page = client.search_runs(
-            ids, filter_string, run_view_type, min(50_000, max_results - len(runs)), order_by, token
+    while len(found) < max_results:
+        columns, token = client.search_run_columns(
+            ids, filter_string, run_view_type, _page_size(max_results, len(found)), order_by, token
         )
-        runs.extend(page)
-        token = page.token
+        found.extend(columns)
         if not token:
             break
-    if output_format == "list":
-        return runs
-    if output_format != "pandas":
-        raise InvalidParameter(f"Unknown output_format {output_format!r}: use 'pandas' or 'list'.")
-    from notebook_tracker.frames import runs_to_frame
+    return columns_to_frame(found)
 
-    return runs_to_frame(runs)
+
+def _page_size(wanted: int, have: int) -> int:
+    return min(SEARCH_MAX_RESULTS_THRESHOLD, wanted - have)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from notebook_tracker.entities import (
     Experiment,
@@ -19,6 +19,9 @@ from notebook_tracker.entities import (
 )
 from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import TrackerError
+
+if TYPE_CHECKING:
+    from notebook_tracker.run_columns import RunColumns
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_THRESHOLD = 50000
@@ -174,6 +177,24 @@ class TrackingStore(ABC):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]: ...
+
+    def search_run_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[RunColumns, str | None]:
+        """One page of `search_runs` as columns (for a DataFrame); stores that can read them
+        without building Runs override this."""
+        from notebook_tracker.run_columns import RunColumns
+
+        page = self.search_runs(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+        return RunColumns.from_runs(page), page.token
 
     # -- liveness of RUNNING runs --------------------------------------------------------------
     def heartbeat(self, run_ids: Sequence[str]) -> None:

@@ -1,6 +1,7 @@
 """The one page-token format and result limits, shared by every store (the clock is clock.py).
 
-A page token carries the offset of the next page and a fingerprint of the search it came from
+A page token carries the offset of the next page (or, for run searches, the order keys of the
+last run shown: run_pages.py) and a fingerprint of the search it came from
 (what was searched, the filter, the order, the view...). A token used with another search, or
 one that was not made here, is refused with a message saying so, rather than silently paging
 through something else; an offset no search can reach is refused before it reaches SQL.
@@ -45,13 +46,35 @@ def decode_token(token: str | None, query: str | None = None) -> int:
         raise _invalid(token, "it holds no valid offset")
     if offset > MAX_OFFSET:
         raise _invalid(token, f"its offset {offset} is beyond any result (at most {MAX_OFFSET})")
+    _check_query(token, fields, query)
+    return offset
+
+
+def keyset_token(values: list[Any], query: str) -> str:
+    """A token for the page after the row whose order keys are `values` (JSON scalars)."""
+    return base64.urlsafe_b64encode(json.dumps({"after": values, "q": query}).encode()).decode()
+
+
+def keyset_fields(token: str, query: str) -> list[Any]:
+    """The order keys a keyset token carries; 400 if it is malformed or was made by a different
+    search. The caller checks that they fit its order."""
+    fields = _token_fields(token)
+    values = fields.get("after")
+    if not isinstance(values, list) or not all(
+        v is None or isinstance(v, (str, int, float)) for v in values
+    ):
+        raise _invalid(token, "it is not a token this server returned")
+    _check_query(token, fields, query)
+    return values
+
+
+def _check_query(token: str, fields: dict[str, Any], query: str | None) -> None:
     if query is not None and fields.get("q") != query:
         raise InvalidParameter(
             f"Invalid page_token {_shown(token)}: it belongs to a different search (another "
             "filter, order or view). Repeat the search that returned it, "
             "or start again without a page_token."
         )
-    return offset
 
 
 def _token_fields(token: str) -> dict[str, Any]:
@@ -69,6 +92,11 @@ def _token_fields(token: str) -> dict[str, Any]:
 def _shown(token: object) -> str:
     text = ascii(token)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def invalid_token(token: object, why: str) -> InvalidParameter:
+    """The error for a page token that cannot be used, saying `why` and what to pass instead."""
+    return _invalid(token, why)
 
 
 def _invalid(token: object, why: str) -> InvalidParameter:

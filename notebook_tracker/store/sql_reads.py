@@ -11,10 +11,25 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, select
 
 from notebook_tracker.entities import MetricHistory, PagedList, Run, ViewType
+from notebook_tracker.run_columns import RunColumns
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from notebook_tracker.store.metric_chunks import unpack_history
 from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
+from notebook_tracker.store.run_pages import page_rows
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
+from notebook_tracker.store.schema import runs as runs_t
+from notebook_tracker.store.sql_run_columns import read_key_values
+from notebook_tracker.store.sql_search import RunSearch, run_search
+
+# The `runs` columns behind RunColumns.info, in its order.
+_INFO_SQL_COLUMNS = (
+    "run_uuid",
+    "experiment_id",
+    "status",
+    "artifact_uri",
+    "start_time",
+    "end_time",
+)
 
 
 class RunReadsMixin:
@@ -52,6 +67,26 @@ class RunReadsMixin:
         page.token = encode_token(end, bound) if end < len(history) else None
         return page
 
+    def _run_search(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        run_view_type: str,
+        max_results: int,
+        order_by: Sequence[str] | None,
+    ) -> tuple[RunSearch, str]:
+        """The search and the fingerprint its page tokens are bound to."""
+        self.maybe_reap()
+        check_max_results(max_results)
+        search = run_search(
+            [str(e) for e in experiment_ids],
+            ViewType.stages(run_view_type),
+            filter_string,
+            order_by,
+        )
+        # Not the experiment ids: "all experiments" may gain one between two pages.
+        return search, query_key("runs", run_view_type, filter_string or "", list(order_by or []))
+
     def search_runs(
         self,
         experiment_ids: Sequence[str],
@@ -61,23 +96,34 @@ class RunReadsMixin:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        from notebook_tracker.store.sql_search import build_run_search
-
-        self.maybe_reap()
-        check_max_results(max_results)
-        # Not the experiment ids: "all experiments" may gain one between two pages.
-        bound = query_key("runs", run_view_type, filter_string or "", list(order_by or []))
-        offset = decode_token(page_token, bound)
-        query = build_run_search(
-            [str(e) for e in experiment_ids],
-            ViewType.stages(run_view_type),
-            filter_string,
-            order_by,
-            offset,
-            max_results + 1,
+        search, bound = self._run_search(
+            experiment_ids, filter_string, run_view_type, max_results, order_by
         )
         with self.reader.connect() as conn:
-            ids = [row[0] for row in conn.execute(query)]
-            found = self._load_runs(conn, ids[:max_results])
-        token = encode_token(offset + max_results, bound) if len(ids) > max_results else None
+            rows, token = page_rows(
+                conn, search, [runs_t.c.run_uuid], max_results, page_token, bound
+            )
+            found = self._load_runs(conn, [row[0] for row in rows])
         return PagedList(found, token)
+
+    def search_run_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[RunColumns, str | None]:
+        """`search_runs` as columns, read without a Run per row (see run_columns.py)."""
+        search, bound = self._run_search(
+            experiment_ids, filter_string, run_view_type, max_results, order_by
+        )
+        info = [runs_t.c[name] for name in _INFO_SQL_COLUMNS]
+        width = len(info)
+        with self.reader.connect() as conn:
+            rows, token = page_rows(conn, search, info, max_results, page_token, bound)
+            ids = [row[0] for row in rows]
+            param_rows, metric_rows, tag_rows = read_key_values(conn, ids)
+        found = RunColumns([tuple(row[:width]) for row in rows], param_rows, metric_rows, tag_rows)
+        return found, token

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, func, select
 from sqlalchemy.types import JSON
 
 from notebook_tracker.entities import ViewType
-from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
+from notebook_tracker.store.paging import check_max_results, query_key
 from notebook_tracker.store.schema import latest_metrics, params, runs, tags
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -118,27 +118,24 @@ def search_run_rows(
 
     Raises SearchCancelled when `cancelled()` turns true between chunks.
     """
-    from notebook_tracker.store.sql_search import build_run_search
+    from notebook_tracker.store.run_pages import page_rows
+    from notebook_tracker.store.sql_search import run_search
 
     store.maybe_reap()
     check_max_results(max_results)
     bound = query_key("runs", run_view_type, filter_string or "", list(order_by or []))
-    offset = decode_token(page_token, bound)
-    query = build_run_search(
+    search = run_search(
         [str(e) for e in experiment_ids],
         ViewType.stages(run_view_type),
         filter_string,
         order_by,
-        offset,
-        max_results + 1,
     )
     found: list[dict[str, Any]] = []
     with store.reader.connect() as conn:
-        ids = [row[0] for row in conn.execute(query)]
-        for chunk in _chunks(ids[:max_results]):
+        rows, token = page_rows(conn, search, [runs.c.run_uuid], max_results, page_token, bound)
+        for chunk in _chunks([row[0] for row in rows]):
             if cancelled():
                 raise SearchCancelled()
             by_id = _rows_for(conn, chunk, with_tags)
             found.extend(by_id[i] for i in chunk if i in by_id)
-    token = encode_token(offset + max_results, bound) if len(ids) > max_results else None
     return found, token

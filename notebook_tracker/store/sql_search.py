@@ -12,6 +12,7 @@ case (and a PRAGMA can change that), so on SQLite patterns are translated to GLO
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -307,33 +308,103 @@ def _attribute_order(
     return [(value.asc() if ascending else value.desc()).nulls_last()]
 
 
-def _run_ordering(terms: Sequence[OrderTerm]) -> tuple[FromClause, list[ColumnElement[Any]]]:
-    """(FROM clause with the joins the order needs, ORDER BY expressions)."""
+@dataclass(frozen=True)
+class OrderKey:
+    """One ORDER BY term of a run search, as keyset paging needs it.
+
+    `kind` says what a page token may carry for it: "int", "text", "float" (nullable values),
+    "rank" (a small non-null int) or "id" (the non-null run id). Nullable keys sort NULL last.
+    """
+
+    expr: ColumnElement[Any]
+    ascending: bool
+    kind: str
+
+    @property
+    def nullable(self) -> bool:
+        return self.kind not in ("rank", "id")
+
+    def clause(self, nulls_last: bool = True) -> ColumnElement[Any]:
+        ordered = self.expr.asc() if self.ascending else self.expr.desc()
+        return ordered.nulls_last() if nulls_last and self.nullable else ordered
+
+
+@dataclass(frozen=True)
+class RunSearch:
+    """A run search before paging: its FROM, its WHERE clauses and its total order."""
+
+    from_: FromClause
+    where: list[ColumnElement[bool]]
+    keys: list[OrderKey]
+    # The first key is a nullable column an index can give in order (see run_pages).
+    splits_on_null: bool
+
+
+def _attribute_key(column: ColumnElement[Any], key: str, ascending: bool) -> OrderKey:
+    if key == "run_id":
+        return OrderKey(text_order(column), ascending, "id")
+    if key in _TEXT_KEYS:
+        return OrderKey(text_order(column), ascending, "text")
+    return OrderKey(column, ascending, "int")
+
+
+def _run_ordering(terms: Sequence[OrderTerm]) -> tuple[FromClause, list[OrderKey]]:
+    """(FROM clause with the joins the order needs, the order's keys, ending on a unique one)."""
     from_: FromClause = runs
-    clauses: list[ColumnElement[Any]] = []
+    keys: list[OrderKey] = []
     for term in terms:
         if term.entity == "attribute":
-            clauses += _attribute_order(_RUN_COLUMNS[term.key], term.key, term.ascending)
+            keys.append(_attribute_key(_RUN_COLUMNS[term.key], term.key, term.ascending))
             continue
         table = latest_metrics if term.entity == "metric" else _KEY_VALUE_TABLES[term.entity]
         joined = table.alias()
-        value: ColumnElement[Any]
         from_ = from_.outerjoin(
             joined, and_(joined.c.run_uuid == runs.c.run_uuid, joined.c.key == term.key)
         )
+        missing = joined.c.run_uuid.is_(None)
         if term.entity == "metric":
-            rank = case((joined.c.run_uuid.is_(None), 2), (joined.c.is_nan == true(), 1), else_=0)
-            value = joined.c.value
+            rank = case((missing, 2), (joined.c.is_nan == true(), 1), else_=0)
+            # Only numbers carry a value, so that runs of one rank compare equal past it.
+            value = case((and_(~missing, joined.c.is_nan == false()), joined.c.value), else_=None)
+            keys += [OrderKey(rank, True, "rank"), OrderKey(value, term.ascending, "float")]
         else:
-            rank = case((joined.c.run_uuid.is_(None), 1), else_=0)
-            value = text_order(joined.c.value)
-        clauses += [rank, value.asc() if term.ascending else value.desc()]
-    keys = {(t.entity, t.key) for t in terms}
-    if ("attribute", "start_time") not in keys:
-        clauses.append(runs.c.start_time.desc().nulls_last())
-    if ("attribute", "run_id") not in keys:
-        clauses.append(runs.c.run_uuid.asc())
-    return from_, clauses
+            rank = case((missing, 1), else_=0)
+            keys += [
+                OrderKey(rank, True, "rank"),
+                OrderKey(text_order(joined.c.value), term.ascending, "text"),
+            ]
+    named = {(t.entity, t.key) for t in terms}
+    if ("attribute", "start_time") not in named:
+        keys.append(OrderKey(runs.c.start_time, False, "int"))
+    if ("attribute", "run_id") not in named:
+        # The primary key's own order (not code points on PostgreSQL), so its index serves it.
+        keys.append(OrderKey(runs.c.run_uuid, True, "id"))
+    return from_, keys
+
+
+def run_search(
+    experiment_ids: Sequence[str],
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+) -> RunSearch:
+    """The parts of a run search; raises FilterSyntaxError for a filter or order_by that does
+    not parse."""
+    comparisons = parse_filter(filter_string)
+    terms = parse_order_by(order_by)
+    from_, keys = _run_ordering(terms)
+    ids = _experiment_ids(experiment_ids)
+    # Runs of several experiments in start-time order: SQLite would seek each experiment in its
+    # index and then sort them all (~1 s for 100,000 runs) unless told to walk the start-time
+    # index and stop at the page's end. One experiment's index gives that order already.
+    experiment = no_index(runs.c.experiment_id) if len(ids) > 1 else runs.c.experiment_id
+    where = [
+        experiment.in_(ids),
+        runs.c.lifecycle_stage.in_(list(stages)),
+        *(_run_clause(c) for c in comparisons),
+    ]
+    first_is_attribute = not terms or terms[0].entity == "attribute"
+    return RunSearch(from_, where, keys, first_is_attribute and keys[0].nullable)
 
 
 def build_run_search(
@@ -344,27 +415,14 @@ def build_run_search(
     offset: int,
     limit: int,
 ) -> Select[Any]:
-    """SELECT of the `runs` columns (run_uuid first) of one page of matching runs, in order.
+    """SELECT of the `runs` columns (run_uuid first) of one page of matching runs, in order,
+    found by offset (run_pages pages by key instead).
 
     Raises FilterSyntaxError for a filter or order_by that does not parse.
     """
-    comparisons = parse_filter(filter_string)
-    from_, ordering = _run_ordering(parse_order_by(order_by))
-    ids = _experiment_ids(experiment_ids)
-    # Runs of several experiments in start-time order: SQLite would seek each experiment in its
-    # index and then sort them all (~1 s for 100,000 runs) unless told to walk the start-time
-    # index and stop at the page's end. One experiment's index gives that order already.
-    experiment = no_index(runs.c.experiment_id) if len(ids) > 1 else runs.c.experiment_id
-    stmt = (
-        select(*runs.c)
-        .select_from(from_)
-        .where(
-            experiment.in_(ids),
-            runs.c.lifecycle_stage.in_(list(stages)),
-            *(_run_clause(c) for c in comparisons),
-        )
-    )
-    return stmt.order_by(*ordering).offset(offset).limit(limit)
+    search = run_search(experiment_ids, stages, filter_string, order_by)
+    stmt = select(*runs.c).select_from(search.from_).where(*search.where)
+    return stmt.order_by(*(k.clause() for k in search.keys)).offset(offset).limit(limit)
 
 
 def build_experiment_search(
@@ -392,4 +450,11 @@ def build_experiment_search(
     return stmt.order_by(*ordering).offset(offset).limit(limit)
 
 
-__all__ = ["build_run_search", "build_experiment_search", "like_to_glob"]
+__all__ = [
+    "OrderKey",
+    "RunSearch",
+    "build_experiment_search",
+    "build_run_search",
+    "like_to_glob",
+    "run_search",
+]

@@ -1,0 +1,129 @@
+"""One page of a run search, found by key (keyset paging) rather than by OFFSET.
+
+A page token carries the order keys of the last run of the page before, so the next page is
+"the runs after that one": its cost does not grow with how deep into the results it is, and
+streaming a million runs is linear. The token stays opaque and bound to its search (paging.py).
+
+When the first key is a nullable column (start_time by default), a page reads the runs having
+a value first, in an order an index gives, and only then those without (NULLs last): a single
+ORDER BY ... NULLS LAST would keep PostgreSQL from using the index and make SQLite sort.
+The page that crosses from one part to the other is the one page taking two queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, and_, false, or_, select
+
+from notebook_tracker.store.paging import invalid_token, keyset_fields, keyset_token
+from notebook_tracker.store.sql_search import OrderKey, RunSearch
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "text": (str,),
+    "float": (int, float),
+    "rank": (int,),
+    "id": (str,),
+}
+
+
+def _equal(key: OrderKey, value: Any) -> ColumnElement[bool]:
+    return key.expr.is_(None) if value is None else key.expr == value
+
+
+def _strictly_after(key: OrderKey, value: Any) -> ColumnElement[bool]:
+    if value is None:  # NULLs come last: nothing is after one but other NULLs, which tie
+        return false()
+    beyond = key.expr > value if key.ascending else key.expr < value
+    return or_(beyond, key.expr.is_(None)) if key.nullable else beyond
+
+
+def after(keys: Sequence[OrderKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """True for the runs that come after the run whose order keys are `values`."""
+    clause: ColumnElement[bool] = false()
+    for key, value in reversed(list(zip(keys, values, strict=True))):
+        clause = or_(_strictly_after(key, value), and_(_equal(key, value), clause))
+    return clause
+
+
+def _values(token: str | None, bound: str, keys: Sequence[OrderKey]) -> list[Any] | None:
+    if not token:
+        return None
+    values = keyset_fields(token, bound)
+    if len(values) != len(keys):
+        raise invalid_token(token, "it does not fit this search's order")
+    for key, value in zip(keys, values, strict=True):
+        ok = isinstance(value, _KINDS[key.kind]) and not isinstance(value, bool)
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            ok = False  # beyond any BIGINT: the database would refuse the comparison
+        if not ok and not (value is None and key.nullable):
+            raise invalid_token(token, "it holds a value this search's order cannot take")
+    return values
+
+
+def _query(
+    search: RunSearch, columns: Sequence[Any], extra: Sequence[Any], order: Sequence[Any]
+) -> Any:
+    labels = [k.expr.label(f"_key{i}") for i, k in enumerate(search.keys)]
+    stmt = select(*columns, *labels).select_from(search.from_).where(*search.where, *extra)
+    return stmt.order_by(*order)
+
+
+def _split_rows(
+    conn: Connection,
+    search: RunSearch,
+    columns: Sequence[Any],
+    values: list[Any] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    first, rest = search.keys[0], search.keys[1:]
+    # With the NULLs apart, the first key's plain order is the index's on both dialects.
+    order = [first.clause(nulls_last=False), *(k.clause() for k in rest)]
+    rows: list[Row[Any]] = []
+    if values is None or values[0] is not None:
+        where = [first.expr.is_not(None)]
+        if values is not None:
+            v = values[0]
+            where += [first.expr <= v if not first.ascending else first.expr >= v]
+            where.append(after(search.keys, values))
+        query = _query(search, columns, where, order)
+        rows = list(conn.execute(query.limit(limit)))
+        if len(rows) >= limit:
+            return rows
+        values = None
+    where = [first.expr.is_(None)]
+    if values is not None:
+        where.append(after(rest, values[1:]))
+    query = _query(search, columns, where, [k.clause() for k in rest])
+    return rows + list(conn.execute(query.limit(limit - len(rows))))
+
+
+def page_rows(
+    conn: Connection,
+    search: RunSearch,
+    columns: Sequence[Any],
+    max_results: int,
+    page_token: str | None,
+    bound: str,
+) -> tuple[list[Row[Any]], str | None]:
+    """(rows of `columns` for one page, next page token); each row ends with the order keys.
+
+    Raises InvalidParameter for a token that was not made by this search.
+    """
+    values = _values(page_token, bound, search.keys)
+    if search.splits_on_null:
+        rows = _split_rows(conn, search, columns, values, max_results + 1)
+    else:
+        where = [] if values is None else [after(search.keys, values)]
+        query = _query(search, columns, where, [k.clause() for k in search.keys])
+        rows = list(conn.execute(query.limit(max_results + 1)))
+    if len(rows) <= max_results:
+        return rows, None
+    rows = rows[:max_results]
+    last = rows[-1]
+    return rows, keyset_token(list(last[len(columns) :]), bound)
+
+
+__all__ = ["after", "page_rows"]
