@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import struct
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
@@ -10,6 +12,8 @@ from typing import Any
 from notebook_tracker.entities import MetricHistory
 
 _SWAP = sys.byteorder != "little"
+_INT64 = struct.Struct("<q")
+_FLOAT64 = struct.Struct("<d")
 
 
 def _pack(typecode: str, items: list[Any]) -> bytes:
@@ -21,6 +25,8 @@ def _pack(typecode: str, items: list[Any]) -> bytes:
 
 def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict[str, Any]]:
     """(run_id, key, value, timestamp, step) rows -> one chunk row per (run, key)."""
+    if isinstance(rows, (list, tuple)) and len(rows) == 1:
+        return [_pack_point(*rows[0])]
     grouped: dict[tuple[str, str], tuple[list[int], list[int], list[float]]] = {}
     for run_id, key, value, timestamp, step in rows:
         cols = grouped.get((run_id, key))
@@ -41,6 +47,45 @@ def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict[str
             "values": _pack("d", values),
         }
         for (run_id, key), (steps, timestamps, values) in grouped.items()
+    ]
+
+
+def _pack_point(run_id: str, key: str, value: float, timestamp: int, step: int) -> dict[str, Any]:
+    """One point's chunk (a synchronous write), without the grouping of `pack_rows`."""
+    try:
+        steps, timestamps = _INT64.pack(step), _INT64.pack(timestamp)
+    except struct.error:
+        raise OverflowError(f"step {step} or timestamp {timestamp} is beyond 64 bits") from None
+    return {
+        "run_uuid": run_id,
+        "key": key,
+        "count": 1,
+        "min_step": step,
+        "max_step": step,
+        "steps": steps,
+        "timestamps": timestamps,
+        "values": _FLOAT64.pack(value),
+    }
+
+
+def latest_points(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict[str, Any]]:
+    """The last point per (run, key) by (step, timestamp): rows for the latest_metrics upsert."""
+    latest: dict[tuple[str, str], tuple[int, int, float]] = {}
+    for run_id, key, value, timestamp, step in rows:
+        current = latest.get((run_id, key))
+        if current is None or (step, timestamp) >= (current[0], current[1]):
+            latest[(run_id, key)] = (step, timestamp, value)
+    isnan = math.isnan
+    return [
+        {
+            "run_uuid": r,
+            "key": k,
+            "step": st,
+            "timestamp": ts,
+            "value": 0.0 if isnan(v) else v,
+            "is_nan": isnan(v),
+        }
+        for (r, k), (st, ts, v) in latest.items()
     ]
 
 

@@ -30,12 +30,14 @@ from notebook_tracker.store.base import (
 )
 from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.logged_model_sql import insert_model_metrics
-from notebook_tracker.store.metric_chunks import pack_rows
+from notebook_tracker.store.metric_chunks import latest_points, pack_rows
+from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
 from notebook_tracker.store.schema_version import ensure_schema
 from notebook_tracker.store.sql_experiments import ExperimentsMixin
 from notebook_tracker.store.sql_liveness import LivenessMixin
+from notebook_tracker.store.sql_metric_write import SqliteMetricWriter, compact_due
 from notebook_tracker.store.sql_reads import RunReadsMixin
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -48,6 +50,12 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
         self.artifact_root = default_artifact_root or config.default_artifact_root(uri)
         self.heartbeat_timeout_ms = int(env.heartbeat_timeout_s() * 1000)
         self._last_reap = 0.0
+        self._compaction_due = DueKeys()
+        self._sqlite_metrics = (
+            SqliteMetricWriter(self.writer, self._compaction_due)
+            if self.writer.dialect.name == "sqlite"
+            else None
+        )
         ensure_schema(self.writer)
         self._ensure_default_experiment()
 
@@ -247,6 +255,9 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
         rows = list(rows)
         if not rows:
             return
+        if self._sqlite_metrics is not None and self._sqlite_metrics.write(rows):
+            return
+        # Not written: a run is missing or deleted, and the check below says which.
         with self.writer.begin() as conn:
             for run_id in {r[0] for r in rows}:
                 self._require_run(conn, run_id, for_logging=True)
@@ -314,27 +325,10 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
     def _insert_metrics(
         self, conn: Connection, rows: Sequence[tuple[str, str, float, int, int]]
     ) -> None:
-        latest: dict[tuple[str, str], tuple[int, int, float]] = {}
-        for run_id, key, value, timestamp, step in rows:
-            current = latest.get((run_id, key))
-            if current is None or (step, timestamp) >= (current[0], current[1]):
-                latest[(run_id, key)] = (step, timestamp, value)
-        conn.execute(q.INSERT_CHUNKS, pack_rows(rows))
-        isnan = math.isnan
-        conn.execute(
-            q.upsert_latest(conn.dialect.name),
-            [
-                {
-                    "run_uuid": r,
-                    "key": k,
-                    "step": st,
-                    "timestamp": ts,
-                    "value": 0.0 if isnan(v) else v,
-                    "is_nan": isnan(v),
-                }
-                for (r, k), (st, ts, v) in latest.items()
-            ],
-        )
+        chunks = pack_rows(rows)
+        conn.execute(q.INSERT_CHUNKS, chunks)
+        conn.execute(q.upsert_latest(conn.dialect.name), latest_points(rows))
+        compact_due(conn, self._compaction_due, [(c["run_uuid"], c["key"]) for c in chunks])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.writer.begin() as conn:

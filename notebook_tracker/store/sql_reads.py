@@ -14,10 +14,12 @@ from notebook_tracker.entities import MetricHistory, PagedList, Run, ViewType
 from notebook_tracker.run_columns import RunColumns
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from notebook_tracker.store.metric_chunks import unpack_history
+from notebook_tracker.store.metric_compaction import READ_COMPACT_CHUNKS
 from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
 from notebook_tracker.store.run_pages import page_rows
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import runs as runs_t
+from notebook_tracker.store.sql_metric_write import compact_after_read
 from notebook_tracker.store.sql_run_columns import read_key_values
 from notebook_tracker.store.sql_search import RunSearch, run_search
 
@@ -34,6 +36,7 @@ _INFO_SQL_COLUMNS = (
 
 class RunReadsMixin:
     reader: Any
+    writer: Any
 
     if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
 
@@ -58,6 +61,8 @@ class RunReadsMixin:
                 .order_by(metric_chunks_t.c.chunk_id)
             ).all()
         history = unpack_history(key, chunks)
+        if len(chunks) > READ_COMPACT_CHUNKS:  # written before compaction, or by many processes
+            compact_after_read(self.writer, run_id, key, [len(c[0]) // 8 for c in chunks])
         if max_results is None and not page_token:
             return history
         bound = query_key("metric-history", run_id, key)

@@ -1,0 +1,171 @@
+"""Writing metric points: the SQLite fast path, and compaction wired to SQLAlchemy connections.
+
+A synchronous `log_metric` commits one point per call, so the fixed cost of a write is the
+cost of a point. On SQLite that write skips SQLAlchemy's per-statement work (compiling,
+result objects: most of the time when the statement itself takes microseconds) and talks to
+the driver directly with fixed SQL that sqlite3 keeps prepared. The run-state check is folded
+into the insert (`WHERE EXISTS` an active run), so it costs no statement and needs no cache
+that another process's `delete_run` could make stale: a row count short of the chunks means
+some run is missing or deleted, nothing is written, and the caller's slow path says which.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
+
+from notebook_tracker.store import db_errors
+from notebook_tracker.store.metric_chunks import latest_points, pack_rows
+from notebook_tracker.store.metric_compaction import (
+    READ_COMPACT_CHUNKS,
+    DueKeys,
+    Execute,
+    compact_key,
+    full_groups,
+)
+
+_log = logging.getLogger(__name__)
+
+Row = tuple[str, str, float, int, int]
+_inherited: list[Any] = []
+
+_INSERT_IF_ACTIVE = (
+    'INSERT INTO "metric_chunks" ("run_uuid", "key", "count", "min_step", "max_step", "steps", '
+    '"timestamps", "values") SELECT :run_uuid, :key, :count, :min_step, :max_step, :steps, '
+    ':timestamps, :values WHERE EXISTS (SELECT 1 FROM "runs" WHERE "run_uuid" = :run_uuid '
+    "AND \"lifecycle_stage\" = 'active')"
+)
+_UPSERT_LATEST = (
+    'INSERT INTO "latest_metrics" ("run_uuid", "key", "step", "timestamp", "value", "is_nan") '
+    "VALUES (:run_uuid, :key, :step, :timestamp, :value, :is_nan) "
+    'ON CONFLICT ("run_uuid", "key") DO UPDATE SET "step" = excluded."step", '
+    '"timestamp" = excluded."timestamp", "value" = excluded."value", '
+    '"is_nan" = excluded."is_nan" WHERE excluded."step" > "latest_metrics"."step" OR '
+    '(excluded."step" = "latest_metrics"."step" AND '
+    'excluded."timestamp" >= "latest_metrics"."timestamp")'
+)
+
+
+class SqliteMetricWriter:
+    """Metric rows into a SQLite store in one transaction, on a connection of its own.
+
+    The connection is taken from the writer's pool once and kept: a checkout and return per
+    point cost as much as the insert itself.
+    """
+
+    def __init__(self, engine: Engine, due: DueKeys) -> None:
+        self.engine = engine
+        self.due = due
+        self._lock = threading.Lock()
+        self._pooled: Any = None
+        self._pid = 0
+
+    def write(self, rows: Sequence[Row]) -> bool:
+        """Write `rows`; False (and nothing written) if one of their runs is not active."""
+        try:
+            chunks = pack_rows(rows)
+            latest = latest_points(rows)
+        except OverflowError as error:  # a step or timestamp beyond 64 bits
+            raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
+        with self._lock:
+            raw = self._connection()
+            try:
+                return self._write(raw, chunks, latest)
+            except sqlite3.Error as error:
+                self._pooled, pooled = None, self._pooled
+                pooled.invalidate()  # whatever went wrong, the next write starts afresh
+                wrapped = sa_exc.DBAPIError.instance(None, None, error, sqlite3.Error)
+                translated = db_errors.for_exception(wrapped, error, self.engine.url)
+                if translated is None:
+                    raise
+                raise translated from None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pooled is None or self._pid != os.getpid():
+            if self._pooled is not None:
+                # The parent's handle: never used, closed or returned to a pool in the child.
+                _inherited.append(self._pooled)
+            self._pooled = self.engine.raw_connection()
+            self._pid = os.getpid()
+        raw = self._pooled.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        return raw
+
+    def _write(
+        self, raw: sqlite3.Connection, chunks: list[dict[str, Any]], latest: list[dict[str, Any]]
+    ) -> bool:
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            if raw.executemany(_INSERT_IF_ACTIVE, chunks).rowcount != len(chunks):
+                raw.execute("ROLLBACK")
+                return False
+            raw.executemany(_UPSERT_LATEST, latest)
+            due = self.due.due((c["run_uuid"], c["key"]) for c in chunks)
+            if due:
+                execute = _sqlite_execute(raw)
+                for run_id, key in due:
+                    compact_key(execute, "sqlite", run_id, key)
+            raw.execute("COMMIT")
+            return True
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+
+
+def _sqlite_execute(raw: sqlite3.Connection) -> Execute:
+    def execute(sql: str, params: Any) -> list[Any]:
+        if isinstance(params, list):
+            raw.executemany(sql, params)
+            return []
+        return raw.execute(sql, params).fetchall()
+
+    return execute
+
+
+_PG_PARAM = re.compile(r":(\w+)")
+_pg_sql: dict[str, str] = {}
+
+
+def sa_execute(conn: Connection) -> Execute:
+    """Compaction's statements on a SQLAlchemy connection, in its current transaction."""
+    postgres = conn.dialect.name == "postgresql"
+
+    def execute(sql: str, params: Any) -> list[Any]:
+        if postgres:
+            sql = _pg_sql.get(sql) or _pg_sql.setdefault(sql, _PG_PARAM.sub(r"%(\1)s", sql))
+        result = conn.exec_driver_sql(sql, params)
+        return list(result.fetchall()) if result.returns_rows else []
+
+    return execute
+
+
+def compact_due(conn: Connection, due: DueKeys, keys: Sequence[tuple[str, str]]) -> None:
+    """Count a write of each (run, key) and tail-compact those due, in `conn`'s transaction."""
+    now = due.due(keys)
+    if now:
+        execute = sa_execute(conn)
+        for run_id, key in now:
+            compact_key(execute, conn.dialect.name, run_id, key)
+
+
+def compact_after_read(writer: Engine, run_id: str, key: str, counts: Sequence[int]) -> None:
+    """A read found `counts` chunks for (run_id, key): merge them if many are small.
+
+    Best effort: the read already has its points, so a store that cannot be written now (read
+    only, locked) only means the next read merges them."""
+    if len(counts) <= READ_COMPACT_CHUNKS or not full_groups(counts):
+        return
+    try:
+        with writer.begin() as conn:
+            compact_key(sa_execute(conn), conn.dialect.name, run_id, key, full=True)
+    except Exception as error:
+        _log.debug("could not compact metric %r of run %s: %s", key, run_id, error)
