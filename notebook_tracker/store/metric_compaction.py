@@ -9,8 +9,9 @@ identical, duplicates and NaN/inf included.
 
 Two plans:
 - tail (while writing): when the last FANOUT or more chunks are all smaller than a tier bound
-  (16, 256, 4096 points), merge them; repeated, this is a counter in base FANOUT, so each point
-  is rewritten at most three times and a key keeps about FANOUT chunks per tier;
+  (16, 256, 4096 points), merge them; repeated, this works like a counter in base FANOUT: a
+  point written alone is rewritten about four times on average (at most six), and 100,000
+  points written one per commit leave 64 chunks;
 - full (on a read that found many chunks): merge every run of small chunks up to FULL_MAX.
 
 Both run inside the caller's write transaction. SQLite serializes writers (BEGIN IMMEDIATE); on

@@ -54,6 +54,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
         self._sqlite_metrics = (
             SqliteMetricWriter(self.writer, self._compaction_due)
             if self.writer.dialect.name == "sqlite"
+            and self.writer.url.database not in (None, "", ":memory:")  # one database per thread
             else None
         )
         ensure_schema(self.writer)
