@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from notebook_tracker import config, validation
+from notebook_tracker import config, run_jobs, validation
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import (
     Experiment,
@@ -110,6 +110,7 @@ class TrackingClient:
         )
 
     def get_run(self, run_id: str) -> Run:
+        run_jobs.wait(run_id)  # the run's background work (an autologged model) first
         return self.store.get_run(run_id)
 
     def update_run(
@@ -144,6 +145,7 @@ class TrackingClient:
     ) -> PagedList[Run]:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [str(experiment_ids)]
+        run_jobs.wait_all()
         return self.store.search_runs(
             [str(e) for e in experiment_ids],
             filter_string,
@@ -220,6 +222,7 @@ class TrackingClient:
         self.store.log_batch(run_id, list(metrics), list(params), list(tags))
 
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+        run_jobs.wait(run_id)
         return self.store.get_metric_history(run_id, key)
 
     # -- artifacts ---------------------------------------------------------------------------
@@ -302,9 +305,11 @@ class TrackingClient:
             self.set_tag(run_id, "mlflow.loggedArtifacts", json.dumps(logged))
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        run_jobs.wait(run_id)
         return self._artifact_repo(run_id).list_artifacts(path)
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+        run_jobs.wait(run_id)
         dst = dst_path or tempfile.mkdtemp(prefix="nt-artifacts-")
         Path(dst).mkdir(parents=True, exist_ok=True)
         return self._artifact_repo(run_id).download_artifacts(path, dst)

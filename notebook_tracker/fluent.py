@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from notebook_tracker import config, env, metric_buffer, validation
+from notebook_tracker import config, env, metric_buffer, run_jobs, validation
 from notebook_tracker.client import TrackingClient, current_user
 from notebook_tracker.entities import (
     Experiment,
@@ -267,7 +267,10 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         )
     if run.system_metrics is not None:  # its last points go out with the run's end
         run.system_metrics.stop(flush=False)
-    run.buffer.end_run(run.info.run_id, status, int(_time() * 1000))
+    run_id, end_time = run.info.run_id, int(_time() * 1000)
+    # Background work of the run (autologged models) lands before its end.
+    if not run_jobs.end_after_jobs(run_id, lambda: run.buffer.end_run(run_id, status, end_time)):
+        run.buffer.end_run(run_id, status, end_time)
 
 
 def run_for_logging() -> ActiveRun:

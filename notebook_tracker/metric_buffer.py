@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from notebook_tracker import env
+from notebook_tracker import env, run_jobs
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.store.base import MetricSink, TrackingStore
 
@@ -288,6 +288,7 @@ def buffer_for(store: TrackingStore, open_runs: Callable[[], list[str]]) -> Metr
 
 
 def flush_all(raise_errors: bool = True) -> None:
+    run_jobs.wait_all()  # what runs log in the background is written before it is read
     for buf in list(_buffers.values()):
         buf.flush(raise_errors=raise_errors)
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from notebook_tracker import env
+from notebook_tracker import env, run_jobs
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.frameworks import patching
 
@@ -241,6 +241,8 @@ def training_run(st: IntegrationState) -> Iterator[str | None]:
         yield None
         return
     run = fluent.start_run(tags={AUTOLOG_TAG: st.name})
+    # The fit returns as soon as it is done; the run ends once its background logging is.
+    run_jobs.defer_end(run.info.run_id)
     status = "FINISHED"
     try:
         yield run.info.run_id
@@ -265,6 +267,7 @@ def quietly(st: IntegrationState) -> Iterator[None]:
 
 def reset_for_tests() -> None:
     global _cell_depth
+    run_jobs.wait_all()
     with _lock:
         for st in list(_states.values()):
             _uninstall(st)

@@ -54,6 +54,12 @@ def _entered(integration: str) -> Iterator[None]:
         _inside.reset(token)
 
 
+def scope(integration: str) -> Any:
+    """Calls made inside are not hooked by `integration` (as inside a hooked call): for work
+    an integration does on another thread, e.g. predicting with a copy of a fitted model."""
+    return _entered(integration)
+
+
 def warn(integration: str, what: str, error: BaseException) -> None:
     warnings.warn(
         f"notebook-tracker {integration} autologging: {what} failed "

@@ -11,6 +11,7 @@ import math
 import warnings
 from typing import Any
 
+from notebook_tracker import run_jobs
 from notebook_tracker.frameworks import autolog, common, sklearn_metrics
 
 PREFIX = "training_"
@@ -94,6 +95,13 @@ def training_metrics(estimator: Any, x: Any, y: Any, weight: Any, pos_label: Any
 
 
 def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    if run_jobs.in_worker():
+        # warnings' filters are process-wide: changing them here, off the user's thread,
+        # could undo the user's own `catch_warnings` (or leave ours in place).
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -213,6 +221,25 @@ def _log_fit(
         params.update({f"best_{k}": v for k, v in estimator.best_params_.items()})
     _part(st, "params", common.log_params, run_id, params, silent)
     _part(st, "tags", common.set_tags, run_id, estimator_tags(estimator))
+    if not search:
+        from notebook_tracker.frameworks import sklearn_deferred
+
+        job = sklearn_deferred.snapshot_job(st, run_id, estimator, x, y, weight, example)
+        if job is not None:
+            run_jobs.submit(run_id, job)
+            return
+    log_results(st, run_id, estimator, x, y, weight, example)
+    if search:
+        from notebook_tracker.frameworks import sklearn_search
+
+        _part(st, "the parameter search", sklearn_search.log_search, st, run_id, estimator,
+              example)  # fmt: skip
+
+
+def log_results(
+    st: Any, run_id: str, estimator: Any, x: Any, y: Any, weight: Any, example: Any
+) -> None:
+    """Training metrics and the model: what needs predictions and serialisation."""
     metrics = _part(st, "training metrics", training_metrics, estimator, x, y, weight,
                     st.option("pos_label")) or {}  # fmt: skip
     if metrics:
@@ -222,11 +249,6 @@ def _log_fit(
         fmt = {"serialization_format": st.option("serialization_format")}
         _part(st, "the model", common.log_model, st, run_id, estimator, "model", example,
               predict_fn(estimator), **fmt)  # fmt: skip
-    if search:
-        from notebook_tracker.frameworks import sklearn_search
-
-        _part(st, "the parameter search", sklearn_search.log_search, st, run_id, estimator,
-              example)  # fmt: skip
 
 
 def _part(st: Any, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from notebook_tracker import run_jobs
 from notebook_tracker.errors import InvalidParameter, TrackerError
 from notebook_tracker.models.mlmodel import Model, directory_size
 from notebook_tracker.models.signature import ModelSignature
@@ -220,6 +221,7 @@ def load_model(
     from notebook_tracker.models.uris import download_model
 
     uri = os.fspath(model_uri)
+    run_jobs.wait_all()  # a model autologged in the background is written first
     model_dir = download_model(uri, dst_path, tracking_uri)
     if flavor is not None and flavor != "python_function":
         from notebook_tracker.models.flavors import load_native
