@@ -27,6 +27,7 @@ from notebook_tracker.server.base import (
     finite_or_none,
 )
 from notebook_tracker.server.context import TrackerContext
+from notebook_tracker.server.ingest_api import IngestHandler
 from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.store.sql_run_rows import SearchCancelled, search_run_rows
 
@@ -351,6 +352,7 @@ def native_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...
     run = api + r"runs/([^/]+)"
     return [
         (api + "openapi.json", OpenApiHandler),
+        (api + "ingest", IngestHandler),
         (api + "experiments", ExperimentsHandler),
         (api + "runs", RunsHandler),
         (run, RunHandler),

@@ -30,63 +30,20 @@ from notebook_tracker.errors import (
     TrackerError,
 )
 from notebook_tracker.store.journal import DATA, END, Journal, max_bytes, server_dir
+from notebook_tracker.store.rest_encoding import encode_bodies, encode_frames
 from notebook_tracker.store.rest_transport import Transport
+from notebook_tracker.wire import batch
 
 _log = logging.getLogger(__name__)
 
 API = "api/2.0/mlflow/"
-POINTS_PER_BODY = 1000
+INGEST = "api/ingest"
 REPLAY_BACKOFF_S = 0.5
 REPLAY_MAX_BACKOFF_S = 5.0
 # Refusals that resending cannot fix; anything else (5xx, 429, auth, wrong URL) keeps points.
 _PERMANENT_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST"})
 _JSON = {"Content-Type": "application/json"}
-
-
-class _JsonKeys(dict[str, str]):
-    """Metric keys as JSON strings, each encoded once per call."""
-
-    def __missing__(self, key: str) -> str:
-        text = self[key] = json.dumps(key)
-        return text
-
-
-_ITEM = '{"key":%s,"value":%r,"timestamp":%d,"step":%d}'
-# repr() spells non-finite floats in a way JSON does not; MLflow's wire spells them as strings.
-_NON_FINITE = (
-    ('"value":nan', '"value":"NaN"'),
-    ('"value":-inf', '"value":"-Infinity"'),
-    ('"value":inf', '"value":"Infinity"'),
-)
-
-
-def encode_bodies(rows: Sequence[tuple[str, str, float, int, int]]) -> list[bytes]:
-    """DATA payloads `run_id\ncount\n{log-batch JSON}`, in row order within each run.
-
-    Built with one format per point (this runs in the flusher, beside the user's loop, so it
-    is kept cheap); a key is JSON-escaped, so `"value":nan` can only be a value."""
-    if not rows:
-        return []
-    by_run: dict[str, Sequence[tuple[str, str, float, int, int]]]
-    if len({row[0] for row in rows}) == 1:
-        by_run = {rows[0][0]: rows}
-    else:
-        grouped: dict[str, list[tuple[str, str, float, int, int]]] = {}
-        for row in rows:
-            grouped.setdefault(row[0], []).append(row)
-        by_run = dict(grouped)
-    keys = _JsonKeys()
-    out = []
-    for run_id, run_rows in by_run.items():
-        head = f'{{"run_id":{json.dumps(run_id)},"metrics":['
-        for start in range(0, len(run_rows), POINTS_PER_BODY):
-            chunk = run_rows[start : start + POINTS_PER_BODY]
-            items = ",".join([_ITEM % (keys[k], float(v), t, st) for _, k, v, t, st in chunk])
-            if "n" in items and ('"value":nan' in items or "inf" in items):
-                for bad, good in _NON_FINITE:
-                    items = items.replace(bad, good)
-            out.append(f"{run_id}\n{len(chunk)}\n{head}{items}]}}".encode())
-    return out
+_FRAME = {"Content-Type": batch.CONTENT_TYPE}
 
 
 def _split(payload: bytes) -> tuple[str, int, bytes]:
@@ -122,10 +79,12 @@ class RestOutbox:
         self.next_try = 0.0
         self.blocked_error: TrackerError | None = None
         self.refusal: MetricsRefused | None = None
+        # Whether the server takes compact frames: None until it is asked (once it answers).
+        self.compact: bool | None = None
 
     # -- the sink interface --------------------------------------------------------------------
     def write(self, rows: Sequence[tuple[str, str, float, int, int]]) -> None:
-        records = [(DATA, payload) for payload in encode_bodies(rows)]
+        records = [(DATA, payload) for payload in self._encode(rows)]
         self._send_or_keep(records)
 
     def end_run(
@@ -137,7 +96,7 @@ class RestOutbox:
     ) -> None:
         """Points first, then the end of the run (kept in the journal too if it cannot go)."""
         end = json.dumps({"run_id": run_id, "status": status, "end_time": end_time})
-        records = [(DATA, p) for p in encode_bodies(rows)] + [(END, end.encode())]
+        records = [(DATA, p) for p in self._encode(rows)] + [(END, end.encode())]
         self._send_or_keep(records)
         self.settle(raise_errors=True)
 
@@ -203,13 +162,43 @@ class RestOutbox:
                 self._keep(records[i:])
                 return
 
+    def _encode(self, rows: Sequence[tuple[str, str, float, int, int]]) -> list[bytes]:
+        if self.compact is None and not self.backlog:
+            self.compact = self._ask_compact()
+        return encode_frames(rows) if self.compact else encode_bodies(rows)
+
+    def _ask_compact(self) -> bool | None:
+        """Whether the server takes compact frames (GET api/ingest); None if it cannot say now
+        (JSON meanwhile). A server without the endpoint (a stock MLflow server) answers 404."""
+        probe = Transport(self.uri, token=self.http.token, max_retries=0, timeout_s=5.0)
+        try:
+            formats = probe.call("GET", INGEST).get("formats", [])
+        except TrackerError as error:
+            return False if error.error_code == "ENDPOINT_NOT_FOUND" else None
+        return batch.FORMAT in formats
+
+    def _send_data(self, body: bytes) -> None:
+        if body[:4] != batch.MAGIC:
+            self.http.request("POST", API + "runs/log-batch", data=body, headers=_JSON)
+            return
+        if self.compact is not False:
+            try:
+                self.http.request("POST", INGEST, data=body, headers=_FRAME)
+                return
+            except TrackerError as error:
+                if error.error_code != "ENDPOINT_NOT_FOUND":
+                    raise
+                self.compact = False  # the server changed (e.g. to a stock MLflow): JSON now
+        for payload in encode_bodies(batch.rows(batch.decode(body))):
+            self.http.request(
+                "POST", API + "runs/log-batch", data=_split(payload)[2], headers=_JSON
+            )
+
     def _deliver(self, kind: int, payload: bytes) -> bool:
         """True when the server took the record (or refused it for good); False to keep it."""
         try:
             if kind == DATA:
-                self.http.request(
-                    "POST", API + "runs/log-batch", data=_split(payload)[2], headers=_JSON
-                )
+                self._send_data(_split(payload)[2])
             elif kind == END:
                 end = json.loads(payload)
                 end["run_uuid"] = end["run_id"]

@@ -24,6 +24,8 @@ from notebook_tracker.errors import (
     from_reply,
 )
 from notebook_tracker.redaction import check_token
+from notebook_tracker.store.rest_connections import Connections
+from notebook_tracker.store.rest_connections import usable as connections_usable
 
 DEFAULT_RETRIES = 5
 DEFAULT_BACKOFF_S = 0.2
@@ -102,6 +104,9 @@ class Transport:
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
         self._local = threading.local()
+        self._direct = (  # keep-alive per thread (rest_connections.py) where it applies
+            Connections(self.base_url, timeout_s) if connections_usable(base_url) else None
+        )
         try:
             import requests  # noqa: F401
 
@@ -219,6 +224,9 @@ class Transport:
     def _send(
         self, method: str, url: str, data: Any, headers: dict[str, str], stream: bool
     ) -> Response:
+        if self._direct is not None and not stream and (data is None or isinstance(data, bytes)):
+            status, reply_headers, body = self._direct.send(method, url, data, headers)
+            return Response(status, reply_headers, None, body)
         if self._use_requests:
             return self._send_requests(method, url, data, headers, stream)
         return self._send_urllib(method, url, data, headers, stream)

@@ -36,6 +36,7 @@ from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
 from notebook_tracker.store.schema_version import ensure_schema
 from notebook_tracker.store.sql_experiments import ExperimentsMixin
+from notebook_tracker.store.sql_ingest import IngestMixin
 from notebook_tracker.store.sql_liveness import LivenessMixin
 from notebook_tracker.store.sql_metric_write import SqliteMetricWriter, compact_due
 from notebook_tracker.store.sql_reads import RunReadsMixin
@@ -43,7 +44,7 @@ from notebook_tracker.store.sql_reads import RunReadsMixin
 DEFAULT_EXPERIMENT_ID = "0"
 
 
-class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, TrackingStore):
+class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, IngestMixin, TrackingStore):
     def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
         self.uri = uri
         self.reader, self.writer = engines_for(uri)

@@ -11,6 +11,7 @@ from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
 from notebook_tracker.entities.logged_models import DatasetInput, ModelMetric
 from notebook_tracker.errors import InvalidParameter
+from notebook_tracker.server.ingest import group_writer
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
@@ -124,8 +125,20 @@ def _split_model_metrics(
 def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     metrics, model_metrics = _split_model_metrics(run_id, [_metric(req)])
+    if not model_metrics and _grouped(api, run_id, metrics):
+        return {}
     api.store.log_batch(run_id, metrics=metrics, model_metrics=model_metrics)
     return {}
+
+
+def _grouped(api: MlflowApi, run_id: str, metrics: list[Metric]) -> bool:
+    """Write a metrics-only request through the worker's group commit (server/ingest.py):
+    concurrent requests share one transaction. False when the store has none."""
+    writer = group_writer(api.store) if metrics else None
+    if writer is None:
+        return False
+    writer.write(rows=[(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics])
+    return True
 
 
 def log_param(api: MlflowApi, req: Params) -> dict[str, Any]:
@@ -156,9 +169,12 @@ def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     metric_count = len(messages) if plain is None else len(plain)
     _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
     metrics, model_metrics = _split_model_metrics(run_id, [_metric(item) for item in messages])
+    metrics = metrics if plain is None else plain
+    if not (param_pairs or tag_pairs or model_metrics) and _grouped(api, run_id, metrics):
+        return {}
     api.store.log_batch(  # one transaction: the run's points, params, tags and the models'
         run_id,
-        metrics=metrics if plain is None else plain,
+        metrics=metrics,
         params=[_param(k, v) for k, v in param_pairs],
         tags=[_tag(k, v) for k, v in tag_pairs],
         model_metrics=model_metrics,

@@ -1,0 +1,269 @@
+"""Server ingest figures, notebook-tracker vs `mlflow server` (SQLite, loopback), one table.
+
+    python benchmarks/bench_ingest.py [--quick] [--only json,compact,team,sync]
+
+1. json: MLflow's JSON runs/log-batch, 100 metrics a request, 4 keep-alive connections, each
+   logging to its own run; both servers with 2 workers. Requests/s, p50, p99.
+   Target: >= 20x MLflow's requests/s, p99 < 50 ms.
+2. compact: our compact batch frames (wire/batch.py; 20 keys x 1,000 points a frame) to a
+   1-worker server from 2 connections. Points durable per second: counted when the server has
+   answered (it answers once the transaction has committed), then checked in the database.
+   Target: >= 500,000 points/s per worker. (MLflow has no such format: its JSON figure is
+   given for scale.)
+3. team: 50 threads, each with its own client and run (our RestStore against both servers:
+   the same requests), each sending 100-metric batches. Errors, requests/s, p50, p99.
+4. sync: one synchronous call after another from one thread (log_param, set_tag, log_metric):
+   our TrackingClient to our server vs MlflowClient to MLflow's. Mean ms per call.
+   Target: >= 20x faster.
+
+Each server runs alone on a fresh SQLite file (started as bench_server.py starts them). The
+machine's other load shows in the figures: run passes interleaved and compare medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_server import (  # noqa: E402
+    bench_log_batch,
+    call,
+    start_mlflow,
+    start_tracker,
+)
+
+HAVE_MLFLOW = importlib.util.find_spec("mlflow") is not None
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    latencies = sorted(latencies)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return 1000 * latencies[len(latencies) // 2], 1000 * p99
+
+
+def _new_run(port: int) -> str:
+    exp = call(port, "POST", "/experiments/create", {"name": f"b-{uuid.uuid4().hex[:8]}"})
+    run = call(port, "POST", "/runs/create", {"experiment_id": exp["experiment_id"]})
+    return str(run["run"]["info"]["run_id"])
+
+
+# -- 2. compact frames ---------------------------------------------------------------------------
+def bench_compact(port: int, db: Path, frames: int, conns: int) -> dict[str, float]:
+    from notebook_tracker.wire import batch
+
+    keys, per_key = 20, 1000
+    run_ids = [_new_run(port) for _ in range(conns)]
+
+    def frame(run_id: str, n: int) -> bytes:
+        rows = [
+            (run_id, f"m{k}", random.random(), 1_700_000_000_000 + s, n * per_key + s)
+            for k in range(keys)
+            for s in range(per_key)
+        ]
+        return batch.encode(run_id, rows)
+
+    bodies = [[frame(r, n) for n in range(frames // conns)] for r in run_ids]
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(conns + 1)
+
+    def worker(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        barrier.wait()
+        for body in bodies[i]:
+            t0 = time.perf_counter()
+            conn.request("POST", "/api/ingest", body, {"Content-Type": batch.CONTENT_TYPE})
+            resp = conn.getresponse()
+            raw = resp.read()
+            latencies.append(time.perf_counter() - t0)
+            if resp.status != 200:
+                errors.append(f"{resp.status} {raw[:200]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} compact errors, first: {errors[0]}")
+    with sqlite3.connect(db) as check:
+        stored = check.execute("SELECT sum(count) FROM metric_chunks").fetchone()[0]
+    sent = len(latencies) * keys * per_key
+    assert stored == sent, f"{stored} points stored, {sent} sent"
+    p50, p99 = _percentiles(latencies)
+    return {"points_s": sent / elapsed, "p50_ms_compact": p50, "p99_ms_compact": p99}
+
+
+# -- 3. a team: 50 clients at once ---------------------------------------------------------------
+def bench_team(port: int, clients: int, per_client: int) -> dict[str, float]:
+    from notebook_tracker.entities import Metric
+    from notebook_tracker.store.rest import RestStore
+
+    uri = f"http://127.0.0.1:{port}"
+    run_ids = [_new_run(port) for _ in range(clients)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(run_id: str) -> None:
+        store = RestStore(uri)
+        barrier.wait()
+        for step in range(per_client):
+            metrics = [
+                Metric(f"m{k}", random.random(), 1_700_000_000_000, step) for k in range(100)
+            ]
+            t0 = time.perf_counter()
+            try:
+                store.log_batch(run_id, metrics=metrics)
+            except Exception as exc:  # counted and reported, not raised
+                errors.append(repr(exc)[:200])
+            latencies.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=worker, args=(r,)) for r in run_ids]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    p50, p99 = _percentiles(latencies)
+    return {"team_req_s": len(latencies) / elapsed, "team_p50_ms": p50, "team_p99_ms": p99,
+            "team_errors": float(len(errors))}  # fmt: skip
+
+
+# -- 4. synchronous calls ------------------------------------------------------------------------
+def bench_sync(port: int, calls: int, mlflow: bool) -> dict[str, float]:
+    uri = f"http://127.0.0.1:{port}"
+    if mlflow:
+        from mlflow import MlflowClient
+
+        client: object = MlflowClient(uri)
+    else:
+        from notebook_tracker.client import TrackingClient
+
+        client = TrackingClient(uri)
+    run_id = _new_run(port)
+    ops: dict[str, Callable[[int], object]] = {
+        "log_param": lambda i: client.log_param(run_id, f"p{i}", i),  # type: ignore[attr-defined]
+        "set_tag": lambda i: client.set_tag(run_id, "t", i),  # type: ignore[attr-defined]
+        "log_metric": lambda i: client.log_metric(run_id, "m", 0.5, step=i),  # type: ignore[attr-defined]
+    }
+    out = {}
+    for name, op in ops.items():
+        op(-1)  # connection set up, first-call imports
+        t0 = time.perf_counter()
+        for i in range(calls):
+            op(i)
+        out[f"sync_{name}_ms"] = 1000 * (time.perf_counter() - t0) / calls
+    return out
+
+
+# -- driver --------------------------------------------------------------------------------------
+def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
+    start = start_mlflow if name == "mlflow" else start_tracker
+    results: dict[str, float] = {}
+    tag = uuid.uuid4().hex[:6]
+    if {"json", "team", "sync"} & args.only:
+        db = tmp / f"{name}-{tag}.db"
+        server = start(db, tmp / f"{name}-art", 2, tmp / f"{name}-{tag}.log")
+        try:
+            if "json" in args.only:
+                print(f"[{name}] json log-batch ...", flush=True)
+                results.update(bench_log_batch(server.port, args.requests, 4))
+            if "team" in args.only:
+                print(f"[{name}] team ({args.clients} clients) ...", flush=True)
+                results.update(bench_team(server.port, args.clients, args.per_client))
+            if "sync" in args.only:
+                print(f"[{name}] sync calls ...", flush=True)
+                results.update(bench_sync(server.port, args.calls, name == "mlflow"))
+        finally:
+            server.stop()
+    if "compact" in args.only and name != "mlflow":
+        db = tmp / f"{name}-{tag}-c.db"
+        server = start(db, tmp / f"{name}-art", 1, tmp / f"{name}-{tag}-c.log")
+        try:
+            print(f"[{name}] compact frames (1 worker) ...", flush=True)
+            results.update(bench_compact(server.port, db, args.frames, 2))
+        finally:
+            server.stop()
+    return results
+
+
+ROWS = [
+    # label, key, format, higher is better, target (ours vs MLflow, or an absolute figure)
+    ("JSON log-batch (100 metrics) req/s, 4 conns", "req_s", "{:,.0f}", True, ">= 20x"),
+    ("JSON log-batch p50 ms", "p50_ms", "{:.1f}", False, ""),
+    ("JSON log-batch p99 ms", "p99_ms", "{:.1f}", False, "< 50 ms"),
+    ("compact frames, points/s (1 worker)", "points_s", "{:,.0f}", True, ">= 500,000"),
+    ("compact frame (20k points) p99 ms", "p99_ms_compact", "{:.1f}", False, ""),
+    ("team: 50 clients, req/s", "team_req_s", "{:,.0f}", True, ""),
+    ("team: p50 ms", "team_p50_ms", "{:.1f}", False, ""),
+    ("team: p99 ms", "team_p99_ms", "{:.1f}", False, "no blow-up"),
+    ("team: errors", "team_errors", "{:.0f}", False, "0"),
+    ("sync log_param ms/call", "sync_log_param_ms", "{:.2f}", False, ">= 20x"),
+    ("sync set_tag ms/call", "sync_set_tag_ms", "{:.2f}", False, ">= 20x"),
+    ("sync log_metric ms/call", "sync_log_metric_ms", "{:.2f}", False, ">= 20x"),
+]
+
+
+def _median(passes: list[dict[str, float]]) -> dict[str, float]:
+    keys = set().union(*passes) if passes else set()
+    return {k: statistics.median(p[k] for p in passes if k in p) for k in keys}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="json,compact,team,sync")
+    parser.add_argument("--passes", type=int, default=3, help="interleaved passes (medians)")
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--per-client", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="one pass, fewer requests")
+    args = parser.parse_args()
+    args.only = set(args.only.split(","))
+    if args.quick:
+        args.passes, args.requests, args.frames, args.per_client, args.calls = 1, 1000, 60, 10, 100
+    names = ["notebook-tracker"] + (["mlflow"] if HAVE_MLFLOW and not args.no_mlflow else [])
+    passes: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    with tempfile.TemporaryDirectory(prefix="nt-bench-ingest-") as tmp_dir:
+        for _ in range(args.passes):
+            for name in names:
+                passes[name].append(measure(name, Path(tmp_dir), args))
+    nt = _median(passes["notebook-tracker"])
+    ml = _median(passes["mlflow"]) if "mlflow" in passes else {}
+    print(f"\nServer ingest, SQLite, loopback, {args.passes} pass(es), medians; shared machine")
+    print(f"{'':44} {'ours':>12} {'mlflow':>10} {'ratio':>8}  target")
+    for label, key, fmt, higher, target in ROWS:
+        if key not in nt:
+            continue
+        ours = fmt.format(nt[key])
+        theirs = fmt.format(ml[key]) if key in ml else "-"
+        ratio = "-"
+        if key in ml and nt[key] and ml[key]:
+            ratio = f"{(nt[key] / ml[key]) if higher else (ml[key] / nt[key]):.1f}x"
+        print(f"{label:44} {ours:>12} {theirs:>10} {ratio:>8}  {target}")
+    print("(ratio > 1: ours better; throughput ours/theirs, latency theirs/ours)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Group commit: the metric points of concurrent requests written in one transaction.
+
+Each server worker has one writer thread per SQL store. A request hands it its points and
+waits; the thread takes everything pending (up to MAX_GROUP_POINTS), writes it in one
+transaction (`SqlStore.log_metric_groups`) and answers every request once that transaction
+has committed, so a 200 still means "durable as the store's commit is". Under load the commit
+cost (and SQLite's write lock, shared with the other workers) is paid once per group instead
+of once per request; alone, a request waits for nothing but its own write.
+
+A group that fails (a run deleted or unknown in one request) is retried request by request,
+so only the request at fault gets the error, and it gets the same error a lone write would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from notebook_tracker.store.sql import SqlStore
+from notebook_tracker.wire.batch import Column
+
+MAX_GROUP_POINTS = 200_000
+Row = tuple[str, str, float, int, int]
+
+
+@dataclass
+class _Job:
+    rows: Sequence[Row]
+    columns: Sequence[tuple[str, Column]]
+    points: int
+    done: Future[None] = field(default_factory=Future)
+
+
+class GroupWriter:
+    def __init__(self, store: SqlStore, max_points: int = MAX_GROUP_POINTS) -> None:
+        self.store = store
+        self.max_points = max_points
+        self._pending: list[_Job] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.groups = 0  # transactions committed (for tests and benchmarks)
+
+    def submit(
+        self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()
+    ) -> Future[None]:
+        """Queue points; the future resolves when they are committed, or holds the error."""
+        job = _Job(rows, columns, len(rows) + sum(c.count for _, c in columns))
+        with self._wake:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="nt-group-writer", daemon=True
+                )
+                self._thread.start()
+            self._pending.append(job)
+            self._wake.notify()
+        return job.done
+
+    def write(self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()) -> None:
+        """Blocking form of `submit`, for endpoint functions running on the server's pool."""
+        self.submit(rows, columns).result()
+
+    async def write_async(
+        self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()
+    ) -> None:
+        await asyncio.wrap_future(self.submit(rows, columns))
+
+    def _take(self) -> list[_Job]:
+        with self._wake:
+            while not self._pending:
+                self._wake.wait()
+            taken, points = 0, 0
+            for job in self._pending:
+                if taken and points + job.points > self.max_points:
+                    break
+                taken += 1
+                points += job.points
+            group, self._pending = self._pending[:taken], self._pending[taken:]
+            return group
+
+    def _loop(self) -> None:
+        while True:
+            group = self._take()
+            try:
+                self._commit(group)
+            except Exception as exc:
+                if len(group) == 1:
+                    group[0].done.set_exception(exc)
+                    continue
+                for job in group:  # find the request at fault; the others still land
+                    self._settle(job)
+                continue
+            for job in group:
+                job.done.set_result(None)
+
+    def _commit(self, group: list[_Job]) -> None:
+        rows: list[Row] = []
+        columns: list[tuple[str, Column]] = []
+        for job in group:
+            rows.extend(job.rows)
+            columns.extend(job.columns)
+        self.store.log_metric_groups(rows, columns)
+        self.groups += 1
+
+    def _settle(self, job: _Job) -> None:
+        try:
+            self._commit([job])
+        except Exception as exc:  # the request's own error, answered to that request
+            job.done.set_exception(exc)
+        else:
+            job.done.set_result(None)
+
+
+_writers: dict[int, GroupWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def group_writer(store: object) -> GroupWriter | None:
+    """The group writer of a SQL store (made on first use, in the worker process that uses
+    it); None for any other store (a server in front of another server writes through)."""
+    if not isinstance(store, SqlStore):
+        return None
+    with _writers_lock:
+        writer = _writers.get(id(store))
+        if writer is None or writer.store is not store:
+            writer = _writers[id(store)] = GroupWriter(store)
+        return writer

@@ -1,0 +1,106 @@
+"""Many requests' points in one transaction: the group write of a server's ingest (a mixin of
+`SqlStore`).
+
+A server worker collects the metric points of concurrent requests (JSON log-batch rows, compact
+frames' columns) and commits them together: one transaction, one run-state check per run, one
+chunk row per (run, key) and column. Columns arrive in the chunk's own layout (little-endian
+int64 steps and timestamps, float64 values), so they are stored without unpacking a point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from notebook_tracker import validation
+from notebook_tracker.store import sql_statements as q
+from notebook_tracker.store.metric_compaction import DueKeys
+from notebook_tracker.store.sql_metric_write import compact_due
+from notebook_tracker.wire.batch import Column
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+Row = tuple[str, str, float, int, int]
+
+
+def _latest(column: Column) -> tuple[int, int, float]:
+    """(step, timestamp, value) of the column's last point in (step, timestamp) order."""
+    import numpy as np
+
+    steps = np.frombuffer(column.steps, dtype="<i8")
+    timestamps = np.frombuffer(column.timestamps, dtype="<i8")
+    top = np.flatnonzero(steps == steps.max())
+    ts = timestamps[top]
+    at = int(top[np.flatnonzero(ts == ts.max())[-1]])
+    value = float(np.frombuffer(column.values, dtype="<f8")[at])
+    return int(steps[at]), int(timestamps[at]), value
+
+
+def _chunk(run_id: str, column: Column) -> dict[str, Any]:
+    import numpy as np
+
+    steps = np.frombuffer(column.steps, dtype="<i8")
+    return {
+        "run_uuid": run_id,
+        "key": column.key,
+        "count": column.count,
+        "min_step": int(steps.min()),
+        "max_step": int(steps.max()),
+        "steps": column.steps,
+        "timestamps": column.timestamps,
+        "values": column.values,
+    }
+
+
+class IngestMixin:
+    writer: Any
+    _compaction_due: DueKeys
+
+    if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
+
+        def _require_run(self, conn: Connection, run_id: str, for_logging: bool = False) -> Any: ...
+        def log_metric_rows(self, rows: Iterable[Row]) -> None: ...
+
+    def log_metric_groups(
+        self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()
+    ) -> None:
+        """Store `rows` (one transaction, the store's own metric path) and `(run_id, column)`
+        pairs of any runs (one more); every run must exist and be active, else nothing of
+        that transaction is written and the run's error is raised."""
+        for key in {r[1] for r in rows} | {c.key for _, c in columns}:
+            validation.validate_key(key, "metric")
+        if rows:
+            self.log_metric_rows(rows)
+        if not columns:
+            return
+        with self.writer.begin() as conn:
+            for run_id in sorted({run_id for run_id, _ in columns}):
+                self._require_run(conn, run_id, for_logging=True)
+            self._insert_columns(conn, columns)
+
+    def _insert_columns(self, conn: Connection, columns: Sequence[tuple[str, Column]]) -> None:
+        conn.execute(q.INSERT_CHUNKS, [_chunk(run_id, c) for run_id, c in columns])
+        # Frames flushed often make small chunks: merged as the store's own writes are.
+        compact_due(conn, self._compaction_due, [(run_id, c.key) for run_id, c in columns])
+        latest: dict[tuple[str, str], tuple[int, int, float]] = {}
+        for run_id, column in columns:
+            point = _latest(column)
+            current = latest.get((run_id, column.key))
+            if current is None or point[:2] >= current[:2]:
+                latest[(run_id, column.key)] = point
+        conn.execute(
+            q.upsert_latest(conn.dialect.name),
+            [
+                {
+                    "run_uuid": r,
+                    "key": k,
+                    "step": st,
+                    "timestamp": ts,
+                    "value": 0.0 if math.isnan(v) else v,
+                    "is_nan": math.isnan(v),
+                }
+                for (r, k), (st, ts, v) in latest.items()
+            ],
+        )

@@ -1,0 +1,248 @@
+"""Server ingest: the compact endpoint, group commit, and the client's choice of format."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import free_port, port_is_open, wait_until
+from standalone_server import ServerProcess, running_server
+
+from notebook_tracker.entities import Metric
+from notebook_tracker.errors import InvalidParameter, NotFound
+from notebook_tracker.server.ingest import GroupWriter, _Job
+from notebook_tracker.store.rest import RestStore
+from notebook_tracker.store.rest_outbox import RestOutbox
+from notebook_tracker.store.sql import SqlStore
+from notebook_tracker.wire import batch
+
+FRAME = {"Content-Type": batch.CONTENT_TYPE}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("ingest")
+    with running_server(tmp, f"sqlite:///{tmp / 'db.sqlite'}", workers=2) as srv:
+        yield srv
+
+
+def _run(server: ServerProcess) -> str:
+    status, body = server.json("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": "0"})
+    assert status == 200, body
+    return str(body["run"]["info"]["run_id"])
+
+
+def _history(server: ServerProcess, run_id: str, key: str) -> list[dict]:
+    status, body = server.json(
+        "GET", f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key={key}"
+    )
+    assert status == 200, body
+    return body.get("metrics", [])
+
+
+# -- the endpoint --------------------------------------------------------------------------------
+def test_the_server_says_it_takes_compact_frames(server):
+    status, body = server.json("GET", "/api/ingest")
+    assert status == 200
+    assert body["formats"] == ["ntb1"] and body["content_type"] == batch.CONTENT_TYPE
+
+
+def test_a_frame_is_stored_exactly_and_read_back_through_mlflows_api(server):
+    run_id = _run(server)
+    rows = [(run_id, "loss", 1.0 / (s + 1), 1_700_000_000_000 + s, s) for s in range(500)]
+    rows += [(run_id, "odd", math.nan, 5, 2**40), (run_id, "odd", -math.inf, 6, -(2**40))]
+    status, _, raw = server.request("POST", "/api/ingest", batch.encode(run_id, rows), FRAME)
+    assert status == 200 and json.loads(raw) == {"points": 502}
+    loss = _history(server, run_id, "loss")
+    assert [(m["step"], m["timestamp"], m["value"]) for m in loss] == [
+        (s, 1_700_000_000_000 + s, 1.0 / (s + 1)) for s in range(500)
+    ]
+    odd = sorted(_history(server, run_id, "odd"), key=lambda m: m["step"])
+    assert [(m["step"], m["value"]) for m in odd] == [(-(2**40), "-Infinity"), (2**40, "NaN")]
+    status, run = server.json("GET", f"/api/2.0/mlflow/runs/get?run_id={run_id}")
+    latest = {m["key"]: m for m in run["run"]["data"]["metrics"]}
+    assert latest["loss"]["value"] == 1.0 / 500 and latest["odd"]["value"] == "NaN"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "named"),
+    [
+        (b"NTB1\xff\xff\xff\xff", FRAME, 400, "header claims"),
+        (b"garbage", FRAME, 400, "Malformed compact batch frame"),
+        (b"NTB1", {"Content-Type": "application/json"}, 400, "Content-Type must be"),
+    ],
+)
+def test_a_bad_frame_is_a_json_400_naming_the_problem(server, body, headers, status, named):
+    got, _, raw = server.request("POST", "/api/ingest", body, headers)
+    assert got == status
+    reply = json.loads(raw)
+    assert reply["error_code"] == "INVALID_PARAMETER_VALUE" and named in reply["message"]
+
+
+def test_an_oversized_frame_is_a_json_413(server):
+    run_id = _run(server)
+    huge = batch.encode(run_id, [(run_id, "m", 0.0, 0, s) for s in range(800_000)])  # 19 MB
+    got, _, raw = server.request("POST", "/api/ingest", huge, FRAME)
+    assert got == 413 and "exceeds the limit" in json.loads(raw)["message"]
+
+
+def test_frames_for_a_deleted_or_unknown_run_are_refused_and_nothing_is_stored(server):
+    run_id = _run(server)
+    assert server.json("POST", "/api/2.0/mlflow/runs/delete", {"run_id": run_id})[0] == 200
+    frame = batch.encode(run_id, [(run_id, "m", 1.0, 1, 1)])
+    got, _, raw = server.request("POST", "/api/ingest", frame, FRAME)
+    assert got == 400 and "is deleted" in json.loads(raw)["message"]
+    assert server.json("POST", "/api/2.0/mlflow/runs/restore", {"run_id": run_id})[0] == 200
+    assert _history(server, run_id, "m") == []
+    ghost = "f" * 32
+    got, _, raw = server.request(
+        "POST", "/api/ingest", batch.encode(ghost, [(ghost, "m", 1, 1, 1)]), FRAME
+    )
+    assert got == 404 and json.loads(raw)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_the_endpoint_demands_the_servers_token(tmp_path):
+    with running_server(
+        tmp_path, f"sqlite:///{tmp_path / 'db'}", workers=1, token="s3cret-token-xyz"
+    ) as srv:
+        run_id = "a" * 32
+        got, _, _ = srv.request(
+            "POST", "/api/ingest", batch.encode(run_id, [(run_id, "m", 1, 1, 1)]), FRAME, token=None
+        )
+        assert got == 401
+        assert srv.request("GET", "/api/ingest", token=None)[0] == 401
+
+
+def test_json_log_batches_from_many_connections_at_once_all_land(server):
+    run_ids = [_run(server) for _ in range(8)]
+    errors: list[str] = []
+
+    def log(run_id: str) -> None:
+        store = RestStore(server.url)
+        for step in range(15):
+            metrics = [Metric(f"m{k}", float(step), 1000 + step, step) for k in range(50)]
+            try:
+                store.log_batch(run_id, metrics=metrics)
+            except Exception as exc:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=log, args=(r,)) for r in run_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for run_id in run_ids:
+        assert [m["step"] for m in _history(server, run_id, "m49")] == list(range(15))
+
+
+# -- group commit --------------------------------------------------------------------------------
+def test_one_bad_request_in_a_group_fails_alone_and_the_others_land(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
+    good, deleted = (store.create_run("0", "u", 1).info.run_id for _ in range(2))
+    store.delete_run(deleted)
+    writer = GroupWriter(store)
+    # Queued before the writer thread exists, so its first group holds all three.
+    jobs = [_Job([(good, "m", 1.0, 1, 1)], (), 1), _Job([(deleted, "m", 2.0, 2, 2)], (), 1)]
+    writer._pending.extend(jobs)
+    last = writer.submit(rows=[(good, "m", 3.0, 3, 3)])
+    last.result(timeout=30)
+    jobs[0].done.result(timeout=30)
+    with pytest.raises(InvalidParameter, match="is deleted"):
+        jobs[1].done.result(timeout=30)
+    assert [m.value for m in store.get_metric_history(good, "m")] == [1.0, 3.0]
+    assert list(store.get_metric_history(deleted, "m")) == []
+    with pytest.raises(NotFound):
+        writer.write(rows=[("0" * 32, "m", 1.0, 1, 1)])
+
+
+def test_requests_waiting_together_share_one_transaction(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
+    run_id = store.create_run("0", "u", 1).info.run_id
+    writer = GroupWriter(store)
+    jobs = [_Job([(run_id, "m", float(i), i, i)], (), 1) for i in range(20)]
+    writer._pending.extend(jobs)
+    writer.submit(rows=[(run_id, "m", 20.0, 20, 20)]).result(timeout=30)
+    for job in jobs:
+        job.done.result(timeout=30)
+    assert writer.groups == 1
+    assert [m.step for m in store.get_metric_history(run_id, "m")] == list(range(21))
+
+
+# -- the client's format -------------------------------------------------------------------------
+def test_the_outbox_sends_compact_frames_to_this_server(server):
+    run_id = _run(server)
+    outbox = RestOutbox(server.url, None)
+    try:
+        outbox.write([(run_id, "m", float(s), 10 + s, s) for s in range(3000)])
+        outbox.settle(raise_errors=True)
+        assert outbox.compact is True
+    finally:
+        outbox.close()
+    assert [m["step"] for m in _history(server, run_id, "m")] == list(range(3000))
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    pytest.importorskip("mlflow", reason="the stock MLflow server is the fallback's counterpart")
+    tmp = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    log = (tmp / "mlflow.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--workers", "1",
+         "--artifacts-destination", str(tmp / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: proc.poll() is not None or port_is_open("127.0.0.1", port),
+                   timeout=180, what="mlflow server")  # fmt: skip
+        assert proc.poll() is None, Path(tmp / "mlflow.log").read_text()[-2000:]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_the_outbox_falls_back_to_json_against_a_stock_mlflow_server(mlflow_server):
+    import mlflow
+
+    client = mlflow.MlflowClient(mlflow_server)
+    run_id = client.create_run("0").info.run_id
+    outbox = RestOutbox(mlflow_server, None)
+    try:
+        outbox.write([(run_id, "m", float(s), 10 + s, s) for s in range(1500)])
+        outbox.write([(run_id, "m", math.nan, 5000, 1500)])
+        outbox.settle(raise_errors=True)
+        assert outbox.compact is False
+    finally:
+        outbox.close()
+    history = client.get_metric_history(run_id, "m")
+    assert [m.step for m in history] == list(range(1501))
+    assert math.isnan(history[-1].value)
+
+
+def test_a_journaled_frame_is_resent_as_json_when_the_server_no_longer_takes_frames(mlflow_server):
+    import mlflow
+
+    client = mlflow.MlflowClient(mlflow_server)
+    run_id = client.create_run("0").info.run_id
+    outbox = RestOutbox(mlflow_server, None)
+    outbox.compact = True  # as if the points were encoded for a notebook-tracker server
+    try:
+        outbox.write([(run_id, "m", float(s), 10 + s, s) for s in range(10)])
+        outbox.settle(raise_errors=True)
+        assert outbox.compact is False
+    finally:
+        outbox.close()
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(10))
