@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from notebook_tracker.errors import StoreVersionError
 from notebook_tracker.store.schema import HEAD_REVISION, KNOWN_REVISIONS
@@ -23,7 +25,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def ensure_schema(engine: Engine) -> None:
     """Cheap when the database is current (one query); alembic is imported only to migrate."""
-    revision = current_revision(engine)
+    revision = _quick_revision(engine)
     if revision == HEAD_REVISION:
         return
     _refuse_unknown(revision, engine)
@@ -32,6 +34,35 @@ def ensure_schema(engine: Engine) -> None:
         _refuse_unknown(revision, engine)
         if revision != HEAD_REVISION:
             upgrade(engine, HEAD_REVISION)
+
+
+def _quick_revision(engine: Engine) -> str | None:
+    """On SQLite, one small read on a pooled connection outside any transaction: no inspector,
+    and no BEGIN IMMEDIATE, so opening a store never queues behind other processes' writes."""
+    if engine.dialect.name != "sqlite":
+        return current_revision(engine)
+    import sqlite3
+
+    try:
+        raw = engine.raw_connection()
+        try:
+            return _read_revision(raw.cursor())
+        finally:
+            raw.close()
+    except (sqlite3.Error, DBAPIError) as error:
+        if "no such table" in str(error):
+            return None
+        # Anything else (cannot open, locked, damaged) again, with the store's own message.
+        return current_revision(engine)
+
+
+def _read_revision(cursor: Any) -> str | None:
+    try:
+        cursor.execute("SELECT version_num FROM alembic_version")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return row[0] if row else None
 
 
 def upgrade(engine: Engine, target: str) -> None:

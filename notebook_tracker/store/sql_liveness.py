@@ -24,6 +24,7 @@ REAP_INTERVAL_S = 10.0
 # Runs marked KILLED per write transaction: short enough that a writer in another process
 # waits milliseconds, not the whole pass (10,000 runs in one transaction held the lock ~2.5 s).
 REAP_BATCH = 500
+REAP_PAUSE_S = 0.1
 KILLED_REASON = RunTag("notebook_tracker.killed_reason", "owner process gone")
 
 _log = logging.getLogger(__name__)
@@ -105,7 +106,9 @@ class LivenessMixin:
         killed: list[str] = []
         for start in range(0, len(dead), REAP_BATCH):
             if start:
-                time.sleep(0.002)  # lets writers queued on the lock in between batches
+                # SQLite's busy handler retries a waiting writer every 100 ms at most: pausing as
+                # long lets writers queued behind a batch in before the next one.
+                time.sleep(REAP_PAUSE_S)
             killed += self._kill(dead[start : start + REAP_BATCH])
         return killed
 
