@@ -22,7 +22,7 @@ touched. A reader's single SELECT sees either the chunks before or the merged on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 FANOUT = 16
@@ -141,9 +141,13 @@ class DueKeys:
     def __init__(self) -> None:
         self.writes: dict[tuple[str, str], int] = {}
 
-    def due(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    def due(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """Count one write of each key; the keys due now, sorted (a fixed lock order)."""
         writes = self.writes
+        if len(keys) == 1:  # a synchronous point
+            n = writes.get(keys[0], 0) + 1
+            writes[keys[0]] = 0 if n >= CHECK_EVERY else n
+            return list(keys) if n >= CHECK_EVERY else []
         if len(writes) > _MAX_TRACKED_KEYS:  # a server sees many runs: forget, recount
             writes.clear()
         due = []

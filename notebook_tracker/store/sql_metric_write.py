@@ -36,6 +36,16 @@ _log = logging.getLogger(__name__)
 
 Row = tuple[str, str, float, int, int]
 _inherited: list[Any] = []
+_forks = 0  # forks this process descends from: a writer's connection belongs to one value
+
+
+def _after_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 _INSERT_IF_ACTIVE = (
     'INSERT INTO "metric_chunks" ("run_uuid", "key", "count", "min_step", "max_step", "steps", '
@@ -66,7 +76,8 @@ class SqliteMetricWriter:
         self.due = due
         self._lock = threading.Lock()
         self._pooled: Any = None
-        self._pid = 0
+        self._raw: sqlite3.Connection | None = None
+        self._forks = -1
 
     def write(self, rows: Sequence[Row]) -> bool:
         """Write `rows`; False (and nothing written) if one of their runs is not active."""
@@ -76,11 +87,13 @@ class SqliteMetricWriter:
         except OverflowError as error:  # a step or timestamp beyond 64 bits
             raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
         with self._lock:
-            raw = self._connection()
+            raw = self._raw
+            if raw is None or self._forks != _forks:
+                raw = self._connection()
             try:
                 return self._write(raw, chunks, latest)
             except sqlite3.Error as error:
-                self._pooled, pooled = None, self._pooled
+                self._pooled, pooled, self._raw = None, self._pooled, None
                 pooled.invalidate()  # whatever went wrong, the next write starts afresh
                 wrapped = sa_exc.DBAPIError.instance(None, None, error, sqlite3.Error)
                 translated = db_errors.for_exception(wrapped, error, self.engine.url)
@@ -89,14 +102,14 @@ class SqliteMetricWriter:
                 raise translated from None
 
     def _connection(self) -> sqlite3.Connection:
-        if self._pooled is None or self._pid != os.getpid():
-            if self._pooled is not None:
-                # The parent's handle: never used, closed or returned to a pool in the child.
-                _inherited.append(self._pooled)
-            self._pooled = self.engine.raw_connection()
-            self._pid = os.getpid()
+        if self._pooled is not None and self._forks != _forks:
+            # The parent's handle: never used, closed or returned to a pool in the child.
+            _inherited.append(self._pooled)
+        self._pooled = self.engine.raw_connection()
+        self._forks = _forks
         raw = self._pooled.driver_connection
         assert isinstance(raw, sqlite3.Connection)
+        self._raw = raw
         return raw
 
     def _write(
@@ -104,11 +117,18 @@ class SqliteMetricWriter:
     ) -> bool:
         raw.execute("BEGIN IMMEDIATE")
         try:
-            if raw.executemany(_INSERT_IF_ACTIVE, chunks).rowcount != len(chunks):
+            if len(chunks) == 1:  # a synchronous point: execute costs less than executemany
+                inserted = raw.execute(_INSERT_IF_ACTIVE, chunks[0]).rowcount
+            else:
+                inserted = raw.executemany(_INSERT_IF_ACTIVE, chunks).rowcount
+            if inserted != len(chunks):
                 raw.execute("ROLLBACK")
                 return False
-            raw.executemany(_UPSERT_LATEST, latest)
-            due = self.due.due((c["run_uuid"], c["key"]) for c in chunks)
+            if len(latest) == 1:
+                raw.execute(_UPSERT_LATEST, latest[0])
+            else:
+                raw.executemany(_UPSERT_LATEST, latest)
+            due = self.due.due([(c["run_uuid"], c["key"]) for c in chunks])
             if due:
                 execute = _sqlite_execute(raw)
                 for run_id, key in due:
