@@ -20,16 +20,16 @@ def runs_to_frame(runs: Sequence[Run]) -> Any:
 
 
 def _pivot(
-    rows: Sequence[tuple[str, str, Any]], index: Any, size: int, prefix: str, numeric: bool
+    rows: Sequence[tuple[int, str, Any]], size: int, prefix: str, numeric: bool
 ) -> dict[str, Any]:
-    """{prefix + key: array over the runs of `index`} from (run_id, key, value) rows."""
+    """{prefix + key: array over `size` runs} from (position, key, value) rows."""
     import numpy as np
     import pandas as pd
 
     if not rows:
         return {}
-    run_ids, keys, values = zip(*rows, strict=True)
-    positions = index.get_indexer(run_ids)
+    where, keys, values = zip(*rows, strict=True)
+    positions = np.array(where, dtype=np.intp)
     codes, uniques = pd.factorize(np.asarray(keys, dtype=object), sort=True)
     if numeric:
         data = np.array(values, dtype=np.float64)  # None (a NaN logged) becomes NaN
@@ -58,10 +58,9 @@ def columns_to_frame(columns: RunColumns) -> Any:
     fields = list(zip(*columns.info, strict=True)) if size else [() for _ in INFO_COLUMNS]
     data: dict[str, Any] = dict(zip(INFO_COLUMNS, (list(f) for f in fields), strict=True))
     data["experiment_id"] = [str(e) for e in data["experiment_id"]]
-    index = pd.Index(data["run_id"])
-    data.update(_pivot(columns.metrics, index, size, "metrics.", numeric=True))
-    data.update(_pivot(columns.params, index, size, "params.", numeric=False))
-    data.update(_pivot(columns.tags, index, size, "tags.", numeric=False))
+    data.update(_pivot(columns.metrics, size, "metrics.", numeric=True))
+    data.update(_pivot(columns.params, size, "params.", numeric=False))
+    data.update(_pivot(columns.tags, size, "tags.", numeric=False))
     frame = pd.DataFrame(data)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)

@@ -1,7 +1,8 @@
 """Runs as columns: what a DataFrame of search results is built from, without a Run per row.
 
 The runs' own fields come as one tuple per run, params, latest metrics and tags as
-(run_id, key, value) rows; frames.py pivots them. A store that can read these straight from
+(position, key, value) rows, the position being the run's index in `info`; frames.py pivots
+them. A store that can read these straight from
 its tables (SqlStore) skips building Run objects; any other store converts its Runs.
 """
 
@@ -21,34 +22,38 @@ INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time
 @dataclass
 class RunColumns:
     info: list[tuple[Any, ...]] = field(default_factory=list)
-    params: list[tuple[str, str, str]] = field(default_factory=list)
+    params: list[tuple[int, str, str]] = field(default_factory=list)
     # NaN values as None or NaN: both become NaN in the frame.
-    metrics: list[tuple[str, str, float | None]] = field(default_factory=list)
-    tags: list[tuple[str, str, str | None]] = field(default_factory=list)
+    metrics: list[tuple[int, str, float | None]] = field(default_factory=list)
+    tags: list[tuple[int, str, str | None]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.info)
 
     def extend(self, other: RunColumns) -> None:
+        base = len(self.info)
         self.info.extend(other.info)
-        self.params.extend(other.params)
-        self.metrics.extend(other.metrics)
-        self.tags.extend(other.tags)
+        for mine, theirs in (
+            (self.params, other.params),
+            (self.metrics, other.metrics),
+            (self.tags, other.tags),
+        ):
+            mine.extend((pos + base, k, v) for pos, k, v in theirs)
 
     @classmethod
     def from_runs(cls, runs: Iterable[Run]) -> RunColumns:
         out = cls()
-        for run in runs:
+        for pos, run in enumerate(runs):
             i = run.info
             out.info.append(
                 (i.run_id, i.experiment_id, i.status, i.artifact_uri, i.start_time, i.end_time)
             )
             data = run.data
-            out.params.extend((i.run_id, k, v) for k, v in data.params.items())
+            out.params.extend((pos, k, v) for k, v in data.params.items())
             out.metrics.extend(
-                (i.run_id, k, None if math.isnan(v) else v) for k, v in data.metrics.items()
+                (pos, k, None if math.isnan(v) else v) for k, v in data.metrics.items()
             )
-            out.tags.extend((i.run_id, k, v) for k, v in data.tags.items())
+            out.tags.extend((pos, k, v) for k, v in data.tags.items())
         return out
 
 

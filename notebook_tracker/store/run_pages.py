@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, false, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
 from notebook_tracker.store.paging import invalid_token, keyset_fields, keyset_token
+from notebook_tracker.store.sql_run_columns import fetch_all
 from notebook_tracker.store.sql_search import OrderKey, RunSearch
 
 _KINDS: dict[str, tuple[type, ...]] = {
@@ -77,11 +78,11 @@ def _split_rows(
     columns: Sequence[Any],
     values: list[Any] | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> list[tuple[Any, ...]]:
     first, rest = search.keys[0], search.keys[1:]
     # With the NULLs apart, the first key's plain order is the index's on both dialects.
     order = [first.clause(nulls_last=False), *(k.clause() for k in rest)]
-    rows: list[Row[Any]] = []
+    rows: list[tuple[Any, ...]] = []
     if values is None or values[0] is not None:
         where = [first.expr.is_not(None)]
         if values is not None:
@@ -89,7 +90,7 @@ def _split_rows(
             where += [first.expr <= v if not first.ascending else first.expr >= v]
             where.append(after(search.keys, values))
         query = _query(search, columns, where, order)
-        rows = list(conn.execute(query.limit(limit)))
+        rows = fetch_all(conn, query.limit(limit))
         if len(rows) >= limit:
             return rows
         values = None
@@ -97,7 +98,7 @@ def _split_rows(
     if values is not None:
         where.append(after(rest, values[1:]))
     query = _query(search, columns, where, [k.clause() for k in rest])
-    return rows + list(conn.execute(query.limit(limit - len(rows))))
+    return rows + fetch_all(conn, query.limit(limit - len(rows)))
 
 
 def page_rows(
@@ -107,7 +108,7 @@ def page_rows(
     max_results: int,
     page_token: str | None,
     bound: str,
-) -> tuple[list[Row[Any]], str | None]:
+) -> tuple[list[tuple[Any, ...]], str | None]:
     """(rows of `columns` for one page, next page token); each row ends with the order keys.
 
     Raises InvalidParameter for a token that was not made by this search.
@@ -118,7 +119,7 @@ def page_rows(
     else:
         where = [] if values is None else [after(search.keys, values)]
         query = _query(search, columns, where, [k.clause() for k in search.keys])
-        rows = list(conn.execute(query.limit(max_results + 1)))
+        rows = fetch_all(conn, query.limit(max_results + 1))
     if len(rows) <= max_results:
         return rows, None
     rows = rows[:max_results]
