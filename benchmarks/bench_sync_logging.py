@@ -27,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 HAVE_MLFLOW = importlib.util.find_spec("mlflow") is not None
@@ -116,6 +117,7 @@ def run(code: str, env: dict[str, str], timeout: float = 3600) -> dict:
         text=True,
         timeout=timeout,
         env={**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", **env},
+        cwd=tempfile.gettempdir(),  # `python -c` imports from its cwd first: not a checkout's
     )
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
