@@ -75,6 +75,7 @@ def _sync_mode(synchronous: bool | None) -> bool:
 # -- tracking URI and experiments -----------------------------------------------------------
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     """Use this store from now on: a database URI, an http(s) server, or a folder path."""
+    run_jobs.wait_all()  # background work goes to the store its run is in
     config.set_tracking_uri(uri)
 
 
