@@ -213,3 +213,29 @@ def test_compaction_racing_two_writer_processes_loses_and_doubles_nothing(
     assert history.steps.tolist() == list(range(2 * n))
     assert history.values.tolist() == [float(s) for s in range(2 * n)]
     assert _chunk_count(store, run_id, "m") < 2 * n
+
+
+def test_log_metric_synchronous_points_are_durable_at_return_and_read_back_compact(
+    tracking_uri: str,
+) -> None:
+    import sqlite3
+
+    import notebook_tracker as nt
+
+    path = tracking_uri.split(":///", 1)[1]
+    with nt.start_run() as run:
+        run_id = run.info.run_id
+        for step in range(300):
+            nt.log_metric("loss", 1.0 / (step + 1), step=step, synchronous=True)
+            if step in (0, 150):  # committed before the call returned: another connection sees it
+                with sqlite3.connect(path) as other:
+                    (count,) = other.execute(
+                        "SELECT coalesce(sum(count), 0) FROM metric_chunks WHERE run_uuid = ?",
+                        (run_id,),
+                    ).fetchone()
+                assert count == step + 1
+    store = SqlStore(tracking_uri)
+    assert _chunk_count(store, run_id, "loss") < 64  # not 300
+    history = nt.get_metric_history(run_id, "loss")
+    assert [p.step for p in history] == list(range(300))
+    assert [p.value for p in history] == [1.0 / (s + 1) for s in range(300)]
