@@ -74,10 +74,11 @@ def test_the_fit_returns_before_its_model_is_written_and_reads_wait_for_it(auto,
     assert nt.active_run() is None
     [stored] = _stored_runs(auto)
     assert stored.info.status == "RUNNING"  # the fit did not wait for the model
-    assert stored.data.params["alpha"] == "0.5"  # params are logged before fit returns
     threading.Timer(0.3, held.set).start()
     run = nt.last_active_run()  # waits for the work, then reads
     assert run.info.status == "FINISHED"
+    assert run.data.params["alpha"] == "0.5"
+    assert run.data.tags["estimator_name"] == "Ridge"
     assert "training_r2_score" in run.data.metrics
     assert "model/MLmodel" in _artifacts(auto, run.info.run_id)
 

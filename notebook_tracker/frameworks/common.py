@@ -28,10 +28,16 @@ def param_text(value: Any) -> str:
     )
 
 
-def log_params(run_id: str, params: Mapping[str, Any], silent: bool = False) -> dict[str, str]:
-    """Log params not yet on the run; a key already logged with another value (two fits in one
-    run) keeps its first value, with a warning. Returns what was logged."""
-    from notebook_tracker.entities import Param
+def log_params(
+    run_id: str,
+    params: Mapping[str, Any],
+    silent: bool = False,
+    tags: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Log params not yet on the run (and `tags`, in the same write); a key already logged
+    with another value (two fits in one run) keeps its first value, with a warning. Returns
+    the params logged."""
+    from notebook_tracker.entities import Param, RunTag
 
     client = client_for(run_id)
     existing = client.get_run(run_id).data.params
@@ -44,8 +50,9 @@ def log_params(run_id: str, params: Mapping[str, Any], silent: bool = False) -> 
                 clashes.append(key)
             continue
         new[key] = text
-    if new:
-        client.log_batch(run_id, params=[Param(k, v) for k, v in new.items()])
+    run_tags = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+    if new or run_tags:
+        client.log_batch(run_id, params=[Param(k, v) for k, v in new.items()], tags=run_tags)
     if clashes and not silent:
         shown = ", ".join(clashes[:5]) + (", ..." if len(clashes) > 5 else "")
         warnings.warn(
@@ -55,12 +62,6 @@ def log_params(run_id: str, params: Mapping[str, Any], silent: bool = False) -> 
             stacklevel=4,
         )
     return new
-
-
-def set_tags(run_id: str, tags: Mapping[str, Any]) -> None:
-    from notebook_tracker.entities import RunTag
-
-    client_for(run_id).log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
 def log_metrics(run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:

@@ -214,26 +214,35 @@ def log_fit(
 def _log_fit(
     st: Any, run_id: str, estimator: Any, x: Any, y: Any, weight: Any, example: Any
 ) -> None:
-    silent = st.option("silent")
     search = is_search(estimator)
     params = estimator.get_params(deep=not search)
     if search and hasattr(estimator, "best_params_"):
         params.update({f"best_{k}": v for k, v in estimator.best_params_.items()})
-    _part(st, "params", common.log_params, run_id, params, silent)
-    _part(st, "tags", common.set_tags, run_id, estimator_tags(estimator))
+    tags = estimator_tags(estimator)
     if not search:
         from notebook_tracker.frameworks import sklearn_deferred
 
         job = sklearn_deferred.snapshot_job(st, run_id, estimator, x, y, weight, example)
         if job is not None:
-            run_jobs.submit(run_id, job)
+
+            def background() -> None:
+                log_records(st, run_id, params, tags)
+                job()
+
+            run_jobs.submit(run_id, background)
             return
+    log_records(st, run_id, params, tags)
     log_results(st, run_id, estimator, x, y, weight, example)
     if search:
         from notebook_tracker.frameworks import sklearn_search
 
         _part(st, "the parameter search", sklearn_search.log_search, st, run_id, estimator,
               example)  # fmt: skip
+
+
+def log_records(st: Any, run_id: str, params: dict[str, Any], tags: dict[str, str]) -> None:
+    """Params and tags in one write."""
+    _part(st, "params and tags", common.log_params, run_id, params, st.option("silent"), tags)
 
 
 def log_results(
