@@ -11,6 +11,8 @@ user's own (removed again when fit returns), so the run gets, as the fit goes:
   learning-rate scheduler's (`scheduler_name`, `scheduler.step_size`, ...);
 - when fit returns: the best checkpoint of the trainer's `ModelCheckpoint` (or the final
   weights when there is none) as a `pytorch` model named `model`, and `best_model_score`.
+  The module is copied before fit returns and written by the run's background worker
+  (`run_jobs`): the run's end, its reads and the next hooked fit wait for it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import warnings
 from typing import Any
 
+from notebook_tracker import run_jobs
 from notebook_tracker.frameworks import autolog as _autolog
 from notebook_tracker.frameworks import dl_common
 from notebook_tracker.frameworks.patching import AutologWarning
@@ -72,6 +75,7 @@ def _fit(st: Any, base: str, original: Any, trainer: Any, *args: Any, **kwargs: 
         if run_id is None:
             original(trainer, *args, **kwargs)
             return
+        run_jobs.wait(run_id)  # an earlier fit's model is written before training changes it
         if st.option("extra_tags"):
             from notebook_tracker import fluent
 
@@ -89,7 +93,9 @@ def _fit(st: Any, base: str, original: Any, trainer: Any, *args: Any, **kwargs: 
             if callback in trainer.callbacks:
                 trainer.callbacks.remove(callback)
         if st.option("log_models"):
-            _log_model(st, trainer, run_id)
+            job = _model_job(st, trainer, run_id, guard)
+            if job is not None:
+                run_jobs.submit(run_id, job)
 
 
 class _Guard:
@@ -193,27 +199,40 @@ def _log_training_setup(trainer: Any, run_id: str) -> None:
     dl_common.log_params(dl_common.flatten(params), run_id)
 
 
-def _log_model(st: Any, trainer: Any, run_id: str) -> None:
-    from notebook_tracker.models.api import log_model
-
+def _model_job(st: Any, trainer: Any, run_id: str, guard: _Guard) -> Any:
+    """Logging the model, to be done off the user's thread: what fit left (the module, the
+    checkpoint's path and score) is taken now, as the user may train on at once."""
     module = trainer.lightning_module
     if module is None:
-        return
+        return None
     checkpoint = getattr(trainer, "checkpoint_callback", None)
     best_path = getattr(checkpoint, "best_model_path", "") if checkpoint is not None else ""
-    model = module
-    if st.option("checkpoint") and best_path:
+    best = bool(st.option("checkpoint") and best_path)
+    score = getattr(checkpoint, "best_model_score", None) if best else None
+    monitor = getattr(checkpoint, "monitor", None) if best else None
+    step = trainer.global_step
+    snapshot = copy.deepcopy(module)  # the user's module keeps its last weights, and changes
+
+    def job() -> None:
+        guard("logging the model", _log_model, st, snapshot, best_path if best else "", run_id)
+        if score is not None:
+            guard("logging the best score", dl_common.log_metrics, {"best_model_score": score},
+                  step, run_id)  # fmt: skip
+        if monitor:
+            guard("logging the checkpoint", dl_common.log_params, {"checkpoint_monitor": monitor},
+                  run_id)  # fmt: skip
+
+    return job
+
+
+def _log_model(st: Any, model: Any, best_path: str, run_id: str) -> None:
+    from notebook_tracker.models.api import log_model
+
+    if best_path:
         import torch
 
-        model = copy.deepcopy(module)  # the user's module keeps its last weights
         state = torch.load(best_path, map_location="cpu", weights_only=False)
         model.load_state_dict(state["state_dict"])
-        score = getattr(checkpoint, "best_model_score", None)
-        if score is not None:
-            dl_common.log_metrics({"best_model_score": score}, trainer.global_step, run_id)
-        monitor = getattr(checkpoint, "monitor", None)
-        if monitor:
-            dl_common.log_params({"checkpoint_monitor": monitor}, run_id)
     log_model(
         model,
         name="model",
