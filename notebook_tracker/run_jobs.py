@@ -69,7 +69,11 @@ def end_after_jobs(run_id: str, end: Callable[[], None]) -> bool:
         if deferred and _pending[run_id] > 0 and not in_worker():
             submit(run_id, end)
             return True
-    wait(run_id)
+    try:
+        wait(run_id)
+    except BaseException:
+        submit(run_id, end)  # interrupted while waiting: the run still ends after its work
+        raise
     return False
 
 

@@ -251,3 +251,18 @@ def test_process_exit_waits_for_the_model(tmp_path) -> None:  # type: ignore[no-
         [sys.executable, "-c", read], check=True, timeout=120, capture_output=True, text=True
     )
     assert out.stdout.split() == ["FINISHED", "True", "True"]
+
+
+def test_an_interrupted_end_still_ends_the_run_after_its_work(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    release, ended = threading.Event(), threading.Event()
+    run_jobs.submit("r-interrupted", lambda: release.wait(TIMEOUT_S))
+
+    def interrupted(run_id: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_jobs, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_jobs.end_after_jobs("r-interrupted", ended.set)
+    assert not ended.is_set()  # not before the run's work
+    release.set()
+    assert ended.wait(TIMEOUT_S)
