@@ -246,3 +246,19 @@ def test_a_journaled_frame_is_resent_as_json_when_the_server_no_longer_takes_fra
     finally:
         outbox.close()
     assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(10))
+
+
+def test_frames_fit_the_servers_body_limit(tmp_path):
+    args = ["--max-body-size", str(1024 * 1024)]
+    with running_server(
+        tmp_path, f"sqlite:///{tmp_path / 'db'}", workers=1, extra_args=args
+    ) as srv:
+        run_id = _run(srv)
+        outbox = RestOutbox(srv.url, None)
+        try:
+            outbox.write([(run_id, "m", float(s), 10 + s, s) for s in range(100_000)])
+            outbox.settle(raise_errors=True)
+            assert outbox.compact is True and outbox.frame_points < 100_000
+        finally:
+            outbox.close()
+        assert len(_history(srv, run_id, "m")) == 100_000

@@ -61,14 +61,16 @@ def encode_bodies(rows: Sequence[tuple[str, str, float, int, int]]) -> list[byte
     return out
 
 
-def encode_frames(rows: Sequence[tuple[str, str, float, int, int]]) -> list[bytes]:
+def encode_frames(
+    rows: Sequence[tuple[str, str, float, int, int]], per_frame: int = POINTS_PER_FRAME
+) -> list[bytes]:
     """DATA payloads `run_id\ncount\n{compact frame}` (wire/batch.py), row order kept."""
     grouped: dict[str, list[tuple[str, str, float, int, int]]] = {}
     for row in rows:
         grouped.setdefault(row[0], []).append(row)
     out = []
     for run_id, run_rows in grouped.items():
-        for start in range(0, len(run_rows), POINTS_PER_FRAME):
-            chunk = run_rows[start : start + POINTS_PER_FRAME]
+        for start in range(0, len(run_rows), per_frame):
+            chunk = run_rows[start : start + per_frame]
             out.append(f"{run_id}\n{len(chunk)}\n".encode() + batch.encode(run_id, chunk))
     return out

@@ -30,7 +30,7 @@ from notebook_tracker.errors import (
     TrackerError,
 )
 from notebook_tracker.store.journal import DATA, END, Journal, max_bytes, server_dir
-from notebook_tracker.store.rest_encoding import encode_bodies, encode_frames
+from notebook_tracker.store.rest_encoding import POINTS_PER_FRAME, encode_bodies, encode_frames
 from notebook_tracker.store.rest_transport import Transport
 from notebook_tracker.wire import batch
 
@@ -81,6 +81,7 @@ class RestOutbox:
         self.refusal: MetricsRefused | None = None
         # Whether the server takes compact frames: None until it is asked (once it answers).
         self.compact: bool | None = None
+        self.frame_points = POINTS_PER_FRAME  # fewer if the server's body limit is lower
 
     # -- the sink interface --------------------------------------------------------------------
     def write(self, rows: Sequence[tuple[str, str, float, int, int]]) -> None:
@@ -165,17 +166,22 @@ class RestOutbox:
     def _encode(self, rows: Sequence[tuple[str, str, float, int, int]]) -> list[bytes]:
         if self.compact is None and not self.backlog:
             self.compact = self._ask_compact()
-        return encode_frames(rows) if self.compact else encode_bodies(rows)
+        return encode_frames(rows, self.frame_points) if self.compact else encode_bodies(rows)
 
     def _ask_compact(self) -> bool | None:
         """Whether the server takes compact frames (GET api/ingest); None if it cannot say now
         (JSON meanwhile). A server without the endpoint (a stock MLflow server) answers 404."""
         probe = Transport(self.uri, token=self.http.token, max_retries=0, timeout_s=5.0)
         try:
-            formats = probe.call("GET", INGEST).get("formats", [])
+            answer = probe.call("GET", INGEST)
         except TrackerError as error:
             return False if error.error_code == "ENDPOINT_NOT_FOUND" else None
-        return batch.FORMAT in formats
+        max_bytes = answer.get("max_bytes")
+        if isinstance(max_bytes, int) and max_bytes > 0:
+            # Half the body limit for points leaves the header (keys, run id) ample room.
+            room = max_bytes // 2 // batch.POINT_BYTES
+            self.frame_points = max(1, min(POINTS_PER_FRAME, room))
+        return batch.FORMAT in answer.get("formats", [])
 
     def _send_data(self, body: bytes) -> None:
         if body[:4] != batch.MAGIC:
