@@ -32,6 +32,10 @@ class RunColumns:
 
     def extend(self, other: RunColumns) -> None:
         base = len(self.info)
+        if not base:  # the first page: taken as is, no position to shift
+            self.info, self.params = other.info, other.params
+            self.metrics, self.tags = other.metrics, other.tags
+            return
         self.info.extend(other.info)
         for mine, theirs in (
             (self.params, other.params),

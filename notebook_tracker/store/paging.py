@@ -59,12 +59,12 @@ def keyset_fields(token: str, query: str) -> list[Any]:
     """The order keys a keyset token carries; 400 if it is malformed or was made by a different
     search. The caller checks that they fit its order."""
     fields = _token_fields(token)
+    _check_query(token, fields, query)
     values = fields.get("after")
     if not isinstance(values, list) or not all(
         v is None or isinstance(v, (str, int, float)) for v in values
     ):
         raise _invalid(token, "it is not a token this server returned")
-    _check_query(token, fields, query)
     return values
 
 
