@@ -262,3 +262,31 @@ def test_frames_fit_the_servers_body_limit(tmp_path):
         finally:
             outbox.close()
         assert len(_history(srv, run_id, "m")) == 100_000
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> SqlStore:
+    if request.param == "sqlite":
+        return SqlStore(f"sqlite:///{tmp_path / 's.db'}")
+    return SqlStore(request.getfixturevalue("postgres_uri"))
+
+
+def test_a_group_of_frames_and_rows_is_stored_on_every_sql_backend(sql_store):
+    a, b = (sql_store.create_run("0", "u", 1).info.run_id for _ in range(2))
+    rows_a = [(a, "loss", float(s), 100 + s, s) for s in range(50)] + [(a, "loss", math.nan, 7, 99)]
+    frame_b = batch.decode(batch.encode(b, [(b, "acc", 0.5, 3, 2**62), (b, "acc", -1.0, 4, -3)]))
+    writer = GroupWriter(sql_store)
+    writer.write(
+        rows=[(a, "json", 1.0, 1, 1)],
+        columns=[(a, c) for c in batch.decode(batch.encode(a, rows_a)).columns],
+    )
+    writer.write(columns=[(b, c) for c in frame_b.columns])
+    loss = sql_store.get_metric_history(a, "loss")
+    assert [m.step for m in loss] == [*range(50), 99] and math.isnan(loss[-1].value)
+    assert [m.value for m in sql_store.get_metric_history(a, "json")] == [1.0]
+    assert [(m.step, m.value) for m in sql_store.get_metric_history(b, "acc")] == [
+        (-3, -1.0),
+        (2**62, 0.5),
+    ]
+    latest = sql_store.get_run(b).data.metrics
+    assert latest["acc"] == 0.5
