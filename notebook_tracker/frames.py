@@ -1,7 +1,8 @@
 """Runs as a pandas DataFrame, in the column shape MLflow's `search_runs` users expect.
 
-Built column-wise: each param, metric and tag key becomes one numpy array filled by position,
-so 100,000 runs cost a few vectorised passes rather than a Python loop per run and key.
+Built column-wise: each param, metric and tag key becomes one numpy array filled by position
+(run_columns.py), so 100,000 runs cost a few vectorised assignments per key rather than a
+Python loop per run and key.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from notebook_tracker.entities import Run
-from notebook_tracker.run_columns import INFO_COLUMNS, RunColumns
+from notebook_tracker.run_columns import INFO_COLUMNS, KeyColumns, RunColumns
 
 
 def runs_to_frame(runs: Sequence[Run]) -> Any:
@@ -19,33 +20,14 @@ def runs_to_frame(runs: Sequence[Run]) -> Any:
     return columns_to_frame(RunColumns.from_runs(runs))
 
 
-def _pivot(
-    rows: Sequence[tuple[int, str, Any]], size: int, prefix: str, numeric: bool
-) -> dict[str, Any]:
-    """{prefix + key: array over `size` runs} from (position, key, value) rows."""
+def _columns(found: KeyColumns, size: int, prefix: str, numeric: bool) -> dict[str, Any]:
     import numpy as np
-    import pandas as pd
 
-    if not rows:
-        return {}
-    where, keys, values = zip(*rows, strict=True)
-    positions = np.array(where, dtype=np.intp)
-    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), sort=True)
-    if numeric:
-        data = np.array(values, dtype=np.float64)  # None (a NaN logged) becomes NaN
-    else:
-        data = np.empty(len(values), dtype=object)
-        data[:] = values
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     out: dict[str, Any] = {}
-    for code, key in enumerate(uniques):
-        picked = order[bounds[code] : bounds[code + 1]]
-        if numeric:
-            column = np.full(size, np.nan)
-        else:
-            column = np.full(size, None, dtype=object)
-        column[positions[picked]] = data[picked]
+    for key in sorted(found):
+        positions, values = found[key]
+        column = np.full(size, np.nan) if numeric else np.full(size, None, dtype=object)
+        column[positions] = values
         out[prefix + key] = column
     return out
 
@@ -58,9 +40,9 @@ def columns_to_frame(columns: RunColumns) -> Any:
     fields = list(zip(*columns.info, strict=True)) if size else [() for _ in INFO_COLUMNS]
     data: dict[str, Any] = dict(zip(INFO_COLUMNS, (list(f) for f in fields), strict=True))
     data["experiment_id"] = [str(e) for e in data["experiment_id"]]
-    data.update(_pivot(columns.metrics, size, "metrics.", numeric=True))
-    data.update(_pivot(columns.params, size, "params.", numeric=False))
-    data.update(_pivot(columns.tags, size, "tags.", numeric=False))
+    data.update(_columns(columns.metrics, size, "metrics.", numeric=True))
+    data.update(_columns(columns.params, size, "params.", numeric=False))
+    data.update(_columns(columns.tags, size, "tags.", numeric=False))
     frame = pd.DataFrame(data)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)

@@ -1,15 +1,15 @@
 """Runs as columns: what a DataFrame of search results is built from, without a Run per row.
 
-The runs' own fields come as one tuple per run, params, latest metrics and tags as
-(position, key, value) rows, the position being the run's index in `info`; frames.py pivots
-them. A store that can read these straight from
-its tables (SqlStore) skips building Run objects; any other store converts its Runs.
+The runs' own fields come as one tuple per run; params, latest metrics and tags as one entry
+per key: (positions, values), two arrays saying which runs (by index in `info`) have the key
+and with which value. A SQL store reads them grouped so from its tables (sql_run_columns.py),
+any other store converts its Runs; frames.py turns each entry into a column by position.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,47 +18,77 @@ from notebook_tracker.entities import Run
 # The order of each `info` tuple: the DataFrame's leading columns.
 INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
 
+# key -> (positions as an int array, values as an array: float64 for metrics, object otherwise)
+KeyColumns = dict[str, tuple[Any, Any]]
+
+
+def key_columns(
+    entries: Iterable[tuple[str, Sequence[int], Sequence[Any]]], numeric: bool
+) -> KeyColumns:
+    """KeyColumns from (key, positions, values) entries; a metric's None (NaN) becomes NaN."""
+    import numpy as np
+
+    out: KeyColumns = {}
+    for key, positions, values in entries:
+        if numeric:
+            data = np.array(values, dtype=np.float64)
+        else:
+            data = np.empty(len(values), dtype=object)
+            data[:] = values
+        out[key] = (np.asarray(positions, dtype=np.intp), data)
+    return out
+
 
 @dataclass
 class RunColumns:
     info: list[tuple[Any, ...]] = field(default_factory=list)
-    params: list[tuple[int, str, str]] = field(default_factory=list)
-    # NaN values as None or NaN: both become NaN in the frame.
-    metrics: list[tuple[int, str, float | None]] = field(default_factory=list)
-    tags: list[tuple[int, str, str | None]] = field(default_factory=list)
+    params: KeyColumns = field(default_factory=dict)
+    metrics: KeyColumns = field(default_factory=dict)
+    tags: KeyColumns = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.info)
 
     def extend(self, other: RunColumns) -> None:
+        import numpy as np
+
         base = len(self.info)
-        if not base:  # the first page: taken as is, no position to shift
-            self.info, self.params = other.info, other.params
-            self.metrics, self.tags = other.metrics, other.tags
-            return
         self.info.extend(other.info)
         for mine, theirs in (
             (self.params, other.params),
             (self.metrics, other.metrics),
             (self.tags, other.tags),
         ):
-            mine.extend((pos + base, k, v) for pos, k, v in theirs)
+            for key, (positions, values) in theirs.items():
+                if key in mine:
+                    old_positions, old_values = mine[key]
+                    positions = np.concatenate([old_positions, positions + base])
+                    values = np.concatenate([old_values, values])
+                else:
+                    positions = positions + base
+                mine[key] = (positions, values)
 
     @classmethod
     def from_runs(cls, runs: Iterable[Run]) -> RunColumns:
-        out = cls()
+        info: list[tuple[Any, ...]] = []
+        grouped: tuple[dict[str, Any], ...] = ({}, {}, {})
         for pos, run in enumerate(runs):
             i = run.info
-            out.info.append(
+            info.append(
                 (i.run_id, i.experiment_id, i.status, i.artifact_uri, i.start_time, i.end_time)
             )
             data = run.data
-            out.params.extend((pos, k, v) for k, v in data.params.items())
-            out.metrics.extend(
-                (pos, k, None if math.isnan(v) else v) for k, v in data.metrics.items()
-            )
-            out.tags.extend((pos, k, v) for k, v in data.tags.items())
-        return out
+            metrics = {k: None if math.isnan(v) else v for k, v in data.metrics.items()}
+            for found, values in zip(grouped, (data.params, metrics, data.tags), strict=True):
+                for key, value in values.items():
+                    entry = found.setdefault(key, ([], []))
+                    entry[0].append(pos)
+                    entry[1].append(value)
+        params, metrics, tags = (
+            key_columns(((k, p, v) for k, (p, v) in found.items()), numeric=found is grouped[1])
+            for found in grouped
+        )
+        return cls(info, params, metrics, tags)
 
 
-__all__ = ["INFO_COLUMNS", "RunColumns"]
+__all__ = ["INFO_COLUMNS", "KeyColumns", "RunColumns", "key_columns"]
