@@ -1,0 +1,69 @@
+"""scikit-learn autologging as a person sees it in JupyterLab: a `%%track_run` cell that fits a
+random forest ends with a FINISHED run card holding the fit's params and training metrics,
+although they and the model are written off the fit's thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from lab_process import screenshot
+from sidebar_seed import Seeded
+from test_sidebar import assert_no_console_errors
+
+CELLS = [
+    "%load_ext notebook_tracker\n"
+    "from sklearn.datasets import make_classification\n"
+    "from sklearn.ensemble import RandomForestClassifier\n"
+    "X, y = make_classification(2000, 12, random_state=0)",
+    "%%track_run forest-fit\n"
+    "model = RandomForestClassifier(n_estimators=40, max_depth=6, random_state=0).fit(X, y)\n"
+    "X[:] = 0.0  # changed right after the fit: what was logged is the fit's data\n"
+    "print('fitted')",
+]
+
+
+def write_notebook(root: Path) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
+    nbformat.write(nb, root / "forest.ipynb")
+    return "forest.ipynb"
+
+
+def test_a_forest_fit_cell_shows_its_params_and_training_metrics_on_its_card(
+    page, lab, seeded: Seeded
+) -> None:
+    root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
+    name = write_notebook(root)
+    page.goto(f"{lab.base_url}lab/workspaces/forest/tree/{name}?reset&token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    page.wait_for_function(
+        """() => {
+            const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+            return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+        }""",
+        timeout=60_000,
+    )
+    page.locator(".jp-Cell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    card = page.locator(".jp-OutputArea .nt-run-card[data-status='FINISHED']")
+    card.wait_for(timeout=120_000)
+    accuracy = card.locator(".ntc-metric[data-key='training_accuracy_score']")
+    accuracy.wait_for()
+    assert card.locator(".ntc-metric[data-key='training_roc_auc']").count() == 1
+    text = card.inner_text()
+    assert "n_estimators" in text and "40" in text, text
+    # a forest of depth 6 on its own training data: well above chance, below perfect
+    value = float(accuracy.inner_text().split()[-1])
+    assert 0.8 < value < 1.0, accuracy.inner_text()
+    outputs = page.locator(".jp-OutputArea").last.inner_text()
+    assert "Warning" not in outputs, outputs
+    card.scroll_into_view_if_needed()
+    screenshot(page, "sklearn-autolog-card")
+    assert_no_console_errors(page)
