@@ -118,7 +118,11 @@ def concurrency(args: argparse.Namespace) -> None:
         backends.append(("postgresql", "nt"))
     if args.mlflow:
         backends.append(("sqlite", "mlflow"))
-    print(f"# many processes, one store: {args.seconds:g} s per pass, {os.cpu_count()} CPUs")
+    sync = args.synchronous or "FULL (default)"
+    print(
+        f"# many processes, one store: {args.seconds:g} s per pass, {os.cpu_count()} CPUs, "
+        f"SQLite synchronous={sync}"
+    )
     print(
         f"{'backend':<22}{'procs':>6}{'points/s':>12}{'runs/s':>9}{'flush p50':>11}"
         f"{'flush p99':>11}{'errors':>8}"
@@ -132,7 +136,12 @@ def concurrency(args: argparse.Namespace) -> None:
                 uri = _fresh_postgres(pg)
             if tool == "nt":
                 _prepare(uri)
-            result = run_fleet(uri, procs, args.seconds, tool)
+            extra = (
+                {"NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS": args.synchronous}
+                if args.synchronous
+                else {}
+            )
+            result = run_fleet(uri, procs, args.seconds, tool, extra)
             label = f"{backend} ({'MLflow' if tool == 'mlflow' else 'ours'})"
             print(
                 f"{label:<22}{procs:>6}{result['points_per_s']:>12,.0f}{result['runs_per_s']:>9.1f}"
@@ -220,6 +229,7 @@ def main() -> None:
     parser.add_argument("--mlflow", action="store_true", help="also MLflow's client on SQLite")
     parser.add_argument("--before", help="a checkout of older code for the reaper row")
     parser.add_argument("--skip-reaper", action="store_true")
+    parser.add_argument("--synchronous", help="NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS for the workers")
     args = parser.parse_args()
     default_procs = "1,5" if args.quick else "1,5,20,50"
     args.procs = [int(p) for p in (args.procs or default_procs).split(",")]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 
 from notebook_tracker import env
 from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.store import db_errors
+from notebook_tracker.store import db_errors, sqlite_busy
 
 _engines: dict[str, tuple[Engine, Engine]] = {}
 _lock = threading.Lock()
@@ -76,7 +78,7 @@ def _create_sqlite(uri: str, immediate: bool) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        sqlite_busy.retrying(lambda: cur.execute("PRAGMA journal_mode=WAL"))
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
@@ -89,7 +91,12 @@ def _create_sqlite(uri: str, immediate: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+        driver: Any = conn.connection.driver_connection
+        try:
+            sqlite_busy.retrying(lambda: driver.execute(begin))
+        except sqlite3.Error as error:
+            wrapped = sa_exc.OperationalError(begin, None, error)
+            raise (db_errors.for_exception(wrapped, error, conn.engine.url) or error) from None
 
     return engine
 
