@@ -1,7 +1,7 @@
 """Autologging overhead on a ~1-second scikit-learn fit: notebook-tracker against MLflow.
 
     python benchmarks/bench_autolog.py [--quick] [--reps 5] [--rounds 3] [--target 1.0]
-                                       [--mlflow-reps 2] [--modes plain,nt,...]
+                                       [--mlflow-reps 2] [--modes plain,nt,...] [--paired 10]
 
 The same code and data in every mode: `RandomForestClassifier(n_estimators=N).fit(X, y)` on
 synthetic data (4,000 x 20, binary), N chosen so a plain fit takes about `--target` seconds.
@@ -101,6 +101,58 @@ print(json.dumps({"first": first, "times": times, "cpu": cpu, "settle": settle})
 
 MODES = ("plain", "nt", "nt-in-run", "nt-nomodel", "mlflow", "mlflow-nomodel")
 
+# `--paired`: what autologging adds to one fit, timed in one process, robust on a busy machine:
+# plain and autologged fits alternate (switched with autolog(disable=True)), each pair's
+# difference is kept, and the background work is let finish (untimed) after each fit.
+PAIRED = r"""
+import json, statistics, sys, tempfile, time, warnings
+warnings.simplefilter("ignore")
+mode, n_estimators, pairs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+import notebook_tracker as nt
+X, y = make_classification(4000, 20, n_informative=8, random_state=0)
+nt.set_tracking_uri(tempfile.mkdtemp())
+on = lambda: nt.sklearn.autolog(log_models=mode != "nt-nomodel")
+fit = lambda: RandomForestClassifier(n_estimators=n_estimators, random_state=0, n_jobs=1).fit(X, y)
+on(); fit(); nt.flush()
+if mode == "nt-in-run":
+    nt.start_run()
+wall, cpu, base_wall, base_cpu = [], [], [], []
+for i in range(pairs):
+    got = {}
+    for kind in (("plain", "nt") if i % 2 else ("nt", "plain")):
+        nt.sklearn.autolog(disable=True) if kind == "plain" else on()
+        t, c = time.perf_counter(), time.thread_time()
+        fit()
+        got[kind] = (time.perf_counter() - t, time.thread_time() - c)
+        nt.flush()
+    wall.append(got["nt"][0] - got["plain"][0]); cpu.append(got["nt"][1] - got["plain"][1])
+    base_wall.append(got["plain"][0]); base_cpu.append(got["plain"][1])
+if mode == "nt-in-run":
+    nt.end_run()
+m = statistics.median
+print(json.dumps({"wall": m(wall), "cpu": m(cpu), "base_wall": m(base_wall),
+                  "base_cpu": m(base_cpu)}))
+"""
+
+
+def paired(modes: list[str], n_estimators: int, pairs: int) -> None:
+    print(f"{'mode':<12} {'plain fit':>10} {'added':>9} {'overhead':>9} {'plain CPU':>10} "
+          f"{'added CPU':>10} {'CPU over':>9}  target < 5%")  # fmt: skip
+    for mode in modes:
+        out = subprocess.run(
+            [sys.executable, "-c", PAIRED, mode, str(n_estimators), str(pairs)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise SystemExit(f"{mode} failed:\n{out.stderr[-3000:]}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        over, cover = r["wall"] / r["base_wall"], r["cpu"] / r["base_cpu"]
+        print(f"{mode:<12} {r['base_wall']:>9.3f}s {r['wall'] * 1000:>7.1f}ms {over * 100:>+8.1f}% "
+              f"{r['base_cpu']:>9.3f}s {r['cpu'] * 1000:>8.1f}ms {cover * 100:>+8.1f}%  "
+              f"{'met' if over < 0.05 else 'NOT met'}")  # fmt: skip
+
 
 def run_mode(mode: str, n_estimators: int, reps: int) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-autolog-{mode}-") as store:
@@ -136,11 +188,19 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--mlflow-reps", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 round, 3 fits, 1 MLflow model fit")
+    parser.add_argument(
+        "--paired", type=int, default=0, metavar="PAIRS", help="nt against plain in one process"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.reps, args.mlflow_reps = 1, 3, 1
     modes = args.modes.split(",")
     n = calibrate(args.target)
+    if args.paired:
+        print(f"RandomForestClassifier(n_estimators={n}) on 4,000 x 20; {args.paired} pairs of "
+              "a plain and an autologged fit in one process, medians")  # fmt: skip
+        paired([m for m in modes if m.startswith("nt")], n, args.paired)
+        return
     print(f"RandomForestClassifier(n_estimators={n}) on 4,000 x 20; {args.rounds} rounds x "
           f"{args.reps} timed fits per mode (after a warm-up fit), modes interleaved")  # fmt: skip
     times: dict[str, list[float]] = {m: [] for m in modes}
