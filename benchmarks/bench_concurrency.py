@@ -102,12 +102,19 @@ def _fresh_postgres(base: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
-def _prepare(uri: str) -> None:
-    """Create the schema first, as the first notebook of a team would."""
-    code = (
-        "import sys, notebook_tracker as nt; nt.set_tracking_uri(sys.argv[1]); "
-        "nt.get_experiment('0')"
-    )
+def _prepare(uri: str, tool: str) -> None:
+    """Create the schema first, as the first notebook of a team would (20 MLflow processes
+    migrating a new SQLite file at once fail; that is measured apart, not here)."""
+    if tool == "mlflow":
+        code = (
+            "import sys, logging; logging.disable(logging.WARNING); import mlflow; "
+            "mlflow.set_tracking_uri(sys.argv[1]); mlflow.MlflowClient().search_experiments()"
+        )
+    else:
+        code = (
+            "import sys, notebook_tracker as nt; nt.set_tracking_uri(sys.argv[1]); "
+            "nt.get_experiment('0')"
+        )
     subprocess.run([sys.executable, "-c", code, uri], check=True)
 
 
@@ -134,8 +141,7 @@ def concurrency(args: argparse.Namespace) -> None:
                 uri = f"sqlite:///{folder}/store.db"
             else:
                 uri = _fresh_postgres(pg)
-            if tool == "nt":
-                _prepare(uri)
+            _prepare(uri, tool)
             extra = (
                 {"NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS": args.synchronous}
                 if args.synchronous
@@ -199,7 +205,7 @@ def reaper(args: argparse.Namespace) -> None:
     n = 2_000 if args.quick else 10_000
     trees = [("ours (now)", str(HERE.parent))]
     if args.before:
-        trees.append(("before (batched reaper)", args.before))
+        trees.append(("before (--before)", args.before))
     print(f"\n# a read of a store with {n:,} runs of dead processes (SQLite)")
     print(f"{'code':<26}{'read':>10}{'all KILLED':>12}{'writer max wait':>17}")
     for label, tree in trees:
