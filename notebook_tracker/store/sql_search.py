@@ -10,6 +10,7 @@ LIKE and ILIKE mean the same on every dialect (sql_dialect.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -234,6 +235,34 @@ def run_search(
 ) -> RunSearch:
     """The parts of a run search; raises FilterSyntaxError for a filter or order_by that does
     not parse."""
+    # Building the statement (aliases, joins) costs more than running it on a small page, and
+    # paging or refreshing repeats the same search: the built, immutable parts are kept.
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    args = (tuple(map(str, experiment_ids)), tuple(stages), filter_string, order_by)
+    if (filter_string is None or isinstance(filter_string, str)) and all(
+        isinstance(entry, str) for entry in order_by or ()
+    ):
+        return _cached_run_search(*args[:3], tuple(order_by or ()) or None)
+    return _build_run_search(*args)  # let parsing say what is wrong with it
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_run_search(
+    experiment_ids: tuple[str, ...],
+    stages: tuple[str, ...],
+    filter_string: str | None,
+    order_by: tuple[str, ...] | None,
+) -> RunSearch:
+    return _build_run_search(experiment_ids, stages, filter_string, order_by)
+
+
+def _build_run_search(
+    experiment_ids: Sequence[str],
+    stages: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+) -> RunSearch:
     comparisons = parse_filter(filter_string)
     terms = parse_order_by(order_by)
     from_, keys = _run_ordering(terms)
