@@ -83,16 +83,16 @@ def search_runs(
         return runs
     from notebook_tracker.frames import columns_to_frame
 
-    found = RunColumns()
+    table = RunColumns()
     token = None
-    while len(found) < max_results:
+    while len(table) < max_results:
         columns, token = client.search_run_columns(
-            ids, filter_string, run_view_type, _page_size(max_results, len(found)), order_by, token
+            ids, filter_string, run_view_type, _page_size(max_results, len(table)), order_by, token
         )
-        found.extend(columns)
+        table.extend(columns)
         if not token:
             break
-    return columns_to_frame(found)
+    return columns_to_frame(table)
 
 
 def _page_size(wanted: int, have: int) -> int:

@@ -71,22 +71,23 @@ class RunColumns:
     @classmethod
     def from_runs(cls, runs: Iterable[Run]) -> RunColumns:
         info: list[tuple[Any, ...]] = []
-        grouped: tuple[dict[str, Any], ...] = ({}, {}, {})
+        grouped: list[dict[str, tuple[list[int], list[Any]]]] = [{}, {}, {}]
         for pos, run in enumerate(runs):
             i = run.info
             info.append(
                 (i.run_id, i.experiment_id, i.status, i.artifact_uri, i.start_time, i.end_time)
             )
             data = run.data
-            metrics = {k: None if math.isnan(v) else v for k, v in data.metrics.items()}
-            for found, values in zip(grouped, (data.params, metrics, data.tags), strict=True):
+            nan_free = {k: None if math.isnan(v) else v for k, v in data.metrics.items()}
+            kinds: tuple[dict[str, Any], ...] = (data.params, nan_free, data.tags)
+            for found, values in zip(grouped, kinds, strict=True):
                 for key, value in values.items():
                     entry = found.setdefault(key, ([], []))
                     entry[0].append(pos)
                     entry[1].append(value)
         params, metrics, tags = (
-            key_columns(((k, p, v) for k, (p, v) in found.items()), numeric=found is grouped[1])
-            for found in grouped
+            key_columns(((k, p, v) for k, (p, v) in found.items()), numeric=n == 1)
+            for n, found in enumerate(grouped)
         )
         return cls(info, params, metrics, tags)
 

@@ -84,7 +84,7 @@ def _split_rows(
     order = [first.clause(nulls_last=False), *(k.clause() for k in rest)]
     rows: list[tuple[Any, ...]] = []
     if values is None or values[0] is not None:
-        where = [first.expr.is_not(None)]
+        where: list[ColumnElement[bool]] = [first.expr.is_not(None)]
         if values is not None:
             v = values[0]
             where += [first.expr <= v if not first.ascending else first.expr >= v]

@@ -36,7 +36,7 @@ def fetch_all(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     """All rows as the driver's tuples (no type processing: plain columns only)."""
     result = conn.execute(stmt)
     try:
-        return result.cursor.fetchall()
+        return list(result.cursor.fetchall())
     finally:
         result.close()
 

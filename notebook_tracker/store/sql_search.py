@@ -328,6 +328,8 @@ __all__ = [
     "RunSearch",
     "build_experiment_search",
     "build_run_search",
+    "compare",
     "like_to_glob",
     "run_search",
+    "text_order",
 ]
