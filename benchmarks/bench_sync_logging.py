@@ -180,7 +180,7 @@ def main() -> None:
         f"{'written':<34} {'chunks':>7} {'write us/pt':>12} {'first read ms':>14} "
         f"{'later reads ms':>15}"
     )
-    rows = {}
+    rows: dict[str, list[dict]] = {}
     for _ in range(reps):
         for mode in ("sync", "batch"):
             env = {**ours_env, "NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS": "NORMAL"}

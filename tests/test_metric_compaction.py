@@ -12,11 +12,13 @@ import math
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from notebook_tracker.entities import MetricHistory
 from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import pack_rows
@@ -66,7 +68,7 @@ def _expected(points: list[tuple[float, int, int]]) -> tuple[list[int], list[int
     )
 
 
-def _assert_history_is(history, points) -> None:  # type: ignore[no-untyped-def]
+def _assert_history_is(history: MetricHistory, points: list[tuple[float, int, int]]) -> None:
     steps, timestamps, values = _expected(points)
     assert history.steps.tolist() == steps
     assert history.timestamps.tolist() == timestamps
@@ -152,10 +154,13 @@ def test_synchronous_write_to_a_deleted_run_is_refused_and_writes_nothing(tmp_pa
 
 WRITER = textwrap.dedent(
     """
-    import sys
+    import os, sys, time
     from notebook_tracker.store.sql import SqlStore
     uri, run_id, parity, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     store = SqlStore(uri)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(sys.argv[5]) and time.monotonic() < deadline:
+        time.sleep(0.01)  # start together with the compactor, so that they race
     for i in range(n):
         step = 2 * i + parity
         store.log_metric_rows([(run_id, "m", float(step), 1000 + step, step)])
@@ -164,7 +169,7 @@ WRITER = textwrap.dedent(
 
 COMPACTOR = textwrap.dedent(
     """
-    import sys
+    import pathlib, sys
     from notebook_tracker.store.metric_compaction import compact_key
     from notebook_tracker.store.sql import SqlStore
     from notebook_tracker.store.sql_metric_write import sa_execute
@@ -176,6 +181,7 @@ COMPACTOR = textwrap.dedent(
             merges += compact_key(sa_execute(conn), conn.dialect.name, run_id, "m", full=True)
         steps = store.get_metric_history(run_id, "m").steps.tolist()
         reads += 1
+        pathlib.Path(sys.argv[4]).touch()
         assert len(steps) == len(set(steps)), "a point read twice"
         for parity in (0, 1):  # each writer commits in order: a read sees a prefix of each
             mine = [s for s in steps if s % 2 == parity]
@@ -188,23 +194,29 @@ COMPACTOR = textwrap.dedent(
 
 
 def test_compaction_racing_two_writer_processes_loses_and_doubles_nothing(
-    store_uri: str,
+    store_uri: str, tmp_path: Path
 ) -> None:
     store = SqlStore(store_uri)
     run_id = store.create_run("0", "tester", 0).info.run_id
     n = 400
+    ready = tmp_path / "compactor-started"
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, store_uri, run_id, str(p), str(n)])
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, store_uri, run_id, str(p), str(n), str(ready)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for p in (0, 1)
     ]
     compactor = subprocess.Popen(
-        [sys.executable, "-c", COMPACTOR, store_uri, run_id, str(2 * n)],
+        [sys.executable, "-c", COMPACTOR, store_uri, run_id, str(2 * n), str(ready)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     for writer in writers:
-        assert writer.wait(timeout=240) == 0
+        _, err = writer.communicate(timeout=240)
+        assert writer.returncode == 0, err[-2000:]
     out, err = compactor.communicate(timeout=240)
     assert compactor.returncode == 0, err[-2000:]
     reads, merges = map(int, out.split())
