@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from notebook_tracker.store import db_errors
+from notebook_tracker.store import db_errors, sqlite_busy
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import (
     READ_COMPACT_CHUNKS,
@@ -115,7 +115,9 @@ class SqliteMetricWriter:
     def _write(
         self, raw: sqlite3.Connection, chunks: list[dict[str, Any]], latest: list[dict[str, Any]]
     ) -> bool:
-        raw.execute("BEGIN IMMEDIATE")
+        # A SQLITE_BUSY returned at once (WAL recovery, a checkpoint restarting it) is retried,
+        # as the engine's own BEGIN is.
+        sqlite_busy.retrying(lambda: raw.execute("BEGIN IMMEDIATE"))
         try:
             if len(chunks) == 1:  # a synchronous point: execute costs less than executemany
                 inserted = raw.execute(_INSERT_IF_ACTIVE, chunks[0]).rowcount
