@@ -32,8 +32,8 @@ def snapshot_job(
         blob = pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return None  # e.g. a lambda inside: the flavor's cloudpickle may still take it, in line
-    data = [_copy(v) for v in (x, y, weight)]
-    if any(d is _TOO_BIG for d in data):
+    x_copy, y_copy, weight_copy = (_copy(v) for v in (x, y, weight))
+    if any(v is _TOO_BIG for v in (x_copy, y_copy, weight_copy)):
         return None
     config = _sklearn_config()
 
@@ -45,7 +45,7 @@ def snapshot_job(
         model = pickle.loads(blob)
         # scikit-learn's settings (set_config, config_context) are per thread: the user's apply.
         with config_context(**config), patching.scope(st.name):
-            sklearn_fit.log_results(st, run_id, model, *data, example)
+            sklearn_fit.log_results(st, run_id, model, x_copy, y_copy, weight_copy, example)
 
     return job
 
@@ -73,7 +73,7 @@ def _nbytes(value: Any) -> int | None:
         return int(usage.sum() if hasattr(usage, "sum") else usage)
     if hasattr(value, "nbytes") and hasattr(value, "copy"):  # numpy
         return int(value.nbytes)
-    data = getattr(value, "data", None)  # scipy.sparse
+    data: Any = getattr(value, "data", None)  # scipy.sparse
     if hasattr(data, "nbytes") and hasattr(value, "copy"):
         return int(data.nbytes) * 3
     return None
