@@ -288,6 +288,8 @@ def database_uri(backend: str, system: str, size: int, server: str | None) -> st
             cur.execute(f"CREATE DATABASE ntbench_{name}")
     admin.close()
     base, _, _ = server.rpartition("/")
+    if system == "mlflow":  # SQLAlchemy's default PostgreSQL driver may be psycopg 3
+        base = base.replace("postgresql://", "postgresql+psycopg2://", 1)
     return f"{base}/ntbench_{name}"
 
 
