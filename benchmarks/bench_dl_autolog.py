@@ -202,11 +202,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="keras,lightning", help="keras, lightning or both")
     parser.add_argument("--reps", type=int, default=5, help="interleaved repetitions")
-    parser.add_argument("--rows", type=int, default=40_000, help="training rows (epoch length)")
+    parser.add_argument("--rows", type=int, default=10_000, help="training rows (epoch length)")
     parser.add_argument("--threads", type=int, default=1, help="torch's intra-op threads")
     parser.add_argument("--quick", action="store_true", help="2 reps of a smaller fit")
     args = parser.parse_args()
-    reps, rows = (2, 10_000) if args.quick else (args.reps, args.rows)
+    reps, rows = (2, 4_000) if args.quick else (args.reps, args.rows)
     chosen = [f for f in ("keras", "lightning") if f in args.only.split(",")]
     import torch
 

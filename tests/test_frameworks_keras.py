@@ -133,3 +133,29 @@ def test_callbacks_passed_positionally_still_run(tracking_uri):
         _model().fit(X, Y, 8, 2, 0, [mine])
     assert seen == [0, 1]
     assert "loss" in nt.last_active_run().data.metrics
+
+
+def test_the_model_is_written_after_fit_returns_with_the_weights_fit_left(tracking_uri):
+    import threading
+
+    from notebook_tracker import run_jobs
+
+    nt.keras.autolog()
+    model = _model()
+    release = threading.Event()
+    run_jobs.submit("another-run", release.wait)  # the worker is busy until released
+    try:
+        model.fit(X, Y, epochs=3, verbose=0)
+        fitted = [w.copy() for w in model.get_weights()]
+        model.set_weights([np.zeros_like(w) for w in fitted])  # the user moves on at once
+    finally:
+        release.set()
+    run_id = nt.last_active_run().info.run_id  # a read: waits for the run's writes
+    logged = nt.keras.load_model(f"runs:/{run_id}/model")
+    for got, want in zip(logged.get_weights(), fitted, strict=True):
+        np.testing.assert_array_equal(got, want)
+    run = TrackingClient(tracking_uri).get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert {"model_summary.txt", "model"} <= {
+        a.path for a in TrackingClient(tracking_uri).list_artifacts(run_id)
+    }

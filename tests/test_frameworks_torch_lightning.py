@@ -149,3 +149,26 @@ def test_disabled_autolog_logs_nothing_and_creates_no_run(tracking_uri, tmp_path
     nt.pytorch.autolog(disable=True)
     _fit(tmp_path, max_epochs=1)
     assert nt.last_active_run() is None
+
+
+def test_the_model_is_written_after_fit_returns_with_the_weights_fit_left(tracking_uri, tmp_path):
+    import threading
+
+    from notebook_tracker import run_jobs
+
+    nt.pytorch.autolog()
+    release = threading.Event()
+    run_jobs.submit("another-run", release.wait)  # the worker is busy until released
+    try:
+        model, _ = _fit(tmp_path, max_epochs=2, enable_checkpointing=False)
+        fitted = {k: v.clone() for k, v in model.state_dict().items()}
+        with torch.no_grad():  # the user moves on at once
+            for parameter in model.parameters():
+                parameter.zero_()
+    finally:
+        release.set()
+    run_id = nt.last_active_run().info.run_id  # a read: waits for the run's writes
+    logged = nt.pytorch.load_model(f"runs:/{run_id}/model")
+    for key, value in logged.state_dict().items():
+        assert torch.equal(value, fitted[key])
+    assert TrackingClient(tracking_uri).get_run(run_id).info.status == "FINISHED"

@@ -216,7 +216,8 @@ def _learning_rate(optimizer: Any) -> Any:
 
     rate = optimizer.learning_rate
     try:
-        return float(keras.ops.convert_to_numpy(rate))
+        # str() of the float32 gives its shortest form: 0.001, not 0.0010000000474974513
+        return float(str(keras.ops.convert_to_numpy(rate)))
     except Exception:
         return type(getattr(optimizer, "_learning_rate", rate)).__name__  # a schedule
 
