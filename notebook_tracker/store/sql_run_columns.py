@@ -15,7 +15,6 @@ import json
 from typing import Any
 
 from sqlalchemy import Connection, String, Table, bindparam, case, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import JSON
 
 from notebook_tracker.run_columns import KeyColumns, key_columns
@@ -25,6 +24,9 @@ from notebook_tracker.store.schema import latest_metrics, params, tags
 def _positions(conn: Connection, ids: list[str]) -> tuple[Any, Any, Any]:
     """(FROM clause of (id, position) rows, its id column, its 0-based position column)."""
     if conn.dialect.name == "postgresql":
+        # Imported here: loading the PostgreSQL dialect slows every SQLite store's first write.
+        from sqlalchemy.dialects.postgresql import ARRAY
+
         bound = bindparam("ids_array", ids, type_=ARRAY(String))
         each = func.unnest(bound).table_valued("id", with_ordinality="pos").render_derived()
         return each, each.c.id, each.c.pos - 1
