@@ -185,8 +185,11 @@ def test_models_tab_lists_versions_and_aliases_and_serves_a_version(page) -> Non
 
 def test_commands_are_in_the_palette(page) -> None:
     palette = page.locator(".lm-CommandPalette-input")
-    # Right after the page loads the shortcut can land before the shell takes keys: retry.
-    for _ in range(3):
+    # Shortcuts are bound only once every plugin has started, which on a loaded machine is well
+    # after the shell is drawn: wait for the restored layout, put focus in the shell, then retry.
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    for _ in range(6):
+        page.locator("#jp-main-dock-panel").click()
         page.keyboard.press("Control+Shift+C")
         try:
             palette.wait_for(state="visible", timeout=5_000)
