@@ -40,11 +40,11 @@ def current_user() -> str:
 
 
 class TrackingClient:
-    def __init__(self, tracking_uri: str | None = None) -> None:
+    def __init__(self, tracking_uri: str | None = None, store: TrackingStore | None = None) -> None:
         self.tracking_uri = (
             config.normalize_uri(tracking_uri) if tracking_uri else config.get_tracking_uri()
         )
-        self.store: TrackingStore = get_store(self.tracking_uri)
+        self.store: TrackingStore = store if store is not None else get_store(self.tracking_uri)
 
     # -- experiments -------------------------------------------------------------------------
     def create_experiment(

@@ -18,6 +18,7 @@ from notebook_tracker.entities import (
     ViewType,
 )
 from notebook_tracker.errors import AlreadyExists, InvalidParameter, TrackerError
+from notebook_tracker.store.factory import first_write_store
 
 _active_runs: list[ActiveRun] = []
 _last_active_run_id: str | None = None
@@ -62,7 +63,8 @@ def current_client() -> TrackingClient:
     uri = config.get_tracking_uri()
     client = _clients.get(uri)
     if client is None:
-        client = _clients[uri] = TrackingClient(uri)
+        # A fresh process's first run is written before SQLAlchemy is even imported.
+        client = _clients[uri] = TrackingClient(uri, store=first_write_store(uri))
     return client
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from notebook_tracker.store import db_errors, sqlite_busy
+from notebook_tracker.store import db_errors, sqlite_busy, sqlite_rows
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import (
     READ_COMPACT_CHUNKS,
@@ -47,21 +47,9 @@ def _after_fork() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
-_INSERT_IF_ACTIVE = (
-    'INSERT INTO "metric_chunks" ("run_uuid", "key", "count", "min_step", "max_step", "steps", '
-    '"timestamps", "values") SELECT :run_uuid, :key, :count, :min_step, :max_step, :steps, '
-    ':timestamps, :values WHERE EXISTS (SELECT 1 FROM "runs" WHERE "run_uuid" = :run_uuid '
-    "AND \"lifecycle_stage\" = 'active')"
-)
-_UPSERT_LATEST = (
-    'INSERT INTO "latest_metrics" ("run_uuid", "key", "step", "timestamp", "value", "is_nan") '
-    "VALUES (:run_uuid, :key, :step, :timestamp, :value, :is_nan) "
-    'ON CONFLICT ("run_uuid", "key") DO UPDATE SET "step" = excluded."step", '
-    '"timestamp" = excluded."timestamp", "value" = excluded."value", '
-    '"is_nan" = excluded."is_nan" WHERE excluded."step" > "latest_metrics"."step" OR '
-    '(excluded."step" = "latest_metrics"."step" AND '
-    'excluded."timestamp" >= "latest_metrics"."timestamp")'
-)
+# Shared with the first-write path (sqlite_first_write.py): one statement, one set of columns.
+_INSERT_IF_ACTIVE = sqlite_rows.INSERT_CHUNK_IF_ACTIVE
+_UPSERT_LATEST = sqlite_rows.UPSERT_LATEST
 
 
 class SqliteMetricWriter:

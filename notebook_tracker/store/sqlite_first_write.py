@@ -1,0 +1,350 @@
+"""A process's first writes to a SQLite store, through the stdlib `sqlite3` module.
+
+Importing SQLAlchemy costs a fresh process about 0.4 s, four times the budget for a first
+durable point. `start_run`, `log_metric`/`log_param`/`set_tag` and a flush need none of it: on
+a SQLite file whose schema is current, `FirstWriteStore` writes the rows `SqlStore` writes (run
+with its owner columns, tags, params, metric chunks, latest metrics) with fixed SQL, checked by
+the same `rules`, while a background thread opens the full `SqlStore`. Once that is open every
+call goes to it; anything else (reads, searches, registry) waits for it. When the fast path
+meets something to explain (a missing or deleted run or experiment, a param that would change,
+a database error) it writes nothing and hands the call to the full store, which says what is
+wrong in the store's usual words. Columns here are checked against `schema.py` by a test.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from notebook_tracker import liveness
+from notebook_tracker.clock import now_ms
+from notebook_tracker.entities import (
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+)
+from notebook_tracker.store import rules, run_names, sqlite_busy
+from notebook_tracker.store import sqlite_rows as sql_rows
+from notebook_tracker.store.metric_chunks import latest_points, pack_rows
+
+T = TypeVar("T")
+Row = tuple[str, str, float, int, int]
+
+_VERSIONS_DIR = Path(__file__).with_name("migrations") / "versions"
+
+OPEN_AFTER_S = 0.5
+
+
+def head_revision() -> str:
+    """The newest migration this code ships: a store at it needs no migration. Read from the
+    migration files, so it moves with them (a test checks it equals schema.HEAD_REVISION)."""
+    names = [p.stem for p in _VERSIONS_DIR.glob("[0-9]*.py")]
+    return max(names) if names else ""
+
+
+def sqlite_file(uri: str) -> str | None:
+    """The database file of a plain `sqlite:///path` URI, or None (memory, options, others)."""
+    if not uri.startswith("sqlite:///") or "?" in uri:
+        return None
+    database = uri[len("sqlite:///") :]
+    return database if database and database != ":memory:" else None
+
+
+class FirstWriteStore:
+    """A SQLite tracking store that writes before SQLAlchemy is imported; see the module doc.
+
+    Open it with `open`, which returns None when the fast path does not apply: not a SQLite
+    file, a new file, or a schema that is not at this code's head revision.
+    """
+
+    def __init__(self, uri: str, connection: sqlite3.Connection) -> None:
+        self.uri = uri
+        self._conn: sqlite3.Connection | None = connection
+        self._lock = threading.Lock()
+        self._full_store: Any = None
+        self._opened = threading.Event()
+        self._loader_pid = os.getpid()
+
+        self._loading = False
+
+    def start_opening(self) -> None:
+        """Open the full store in the background soon: after the first points are written, or
+        OPEN_AFTER_S from now. Not at once: the import would take the GIL from the first run's
+        own work (on two cores, start_run took 300 ms beside it instead of 20)."""
+        timer = threading.Timer(OPEN_AFTER_S, self._open_now)
+        timer.daemon = True
+        timer.start()
+
+    def _open_now(self) -> None:
+        with self._lock:
+            if self._loading:
+                return
+            self._loading = True
+        # The thread holds the factory's lock while it opens the store.
+        threading.Thread(target=self._load, name="notebook-tracker-open", daemon=True).start()
+
+    @classmethod
+    def open(cls, uri: str) -> FirstWriteStore | None:
+        database = sqlite_file(uri)
+        if database is None or not os.path.isfile(database):
+            return None
+        try:
+            conn = sql_rows.connect(database)
+        except sqlite3.Error:
+            return None  # the full store opens it, or says why it cannot
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            row = None
+        if row is None or row[0] != head_revision():
+            conn.close()
+            return None
+        return cls(uri, conn)
+
+    # -- the full store ----------------------------------------------------------------------
+    def _load(self) -> None:
+        from notebook_tracker.store import factory
+
+        try:
+            self._full_store = factory.tracking_store(self.uri)
+        except BaseException:  # noqa: BLE001 - the next call that needs it opens it again and raises
+            pass
+        finally:
+            self._opened.set()
+
+    def full(self) -> Any:
+        """The `SqlStore` of this URI, waiting for the background open if it is under way."""
+        if self._full_store is None:
+            with self._lock:
+                started, self._loading = self._loading, True
+            if started and self._loader_pid == os.getpid():
+                self._opened.wait()
+            if self._full_store is None:  # not started, failed, or a forked child: open it here
+                from notebook_tracker.store import factory
+
+                self._full_store = factory.tracking_store(self.uri)
+        if self._conn is not None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+        return self._full_store
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.full(), name)
+
+    def _fast(self, write: Callable[[sqlite3.Connection], T | None]) -> T | None:
+        """`write` in one IMMEDIATE transaction on the sqlite3 connection; None (and nothing
+        written) when the full store is open, `write` declines, or the database fails."""
+        if self._full_store is not None or self._loader_pid != os.getpid():
+            return None
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                return None
+            try:
+                sqlite_busy.retrying(lambda: conn.execute("BEGIN IMMEDIATE"))
+                result = write(conn)
+                conn.execute("COMMIT" if result is not None else "ROLLBACK")
+                return result
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                return None
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    # -- what a first run writes -------------------------------------------------------------
+    def metric_sink(self) -> None:
+        return None  # the metric buffer writes with log_metric_rows
+
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: dict[str, str] | None = None,
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
+        record_owner: bool = True,
+    ) -> Run:
+        args = (experiment_id, user_id, start_time, tags, run_name, parent_run_id, record_owner)
+        if not str(experiment_id).isdigit() or int(experiment_id) >= 2**31:
+            return self.full().create_run(*args)  # it says what is wrong with the id
+        exp_id = int(experiment_id)
+        all_tags = rules.tag_map(tags)
+        run_name = run_name or all_tags.get("mlflow.runName") or run_names.generate()
+        all_tags["mlflow.runName"] = run_name
+        all_tags.setdefault("mlflow.user", user_id)
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        run_id = uuid.uuid4().hex
+        host, pid, started = liveness.current_owner() if record_owner else (None, None, None)
+
+        def write(conn: sqlite3.Connection) -> str | None:
+            exp = conn.execute(
+                'SELECT "lifecycle_stage", "artifact_location" FROM "experiments" '
+                'WHERE "experiment_id" = ?',
+                (exp_id,),
+            ).fetchone()
+            if exp is None or exp[0] != LifecycleStage.ACTIVE:
+                return None
+            artifact_uri = f"{exp[1]}/{run_id}/artifacts"
+            conn.execute(
+                sql_rows.INSERT_RUN,
+                {
+                    "run_uuid": run_id,
+                    "name": run_name,
+                    "experiment_id": exp_id,
+                    "user_id": user_id,
+                    "status": RunStatus.RUNNING,
+                    "start_time": start_time,
+                    "end_time": None,
+                    "deleted_time": None,
+                    "lifecycle_stage": LifecycleStage.ACTIVE,
+                    "artifact_uri": artifact_uri,
+                    "parent_run_id": parent_run_id,
+                    "owner_host": host,
+                    "owner_pid": pid,
+                    "owner_started": started,
+                    "heartbeat_time": now_ms() if record_owner else None,
+                },
+            )
+            conn.executemany(
+                sql_rows.INSERT_TAG,
+                [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()],
+            )
+            return artifact_uri
+
+        artifact_uri = self._fast(write)
+        if artifact_uri is None:
+            return self.full().create_run(*args)
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=str(exp_id),
+            run_name=run_name,
+            user_id=user_id,
+            status=RunStatus.RUNNING,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=artifact_uri,
+        )
+        return Run(info, RunData(tags=dict(all_tags)))
+
+    def log_metric_rows(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        if self._full_store is None and self._write_points(rows):
+            return
+        self.full().log_metric_rows(rows)
+
+    def _write_points(self, rows: Sequence[Row]) -> bool:
+        try:
+            chunks, latest = pack_rows(rows), latest_points(rows)
+        except OverflowError:
+            return False  # the full store's message names the step or timestamp
+
+        def write(conn: sqlite3.Connection) -> bool | None:
+            return sql_rows.insert_points(conn, chunks, latest) or None
+
+        written = bool(self._fast(write))
+        if written:
+            self._open_now()
+        return written
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        model_metrics: Sequence[Any] = (),
+    ) -> None:
+        checked_params, checked_tags = rules.batch([m.key for m in metrics], params, tags)
+        wanted = {p.key: p.value for p in checked_params}
+        latest_tags = {t.key: t.value for t in checked_tags}
+        simple = (
+            not model_metrics
+            and self._full_store is None
+            and len(wanted) == len(checked_params)  # a key twice: the full store explains
+            and len(wanted) <= sql_rows.MAX_KEYS
+            and len(latest_tags) <= sql_rows.MAX_KEYS
+        )
+        if simple:
+            rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
+
+            def write(conn: sqlite3.Connection) -> bool | None:
+                if not sql_rows.run_is_active(conn, run_id):
+                    return None
+                if wanted and not sql_rows.insert_params(conn, run_id, wanted):
+                    return None
+                if latest_tags:
+                    sql_rows.upsert_tags(conn, run_id, latest_tags)
+                if rows:
+                    sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows))
+                return True
+
+            try:
+                if self._fast(write):
+                    return
+            except OverflowError:
+                pass
+        self.full().log_batch(run_id, metrics, params, tags, model_metrics)
+
+    def end_run(
+        self, run_id: str, status: str, end_time: int, metric_rows: Sequence[Row] = ()
+    ) -> None:
+        if status in RunStatus.TERMINATED:
+            rows = list(metric_rows)
+
+            def write(conn: sqlite3.Connection) -> bool | None:
+                if (
+                    conn.execute('SELECT 1 FROM "runs" WHERE "run_uuid" = ?', (run_id,)).fetchone()
+                    is None
+                ):
+                    return None
+                if rows and not sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows)):
+                    return None
+                conn.execute(
+                    'UPDATE "runs" SET "status" = ?, "end_time" = ? WHERE "run_uuid" = ?',
+                    (status, end_time, run_id),
+                )
+                return True
+
+            try:
+                if self._fast(write):
+                    return
+            except OverflowError:
+                pass
+        self.full().end_run(run_id, status, end_time, metric_rows)
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        ids = list(run_ids)[: sql_rows.MAX_KEYS]
+
+        def write(conn: sqlite3.Connection) -> bool:
+            conn.execute(
+                f'UPDATE "runs" SET "heartbeat_time" = ? WHERE "run_uuid" IN '
+                f'({", ".join("?" * len(ids))}) AND "status" = ?',
+                (now_ms(), *ids, RunStatus.RUNNING),
+            )
+            return True
+
+        if not self._fast(write):
+            self.full().heartbeat(run_ids)

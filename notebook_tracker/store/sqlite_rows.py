@@ -1,0 +1,144 @@
+"""The rows of a run, its tags, params and metric points, written with fixed SQL through the
+stdlib `sqlite3` module: `sqlite_first_write.py`'s fast path and the SQLAlchemy store's
+`SqliteMetricWriter` share these statements. Column names follow `schema.py` (a test fails if
+they drift); the statements use SQLite's dialect only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from notebook_tracker import env
+from notebook_tracker.entities import LifecycleStage
+from notebook_tracker.store import sqlite_busy
+
+MAX_KEYS = 500  # keys per IN (...) list: far below SQLite's variable limit
+
+RUN_COLUMNS = (
+    "run_uuid",
+    "name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "deleted_time",
+    "lifecycle_stage",
+    "artifact_uri",
+    "parent_run_id",
+    "owner_host",
+    "owner_pid",
+    "owner_started",
+    "heartbeat_time",
+)
+TAG_COLUMNS = ("run_uuid", "key", "value")
+PARAM_COLUMNS = ("run_uuid", "key", "value")
+CHUNK_COLUMNS = (
+    "run_uuid",
+    "key",
+    "count",
+    "min_step",
+    "max_step",
+    "steps",
+    "timestamps",
+    "values",
+)
+LATEST_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "is_nan")
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join(f":{c}" for c in columns)})'
+
+
+INSERT_RUN = _insert("runs", RUN_COLUMNS)
+INSERT_TAG = _insert("tags", TAG_COLUMNS)
+INSERT_PARAM = _insert("params", PARAM_COLUMNS)
+_INSERT_CHUNK = _insert("metric_chunks", CHUNK_COLUMNS)
+# The run-state check folded into the insert: a row count short of the chunks means a run is
+# missing or deleted (the SQLAlchemy store's SqliteMetricWriter uses these two as well).
+INSERT_CHUNK_IF_ACTIVE = (
+    _INSERT_CHUNK.replace(" VALUES (", " SELECT ", 1)[:-1]
+    + ' WHERE EXISTS (SELECT 1 FROM "runs" WHERE "run_uuid" = :run_uuid AND '
+    "\"lifecycle_stage\" = 'active')"
+)
+UPSERT_LATEST = (
+    _insert("latest_metrics", LATEST_COLUMNS) + ' ON CONFLICT ("run_uuid", "key") DO UPDATE SET '
+    '"step" = excluded."step", "timestamp" = excluded."timestamp", "value" = excluded."value", '
+    '"is_nan" = excluded."is_nan" WHERE excluded."step" > "latest_metrics"."step" OR '
+    '(excluded."step" = "latest_metrics"."step" AND '
+    'excluded."timestamp" >= "latest_metrics"."timestamp")'
+)
+
+
+def connect(database: str) -> sqlite3.Connection:
+    """A connection set up as the SQLAlchemy store's engine sets up each of its own."""
+    conn = sqlite3.connect(database, timeout=30, check_same_thread=False, isolation_level=None)
+    try:
+        sqlite_busy.retrying(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+        conn.execute(f"PRAGMA synchronous={env.sqlite_synchronous()}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def key_values(run_id: str, items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"run_uuid": run_id, "key": k, "value": v} for k, v in items]
+
+
+def run_is_active(conn: sqlite3.Connection, run_id: str) -> bool:
+    row = conn.execute(
+        'SELECT "lifecycle_stage" FROM "runs" WHERE "run_uuid" = ?', (run_id,)
+    ).fetchone()
+    return row is not None and row[0] == LifecycleStage.ACTIVE
+
+
+def insert_points(
+    conn: sqlite3.Connection, chunks: list[dict[str, Any]], latest: list[dict[str, Any]]
+) -> bool:
+    """False when a run of the points is missing or deleted (the caller rolls back)."""
+    if conn.executemany(INSERT_CHUNK_IF_ACTIVE, chunks).rowcount != len(chunks):
+        return False
+    conn.executemany(UPSERT_LATEST, latest)
+    return True
+
+
+def insert_params(conn: sqlite3.Connection, run_id: str, wanted: dict[str, str]) -> bool:
+    """False when a param would change value: params are immutable, the full store says so."""
+    keys = list(wanted)
+    existing = dict(
+        conn.execute(
+            f'SELECT "key", "value" FROM "params" WHERE "run_uuid" = ? AND "key" IN '
+            f"({', '.join('?' * len(keys))})",
+            (run_id, *keys),
+        ).fetchall()
+    )
+    if any(existing[k] != v for k, v in wanted.items() if k in existing):
+        return False
+    conn.executemany(
+        INSERT_PARAM,
+        [
+            {"run_uuid": run_id, "key": k, "value": v}
+            for k, v in wanted.items()
+            if k not in existing
+        ],
+    )
+    return True
+
+
+def upsert_tags(conn: sqlite3.Connection, run_id: str, latest: dict[str, str]) -> None:
+    keys = list(latest)
+    conn.execute(
+        f'DELETE FROM "tags" WHERE "run_uuid" = ? AND "key" IN ({", ".join("?" * len(keys))})',
+        (run_id, *keys),
+    )
+    conn.executemany(INSERT_TAG, key_values(run_id, latest.items()))
+    if "mlflow.runName" in latest:
+        conn.execute(
+            'UPDATE "runs" SET "name" = ? WHERE "run_uuid" = ?', (latest["mlflow.runName"], run_id)
+        )
