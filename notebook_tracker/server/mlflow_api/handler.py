@@ -10,7 +10,8 @@ cannot be stored) are the handler base's (`server.base.TrackerHandler`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import tornado.web
@@ -22,6 +23,7 @@ from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.service import MlflowApi
 
 Endpoint = Callable[[MlflowApi, request.Params], dict[str, Any]]
+AsyncEndpoint = Callable[[MlflowApi, request.Params], Awaitable[dict[str, Any]]]
 
 
 class MlflowEndpointHandler(TrackerHandler):
@@ -29,7 +31,7 @@ class MlflowEndpointHandler(TrackerHandler):
 
     async def _dispatch(self, **path_args: str) -> None:
         method = self.request.method or "GET"
-        endpoints: dict[str, Endpoint] = self.route_options["endpoints"]
+        endpoints: dict[str, Endpoint | AsyncEndpoint] = self.route_options["endpoints"]
         fn = endpoints.get(method)
         if fn is None:
             raise EndpointNotFound(f"No endpoint {method} {self.request.path}.")
@@ -41,7 +43,10 @@ class MlflowEndpointHandler(TrackerHandler):
         if path_args:
             req = req.with_path_args(**{k: v for k, v in path_args.items() if v is not None})
         api: MlflowApi = self.route_options["api"]
-        result = await self.run(fn, api, req)
+        if inspect.iscoroutinefunction(fn):  # a write that waits off the loop by itself
+            result = await fn(api, req)
+        else:
+            result = await self.run(fn, api, req)
         self.set_header("Content-Type", JSON_TYPE)
         self.finish(wire.dumps(result))
 

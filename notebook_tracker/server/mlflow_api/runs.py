@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from notebook_tracker import validation, wire
@@ -122,36 +123,52 @@ def _split_model_metrics(
     return plain, of_models
 
 
-def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
+# The four logging endpoints are coroutines: they read the request on the IO loop and hand the
+# write to the worker's writer thread (server/ingest.py), which answers once it has committed.
+async def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     metrics, model_metrics = _split_model_metrics(run_id, [_metric(req)])
-    if not model_metrics and _grouped(api, run_id, metrics):
-        return {}
-    api.store.log_batch(run_id, metrics=metrics, model_metrics=model_metrics)
+    store = await api.opened_store()
+    if model_metrics:
+        await _write(api, store.log_batch, run_id, metrics=metrics, model_metrics=model_metrics)
+    else:
+        await _write_points(api, store, run_id, metrics)
     return {}
 
 
-def _grouped(api: MlflowApi, run_id: str, metrics: list[Metric]) -> bool:
-    """Write a metrics-only request through the worker's group commit (server/ingest.py):
-    concurrent requests share one transaction. False when the store has none."""
-    writer = group_writer(api.store) if metrics else None
+async def _write_points(api: MlflowApi, store: Any, run_id: str, metrics: list[Metric]) -> None:
+    """A metrics-only request through the worker's group commit (server/ingest.py):
+    concurrent requests share one transaction. The store's own log_batch when it has none."""
+    writer = group_writer(store) if metrics else None
     if writer is None:
-        return False
-    writer.write(rows=[(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics])
-    return True
+        await api.context.run(store.log_batch, run_id, metrics=metrics)
+        return
+    await writer.write_async(rows=[(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics])
 
 
-def log_param(api: MlflowApi, req: Params) -> dict[str, Any]:
+async def _write(api: MlflowApi, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    """A store write on the worker's writer thread where the store has one writer (SQLite),
+    else on the server's pool (concurrent transactions on PostgreSQL, a remote store)."""
+    writer = group_writer(await api.opened_store())
+    if writer is None or not writer.serial:
+        await api.context.run(fn, *args, **kwargs)
+        return
+    await writer.call_async(functools.partial(fn, *args, **kwargs))
+
+
+async def log_param(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    api.store.log_batch(run_id, params=[_param(req.require("key"), value or "")])
+    store = await api.opened_store()
+    await _write(api, store.log_batch, run_id, params=[_param(req.require("key"), value or "")])
     return {}
 
 
-def set_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
+async def set_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    api.store.log_batch(run_id, tags=[_tag(req.require("key"), value or "")])
+    store = await api.opened_store()
+    await _write(api, store.log_batch, run_id, tags=[_tag(req.require("key"), value or "")])
     return {}
 
 
@@ -160,7 +177,7 @@ def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     return {}
 
 
-def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
+async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     plain = _plain_metrics(req.raw("metrics"))
     messages = req.messages("metrics") if plain is None else []
@@ -170,9 +187,13 @@ def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
     metrics, model_metrics = _split_model_metrics(run_id, [_metric(item) for item in messages])
     metrics = metrics if plain is None else plain
-    if not (param_pairs or tag_pairs or model_metrics) and _grouped(api, run_id, metrics):
+    store = await api.opened_store()
+    if metrics and not (param_pairs or tag_pairs or model_metrics):
+        await _write_points(api, store, run_id, metrics)
         return {}
-    api.store.log_batch(  # one transaction: the run's points, params, tags and the models'
+    await _write(  # one transaction: the run's points, params, tags and the models'
+        api,
+        store.log_batch,
         run_id,
         metrics=metrics,
         params=[_param(k, v) for k, v in param_pairs],

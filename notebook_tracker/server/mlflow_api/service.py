@@ -1,7 +1,9 @@
 """What the MLflow-compatible endpoints share: the store, logged models, and run rendering.
 
 Endpoint functions are plain `fn(api: MlflowApi, req: Params) -> dict` (no tornado), called
-on the server's thread pool by `handler.MlflowEndpointHandler`.
+on the server's thread pool by `handler.MlflowEndpointHandler`; the logging endpoints are
+coroutines run on the IO loop, which hand their write to the worker's writer thread
+(`server.ingest`) and never block.
 """
 
 from __future__ import annotations
@@ -26,10 +28,18 @@ class MlflowApi:
         self.context = context
         self._models: LoggedModelStore | None = None
         self._registry: RegistryClient | None = None
+        self._opened: TrackingStore | None = None
 
     @property
     def store(self) -> TrackingStore:
         return self.context.store
+
+    async def opened_store(self) -> TrackingStore:
+        """The store, for a coroutine: opened on the pool the first time (opening checks the
+        schema), so the IO loop never waits on it."""
+        if self._opened is None:
+            self._opened = await self.context.run(lambda: self.context.store)
+        return self._opened
 
     @property
     def models(self) -> LoggedModelStore:
