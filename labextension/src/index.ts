@@ -24,6 +24,7 @@ import { trackerIcon } from './icon';
 import { RUN_QUERY, runIdFromHref, runIdFromSearch, withoutRunQuery } from './logic/links';
 import { baseName } from './logic/paths';
 import { IRun } from './logic/types';
+import { PAGES_KEY, pageSizes } from './logic/pages';
 import { RunsModel } from './model';
 import { openNotebookAtCell } from './notebookNav';
 import { CompareView } from './widgets/compareView';
@@ -63,7 +64,7 @@ function activate(
   themes: IThemeManager | null
 ): void {
   const api = new TrackerAPI(app.serviceManager.serverSettings);
-  const model = new RunsModel(api);
+  const model = new RunsModel(api, undefined, pageSizes(window.localStorage.getItem(PAGES_KEY)));
   const themed = new Set<Themed>();
   const details = new Map<string, MainAreaWidget<RunDetails>>();
   let compareCount = 0;

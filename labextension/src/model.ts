@@ -9,15 +9,12 @@ import { ApiError } from './apiError';
 import type { TrackerAPI } from './api';
 import { descendants, flattenGrouping, groupStructure, IGrouping, ITree } from './logic/groups';
 import { collectKeys, defaultColumns, IKeys, mergeRuns, sortRuns } from './logic/runs';
+import { DEFAULT_ORDER, serverOrder } from './logic/order';
+import { DEFAULT_PAGES, IPageSizes } from './logic/pages';
 import { pruneSelection } from './logic/selection';
 import { IColumn, IExperiment, IRun, ISort } from './logic/types';
 
-/** First page small so the table shows at once; later pages larger to load the rest fast. */
-const FIRST_PAGE = 100;
-const NEXT_PAGE = 5000;
-const MAX_RUNS = 100000;
 const POLL_PAGE = 200;
-const ORDER = ['attributes.start_time DESC'];
 
 export type LoadState = 'idle' | 'loading' | 'partial' | 'ready' | 'error';
 
@@ -27,7 +24,8 @@ export type IRunsSource = Pick<TrackerAPI, 'experiments' | 'runs'>;
 export class RunsModel {
   constructor(
     readonly api: IRunsSource,
-    readonly pollMs = 4000
+    readonly pollMs = 4000,
+    readonly pages: IPageSizes = DEFAULT_PAGES
   ) {}
 
   get changed(): ISignal<this, void> {
@@ -64,7 +62,7 @@ export class RunsModel {
   get runCount(): number {
     return this._runs.length;
   }
-  /** True when more runs matched than the panel keeps (MAX_RUNS). */
+  /** True when more runs matched than the panel keeps (`pages.max`). */
   get truncated(): boolean {
     return this._truncated;
   }
@@ -258,12 +256,30 @@ export class RunsModel {
     this.selectedIds = new Set();
   }
 
+  /**
+   * Sort the table. A complete list is sorted in the browser; one still loading or cut at
+   * `pages.max` is asked again from the server in that order, from the first page, so the
+   * top rows are the top of every matching run, not of those loaded so far.
+   */
   setSort(sort: ISort): void {
     this._sort = sort;
     this._sorted = null;
     this._grouping = null;
     this._tree = null;
-    this._emit();
+    const order = serverOrder(sort) ?? this._order;
+    const changed = order.join('\u0000') !== this._order.join('\u0000');
+    this._order = order;
+    const incomplete = this._state === 'partial' || this._state === 'loading' || this._truncated;
+    if (changed && incomplete) {
+      void this.reload();
+    } else {
+      this._emit();
+    }
+  }
+
+  /** The server's order of the pages loaded (the sort's, when the server can sort that way). */
+  get order(): string[] {
+    return this._order;
   }
 
   setExperiment(id: string): void {
@@ -348,9 +364,10 @@ export class RunsModel {
     const base = {
       experimentIds: this._experimentIds,
       filter: this._filter,
-      orderBy: ORDER,
+      orderBy: this._order,
       tags: false
     };
+    const { first, next, max } = this.pages;
     let token: string | null = null;
     let all: IRun[] = [];
     try {
@@ -358,7 +375,7 @@ export class RunsModel {
         const page = await this.api.runs(
           {
             ...base,
-            maxResults: all.length ? Math.min(NEXT_PAGE, MAX_RUNS - all.length) : FIRST_PAGE,
+            maxResults: all.length ? Math.min(next, max - all.length) : Math.min(first, max),
             pageToken: token
           },
           { signal: abort.signal }
@@ -373,14 +390,14 @@ export class RunsModel {
           this._filterError = null;
           this._error = null;
         }
-        this._truncated = !!token && all.length >= MAX_RUNS;
+        this._truncated = !!token && all.length >= max;
         this._setRuns(all);
         this._state = token && !this._truncated ? 'partial' : 'ready';
         if (this._state === 'ready') {
           this._pruneToShown();
         }
         this._emit();
-      } while (token && all.length < MAX_RUNS);
+      } while (token && all.length < max);
     } catch (err) {
       if (generation !== this._generation || abort.signal.aborted) {
         return;
@@ -401,7 +418,7 @@ export class RunsModel {
       const page = await this.api.runs({
         experimentIds: this._experimentIds,
         filter: this._filter,
-        orderBy: ORDER,
+        orderBy: DEFAULT_ORDER,
         maxResults: POLL_PAGE,
         tags: false
       });
@@ -519,6 +536,7 @@ export class RunsModel {
   private _columns: IColumn[] | null = null;
   private _defaultColumns: IColumn[] | null = null;
   private _sort: ISort = { by: { kind: 'attr', key: 'start_time' }, descending: true };
+  private _order: string[] = DEFAULT_ORDER;
   private _selected = new Map<string, IRun>();
   private _selectedIds: ReadonlySet<string> = new Set();
   private _generation = 0;

@@ -286,3 +286,54 @@ test('default columns follow the most common keys until the user picks columns',
   assert.deepEqual(ids(), ['param:lr']);
   model.dispose();
 });
+
+test('sorting a list cut at the cap asks the server again, in that order, from the first page', async () => {
+  const api = new FakeRunsApi();
+  api.runsList = many(30);
+  const model = new RunsModel(api, 5, { first: 4, next: 10, max: 12 });
+  await model.reload();
+  assert.equal(model.truncated, true);
+  assert.deepEqual(
+    api.queries.map(q => [q.maxResults, q.pageToken ?? null]),
+    [
+      [4, null],
+      [8, '4']
+    ]
+  );
+  api.queries = [];
+  model.setSort({ by: { kind: 'metric', key: 'val loss' }, descending: false });
+  await until(() => model.state === 'ready' && api.queries.length > 0, 'the sorted reload');
+  assert.deepEqual(api.queries[0].orderBy, ['metrics.`val loss` ASC', 'attributes.start_time DESC']);
+  assert.equal(api.queries[0].pageToken ?? null, null, 'paging restarts at the first page');
+  assert.equal(api.queries[0].maxResults, 4);
+  // A later filter keeps the server's order.
+  api.queries = [];
+  await model.setFilter('params.x = 1');
+  assert.deepEqual(api.queries[0].orderBy, ['metrics.`val loss` ASC', 'attributes.start_time DESC']);
+  model.dispose();
+});
+
+test('sorting a complete list sorts in the browser without asking the server', async () => {
+  const { api, model } = setup(many(20));
+  await model.reload();
+  const asked = api.queries.length;
+  model.setSort({ by: { kind: 'attr', key: 'run_name' }, descending: false });
+  await settle();
+  assert.equal(api.queries.length, asked);
+  assert.equal(model.runs[0].run_id, 'r000000');
+  assert.deepEqual(model.order, ['attributes.run_name ASC', 'attributes.start_time DESC']);
+  model.dispose();
+});
+
+test('a sort the server cannot do (duration) sorts the loaded runs and keeps the last order', async () => {
+  const api = new FakeRunsApi();
+  api.runsList = many(30);
+  const model = new RunsModel(api, 5, { first: 4, next: 10, max: 12 });
+  await model.reload();
+  api.queries = [];
+  model.setSort({ by: { kind: 'attr', key: 'duration' }, descending: true });
+  await settle();
+  assert.equal(api.queries.length, 0);
+  assert.deepEqual(model.order, ['attributes.start_time DESC']);
+  model.dispose();
+});

@@ -47,6 +47,8 @@ export interface IRunsTableProps {
   focused: string | null;
   /** Bumped when the focused run must be scrolled into view. */
   revealCount: number;
+  /** A new value (a new filter, experiment or sort) scrolls back to the first row. */
+  scrollKey?: string;
   /** Experiment names by id, for the experiment column (absent: no such column). */
   experimentNames: Map<string, string> | null;
   onSort: (sort: ISort) => void;
@@ -227,6 +229,16 @@ export function RunsTable(props: IRunsTableProps): JSX.Element {
       el.scrollTop = top + ROW_HEIGHT - body;
     }
   };
+
+  // Before the reveal's effect: a link's reload changes both, and the revealed run wins.
+  const firstKey = React.useRef(props.scrollKey);
+  React.useEffect(() => {
+    const el = scroller.current;
+    if (el && props.scrollKey !== firstKey.current) {
+      firstKey.current = props.scrollKey;
+      el.scrollTop = 0;
+    }
+  }, [props.scrollKey]);
 
   React.useEffect(() => {
     if (props.revealCount > 0) {

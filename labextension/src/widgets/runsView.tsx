@@ -246,7 +246,7 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
     if (model.state === 'partial' || model.state === 'loading') {
       status += ' (loading…)';
     } else if (model.truncated) {
-      status += ' (first shown; narrow the filter)';
+      status = `First ${status} in this order; more match: narrow the filter`;
     }
   }
 
@@ -366,6 +366,7 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
           columns={columns}
           wide={main}
           sort={model.sort}
+          scrollKey={`${model.generation} ${model.order.join(',')} ${columnId(model.sort.by)}`}
           selected={model.selectedIds}
           focused={model.focused}
           revealCount={model.revealCount}

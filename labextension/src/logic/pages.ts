@@ -1,0 +1,41 @@
+/** How the runs list is paged: the page sizes it asks for and the most runs it keeps. */
+
+export interface IPageSizes {
+  /** The first page: small, so the table shows at once. */
+  first: number;
+  /** Each later page: large, so the rest loads fast. */
+  next: number;
+  /** The most runs the panel keeps; more matching runs call for a narrower filter. */
+  max: number;
+}
+
+export const DEFAULT_PAGES: IPageSizes = { first: 100, next: 5000, max: 100000 };
+
+/** localStorage key of an override, e.g. `{"first": 20, "next": 50}` to watch paging on a small store. */
+export const PAGES_KEY = 'notebook-tracker:runs-pages';
+
+/**
+ * The page sizes from an override's JSON text (absent, unreadable or bad values: the defaults,
+ * value by value; each is a whole number from 1 to 50,000, the server's largest page, and at
+ * most the default cap of runs kept).
+ */
+export function pageSizes(text: string | null): IPageSizes {
+  let raw: unknown = null;
+  try {
+    raw = text ? JSON.parse(text) : null;
+  } catch {
+    raw = null;
+  }
+  const given = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  const pick = (key: keyof IPageSizes, limit: number): number => {
+    const v = given[key];
+    return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= limit
+      ? v
+      : DEFAULT_PAGES[key];
+  };
+  return {
+    first: pick('first', 50000),
+    next: pick('next', 50000),
+    max: pick('max', DEFAULT_PAGES.max)
+  };
+}
