@@ -23,35 +23,28 @@ machine's other load shows in the figures: run passes interleaved and compare me
 from __future__ import annotations
 
 import argparse
-import http.client
 import importlib.util
-import json
 import random
 import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import load  # noqa: E402
 from bench_server import (  # noqa: E402
     API,
     call,
     start_mlflow,
     start_tracker,
 )
+from load import log_batch_body  # noqa: E402
 
 HAVE_MLFLOW = importlib.util.find_spec("mlflow") is not None
-
-
-def _percentiles(latencies: list[float]) -> tuple[float, float]:
-    latencies = sorted(latencies)
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return 1000 * latencies[len(latencies) // 2], 1000 * p99
 
 
 def _new_run(port: int) -> str:
@@ -65,54 +58,11 @@ def bench_json(port: int, n_requests: int, conns: int) -> dict[str, float]:
     """bench_server's log-batch load, but a connection the server drops is re-opened (and the
     request sent again, counted in `json_reconnects`) instead of ending the run."""
     run_ids = [_new_run(port) for _ in range(conns)]
-
-    def body(run_id: str, step: int) -> bytes:
-        metrics = [{"key": f"m{k}", "value": random.random(), "timestamp": 1_700_000_000_000 + step,
-                    "step": step} for k in range(100)]  # fmt: skip
-        return json.dumps({"run_id": run_id, "metrics": metrics}).encode()
-
-    bodies = [[body(r, s) for s in range(n_requests // conns)] for r in run_ids]
-    latencies: list[float] = []
-    errors: list[str] = []
-    reconnects = [0]
-    barrier = threading.Barrier(conns + 1)
-    headers = {"Content-Type": "application/json"}
-
-    def worker(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        barrier.wait()
-        for payload in bodies[i]:
-            t0 = time.perf_counter()
-            for attempt in range(3):
-                try:
-                    conn.request("POST", API + "/runs/log-batch", payload, headers)
-                    resp = conn.getresponse()
-                    raw = resp.read()
-                    break
-                except (http.client.HTTPException, OSError):
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                    reconnects[0] += 1
-                    if attempt == 2:
-                        raise
-            latencies.append(time.perf_counter() - t0)
-            if resp.status != 200:
-                errors.append(f"{resp.status} {raw[:200]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    if errors:
-        raise RuntimeError(f"{len(errors)} log-batch errors, first: {errors[0]}")
-    p50, p99 = _percentiles(latencies)
-    return {"req_s": len(latencies) / elapsed, "p50_ms": p50, "p99_ms": p99,
-            "json_reconnects": float(reconnects[0])}  # fmt: skip
+    bodies = [[log_batch_body(r, s) for s in range(n_requests // conns)] for r in run_ids]
+    result = load.post_bodies(port, API + "/runs/log-batch", bodies, reconnect=True)
+    result.raise_errors("log-batch")
+    return {"req_s": result.per_second, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
+            "json_reconnects": float(result.reconnects)}  # fmt: skip
 
 
 # -- 2. compact frames ---------------------------------------------------------------------------
@@ -131,39 +81,14 @@ def bench_compact(port: int, db: Path, frames: int, conns: int) -> dict[str, flo
         return batch.encode(run_id, rows)
 
     bodies = [[frame(r, n) for n in range(frames // conns)] for r in run_ids]
-    latencies: list[float] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(conns + 1)
-
-    def worker(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        barrier.wait()
-        for body in bodies[i]:
-            t0 = time.perf_counter()
-            conn.request("POST", "/api/ingest", body, {"Content-Type": batch.CONTENT_TYPE})
-            resp = conn.getresponse()
-            raw = resp.read()
-            latencies.append(time.perf_counter() - t0)
-            if resp.status != 200:
-                errors.append(f"{resp.status} {raw[:200]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    if errors:
-        raise RuntimeError(f"{len(errors)} compact errors, first: {errors[0]}")
+    result = load.post_bodies(port, "/api/ingest", bodies, batch.CONTENT_TYPE)
+    result.raise_errors("compact")
     with sqlite3.connect(db) as check:
         stored = check.execute("SELECT sum(count) FROM metric_chunks").fetchone()[0]
-    sent = len(latencies) * keys * per_key
+    sent = len(result.latencies) * keys * per_key
     assert stored == sent, f"{stored} points stored, {sent} sent"
-    p50, p99 = _percentiles(latencies)
-    return {"points_s": sent / elapsed, "p50_ms_compact": p50, "p99_ms_compact": p99}
+    return {"points_s": sent / result.elapsed, "p50_ms_compact": result.p50_ms,
+            "p99_ms_compact": result.p99_ms}  # fmt: skip
 
 
 # -- 3. a team: 50 clients at once ---------------------------------------------------------------
@@ -173,35 +98,26 @@ def bench_team(port: int, clients: int, per_client: int) -> dict[str, float]:
 
     uri = f"http://127.0.0.1:{port}"
     run_ids = [_new_run(port) for _ in range(clients)]
-    latencies: list[float] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(clients + 1)
 
-    def worker(run_id: str) -> None:
-        store = RestStore(uri)
-        barrier.wait()
-        for step in range(per_client):
-            metrics = [
-                Metric(f"m{k}", random.random(), 1_700_000_000_000, step) for k in range(100)
-            ]
-            t0 = time.perf_counter()
-            try:
-                store.log_batch(run_id, metrics=metrics)
-            except Exception as exc:  # counted and reported, not raised
-                errors.append(repr(exc)[:200])
-            latencies.append(time.perf_counter() - t0)
+    def worker(run_id: str) -> Callable[[load.Recorder], None]:
+        def work(rec: load.Recorder) -> None:
+            store = RestStore(uri)
+            rec.ready()
+            for step in range(per_client):
+                metrics = [
+                    Metric(f"m{k}", random.random(), 1_700_000_000_000, step) for k in range(100)
+                ]
+                with rec.timed():
+                    try:
+                        store.log_batch(run_id, metrics=metrics)
+                    except Exception as exc:  # counted and reported, not raised
+                        rec.errors.append(repr(exc)[:200])
 
-    threads = [threading.Thread(target=worker, args=(r,)) for r in run_ids]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    p50, p99 = _percentiles(latencies)
-    return {"team_req_s": len(latencies) / elapsed, "team_p50_ms": p50, "team_p99_ms": p99,
-            "team_errors": float(len(errors))}  # fmt: skip
+        return work
+
+    result = load.run_workers([worker(r) for r in run_ids])
+    return {"team_req_s": result.per_second, "team_p50_ms": result.p50_ms,
+            "team_p99_ms": result.p99_ms, "team_errors": float(len(result.errors))}  # fmt: skip
 
 
 # -- 4. synchronous calls ------------------------------------------------------------------------

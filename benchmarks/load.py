@@ -1,0 +1,170 @@
+"""Load generation shared by the server benchmarks (bench_server.py, bench_ingest.py).
+
+One bounded load: N worker threads, each with its own connection or client, set up first and
+then released together; each times every request it makes. The figures are taken from the
+release to the last thread's end, so connection set-up and request building stay out of them.
+
+    load = post_bodies(port, "/api/2.0/mlflow/runs/log-batch", bodies_per_connection)
+    load.raise_errors("log-batch")
+    load.per_second, load.p50_ms, load.p99_ms
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+JSON = "application/json"
+
+
+@dataclass
+class Recorder:
+    """One worker thread's record; merged into a `Load` once every thread has joined."""
+
+    _barrier: threading.Barrier
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    reconnects: int = 0
+    released: bool = False
+
+    def ready(self) -> None:
+        """Wait until every worker is set up: the measured load starts for all at once."""
+        self._barrier.wait()
+        self.released = True
+
+    @contextmanager
+    def timed(self) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.latencies.append(time.perf_counter() - t0)
+
+
+@dataclass
+class Load:
+    latencies: list[float]
+    elapsed: float
+    errors: list[str]
+    reconnects: int
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.elapsed
+
+    @property
+    def p50_ms(self) -> float:
+        return percentiles_ms(self.latencies)[0]
+
+    @property
+    def p99_ms(self) -> float:
+        return percentiles_ms(self.latencies)[1]
+
+    def raise_errors(self, what: str) -> None:
+        if self.errors:
+            raise RuntimeError(f"{len(self.errors)} {what} errors, first: {self.errors[0]}")
+
+
+def percentiles_ms(latencies: Sequence[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds (nearest rank)."""
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return 1000 * ordered[len(ordered) // 2], 1000 * p99
+
+
+def run_workers(workers: Sequence[Callable[[Recorder], None]]) -> Load:
+    """Run each worker on its own thread. A worker sets up, calls `rec.ready()`, then makes its
+    requests inside `with rec.timed():`. A worker that raises is reported as an error; one that
+    raises before `ready()` stops the whole load (the others would wait for it forever)."""
+    barrier = threading.Barrier(len(workers) + 1)
+    records = [Recorder(barrier) for _ in workers]
+
+    def target(work: Callable[[Recorder], None], rec: Recorder) -> None:
+        try:
+            work(rec)
+        except Exception as exc:
+            rec.errors.append(repr(exc)[:300])
+            if not rec.released:
+                barrier.abort()
+
+    threads = [
+        threading.Thread(target=target, args=pair) for pair in zip(workers, records, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        for thread in threads:
+            thread.join()
+        errors = [e for rec in records for e in rec.errors]
+        raise RuntimeError(f"a worker failed while setting up: {errors[:1]}") from None
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - t0
+    return Load(
+        latencies=[s for rec in records for s in rec.latencies],
+        elapsed=elapsed,
+        errors=[e for rec in records for e in rec.errors],
+        reconnects=sum(rec.reconnects for rec in records),
+    )
+
+
+def post_bodies(
+    port: int,
+    path: str,
+    bodies: Sequence[Sequence[bytes]],
+    content_type: str = JSON,
+    reconnect: bool = False,
+) -> Load:
+    """POST `bodies[i]` one after another on keep-alive connection i, all connections at once.
+    A non-200 answer is an error. With `reconnect`, a connection the server drops is opened
+    again and the request sent again (at most 3 tries, counted in `reconnects`); without it the
+    worker stops there with the error."""
+    headers = {"Content-Type": content_type}
+
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def worker(mine: Sequence[bytes]) -> Callable[[Recorder], None]:
+        def work(rec: Recorder) -> None:
+            conn = connect()
+            rec.ready()
+            try:
+                for body in mine:
+                    with rec.timed():
+                        for attempt in range(3 if reconnect else 1):
+                            try:
+                                conn.request("POST", path, body, headers)
+                                resp = conn.getresponse()
+                                raw = resp.read()
+                                break
+                            except (http.client.HTTPException, OSError):
+                                conn.close()
+                                if not reconnect or attempt == 2:
+                                    raise
+                                conn = connect()
+                                rec.reconnects += 1
+                    if resp.status != 200:
+                        rec.errors.append(f"{resp.status} {raw[:200]!r}")
+            finally:
+                conn.close()
+
+        return work
+
+    return run_workers([worker(mine) for mine in bodies])
+
+
+def log_batch_body(run_id: str, step: int, n_metrics: int = 100) -> bytes:
+    """MLflow's JSON runs/log-batch request: `n_metrics` keys at one step."""
+    metrics = [
+        {"key": f"m{k}", "value": random.random(), "timestamp": 1_700_000_000_000 + step,
+         "step": step}
+        for k in range(n_metrics)
+    ]  # fmt: skip
+    return json.dumps({"run_id": run_id, "metrics": metrics}).encode()
