@@ -21,13 +21,14 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0005_runs_start_time"
+HEAD_REVISION = "0006_covering_key_values"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
     "0003_logged_models",
     "0004_model_registry",
     "0005_runs_start_time",
+    "0006_covering_key_values",
 )
 
 metadata = MetaData()
@@ -94,6 +95,8 @@ params = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
     Index("ix_params_key_value", "key", "run_uuid"),
+    # Covering, for reading many runs' values (migration 0006); SQLite only: see there.
+    Index("ix_params_run_key_value", "run_uuid", "key", "value").ddl_if(dialect="sqlite"),
 )
 
 tags = Table(
@@ -105,6 +108,7 @@ tags = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text),
     Index("ix_tags_key", "key", "run_uuid"),
+    Index("ix_tags_run_key_value", "run_uuid", "key", "value").ddl_if(dialect="sqlite"),
 )
 
 # Every point of every series, packed: one row holds the points of one key that one write brought
@@ -138,6 +142,7 @@ latest_metrics = Table(
     Column("value", Float(precision=53), nullable=False),
     Column("is_nan", Boolean, nullable=False, default=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    Index("ix_latest_metrics_run_key_value", "run_uuid", "key", "value", "is_nan"),
 )
 
 
