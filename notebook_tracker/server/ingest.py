@@ -19,6 +19,11 @@ On SQLite the thread also runs the worker's other run writes (params, tags: `cal
 each in its own transaction: SQLite has one writer anyway, and a request handed straight from
 the IO loop to this thread crosses one thread boundary each way instead of two (through the
 server's pool and back), which on a busy machine is most of a small write's latency.
+
+Better still, a small write (a request's worth) that would wait for nothing is written at once
+on the IO loop itself (`_now`): this worker writes nothing and has nothing queued, and the
+other workers' turn is free (a non-blocking flock). A lone synchronous call then crosses no
+thread at all; as soon as writes overlap, they queue for the thread and group as above.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.wire.batch import Column
 
 MAX_GROUP_POINTS = 200_000
+# Largest write done on the IO loop when nothing else is writing: a JSON log-batch at most.
+MAX_INLINE_POINTS = 1000
 Row = tuple[str, str, float, int, int]
 
 
@@ -56,6 +63,7 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._lock_path = _lock_path(store)
         self._lock_fd: int | None = None
+        self._busy = threading.Lock()  # held while this worker writes, on any thread
         # Other writes go through this thread only where the database has one writer anyway.
         self.serial = store.writer.url.get_backend_name() == "sqlite"
         self.groups = 0  # transactions committed (for tests and benchmarks)
@@ -84,11 +92,32 @@ class GroupWriter:
     async def write_async(
         self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()
     ) -> None:
-        await asyncio.wrap_future(self.submit(rows, columns))
+        job = _Job(rows, columns, len(rows) + sum(c.count for _, c in columns))
+        if not self._now(job):
+            await asyncio.wrap_future(self._queue(job))
 
     async def call_async(self, fn: Callable[[], object]) -> None:
-        """Run the store write `fn` on this thread, alone in its transaction, in its turn."""
-        await asyncio.wrap_future(self._queue(_Job((), (), 0, fn)))
+        """Run the store write `fn` alone in its transaction, in this worker's turn: at once if
+        nothing else is writing, else on the writer thread."""
+        job = _Job((), (), 0, fn)
+        if not self._now(job):
+            await asyncio.wrap_future(self._queue(job))
+
+    def _now(self, job: _Job) -> bool:
+        """Write `job` on the calling thread if that waits for nothing (see the module's
+        docstring); False: it would wait, queue it. The write's own error is raised."""
+        if not self.serial or job.points > MAX_INLINE_POINTS or self._pending:
+            return False
+        if not self._busy.acquire(blocking=False):
+            return False
+        try:
+            with self._turn(blocking=False) as mine:
+                if not mine:
+                    return False
+                self._write(job)
+                return True
+        finally:
+            self._busy.release()
 
     def _take(self) -> list[_Job]:
         with self._wake:
@@ -124,24 +153,25 @@ class GroupWriter:
                 job.done.set_result(None)
 
     def _commit(self, group: list[_Job]) -> None:
-        if len(group) == 1 and group[0].call is not None:
-            with self._turn():
-                group[0].call()
+        with self._busy, self._turn():
+            if len(group) == 1:
+                self._write(group[0])
+                return
+            self._write(_Job(*_merged(group)))
+
+    def _write(self, job: _Job) -> None:
+        if job.call is not None:
+            job.call()
             return
-        rows: list[Row] = []
-        columns: list[tuple[str, Column]] = []
-        for job in group:
-            rows.extend(job.rows)
-            columns.extend(job.columns)
-        with self._turn():
-            self.store.log_metric_groups(rows, columns)
+        self.store.log_metric_groups(job.rows, job.columns)
         self.groups += 1
 
     @contextlib.contextmanager
-    def _turn(self) -> Iterator[None]:
-        """This worker's turn at the SQLite file among the server's workers (see above)."""
+    def _turn(self, blocking: bool = True) -> Iterator[bool]:
+        """This worker's turn at the SQLite file among the server's workers (see above);
+        without `blocking`, False at once when another worker has it."""
         if self._lock_path is None:
-            yield
+            yield True
             return
         import fcntl
 
@@ -150,11 +180,15 @@ class GroupWriter:
                 self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError:  # a read-only folder: SQLite's own locking still holds
                 self._lock_path = None
-                yield
+                yield True
                 return
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -165,6 +199,15 @@ class GroupWriter:
             job.done.set_exception(exc)
         else:
             job.done.set_result(None)
+
+
+def _merged(group: list[_Job]) -> tuple[list[Row], list[tuple[str, Column]], int]:
+    rows: list[Row] = []
+    columns: list[tuple[str, Column]] = []
+    for job in group:
+        rows.extend(job.rows)
+        columns.extend(job.columns)
+    return rows, columns, len(rows) + sum(c.count for _, c in columns)
 
 
 def _lock_path(store: SqlStore) -> str | None:
