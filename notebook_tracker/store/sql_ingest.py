@@ -9,12 +9,12 @@ int64 steps and timestamps, float64 values), so they are stored without unpackin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from notebook_tracker import validation
 from notebook_tracker.store import sql_statements as q
+from notebook_tracker.store.metric_chunks import latest_points
 from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.sql_metric_write import compact_due
 from notebook_tracker.wire.batch import Column
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 Row = tuple[str, str, float, int, int]
 
 
-def _latest(column: Column) -> tuple[int, int, float]:
-    """(step, timestamp, value) of the column's last point in (step, timestamp) order."""
+def _last_row(run_id: str, column: Column) -> Row:
+    """The column's last point in (step, timestamp) order, as a metric row."""
     import numpy as np
 
     steps = np.frombuffer(column.steps, dtype="<i8")
@@ -35,7 +35,7 @@ def _latest(column: Column) -> tuple[int, int, float]:
     ts = timestamps[top]
     at = int(top[np.flatnonzero(ts == ts.max())[-1]])
     value = float(np.frombuffer(column.values, dtype="<f8")[at])
-    return int(steps[at]), int(timestamps[at]), value
+    return run_id, column.key, value, int(timestamps[at]), int(steps[at])
 
 
 def _chunk(run_id: str, column: Column) -> dict[str, Any]:
@@ -84,23 +84,5 @@ class IngestMixin:
         conn.execute(q.INSERT_CHUNKS, [_chunk(run_id, c) for run_id, c in columns])
         # Frames flushed often make small chunks: merged as the store's own writes are.
         compact_due(conn, self._compaction_due, [(run_id, c.key) for run_id, c in columns])
-        latest: dict[tuple[str, str], tuple[int, int, float]] = {}
-        for run_id, column in columns:
-            point = _latest(column)
-            current = latest.get((run_id, column.key))
-            if current is None or point[:2] >= current[:2]:
-                latest[(run_id, column.key)] = point
-        conn.execute(
-            q.upsert_latest(conn.dialect.name),
-            [
-                {
-                    "run_uuid": r,
-                    "key": k,
-                    "step": st,
-                    "timestamp": ts,
-                    "value": 0.0 if math.isnan(v) else v,
-                    "is_nan": math.isnan(v),
-                }
-                for (r, k), (st, ts, v) in latest.items()
-            ],
-        )
+        last = [_last_row(run_id, c) for run_id, c in columns]
+        conn.execute(q.upsert_latest(conn.dialect.name), latest_points(last))
