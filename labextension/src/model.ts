@@ -415,11 +415,14 @@ export class RunsModel {
     this._polling = true;
     void this.refreshExperiments();
     try {
+      // A complete list learns of new runs newest first. A cut one re-reads its own top in its
+      // order: newest-first runs past the cut would be added below it, out of order.
+      const cut = this._truncated;
       const page = await this.api.runs({
         experimentIds: this._experimentIds,
         filter: this._filter,
-        orderBy: DEFAULT_ORDER,
-        maxResults: POLL_PAGE,
+        orderBy: cut ? this._order : DEFAULT_ORDER,
+        maxResults: cut ? Math.min(POLL_PAGE, this._runs.length) : POLL_PAGE,
         tags: false
       });
       if (generation !== this._generation) {

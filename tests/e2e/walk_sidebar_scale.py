@@ -161,7 +161,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"
         root.mkdir()
-        lab = JupyterLab(Path(tmp) / "lab", root, f"sqlite:///{args.db}")
+        # The sidebar as built in this tree (`jlpm build`), not an installed copy.
+        data = Path(tmp) / "jupyter-path"
+        (data / "labextensions").mkdir(parents=True)
+        built = Path(__file__).resolve().parents[2] / "notebook_tracker" / "labextension"
+        (data / "labextensions" / "notebook-tracker").symlink_to(built)
+        lab = JupyterLab(Path(tmp) / "lab", root, f"sqlite:///{args.db}", jupyter_path=data)
         lab.start()
         try:
             with sync_playwright() as p:

@@ -337,3 +337,18 @@ test('a sort the server cannot do (duration) sorts the loaded runs and keeps the
   assert.deepEqual(model.order, ['attributes.start_time DESC']);
   model.dispose();
 });
+
+test('polling a cut list re-reads its top in its order, adding no run past the cut', async () => {
+  const api = new FakeRunsApi();
+  api.runsList = many(30);
+  const model = new RunsModel(api, 5, { first: 4, next: 10, max: 12 });
+  await model.reload();
+  model.setSort({ by: { kind: 'metric', key: 'acc' }, descending: true });
+  await until(() => model.state === 'ready', 'the sorted reload');
+  api.queries = [];
+  await model.poll();
+  assert.deepEqual(api.queries[0].orderBy, ['metrics.`acc` DESC', 'attributes.start_time DESC']);
+  assert.equal(api.queries[0].maxResults, 12);
+  assert.equal(model.runCount, 12);
+  model.dispose();
+});
