@@ -149,15 +149,13 @@ def test_a_failing_write_queued_with_points_fails_alone_and_the_points_land(tmp_
     assert writer.groups == 1  # the points still shared one transaction
 
 
-# -- a write that waits for nothing is done at once ----------------------------------------------
-def test_a_lone_write_is_committed_at_once_without_the_writer_thread(tmp_path):
+# -- a param or tag write that waits for nothing is done at once -------------------------------
+def test_a_lone_param_write_is_committed_at_once_without_the_writer_thread(tmp_path):
     store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
     run_id = store.create_run("0", "u", 1).info.run_id
     writer = GroupWriter(store)
-    asyncio.run(writer.write_async(rows=[(run_id, "m", 1.0, 1, 1)]))
     asyncio.run(writer.call_async(lambda: store.log_batch(run_id, params=[Param("p", "1")])))
     assert writer._thread is None  # no thread crossed
-    assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0]
     assert store.get_run(run_id).data.params == {"p": "1"}
 
 
@@ -167,8 +165,9 @@ def test_a_write_done_at_once_still_refuses_a_deleted_run_and_writes_nothing(tmp
     store.delete_run(run_id)
     writer = GroupWriter(store)
     with pytest.raises(InvalidParameter, match="is deleted"):
-        asyncio.run(writer.write_async(rows=[(run_id, "m", 1.0, 1, 1)]))
-    assert list(store.get_metric_history(run_id, "m")) == []
+        asyncio.run(writer.call_async(lambda: store.log_batch(run_id, params=[Param("p", "1")])))
+    store.restore_run(run_id)
+    assert store.get_run(run_id).data.params == {}
 
 
 def test_a_write_while_another_worker_has_the_turn_waits_for_it(tmp_path):
@@ -178,19 +177,19 @@ def test_a_write_while_another_worker_has_the_turn_waits_for_it(tmp_path):
     other = os.open(f"{tmp_path / 'g.db'}-ingest.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(other, fcntl.LOCK_EX)  # another worker's turn
     done = threading.Event()
-    waiting = threading.Thread(
-        target=lambda: (
-            asyncio.run(writer.write_async(rows=[(run_id, "m", 1.0, 1, 1)])),
-            done.set(),
-        )
-    )
+
+    def write() -> None:
+        asyncio.run(writer.call_async(lambda: store.log_batch(run_id, params=[Param("p", "1")])))
+        done.set()
+
+    waiting = threading.Thread(target=write)
     waiting.start()
     try:
         assert not done.wait(0.5)  # queued for the writer thread, not written past the turn
-        assert list(store.get_metric_history(run_id, "m")) == []
+        assert store.get_run(run_id).data.params == {}
     finally:
         fcntl.flock(other, fcntl.LOCK_UN)
         os.close(other)
     waiting.join(30)
     assert done.is_set() and writer._thread is not None
-    assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0]
+    assert store.get_run(run_id).data.params == {"p": "1"}

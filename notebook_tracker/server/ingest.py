@@ -20,10 +20,12 @@ each in its own transaction: SQLite has one writer anyway, and a request handed 
 the IO loop to this thread crosses one thread boundary each way instead of two (through the
 server's pool and back), which on a busy machine is most of a small write's latency.
 
-Better still, a small write (a request's worth) that would wait for nothing is written at once
-on the IO loop itself (`_now`): this worker writes nothing and has nothing queued, and the
-other workers' turn is free (a non-blocking flock). A lone synchronous call then crosses no
-thread at all; as soon as writes overlap, they queue for the thread and group as above.
+Better still, a param or tag write that would wait for nothing is done at once on the IO loop
+itself (`_now`): this worker writes nothing and has nothing queued, and the other workers' turn
+is free (a non-blocking flock), so a lone synchronous call crosses no thread at all. Points
+always go through the thread: a commit done on the loop keeps the loop from reading the
+requests that would have joined the next group (on a loaded machine, whose fsync took
+milliseconds, JSON log-batch at 4 connections lost about a third of its throughput so).
 """
 
 from __future__ import annotations
@@ -40,8 +42,6 @@ from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.wire.batch import Column
 
 MAX_GROUP_POINTS = 200_000
-# Largest write done on the IO loop when nothing else is writing: a JSON log-batch at most.
-MAX_INLINE_POINTS = 1000
 Row = tuple[str, str, float, int, int]
 
 
@@ -92,9 +92,7 @@ class GroupWriter:
     async def write_async(
         self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()
     ) -> None:
-        job = _Job(rows, columns, len(rows) + sum(c.count for _, c in columns))
-        if not self._now(job):
-            await asyncio.wrap_future(self._queue(job))
+        await asyncio.wrap_future(self.submit(rows, columns))
 
     async def call_async(self, fn: Callable[[], object]) -> None:
         """Run the store write `fn` alone in its transaction, in this worker's turn: at once if
@@ -106,7 +104,7 @@ class GroupWriter:
     def _now(self, job: _Job) -> bool:
         """Write `job` on the calling thread if that waits for nothing (see the module's
         docstring); False: it would wait, queue it. The write's own error is raised."""
-        if not self.serial or job.points > MAX_INLINE_POINTS or self._pending:
+        if not self.serial or job.call is None or self._pending:
             return False
         if not self._busy.acquire(blocking=False):
             return False
