@@ -165,6 +165,7 @@ class TrackingClient:
         page_token: str | None = None,
     ) -> tuple[RunColumns, str | None]:
         """One page of `search_runs` as columns, for `frames.columns_to_frame`."""
+        run_jobs.wait_all()  # as search_runs: the runs' background work is in what is read
         return self.store.search_run_columns(
             [str(e) for e in experiment_ids],
             filter_string,
