@@ -2,6 +2,10 @@
 
     python benchmarks/bench_sidebar.py [--runs 100000] [--children 1000] [--big-runs 10]
         [--points 1000000] [--reps 3]
+    python benchmarks/bench_sidebar.py --server-pages [--sizes 1000,10000,100000] [--quick]
+
+(The second form: the run list's page requests timed on the server side against MLflow's UI
+search call, see benchmarks/sidebar_pages.py.)
 
 The store (SQLite) holds `--runs` runs (3 params, 2 metrics each) in experiment "many", the
 first `--children` of them children of one "parent" run (the newest), and
@@ -460,7 +464,21 @@ def main() -> None:
         help="keep the seeded store in this folder and reuse it on the next run (seeding 100,000"
         " runs takes minutes); the figures are the same as with a fresh store",
     )
+    ap.add_argument(
+        "--server-pages",
+        action="store_true",
+        help="instead: the run list's page requests timed on the server at --sizes runs, "
+        "against MLflow's UI search call (benchmarks/sidebar_pages.py)",
+    )
+    ap.add_argument("--sizes", default="1000,10000,100000", help="with --server-pages")
+    ap.add_argument("--quick", action="store_true", help="with --server-pages: 1k and 10k, 3 reps")
     args = ap.parse_args()
+    if args.server_pages:
+        import sidebar_pages
+
+        sizes = [1000, 10000] if args.quick else [int(x) for x in args.sizes.split(",")]
+        sidebar_pages.main(sizes, 3 if args.quick else args.reps)
+        return
     # A SIGTERM (e.g. from `timeout`) unwinds the with-blocks, so JupyterLab is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
