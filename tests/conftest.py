@@ -56,6 +56,20 @@ def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     _reset_fluent_state()
 
 
+@pytest.fixture(scope="session")
+def sidebar_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working tree's wheel, sidebar included: built once per session (pip wheel takes
+    seconds), for the wheel's own tests and the browser tests' Jupyter data dir."""
+    import shutil
+
+    from sidebar_wheel import ROOT, build_wheel
+
+    prebuilt = ROOT / "notebook_tracker/labextension/package.json"
+    if shutil.which("node") is None and not prebuilt.exists():
+        require_service("Node.js is needed to build the sidebar into the wheel")
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
 # --- PostgreSQL --------------------------------------------------------------------------
 
 

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import require_service
-from sidebar_wheel import LABEXT, build_wheel, data_files, unpack_data_dir
+from sidebar_wheel import LABEXT, data_files, unpack_data_dir
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if (
-        shutil.which("node") is None
-        and not (
-            Path(__file__).resolve().parents[1] / "notebook_tracker/labextension/package.json"
-        ).exists()
-    ):
-        require_service("Node.js is needed to build the sidebar into the wheel")
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
+@pytest.fixture
+def wheel(sidebar_wheel: Path) -> Path:
+    return sidebar_wheel  # built once per session (conftest.py), the browser tests use it too
 
 
 def test_wheel_ships_the_prebuilt_sidebar(wheel: Path) -> None:

@@ -4,7 +4,6 @@ driven by Playwright on Debian's chromium (no browser download)."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,21 +11,13 @@ import pytest
 from helpers import require_service
 from lab_process import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, JupyterLab
 from sidebar_seed import Seeded, seed, seed_models
-from sidebar_wheel import build_wheel, unpack_data_dir
+from sidebar_wheel import unpack_data_dir
 
 
 @pytest.fixture(scope="session")
-def sidebar_jupyter_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Jupyter data dir holding the sidebar unpacked from a freshly built wheel."""
-    if (
-        shutil.which("node") is None
-        and not (
-            Path(__file__).resolve().parents[2] / "notebook_tracker/labextension/package.json"
-        ).exists()
-    ):
-        require_service("Node.js is needed to build the sidebar into the wheel")
-    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
-    return unpack_data_dir(wheel, tmp_path_factory.mktemp("wheel-data"))
+def sidebar_jupyter_path(tmp_path_factory: pytest.TempPathFactory, sidebar_wheel: Path) -> Path:
+    """A Jupyter data dir holding the sidebar unpacked from the session's freshly built wheel."""
+    return unpack_data_dir(sidebar_wheel, tmp_path_factory.mktemp("wheel-data"))
 
 
 @pytest.fixture(scope="module")
