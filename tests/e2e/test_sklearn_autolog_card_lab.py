@@ -4,12 +4,10 @@ although they and the model are written off the fit's thread."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 from lab_process import screenshot
 from sidebar_seed import Seeded
 from test_sidebar import assert_no_console_errors
+from tracked_cell import run_tracked_cells
 
 CELLS = [
     "%load_ext notebook_tracker\n"
@@ -23,37 +21,10 @@ CELLS = [
 ]
 
 
-def write_notebook(root: Path) -> str:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nbformat.write(nb, root / "forest.ipynb")
-    return "forest.ipynb"
-
-
 def test_a_forest_fit_cell_shows_its_params_and_training_metrics_on_its_card(
     page, lab, seeded: Seeded
 ) -> None:
-    root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
-    name = write_notebook(root)
-    page.goto(f"{lab.base_url}lab/workspaces/forest/tree/{name}?reset&token={lab.token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    page.wait_for_function(
-        """() => {
-            const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
-            return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-        }""",
-        timeout=60_000,
-    )
-    page.locator(".jp-Cell .jp-InputArea-editor").first.click()
-    page.keyboard.press("Shift+Enter")
-    page.keyboard.press("Shift+Enter")
-    card = page.locator(".jp-OutputArea .nt-run-card[data-status='FINISHED']")
-    card.wait_for(timeout=120_000)
+    card = run_tracked_cells(page, lab, seeded, "forest.ipynb", CELLS, card_timeout_ms=120_000)
     accuracy = card.locator(".ntc-metric[data-key='training_accuracy_score']")
     accuracy.wait_for()
     assert card.locator(".ntc-metric[data-key='training_roc_auc']").count() == 1

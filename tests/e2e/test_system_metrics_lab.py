@@ -4,12 +4,10 @@ metrics in their own section, charts drawn."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 from lab_process import screenshot
 from sidebar_seed import Seeded
 from test_sidebar import assert_no_console_errors
+from tracked_cell import run_tracked_cells
 
 CELLS = [
     "%load_ext notebook_tracker\n"
@@ -25,37 +23,10 @@ CELLS = [
 ]
 
 
-def write_notebook(root: Path) -> str:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nbformat.write(nb, root / "sysmetrics.ipynb")
-    return "sysmetrics.ipynb"
-
-
 def test_a_cell_with_system_metrics_shows_them_on_its_card_and_in_the_sidebar(
     page, lab, seeded: Seeded
 ) -> None:
-    root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
-    name = write_notebook(root)
-    page.goto(f"{lab.base_url}lab/workspaces/sysmetrics/tree/{name}?reset&token={lab.token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    page.wait_for_function(
-        """() => {
-            const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
-            return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-        }""",
-        timeout=60_000,
-    )
-    page.locator(".jp-Cell .jp-InputArea-editor").first.click()
-    page.keyboard.press("Shift+Enter")
-    page.keyboard.press("Shift+Enter")
-    card = page.locator(".jp-OutputArea .nt-run-card[data-status='FINISHED']")
-    card.wait_for(timeout=90_000)
+    card = run_tracked_cells(page, lab, seeded, "sysmetrics.ipynb", CELLS, card_timeout_ms=90_000)
     system = card.locator(".ntc-system")
     system.wait_for()
     text = system.inner_text()
