@@ -96,9 +96,12 @@ def unpack_history(key: str, chunks: Sequence[tuple[bytes, bytes, bytes]]) -> Me
     if not chunks:
         empty_i = np.empty(0, dtype=np.int64)
         return MetricHistory(key, empty_i, empty_i.copy(), np.empty(0, dtype=np.float64))
-    steps = np.concatenate([np.frombuffer(c[0], dtype="<i8") for c in chunks])
-    timestamps = np.concatenate([np.frombuffer(c[1], dtype="<i8") for c in chunks])
-    values = np.concatenate([np.frombuffer(c[2], dtype="<f8") for c in chunks])
+    # One join of the raw bytes per column, not an array per chunk: a history written one point
+    # per commit (tens of chunks) then costs the same as one written in a batch. bytearray: the
+    # arrays are the caller's to modify.
+    steps = np.frombuffer(bytearray().join(c[0] for c in chunks), dtype="<i8")
+    timestamps = np.frombuffer(bytearray().join(c[1] for c in chunks), dtype="<i8")
+    values = np.frombuffer(bytearray().join(c[2] for c in chunks), dtype="<f8")
     if len(steps) > 1:
         ds = np.diff(steps)
         ordered = bool(np.all((ds > 0) | ((ds == 0) & (np.diff(timestamps) >= 0))))
