@@ -83,16 +83,18 @@ def search_runs(
         return runs
     from notebook_tracker.frames import columns_to_frame
 
-    table = RunColumns()
+    pages: list[RunColumns] = []
+    have = 0
     token = None
-    while len(table) < max_results:
+    while have < max_results:
         columns, token = client.search_run_columns(
-            ids, filter_string, run_view_type, _page_size(max_results, len(table)), order_by, token
+            ids, filter_string, run_view_type, _page_size(max_results, have), order_by, token
         )
-        table.extend(columns)
+        pages.append(columns)
+        have += len(columns)
         if not token:
             break
-    return columns_to_frame(table)
+    return columns_to_frame(RunColumns.concat(pages))
 
 
 def _page_size(wanted: int, have: int) -> int:

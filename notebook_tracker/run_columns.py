@@ -69,6 +69,30 @@ class RunColumns:
                 mine[key] = (positions, values)
 
     @classmethod
+    def concat(cls, pages: Sequence[RunColumns]) -> RunColumns:
+        """The pages one after the other, each key's arrays joined once: extending page by page
+        would copy what came before at every page (quadratic over a million runs)."""
+        import numpy as np
+
+        if len(pages) == 1:
+            return pages[0]
+        info: list[tuple[Any, ...]] = []
+        parts: list[dict[str, tuple[list[Any], list[Any]]]] = [{}, {}, {}]
+        for page in pages:
+            base = len(info)
+            info.extend(page.info)
+            for found, kind in zip(parts, (page.params, page.metrics, page.tags), strict=True):
+                for key, (positions, values) in kind.items():
+                    entry = found.setdefault(key, ([], []))
+                    entry[0].append(positions + base)
+                    entry[1].append(values)
+        params, metrics, tags = (
+            {k: (np.concatenate(p), np.concatenate(v)) for k, (p, v) in found.items()}
+            for found in parts
+        )
+        return cls(info, params, metrics, tags)
+
+    @classmethod
     def from_runs(cls, runs: Iterable[Run]) -> RunColumns:
         info: list[tuple[Any, ...]] = []
         grouped: list[dict[str, tuple[list[int], list[Any]]]] = [{}, {}, {}]
