@@ -408,7 +408,8 @@ export class RunsModel {
 
   /** Fold the newest runs (and the latest state of recent ones) into the list. */
   async poll(): Promise<void> {
-    if (this._polling || this._state === 'loading' || this._state === 'error') {
+    // While pages stream in ('partial') the next page replaces the list: a poll would be lost.
+    if (this._polling || this._state !== 'ready') {
       return;
     }
     const generation = this._generation;

@@ -352,3 +352,29 @@ test('polling a cut list re-reads its top in its order, adding no run past the c
   assert.equal(model.runCount, 12);
   model.dispose();
 });
+
+test('no poll while pages stream in: the next page would replace what it found', async () => {
+  const api = new FakeRunsApi();
+  api.runsList = many(6);
+  const model = new RunsModel(api, 5, { first: 2, next: 2, max: 100 });
+  const gate = deferred();
+  let gated = false;
+  model.changed.connect(() => {
+    if (model.state === 'partial' && !gated) {
+      gated = true;
+      api.gate = gate.promise;
+    }
+  });
+  const loading = model.reload();
+  await until(() => gated, 'the first page');
+  await settle();
+  const asked = api.queries.length;
+  await model.poll();
+  assert.equal(api.queries.length, asked);
+  gate.resolve();
+  await loading;
+  assert.equal(model.state, 'ready');
+  await model.poll();
+  assert.equal(api.queries.length, asked + 2, 'the last page, then the poll once ready');
+  model.dispose();
+});
