@@ -186,3 +186,33 @@ def test_a_fresh_process_makes_its_first_point_durable_without_sqlalchemy(uri: s
     assert run.data.params == {"lr": "0.1"} and run.data.tags["team"] == "vision"
     assert run.data.metrics == {"x": 1.0}
     assert run.info.status == RunStatus.RUNNING
+
+
+def _child_logs_and_reads(run_id: str) -> None:
+    import notebook_tracker as nt
+
+    nt.log_param("child", 1)
+    ok = nt.get_run(run_id).data.params == {"parent": "1", "child": "1"}
+    os._exit(0 if ok else 1)
+
+
+def test_a_forked_child_writes_through_its_own_store(
+    uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    import notebook_tracker as nt
+
+    monkeypatch.setattr(FirstWriteStore, "_open_now", lambda self: None)  # fork mid fast path
+    nt.set_tracking_uri(uri)
+    run = nt.start_run()
+    nt.log_param("parent", 1)
+    assert isinstance(nt.fluent.current_client().store, FirstWriteStore)
+    child = multiprocessing.get_context("fork").Process(
+        target=_child_logs_and_reads, args=(run.info.run_id,)
+    )
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    nt.end_run()
+    assert nt.get_run(run.info.run_id).data.params == {"parent": "1", "child": "1"}

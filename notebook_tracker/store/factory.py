@@ -78,6 +78,14 @@ def tracking_store(uri: str) -> TrackingStore:
     return _cached("tracking", uri, _open_tracking)
 
 
+def open_tracking_in_background(uri: str) -> TrackingStore:
+    """`tracking_store(uri)` for a background thread: opened without holding the factory's lock
+    (a process forked meanwhile would inherit it held), then cached unless a caller was first."""
+    store = _open_tracking(uri)
+    with _lock:
+        return cast(TrackingStore, _stores.setdefault(("tracking", uri), store))
+
+
 def first_write_store(uri: str) -> TrackingStore:
     """`tracking_store(uri)`, or, on a SQLite file whose SQLAlchemy store this process has not
     opened yet, a store that writes a first run through `sqlite3` while that opens in the

@@ -43,6 +43,7 @@ Row = tuple[str, str, float, int, int]
 _VERSIONS_DIR = Path(__file__).with_name("migrations") / "versions"
 
 OPEN_AFTER_S = 0.5
+_inherited: list[sqlite3.Connection] = []
 
 
 def head_revision() -> str:
@@ -116,7 +117,7 @@ class FirstWriteStore:
         from notebook_tracker.store import factory
 
         try:
-            self._full_store = factory.tracking_store(self.uri)
+            self._full_store = factory.open_tracking_in_background(self.uri)
         except BaseException:  # noqa: BLE001 - the next call that needs it opens it again and raises
             pass
         finally:
@@ -135,9 +136,11 @@ class FirstWriteStore:
                 self._full_store = factory.tracking_store(self.uri)
         if self._conn is not None:
             with self._lock:
-                if self._conn is not None:
+                if self._conn is not None and self._loader_pid != os.getpid():
+                    _inherited.append(self._conn)  # a parent's handle: never closed in a child
+                elif self._conn is not None:
                     self._conn.close()
-                    self._conn = None
+                self._conn = None
         return self._full_store
 
     def __getattr__(self, name: str) -> Any:
