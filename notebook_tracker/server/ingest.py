@@ -15,10 +15,10 @@ meanwhile gathers a bigger group, where SQLite's own busy wait would sleep in st
 A group that fails (a run deleted or unknown in one request) is retried request by request,
 so only the request at fault gets the error, and it gets the same error a lone write would.
 
-On SQLite the thread also runs the worker's other run writes (params, tags: `call_async`),
-each in its own transaction: SQLite has one writer anyway, and a request handed straight from
-the IO loop to this thread crosses one thread boundary each way instead of two (through the
-server's pool and back), which on a busy machine is most of a small write's latency.
+On SQLite the thread also runs the worker's param and tag writes (`call_async`), each in its
+own transaction: SQLite has one writer anyway, and a request handed straight from the IO loop
+to this thread crosses one thread boundary each way instead of two (through the server's pool
+and back).
 
 Better still, a param or tag write that would wait for nothing is done at once on the IO loop
 itself (`_now`): this worker writes nothing and has nothing queued, and the other workers' turn

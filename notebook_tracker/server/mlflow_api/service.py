@@ -1,9 +1,9 @@
 """What the MLflow-compatible endpoints share: the store, logged models, and run rendering.
 
 Endpoint functions are plain `fn(api: MlflowApi, req: Params) -> dict` (no tornado), called
-on the server's thread pool by `handler.MlflowEndpointHandler`; the logging endpoints are
-coroutines run on the IO loop, which hand their write to the worker's writer thread
-(`server.ingest`) and never block.
+on the server's thread pool by `handler.MlflowEndpointHandler`; the endpoints that write params
+and tags are coroutines run on the IO loop, which hand their write to the worker's writer
+(`server.ingest`) and never wait on the loop.
 """
 
 from __future__ import annotations
