@@ -53,7 +53,14 @@ def ours_pages(uri: str) -> dict[str, Callable[[], Any]]:
         assert rows
         return nxt
 
-    return _workloads(page)
+    def last_token() -> str | None:  # keyset tokens: walk the list once (not timed)
+        token, last = page(FIRST, NEWEST, None), None
+        while token:
+            last = token
+            token = page(NEXT, NEWEST, token)
+        return last
+
+    return _workloads(page, last_token)
 
 
 def mlflow_pages(uri: str) -> dict[str, Callable[[], Any]]:
@@ -72,16 +79,21 @@ def mlflow_pages(uri: str) -> dict[str, Callable[[], Any]]:
         assert runs
         return runs.token
 
-    return _workloads(page)
+    def last_token() -> str:  # MLflow's tokens are offsets: no need to walk there
+        from mlflow.utils.search_utils import SearchUtils
+
+        total = sum(len(store.search_runs([e], "", 1, 50_000)) for e in exps)
+        return SearchUtils.create_page_token(max(FIRST, total - NEXT)).decode()
+
+    return _workloads(page, last_token)
 
 
-def _workloads(page: Callable[[int, list[str], str | None], str | None]) -> dict[str, Any]:
+def _workloads(
+    page: Callable[[int, list[str], str | None], str | None],
+    last_token: Callable[[], str | None],
+) -> dict[str, Any]:
     after_first = page(FIRST, NEWEST, None)
-    # The token of the last page, found once by walking the list (not timed).
-    token, last = page(FIRST, NEWEST, None), None
-    while token:
-        last = token
-        token = page(NEXT, NEWEST, token)
+    last = last_token()
     return {
         "first page (100)": lambda: page(FIRST, NEWEST, None),
         "next page (5,000)": lambda: page(NEXT, NEWEST, after_first),
