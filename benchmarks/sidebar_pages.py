@@ -82,7 +82,16 @@ def mlflow_pages(uri: str) -> dict[str, Callable[[], Any]]:
     def last_token() -> str:  # MLflow's tokens are offsets: no need to walk there
         from mlflow.utils.search_utils import SearchUtils
 
-        total = sum(len(store.search_runs([e], "", 1, 50_000)) for e in exps)
+        import sqlite3
+
+        conn = sqlite3.connect(uri.removeprefix("sqlite:///"))
+        marks = ",".join("?" * len(exps))
+        (total,) = conn.execute(
+            f"SELECT COUNT(*) FROM runs WHERE lifecycle_stage = 'active'"
+            f" AND experiment_id IN ({marks})",
+            [int(e) for e in exps],
+        ).fetchone()
+        conn.close()
         return SearchUtils.create_page_token(max(FIRST, total - NEXT)).decode()
 
     return _workloads(page, last_token)
