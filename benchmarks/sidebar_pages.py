@@ -80,9 +80,9 @@ def mlflow_pages(uri: str) -> dict[str, Callable[[], Any]]:
         return runs.token
 
     def last_token() -> str:  # MLflow's tokens are offsets: no need to walk there
-        from mlflow.utils.search_utils import SearchUtils
-
         import sqlite3
+
+        from mlflow.utils.search_utils import SearchUtils
 
         conn = sqlite3.connect(uri.removeprefix("sqlite:///"))
         marks = ",".join("?" * len(exps))
