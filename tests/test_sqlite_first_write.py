@@ -56,7 +56,8 @@ def _same_run_rows(uri: str, run_a: str, run_b: str) -> None:
             map(repr, _rows(uri, table, run_b))
         ), table
     a, b = _rows(uri, "runs", run_a)[0], _rows(uri, "runs", run_b)[0]
-    assert a.pop("artifact_uri").replace(run_a, "ID") == b.pop("artifact_uri").replace(run_b, "ID")
+    uri_a, uri_b = str(a.pop("artifact_uri")), str(b.pop("artifact_uri"))
+    assert uri_a.replace(run_a, "ID") == uri_b.replace(run_b, "ID")
     assert abs(a.pop("heartbeat_time") - b.pop("heartbeat_time")) < 60_000  # type: ignore[operator]
     assert a == b
 

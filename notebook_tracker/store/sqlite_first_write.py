@@ -187,7 +187,7 @@ class FirstWriteStore:
     ) -> Run:
         args = (experiment_id, user_id, start_time, tags, run_name, parent_run_id, record_owner)
         if not str(experiment_id).isdigit() or int(experiment_id) >= 2**31:
-            return self.full().create_run(*args)  # it says what is wrong with the id
+            return self._full_create_run(args)  # it says what is wrong with the id
         exp_id = int(experiment_id)
         all_tags = rules.tag_map(tags)
         run_name = run_name or all_tags.get("mlflow.runName") or run_names.generate()
@@ -235,7 +235,7 @@ class FirstWriteStore:
 
         artifact_uri = self._fast(write)
         if artifact_uri is None:
-            return self.full().create_run(*args)
+            return self._full_create_run(args)
         info = RunInfo(
             run_id=run_id,
             experiment_id=str(exp_id),
@@ -247,6 +247,10 @@ class FirstWriteStore:
             artifact_uri=artifact_uri,
         )
         return Run(info, RunData(tags=dict(all_tags)))
+
+    def _full_create_run(self, args: tuple[Any, ...]) -> Run:
+        run: Run = self.full().create_run(*args)
+        return run
 
     def log_metric_rows(self, rows: Iterable[Row]) -> None:
         rows = list(rows)
