@@ -33,7 +33,7 @@ from standalone_server import ServerProcess, running_server
 
 import notebook_tracker.models as ntm
 from notebook_tracker.server import model_registry_api
-from notebook_tracker.server.mlflow_api import experiments, logged_models, runs
+from notebook_tracker.server.mlflow_api import experiments, history, logged_models, runs
 
 BODY_LIMIT = 64 * 1024
 EXAMPLES = 12
@@ -103,7 +103,12 @@ def _fields(fn: Any) -> list[str]:
 
 def _mlflow_endpoints() -> list[tuple[str, str, list[str]]]:
     found = []
-    for method, path, fn in [*experiments.ROUTES, *runs.ROUTES, *logged_models.ROUTES]:
+    for method, path, fn in [
+        *experiments.ROUTES,
+        *runs.ROUTES,
+        *history.ROUTES,
+        *logged_models.ROUTES,
+    ]:
         found.append((method, "/api/2.0/mlflow/" + path, _fields(fn)))
     for method, path, fn in model_registry_api.ROUTES:
         found.append((method, "/api/2.0/mlflow/" + path, _fields(fn)))

@@ -18,14 +18,19 @@ def mlflow_handlers(prefix: str, context: TrackerContext) -> list[tuple[Any, ...
         DEFAULT_MAX_UPLOAD_BYTES,
         artifact_proxy_handlers,
     )
-    from notebook_tracker.server.mlflow_api import experiments, logged_models, runs
+    from notebook_tracker.server.mlflow_api import experiments, history, logged_models, runs
     from notebook_tracker.server.mlflow_api.handler import MlflowEndpointHandler
     from notebook_tracker.server.mlflow_api.meta import meta_handlers
     from notebook_tracker.server.mlflow_api.service import MlflowApi
 
     api = MlflowApi(context)
     by_path: dict[str, dict[str, Any]] = {}
-    for method, path, fn in [*experiments.ROUTES, *runs.ROUTES, *logged_models.ROUTES]:
+    for method, path, fn in [
+        *experiments.ROUTES,
+        *runs.ROUTES,
+        *history.ROUTES,
+        *logged_models.ROUTES,
+    ]:
         by_path.setdefault(path, {})[method] = fn
     rules: list[tuple[Any, ...]] = []
     for path, endpoints in by_path.items():
