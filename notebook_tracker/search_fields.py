@@ -47,10 +47,12 @@ class _Grammar:
         return self.string_attributes + self.id_attributes + self.numeric_attributes
 
     def operators(self, entity: str, key: str) -> tuple[str, ...]:
-        if entity == "metric" or key in self.numeric_attributes:
+        if entity == "metric":
             return NUMERIC_OPS
         if entity in ("param", "tag"):
             return VALUE_OPS
+        if key in self.numeric_attributes:
+            return NUMERIC_OPS
         return ID_ATTRIBUTE_OPS if key in self.id_attributes else STRING_ATTRIBUTE_OPS
 
     def expected_identifier(self) -> str:

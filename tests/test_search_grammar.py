@@ -125,6 +125,14 @@ def test_params_and_tags_take_string_comparators(entity, op):
     assert comparison.op == op.upper() and comparison.value == "cnn%"
 
 
+@pytest.mark.parametrize("key", ["start_time", "end_time"])
+@pytest.mark.parametrize("entity", ["params", "tags"])
+def test_params_and_tags_named_like_numeric_attributes_still_take_strings(entity, key):
+    [comparison] = parse_filter(f"{entity}.{key} LIKE 'morn%'")
+    assert (comparison.key, comparison.op, comparison.value) == (key, "LIKE", "morn%")
+    assert parse_filter(f"{entity}.{key} = ''")[0].value == ""
+
+
 @pytest.mark.parametrize(
     ("written", "op"),
     [
