@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ from notebook_tracker.entities import (
 )
 from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import InvalidParameter, NotFound
-from notebook_tracker.store import rules, run_names
+from notebook_tracker.store import rules
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.base import (
     TrackingStore,
@@ -32,6 +31,7 @@ from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.logged_model_sql import insert_model_metrics
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys
+from notebook_tracker.store.new_runs import new_run
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
 from notebook_tracker.store.schema_version import ensure_schema
@@ -73,14 +73,7 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, IngestMixin, Trac
         record_owner: bool = True,
     ) -> Run:
         exp_id = self._experiment_id_int(experiment_id)
-        all_tags = rules.tag_map(tags)
-        run_name = run_name or all_tags.get("mlflow.runName") or run_names.generate()
-        all_tags["mlflow.runName"] = run_name
-        all_tags.setdefault("mlflow.user", user_id)
-        if parent_run_id:
-            all_tags["mlflow.parentRunId"] = parent_run_id
-        run_id = uuid.uuid4().hex
-        host, pid, started = liveness.current_owner() if record_owner else (None, None, None)
+        run = new_run(user_id, start_time, tags, run_name, parent_run_id, record_owner)
         with self.writer.begin() as conn:
             exp = conn.execute(q.EXPERIMENT_FOR_RUN, {"exp_id": exp_id}).first()
             if exp is None:
@@ -90,42 +83,10 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, IngestMixin, Trac
                     f"Experiment '{exp.name}' (id {experiment_id}) is deleted: restore it or use "
                     "another experiment."
                 )
-            artifact_uri = f"{exp.artifact_location}/{run_id}/artifacts"
-            conn.execute(
-                q.INSERT_RUN,
-                {
-                    "run_uuid": run_id,
-                    "name": run_name,
-                    "experiment_id": exp_id,
-                    "user_id": user_id,
-                    "status": RunStatus.RUNNING,
-                    "start_time": start_time,
-                    "end_time": None,
-                    "deleted_time": None,
-                    "lifecycle_stage": LifecycleStage.ACTIVE,
-                    "artifact_uri": artifact_uri,
-                    "parent_run_id": parent_run_id,
-                    "owner_host": host,
-                    "owner_pid": pid,
-                    "owner_started": started,
-                    "heartbeat_time": now_ms() if record_owner else None,
-                },
-            )
-            conn.execute(
-                q.INSERT_TAGS,
-                [{"run_uuid": run_id, "key": k, "value": str(v)} for k, v in all_tags.items()],
-            )
-        info = RunInfo(
-            run_id=run_id,
-            experiment_id=str(exp_id),
-            run_name=run_name,
-            user_id=user_id,
-            status=RunStatus.RUNNING,
-            start_time=start_time,
-            end_time=None,
-            artifact_uri=artifact_uri,
-        )
-        return Run(info, RunData(tags={k: str(v) for k, v in all_tags.items()}))
+            artifact_uri = f"{exp.artifact_location}/{run.run_id}/artifacts"
+            conn.execute(q.INSERT_RUN, run.row(exp_id, artifact_uri))
+            conn.execute(q.INSERT_TAGS, run.tag_rows())
+        return run.run(exp_id, artifact_uri)
 
     @staticmethod
     def _info(r: Any) -> RunInfo:

@@ -16,26 +16,23 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from notebook_tracker import liveness
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import (
     LifecycleStage,
     Metric,
     Param,
     Run,
-    RunData,
-    RunInfo,
     RunStatus,
     RunTag,
 )
-from notebook_tracker.store import rules, run_names, sqlite_busy
+from notebook_tracker.store import rules, sqlite_busy
 from notebook_tracker.store import sqlite_rows as sql_rows
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
+from notebook_tracker.store.new_runs import new_run
 
 T = TypeVar("T")
 Row = tuple[str, str, float, int, int]
@@ -189,14 +186,7 @@ class FirstWriteStore:
         if not str(experiment_id).isdigit() or int(experiment_id) >= 2**31:
             return self._full_create_run(args)  # it says what is wrong with the id
         exp_id = int(experiment_id)
-        all_tags = rules.tag_map(tags)
-        run_name = run_name or all_tags.get("mlflow.runName") or run_names.generate()
-        all_tags["mlflow.runName"] = run_name
-        all_tags.setdefault("mlflow.user", user_id)
-        if parent_run_id:
-            all_tags["mlflow.parentRunId"] = parent_run_id
-        run_id = uuid.uuid4().hex
-        host, pid, started = liveness.current_owner() if record_owner else (None, None, None)
+        run = new_run(user_id, start_time, tags, run_name, parent_run_id, record_owner)
 
         def write(conn: sqlite3.Connection) -> str | None:
             exp = conn.execute(
@@ -206,47 +196,15 @@ class FirstWriteStore:
             ).fetchone()
             if exp is None or exp[0] != LifecycleStage.ACTIVE:
                 return None
-            artifact_uri = f"{exp[1]}/{run_id}/artifacts"
-            conn.execute(
-                sql_rows.INSERT_RUN,
-                {
-                    "run_uuid": run_id,
-                    "name": run_name,
-                    "experiment_id": exp_id,
-                    "user_id": user_id,
-                    "status": RunStatus.RUNNING,
-                    "start_time": start_time,
-                    "end_time": None,
-                    "deleted_time": None,
-                    "lifecycle_stage": LifecycleStage.ACTIVE,
-                    "artifact_uri": artifact_uri,
-                    "parent_run_id": parent_run_id,
-                    "owner_host": host,
-                    "owner_pid": pid,
-                    "owner_started": started,
-                    "heartbeat_time": now_ms() if record_owner else None,
-                },
-            )
-            conn.executemany(
-                sql_rows.INSERT_TAG,
-                [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()],
-            )
+            artifact_uri = f"{exp[1]}/{run.run_id}/artifacts"
+            conn.execute(sql_rows.INSERT_RUN, run.row(exp_id, artifact_uri))
+            conn.executemany(sql_rows.INSERT_TAG, run.tag_rows())
             return artifact_uri
 
         artifact_uri = self._fast(write)
         if artifact_uri is None:
             return self._full_create_run(args)
-        info = RunInfo(
-            run_id=run_id,
-            experiment_id=str(exp_id),
-            run_name=run_name,
-            user_id=user_id,
-            status=RunStatus.RUNNING,
-            start_time=start_time,
-            end_time=None,
-            artifact_uri=artifact_uri,
-        )
-        return Run(info, RunData(tags=dict(all_tags)))
+        return run.run(exp_id, artifact_uri)
 
     def _full_create_run(self, args: tuple[Any, ...]) -> Run:
         run: Run = self.full().create_run(*args)
