@@ -183,10 +183,16 @@ def test_a_fresh_process_makes_its_first_point_durable_without_sqlalchemy(uri: s
     ).stdout
     result = json.loads(out)
     assert result["sqlalchemy_before_first_point"] is False
+    # The row as the child left it, read before any store opens: a store's first read starts
+    # the background pass that marks the run of this now-exited process KILLED.
+    with sqlite3.connect(uri.split(":///", 1)[1]) as conn:
+        status = conn.execute(
+            "SELECT status FROM runs WHERE run_uuid = ?", (result["run_id"],)
+        ).fetchone()
+    assert status == (RunStatus.RUNNING,)
     run = SqlStore(uri).get_run(result["run_id"])
     assert run.data.params == {"lr": "0.1"} and run.data.tags["team"] == "vision"
     assert run.data.metrics == {"x": 1.0}
-    assert run.info.status == RunStatus.RUNNING
 
 
 def _child_logs_and_reads(run_id: str) -> None:
