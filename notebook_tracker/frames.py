@@ -2,7 +2,9 @@
 
 Built column-wise: each param, metric and tag key becomes one numpy array filled by position
 (run_columns.py), so 100,000 runs cost a few vectorised assignments per key rather than a
-Python loop per run and key.
+Python loop per run and key. Each column reaches pandas ready-made, in the dtype pandas would
+infer (strings as its Arrow-backed `str`, times as UTC datetimes): letting pandas infer and
+convert cost more than reading a 100-row page (`to_datetime` alone ~0.35 ms a column).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from typing import Any
 
 from notebook_tracker.entities import Run
 from notebook_tracker.run_columns import INFO_COLUMNS, KeyColumns, RunColumns
+
+# Milliseconds within this bound fit datetime64[us] (int64) with room to spare; anything
+# beyond goes through pandas' own conversion, which says what is out of range.
+_SAFE_MS = 2**53
 
 
 def runs_to_frame(runs: Sequence[Run]) -> Any:
@@ -28,8 +34,39 @@ def _columns(found: KeyColumns, size: int, prefix: str, numeric: bool) -> dict[s
         positions, values = found[key]
         column = np.full(size, np.nan) if numeric else np.full(size, None, dtype=object)
         column[positions] = values
-        out[prefix + key] = column
+        out[prefix + key] = column if numeric else _strings(column)
     return out
+
+
+def _strings(values: Any) -> Any:
+    """A column of str (or None) as the array pandas would infer for it, built in one step."""
+    import pandas as pd
+
+    dtype = pd.Series(["x"]).dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return values  # strings kept as objects (pandas < 3 or infer_string off): as given
+    import pyarrow as pa
+
+    try:
+        arrow = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, TypeError):
+        return values  # not all str: pandas infers what it makes of them
+    return pd.arrays.ArrowStringArray(arrow, dtype=dtype)
+
+
+def _times(values: Sequence[int | None]) -> Any:
+    """Epoch milliseconds (or None) as datetime64[us, UTC], NaT where missing."""
+    import numpy as np
+    import pandas as pd
+
+    millis = np.array(values, dtype=np.float64)  # None becomes NaN
+    missing = np.isnan(millis)
+    present = millis[~missing]
+    if missing.all() or not (np.abs(present) < _SAFE_MS).all():
+        return pd.to_datetime(pd.Series(list(values)), unit="ms", utc=True).array
+    micros = np.where(missing, 0, millis).astype(np.int64) * 1000
+    micros[missing] = np.iinfo(np.int64).min  # NaT
+    return pd.DatetimeIndex(micros.view("datetime64[us]")).tz_localize("UTC").array
 
 
 def columns_to_frame(columns: RunColumns) -> Any:
@@ -37,13 +74,21 @@ def columns_to_frame(columns: RunColumns) -> Any:
     import pandas as pd
 
     size = len(columns.info)
-    fields = list(zip(*columns.info, strict=True)) if size else [() for _ in INFO_COLUMNS]
-    data: dict[str, Any] = dict(zip(INFO_COLUMNS, (list(f) for f in fields), strict=True))
-    data["experiment_id"] = [str(e) for e in data["experiment_id"]]
+    if not size:
+        frame = pd.DataFrame({name: [] for name in INFO_COLUMNS})
+        for col in ("start_time", "end_time"):
+            frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
+        return frame
+    run_ids, experiment_ids, statuses, uris, starts, ends = zip(*columns.info, strict=True)
+    data: dict[str, Any] = {
+        "run_id": _strings(run_ids),
+        "experiment_id": _strings([str(e) for e in experiment_ids]),
+        "status": _strings(statuses),
+        "artifact_uri": _strings(uris),
+        "start_time": _times(starts),
+        "end_time": _times(ends),
+    }
     data.update(_columns(columns.metrics, size, "metrics.", numeric=True))
     data.update(_columns(columns.params, size, "params.", numeric=False))
     data.update(_columns(columns.tags, size, "tags.", numeric=False))
-    frame = pd.DataFrame(data)
-    for col in ("start_time", "end_time"):
-        frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
-    return frame
+    return pd.DataFrame(data, copy=False)

@@ -112,3 +112,12 @@ def test_no_runs_give_the_info_columns_only() -> None:
     frame = columns_to_frame(RunColumns())
     pd.testing.assert_frame_equal(frame, plain_frame([]))
     assert len(frame) == 0
+
+
+def test_a_time_beyond_what_pandas_can_hold_fails_as_a_plain_build_does() -> None:
+    runs = make_runs(2, 3)
+    runs[1].info.end_time = 2**62
+    with pytest.raises(Exception) as plain:
+        plain_frame(runs)
+    with pytest.raises(type(plain.value)):
+        runs_to_frame(runs)
