@@ -1,0 +1,94 @@
+"""A page's params, latest metrics and tags as SQLite hands them to the DataFrame: every value
+back exactly (quotes, backslashes, non-ASCII, empty strings, all 17 digits of a float, NaN) at
+the position of its run in the page, whatever characters the run ids hold."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from notebook_tracker.store.sql_run_columns import read_key_values
+
+IDS = [
+    "f3a9c0de12",
+    "0001",
+    'quote"id',
+    "back\\slash",
+    "ünï-cödé",
+    "tab\tid",
+    "AbC123",
+]
+VALUES = ["", "0.1", 'say "hi"', "C:\\path\\n", "ü ☃ 中", "line\nbreak", "x" * 300]
+
+
+@pytest.fixture
+def conn():
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        for table in ("params", "tags"):
+            conn.execute(text(f'CREATE TABLE {table} (run_uuid TEXT, "key" TEXT, value TEXT)'))
+        conn.execute(
+            text(
+                'CREATE TABLE latest_metrics (run_uuid TEXT, "key" TEXT, value FLOAT, '
+                "is_nan BOOLEAN)"
+            )
+        )
+        yield conn
+
+
+def _fill(conn, ids: list[str], seed: int) -> dict[str, dict[str, dict[str, object]]]:
+    rng = random.Random(seed)
+    expected: dict[str, dict[str, dict[str, object]]] = {"params": {}, "tags": {}, "metrics": {}}
+    for rid in ids:
+        for table in ("params", "tags"):
+            for key in ("lr", "model", 'odd "key"'):
+                if rng.random() < 0.7:
+                    value = rng.choice(VALUES)
+                    conn.execute(
+                        text(f"INSERT INTO {table} VALUES (:r, :k, :v)"),
+                        {"r": rid, "k": key, "v": value},
+                    )
+                    expected[table].setdefault(key, {})[rid] = value
+        for key in ("acc", "loss"):
+            if rng.random() < 0.8:
+                value = rng.choice([math.nan, rng.random() / 3, 1e-300, -2.5, 0.1 + 0.2])
+                is_nan = math.isnan(value)
+                conn.execute(
+                    text("INSERT INTO latest_metrics VALUES (:r, :k, :v, :n)"),
+                    {"r": rid, "k": key, "v": 0.0 if is_nan else value, "n": is_nan},
+                )
+                expected["metrics"].setdefault(key, {})[rid] = value
+    return expected
+
+
+def _as_dicts(found, page: list[str]) -> dict[str, dict[str, object]]:
+    return {
+        key: {page[int(p)]: v for p, v in zip(positions, values, strict=True)}
+        for key, (positions, values) in found.items()
+    }
+
+
+@pytest.mark.parametrize("ids", [IDS, [f"{i:032x}" for i in range(0, 4000, 7)]])
+def test_values_come_back_exactly_at_their_runs_positions_in_the_page(conn, ids) -> None:
+    expected = _fill(conn, ids, seed=len(ids))
+    page = list(reversed(ids))  # not sorted: positions must follow the page, not the lookup
+    params, metrics, tags = read_key_values(conn, page)
+    assert _as_dicts(params, page) == expected["params"]
+    assert _as_dicts(tags, page) == expected["tags"]
+    got = _as_dicts(metrics, page)
+    assert got.keys() == expected["metrics"].keys()
+    for key, by_run in expected["metrics"].items():
+        assert got[key].keys() == by_run.keys()
+        for rid, value in by_run.items():
+            if math.isnan(value):
+                assert math.isnan(got[key][rid])
+            else:
+                assert got[key][rid] == value  # every bit, not 15 digits
+
+
+def test_a_page_without_values_or_runs_reads_nothing(conn) -> None:
+    assert read_key_values(conn, []) == ({}, {}, {})
+    assert read_key_values(conn, ["no-such-run"]) == ({}, {}, {})
