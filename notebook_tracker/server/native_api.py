@@ -29,6 +29,7 @@ from notebook_tracker.server.base import (
 from notebook_tracker.server.context import TrackerContext
 from notebook_tracker.server.ingest_api import IngestHandler
 from notebook_tracker.store.sql import SqlStore
+from notebook_tracker.store.sql_run_count import count_runs
 from notebook_tracker.store.sql_run_rows import SearchCancelled, search_run_rows
 
 MAX_RESULTS_LIMIT = 50000
@@ -156,7 +157,16 @@ class ExperimentsHandler(ApiHandler):
 
 class RunsHandler(ApiHandler):
     query_params = frozenset(
-        {"experiment_ids", "filter", "order_by", "max_results", "page_token", "view", "tags"}
+        {
+            "experiment_ids",
+            "filter",
+            "order_by",
+            "max_results",
+            "page_token",
+            "view",
+            "tags",
+            "count",
+        }
     )
     _gone = False
 
@@ -185,10 +195,22 @@ class RunsHandler(ApiHandler):
                 f"Query parameter 'tags' must be 'all' or 'none' (no tags, for long lists), "
                 f"got {tags!r}."
             )
+        count = self.str_arg("count", "false")
+        if count not in ("true", "false"):
+            raise BadRequest(
+                f"Query parameter 'count' must be 'true' (also count every matching run) or "
+                f"'false', got {count!r}."
+            )
         search = (filter_string, view, max_results, order_by, page_token)
         try:
             text = await self.run(
-                _runs_page_json, self.context, ids, search, tags == "all", lambda: self._gone
+                _runs_page_json,
+                self.context,
+                ids,
+                search,
+                tags == "all",
+                lambda: self._gone,
+                count == "true",
             )
         except SearchCancelled:
             return
@@ -203,6 +225,7 @@ def _runs_page_json(
     search: tuple[Any, ...],
     with_tags: bool,
     cancelled: Callable[[], bool],
+    with_count: bool = False,
 ) -> str:
     ids = _experiment_scope(context, ids, search[1])
     rows: list[dict[str, Any]] = []
@@ -217,11 +240,24 @@ def _runs_page_json(
         if not with_tags:
             for row in rows:
                 row["tags"] = {}
-    data = {"runs": rows, "next_page_token": token, "total": None}
+    data: dict[str, Any] = {"runs": rows, "next_page_token": token, "total": None}
+    if with_count:
+        data["total"], data["total_exact"] = _count(context, ids, search[0], search[1])
     try:
         return json.dumps(data, allow_nan=False, separators=(",", ":"))
     except ValueError:
         return json.dumps(finite_or_none(data), allow_nan=False, separators=(",", ":"))
+
+
+def _count(
+    context: TrackerContext, ids: list[str], filter_string: str, view: str
+) -> tuple[int | None, bool]:
+    """(runs matching, exact); (None, False) where the store cannot count (a remote one)."""
+    if not ids:
+        return 0, True
+    if isinstance(context.store, SqlStore):
+        return count_runs(context.store, ids, filter_string, view)
+    return None, False
 
 
 def _experiment_scope(context: TrackerContext, ids: list[str], view_type: str) -> list[str]:
