@@ -34,6 +34,10 @@ def engines_for(uri: str) -> tuple[Engine, Engine]:
 def _create(uri: str, immediate: bool) -> Engine:
     if uri.startswith("sqlite"):
         engine = _create_sqlite(uri, immediate)
+    elif uri.startswith(("postgresql", "postgres")) and not immediate:
+        from notebook_tracker.store.pg_reads import create_reader
+
+        engine = create_reader(_postgres_url(uri), pool_size=5, max_overflow=10)
     elif uri.startswith(("postgresql", "postgres")):
         engine = create_engine(_postgres_url(uri), pool_pre_ping=True, pool_size=5, max_overflow=10)
     else:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from notebook_tracker.run_columns import KeyColumns
+from notebook_tracker.store.pg_reads import UNPREPARED
 
 _SQLITE_ARRAYS = (
     'SELECT json_group_array(e."key"), json_group_array(t."key"), json_group_array(t."value") '
@@ -37,21 +38,36 @@ _SQLITE_METRICS = (
     'SELECT e."key", t."key", CASE WHEN t.is_nan THEN NULL ELSE t."value" END '
     'FROM json_each(?) AS e JOIN latest_metrics AS t ON t.run_uuid = e."value"'
 )
-# One statement for the three tables: each costs PostgreSQL a round trip and a plan.
-_PG_GROUPED = " UNION ALL ".join(
-    f'SELECT {kind} AS kind, t."key", array_agg(e.pos - 1), {values} '
-    "FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS e(id, pos) "
-    f'JOIN {table} AS t ON t.run_uuid = e.id GROUP BY t."key"'
-    for kind, table, values in (
-        (0, "params", 'array_agg(t."value"), NULL::float8[]'),
-        (
-            1,
-            "latest_metrics",
-            'NULL::text[], array_agg(CASE WHEN t.is_nan THEN NULL ELSE t."value" END)',
-        ),
-        (2, "tags", 'array_agg(t."value"), NULL::float8[]'),
+
+
+def _pg_grouped(join: str) -> str:
+    """One statement for the three tables: each costs PostgreSQL a round trip and a plan."""
+    return " UNION ALL ".join(
+        f'SELECT {kind} AS kind, t."key", array_agg(e.pos - 1), {values} '
+        "FROM unnest(%(ids)s::text[]) WITH ORDINALITY AS e(id, pos) "
+        f'{join.format(table=table)} GROUP BY t."key"'
+        for kind, table, values in (
+            (0, "params", 'array_agg(t."value"), NULL::float8[]'),
+            (
+                1,
+                "latest_metrics",
+                'NULL::text[], array_agg(CASE WHEN t.is_nan THEN NULL ELSE t."value" END)',
+            ),
+            (2, "tags", 'array_agg(t."value"), NULL::float8[]'),
+        )
     )
+
+
+# A page's ids: one index probe per id, whatever the table's size. A plain join let the
+# planner hash-join a 100-id page against a whole 10,000-run table (a seq scan of each of the
+# three tables); OFFSET 0 keeps it from flattening the LATERAL subquery back into that join.
+_PG_GROUPED_PROBES = _pg_grouped(
+    "CROSS JOIN LATERAL (SELECT * FROM {table} AS x WHERE x.run_uuid = e.id OFFSET 0) AS t"
 )
+# Many ids (a whole-store DataFrame): the planner weighs a hash join against the probes
+# itself; not prepared (pg_reads.py), since a generic plan would not know the array's length.
+_PG_GROUPED_MANY = UNPREPARED + _pg_grouped("JOIN {table} AS t ON t.run_uuid = e.id")
+_PG_PROBE_IDS = 5_000
 
 
 def fetch_all(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
@@ -142,7 +158,8 @@ def read_key_values(conn: Connection, ids: list[str]) -> tuple[KeyColumns, KeyCo
     ordered = [ids[i] for i in where]
     if conn.dialect.name == "postgresql":
         kinds: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-        for kind, key, indexes, texts, numbers in _driver_rows(conn, _PG_GROUPED, {"ids": ordered}):
+        sql = _PG_GROUPED_PROBES if len(ordered) <= _PG_PROBE_IDS else _PG_GROUPED_MANY
+        for kind, key, indexes, texts, numbers in _driver_rows(conn, sql, {"ids": ordered}):
             kinds[kind].append((key, indexes, texts if numbers is None else numbers))
         return (
             _columns(kinds[0], where, numeric=False),

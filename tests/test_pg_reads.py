@@ -1,0 +1,133 @@
+"""The PostgreSQL reader's session (pg_reads.py): a repeated search runs as a prepared
+statement and answers exactly as the first, unprepared one did; a pooled connection the server
+dropped while idle is replaced, not handed to the caller; a failed read leaves the connection
+usable; both ways of reading a page's params, metrics and tags agree."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sqlalchemy import text
+
+from notebook_tracker import env, fluent
+from notebook_tracker.client import TrackingClient
+from notebook_tracker.entities import Metric, Param, RunTag
+from notebook_tracker.errors import TrackerError
+from notebook_tracker.store import forget_stores, pg_reads, sql_run_columns
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def client(
+    postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TrackingClient]:
+    monkeypatch.setenv(env.TRACKING_URI, postgres_uri)
+    monkeypatch.setenv(env.ARTIFACT_ROOT, str(tmp_path / "artifacts"))
+    fluent._reset_for_tests()
+    yield TrackingClient(postgres_uri)
+    fluent._reset_for_tests()
+    forget_stores()
+
+
+def _seed(client: TrackingClient, n: int = 30) -> str:
+    exp = client.create_experiment("prepared")
+    for i in range(n):
+        rid = client.create_run(exp, start_time=1000 + i).info.run_id
+        # Runs without the metric, with NaN and with ties: every rank of the metric order.
+        metrics = [] if i % 5 == 0 else [Metric("acc", math.nan if i % 7 == 0 else i % 4, 1, 0)]
+        client.store.log_batch(rid, metrics, [Param("lr", str(i % 3))], [RunTag("i", str(i))])
+    return exp
+
+
+def _search(client: TrackingClient, exp: str, token: str | None = None) -> tuple[list, str | None]:
+    page = client.store.search_runs(
+        [exp], "params.lr != '1'", "ACTIVE_ONLY", 7, ["metrics.acc DESC"], token
+    )
+    return [(r.info.run_id, r.data.metrics.get("acc")) for r in page], page.token
+
+
+def _all_pages(client: TrackingClient, exp: str) -> list:
+    rows, token = _search(client, exp)
+    while token:
+        more, token = _search(client, exp, token)
+        rows += more
+    return rows
+
+
+def _prepared_names(client: TrackingClient) -> set[str]:
+    with client.store.reader.connect() as conn:
+        return {r[0] for r in conn.execute(text("SELECT name FROM pg_prepared_statements"))}
+
+
+def test_a_repeated_search_runs_prepared_and_pages_exactly_as_the_first_time(
+    client: TrackingClient,
+):
+    exp = _seed(client)
+    first = _all_pages(client, exp)  # each text once: nothing prepared yet
+    assert len(first) == 20
+    again = _all_pages(client, exp)
+    assert any(name.startswith("nt_") for name in _prepared_names(client))
+    # Ranks (missing, NaN), ties and keyset tokens bound as declared types: the same runs,
+    # in the same order, as the unprepared pass.
+    assert repr(again) == repr(first)
+    assert repr(_all_pages(client, exp)) == repr(first)
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_before_a_read(
+    client: TrackingClient, postgres_uri: str, monkeypatch: pytest.MonkeyPatch
+):
+    exp = _seed(client, 3)
+    assert len(_search(client, exp)[0]) == 2
+    with client.store.reader.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = psycopg2.connect(postgres_uri)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+    monkeypatch.setattr(pg_reads, "PING_AFTER_IDLE_S", 0.0)
+    assert len(_search(client, exp)[0]) == 2
+
+
+def test_a_failed_read_leaves_the_reader_usable(client: TrackingClient):
+    exp = _seed(client, 3)
+    with pytest.raises(TrackerError):
+        with client.store.reader.connect() as conn:
+            conn.execute(text("SELECT 1 / (SELECT count(*) - count(*) FROM runs)"))
+    # Autocommit: no transaction left aborted for the next checkout of that connection.
+    assert len(_search(client, exp)[0]) == 2
+
+
+def test_a_select_postgres_cannot_prepare_still_answers(client: TrackingClient):
+    # A parameter of no inferable type: PREPARE refuses it, the quoted literal is "unknown".
+    sql = text("SELECT pg_typeof(:a)::text")
+    with client.store.reader.connect() as conn:
+        for _ in range(pg_reads.PREPARE_AT + 1):
+            assert conn.execute(sql, {"a": "x"}).scalar() == "unknown"
+    assert "SELECT pg_typeof(%(a)s)::text" in pg_reads._unpreparable
+
+
+def test_page_probes_and_whole_store_join_read_the_same_columns(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    exp = _seed(client)
+    probes, _ = client.search_run_columns([exp], "", "ALL", 100, ["start_time DESC"])
+    monkeypatch.setattr(sql_run_columns, "_PG_PROBE_IDS", 0)
+    joined, _ = client.search_run_columns([exp], "", "ALL", 100, ["start_time DESC"])
+    for mine, theirs in zip(
+        (probes.params, probes.metrics, probes.tags),
+        (joined.params, joined.metrics, joined.tags),
+        strict=True,
+    ):
+        assert sorted(mine) == sorted(theirs)
+        for key, (where, values) in mine.items():
+            other = dict(
+                zip(theirs[key][0].tolist(), map(repr, theirs[key][1].tolist()), strict=True)
+            )
+            assert dict(zip(where.tolist(), map(repr, values.tolist()), strict=True)) == other
+    assert len(probes.metrics["acc"][0]) == 24
