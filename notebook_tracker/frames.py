@@ -26,23 +26,24 @@ def runs_to_frame(runs: Sequence[Run]) -> Any:
     return columns_to_frame(RunColumns.from_runs(runs))
 
 
-def _columns(found: KeyColumns, size: int, prefix: str, numeric: bool) -> dict[str, Any]:
+def _columns(found: KeyColumns, size: int, prefix: str, text: Any | None = None) -> dict[str, Any]:
+    """One column per key; metrics (no `text`) as float64, params and tags as strings."""
     import numpy as np
 
     out: dict[str, Any] = {}
     for key in sorted(found):
         positions, values = found[key]
-        column = np.full(size, np.nan) if numeric else np.full(size, None, dtype=object)
+        column = np.full(size, np.nan) if text is None else np.full(size, None, dtype=object)
         column[positions] = values
-        out[prefix + key] = column if numeric else _strings(column)
+        out[prefix + key] = column if text is None else _strings(column, text)
     return out
 
 
-def _strings(values: Any) -> Any:
-    """A column of str (or None) as the array pandas would infer for it, built in one step."""
+def _strings(values: Any, dtype: Any) -> Any:
+    """A column of str (or None) as the array of `dtype`, pandas' dtype for a column of str,
+    built in one step."""
     import pandas as pd
 
-    dtype = pd.Series(["x"]).dtype
     if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
         return values  # strings kept as objects (pandas < 3 or infer_string off): as given
     import pyarrow as pa
@@ -79,16 +80,17 @@ def columns_to_frame(columns: RunColumns) -> Any:
         for col in ("start_time", "end_time"):
             frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
         return frame
+    text = pd.Series(["x"]).dtype  # what pandas makes of str here (its options decide)
     run_ids, experiment_ids, statuses, uris, starts, ends = zip(*columns.info, strict=True)
     data: dict[str, Any] = {
-        "run_id": _strings(run_ids),
-        "experiment_id": _strings([str(e) for e in experiment_ids]),
-        "status": _strings(statuses),
-        "artifact_uri": _strings(uris),
+        "run_id": _strings(run_ids, text),
+        "experiment_id": _strings([str(e) for e in experiment_ids], text),
+        "status": _strings(statuses, text),
+        "artifact_uri": _strings(uris, text),
         "start_time": _times(starts),
         "end_time": _times(ends),
     }
-    data.update(_columns(columns.metrics, size, "metrics.", numeric=True))
-    data.update(_columns(columns.params, size, "params.", numeric=False))
-    data.update(_columns(columns.tags, size, "tags.", numeric=False))
+    data.update(_columns(columns.metrics, size, "metrics."))
+    data.update(_columns(columns.params, size, "params.", text))
+    data.update(_columns(columns.tags, size, "tags.", text))
     return pd.DataFrame(data, copy=False)
