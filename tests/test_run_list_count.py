@@ -87,3 +87,14 @@ async def test_a_bad_count_value_is_refused_with_what_to_send(jp_fetch, tracking
     assert info.value.code == 400
     message = json.loads(info.value.response.body)["message"]
     assert "'count'" in message and "'true'" in message
+
+
+def test_a_count_over_its_time_budget_says_it_does_not_know(tracking_uri, monkeypatch):
+    from notebook_tracker.store import sql_run_count
+
+    a, _ = seed(TrackingClient(tracking_uri))
+    store = tracking_store(tracking_uri)
+    monkeypatch.setattr(sql_run_count, "_STEPS", 1)  # look at the clock at every step
+    assert count_runs(store, [a], "", ViewType.ACTIVE_ONLY, budget_s=0) == (None, False)
+    # The connection is fine afterwards: the next count answers.
+    assert count_runs(store, [a], "", ViewType.ACTIVE_ONLY) == (6, True)
