@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.exc import OperationalError
 
-from notebook_tracker.errors import TrackerError
-
 from notebook_tracker.entities import ViewType
+from notebook_tracker.errors import TrackerError
 from notebook_tracker.store.sql_search import run_search
 
 # Counting a million matching runs took about a second on SQLite (2 cores, warm cache).
