@@ -18,6 +18,7 @@ from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.store import forget_stores, pg_reads, sql_run_columns
+from notebook_tracker.store.sql_search import build_run_search
 
 pytestmark = pytest.mark.postgres
 
@@ -57,6 +58,27 @@ def _all_pages(client: TrackingClient, exp: str) -> list:
         more, token = _search(client, exp, token)
         rows += more
     return rows
+
+
+def test_metric_ordered_pages_walk_the_index_yet_order_as_one_sorted_query(
+    client: TrackingClient,
+):
+    exp = _seed(client)
+    for order_by in (["metrics.acc DESC"], ["metrics.acc"], ["metrics.acc", "params.lr DESC"]):
+        query = build_run_search([exp], ["active"], "params.lr != '1'", order_by, 0, 100)
+        with client.store.reader.connect() as conn:
+            expected = [row[0] for row in conn.execute(query)]
+        for size in (1, 4, 100):
+            rows, token = [], None
+            while True:
+                page = client.store.search_runs(
+                    [exp], "params.lr != '1'", "ACTIVE_ONLY", size, order_by, token
+                )
+                rows += [r.info.run_id for r in page]
+                token = page.token
+                if not token:
+                    break
+            assert rows == expected, (order_by, size)
 
 
 def _prepared_names(client: TrackingClient) -> set[str]:

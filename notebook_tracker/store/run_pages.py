@@ -8,6 +8,8 @@ When the first key is a nullable column (start_time by default), a page reads th
 a value first, in an order an index gives, and only then those without (NULLs last): a single
 ORDER BY ... NULLS LAST would keep PostgreSQL from using the index and make SQLite sort.
 The page that crosses from one part to the other is the one page taking two queries.
+On PostgreSQL an order that starts with a metric is split the same way: the runs with a
+number for it first, ordered by the metric's own column (its index), then NaN and missing.
 """
 
 from __future__ import annotations
@@ -101,6 +103,42 @@ def _split_rows(
     return rows + fetch_all(conn, query.limit(limit - len(rows)))
 
 
+def _metric_split_rows(
+    conn: Connection,
+    search: RunSearch,
+    columns: Sequence[Any],
+    values: list[Any] | None,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """A page of a search ordered by a metric first: the runs with a number for it, in the
+    order of the metric's (key, value) index, then the others (NaN, then missing).
+
+    One query ordered by the rank and value CASEs made PostgreSQL read and sort every match
+    (1.1 s for 33,000 matches of 100,000 runs); ordered by the metric's column it walks the
+    index and stops at the page's end (about 400 index entries for the same page).
+    """
+    assert search.metric_first is not None
+    number, column = search.metric_first
+    value = search.keys[1]
+    rows: list[tuple[Any, ...]] = []
+    if values is None or values[0] == 0:
+        where: list[ColumnElement[bool]] = [number]
+        if values is not None:
+            where += [column >= values[1] if value.ascending else column <= values[1]]
+            where.append(after(search.keys, values))
+        first = column.asc() if value.ascending else column.desc()
+        order = [first, *(k.clause() for k in search.keys[2:])]
+        rows = fetch_all(conn, _query(search, columns, where, order).limit(limit))
+        if len(rows) >= limit:
+            return rows
+        values = None
+    where = [~number]
+    if values is not None:
+        where.append(after(search.keys, values))
+    query = _query(search, columns, where, [k.clause() for k in search.keys])
+    return rows + fetch_all(conn, query.limit(limit - len(rows)))
+
+
 def page_rows(
     conn: Connection,
     search: RunSearch,
@@ -116,6 +154,8 @@ def page_rows(
     values = _values(page_token, bound, search.keys)
     if search.splits_on_null:
         rows = _split_rows(conn, search, columns, values, max_results + 1)
+    elif search.metric_first is not None and conn.dialect.name == "postgresql":
+        rows = _metric_split_rows(conn, search, columns, values, max_results + 1)
     else:
         where = [] if values is None else [after(search.keys, values)]
         query = _query(search, columns, where, [k.clause() for k in search.keys])
