@@ -49,27 +49,20 @@ class Connections:
         """(status, headers, body) of one request on this thread's connection."""
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn, reused = self._connection()
-        try:
-            return self._exchange(conn, method, target, body, headers)
-        except _STALE:
-            self.drop()
-            if not reused:
+        while True:  # at most twice: a fresh connection is never retried
+            conn, reused = self._connection()
+            try:
+                return self._exchange(conn, method, target, body, headers)
+            except _STALE:
+                self.drop()
+                if not reused:
+                    raise
+            except http.client.HTTPException as exc:
+                self.drop()
+                raise ConnectionError(f"bad HTTP from the server: {exc!r}") from exc
+            except OSError:
+                self.drop()
                 raise
-        except http.client.HTTPException as exc:
-            self.drop()
-            raise ConnectionError(f"bad HTTP from the server: {exc!r}") from exc
-        except OSError:
-            self.drop()
-            raise
-        conn, _ = self._connection()
-        try:
-            return self._exchange(conn, method, target, body, headers)
-        except (OSError, http.client.HTTPException) as exc:
-            self.drop()
-            if isinstance(exc, OSError):
-                raise
-            raise ConnectionError(f"bad HTTP from the server: {exc!r}") from exc
 
     def _exchange(
         self,

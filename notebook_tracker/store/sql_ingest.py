@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from notebook_tracker import validation
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_points
 from notebook_tracker.store.metric_compaction import DueKeys
@@ -68,9 +67,8 @@ class IngestMixin:
     ) -> None:
         """Store `rows` (one transaction, the store's own metric path) and `(run_id, column)`
         pairs of any runs (one more); every run must exist and be active, else nothing of
-        that transaction is written and the run's error is raised."""
-        for key in {r[1] for r in rows} | {c.key for _, c in columns}:
-            validation.validate_key(key, "metric")
+        that transaction is written and the run's error is raised. Keys are stored as given:
+        the server's readers validated them (runs.py's JSON reader, `wire.batch.decode`)."""
         if rows:
             self.log_metric_rows(rows)
         if not columns:

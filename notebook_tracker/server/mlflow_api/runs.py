@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from notebook_tracker import validation, wire
@@ -16,6 +17,7 @@ from notebook_tracker.server.ingest import group_writer
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
+from notebook_tracker.store.base import TrackingStore
 
 VIEW_TYPES = (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
 SEARCH_DEFAULT_MAX_RESULTS = 1000
@@ -33,7 +35,8 @@ def _param(key: str, value: str) -> Param:
 
 
 def _metric(item: Params) -> tuple[Metric, Params]:
-    key = item.require("key")
+    # Validated here, once: the group commit stores the keys it is handed (server/ingest.py).
+    key = validation.validate_key(item.require("key"), "metric")
     value = item.double("value", required=True)
     timestamp = item.int64("timestamp")
     step = item.int64("step") or 0
@@ -179,50 +182,68 @@ def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     return {}
 
 
+@dataclass
+class _Batch:
+    """A log-batch request as read once: the run's points, the models', params and tags."""
+
+    run_id: str
+    metrics: list[Metric]
+    model_metrics: list[ModelMetric]
+    params: list[Param]
+    tags: list[RunTag]
+
+    def points_only(self) -> bool:
+        return not (self.params or self.tags or self.model_metrics)
+
+
+def _read_batch(req: Params) -> _Batch:
+    """The one reader of `runs/log-batch`: limits checked, metric keys validated (the group
+    commit stores them as read), params and tags left to the store's rules."""
+    run_id = req.run_id()
+    plain = _plain_metrics(req.raw("metrics"))
+    messages = req.messages("metrics") if plain is None else []
+    param_pairs = req.key_values("params", value_required=False)
+    tag_pairs = req.key_values("tags", value_required=False)
+    metric_count = len(messages) if plain is None else len(plain)
+    _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
+    if plain is not None:
+        metrics, model_metrics = plain, []
+    else:
+        metrics, model_metrics = _split_model_metrics(run_id, [_metric(item) for item in messages])
+    return _Batch(
+        run_id,
+        metrics,
+        model_metrics,
+        [_param(k, v) for k, v in param_pairs],
+        [_tag(k, v) for k, v in tag_pairs],
+    )
+
+
 async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     if not req.raw("params") and not req.raw("tags"):  # points only: as log_metric
-        return await api.context.run(_log_batch, api, req)
-    run_id = req.run_id()
-    plain = _plain_metrics(req.raw("metrics"))
-    messages = req.messages("metrics") if plain is None else []
-    param_pairs = req.key_values("params", value_required=False)
-    tag_pairs = req.key_values("tags", value_required=False)
-    metric_count = len(messages) if plain is None else len(plain)
-    _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
-    metrics, model_metrics = _split_model_metrics(run_id, [_metric(item) for item in messages])
+        return await api.context.run(_log_points, api, req)
+    batch = _read_batch(req)
     store = await api.opened_store()
-    await _write(  # one transaction: the run's points, params, tags and the models'
-        api,
-        store.log_batch,
-        run_id,
-        metrics=metrics if plain is None else plain,
-        params=[_param(k, v) for k, v in param_pairs],
-        tags=[_tag(k, v) for k, v in tag_pairs],
-        model_metrics=model_metrics,
-    )
+    await _write(api, _store_batch, store, batch)
     return {}
 
 
-def _log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
-    run_id = req.run_id()
-    plain = _plain_metrics(req.raw("metrics"))
-    messages = req.messages("metrics") if plain is None else []
-    param_pairs = req.key_values("params", value_required=False)
-    tag_pairs = req.key_values("tags", value_required=False)
-    metric_count = len(messages) if plain is None else len(plain)
-    _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
-    metrics, model_metrics = _split_model_metrics(run_id, [_metric(item) for item in messages])
-    metrics = metrics if plain is None else plain
-    if not (param_pairs or tag_pairs or model_metrics) and _grouped(api, run_id, metrics):
-        return {}
-    api.store.log_batch(  # one transaction: the run's points, params, tags and the models'
-        run_id,
-        metrics=metrics,
-        params=[_param(k, v) for k, v in param_pairs],
-        tags=[_tag(k, v) for k, v in tag_pairs],
-        model_metrics=model_metrics,
-    )
+def _log_points(api: MlflowApi, req: Params) -> dict[str, Any]:
+    """A log-batch without params or tags, read and written from the server's pool."""
+    batch = _read_batch(req)
+    if not (batch.points_only() and _grouped(api, batch.run_id, batch.metrics)):
+        _store_batch(api.store, batch)
     return {}
+
+
+def _store_batch(store: TrackingStore, batch: _Batch) -> None:
+    store.log_batch(  # one transaction: the run's points, params, tags and the models'
+        batch.run_id,
+        metrics=batch.metrics,
+        params=batch.params,
+        tags=batch.tags,
+        model_metrics=batch.model_metrics,
+    )
 
 
 _PLAIN_FIELDS = frozenset({"key", "value", "timestamp", "step"})
