@@ -36,31 +36,32 @@ def conn():
                 "is_nan BOOLEAN)"
             )
         )
+        for table in ("params", "tags", "latest_metrics"):  # as the store's migration 0006
+            conn.execute(text(f'CREATE INDEX ix_{table} ON {table} (run_uuid, "key", value)'))
         yield conn
 
 
 def _fill(conn, ids: list[str], seed: int) -> dict[str, dict[str, dict[str, object]]]:
     rng = random.Random(seed)
     expected: dict[str, dict[str, dict[str, object]]] = {"params": {}, "tags": {}, "metrics": {}}
+    rows: dict[str, list[dict[str, object]]] = {"params": [], "tags": [], "metrics": []}
     for rid in ids:
         for table in ("params", "tags"):
             for key in ("lr", "model", 'odd "key"'):
                 if rng.random() < 0.7:
                     value = rng.choice(VALUES)
-                    conn.execute(
-                        text(f"INSERT INTO {table} VALUES (:r, :k, :v)"),
-                        {"r": rid, "k": key, "v": value},
-                    )
+                    rows[table].append({"r": rid, "k": key, "v": value})
                     expected[table].setdefault(key, {})[rid] = value
         for key in ("acc", "loss"):
             if rng.random() < 0.8:
                 value = rng.choice([math.nan, rng.random() / 3, 1e-300, -2.5, 0.1 + 0.2])
                 is_nan = math.isnan(value)
-                conn.execute(
-                    text("INSERT INTO latest_metrics VALUES (:r, :k, :v, :n)"),
-                    {"r": rid, "k": key, "v": 0.0 if is_nan else value, "n": is_nan},
-                )
+                rows["metrics"].append({"r": rid, "k": key, "v": 0.0 if is_nan else value})
+                rows["metrics"][-1]["n"] = is_nan
                 expected["metrics"].setdefault(key, {})[rid] = value
+    for table in ("params", "tags"):
+        conn.execute(text(f"INSERT INTO {table} VALUES (:r, :k, :v)"), rows[table])
+    conn.execute(text("INSERT INTO latest_metrics VALUES (:r, :k, :v, :n)"), rows["metrics"])
     return expected
 
 
@@ -71,7 +72,10 @@ def _as_dicts(found, page: list[str]) -> dict[str, dict[str, object]]:
     }
 
 
-@pytest.mark.parametrize("ids", [IDS, [f"{i:032x}" for i in range(0, 4000, 7)]])
+# Small pages and one past the size where keys are grouped by pandas instead of a dict.
+@pytest.mark.parametrize(
+    "ids", [IDS, [f"{i:032x}" for i in range(0, 4000, 7)], [f"r{i}" for i in range(2500)]]
+)
 def test_values_come_back_exactly_at_their_runs_positions_in_the_page(conn, ids) -> None:
     expected = _fill(conn, ids, seed=len(ids))
     page = list(reversed(ids))  # not sorted: positions must follow the page, not the lookup

@@ -104,16 +104,25 @@ def _columns(
     return out
 
 
+_FACTORIZE_FROM = 5_000
+
+
 def _by_key(
     keys: Sequence[str], indexes: Sequence[int], values: Sequence[Any], where: Any, numeric: bool
 ) -> KeyColumns:
     """KeyColumns from one (key, sorted-id index, value) triple per value, grouped with numpy."""
     import numpy as np
-    import pandas as pd
 
     if not len(keys):
         return {}
-    codes, names = pd.factorize(np.array(keys, dtype=object))
+    if len(keys) < _FACTORIZE_FROM:  # pandas' fixed cost outweighs a dict on small pages
+        code_of: dict[str, int] = {}
+        codes = np.array([code_of.setdefault(k, len(code_of)) for k in keys], dtype=np.intp)
+        names: Sequence[str] = list(code_of)
+    else:
+        import pandas as pd
+
+        codes, names = pd.factorize(np.array(keys, dtype=object))
     positions = where[np.array(indexes, dtype=np.intp)]
     if numeric:
         data = np.array(values, dtype=np.float64)  # None (NaN) becomes NaN
