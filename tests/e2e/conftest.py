@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import require_service
@@ -45,22 +46,66 @@ def lab(
         server.stop()
 
 
-# Module scope: Playwright's sync API keeps its asyncio loop running in this thread until it
-# stops, and tests after these (pytest-jupyter's fixtures) need the thread's loop back.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        require_service(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require_service("playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+class _SharedChromium:
+    """One Chromium for a run of consecutive browser tests (launching one takes 1-5 s).
+
+    Playwright's sync API keeps its asyncio loop running in this thread until it stops, and
+    tests after these (pytest-jupyter's fixtures) need the thread's loop back: so it stops
+    after the last browser test before any other test (`pytest_runtest_teardown` below), and
+    starts again if browser tests come later."""
+
+    def __init__(self) -> None:
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def get(self) -> Any:
+        if self._browser is not None and self._browser.is_connected():
+            return self._browser
+        self.stop()
+        if not Path(CHROMIUM).exists():
+            require_service(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
         try:
-            yield b
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            require_service("playwright is not installed: pip install -e '.[test]'")
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        return self._browser
+
+    def stop(self) -> None:
+        browser, self._browser = self._browser, None
+        playwright, self._playwright = self._playwright, None
+        try:
+            if browser is not None:
+                browser.close()
         finally:
-            b.close()
+            if playwright is not None:
+                playwright.stop()
+
+
+_CHROMIUM = _SharedChromium()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)  # the test's fixtures (pages, contexts, servers) are closed first
+    finally:
+        if nextitem is None or Path(__file__).parent not in Path(nextitem.path).parents:
+            _CHROMIUM.stop()
+
+
+def pytest_sessionfinish() -> None:
+    _CHROMIUM.stop()  # a session stopped early (-x, Ctrl+C) skips the teardown hook above
+
+
+# Module scope, as the fixtures that use it; every module gets the same running Chromium,
+# each test its own browser context (no cookies, storage or pages shared between tests).
+@pytest.fixture(scope="module")
+def browser() -> object:
+    return _CHROMIUM.get()
 
 
 class ConsoleErrors(list):

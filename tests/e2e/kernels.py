@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 KERNELS_DIR_ENV = "NOTEBOOK_TRACKER_TEST_KERNELS_DIR"
@@ -52,6 +53,9 @@ def _versions(python: str) -> tuple[int, int, str] | None:
     )
 
 
+# Cached: asking a venv's Python for its versions starts it and imports IPython (1-3 s), and
+# every lineage case asks; the venvs do not change during a session.
+@cache
 def find_kernel(generation: str) -> Kernel | str:
     """The kernel of `generation`, or why it is not available (with how to prepare it)."""
     if generation == "main":
@@ -89,6 +93,7 @@ def install_kernelspec(data_dir: Path, kernel: Kernel) -> None:
     )
 
 
+@cache
 def find_notebook7() -> str | None:
     """A Python with Notebook 7 on top of this environment (`.ci/run` prepares it), or None."""
     folder = Path(os.environ.get(KERNELS_DIR_ENV) or DEFAULT_KERNELS_DIR) / "nb7"

@@ -86,11 +86,64 @@ def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
         server.stop()
 
 
+class LabTab:
+    """One JupyterLab page kept open across the module's cases: loading Lab in a fresh page
+    costs more than a case's own work. Each case opens its own notebook in it and closes it
+    after; a case that failed, or left the page in a state other than Lab with no document
+    open, gets it replaced by a freshly loaded one, so no case inherits another's state."""
+
+    def __init__(self, browser, lab: JupyterLab) -> None:
+        self.browser, self.lab = browser, lab
+        self.context = self.page = None
+
+    def load(self) -> None:
+        self.close()
+        self.context = self.browser.new_context(viewport={"width": 1300, "height": 1000})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(60_000)
+        self.page.goto(f"{self.lab.base_url}lab/workspaces/lineage?reset&token={self.lab.token}")
+        self.page.wait_for_function("() => !!window.jupyterapp")
+        self.page.evaluate("() => window.jupyterapp.restored")
+
+    def clear(self) -> bool:
+        """Close every document without saving; False when the page is not fit for reuse."""
+        try:
+            return self.page.evaluate(
+                """() => {
+                    const app = window.jupyterapp;
+                    for (const widget of Array.from(app.shell.widgets('main'))) {
+                        if (widget.context) widget.context.model.dirty = false;
+                        widget.dispose();
+                    }
+                    return Array.from(app.shell.widgets('main')).length === 0
+                        && !document.querySelector('.jp-Dialog, .lm-Menu');
+                }"""
+            )
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()
+        self.context = self.page = None
+
+
+@pytest.fixture(scope="module")
+def lab_tab(browser, lineage_lab: JupyterLab) -> Iterator[LabTab]:
+    tab = LabTab(browser, lineage_lab)
+    tab.load()
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
 @pytest.fixture
-def lab_page(browser, lineage_lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+def lab_page(lab_tab: LabTab, lineage_lab: JupyterLab, request: pytest.FixtureRequest):
+    failed_before = request.session.testsfailed
+    if lab_tab.page is None or not lab_tab.clear():
+        lab_tab.load()
+    page = lab_tab.page
     try:
         yield page
     finally:
@@ -99,7 +152,8 @@ def lab_page(browser, lineage_lab: JupyterLab, request: pytest.FixtureRequest) -
             page.screenshot(path=str(SCREENSHOTS / f"lineage-final-{request.node.callspec.id}.png"))
         except Exception:
             pass
-        context.close()
+        if request.session.testsfailed != failed_before or not lab_tab.clear():
+            lab_tab.close()  # the next case loads a fresh page
         shut_down_kernels(lineage_lab)
 
 
@@ -138,9 +192,16 @@ class Notebook:
     def open(self) -> None:
         if self.lab.notebook7_python:
             self.page.goto(f"{self.lab.base_url}notebooks/{self.file}?token={self.lab.token}")
-        else:
-            workspace = f"{self.lab.base_url}lab/workspaces/{self.name}"
-            self.page.goto(f"{workspace}/tree/{self.file}?reset&token={self.lab.token}")
+        else:  # in the Lab page already loaded, as File > Open would (the promise is not awaited:
+            # it settles seconds after the notebook is usable)
+            self.page.evaluate(
+                "(path) => { window.jupyterapp.commands.execute('docmanager:open', {path}); }",
+                self.file,
+            )
+            self.page.wait_for_function(
+                "(path) => window.jupyterapp.shell.currentWidget?.context?.path === path",
+                arg=self.file,
+            )
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
         self.wait_idle()
 
