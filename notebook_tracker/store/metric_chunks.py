@@ -25,8 +25,11 @@ def _pack(typecode: str, items: list[Any]) -> bytes:
 
 def pack_rows(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict[str, Any]]:
     """(run_id, key, value, timestamp, step) rows -> one chunk row per (run, key)."""
-    if isinstance(rows, (list, tuple)) and len(rows) == 1:
-        return [_pack_point(*rows[0])]
+    if isinstance(rows, (list, tuple)):
+        # A synchronous point, or a JSON log-batch of one point per key: a chunk per row, built
+        # with struct (a third of the cost of grouping into arrays).
+        if len(rows) == 1 or len({(r[0], r[1]) for r in rows}) == len(rows):
+            return [_pack_point(*row) for row in rows]
     grouped: dict[tuple[str, str], tuple[list[int], list[int], list[float]]] = {}
     for run_id, key, value, timestamp, step in rows:
         cols = grouped.get((run_id, key))

@@ -6,7 +6,8 @@ result objects: most of the time when the statement itself takes microseconds) a
 the driver directly with fixed SQL that sqlite3 keeps prepared. The run-state check is folded
 into the insert (`WHERE EXISTS` an active run), so it costs no statement and needs no cache
 that another process's `delete_run` could make stale: a row count short of the chunks means
-some run is missing or deleted, nothing is written, and the caller's slow path says which.
+some run is missing or deleted, nothing is written, and the caller's slow path says which. A
+batch (a server's group of requests) checks each of its runs once, in the same transaction.
 """
 
 from __future__ import annotations
@@ -108,10 +109,13 @@ class SqliteMetricWriter:
         sqlite_busy.retrying(lambda: raw.execute("BEGIN IMMEDIATE"))
         try:
             if len(chunks) == 1:  # a synchronous point: execute costs less than executemany
-                inserted = raw.execute(_INSERT_IF_ACTIVE, chunks[0]).rowcount
-            else:
-                inserted = raw.executemany(_INSERT_IF_ACTIVE, chunks).rowcount
-            if inserted != len(chunks):
+                inserted = raw.execute(_INSERT_IF_ACTIVE, chunks[0]).rowcount == 1
+            else:  # a batch: each run checked once in this transaction, not once per chunk
+                runs = {c["run_uuid"] for c in chunks}
+                inserted = all(sqlite_rows.run_is_active(raw, run_id) for run_id in runs)
+                if inserted:
+                    raw.executemany(sqlite_rows.INSERT_CHUNK, chunks)
+            if not inserted:
                 raw.execute("ROLLBACK")
                 return False
             if len(latest) == 1:

@@ -57,6 +57,7 @@ INSERT_RUN = _insert("runs", RUN_COLUMNS)
 INSERT_TAG = _insert("tags", TAG_COLUMNS)
 INSERT_PARAM = _insert("params", PARAM_COLUMNS)
 _INSERT_CHUNK = _insert("metric_chunks", CHUNK_COLUMNS)
+INSERT_CHUNK = _INSERT_CHUNK  # for a writer that checked its runs itself
 # The run-state check folded into the insert: a row count short of the chunks means a run is
 # missing or deleted (the SQLAlchemy store's SqliteMetricWriter uses these two as well).
 INSERT_CHUNK_IF_ACTIVE = (
