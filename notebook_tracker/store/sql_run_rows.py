@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, select
-from sqlalchemy.types import JSON
+from sqlalchemy import ColumnElement, Connection, Text, any_, bindparam, func, select
+from sqlalchemy.types import ARRAY, JSON
 
 from notebook_tracker.entities import ViewType
 from notebook_tracker.store.paging import check_max_results, query_key
@@ -33,7 +33,9 @@ def _in_ids(conn: Connection, column: ColumnElement[Any], ids: list[str]) -> Col
     if conn.dialect.name == "sqlite":
         each = func.json_each(bindparam("ids_json", ids, type_=JSON)).table_valued("value")
         return column.in_(select(each.c.value))
-    return column.in_(ids)
+    # One array parameter: the statement's text stays the same whatever the chunk's length,
+    # so PostgreSQL runs it prepared (pg_reads.py).
+    return column == any_(bindparam("ids_array", ids, type_=ARRAY(Text)))
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:
