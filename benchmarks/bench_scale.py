@@ -17,6 +17,7 @@ Workloads (median of interleaved repetitions, ours then MLflow's in each):
   frame        every run into a DataFrame, at most 100,000 (target: 100,000 in under 1 s)
   sidebar      the sidebar's first page: 100 rows of our native run list query (ours only)
   history      one metric's 100,000 points
+(--workloads search,frame measures a subset: MLflow's history read alone takes seconds a rep.)
 """
 
 from __future__ import annotations
@@ -411,6 +412,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--no-mlflow", action="store_true", help="ours only")
     parser.add_argument(
+        "--workloads",
+        default=",".join(TARGETS),
+        help="comma-separated subset of search,frame,sidebar,history",
+    )
+    parser.add_argument(
         "--mlflow-max-runs",
         type=int,
         default=100_000,
@@ -446,13 +452,20 @@ def main() -> None:
                 mlflow_here = with_mlflow and size <= args.mlflow_max_runs
                 if with_mlflow and not mlflow_here:
                     print(f"| {backend} | {size:,} | (MLflow not run: --mlflow-max-runs) |||||")
-                measure(backend, size, server, mlflow_here, args.reps)
+                measure(backend, size, server, mlflow_here, args.reps, args.workloads.split(","))
     finally:
         if pg is not None:
             pg.stop()
 
 
-def measure(backend: str, size: int, server: str | None, with_mlflow: bool, reps: int) -> None:
+def measure(
+    backend: str,
+    size: int,
+    server: str | None,
+    with_mlflow: bool,
+    reps: int,
+    workloads: list[str] | None = None,
+) -> None:
     ours = ours_workloads(*ensure_built(backend, "ours", size, server), size)
     theirs = (
         mlflow_workloads(*ensure_built(backend, "mlflow", size, server), size)
@@ -460,6 +473,8 @@ def measure(backend: str, size: int, server: str | None, with_mlflow: bool, reps
         else {}
     )
     for name, fn in ours.items():
+        if workloads is not None and name not in workloads:
+            continue
         slow = name == "frame" and size >= 10_000
         n = max(1, reps // 2) if slow else reps
         # Interleaved: each repetition of ours is followed by one of MLflow's.
