@@ -7,10 +7,19 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError } from './apiError';
 import type { TrackerAPI } from './api';
-import { descendants, flattenGrouping, groupStructure, IGrouping, ITree } from './logic/groups';
-import { collectKeys, defaultColumns, IKeys, mergeRuns, sortRuns } from './logic/runs';
+import {
+  descendants,
+  extendGrouping,
+  extendTree,
+  flattenGrouping,
+  groupStructure,
+  IGrouping,
+  ITree
+} from './logic/groups';
+import { defaultColumns, IKeys, KeyCounts, mergeRuns, mergeSorted, sortRuns } from './logic/runs';
 import { DEFAULT_ORDER, serverOrder } from './logic/order';
 import { DEFAULT_PAGES, IPageSizes } from './logic/pages';
+import { IRunsQuery } from './logic/query';
 import { pruneSelection } from './logic/selection';
 import { IColumn, IExperiment, IRun, ISort } from './logic/types';
 
@@ -61,6 +70,17 @@ export class RunsModel {
   }
   get runCount(): number {
     return this._runs.length;
+  }
+  /**
+   * How many runs match, counted by the server when the first page showed the list is long
+   * (null until then, and for a short list: it is `runCount`).
+   */
+  get total(): number | null {
+    return this._total;
+  }
+  /** False when the server stopped counting: `total` is a lower bound. */
+  get totalExact(): boolean {
+    return this._totalExact;
   }
   /** True when more runs matched than the panel keeps (`pages.max`). */
   get truncated(): boolean {
@@ -204,7 +224,7 @@ export class RunsModel {
 
   get keys(): IKeys {
     if (this._keys === null) {
-      this._keys = collectKeys(this._runs);
+      this._keys = this._keyCounts.keys;
     }
     return this._keys;
   }
@@ -358,6 +378,8 @@ export class RunsModel {
     const abort = new AbortController();
     this._abort = abort;
     this._state = 'loading';
+    this._total = null;
+    this._totalExact = true;
     this._emit();
     const t0 = performance.now();
     void this.refreshExperiments();
@@ -383,15 +405,23 @@ export class RunsModel {
         if (generation !== this._generation) {
           return;
         }
-        all = all.length ? all.concat(page.runs) : page.runs;
+        const firstPage = all.length === 0;
+        all = firstPage ? page.runs : all.concat(page.runs);
         token = page.next_page_token;
-        if (all.length === page.runs.length) {
+        if (firstPage) {
           this._firstPageMs = performance.now() - t0;
           this._filterError = null;
           this._error = null;
         }
         this._truncated = !!token && all.length >= max;
-        this._setRuns(all);
+        if (firstPage) {
+          this._setRuns(all);
+          if (token) {
+            void this._loadTotal(base, generation, abort.signal);
+          }
+        } else {
+          this._appendRuns(page.runs);
+        }
         this._state = token && !this._truncated ? 'partial' : 'ready';
         if (this._state === 'ready') {
           this._pruneToShown();
@@ -403,6 +433,28 @@ export class RunsModel {
         return;
       }
       this._fail(err);
+    }
+  }
+
+  /** Ask the server how many runs match, beside the pages (it only scans, so it is quick). */
+  private async _loadTotal(
+    base: IRunsQuery,
+    generation: number,
+    signal: AbortSignal
+  ): Promise<void> {
+    try {
+      const page = await this.api.runs(
+        { ...base, orderBy: DEFAULT_ORDER, maxResults: 1, count: true },
+        { signal }
+      );
+      if (generation !== this._generation || page.total === null) {
+        return;
+      }
+      this._total = page.total;
+      this._totalExact = page.total_exact !== false;
+      this._emit();
+    } catch {
+      // The count is extra: without it the list still says when it was cut.
     }
   }
 
@@ -480,21 +532,58 @@ export class RunsModel {
     this._sorted = null;
     this._grouping = null;
     this._tree = null;
-    if (this._keys !== null) {
-      const keys = collectKeys(runs);
-      const same = (a: string[], b: string[]): boolean =>
-        a.length === b.length && a.every((k, i) => k === b[i]);
-      if (!same(keys.params, this._keys.params) || !same(keys.metrics, this._keys.metrics)) {
-        this._defaultColumns = null;
-      }
+    this._keyCounts = new KeyCounts();
+    this._keyCounts.add(runs);
+    this._refreshKeys();
+    this._refreshSelected(runs);
+  }
+
+  /**
+   * Fold the next page of a reload in without redoing the whole list: the page is merged into
+   * the sorted runs (appended when it comes in the sort's order, as server pages do), grouped
+   * and flattened on its own, and its keys counted. At 100,000 runs redoing everything took
+   * most of each page's time in the browser.
+   */
+  private _appendRuns(page: IRun[]): void {
+    this._runs = this._runs.concat(page);
+    this._keyCounts.add(page);
+    this._refreshKeys();
+    this._refreshSelected(page);
+    const before = this._sorted;
+    if (before === null) {
+      return; // nothing derived yet: the getters derive it from the whole list when read
+    }
+    const sorted = mergeSorted(before, page, this._sort, Date.now());
+    this._sorted = sorted;
+    const appended = before.length === 0 || sorted[before.length - 1] === before[before.length - 1];
+    const growth =
+      appended && this._grouping !== null
+        ? extendGrouping(this._grouping, sorted.slice(before.length))
+        : null;
+    this._grouping = growth ? growth.grouping : null;
+    const tree = growth && this._tree ? extendTree(this._tree, growth, this._expanded) : null;
+    this._tree = tree;
+  }
+
+  private _refreshKeys(): void {
+    if (this._keys === null) {
+      return;
+    }
+    const keys = this._keyCounts.keys;
+    const same = (a: string[], b: string[]): boolean =>
+      a.length === b.length && a.every((k, i) => k === b[i]);
+    if (!same(keys.params, this._keys.params) || !same(keys.metrics, this._keys.metrics)) {
+      this._defaultColumns = null;
       this._keys = keys;
     }
+  }
+
+  /** The selected runs' latest version among `runs`. */
+  private _refreshSelected(runs: IRun[]): void {
     if (this._selected.size) {
-      const byId = new Map(runs.map(r => [r.run_id, r]));
-      for (const id of this._selected.keys()) {
-        const fresh = byId.get(id);
-        if (fresh) {
-          this._selected.set(id, fresh);
+      for (const run of runs) {
+        if (this._selected.has(run.run_id)) {
+          this._selected.set(run.run_id, run);
         }
       }
     }
@@ -537,6 +626,7 @@ export class RunsModel {
   private _runs: IRun[] = [];
   private _sorted: IRun[] | null = null;
   private _keys: IKeys | null = null;
+  private _keyCounts = new KeyCounts();
   private _columns: IColumn[] | null = null;
   private _defaultColumns: IColumn[] | null = null;
   private _sort: ISort = { by: { kind: 'attr', key: 'start_time' }, descending: true };
@@ -549,5 +639,7 @@ export class RunsModel {
   private _active = false;
   private _timer: number | null = null;
   private _truncated = false;
+  private _total: number | null = null;
+  private _totalExact = true;
   private _firstPageMs: number | null = null;
 }

@@ -73,6 +73,10 @@ export class FakeRunsApi {
   runsList: IRun[] = [];
   experimentsList: IExperiment[] = [experiment('1'), experiment('2')];
   queries: IRunsQuery[] = [];
+  /** The queries that asked for a count (kept apart: most tests are about the pages). */
+  countQueries: IRunsQuery[] = [];
+  /** Counts stop here, as the server's do at 1,000,000 (`total_exact` false past it). */
+  countCap = Infinity;
   /** Set to make the next calls fail as if the server were down. */
   down = false;
   /** When set, `runs` waits for it before answering (one use). */
@@ -86,6 +90,11 @@ export class FakeRunsApi {
   }
 
   async runs(q: IRunsQuery, init: RequestInit = {}): Promise<IRunsPage> {
+    if (q.count) {
+      this.countQueries.push(q);
+      const n = this._match(q).length;
+      return { runs: [], next_page_token: null, total: Math.min(n, this.countCap), total_exact: n <= this.countCap };
+    }
     this.queries.push(q);
     const gate = this.gate;
     this.gate = null;
@@ -103,7 +112,7 @@ export class FakeRunsApi {
     const size = q.maxResults ?? 1000;
     const page = matched.slice(start, start + size);
     const next = start + size < matched.length ? String(start + size) : null;
-    return { runs: page, next_page_token: next, total: matched.length };
+    return { runs: page, next_page_token: next, total: null };
   }
 
   private _match(q: IRunsQuery): IRun[] {

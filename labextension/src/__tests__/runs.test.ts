@@ -75,9 +75,10 @@ test('sorting by start time and name', () => {
     sortRuns(runs, { by: start, descending: true }, 0).map(r => r.run_id),
     ['a', 'c', 'b']
   );
+  // By code point, as the server (and MLflow's SQL store) orders names: capitals first.
   assert.deepEqual(
     sortRuns(runs, { by: name, descending: false }, 0).map(r => r.run_id),
-    ['b', 'c', 'a']
+    ['c', 'a', 'b']
   );
 });
 

@@ -39,3 +39,36 @@ export function pageSizes(text: string | null): IPageSizes {
     max: pick('max', DEFAULT_PAGES.max)
   };
 }
+
+/** What the run count under the toolbar says. */
+export interface ICountState {
+  /** Runs loaded. */
+  loaded: number;
+  /** Still paging. */
+  loading: boolean;
+  /** Stopped at the most runs the panel keeps while more match. */
+  truncated: boolean;
+  /** Runs matching as the server counted them, null until known. */
+  total: number | null;
+  /** False when `total` is only a lower bound (the server stopped counting). */
+  exact: boolean;
+}
+
+export function countText(c: ICountState): string {
+  const n = (x: number): string => x.toLocaleString();
+  const runs = (x: number): string => (x === 1 ? 'run' : 'runs');
+  // A poll may have added runs since the count.
+  const total = c.total === null ? null : Math.max(c.total, c.loaded);
+  const known = total !== null && (total > c.loaded || !c.exact);
+  const of = known ? ` of ${c.exact ? '' : 'more than '}${n(total)}` : '';
+  const counted = `${n(c.loaded)}${of} ${runs(known ? total : c.loaded)}`;
+  if (c.loading) {
+    return `${counted} (loading…)`;
+  }
+  if (c.truncated) {
+    return known
+      ? `First ${counted} in this order: narrow the filter to see the rest`
+      : `First ${counted} in this order; more match: narrow the filter`;
+  }
+  return counted;
+}

@@ -8,6 +8,8 @@ export interface IRunsQuery {
   pageToken?: string | null;
   /** false: runs without their tags (the list needs none; details load the run). */
   tags?: boolean;
+  /** Also count every matching run (`total`): a scan of them, so only for long lists. */
+  count?: boolean;
 }
 
 export function runsQuery(q: IRunsQuery): string {
@@ -29,6 +31,9 @@ export function runsQuery(q: IRunsQuery): string {
   }
   if (q.tags === false) {
     p.set('tags', 'none');
+  }
+  if (q.count) {
+    p.set('count', 'true');
   }
   const s = p.toString();
   return s ? `?${s}` : '';

@@ -29,19 +29,9 @@ export interface IKeys {
 
 /** Param and metric keys over `runs`, most common first (ties alphabetical). */
 export function collectKeys(runs: IRun[]): IKeys {
-  const params = new Map<string, number>();
-  const metrics = new Map<string, number>();
-  for (const run of runs) {
-    for (const k in run.params) {
-      params.set(k, (params.get(k) ?? 0) + 1);
-    }
-    for (const k in run.metrics) {
-      metrics.set(k, (metrics.get(k) ?? 0) + 1);
-    }
-  }
-  const order = (m: Map<string, number>): string[] =>
-    [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(e => e[0]);
-  return { params: order(params), metrics: order(metrics) };
+  const counts = new KeyCounts();
+  counts.add(runs);
+  return counts.keys;
 }
 
 /** Columns shown before the user picks any: a couple of the most common metrics and params. */
@@ -58,7 +48,9 @@ function sortValue(run: IRun, by: SortKey, now: number): string | number | null 
       case 'status':
         return run.status;
       case 'run_name':
-        return run.run_name.toLowerCase();
+        // By code point, as the server orders names (text_order in sql_dialect.py): a list
+        // sorted here and the same list re-sorted by the server when it is cut agree.
+        return run.run_name;
       case 'start_time':
         return run.start_time;
       case 'duration':
@@ -112,13 +104,80 @@ export function sortRuns(runs: IRun[], sort: ISort, now: number): IRun[] {
   }
   const keyed = runs.map((run, i) => ({ run, i, v: sortValue(run, sort.by, now) }));
   const dir = sort.descending ? -1 : 1;
-  keyed.sort((x, y) => {
-    if (x.v === null || y.v === null) {
-      return x.v === y.v ? x.i - y.i : x.v === null ? 1 : -1;
-    }
-    return dir * compareValues(x.v, y.v) || x.i - y.i;
-  });
+  keyed.sort((x, y) => compareKeyed(x.v, y.v, dir) || x.i - y.i);
   return keyed.map(k => k.run);
+}
+
+/** Runs without a value last whatever the direction. */
+function compareKeyed(a: string | number | null, b: string | number | null, dir: number): number {
+  if (a === null || b === null) {
+    return a === b ? 0 : a === null ? 1 : -1;
+  }
+  return dir * compareValues(a, b);
+}
+
+/**
+ * `sorted` with `page` folded in, as `sortRuns(sorted.concat(page))` would order them, without
+ * sorting the whole list again: the page is sorted alone and merged. Pages asked in the sort's
+ * own order come after every run loaded so far, so they are appended.
+ */
+export function mergeSorted(sorted: IRun[], page: IRun[], sort: ISort, now: number): IRun[] {
+  const incoming = sortRuns(page, sort, now);
+  if (sorted.length === 0 || incoming.length === 0) {
+    return sorted.concat(incoming);
+  }
+  const dir = sort.descending ? -1 : 1;
+  const value = (run: IRun): string | number | null => sortValue(run, sort.by, now);
+  // Ties keep the loaded runs first, as the stable sort of the concatenation would.
+  if (compareKeyed(value(sorted[sorted.length - 1]), value(incoming[0]), dir) <= 0) {
+    return sorted.concat(incoming);
+  }
+  const out: IRun[] = [];
+  let i = 0;
+  let j = 0;
+  let vi = value(sorted[0]);
+  let vj = value(incoming[0]);
+  while (i < sorted.length && j < incoming.length) {
+    if (compareKeyed(vi, vj, dir) <= 0) {
+      out.push(sorted[i++]);
+      vi = i < sorted.length ? value(sorted[i]) : null;
+    } else {
+      out.push(incoming[j++]);
+      vj = j < incoming.length ? value(incoming[j]) : null;
+    }
+  }
+  for (; i < sorted.length; i++) {
+    out.push(sorted[i]);
+  }
+  for (; j < incoming.length; j++) {
+    out.push(incoming[j]);
+  }
+  return out;
+}
+
+/** Param and metric key counts kept up to date as pages arrive (`collectKeys` of them all). */
+export class KeyCounts {
+  add(runs: IRun[]): void {
+    for (const run of runs) {
+      for (const k in run.params) {
+        this._params.set(k, (this._params.get(k) ?? 0) + 1);
+      }
+      for (const k in run.metrics) {
+        this._metrics.set(k, (this._metrics.get(k) ?? 0) + 1);
+      }
+    }
+  }
+
+  get keys(): IKeys {
+    return { params: byCount(this._params), metrics: byCount(this._metrics) };
+  }
+
+  private _params = new Map<string, number>();
+  private _metrics = new Map<string, number>();
+}
+
+function byCount(m: Map<string, number>): string[] {
+  return [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(e => e[0]);
 }
 
 export interface IMerge {

@@ -35,7 +35,10 @@ export interface IRun {
 export interface IRunsPage {
   runs: IRun[];
   next_page_token: string | null;
+  /** How many runs match, when asked (`count`); null when not asked or not known. */
   total: number | null;
+  /** With `count`: false when more matched than the server counts (`total` a lower bound). */
+  total_exact?: boolean;
 }
 
 export interface IMetricHistory {

@@ -3,6 +3,7 @@
 import { UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { countText } from '../logic/pages';
 import { columnId, toggleSelection } from '../logic/runs';
 import { IColumn, IRun } from '../logic/types';
 import { RunsModel } from '../model';
@@ -238,17 +239,16 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
   const focusedRun =
     main && model.focused !== null ? (runs.find(r => r.run_id === model.focused) ?? null) : null;
 
-  let status: string;
-  if (model.state === 'loading' && runs.length === 0) {
-    status = 'Loading runs…';
-  } else {
-    status = `${runs.length.toLocaleString()} run${runs.length === 1 ? '' : 's'}`;
-    if (model.state === 'partial' || model.state === 'loading') {
-      status += ' (loading…)';
-    } else if (model.truncated) {
-      status = `First ${status} in this order; more match: narrow the filter`;
-    }
-  }
+  const status =
+    model.state === 'loading' && runs.length === 0
+      ? 'Loading runs…'
+      : countText({
+          loaded: runs.length,
+          loading: model.state === 'partial' || model.state === 'loading',
+          truncated: model.truncated,
+          total: model.total,
+          exact: model.totalExact
+        });
 
   return (
     <div
