@@ -106,16 +106,17 @@ class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, IngestMixin, Trac
         if not ids:
             return []
         ids = list(ids)
+        reads = q.PG_ID_READS if conn.dialect.name == "postgresql" else q.ID_READS
+        run_rows, param_rows, tag_rows, latest_rows = reads
         by_id = {
-            r.run_uuid: Run(self._info(r), RunData())
-            for r in conn.execute(q.RUN_ROWS, {"ids": ids})
+            r.run_uuid: Run(self._info(r), RunData()) for r in conn.execute(run_rows, {"ids": ids})
         }
-        for run_id, key, value in conn.execute(q.PARAM_ROWS, {"ids": ids}):
+        for run_id, key, value in conn.execute(param_rows, {"ids": ids}):
             by_id[run_id].data.params[key] = value
-        for run_id, key, value in conn.execute(q.TAG_ROWS, {"ids": ids}):
+        for run_id, key, value in conn.execute(tag_rows, {"ids": ids}):
             by_id[run_id].data.tags[key] = value
         nan = math.nan
-        for run_id, key, value, is_nan in conn.execute(q.LATEST_ROWS, {"ids": ids}):
+        for run_id, key, value, is_nan in conn.execute(latest_rows, {"ids": ids}):
             by_id[run_id].data.metrics[key] = nan if is_nan else value
         return [by_id[i] for i in ids if i in by_id]
 

@@ -3,12 +3,15 @@ more than running them on SQLite."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ARRAY,
     BindParameter,
     Executable,
+    Text,
     and_,
+    any_,
     bindparam,
     delete,
     insert,
@@ -44,6 +47,23 @@ TAG_ROWS = select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uu
 LATEST_ROWS = select(
     latest_metrics.c.run_uuid, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
 ).where(latest_metrics.c.run_uuid.in_(_ids))
+# The same four on PostgreSQL with the ids as one array: one statement text for any number of
+# ids, which the reader runs prepared (pg_reads.py).
+_id_array: BindParameter[Any] = bindparam("ids", type_=ARRAY(Text))
+PG_ID_READS = (
+    select(runs).where(runs.c.run_uuid == any_(_id_array)),
+    select(params.c.run_uuid, params.c.key, params.c.value).where(
+        params.c.run_uuid == any_(_id_array)
+    ),
+    select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uuid == any_(_id_array)),
+    select(
+        latest_metrics.c.run_uuid,
+        latest_metrics.c.key,
+        latest_metrics.c.value,
+        latest_metrics.c.is_nan,
+    ).where(latest_metrics.c.run_uuid == any_(_id_array)),
+)
+ID_READS = (RUN_ROWS, PARAM_ROWS, TAG_ROWS, LATEST_ROWS)
 EXISTING_PARAMS = select(params.c.key, params.c.value).where(
     and_(params.c.run_uuid == bindparam("run_id"), params.c.key.in_(_keys))
 )
