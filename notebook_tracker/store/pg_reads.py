@@ -86,13 +86,15 @@ class _Prepared:
 def _state(conn: Any) -> _Prepared:
     fairy = conn.connection
     info = fairy.info
-    state = info.get(_STATE)
+    state: _Prepared | None = info.get(_STATE)
     if state is None or state.dbapi_conn is not fairy.dbapi_connection:
         state = info[_STATE] = _Prepared(fairy.dbapi_connection)
     return state
 
 
-def _prepare(cursor: Any, state: _Prepared, statement: str, types: tuple[str, ...]) -> Any:
+def _prepare(
+    cursor: Any, state: _Prepared, statement: str, types: tuple[str, ...]
+) -> tuple[str, list[str]] | None:
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -128,25 +130,27 @@ def _rewrite(
         or statement in _unpreparable
     ):
         return statement, parameters
-    names_in_text = dict.fromkeys(_PLACEHOLDER.findall(statement))
-    types = tuple(_pg_type(parameters.get(n)) if n in parameters else None for n in names_in_text)
-    if any(t is None for t in types):
-        return statement, parameters
     # Types in the order of first appearance, as _prepare numbers the placeholders.
-    key = (statement, types)  # type: ignore[assignment]
+    types: list[str] = []
+    for name in dict.fromkeys(_PLACEHOLDER.findall(statement)):
+        declared = _pg_type(parameters[name]) if name in parameters else None
+        if declared is None:
+            return statement, parameters
+        types.append(declared)
+    key = (statement, tuple(types))
     state = _state(conn)
     found = state.names.get(key)
     if found is None:
         if state.count(statement) < PREPARE_AT:
             return statement, parameters
-        found = _prepare(cursor, state, statement, types)  # type: ignore[arg-type]
+        found = _prepare(cursor, state, statement, key[1])
         if found is None:
             return statement, parameters
     else:
         state.names.move_to_end(key)
-    name, names = found
+    prepared, names = found
     args = ", ".join(f"%({n})s" for n in names)
-    return (f"EXECUTE {name}({args})" if names else f"EXECUTE {name}"), parameters
+    return (f"EXECUTE {prepared}({args})" if names else f"EXECUTE {prepared}"), parameters
 
 
 def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
