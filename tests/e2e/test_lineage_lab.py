@@ -13,6 +13,7 @@ import os
 import re
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -115,7 +116,11 @@ class LabTab:
                         if (widget.context) widget.context.model.dirty = false;
                         widget.dispose();
                     }
-                    return Array.from(app.shell.widgets('main')).length === 0
+                    // Lab opens a Launcher in an empty main area: documents only count.
+                    const documents = Array.from(app.shell.widgets('main')).filter(
+                        (widget) => widget.context
+                    );
+                    return documents.length === 0
                         && !document.querySelector('.jp-Dialog, .lm-Menu');
                 }"""
             )
@@ -138,8 +143,17 @@ def lab_tab(browser, lineage_lab: JupyterLab) -> Iterator[LabTab]:
         tab.close()
 
 
+@pytest.fixture(scope="module")
+def kernel_reaper(lineage_lab: JupyterLab) -> Iterator[KernelReaper]:
+    reaper = KernelReaper(lineage_lab)
+    try:
+        yield reaper
+    finally:
+        reaper.close()
+
+
 @pytest.fixture
-def lab_page(lab_tab: LabTab, lineage_lab: JupyterLab, request: pytest.FixtureRequest):
+def lab_page(lab_tab: LabTab, kernel_reaper: KernelReaper, request: pytest.FixtureRequest):
     failed_before = request.session.testsfailed
     if lab_tab.page is None or not lab_tab.clear():
         lab_tab.load()
@@ -154,23 +168,45 @@ def lab_page(lab_tab: LabTab, lineage_lab: JupyterLab, request: pytest.FixtureRe
             pass
         if request.session.testsfailed != failed_before or not lab_tab.clear():
             lab_tab.close()  # the next case loads a fresh page
-        shut_down_kernels(lineage_lab)
+        kernel_reaper.reap()
+
+
+def call_api(lab: JupyterLab, method: str, path: str) -> bytes:
+    request = urllib.request.Request(
+        f"{lab.base_url}api/{path}",
+        method=method,
+        headers={"Authorization": f"token {lab.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
 
 
 def shut_down_kernels(lab: JupyterLab) -> None:
     """Each case opens its own notebook: stop its kernel rather than let them pile up."""
+    for session in json.loads(call_api(lab, "GET", "sessions")):
+        call_api(lab, "DELETE", f"sessions/{session['id']}")
 
-    def call(method: str, path: str) -> bytes:
-        request = urllib.request.Request(
-            f"{lab.base_url}api/{path}",
-            method=method,
-            headers={"Authorization": f"token {lab.token}"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.read()
 
-    for session in json.loads(call("GET", "sessions")):
-        call("DELETE", f"sessions/{session['id']}")
+class KernelReaper:
+    """Stops the kernels a case leaves while the next case starts: a kernel takes 1-2 s to
+    shut down and nothing in the next case waits on it. `close` waits for them all and
+    raises what a shutdown raised."""
+
+    def __init__(self, lab: JupyterLab) -> None:
+        self.lab = lab
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: dict[str, Future[bytes]] = {}
+
+    def reap(self) -> None:
+        for session in json.loads(call_api(self.lab, "GET", "sessions")):
+            if session["id"] not in self.pending:
+                path = f"sessions/{session['id']}"
+                self.pending[session["id"]] = self.pool.submit(call_api, self.lab, "DELETE", path)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for done in self.pending.values():
+            done.result()
 
 
 class Notebook:
