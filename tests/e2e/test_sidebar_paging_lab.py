@@ -141,6 +141,14 @@ def count_text(page) -> str:
     return page.locator(f"{PANEL} .nt-RunCount").inner_text()
 
 
+def wait_count(page, text: str) -> None:
+    """Until the count under the toolbar says `text` (the total comes beside the pages)."""
+    page.wait_for_function(
+        "([s, t]) => document.querySelector(s)?.innerText === t",
+        arg=[f"{PANEL} .nt-RunCount", text],
+    )
+
+
 def test_paging_through_the_list_shows_every_run_once_newest_first(page) -> None:
     requests = open_paged(page, {"first": 20, "next": 50})
     newest_first = [f"run-{i}" for i in reversed(range(RUNS))]
@@ -155,7 +163,8 @@ def test_paging_through_the_list_shows_every_run_once_newest_first(page) -> None
 def test_sort_and_filter_on_a_cut_list_start_again_from_the_first_page(page) -> None:
     requests = open_paged(page, {"first": 20, "next": 50, "max": 120})
     assert all_rows(page) == [f"run-{i}" for i in reversed(range(RUNS - 120, RUNS))]
-    assert count_text(page) == "First 120 runs in this order; more match: narrow the filter"
+    wait_count(page, "First 120 of 300 runs in this order: narrow the filter to see the rest")
+    assert sum("count=true" in u for u in requests) == 1, "the total is asked once per reload"
     page.eval_on_selector(f"{PANEL} .nt-RunsTable", "t => { t.scrollTop = 1000; }")
 
     # Highest acc first: the top 120 of all 300 runs, not of the 120 newest shown before.
@@ -184,6 +193,33 @@ def test_sort_and_filter_on_a_cut_list_start_again_from_the_first_page(page) -> 
     assert "filter=params.model" in restarted(requests)
     mlp = [i for i in by_acc if i % 2 == 1]
     assert all_rows(page) == [f"run-{i}" for i in mlp[:120]]
-    assert count_text(page) == "First 120 runs in this order; more match: narrow the filter"
+    wait_count(page, "First 120 of 150 runs in this order: narrow the filter to see the rest")
     screenshot(page, "paging-filtered-sorted")
+    assert_no_console_errors(page)
+
+
+def test_names_sort_the_same_whether_the_server_or_the_browser_sorts_them(page) -> None:
+    # The server orders names by code point (run-10 before run-2): so does the browser, so a
+    # list keeps its order when it becomes cut and the server sorts it.
+    by_name = sorted(f"run-{i}" for i in range(RUNS))
+    open_paged(page, {"first": 20, "next": 50, "max": 120})
+    before = generation(page)
+    page.locator(f"{PANEL} .nt-RunsTable-header [title='Sort by name']").click()
+    wait_for_reload(page, before)  # cut: the server sorts, from the first page
+    cut = all_rows(page)
+    assert cut == by_name[:120]
+    assert cut[:4] == ["run-0", "run-1", "run-10", "run-100"]
+    screenshot(page, "paging-cut-sorted-by-name")
+    assert_no_console_errors(page)
+
+
+def test_names_sorted_by_the_browser_come_in_the_servers_order(page) -> None:
+    by_name = sorted(f"run-{i}" for i in range(RUNS))  # what the server's order gives (above)
+    open_paged(page, {"first": 20, "next": 50})  # complete: the browser sorts
+    page.locator(f"{PANEL} .nt-RunsTable-header [title='Sort by name']").click()
+    page.wait_for_function(
+        "([s, n]) => document.querySelector(s)?.innerText.trim() === n",
+        arg=[f"{PANEL} .nt-RunsTable-name", "run-0"],
+    )
+    assert all_rows(page) == by_name
     assert_no_console_errors(page)

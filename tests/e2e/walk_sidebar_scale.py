@@ -40,6 +40,18 @@ WATCH_COUNT = """
 }
 """
 
+# Records the main thread's long tasks (over 50 ms: a frozen UI) with their start since `__ntT0`.
+WATCH_LONG_TASKS = """
+() => {
+  window.__ntLong = [];
+  new PerformanceObserver(list => {
+    for (const e of list.getEntries()) {
+      window.__ntLong.push({at: e.startTime - window.__ntT0, ms: e.duration});
+    }
+  }).observe({entryTypes: ['longtask']});
+}
+"""
+
 # Resolves at the first animation frame where `done` holds, with the ms since `__ntT0`.
 UNTIL = """
 async (done) => {
@@ -76,9 +88,24 @@ def count_text(page) -> str:
     return page.locator(f"{PANEL} .nt-RunCount").inner_text()
 
 
+def long_tasks(page, since: float, until_ms: float) -> str:
+    """The long tasks between two times of the clock: how often and how long the UI froze."""
+    tasks = [
+        t["ms"] for t in page.evaluate("() => window.__ntLong") if since <= t["at"] <= until_ms
+    ]
+    if not tasks:
+        return "no long task"
+    tasks.sort()
+    return (
+        f"{len(tasks)} long tasks, median {tasks[len(tasks) // 2]:.0f} ms, "
+        f"longest {tasks[-1]:.0f} ms, {sum(tasks):.0f} ms in all"
+    )
+
+
 def walk(page, prefix: str) -> None:
     page.evaluate(WATCH_COUNT)
     start_clock(page)
+    page.evaluate(WATCH_LONG_TASKS)
     page.click(TAB)
     first = until(page, FIRST_ROW)
     print(f"open panel -> first rows painted: {first:.0f} ms ({count_text(page)!r})")
@@ -88,6 +115,7 @@ def walk(page, prefix: str) -> None:
     counts = page.evaluate("() => window.__ntCounts")
     for c in counts:
         print(f"   {c['ms']:8.0f} ms  rows={c['rows']:3d}  {c['text']}")
+    print(f"   while the pages streamed in: {long_tasks(page, first, done)}")
     screenshot(page, f"{prefix}-2-all-pages")
 
     # Scroll as a person drags the scrollbar: a page boundary (row 100), the middle, the end.
@@ -129,7 +157,21 @@ def walk(page, prefix: str) -> None:
     done = until(page, f"{STATE} === 'ready'")
     print(f"clear filter -> first rows {first:.0f} ms, all {done:.0f} ms ({count_text(page)!r})")
     print(f"   first rows sorted by acc: {first_names(page)}")
+    print(f"   while the pages streamed in: {long_tasks(page, first, done)}")
     screenshot(page, f"{prefix}-6-unfiltered-sorted")
+
+    # Sort by name (the Run header): a cut list is asked again in the server's order; its top
+    # rows must be the order the browser itself sorts in (code point), not re-sorted.
+    name_header = page.locator(f"{PANEL} .nt-RunsTable-header [title='Sort by name']")
+    start_clock(page)
+    name_header.click()
+    first = until(page, f"{STATE} !== 'loading' && {FIRST_ROW}")
+    shown = first_names(page, 8)
+    done = until(page, f"{STATE} === 'ready'")
+    print(f"sort by name -> first rows {first:.0f} ms, all {done:.0f} ms ({count_text(page)!r})")
+    print(f"   first rows: {shown}; after every page: {first_names(page, 8)}")
+    print(f"   while the pages streamed in: {long_tasks(page, first, done)}")
+    screenshot(page, f"{prefix}-6b-sorted-by-name")
 
     # Select two runs and compare.
     checks = page.locator(f"{ROWS} .nt-RunsTable-check")
