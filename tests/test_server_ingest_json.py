@@ -1,6 +1,7 @@
-"""MLflow's JSON log-batch and log-metric through the server's group commit, on SQLite and
-PostgreSQL: what is stored, what is refused (and that nothing of a refused request is), and a
-worker killed while requests are in flight."""
+"""MLflow's JSON log-batch and log-metric through the server's group commit, and synchronous
+log-parameter and set-tag (straight to the driver on SQLite), on SQLite and PostgreSQL: what is
+stored, what is refused (and that nothing of a refused request is), and a worker killed while
+requests are in flight."""
 
 from __future__ import annotations
 
@@ -217,3 +218,41 @@ def test_values_round_trip_exactly(server):
     )
     assert status == 200, body
     assert [v for _, _, v in _history(server, run_id, "x")] == values
+
+
+def test_params_are_immutable_and_tags_keep_their_last_value(server):
+    run_id = _run(server)
+    call = {"run_id": run_id, "key": "lr", "value": "0.1"}
+    assert server.json("POST", f"{API}/runs/log-parameter", call)[0] == 200
+    assert server.json("POST", f"{API}/runs/log-parameter", call)[0] == 200  # same value: fine
+    status, body = server.json("POST", f"{API}/runs/log-parameter", {**call, "value": "0.2"})
+    assert status == 400 and "immutable" in body["message"] and "0.2" in body["message"], body
+    for value in ("a", "b"):
+        tag = {"run_id": run_id, "key": "stage", "value": value}
+        assert server.json("POST", f"{API}/runs/set-tag", tag)[0] == 200
+    name = {"run_id": run_id, "key": "mlflow.runName", "value": "renamed"}
+    assert server.json("POST", f"{API}/runs/set-tag", name)[0] == 200
+    status, body = server.json("GET", f"{API}/runs/get?run_id={run_id}")
+    data, info = body["run"]["data"], body["run"]["info"]
+    assert {p["key"]: p["value"] for p in data["params"]} == {"lr": "0.1"}
+    tags = {t["key"]: t["value"] for t in data["tags"]}
+    assert tags["stage"] == "b" and info["run_name"] == "renamed"
+
+
+def test_a_param_or_tag_for_a_deleted_or_unknown_run_or_with_a_bad_key_is_refused(server):
+    run_id = _run(server)
+    assert server.json("POST", f"{API}/runs/delete", {"run_id": run_id})[0] == 200
+    for route in ("log-parameter", "set-tag"):
+        call = {"run_id": run_id, "key": "k", "value": "v"}
+        status, body = server.json("POST", f"{API}/runs/{route}", call)
+        assert status == 400 and "deleted" in body["message"], (route, body)
+        status, body = server.json("POST", f"{API}/runs/{route}", {**call, "run_id": "e" * 32})
+        assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST", (route, body)
+    assert server.json("POST", f"{API}/runs/restore", {"run_id": run_id})[0] == 200
+    for route in ("log-parameter", "set-tag"):
+        call = {"run_id": run_id, "key": "a//b", "value": "v"}
+        status, body = server.json("POST", f"{API}/runs/{route}", call)
+        assert status == 400 and "a//b" in body["message"], (route, body)
+    status, body = server.json("GET", f"{API}/runs/get?run_id={run_id}")
+    assert "params" not in body["run"]["data"]
+    assert not [t for t in body["run"]["data"].get("tags", []) if t["key"] in ("k", "a//b")]

@@ -5,6 +5,11 @@ A server worker collects the metric points of concurrent requests (JSON log-batc
 frames' columns) and commits them together: one transaction, one run-state check per run, one
 chunk row per (run, key) and column. Columns arrive in the chunk's own layout (little-endian
 int64 steps and timestamps, float64 values), so they are stored without unpacking a point.
+
+A server's synchronous `log_param`/`set_tag` on SQLite goes to the driver directly as well
+(`log_params_tags`): SQLAlchemy's per-statement work cost several times the statements. Any
+refusal (a deleted or unknown run, a param changing value) rolls back and is left to the
+store's `log_batch`, whose error says what is wrong.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from notebook_tracker.store import rules, sqlite_busy, sqlite_rows
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_points
 from notebook_tracker.store.metric_compaction import DueKeys
@@ -19,7 +25,13 @@ from notebook_tracker.store.sql_metric_write import compact_due
 from notebook_tracker.wire.batch import Column
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sqlalchemy import Connection
+
+    from notebook_tracker.entities import Metric, Param, RunTag
+    from notebook_tracker.entities.logged_models import ModelMetric
+    from notebook_tracker.store.sql_metric_write import SqliteMetricWriter
 
 Row = tuple[str, str, float, int, int]
 
@@ -53,14 +65,58 @@ def _chunk(run_id: str, column: Column) -> dict[str, Any]:
     }
 
 
+def _params_tags(
+    raw: sqlite3.Connection, run_id: str, params: dict[str, str], tags: dict[str, str]
+) -> bool:
+    """One transaction; False (rolled back) when the run is not active or a param would change."""
+    sqlite_busy.retrying(lambda: raw.execute("BEGIN IMMEDIATE"))
+    try:
+        ok = sqlite_rows.run_is_active(raw, run_id)
+        ok = ok and (not params or sqlite_rows.insert_params(raw, run_id, params))
+        if ok and tags:
+            sqlite_rows.upsert_tags(raw, run_id, tags)
+        raw.execute("COMMIT" if ok else "ROLLBACK")
+        return ok
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+
+
 class IngestMixin:
     writer: Any
     _compaction_due: DueKeys
+    _sqlite_metrics: SqliteMetricWriter | None
 
     if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
 
         def _require_run(self, conn: Connection, run_id: str, for_logging: bool = False) -> Any: ...
         def log_metric_rows(self, rows: Iterable[Row]) -> None: ...
+        def log_batch(
+            self,
+            run_id: str,
+            metrics: Sequence[Metric] = (),
+            params: Sequence[Param] = (),
+            tags: Sequence[RunTag] = (),
+            model_metrics: Sequence[ModelMetric] = (),
+        ) -> None: ...
+
+    def log_params_tags(
+        self, run_id: str, params: Sequence[Param] = (), tags: Sequence[RunTag] = ()
+    ) -> None:
+        """`log_batch` of params and tags only, straight to the driver on SQLite."""
+        params, tags = rules.batch((), params, tags)
+        wanted = {p.key: p.value for p in params}
+        fast = self._sqlite_metrics
+        if (
+            fast is not None
+            and len(wanted) == len(params)  # a key given twice: log_batch checks the values
+            and fast.transaction(
+                lambda raw: _params_tags(raw, run_id, wanted, {t.key: t.value for t in tags})
+            )
+        ):
+            return
+        self.log_batch(run_id, params=params, tags=tags)  # writes it, or says what is wrong
 
     def log_metric_groups(
         self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()

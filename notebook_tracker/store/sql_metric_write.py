@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -75,12 +75,17 @@ class SqliteMetricWriter:
             latest = latest_points(rows)
         except OverflowError as error:  # a step or timestamp beyond 64 bits
             raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
+        return self.transaction(lambda raw: self._write(raw, chunks, latest))
+
+    def transaction(self, write: Callable[[sqlite3.Connection], bool]) -> bool:
+        """Run `write` on the kept connection (it begins and commits, or rolls back and
+        returns False); a driver error is translated as the store's own are."""
         with self._lock:
             raw = self._raw
             if raw is None or self._forks != _forks:
                 raw = self._connection()
             try:
-                return self._write(raw, chunks, latest)
+                return write(raw)
             except sqlite3.Error as error:
                 self._pooled, pooled, self._raw = None, self._pooled, None
                 pooled.invalidate()  # whatever went wrong, the next write starts afresh

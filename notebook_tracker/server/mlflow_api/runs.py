@@ -161,19 +161,31 @@ async def _write(api: MlflowApi, fn: Callable[..., object], *args: Any, **kwargs
     await writer.call_async(functools.partial(fn, *args, **kwargs))
 
 
+async def _write_params_tags(
+    api: MlflowApi, run_id: str, params: list[Param] | None = None, tags: list[RunTag] | None = None
+) -> None:
+    """A synchronous param or tag: on SQLite through the driver directly (log_params_tags)."""
+    store = await api.opened_store()
+    writer = group_writer(store)
+    if writer is None or not writer.serial:
+        await api.context.run(store.log_batch, run_id, params=params or (), tags=tags or ())
+        return
+    await writer.call_async(
+        functools.partial(writer.store.log_params_tags, run_id, params or (), tags or ())
+    )
+
+
 async def log_param(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    store = await api.opened_store()
-    await _write(api, store.log_batch, run_id, params=[_param(req.require("key"), value or "")])
+    await _write_params_tags(api, run_id, params=[_param(req.require("key"), value or "")])
     return {}
 
 
 async def set_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    store = await api.opened_store()
-    await _write(api, store.log_batch, run_id, tags=[_tag(req.require("key"), value or "")])
+    await _write_params_tags(api, run_id, tags=[_tag(req.require("key"), value or "")])
     return {}
 
 
@@ -206,10 +218,11 @@ def _read_batch(req: Params) -> _Batch:
     tag_pairs = req.key_values("tags", value_required=False)
     metric_count = len(messages) if plain is None else len(plain)
     _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
-    if plain is not None:
-        metrics, model_metrics = plain, []
-    else:
-        metrics, model_metrics = _split_model_metrics(run_id, [_metric(item) for item in messages])
+    metrics, model_metrics = (
+        (plain, [])
+        if plain is not None
+        else _split_model_metrics(run_id, [_metric(item) for item in messages])
+    )
     return _Batch(
         run_id,
         metrics,
