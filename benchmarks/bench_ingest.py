@@ -16,6 +16,10 @@
    our TrackingClient to our server vs MlflowClient to MLflow's. Mean ms per call.
    Target: >= 20x faster.
 
+Server CPU rows: user + system time of the server's processes (its workers included) per
+request, read from /proc: far less sensitive to the machine's other load than the wall-clock
+figures, so the better guide on a shared machine (Linux only; left out elsewhere).
+
 Each server runs alone on a fresh SQLite file (started as bench_server.py starts them). The
 machine's other load shows in the figures: run passes interleaved and compare medians.
 """
@@ -54,15 +58,21 @@ def _new_run(port: int) -> str:
 
 
 # -- 1. JSON log-batch ---------------------------------------------------------------------------
-def bench_json(port: int, n_requests: int, conns: int) -> dict[str, float]:
+def bench_json(port: int, n_requests: int, conns: int, pid: int = 0) -> dict[str, float]:
     """bench_server's log-batch load, but a connection the server drops is re-opened (and the
-    request sent again, counted in `json_reconnects`) instead of ending the run."""
+    request sent again, counted in `json_reconnects`) instead of ending the run. With the
+    server's `pid`, also its CPU per request (all its processes)."""
     run_ids = [_new_run(port) for _ in range(conns)]
     bodies = [[log_batch_body(r, s) for s in range(n_requests // conns)] for r in run_ids]
+    cpu = load.cpu_seconds(pid) if pid else 0.0
     result = load.post_bodies(port, API + "/runs/log-batch", bodies, reconnect=True)
+    cpu = load.cpu_seconds(pid) - cpu if pid else 0.0
     result.raise_errors("log-batch")
-    return {"req_s": result.per_second, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
-            "json_reconnects": float(result.reconnects)}  # fmt: skip
+    out = {"req_s": result.per_second, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
+           "json_reconnects": float(result.reconnects)}  # fmt: skip
+    if cpu > 0:
+        out["json_cpu_ms"] = 1000 * cpu / len(result.latencies)
+    return out
 
 
 # -- 2. compact frames ---------------------------------------------------------------------------
@@ -121,7 +131,7 @@ def bench_team(port: int, clients: int, per_client: int) -> dict[str, float]:
 
 
 # -- 4. synchronous calls ------------------------------------------------------------------------
-def bench_sync(port: int, calls: int, mlflow: bool) -> dict[str, float]:
+def bench_sync(port: int, calls: int, mlflow: bool, pid: int = 0) -> dict[str, float]:
     uri = f"http://127.0.0.1:{port}"
     if mlflow:
         from mlflow import MlflowClient
@@ -140,10 +150,13 @@ def bench_sync(port: int, calls: int, mlflow: bool) -> dict[str, float]:
     out = {}
     for name, op in ops.items():
         op(-1)  # connection set up, first-call imports
+        cpu = load.cpu_seconds(pid) if pid else 0.0
         t0 = time.perf_counter()
         for i in range(calls):
             op(i)
         out[f"sync_{name}_ms"] = 1000 * (time.perf_counter() - t0) / calls
+        if pid:
+            out[f"sync_{name}_cpu_ms"] = 1000 * (load.cpu_seconds(pid) - cpu) / calls
     return out
 
 
@@ -158,13 +171,15 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
         try:
             if "json" in args.only:
                 print(f"[{name}] json log-batch ...", flush=True)
-                results.update(bench_json(server.port, args.requests, 4))
+                results.update(bench_json(server.port, args.requests, 4, server.proc.pid))
             if "team" in args.only:
                 print(f"[{name}] team ({args.clients} clients) ...", flush=True)
                 results.update(bench_team(server.port, args.clients, args.per_client))
             if "sync" in args.only:
                 print(f"[{name}] sync calls ...", flush=True)
-                results.update(bench_sync(server.port, args.calls, name == "mlflow"))
+                results.update(
+                    bench_sync(server.port, args.calls, name == "mlflow", server.proc.pid)
+                )
         finally:
             server.stop()
     if "compact" in args.only and name != "mlflow":
@@ -184,6 +199,7 @@ ROWS = [
     ("JSON log-batch p50 ms", "p50_ms", "{:.1f}", False, ""),
     ("JSON log-batch p99 ms", "p99_ms", "{:.1f}", False, "< 50 ms"),
     ("JSON log-batch: connections dropped by server", "json_reconnects", "{:.0f}", False, "0"),
+    ("JSON log-batch server CPU ms/request", "json_cpu_ms", "{:.2f}", False, ""),
     ("compact frames, points/s (1 worker)", "points_s", "{:,.0f}", True, ">= 500,000"),
     ("compact frame (20k points) p99 ms", "p99_ms_compact", "{:.1f}", False, ""),
     ("team: 50 clients, req/s", "team_req_s", "{:,.0f}", True, ""),
@@ -193,6 +209,9 @@ ROWS = [
     ("sync log_param ms/call", "sync_log_param_ms", "{:.2f}", False, ">= 20x"),
     ("sync set_tag ms/call", "sync_set_tag_ms", "{:.2f}", False, ">= 20x"),
     ("sync log_metric ms/call", "sync_log_metric_ms", "{:.2f}", False, ">= 20x"),
+    ("sync log_param server CPU ms/call", "sync_log_param_cpu_ms", "{:.2f}", False, ""),
+    ("sync set_tag server CPU ms/call", "sync_set_tag_cpu_ms", "{:.2f}", False, ""),
+    ("sync log_metric server CPU ms/call", "sync_log_metric_cpu_ms", "{:.2f}", False, ""),
 ]
 
 

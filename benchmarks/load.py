@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import threading
 import time
@@ -168,3 +169,24 @@ def log_batch_body(run_id: str, step: int, n_metrics: int = 100) -> bytes:
         for k in range(n_metrics)
     ]  # fmt: skip
     return json.dumps({"run_id": run_id, "metrics": metrics}).encode()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` and every live descendant (a server's workers):
+    what a request costs the server, which the machine's other load inflates far less than the
+    wall-clock figures. 0.0 where /proc is absent."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/stat") as proc_stat:
+                stat = proc_stat.read()
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+        except OSError:  # gone meanwhile, or no /proc here
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
