@@ -222,3 +222,35 @@ def test_an_empty_search_is_an_empty_frame_with_the_info_columns(client):
         "start_time",
         "end_time",
     ]
+
+
+def _metric_order(run, key: str, descending: bool) -> tuple:
+    value = run.data.metrics.get(key)
+    rank = 2 if value is None else 1 if math.isnan(value) else 0
+    number = 0.0 if rank else (-value if descending else value)
+    start = run.info.start_time
+    return (rank, number, start is None, -(start or 0), run.info.run_id)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_metric_first_order_is_numbers_then_nan_then_missing_on_every_page(client, descending):
+    exps = seed(client)
+    runs = list(client.search_runs(exps, "", "ALL", 1000))
+    order = ["metrics.loss DESC" if descending else "metrics.loss", "attributes.start_time DESC"]
+    expected = [
+        r.info.run_id for r in sorted(runs, key=lambda r: _metric_order(r, "loss", descending))
+    ]
+    for size in (1, 4, 100):
+        paged, _ = all_pages(client, exps, order, size, view="ALL")
+        assert paged == expected, size
+    filtered = "metrics.loss >= 0.3 and params.model != 'mlp'"
+    by_id = {r.info.run_id: r for r in runs}
+
+    def matches(run) -> bool:  # a param compared with != must be there, as in MLflow
+        loss, model = run.data.metrics.get("loss"), run.data.params.get("model")
+        return loss is not None and loss >= 0.3 and model is not None and model != "mlp"
+
+    wanted = [rid for rid in expected if matches(by_id[rid])]
+    for size in (1, 3, 100):
+        paged, _ = all_pages(client, exps, order, size, filtered, view="ALL")
+        assert paged == wanted and wanted, size

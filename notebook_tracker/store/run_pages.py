@@ -8,8 +8,8 @@ When the first key is a nullable column (start_time by default), a page reads th
 a value first, in an order an index gives, and only then those without (NULLs last): a single
 ORDER BY ... NULLS LAST would keep PostgreSQL from using the index and make SQLite sort.
 The page that crosses from one part to the other is the one page taking two queries.
-On PostgreSQL an order that starts with a metric is split the same way: the runs with a
-number for it first, ordered by the metric's own column (its index), then NaN and missing.
+An order that starts with a metric is split the same way: the runs with a number for it
+first, ordered by the metric's own column (its index), then NaN and missing.
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def _metric_split_rows(
 
     One query ordered by the rank and value CASEs made PostgreSQL read and sort every match
     (1.1 s for 33,000 matches of 100,000 runs); ordered by the metric's column it walks the
-    index and stops at the page's end (about 400 index entries for the same page).
+    index and stops at the page's end (about 400 index entries for the same page). SQLite
+    likewise: a filtered 100-row page of 1,000 runs went from 3.6 to 0.3 ms of CPU.
     """
     assert search.metric_first is not None
     number, column = search.metric_first
@@ -154,7 +155,7 @@ def page_rows(
     values = _values(page_token, bound, search.keys)
     if search.splits_on_null:
         rows = _split_rows(conn, search, columns, values, max_results + 1)
-    elif search.metric_first is not None and conn.dialect.name == "postgresql":
+    elif search.metric_first is not None:
         rows = _metric_split_rows(conn, search, columns, values, max_results + 1)
     else:
         where = [] if values is None else [after(search.keys, values)]

@@ -184,7 +184,7 @@ class RunSearch:
     # The first key is a nullable column an index can give in order (see run_pages).
     splits_on_null: bool
     # The order starts with a metric: (the run has a number for it, that number's column), so
-    # a page can walk the metric's (key, value) index (run_pages, on PostgreSQL).
+    # a page can walk the metric's (key, value) index (run_pages).
     metric_first: tuple[ColumnElement[bool], ColumnElement[Any]] | None = None
 
 
