@@ -472,12 +472,19 @@ def main() -> None:
     )
     ap.add_argument("--sizes", default="1000,10000,100000", help="with --server-pages")
     ap.add_argument("--quick", action="store_true", help="with --server-pages: 1k and 10k, 3 reps")
+    ap.add_argument(
+        "--count",
+        action="store_true",
+        help="instead: the run list's count (api/runs?count=true) timed on the server at --sizes "
+        "runs, ours only (e.g. --sizes 100000,1000000)",
+    )
     args = ap.parse_args()
-    if args.server_pages:
+    if args.server_pages or args.count:
         import sidebar_pages
 
         sizes = [1000, 10000] if args.quick else [int(x) for x in args.sizes.split(",")]
-        sidebar_pages.main(sizes, 3 if args.quick else args.reps)
+        run = sidebar_pages.count_main if args.count else sidebar_pages.main
+        run(sizes, 3 if args.quick else args.reps)
         return
     # A SIGTERM (e.g. from `timeout`) unwinds the with-blocks, so JupyterLab is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

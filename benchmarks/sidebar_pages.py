@@ -145,3 +145,37 @@ def main(sizes: list[int], reps: int) -> None:
             print(
                 f"{size:>8,}  {name:<24} {a:>9.1f} {b:>9.1f} {b / a:>6.1f}x  >={TARGET:.0f}x {ok}"
             )
+
+
+COUNT_FILTERS = ("", "metrics.acc > 0.5", "params.lr = '0.01'")
+
+
+def _timed_count(store: Any, exps: list[str], flt: str, reps: int) -> tuple[float, Any]:
+    from notebook_tracker.store.sql_run_count import count_runs
+
+    found: list[Any] = []
+    ms = _median_ms(lambda: found.append(count_runs(store, exps, flt, "ACTIVE_ONLY")), reps)
+    return ms, found[-1]
+
+
+def count_main(sizes: list[int], reps: int) -> None:
+    """The run list's count (`api/runs?count=true`): ours only, MLflow's API has no count (its
+    UI shows none; a client would page through every run)."""
+    from notebook_tracker.client import TrackingClient
+    from notebook_tracker.store.sql_run_count import DEFAULT_BUDGET_S
+
+    print(f"Sidebar run count, server side (SQLite; medians of {reps} reps, ms; counts stop at")
+    print(f"1,000,000 and give up after {DEFAULT_BUDGET_S:.0f} s). Target: no slower than the")
+    print("next page of 5,000, which it runs beside.")
+    print(f"{'runs':>9}  {'filter':<28} {'count':>10} {'ms':>9} {'next page':>10}  target")
+    for size in sizes:
+        uri = _ours_copy(size)
+        client = TrackingClient(uri)
+        exps = [e.experiment_id for e in client.search_experiments() if e.name.startswith("scale-")]
+        page_ms = _median_ms(ours_pages(uri)["next page (5,000)"], reps)
+        for flt in COUNT_FILTERS:
+            ms, (n, exact) = _timed_count(client.store, exps, flt, reps)
+            shown = "gave up" if n is None else f"{'' if exact else '>'}{n:,}"
+            ok = "met" if ms <= page_ms else "NOT met"
+            label = flt or "(none)"
+            print(f"{size:>9,}  {label:<28} {shown:>10} {ms:>9.1f} {page_ms:>10.1f}  {ok}")
