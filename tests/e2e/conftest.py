@@ -46,6 +46,47 @@ def lab(
         server.stop()
 
 
+class _SharedCardsLab:
+    """One `jupyter lab` (the sidebar from the wheel, an empty store) for the modules that run
+    tracked cells and look at their cards and runs (starting one takes 3-15 s). Each module
+    writes notebooks of its own names, and its kernels are shut down when it ends; the server
+    stops with the browser after the last browser test."""
+
+    def __init__(self) -> None:
+        self.server: JupyterLab | None = None
+
+    def get(self, factory: pytest.TempPathFactory, jupyter_path: Path) -> JupyterLab:
+        if self.server is None:
+            base = factory.mktemp("cards")
+            root = base / "root"
+            root.mkdir()
+            uri = f"sqlite:///{base / 'tracker.db'}"
+            server = JupyterLab(base / "lab", root, uri, jupyter_path=jupyter_path)
+            server.start()
+            self.server = server
+        return self.server
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+
+
+_CARDS_LAB = _SharedCardsLab()
+
+
+@pytest.fixture(scope="module")
+def cards_lab(
+    tmp_path_factory: pytest.TempPathFactory, sidebar_jupyter_path: Path
+) -> Iterator[JupyterLab]:
+    """The shared `jupyter lab` of the card modules; notebooks go in its `root_dir`."""
+    server = _CARDS_LAB.get(tmp_path_factory, sidebar_jupyter_path)
+    try:
+        yield server
+    finally:
+        server.shut_down_kernels()  # a module's kernels (a torch one holds ~0.5 GB) end with it
+
+
 class _SharedChromium:
     """One Chromium for a run of consecutive browser tests (launching one takes 1-5 s).
 
@@ -94,11 +135,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)  # the test's fixtures (pages, contexts, servers) are closed first
     finally:
         if nextitem is None or Path(__file__).parent not in Path(nextitem.path).parents:
-            _CHROMIUM.stop()
+            _leave_browser_tests()
 
 
 def pytest_sessionfinish() -> None:
-    _CHROMIUM.stop()  # a session stopped early (-x, Ctrl+C) skips the teardown hook above
+    _leave_browser_tests()  # a session stopped early (-x, Ctrl+C) skips the teardown hook above
+
+
+def _leave_browser_tests() -> None:
+    try:
+        _CARDS_LAB.stop()
+    finally:
+        _CHROMIUM.stop()
 
 
 # Module scope, as the fixtures that use it; every module gets the same running Chromium,
@@ -113,7 +161,9 @@ class ConsoleErrors(list):
 
 
 @pytest.fixture
-def page(browser, lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[object]:
+def blank_page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A page of its own browser context, not yet at any URL, collecting console errors;
+    for tests that go straight to a notebook (loading Lab first would be thrown away)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
     errors = ConsoleErrors()
@@ -121,8 +171,6 @@ def page(browser, lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[o
     pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     pg.console_errors = errors
     pg.set_default_timeout(30_000)
-    pg.goto(lab.lab_url())
-    pg.wait_for_selector("#jp-main-dock-panel")
     try:
         yield pg
     finally:
@@ -132,6 +180,14 @@ def page(browser, lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[o
         except Exception:
             pass
         context.close()
+
+
+@pytest.fixture
+def page(blank_page, lab: JupyterLab) -> object:
+    """`blank_page` at a fresh JupyterLab workspace of the module's `lab`."""
+    blank_page.goto(lab.lab_url())
+    blank_page.wait_for_selector("#jp-main-dock-panel")
+    return blank_page
 
 
 # pytest-jupyter's autouse fixtures close the thread's asyncio loop after each test, and that

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -171,22 +170,6 @@ def lab_page(lab_tab: LabTab, kernel_reaper: KernelReaper, request: pytest.Fixtu
         kernel_reaper.reap()
 
 
-def call_api(lab: JupyterLab, method: str, path: str) -> bytes:
-    request = urllib.request.Request(
-        f"{lab.base_url}api/{path}",
-        method=method,
-        headers={"Authorization": f"token {lab.token}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.read()
-
-
-def shut_down_kernels(lab: JupyterLab) -> None:
-    """Each case opens its own notebook: stop its kernel rather than let them pile up."""
-    for session in json.loads(call_api(lab, "GET", "sessions")):
-        call_api(lab, "DELETE", f"sessions/{session['id']}")
-
-
 class KernelReaper:
     """Stops the kernels a case leaves while the next case starts: a kernel takes 1-2 s to
     shut down and nothing in the next case waits on it. `close` waits for them all and
@@ -198,10 +181,11 @@ class KernelReaper:
         self.pending: dict[str, Future[bytes]] = {}
 
     def reap(self) -> None:
-        for session in json.loads(call_api(self.lab, "GET", "sessions")):
-            if session["id"] not in self.pending:
-                path = f"sessions/{session['id']}"
-                self.pending[session["id"]] = self.pool.submit(call_api, self.lab, "DELETE", path)
+        """Each case opens its own notebook: stop its kernel rather than let them pile up."""
+        for session_id in self.lab.session_ids():
+            if session_id not in self.pending:
+                path = f"sessions/{session_id}"
+                self.pending[session_id] = self.pool.submit(self.lab.api, "DELETE", path)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -494,4 +478,4 @@ def test_hidden_state_in_notebook_7_is_flagged_exactly_when_true(
     finally:
         page.screenshot(path=str(SCREENSHOTS / f"lineage-final-nb7-{case.__name__}.png"))
         context.close()
-        shut_down_kernels(notebook7)
+        notebook7.shut_down_kernels()

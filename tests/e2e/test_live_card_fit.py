@@ -13,8 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from lab_process import screenshot
-from sidebar_seed import Seeded
+from lab_process import JupyterLab, screenshot
 from test_sidebar import assert_no_console_errors
 
 EPOCHS = 5
@@ -119,12 +118,12 @@ def watch_fit(page, cell_index: int, metric: str, name: str) -> None:
 
 
 def test_the_run_card_shows_epoch_losses_while_a_keras_and_a_lightning_fit_run(
-    page, lab, seeded: Seeded
+    blank_page, cards_lab: JupyterLab
 ) -> None:
     pytest.importorskip("keras")
     pytest.importorskip("lightning")
-    root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
-    name = write_notebook(root)
+    page, lab = blank_page, cards_lab
+    name = write_notebook(lab.root_dir)
     page.goto(f"{lab.base_url}lab/workspaces/livefit/tree/{name}?reset&token={lab.token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)

@@ -4,8 +4,7 @@ although they and the model are written off the fit's thread."""
 
 from __future__ import annotations
 
-from lab_process import screenshot
-from sidebar_seed import Seeded
+from lab_process import JupyterLab, screenshot
 from test_sidebar import assert_no_console_errors
 from tracked_cell import run_tracked_cells
 
@@ -22,9 +21,10 @@ CELLS = [
 
 
 def test_a_forest_fit_cell_shows_its_params_and_training_metrics_on_its_card(
-    page, lab, seeded: Seeded
+    blank_page, cards_lab: JupyterLab
 ) -> None:
-    card = run_tracked_cells(page, lab, seeded, "forest.ipynb", CELLS, card_timeout_ms=120_000)
+    page = blank_page
+    card = run_tracked_cells(page, cards_lab, "forest.ipynb", CELLS, card_timeout_ms=120_000)
     accuracy = card.locator(".ntc-metric[data-key='training_accuracy_score']")
     accuracy.wait_for()
     assert card.locator(".ntc-metric[data-key='training_roc_auc']").count() == 1

@@ -4,8 +4,7 @@ metrics in their own section, charts drawn."""
 
 from __future__ import annotations
 
-from lab_process import screenshot
-from sidebar_seed import Seeded
+from lab_process import JupyterLab, screenshot
 from test_sidebar import assert_no_console_errors
 from tracked_cell import run_tracked_cells
 
@@ -24,9 +23,10 @@ CELLS = [
 
 
 def test_a_cell_with_system_metrics_shows_them_on_its_card_and_in_the_sidebar(
-    page, lab, seeded: Seeded
+    blank_page, cards_lab: JupyterLab
 ) -> None:
-    card = run_tracked_cells(page, lab, seeded, "sysmetrics.ipynb", CELLS, card_timeout_ms=90_000)
+    page = blank_page
+    card = run_tracked_cells(page, cards_lab, "sysmetrics.ipynb", CELLS, card_timeout_ms=90_000)
     system = card.locator(".ntc-system")
     system.wait_for()
     text = system.inner_text()

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from sidebar_seed import Seeded
 
 KERNEL_IDLE = """() => {
     const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
@@ -28,12 +27,11 @@ def write_notebook(root: Path, name: str, cells: list[str]) -> str:
 
 
 def run_tracked_cells(
-    page: Any, lab: Any, seeded: Seeded, name: str, cells: list[str], card_timeout_ms: int
+    page: Any, lab: Any, name: str, cells: list[str], card_timeout_ms: int
 ) -> Any:
     """Write the notebook into the server's root, open it, run its cells with Shift+Enter once
     its kernel is idle, and return the locator of the FINISHED run card they end with."""
-    root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
-    write_notebook(root, name, cells)
+    write_notebook(lab.root_dir, name, cells)
     workspace = Path(name).stem
     page.goto(f"{lab.base_url}lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
