@@ -256,3 +256,28 @@ def test_a_param_or_tag_for_a_deleted_or_unknown_run_or_with_a_bad_key_is_refuse
     status, body = server.json("GET", f"{API}/runs/get?run_id={run_id}")
     assert "params" not in body["run"]["data"]
     assert not [t for t in body["run"]["data"].get("tags", []) if t["key"] in ("k", "a//b")]
+
+
+def test_a_batch_of_params_and_tags_only_follows_the_same_rules(server):
+    """Our client's log_param and set_tag send runs/log-batch without metrics."""
+    run_id = _run(server)
+    batch = {
+        "run_id": run_id,
+        "params": [{"key": "lr", "value": "0.1"}, {"key": "bs", "value": "32"}],
+        "tags": [{"key": "stage", "value": "a"}],
+    }
+    assert server.json("POST", f"{API}/runs/log-batch", batch)[0] == 200
+    changed = {**batch, "params": [{"key": "new", "value": "1"}, {"key": "lr", "value": "0.2"}]}
+    changed["tags"] = [{"key": "stage", "value": "b"}]
+    status, body = server.json("POST", f"{API}/runs/log-batch", changed)
+    assert status == 400 and "immutable" in body["message"], body
+    twice = {"run_id": run_id, "params": [{"key": "x", "value": "1"}, {"key": "x", "value": "2"}]}
+    status, body = server.json("POST", f"{API}/runs/log-batch", twice)
+    assert status == 400 and "twice" in body["message"], body
+    status, body = server.json("GET", f"{API}/runs/get?run_id={run_id}")
+    data = body["run"]["data"]
+    assert {p["key"]: p["value"] for p in data["params"]} == {"lr": "0.1", "bs": "32"}
+    assert {t["key"]: t["value"] for t in data["tags"]}["stage"] == "a"
+    assert server.json("POST", f"{API}/runs/delete", {"run_id": run_id})[0] == 200
+    status, body = server.json("POST", f"{API}/runs/log-batch", batch)
+    assert status == 400 and "deleted" in body["message"], body

@@ -236,6 +236,9 @@ async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     if not req.raw("params") and not req.raw("tags"):  # points only: as log_metric
         return await api.context.run(_log_points, api, req)
     batch = _read_batch(req)
+    if not (batch.metrics or batch.model_metrics):  # our client's log_param and set_tag
+        await _write_params_tags(api, batch.run_id, batch.params, batch.tags)
+        return {}
     store = await api.opened_store()
     await _write(api, _store_batch, store, batch)
     return {}
