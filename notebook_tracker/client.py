@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import posixpath
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notebook_tracker import config, run_jobs, validation
 from notebook_tracker.clock import now_ms
@@ -27,15 +24,25 @@ from notebook_tracker.entities import (
     ViewType,
 )
 from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.run_columns import RunColumns
 from notebook_tracker.store import get_store
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 
+if TYPE_CHECKING:
+    from notebook_tracker.run_columns import RunColumns
+
 
 def current_user() -> str:
+    """`getpass.getuser()`'s answer (the first of LOGNAME, USER, LNAME, USERNAME, then the
+    user database), without importing `getpass` and `termios` on a first point's path."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(name)
+        if user:
+            return user
     try:
-        return getpass.getuser()
-    except Exception:  # no user database entry (containers)
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except Exception:  # no user database entry (containers), or no pwd module (Windows)
         return "unknown"
 
 
@@ -265,6 +272,8 @@ class TrackingClient:
 
             text = yaml.safe_dump(dictionary, sort_keys=False)
         else:
+            import json
+
             text = json.dumps(dictionary, indent=2, default=str)
         self.log_text(run_id, text, artifact_file)
 
@@ -288,6 +297,8 @@ class TrackingClient:
         self.log_bytes(run_id, buf.getvalue(), artifact_file)
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        import json
+
         import pandas as pd
 
         frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
@@ -311,6 +322,10 @@ class TrackingClient:
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         run_jobs.wait(run_id)
-        dst = dst_path or tempfile.mkdtemp(prefix="nt-artifacts-")
+        if dst_path is None:
+            import tempfile
+
+            dst_path = tempfile.mkdtemp(prefix="nt-artifacts-")
+        dst = dst_path
         Path(dst).mkdir(parents=True, exist_ok=True)
         return self._artifact_repo(run_id).download_artifacts(path, dst)

@@ -4,13 +4,15 @@ are flushed first), runs are searched, deleted and restored. Re-exported by `flu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notebook_tracker import fluent, metric_buffer
 from notebook_tracker.entities import MetricHistory, Run, ViewType
 from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.run_columns import RunColumns
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_THRESHOLD
+
+if TYPE_CHECKING:
+    from notebook_tracker.run_columns import RunColumns
 
 
 def flush() -> None:
@@ -82,6 +84,7 @@ def search_runs(
                 break
         return runs
     from notebook_tracker.frames import columns_to_frame
+    from notebook_tracker.run_columns import RunColumns
 
     pages: list[RunColumns] = []
     have = 0

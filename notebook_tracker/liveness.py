@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 from functools import lru_cache
 
 
 @lru_cache(maxsize=1)
 def hostname() -> str:
+    if hasattr(os, "uname"):  # what gethostname(2) returns, without importing socket (~2 ms)
+        return os.uname().nodename
+    import socket
+
     return socket.gethostname()
 
 

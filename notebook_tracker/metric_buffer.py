@@ -13,7 +13,6 @@ told from runs that are merely long.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 import time
@@ -22,9 +21,10 @@ from collections.abc import Callable, Sequence
 
 from notebook_tracker import env, run_jobs
 from notebook_tracker.errors import TrackerError
+from notebook_tracker.lazy_log import LazyLogger
 from notebook_tracker.store.base import MetricSink, TrackingStore
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 30.0
 _MAX_ROWS_PER_WRITE = 200_000

@@ -12,13 +12,14 @@ logged, never lost silently, and never stops the jobs after it.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
 
-_log = logging.getLogger(__name__)
+from notebook_tracker.lazy_log import LazyLogger
+
+_log = LazyLogger(__name__)
 
 _cond = threading.Condition()
 _queue: deque[tuple[str, Callable[[], None]]] = deque()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import numbers
 import posixpath
 import re
 from typing import Any
@@ -66,6 +64,10 @@ def metric_value(value: object, key: str) -> float:
             f"Metric {key!r} got the boolean {value!r}: metrics must be real numbers; "
             "log a flag as a param or tag instead, or convert it with int()."
         )
+    if type(value) is int:
+        return float(value)
+    import numbers  # here: a fresh process's first point (a float or an int) needs no `numbers`
+
     if isinstance(value, numbers.Real):
         return float(value)
     item = getattr(value, "item", None)
@@ -139,6 +141,10 @@ def run_name(name: object) -> str:
 def step_value(step: object) -> int:
     if step is None:
         return 0
+    if type(step) is int:
+        return int64_value(step, "step")
+    import numbers
+
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         if isinstance(step, float) and step.is_integer():
             return int64_value(int(step), "step")
@@ -159,6 +165,8 @@ def int64_value(value: int, what: str) -> int:
 def parse_json(body: bytes | str, what: str = "The request body") -> Any:
     """A JSON document that is safe to walk and to store: 400 (InvalidParameter) for malformed
     JSON, nesting deeper than MAX_JSON_DEPTH, or a lone surrogate in any key or string."""
+    import json  # servers parse JSON; a process that only logs never does
+
     try:
         data = json.loads(body)
     except RecursionError:

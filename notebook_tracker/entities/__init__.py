@@ -7,7 +7,6 @@ The model registry's are in `entities.registry`, MLflow 3's logged models' in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 
@@ -88,60 +87,152 @@ class Metric:
         }
 
 
-@dataclass(frozen=True)
-class Param:
+class _Value:
+    """Equality and repr by `_fields`, as a dataclass has them. Written out by hand: the
+    `dataclasses` module (with `inspect`) costs a fresh process's first point several ms."""
+
+    _fields: tuple[str, ...] = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, as dataclasses make it
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__qualname__}({inner})"
+
+
+class _FrozenValue(_Value):
+    """A `_Value` that cannot change after `__init__`, hashable by its fields."""
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+
+class Param(_FrozenValue):
+    _fields = ("key", "value")
     key: str
     value: str
 
+    def __init__(self, key: str, value: str) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", value)
 
-@dataclass(frozen=True)
-class RunTag:
+
+class RunTag(_FrozenValue):
+    _fields = ("key", "value")
     key: str
     value: str
+
+    def __init__(self, key: str, value: str) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", value)
 
 
 ExperimentTag = RunTag
 
 
-@dataclass
-class Experiment:
-    experiment_id: str
-    name: str
-    artifact_location: str
-    lifecycle_stage: str = LifecycleStage.ACTIVE
-    tags: dict[str, str] = field(default_factory=dict)
-    creation_time: int | None = None
-    last_update_time: int | None = None
+class Experiment(_Value):
+    _fields = (
+        "experiment_id",
+        "name",
+        "artifact_location",
+        "lifecycle_stage",
+        "tags",
+        "creation_time",
+        "last_update_time",
+    )
+
+    def __init__(
+        self,
+        experiment_id: str,
+        name: str,
+        artifact_location: str,
+        lifecycle_stage: str = LifecycleStage.ACTIVE,
+        tags: dict[str, str] | None = None,
+        creation_time: int | None = None,
+        last_update_time: int | None = None,
+    ) -> None:
+        self.experiment_id = experiment_id
+        self.name = name
+        self.artifact_location = artifact_location
+        self.lifecycle_stage = lifecycle_stage
+        self.tags: dict[str, str] = {} if tags is None else tags
+        self.creation_time = creation_time
+        self.last_update_time = last_update_time
 
 
-@dataclass
-class RunInfo:
-    run_id: str
-    experiment_id: str
-    run_name: str
-    user_id: str
-    status: str
-    start_time: int
-    end_time: int | None
-    artifact_uri: str
-    lifecycle_stage: str = LifecycleStage.ACTIVE
+class RunInfo(_Value):
+    _fields = (
+        "run_id",
+        "experiment_id",
+        "run_name",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "lifecycle_stage",
+    )
+
+    def __init__(
+        self,
+        run_id: str,
+        experiment_id: str,
+        run_name: str,
+        user_id: str,
+        status: str,
+        start_time: int,
+        end_time: int | None,
+        artifact_uri: str,
+        lifecycle_stage: str = LifecycleStage.ACTIVE,
+    ) -> None:
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+        self.run_name = run_name
+        self.user_id = user_id
+        self.status = status
+        self.start_time = start_time
+        self.end_time = end_time
+        self.artifact_uri = artifact_uri
+        self.lifecycle_stage = lifecycle_stage
 
     @property
     def run_uuid(self) -> str:
         return self.run_id
 
 
-@dataclass
-class RunData:
-    metrics: dict[str, float] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
+class RunData(_Value):
+    _fields = ("metrics", "params", "tags")
+
+    def __init__(
+        self,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.metrics: dict[str, float] = {} if metrics is None else metrics
+        self.params: dict[str, str] = {} if params is None else params
+        self.tags: dict[str, str] = {} if tags is None else tags
 
 
-@dataclass
-class Run:
-    info: RunInfo
-    data: RunData
+class Run(_Value):
+    _fields = ("info", "data")
+
+    def __init__(self, info: RunInfo, data: RunData) -> None:
+        self.info = info
+        self.data = data
 
     @property
     def parent_run_id(self) -> str | None:
@@ -158,11 +249,16 @@ class Run:
         }
 
 
-@dataclass(frozen=True)
-class FileInfo:
+class FileInfo(_FrozenValue):
+    _fields = ("path", "is_dir", "file_size")
     path: str
     is_dir: bool
-    file_size: int | None = None
+    file_size: int | None
+
+    def __init__(self, path: str, is_dir: bool, file_size: int | None = None) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "is_dir", is_dir)
+        object.__setattr__(self, "file_size", file_size)
 
 
 T = TypeVar("T")

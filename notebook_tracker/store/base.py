@@ -17,10 +17,10 @@ from notebook_tracker.entities import (
     RunTag,
     ViewType,
 )
-from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import TrackerError
 
 if TYPE_CHECKING:
+    from notebook_tracker.entities.logged_models import ModelMetric
     from notebook_tracker.run_columns import RunColumns
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000

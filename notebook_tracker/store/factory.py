@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from notebook_tracker.store.base import TrackingStore
-from notebook_tracker.store.logged_model_base import LoggedModelStore
-from notebook_tracker.store.registry_base import RegistryStore
+
+if TYPE_CHECKING:  # the first point needs neither
+    from notebook_tracker.store.logged_model_base import LoggedModelStore
+    from notebook_tracker.store.registry_base import RegistryStore
 
 T = TypeVar("T")
 

@@ -6,12 +6,14 @@ the same message. Keys and values follow `validation.py`; lengths follow the col
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notebook_tracker import validation
 from notebook_tracker.entities import Param, RunTag
-from notebook_tracker.entities.logged_models import DatasetInput
 from notebook_tracker.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from notebook_tracker.entities.logged_models import DatasetInput
 
 MAX_RUN_NAME_LENGTH = 250
 MAX_USER_ID_LENGTH = 256

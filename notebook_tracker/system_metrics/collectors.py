@@ -6,12 +6,13 @@ and units (megabytes are 10^6 bytes; network figures count from the monitor's st
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from typing import Any
 
-_log = logging.getLogger(__name__)
+from notebook_tracker.lazy_log import LazyLogger
+
+_log = LazyLogger(__name__)
 
 Collector = Callable[[], dict[str, float]]
 _MB = 1e6

@@ -7,16 +7,16 @@ average (0, 1, 2, ...), timestamps are wall-clock milliseconds at logging time.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from notebook_tracker.lazy_log import LazyLogger
 from notebook_tracker.system_metrics import collectors, settings
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 THREAD_NAME = "notebook-tracker-system-metrics"
 _CPU_KEY = "cpu_utilization_percentage"
 _warned_no_psutil = False

@@ -1,0 +1,78 @@
+"""A fresh process's first durable point imports only what writing it needs: the modules
+deferred off that path (logging, dataclasses, uuid, socket, json, getpass, SQLAlchemy, the
+registry and logged-model entities) stay unimported until something asks for them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from notebook_tracker.store.sql import SqlStore
+
+# Each was on the path once, and each costs a fresh process ms (or, for SQLAlchemy, 0.4 s).
+DEFERRED = (
+    "logging",
+    "dataclasses",
+    "inspect",
+    "uuid",
+    "platform",
+    "socket",
+    "json",
+    "getpass",
+    "tempfile",
+    "numbers",
+    "sqlalchemy",
+    "numpy",
+    "notebook_tracker.entities.logged_models",
+    "notebook_tracker.entities.registry",
+    "notebook_tracker.run_columns",
+)
+
+FIRST_POINT = textwrap.dedent(
+    """
+    import sys
+    already = set(sys.modules)  # what the interpreter's own start-up (site, .pth) imported
+    import notebook_tracker as nt
+    nt.set_tracking_uri(sys.argv[1])
+    run = nt.start_run()
+    nt.log_param("lr", 0.1)
+    nt.set_tag("team", "vision")
+    nt.log_metric("x", 1)
+    nt.flush()
+    loaded = sorted(m for m in sys.argv[2].split(",") if m in sys.modules and m not in already)
+    import json
+    print(json.dumps({"run_id": run.info.run_id, "loaded": loaded}))
+    """
+)
+
+
+@pytest.fixture
+def existing_store(tracking_uri: str) -> str:
+    SqlStore(tracking_uri)  # the common case: a store that a first run made earlier
+    return tracking_uri
+
+
+def test_a_first_point_from_a_fresh_process_imports_none_of_the_deferred_modules(
+    existing_store: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEBOOK_TRACKER_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_POINT, existing_store, ",".join(DEFERRED)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    ).stdout
+    result = json.loads(out)
+    assert result["loaded"] == []
+    run = SqlStore(existing_store).get_run(result["run_id"])
+    assert run.data.params == {"lr": "0.1"} and run.data.metrics == {"x": 1.0}
+    assert run.data.tags["team"] == "vision" and run.data.tags["mlflow.source.type"] == "LOCAL"
