@@ -1,6 +1,7 @@
-"""A fresh process's first durable point imports only what writing it needs: the modules
-deferred off that path (logging, dataclasses, uuid, socket, json, getpass, SQLAlchemy, the
-registry and logged-model entities) stay unimported until something asks for them."""
+"""A fresh process's first durable point (in an existing experiment) imports only what writing
+it needs: the modules deferred off that path (logging, dataclasses, uuid, socket, json,
+getpass, SQLAlchemy, the registry and logged-model entities) stay unimported until something
+asks for them."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ FIRST_POINT = textwrap.dedent(
     already = set(sys.modules)  # what the interpreter's own start-up (site, .pth) imported
     import notebook_tracker as nt
     nt.set_tracking_uri(sys.argv[1])
+    nt.set_experiment("vision")  # exists: found without waiting for the full store
     run = nt.start_run()
     nt.log_param("lr", 0.1)
     nt.set_tag("team", "vision")
@@ -54,7 +56,8 @@ FIRST_POINT = textwrap.dedent(
 
 @pytest.fixture
 def existing_store(tracking_uri: str) -> str:
-    SqlStore(tracking_uri)  # the common case: a store that a first run made earlier
+    # The common case: a store, and the experiment, that an earlier run made.
+    SqlStore(tracking_uri).create_experiment("vision")
     return tracking_uri
 
 
@@ -73,6 +76,8 @@ def test_a_first_point_from_a_fresh_process_imports_none_of_the_deferred_modules
     ).stdout
     result = json.loads(out)
     assert result["loaded"] == []
-    run = SqlStore(existing_store).get_run(result["run_id"])
+    store = SqlStore(existing_store)
+    run = store.get_run(result["run_id"])
+    assert run.info.experiment_id == store.get_experiment_by_name("vision").experiment_id  # type: ignore[union-attr]
     assert run.data.params == {"lr": "0.1"} and run.data.metrics == {"x": 1.0}
     assert run.data.tags["team"] == "vision" and run.data.tags["mlflow.source.type"] == "LOCAL"

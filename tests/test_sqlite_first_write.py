@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag
-from notebook_tracker.errors import InvalidParameter, NotFound
+from notebook_tracker.errors import InvalidParameter, NotFound, StoreUnavailable
 from notebook_tracker.store import factory, schema, sqlite_rows
 from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.store.sqlite_first_write import FirstWriteStore, head_revision
@@ -84,6 +84,7 @@ def test_fast_path_columns_match_the_schema_tables() -> None:
     chunk_columns = tuple(c.name for c in schema.metric_chunks.columns if c.name != "chunk_id")
     assert sqlite_rows.CHUNK_COLUMNS == chunk_columns
     assert sqlite_rows.LATEST_COLUMNS == tuple(c.name for c in schema.latest_metrics.columns)
+    assert sqlite_rows.EXPERIMENT_COLUMNS == tuple(c.name for c in schema.experiments.columns)
 
 
 def test_fast_path_knows_the_schema_head_revision() -> None:
@@ -133,6 +134,55 @@ def test_fast_path_refusals_carry_the_stores_own_messages(uri: str, fast: FirstW
         fast.log_metric_rows([(run_id, "loss", 1.0, 1, 0)])
     assert _rows(uri, "params", run_id) == [{"key": "lr", "value": "0.1"}]
     assert _rows(uri, "metric_chunks", run_id) == []
+
+
+def _no_full_store(fast: FirstWriteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def handed_over() -> None:
+        raise AssertionError("the fast path handed the call to the full store")
+
+    monkeypatch.setattr(fast, "full", handed_over)
+
+
+def test_set_experiment_finds_an_existing_experiment_without_the_full_store(
+    uri: str, fast: FirstWriteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = SqlStore(uri)
+    exp_id = full.create_experiment("vision", tags={"team": "cv"})
+    _no_full_store(fast, monkeypatch)
+    found = fast.get_experiment_by_name("vision")
+    assert found == full.get_experiment_by_name("vision")
+    assert found is not None and found.experiment_id == exp_id and found.tags == {"team": "cv"}
+
+
+def test_set_experiment_of_a_missing_name_is_left_to_the_full_store(
+    uri: str, fast: FirstWriteStore
+) -> None:
+    assert fast.get_experiment_by_name("nobody made this") is None
+    assert fast._full_store is not None  # it creates the experiment, settling any race
+
+
+def test_a_lock_held_past_the_busy_timeout_is_reported_once_not_retried_by_the_full_store(
+    uri: str, fast: FirstWriteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.engine import make_url
+
+    from notebook_tracker.store import db_errors
+
+    assert fast._conn is not None
+    fast._conn.execute("PRAGMA busy_timeout=1100")  # a lasting lock, without waiting 30 s
+    _no_full_store(fast, monkeypatch)
+    holder = sqlite3.connect(uri.split(":///", 1)[1], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable) as raised:
+            fast.create_run("0", "ann", 1_000)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    locked = sa_exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+    full_says = db_errors.for_exception(locked, locked.orig, make_url(uri))
+    assert str(raised.value) == str(full_says)
 
 
 def test_once_the_full_store_is_open_every_call_goes_to_it(fast: FirstWriteStore) -> None:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import (
+    Experiment,
     LifecycleStage,
     Metric,
     Param,
@@ -29,6 +31,7 @@ from notebook_tracker.entities import (
     RunStatus,
     RunTag,
 )
+from notebook_tracker.errors import StoreUnavailable
 from notebook_tracker.store import rules, sqlite_busy
 from notebook_tracker.store import sqlite_rows as sql_rows
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
@@ -145,28 +148,65 @@ class FirstWriteStore:
             raise AttributeError(name)
         return getattr(self.full(), name)
 
-    def _fast(self, write: Callable[[sqlite3.Connection], T | None]) -> T | None:
-        """`write` in one IMMEDIATE transaction on the sqlite3 connection; None (and nothing
-        written) when the full store is open, `write` declines, or the database fails."""
+    def _fast(
+        self, write: Callable[[sqlite3.Connection], T | None], begin: str = "BEGIN IMMEDIATE"
+    ) -> T | None:
+        """`write` in one transaction on the sqlite3 connection; None (and nothing written)
+        when the full store is open, `write` declines, or the database fails. A lock held past
+        the busy timeout is raised here: handing it to the full store would wait as long again."""
         if self._full_store is not None or self._loader_pid != os.getpid():
             return None
         with self._lock:
             conn = self._conn
             if conn is None:
                 return None
+            started = time.monotonic()
             try:
-                sqlite_busy.retrying(lambda: conn.execute("BEGIN IMMEDIATE"))
+                sqlite_busy.retrying(lambda: conn.execute(begin))
                 result = write(conn)
                 conn.execute("COMMIT" if result is not None else "ROLLBACK")
                 return result
-            except sqlite3.Error:
+            except sqlite3.Error as error:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                waited = time.monotonic() - started
+                if sqlite_busy.is_busy(error) and waited >= sqlite_busy.FAST_FAILURE_S:
+                    raise self._locked() from None
                 return None
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    def _locked(self) -> StoreUnavailable:
+        # The words of the full store's translation (db_errors.py), which a test compares.
+        path = os.path.abspath(sqlite_file(self.uri) or "")
+        return StoreUnavailable(
+            f"The SQLite database {path} stayed locked by another process for 30 s: retry; "
+            "or use another tracking URI."
+        )
+
+    def _fast_or_full(
+        self, write: Callable[[sqlite3.Connection], bool | None] | None, full: Callable[[], None]
+    ) -> None:
+        """`write` on the fast path, or, when there is none or it declines or cannot, `full()`
+        on the full store (which writes it, or says what is wrong in the store's usual words)."""
+        try:
+            if write is not None and self._fast(write):
+                return
+        except OverflowError:
+            pass  # a step or timestamp past 64 bits: the full store's message names it
+        full()
+
+    # -- what a first run reads --------------------------------------------------------------
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """`set_experiment(name)` of an existing experiment without waiting for the full store;
+        a missing one is created by the full store (which settles a creation race)."""
+        found = self._fast(lambda conn: sql_rows.experiment_by_name(conn, name), begin="BEGIN")
+        if found is not None:
+            return found
+        exp: Experiment | None = self.full().get_experiment_by_name(name)
+        return exp
 
     # -- what a first run writes -------------------------------------------------------------
     def metric_sink(self) -> None:
@@ -250,53 +290,48 @@ class FirstWriteStore:
             and len(wanted) <= sql_rows.MAX_KEYS
             and len(latest_tags) <= sql_rows.MAX_KEYS
         )
-        if simple:
-            rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
 
-            def write(conn: sqlite3.Connection) -> bool | None:
-                if not sql_rows.run_is_active(conn, run_id):
-                    return None
-                if wanted and not sql_rows.insert_params(conn, run_id, wanted):
-                    return None
-                if latest_tags:
-                    sql_rows.upsert_tags(conn, run_id, latest_tags)
-                if rows:
-                    sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows))
-                return True
+        rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics] if simple else []
 
-            try:
-                if self._fast(write):
-                    return
-            except OverflowError:
-                pass
-        self.full().log_batch(run_id, metrics, params, tags, model_metrics)
+        def write(conn: sqlite3.Connection) -> bool | None:
+            if not sql_rows.run_is_active(conn, run_id):
+                return None
+            if wanted and not sql_rows.insert_params(conn, run_id, wanted):
+                return None
+            if latest_tags:
+                sql_rows.upsert_tags(conn, run_id, latest_tags)
+            if rows:
+                sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows))
+            return True
+
+        self._fast_or_full(
+            write if simple else None,
+            lambda: self.full().log_batch(run_id, metrics, params, tags, model_metrics),
+        )
 
     def end_run(
         self, run_id: str, status: str, end_time: int, metric_rows: Sequence[Row] = ()
     ) -> None:
-        if status in RunStatus.TERMINATED:
-            rows = list(metric_rows)
+        rows = list(metric_rows)
 
-            def write(conn: sqlite3.Connection) -> bool | None:
-                if (
-                    conn.execute('SELECT 1 FROM "runs" WHERE "run_uuid" = ?', (run_id,)).fetchone()
-                    is None
-                ):
-                    return None
-                if rows and not sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows)):
-                    return None
-                conn.execute(
-                    'UPDATE "runs" SET "status" = ?, "end_time" = ? WHERE "run_uuid" = ?',
-                    (status, end_time, run_id),
-                )
-                return True
+        def write(conn: sqlite3.Connection) -> bool | None:
+            if (
+                conn.execute('SELECT 1 FROM "runs" WHERE "run_uuid" = ?', (run_id,)).fetchone()
+                is None
+            ):
+                return None
+            if rows and not sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows)):
+                return None
+            conn.execute(
+                'UPDATE "runs" SET "status" = ?, "end_time" = ? WHERE "run_uuid" = ?',
+                (status, end_time, run_id),
+            )
+            return True
 
-            try:
-                if self._fast(write):
-                    return
-            except OverflowError:
-                pass
-        self.full().end_run(run_id, status, end_time, metric_rows)
+        self._fast_or_full(
+            write if status in RunStatus.TERMINATED else None,
+            lambda: self.full().end_run(run_id, status, end_time, rows),
+        )
 
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         if not run_ids:
@@ -311,5 +346,4 @@ class FirstWriteStore:
             )
             return True
 
-        if not self._fast(write):
-            self.full().heartbeat(run_ids)
+        self._fast_or_full(write, lambda: self.full().heartbeat(run_ids))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from notebook_tracker import env
-from notebook_tracker.entities import LifecycleStage
+from notebook_tracker.entities import Experiment, LifecycleStage
 from notebook_tracker.store import sqlite_busy
 
 MAX_KEYS = 500  # keys per IN (...) list: far below SQLite's variable limit
@@ -32,6 +32,14 @@ RUN_COLUMNS = (
     "owner_pid",
     "owner_started",
     "heartbeat_time",
+)
+EXPERIMENT_COLUMNS = (
+    "experiment_id",
+    "name",
+    "artifact_location",
+    "lifecycle_stage",
+    "creation_time",
+    "last_update_time",
 )
 TAG_COLUMNS = ("run_uuid", "key", "value")
 PARAM_COLUMNS = ("run_uuid", "key", "value")
@@ -90,6 +98,19 @@ def connect(database: str) -> sqlite3.Connection:
 
 def key_values(run_id: str, items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"run_uuid": run_id, "key": k, "value": v} for k, v in items]
+
+
+def experiment_by_name(conn: sqlite3.Connection, name: str) -> Experiment | None:
+    """The experiment named `name` with its tags, as `SqlStore.get_experiment_by_name` reads it."""
+    names = ", ".join(f'"{c}"' for c in EXPERIMENT_COLUMNS)
+    row = conn.execute(f'SELECT {names} FROM "experiments" WHERE "name" = ?', (name,)).fetchone()
+    if row is None:
+        return None
+    exp_id, exp_name, location, stage, created, updated = row
+    tags = conn.execute(
+        'SELECT "key", "value" FROM "experiment_tags" WHERE "experiment_id" = ?', (exp_id,)
+    ).fetchall()
+    return Experiment(str(exp_id), exp_name, location, stage, dict(tags), created, updated)
 
 
 def run_is_active(conn: sqlite3.Connection, run_id: str) -> bool:
