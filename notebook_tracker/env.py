@@ -21,6 +21,7 @@ SYNC_LOGGING = "NOTEBOOK_TRACKER_SYNC_LOGGING"
 FLUSH_INTERVAL = "NOTEBOOK_TRACKER_FLUSH_INTERVAL"
 HEARTBEAT_TIMEOUT = "NOTEBOOK_TRACKER_HEARTBEAT_TIMEOUT"
 SQLITE_SYNCHRONOUS = "NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS"
+POSTGRES_NO_PREPARE = "NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE"
 S3_ENDPOINT_URL = "NOTEBOOK_TRACKER_S3_ENDPOINT_URL"
 TRACKING_TOKEN = "NOTEBOOK_TRACKER_TOKEN"
 REQUIRE_ALL = "NOTEBOOK_TRACKER_REQUIRE_ALL"
@@ -155,6 +156,13 @@ def sqlite_synchronous() -> str:
             f"(FULL survives a power loss, NORMAL only a process crash), got {raw!r}."
         )
     return raw.upper()
+
+
+def postgres_prepare() -> bool:
+    """Whether the PostgreSQL reader prepares repeated SELECTs (store/pg_reads.py); set
+    NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE=1 behind a pooler in transaction mode (PgBouncer),
+    where a statement prepared on one server connection is unknown on the next."""
+    return not flag(POSTGRES_NO_PREPARE)
 
 
 def max_buffered_points() -> int:

@@ -153,3 +153,18 @@ def test_page_probes_and_whole_store_join_read_the_same_columns(
             )
             assert dict(zip(where.tolist(), map(repr, values.tolist()), strict=True)) == other
     assert len(probes.metrics["acc"][0]) == 24
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(
+    postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(env.POSTGRES_NO_PREPARE, "1")
+    forget_stores()
+    client = TrackingClient(postgres_uri)
+    try:
+        exp = _seed(client, 10)
+        first = _all_pages(client, exp)
+        assert _all_pages(client, exp) == first
+        assert not any(name.startswith("nt_") for name in _prepared_names(client))
+    finally:
+        forget_stores()

@@ -13,7 +13,8 @@ SELECTs: the pool's ping, psycopg2's BEGIN and the ROLLBACK on return. So the re
   `prepare_threshold`, which psycopg2 lacks): `PREPARE` once per connection, then
   `EXECUTE name(...)`, so PostgreSQL can keep a generic plan instead of planning each call.
   A text prepares only while its parameters have types it can declare (below); a statement
-  PostgreSQL refuses to prepare runs unprepared from then on.
+  PostgreSQL refuses to prepare runs unprepared from then on. Behind a pooler in transaction
+  mode (PgBouncer), turn it off: NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE=1.
 
 Search texts repeat because the variable parts (ids, values) are bound: the id lists of the
 read path are one array parameter on PostgreSQL (`= ANY(:ids)`), not an IN list whose text
@@ -30,6 +31,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
+
+from notebook_tracker import env
 
 # Seconds a pooled connection may sit unused before its next checkout pings it.
 PING_AFTER_IDLE_S = 10.0
@@ -174,7 +177,8 @@ def create_reader(url: str, **pool: Any) -> Engine:
     engine = create_engine(url, isolation_level="AUTOCOMMIT", **pool)
     event.listen(engine, "checkout", _on_checkout)
     event.listen(engine, "checkin", _on_checkin)
-    if engine.dialect.driver == "psycopg2":  # psycopg 3 prepares by itself
+    # psycopg 3 prepares by itself (its prepare_threshold).
+    if engine.dialect.driver == "psycopg2" and env.postgres_prepare():
         event.listen(engine, "before_cursor_execute", _rewrite, retval=True)
     return engine
 
