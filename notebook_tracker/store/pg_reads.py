@@ -128,6 +128,7 @@ def _rewrite(
 ) -> tuple[str, Any]:
     if (
         executemany
+        or getattr(cursor, "name", None)  # a server-side cursor: DECLARE cannot EXECUTE
         or not isinstance(parameters, dict)
         or statement[:6].upper() != "SELECT"
         or statement in _unpreparable
