@@ -56,7 +56,9 @@ t0 = T()
 def mark(name):
     marks.append((name, T()))
 import notebook_tracker as nt; mark("import notebook_tracker")
+import notebook_tracker.fluent; mark("import the fluent API (client, buffer)")
 from notebook_tracker.store import sqlite_first_write as fw
+mark("import the first-write path (sqlite3)")
 timed = {}
 def wrap(owner, name, label):
     original = getattr(owner, name)

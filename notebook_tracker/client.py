@@ -32,17 +32,11 @@ if TYPE_CHECKING:
 
 
 def current_user() -> str:
-    """`getpass.getuser()`'s answer (the first of LOGNAME, USER, LNAME, USERNAME, then the
-    user database), without importing `getpass` and `termios` on a first point's path."""
-    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
-        user = os.environ.get(name)
-        if user:
-            return user
-    try:
-        import pwd
+    import getpass
 
-        return pwd.getpwuid(os.getuid()).pw_name
-    except Exception:  # no user database entry (containers), or no pwd module (Windows)
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (containers)
         return "unknown"
 
 

@@ -1,6 +1,6 @@
 """A fresh process's first durable point (in an existing experiment) imports only what writing
 it needs: the modules deferred off that path (logging, dataclasses, uuid, socket, json,
-getpass, SQLAlchemy, the registry and logged-model entities) stay unimported until something
+SQLAlchemy, the registry and logged-model entities) stay unimported until something
 asks for them."""
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ DEFERRED = (
     "platform",
     "socket",
     "json",
-    "getpass",
     "tempfile",
     "numbers",
     "sqlalchemy",
