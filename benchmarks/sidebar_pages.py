@@ -38,7 +38,8 @@ FIRST, NEXT = 100, 5000
 TARGET = 10.0  # issue 15: at least 10x MLflow at every scale
 
 
-def ours_pages(uri: str) -> dict[str, Callable[[], Any]]:
+def _ours_page(uri: str) -> tuple[Any, list[str], Callable[[int, list[str], str | None], Any]]:
+    """(store, the scale experiments, a page as `GET api/runs?tags=none` makes it)."""
     from notebook_tracker.client import TrackingClient
     from notebook_tracker.store.sql_run_rows import search_run_rows
 
@@ -52,6 +53,12 @@ def ours_pages(uri: str) -> dict[str, Callable[[], Any]]:
         json.dumps({"runs": rows, "next_page_token": nxt}, separators=(",", ":"))
         assert rows
         return nxt
+
+    return client.store, exps, page
+
+
+def ours_pages(uri: str) -> dict[str, Callable[[], Any]]:
+    _, _, page = _ours_page(uri)
 
     def last_token() -> str | None:  # keyset tokens: walk the list once (not timed)
         token, last = page(FIRST, NEWEST, None), None
@@ -161,7 +168,6 @@ def _timed_count(store: Any, exps: list[str], flt: str, reps: int) -> tuple[floa
 def count_main(sizes: list[int], reps: int) -> None:
     """The run list's count (`api/runs?count=true`): ours only, MLflow's API has no count (its
     UI shows none; a client would page through every run)."""
-    from notebook_tracker.client import TrackingClient
     from notebook_tracker.store.sql_run_count import DEFAULT_BUDGET_S
 
     print(f"Sidebar run count, server side (SQLite; medians of {reps} reps, ms; counts stop at")
@@ -169,12 +175,11 @@ def count_main(sizes: list[int], reps: int) -> None:
     print("next page of 5,000, which it runs beside.")
     print(f"{'runs':>9}  {'filter':<28} {'count':>10} {'ms':>9} {'next page':>10}  target")
     for size in sizes:
-        uri = _ours_copy(size)
-        client = TrackingClient(uri)
-        exps = [e.experiment_id for e in client.search_experiments() if e.name.startswith("scale-")]
-        page_ms = _median_ms(ours_pages(uri)["next page (5,000)"], reps)
+        store, exps, page = _ours_page(_ours_copy(size))
+        after_first = page(FIRST, NEWEST, None)
+        page_ms = _median_ms(lambda p=page, t=after_first: p(NEXT, NEWEST, t), reps)
         for flt in COUNT_FILTERS:
-            ms, (n, exact) = _timed_count(client.store, exps, flt, reps)
+            ms, (n, exact) = _timed_count(store, exps, flt, reps)
             shown = "gave up" if n is None else f"{'' if exact else '>'}{n:,}"
             ok = "met" if ms <= page_ms else "NOT met"
             label = flt or "(none)"

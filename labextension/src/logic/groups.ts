@@ -18,8 +18,11 @@ export interface ITree {
   rows: ITreeRow[];
   /** Parent id → its listed children in list order. */
   childrenOf: Map<string, IRun[]>;
-  /** Run id → its row's index, for the runs that have a row. */
-  rowOf: Map<string, number>;
+  /**
+   * Run id → its row's index, for the runs that have a row: built by the first page folded in
+   * (`extendTree`), not by every flattening (expanding a parent does not need it).
+   */
+  rowOf?: Map<string, number>;
 }
 
 /** Which listed runs are top-level and which sit under a parent; independent of expansion. */
@@ -201,7 +204,8 @@ export function extendTree(
     }
   }
   const rows = tree.rows.slice();
-  const rowOf = tree.rowOf; // grows in place, as the grouping's maps do
+  // Grows in place, as the grouping's maps do.
+  const rowOf = tree.rowOf ?? new Map(tree.rows.map((row, i) => [row.run.run_id, i]));
   for (const id of grown) {
     const at = rowOf.get(id);
     if (at !== undefined) {
@@ -214,7 +218,7 @@ export function extendTree(
 
 function appendRows(
   rows: ITreeRow[],
-  rowOf: Map<string, number>,
+  rowOf: Map<string, number> | null,
   top: IRun[],
   childrenOf: Map<string, IRun[]>,
   expanded: ReadonlySet<string>
@@ -222,7 +226,7 @@ function appendRows(
   const add = (run: IRun, depth: number): void => {
     const kids = childrenOf.get(run.run_id);
     const open = !!kids && expanded.has(run.run_id);
-    rowOf.set(run.run_id, rows.length);
+    rowOf?.set(run.run_id, rows.length);
     rows.push({ run, depth, children: kids ? kids.length : 0, expanded: open });
     if (open) {
       for (const kid of kids) {
@@ -238,9 +242,8 @@ function appendRows(
 /** Tree rows of a grouping: children right after their parent when it is expanded. */
 export function flattenGrouping(grouping: IGrouping, expanded: ReadonlySet<string>): ITree {
   const rows: ITreeRow[] = [];
-  const rowOf = new Map<string, number>();
-  appendRows(rows, rowOf, grouping.top, grouping.childrenOf, expanded);
-  return { rows, childrenOf: grouping.childrenOf, rowOf };
+  appendRows(rows, null, grouping.top, grouping.childrenOf, expanded);
+  return { rows, childrenOf: grouping.childrenOf };
 }
 
 /** Ids of `id`'s listed descendants (hidden when it collapses). */
