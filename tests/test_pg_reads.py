@@ -1,7 +1,7 @@
 """The PostgreSQL reader's session (pg_reads.py): a repeated search runs as a prepared
 statement and answers exactly as the first, unprepared one did; a pooled connection the server
 dropped while idle is replaced, not handed to the caller; a failed read leaves the connection
-usable; both ways of reading a page's params, metrics and tags agree."""
+usable; prepared statements can be turned off."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from notebook_tracker import env, fluent
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
-from notebook_tracker.store import forget_stores, pg_reads, sql_run_columns
+from notebook_tracker.store import forget_stores, pg_reads
 from notebook_tracker.store.sql_search import build_run_search
 
 pytestmark = pytest.mark.postgres
@@ -132,27 +132,6 @@ def test_a_select_postgres_cannot_prepare_still_answers(client: TrackingClient):
         for _ in range(pg_reads.PREPARE_AT + 1):
             assert conn.execute(sql, {"a": "x"}).scalar() == "unknown"
     assert "SELECT pg_typeof(%(a)s)::text" in pg_reads._unpreparable
-
-
-def test_page_probes_and_whole_store_join_read_the_same_columns(
-    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
-):
-    exp = _seed(client)
-    probes, _ = client.search_run_columns([exp], "", "ALL", 100, ["start_time DESC"])
-    monkeypatch.setattr(sql_run_columns, "_PG_PROBE_IDS", 0)
-    joined, _ = client.search_run_columns([exp], "", "ALL", 100, ["start_time DESC"])
-    for mine, theirs in zip(
-        (probes.params, probes.metrics, probes.tags),
-        (joined.params, joined.metrics, joined.tags),
-        strict=True,
-    ):
-        assert sorted(mine) == sorted(theirs)
-        for key, (where, values) in mine.items():
-            other = dict(
-                zip(theirs[key][0].tolist(), map(repr, theirs[key][1].tolist()), strict=True)
-            )
-            assert dict(zip(where.tolist(), map(repr, values.tolist()), strict=True)) == other
-    assert len(probes.metrics["acc"][0]) == 24
 
 
 def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(

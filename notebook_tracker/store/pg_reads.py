@@ -41,10 +41,6 @@ PING_AFTER_IDLE_S = 10.0
 MAX_PREPARED = 64
 PREPARE_AT = 2
 
-# A SELECT beginning with this runs unprepared: one whose best plan depends on a bound value
-# that a generic plan cannot see (an id array's length).
-UNPREPARED = "/* unprepared */ "
-
 _PLACEHOLDER = re.compile(r"(?<!%)%\((\w+)\)s")
 _STATE = "notebook_tracker.prepared"
 _IDLE_SINCE = "notebook_tracker.idle_since"
@@ -184,4 +180,4 @@ def create_reader(url: str, **pool: Any) -> Engine:
     return engine
 
 
-__all__ = ["MAX_PREPARED", "PING_AFTER_IDLE_S", "PREPARE_AT", "UNPREPARED", "create_reader"]
+__all__ = ["MAX_PREPARED", "PING_AFTER_IDLE_S", "PREPARE_AT", "create_reader"]

@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from notebook_tracker.run_columns import KeyColumns
-from notebook_tracker.store.pg_reads import UNPREPARED
 
 _SQLITE_ARRAYS = (
     'SELECT json_group_array(e."key"), json_group_array(t."key"), json_group_array(t."value") '
@@ -58,16 +57,14 @@ def _pg_grouped(join: str) -> str:
     )
 
 
-# A page's ids: one index probe per id, whatever the table's size. A plain join let the
-# planner hash-join a 100-id page against a whole 10,000-run table (a seq scan of each of the
-# three tables); OFFSET 0 keeps it from flattening the LATERAL subquery back into that join.
-_PG_GROUPED_PROBES = _pg_grouped(
+# One index probe per id, whatever the table's size: a plain join let the planner hash-join a
+# 100-id page against the whole of each table at 10,000 runs, and scan 3M-row tables for a
+# 50,000-id page of 1M runs (2-3x slower than the probes, which walk the index in id order).
+# OFFSET 0 keeps PostgreSQL from flattening the LATERAL subquery back into that join; the
+# plan is the same for any number of ids, so the statement can run prepared (pg_reads.py).
+_PG_GROUPED = _pg_grouped(
     "CROSS JOIN LATERAL (SELECT * FROM {table} AS x WHERE x.run_uuid = e.id OFFSET 0) AS t"
 )
-# Many ids (a whole-store DataFrame): the planner weighs a hash join against the probes
-# itself; not prepared (pg_reads.py), since a generic plan would not know the array's length.
-_PG_GROUPED_MANY = UNPREPARED + _pg_grouped("JOIN {table} AS t ON t.run_uuid = e.id")
-_PG_PROBE_IDS = 5_000
 
 
 def fetch_all(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
@@ -167,8 +164,7 @@ def read_key_values(conn: Connection, ids: list[str]) -> tuple[KeyColumns, KeyCo
     ordered = [ids[i] for i in where]
     if conn.dialect.name == "postgresql":
         kinds: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
-        sql = _PG_GROUPED_PROBES if len(ordered) <= _PG_PROBE_IDS else _PG_GROUPED_MANY
-        for kind, key, indexes, texts, numbers in _driver_rows(conn, sql, {"ids": ordered}):
+        for kind, key, indexes, texts, numbers in _driver_rows(conn, _PG_GROUPED, {"ids": ordered}):
             kinds[kind].append((key, indexes, texts if numbers is None else numbers))
         return (
             _columns(kinds[0], where, numeric=False),
