@@ -18,7 +18,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from notebook_tracker.clock import now_ms
@@ -40,7 +39,7 @@ from notebook_tracker.store.new_runs import new_run
 T = TypeVar("T")
 Row = tuple[str, str, float, int, int]
 
-_VERSIONS_DIR = Path(__file__).with_name("migrations") / "versions"
+_VERSIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations", "versions")
 
 OPEN_AFTER_S = 0.5
 _inherited: list[sqlite3.Connection] = []
@@ -49,7 +48,8 @@ _inherited: list[sqlite3.Connection] = []
 def head_revision() -> str:
     """The newest migration this code ships: a store at it needs no migration. Read from the
     migration files, so it moves with them (a test checks it equals schema.HEAD_REVISION)."""
-    names = [p.stem for p in _VERSIONS_DIR.glob("[0-9]*.py")]
+    # A listing, not Path.glob, whose pattern would compile a regex on a first point's path.
+    names = [n[:-3] for n in os.listdir(_VERSIONS_DIR) if n[:1].isdigit() and n.endswith(".py")]
     return max(names) if names else ""
 
 
