@@ -79,9 +79,11 @@ class FirstWriteStore:
         self._loading = False
 
     def start_opening(self) -> None:
-        """Open the full store in the background soon: after the first points are written, or
-        OPEN_AFTER_S from now. Not at once: the import would take the GIL from the first run's
-        own work (on two cores, start_run took 300 ms beside it instead of 20)."""
+        """Open the full store in the background OPEN_AFTER_S from now. Not at once: the import
+        would take the GIL from the first run's own work (on two cores, start_run took 300 ms
+        beside it instead of 20). Nor as soon as the first points are written: a short script
+        would then exit with SQLAlchemy half imported, and tearing that down took longer than
+        the script's own work (~170 ms more wall on the loaded 2-core machine)."""
         timer = threading.Timer(OPEN_AFTER_S, self._open_now)
         timer.daemon = True
         timer.start()
@@ -267,10 +269,7 @@ class FirstWriteStore:
         def write(conn: sqlite3.Connection) -> bool | None:
             return sql_rows.insert_points(conn, chunks, latest) or None
 
-        written = bool(self._fast(write))
-        if written:
-            self._open_now()
-        return written
+        return bool(self._fast(write))
 
     def log_batch(
         self,
