@@ -100,7 +100,7 @@ class _Value:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
@@ -110,7 +110,7 @@ class _Value:
 class _FrozenValue(_Value):
     """A `_Value` that cannot change after `__init__`, hashable by its fields."""
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]
         return hash(self._values())
 
     def __setattr__(self, name: str, value: Any) -> None:
