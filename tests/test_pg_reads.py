@@ -113,6 +113,8 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_before_a_read(
         cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
     admin.close()
     monkeypatch.setattr(pg_reads, "PING_AFTER_IDLE_S", 0.0)
+    with client.store.reader.connect() as conn:  # the same pooled connection, now dead
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
     assert len(_search(client, exp)[0]) == 2
 
 
@@ -123,6 +125,15 @@ def test_a_failed_read_leaves_the_reader_usable(client: TrackingClient):
             conn.execute(text("SELECT 1 / (SELECT count(*) - count(*) FROM runs)"))
     # Autocommit: no transaction left aborted for the next checkout of that connection.
     assert len(_search(client, exp)[0]) == 2
+
+
+def test_reads_open_no_transaction(client: TrackingClient):
+    # psycopg2 would send BEGIN before the first SELECT (and the pool a ROLLBACK at the end):
+    # two round trips per read that a read does not need. In autocommit each statement is its
+    # own transaction, so its start is that statement's start.
+    with client.store.reader.connect() as conn:
+        conn.execute(text("SELECT pg_sleep(0.02)"))
+        assert conn.execute(text("SELECT now() = statement_timestamp()")).scalar() is True
 
 
 def test_a_select_postgres_cannot_prepare_still_answers(client: TrackingClient):
