@@ -6,8 +6,9 @@ number of runs: notebook-tracker against MLflow (if installed) on SQLite and Pos
 
 Databases are built fast, straight into each tool's tables: our schema from our store, MLflow's
 from MLflow's own SqlAlchemyStore on an empty database, then the runs bulk-inserted (executemany
-on SQLite, COPY on PostgreSQL). Each run: 3 params, 3 latest metrics, 4 tags; two experiments;
-plus one run with a 100,000-point history per database. Built databases are cached under
+on SQLite, COPY on PostgreSQL with the secondary indexes built after). Each run: 3 params,
+3 latest metrics, 4 tags; two experiments; plus one run with a 100,000-point history per
+database. Built databases are cached under
 /tmp/ntbench/scale keyed by size (a 1M build takes minutes), so reruns only measure.
 Without --postgres-uri, a PostgreSQL server is started from /usr/lib/postgresql/*/bin on a free
 port with its data under /tmp/ntbench/scale/pgdata (kept, for the cache), and stopped at the end.
