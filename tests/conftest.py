@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port, require_service, wait_until
+from helpers import free_port, fresh_postgres_database, require_service, wait_until
 
 from notebook_tracker import env
 
@@ -100,22 +100,8 @@ def _postgres_server_uri() -> str:
 @pytest.fixture
 def postgres_uri(_postgres_server_uri: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test only, dropped afterwards."""
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    name = f"nbt_test_{uuid.uuid4().hex[:16]}"
-    admin = psycopg2.connect(_postgres_server_uri, connect_timeout=5)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        url = make_url(_postgres_server_uri).set(database=name)
-        yield url.render_as_string(hide_password=False)
-        with admin.cursor() as cur:
-            # FORCE ends connections a test left open (a pooled engine, say).
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
+    with fresh_postgres_database(_postgres_server_uri) as uri:
+        yield uri
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -5,11 +5,17 @@ Import them as ``from helpers import free_port`` (pytest puts ``tests/`` on ``sy
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
-from typing import NoReturn
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -83,3 +89,39 @@ def execute_in_kernel(nb: object, folder: object, uri: str, timeout: int = 300) 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextmanager
+def fresh_postgres_database(server_uri: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server at ``server_uri``, dropped on exit."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    name = f"nbt_test_{uuid.uuid4().hex[:16]}"
+    admin = psycopg2.connect(server_uri, connect_timeout=5)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield make_url(server_uri).set(database=name).render_as_string(hide_password=False)
+        with admin.cursor() as cur:
+            # FORCE ends connections a test left open (a pooled engine, say).
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def run_fresh_python(code: str, *args: str) -> Any:
+    """Run ``code`` in a new interpreter that sees this checkout and none of the
+    NOTEBOOK_TRACKER_ settings of the test process; returns the JSON it printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEBOOK_TRACKER_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    ).stdout
+    return json.loads(out)

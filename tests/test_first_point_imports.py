@@ -5,14 +5,10 @@ asks for them."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from helpers import run_fresh_python
 
 from notebook_tracker.store.sql import SqlStore
 
@@ -63,17 +59,7 @@ def existing_store(tracking_uri: str) -> str:
 def test_a_first_point_from_a_fresh_process_imports_none_of_the_deferred_modules(
     existing_store: str,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEBOOK_TRACKER_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    out = subprocess.run(
-        [sys.executable, "-c", FIRST_POINT, existing_store, ",".join(DEFERRED)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=120,
-    ).stdout
-    result = json.loads(out)
+    result = run_fresh_python(FIRST_POINT, existing_store, ",".join(DEFERRED))
     assert result["loaded"] == []
     store = SqlStore(existing_store)
     run = store.get_run(result["run_id"])

@@ -10,12 +10,11 @@ import os
 import signal
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import wait_until
+from helpers import fresh_postgres_database, wait_until
 from standalone_server import ServerProcess, running_server
 
 from notebook_tracker.store.sql import SqlStore
@@ -26,20 +25,8 @@ API = "/api/2.0/mlflow"
 @pytest.fixture(scope="module")
 def _module_postgres(_postgres_server_uri: str) -> Iterator[str]:
     """A PostgreSQL database of this module's own, dropped afterwards."""
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    name = f"nbt_test_{uuid.uuid4().hex[:16]}"
-    admin = psycopg2.connect(_postgres_server_uri, connect_timeout=5)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(_postgres_server_uri).set(database=name).render_as_string(False)
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
+    with fresh_postgres_database(_postgres_server_uri) as uri:
+        yield uri
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -4,15 +4,12 @@ writes, and must hand anything it cannot do to that store."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from helpers import run_fresh_python
 
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag
 from notebook_tracker.errors import InvalidParameter, NotFound, StoreUnavailable
@@ -221,17 +218,7 @@ FRESH_PROCESS = textwrap.dedent(
 
 
 def test_a_fresh_process_makes_its_first_point_durable_without_sqlalchemy(uri: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEBOOK_TRACKER_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    out = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS, uri],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=120,
-    ).stdout
-    result = json.loads(out)
+    result = run_fresh_python(FRESH_PROCESS, uri)
     assert result["sqlalchemy_before_first_point"] is False
     # The row as the child left it, read before any store opens: a store's first read starts
     # the background pass that marks the run of this now-exited process KILLED.
