@@ -297,7 +297,7 @@ class Postgres:
             "-D",
             str(self.data),
             "-l",
-            str(ROOT / "pg.log"),
+            str(self.sock / "pg.log"),  # a directory the server's own user may write in
             "-w",
             "-t",
             "120",
