@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from notebook_tracker import fluent, metric_buffer
+from notebook_tracker import metric_buffer
 from notebook_tracker.entities import MetricHistory, Run, ViewType
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_THRESHOLD
@@ -102,3 +102,8 @@ def search_runs(
 
 def _page_size(wanted: int, have: int) -> int:
     return min(SEARCH_MAX_RESULTS_THRESHOLD, wanted - have)
+
+
+# Last: `fluent` imports this module and takes its functions as it loads, so a program that
+# imports this module first must have them defined before `fluent` loads.
+from notebook_tracker import fluent  # noqa: E402

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from notebook_tracker import fluent, validation
+from notebook_tracker import validation
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Param, RunTag
 
@@ -98,3 +98,8 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
     run = fluent.run_for_logging()
     base = run.info.artifact_uri
     return f"{base}/{artifact_path.lstrip('/')}" if artifact_path else base
+
+
+# Last: `fluent` imports this module and takes its functions as it loads, so a program that
+# imports this module first must have them defined before `fluent` loads.
+from notebook_tracker import fluent  # noqa: E402
