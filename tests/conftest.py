@@ -14,11 +14,15 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers import free_port, fresh_postgres_database, require_service, wait_until
 
 from notebook_tracker import env
+
+if TYPE_CHECKING:
+    from notebook_tracker.client import TrackingClient
 
 pytest_plugins = ["pytester", "require_all", "pytest_jupyter.jupyter_server"]
 
@@ -110,6 +114,26 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tracker.db'}"
     return request.getfixturevalue("postgres_uri")
+
+
+@pytest.fixture
+def client(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TrackingClient]:
+    """A client of `store_uri` (each backend in turn; a module may override `store_uri`), set
+    as the fluent API's store too; artifacts in ``tmp_path/artifacts``, no experiment or run
+    from the environment, the fluent state and the cached stores reset after."""
+    from notebook_tracker.client import TrackingClient
+    from notebook_tracker.store import forget_stores
+
+    monkeypatch.setenv(env.TRACKING_URI, store_uri)
+    monkeypatch.setenv(env.ARTIFACT_ROOT, str(tmp_path / "artifacts"))
+    for name in (env.EXPERIMENT_NAME, env.EXPERIMENT_ID, env.RUN_ID):
+        monkeypatch.delenv(name, raising=False)
+    _reset_fluent_state()
+    yield TrackingClient(store_uri)
+    _reset_fluent_state()
+    forget_stores()
 
 
 # --- S3 (moto's standalone server) -------------------------------------------------------

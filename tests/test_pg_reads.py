@@ -6,14 +6,13 @@ usable; prepared statements can be turned off."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
 from sqlalchemy import text
 
-from notebook_tracker import env, fluent
+from notebook_tracker import env
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
@@ -24,15 +23,9 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def client(
-    postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TrackingClient]:
-    monkeypatch.setenv(env.TRACKING_URI, postgres_uri)
-    monkeypatch.setenv(env.ARTIFACT_ROOT, str(tmp_path / "artifacts"))
-    fluent._reset_for_tests()
-    yield TrackingClient(postgres_uri)
-    fluent._reset_for_tests()
-    forget_stores()
+def store_uri(postgres_uri: str) -> str:
+    """PostgreSQL only: `client` (tests/conftest.py) is a client of it."""
+    return postgres_uri
 
 
 def _seed(client: TrackingClient, n: int = 30) -> str:

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
-import pytest
 from sqlalchemy import Engine, inspect
 
-from notebook_tracker import env, fluent
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.frames import columns_to_frame, runs_to_frame
@@ -29,18 +25,6 @@ COVERING = {
 AWKWARD_FLOATS = [1 / 3, 0.1 + 0.2, 5e-324, 1.7976931348623157e308, math.inf, -math.inf]
 # Longer than a PostgreSQL B-tree entry may be (~2.7 kB) even compressed.
 LONG_VALUE = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(90))
-
-
-@pytest.fixture
-def client(
-    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TrackingClient]:
-    monkeypatch.setenv(env.TRACKING_URI, store_uri)
-    monkeypatch.setenv(env.ARTIFACT_ROOT, str(tmp_path / "artifacts"))
-    fluent._reset_for_tests()
-    yield TrackingClient(store_uri)
-    fluent._reset_for_tests()
-    forget_stores()
 
 
 def _seed(client: TrackingClient, n: int = 60) -> list[str]:

@@ -7,15 +7,12 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import update
 
 import notebook_tracker as nt
-from notebook_tracker import env, fluent
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import InvalidParameter
@@ -34,19 +31,6 @@ ORDERS = [
     ["start_time ASC"],
     ["run_id DESC"],
 ]
-
-
-@pytest.fixture
-def client(
-    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TrackingClient]:
-    monkeypatch.setenv(env.TRACKING_URI, store_uri)
-    monkeypatch.setenv(env.ARTIFACT_ROOT, str(tmp_path / "artifacts"))
-    for name in (env.EXPERIMENT_NAME, env.EXPERIMENT_ID, env.RUN_ID):
-        monkeypatch.delenv(name, raising=False)
-    fluent._reset_for_tests()
-    yield TrackingClient(store_uri)
-    fluent._reset_for_tests()
 
 
 def seed(client: TrackingClient, n: int = 40) -> list[str]:
