@@ -104,10 +104,10 @@ def test_a_big_batch_goes_in_requests_of_at_most_1000_metrics(remote):
     sent: list[dict] = []
     real_call = store.http.call
 
-    def spy(method, path, params=None, body=None):
+    def spy(method, path, params=None, body=None, **options):
         if path.endswith("runs/log-batch"):
             sent.append(body)
-        return real_call(method, path, params=params, body=body)
+        return real_call(method, path, params=params, body=body, **options)
 
     store.http.call = spy
     metrics = [Metric("m", float(i), 1000 + i, i) for i in range(2500)]

@@ -200,7 +200,7 @@ class RestStore(TrackingStore):
             and len(points) + len(params) + len(tags) <= MAX_METRICS_PER_BATCH
         ):
             body = {"run_id": run_id, "metrics": points, "params": wire.key_value_list(params)}
-            self._call("POST", "runs/log-batch", {**body, "tags": wire.key_value_list(tags)})
+            self._write_points({**body, "tags": wire.key_value_list(tags)}, bool(points))
             return
         # Params and tags first, whole, so metrics never land on a run missing its params.
         while params or tags:
@@ -213,7 +213,12 @@ class RestStore(TrackingStore):
             self._call("POST", "runs/log-batch", body)
         for start in range(0, len(points), MAX_METRICS_PER_BATCH):
             body = {"run_id": run_id, "metrics": points[start : start + MAX_METRICS_PER_BATCH]}
-            self._call("POST", "runs/log-batch", body)
+            self._write_points(body, True)
+
+    def _write_points(self, body: dict[str, Any], has_points: bool) -> None:
+        # Points are not idempotent (a second copy is a second point): a request the server
+        # may have applied without answering is reported, not re-sent. Params and tags are.
+        self.http.call("POST", API + "runs/log-batch", body=body, resend_unanswered=not has_points)
 
     def log_metric_rows(self, rows: Iterable[tuple[str, str, float, int, int]]) -> None:
         by_run: dict[str, list[Metric]] = {}

@@ -24,13 +24,14 @@ from notebook_tracker.errors import (
     from_reply,
 )
 from notebook_tracker.redaction import check_token
-from notebook_tracker.store.rest_connections import Connections
+from notebook_tracker.store.rest_connections import Connections, ReplyLost
 from notebook_tracker.store.rest_connections import usable as connections_usable
 
 DEFAULT_RETRIES = 5
 DEFAULT_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 8.0
 DEFAULT_TIMEOUT_S = 120.0
+_JSON_HEADERS = {"Content-Type": "application/json"}
 # Statuses worth retrying: the server is restarting, overloaded or briefly failing.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -121,11 +122,21 @@ class Transport:
         path: str,
         params: dict[str, Any] | None = None,
         body: Any = None,
+        resend_unanswered: bool = True,
     ) -> Any:
-        """A JSON request; the decoded JSON answer, or a TrackerError naming what went wrong."""
+        """A JSON request; the decoded JSON answer, or a TrackerError naming what went wrong.
+        `resend_unanswered=False` for a request that must not be applied twice (see
+        `request`)."""
         data = json.dumps(body, allow_nan=False).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        response = self.request(method, path, params=params, data=data, headers=headers)
+        headers = _JSON_HEADERS if data is not None else {}
+        response = self.request(
+            method,
+            path,
+            params=params,
+            data=data,
+            headers=headers,
+            resend_unanswered=resend_unanswered,
+        )
         try:
             return response.json()
         except ValueError:
@@ -142,8 +153,15 @@ class Transport:
         data: bytes | BinaryIO | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
+        resend_unanswered: bool = True,
     ) -> Response:
-        """Send with retries on connection errors and retryable statuses; raise on 4xx/5xx."""
+        """Send with retries on connection errors and retryable statuses; raise on 4xx/5xx.
+
+        A request the server received but never answered (it was restarted, or its worker
+        killed, while handling it) may have been applied: with `resend_unanswered=False` it
+        is not sent again but refused with an error saying so (a metric point sent twice
+        would be stored twice). Requests that never left, or that were refused, are retried
+        either way."""
         url = self.url(path, params)
         all_headers = dict(headers or {})
         if self.token:
@@ -156,8 +174,15 @@ class Transport:
             if rewind is not None:
                 data.seek(rewind)  # type: ignore[union-attr]
             try:
-                response = self._send(method, url, data, all_headers, stream)
+                response = self._send(method, url, data, all_headers, stream, resend_unanswered)
             except OSError as exc:
+                if isinstance(exc, ReplyLost) and not resend_unanswered:
+                    raise ServerUnreachable(
+                        f"The tracking server at {self.base_url} received {method} {path} but "
+                        f"did not answer ({exc}): it may have been applied or not, so it was "
+                        "not sent again (a second copy would be stored twice). Check the "
+                        "server (was it restarted?) and the run's data before re-sending."
+                    ) from None
                 if attempt >= self.max_retries:
                     raise ServerUnreachable(
                         f"Cannot reach the tracking server at {self.base_url}: {_reason(exc)}. "
@@ -222,10 +247,18 @@ class Transport:
         )
 
     def _send(
-        self, method: str, url: str, data: Any, headers: dict[str, str], stream: bool
+        self,
+        method: str,
+        url: str,
+        data: Any,
+        headers: dict[str, str],
+        stream: bool,
+        resend_unanswered: bool = True,
     ) -> Response:
         if self._direct is not None and not stream and (data is None or isinstance(data, bytes)):
-            status, reply_headers, body = self._direct.send(method, url, data, headers)
+            status, reply_headers, body = self._direct.send(
+                method, url, data, headers, resend_unanswered
+            )
             return Response(status, reply_headers, None, body)
         if self._use_requests:
             return self._send_requests(method, url, data, headers, stream)
