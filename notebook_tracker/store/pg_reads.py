@@ -159,7 +159,7 @@ def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         return
     try:
         with dbapi_conn.cursor() as cursor:
-            cursor.execute("SELECT 1")
+            cursor.execute("SET extra_float_digits = 3")
     except Exception as error:  # noqa: BLE001 - a dead connection: the pool opens a new one
         raise sa_exc.DisconnectionError(str(error)) from error
 
@@ -169,9 +169,17 @@ def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
 
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Shortest-exact float8 text (PostgreSQL 12+) whatever the server's default: the reads
+    # that bring values as text (JSON, arrays) must round-trip every double (pg_page.py).
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute("SET extra_float_digits = 3")
+
+
 def create_reader(url: str, **pool: Any) -> Engine:
     """The PostgreSQL reader engine: autocommit, idle pings, prepared SELECTs."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT", **pool)
+    event.listen(engine, "connect", _on_connect)
     event.listen(engine, "checkout", _on_checkout)
     event.listen(engine, "checkin", _on_checkin)
     # psycopg 3 prepares by itself (its prepare_threshold).
