@@ -14,6 +14,7 @@ from helpers import run_fresh_python
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag
 from notebook_tracker.errors import InvalidParameter, NotFound, StoreUnavailable
 from notebook_tracker.store import factory, schema, sqlite_rows
+from notebook_tracker.store.metric_staging import STAGED_COLUMNS
 from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.store.sqlite_first_write import FirstWriteStore, head_revision
 
@@ -78,7 +79,8 @@ def test_fast_path_columns_match_the_schema_tables() -> None:
     assert sqlite_rows.RUN_COLUMNS == tuple(c.name for c in schema.runs.columns)
     assert sqlite_rows.TAG_COLUMNS == tuple(c.name for c in schema.tags.columns)
     assert sqlite_rows.PARAM_COLUMNS == tuple(c.name for c in schema.params.columns)
-    chunk_columns = tuple(c.name for c in schema.metric_chunks.columns if c.name != "chunk_id")
+    staged = ("chunk_id", *STAGED_COLUMNS)  # a staged row's own columns are not the fast path's
+    chunk_columns = tuple(c.name for c in schema.metric_chunks.columns if c.name not in staged)
     assert sqlite_rows.CHUNK_COLUMNS == chunk_columns
     assert sqlite_rows.LATEST_COLUMNS == tuple(c.name for c in schema.latest_metrics.columns)
     assert sqlite_rows.EXPERIMENT_COLUMNS == tuple(c.name for c in schema.experiments.columns)

@@ -18,12 +18,17 @@ Both run inside the caller's write transaction. SQLite serializes writers (BEGIN
 PostgreSQL a transaction-level advisory lock per (run, key) serializes compactors, and chunks
 are deleted by id, never by range, so a chunk a concurrent writer commits meanwhile is never
 touched. A reader's single SELECT sees either the chunks before or the merged one after.
+
+A run's staged rows (metric_staging.py: many keys' points in one row) are merged into per-key
+chunks before any of its keys is compacted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from notebook_tracker.store.metric_staging import unstage
 
 FANOUT = 16
 # Chunks at or above the top tier bound are never merged again while writing.
@@ -86,6 +91,8 @@ def full_groups(counts: Sequence[int]) -> list[tuple[int, int]]:
 
 def compact_key(execute: Execute, dialect: str, run_id: str, key: str, full: bool = False) -> int:
     """Merge small chunks of (run_id, key) in the caller's write transaction; chunks removed."""
+    # A merge moves points across whatever lies between its chunks: no staged row may.
+    unstage(execute, dialect, run_id)
     if dialect == "postgresql":
         execute(_PG_LOCK, {"name": f"notebook-tracker metric {run_id} {key}"})
     found = execute(_COUNTS, {"run_id": run_id, "key": key})

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0006_covering_key_values"
+HEAD_REVISION = "0007_staged_metric_points"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -29,6 +29,7 @@ KNOWN_REVISIONS = (
     "0004_model_registry",
     "0005_runs_start_time",
     "0006_covering_key_values",
+    "0007_staged_metric_points",
 )
 
 metadata = MetaData()
@@ -126,6 +127,9 @@ metric_chunks = Table(
     Column("steps", LargeBinary, nullable=False),
     Column("timestamps", LargeBinary, nullable=False),
     Column("values", LargeBinary, nullable=False),
+    # Only in a staged row (key ''): many keys' points in one row, see metric_staging.py.
+    Column("staged_keys", Text, nullable=True),
+    Column("key_index", LargeBinary, nullable=True),
     Index("ix_metric_chunks_run_key", "run_uuid", "key", "chunk_id"),
 )
 

@@ -14,13 +14,15 @@ store's `log_batch`, whose error says what is wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from notebook_tracker.store import rules, sqlite_busy, sqlite_rows
+from notebook_tracker.store import db_errors, rules, sqlite_busy, sqlite_rows
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_points
 from notebook_tracker.store.metric_compaction import DueKeys
+from notebook_tracker.store.metric_staging import INSERT_STAGED, split_rows
 from notebook_tracker.store.sql_metric_write import compact_due
 from notebook_tracker.wire.batch import Column
 
@@ -65,6 +67,13 @@ def _chunk(run_id: str, column: Column) -> dict[str, Any]:
     }
 
 
+def _staged_sql(dialect: str) -> str:
+    return _PG_INSERT_STAGED if dialect == "postgresql" else INSERT_STAGED
+
+
+_PG_INSERT_STAGED = re.sub(r":(\w+)", r"%(\1)s", INSERT_STAGED)
+
+
 def _params_tags(
     raw: sqlite3.Connection, run_id: str, params: dict[str, str], tags: dict[str, str]
 ) -> bool:
@@ -92,6 +101,7 @@ class IngestMixin:
 
         def _require_run(self, conn: Connection, run_id: str, for_logging: bool = False) -> Any: ...
         def log_metric_rows(self, rows: Iterable[Row]) -> None: ...
+        def _insert_metrics(self, conn: Connection, rows: Sequence[Row]) -> None: ...
         def log_batch(
             self,
             run_id: str,
@@ -126,13 +136,33 @@ class IngestMixin:
         that transaction is written and the run's error is raised. Keys are stored as given:
         the server's readers validated them (runs.py's JSON reader, `wire.batch.decode`)."""
         if rows:
-            self.log_metric_rows(rows)
+            self._log_staged(rows)
         if not columns:
             return
         with self.writer.begin() as conn:
             for run_id in sorted({run_id for run_id, _ in columns}):
                 self._require_run(conn, run_id, for_logging=True)
             self._insert_columns(conn, columns)
+
+    def _log_staged(self, rows: Sequence[Row]) -> None:
+        """`rows` in one transaction, each run's points of many keys as one staged row."""
+        fast = self._sqlite_metrics
+        if fast is not None and fast.write(rows, stage=True):
+            return
+        # Not SQLite, or not written: a run is missing or deleted, and the check says which.
+        try:
+            staged, staged_points, direct = split_rows(rows)
+        except OverflowError as error:  # a step or timestamp beyond 64 bits
+            raise (db_errors.for_exception(None, error, self.writer.url) or error) from None
+        with self.writer.begin() as conn:
+            for run_id in sorted({r[0] for r in rows}):
+                self._require_run(conn, run_id, for_logging=True)
+            if direct:
+                self._insert_metrics(conn, direct)
+            if staged:
+                conn.exec_driver_sql(_staged_sql(conn.dialect.name), staged)
+                conn.execute(q.upsert_latest(conn.dialect.name), latest_points(staged_points))
+                compact_due(conn, self._compaction_due, (), [s["run_uuid"] for s in staged])
 
     def _insert_columns(self, conn: Connection, columns: Sequence[tuple[str, Column]]) -> None:
         conn.execute(q.INSERT_CHUNKS, [_chunk(run_id, c) for run_id, c in columns])

@@ -32,6 +32,7 @@ from notebook_tracker.store.metric_compaction import (
     compact_key,
     full_groups,
 )
+from notebook_tracker.store.metric_staging import INSERT_STAGED, STAGED_RUNS, split_rows, unstage
 
 _log = logging.getLogger(__name__)
 
@@ -68,14 +69,16 @@ class SqliteMetricWriter:
         self._raw: sqlite3.Connection | None = None
         self._forks = -1
 
-    def write(self, rows: Sequence[Row]) -> bool:
-        """Write `rows`; False (and nothing written) if one of their runs is not active."""
+    def write(self, rows: Sequence[Row], stage: bool = False) -> bool:
+        """Write `rows`; False (and nothing written) if one of their runs is not active. With
+        `stage`, a run's points of many keys go in one staged row (metric_staging.py)."""
         try:
-            chunks = pack_rows(rows)
+            staged, _, direct = split_rows(rows) if stage else ([], [], rows)
+            chunks = pack_rows(direct) if direct else []
             latest = latest_points(rows)
         except OverflowError as error:  # a step or timestamp beyond 64 bits
             raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
-        return self.transaction(lambda raw: self._write(raw, chunks, latest))
+        return self.transaction(lambda raw: self._write(raw, chunks, latest, staged))
 
     def transaction(self, write: Callable[[sqlite3.Connection], bool]) -> bool:
         """Run `write` on the kept connection (it begins and commits, or rolls back and
@@ -107,19 +110,25 @@ class SqliteMetricWriter:
         return raw
 
     def _write(
-        self, raw: sqlite3.Connection, chunks: list[dict[str, Any]], latest: list[dict[str, Any]]
+        self,
+        raw: sqlite3.Connection,
+        chunks: list[dict[str, Any]],
+        latest: list[dict[str, Any]],
+        staged: list[dict[str, Any]],
     ) -> bool:
         # A SQLITE_BUSY returned at once (WAL recovery, a checkpoint restarting it) is retried,
         # as the engine's own BEGIN is.
         sqlite_busy.retrying(lambda: raw.execute("BEGIN IMMEDIATE"))
         try:
-            if len(chunks) == 1:  # a synchronous point: execute costs less than executemany
+            if len(chunks) == 1 and not staged:  # a synchronous point: execute < executemany
                 inserted = raw.execute(_INSERT_IF_ACTIVE, chunks[0]).rowcount == 1
             else:  # a batch: each run checked once in this transaction, not once per chunk
-                runs = {c["run_uuid"] for c in chunks}
+                runs = {c["run_uuid"] for c in chunks} | {s["run_uuid"] for s in staged}
                 inserted = all(sqlite_rows.run_is_active(raw, run_id) for run_id in runs)
-                if inserted:
+                if inserted and chunks:
                     raw.executemany(sqlite_rows.INSERT_CHUNK, chunks)
+                if inserted and staged:
+                    raw.executemany(INSERT_STAGED, staged)
             if not inserted:
                 raw.execute("ROLLBACK")
                 return False
@@ -127,11 +136,12 @@ class SqliteMetricWriter:
                 raw.execute(_UPSERT_LATEST, latest[0])
             else:
                 raw.executemany(_UPSERT_LATEST, latest)
-            due = self.due.due([(c["run_uuid"], c["key"]) for c in chunks])
-            if due:
-                execute = _sqlite_execute(raw)
-                for run_id, key in due:
-                    compact_key(execute, "sqlite", run_id, key)
+            execute = _sqlite_execute(raw)
+            keys = [(c["run_uuid"], c["key"]) for c in chunks]
+            for run_id in STAGED_RUNS.due([s["run_uuid"] for s in staged]):
+                keys.extend((run_id, key) for key in unstage(execute, "sqlite", run_id))
+            for run_id, key in self.due.due(keys) if keys else ():
+                compact_key(execute, "sqlite", run_id, key)
             raw.execute("COMMIT")
             return True
         except BaseException:
@@ -167,8 +177,14 @@ def sa_execute(conn: Connection) -> Execute:
     return execute
 
 
-def compact_due(conn: Connection, due: DueKeys, keys: Sequence[tuple[str, str]]) -> None:
-    """Count a write of each (run, key) and tail-compact those due, in `conn`'s transaction."""
+def compact_due(
+    conn: Connection, due: DueKeys, keys: Sequence[tuple[str, str]], staged: Sequence[str] = ()
+) -> None:
+    """Count a write of each (run, key) and a staged row of each run in `staged`; merge the
+    staged rows of runs due and tail-compact the keys due, in `conn`'s transaction."""
+    keys = list(keys)
+    for run_id in STAGED_RUNS.due(staged) if staged else ():
+        keys.extend((run_id, key) for key in unstage(sa_execute(conn), conn.dialect.name, run_id))
     now = due.due(keys)
     if now:
         execute = sa_execute(conn)

@@ -15,6 +15,7 @@ from notebook_tracker.run_columns import RunColumns
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from notebook_tracker.store.metric_chunks import unpack_history
 from notebook_tracker.store.metric_compaction import READ_COMPACT_CHUNKS
+from notebook_tracker.store.metric_staging import STAGED_KEY, history_parts
 from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
 from notebook_tracker.store.pg_page import MERGED_MAX_ROWS, PageWithValues
 from notebook_tracker.store.run_pages import page_rows
@@ -52,15 +53,25 @@ class RunReadsMixin:
     ) -> MetricHistory:
         with self.reader.connect() as conn:
             self._require_run(conn, run_id)
-            chunks = conn.execute(
+            # The key's chunks and its run's staged rows, in write order (metric_staging.py).
+            found = conn.execute(
                 select(
+                    metric_chunks_t.c.key,
                     metric_chunks_t.c.steps,
                     metric_chunks_t.c.timestamps,
                     metric_chunks_t.c["values"],
+                    metric_chunks_t.c.staged_keys,
+                    metric_chunks_t.c.key_index,
                 )
-                .where(and_(metric_chunks_t.c.run_uuid == run_id, metric_chunks_t.c.key == key))
+                .where(
+                    and_(
+                        metric_chunks_t.c.run_uuid == run_id,
+                        metric_chunks_t.c.key.in_((key, STAGED_KEY)),
+                    )
+                )
                 .order_by(metric_chunks_t.c.chunk_id)
             ).all()
+        chunks = history_parts(key, found)
         history = unpack_history(key, chunks)
         if len(chunks) > READ_COMPACT_CHUNKS:  # written before compaction, or by many processes
             compact_after_read(self.writer, run_id, key, [len(c[0]) // 8 for c in chunks])

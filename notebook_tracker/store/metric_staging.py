@@ -1,0 +1,210 @@
+"""Staged points: a request's points of many keys in one `metric_chunks` row.
+
+A JSON log-batch of 100 metrics at one step would otherwise write 100 one-point chunk rows, and
+compaction would later rewrite every one of them. Instead a server's group write stores each
+run's points as one *staged* row: key `STAGED_KEY` (no metric is named so), the points'
+steps, timestamps and values in write order as any chunk holds them, `staged_keys` (the key
+names, newline-separated: a key never holds one) and `key_index` (each point's position in
+that list, little-endian int32).
+
+Readers see staged points exactly as chunks: a history read takes its key's chunks and the
+run's staged rows in one `chunk_id`-ordered query and picks its key's points out of the staged
+ones (`history_parts`), so the concatenation is in write order as before.
+
+Every STAGE_ROWS staged rows of a run (counted per process), `unstage` merges them, in the
+writer's transaction, into one chunk per key. To keep each key's points in write order, the
+key's ordinary chunks written since the first staged row are folded into that chunk too (in
+`chunk_id` order), so everything of the key before the first staged row stays before it and
+everything after it lands in one chunk after it. Compaction unstages a run before merging any of
+its keys' chunks (metric_compaction.compact_key), so a merge never reorders points across a
+staged row.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Any
+
+STAGED_KEY = ""  # never a metric's name: validation.validate_key refuses the empty string
+STAGED_COLUMNS = ("staged_keys", "key_index")
+STAGE_MIN_KEYS = 8  # fewer keys of a run in a write: ordinary chunks (one per key)
+STAGE_ROWS = 16  # staged rows of a run written by this process before they are merged
+_MAX_TRACKED_RUNS = 10_000
+_SWAP = sys.byteorder != "little"
+
+Row = tuple[str, str, float, int, int]
+# (sql with :name parameters, parameters or a list of them) -> rows (fetchall) or []
+Execute = Callable[[str, Any], Any]
+
+INSERT_STAGED = (
+    'INSERT INTO "metric_chunks" ("run_uuid", "key", "count", "min_step", "max_step", "steps", '
+    '"timestamps", "values", "staged_keys", "key_index") VALUES (:run_uuid, :key, :count, '
+    ":min_step, :max_step, :steps, :timestamps, :values, :staged_keys, :key_index)"
+)
+_FIRST_STAGED = (
+    'SELECT min("chunk_id") FROM "metric_chunks" WHERE "run_uuid" = :run_id AND "key" = \'\''
+)
+_SINCE = (
+    'SELECT "chunk_id", "key", "steps", "timestamps", "values", "staged_keys", "key_index" '
+    'FROM "metric_chunks" WHERE "run_uuid" = :run_id AND "chunk_id" >= :first ORDER BY "chunk_id"'
+)
+_DELETE = 'DELETE FROM "metric_chunks" WHERE "chunk_id" = :chunk_id'
+_INSERT_CHUNK = (
+    'INSERT INTO "metric_chunks" ("run_uuid", "key", "count", "min_step", "max_step", "steps", '
+    '"timestamps", "values") VALUES (:run_uuid, :key, :count, :min_step, :max_step, :steps, '
+    ":timestamps, :values)"
+)
+_PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"
+
+
+def _packed(typecode: str, items: Any) -> bytes:
+    packed = array(typecode, items)
+    if _SWAP:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def split_rows(rows: Sequence[Row]) -> tuple[list[dict[str, Any]], list[Row], list[Row]]:
+    """(staged rows to insert, the points they hold, the points left for ordinary chunks): a
+    run's points are staged when they span STAGE_MIN_KEYS keys or more. Raises OverflowError
+    for a step or timestamp beyond 64 bits."""
+    by_run: dict[str, list[Row]] = {}
+    for row in rows:
+        by_run.setdefault(row[0], []).append(row)
+    staged: list[dict[str, Any]] = []
+    staged_points: list[Row] = []
+    direct: list[Row] = []
+    for run_id, points in by_run.items():
+        names: dict[str, int] = {}
+        for point in points:
+            names.setdefault(point[1], len(names))
+        if len(names) < STAGE_MIN_KEYS:
+            direct.extend(points)
+            continue
+        staged.append(staged_row(run_id, points, names))
+        staged_points.extend(points)
+    return staged, staged_points, direct
+
+
+def staged_row(run_id: str, points: Sequence[Row], names: dict[str, int]) -> dict[str, Any]:
+    """The row staging `points` (all of `run_id`, in write order) whose keys are `names`."""
+    steps = [p[4] for p in points]
+    return {
+        "run_uuid": run_id,
+        "key": STAGED_KEY,
+        "count": len(points),
+        "min_step": min(steps),
+        "max_step": max(steps),
+        "steps": _packed("q", steps),
+        "timestamps": _packed("q", [p[3] for p in points]),
+        "values": _packed("d", [p[2] for p in points]),
+        "staged_keys": "\n".join(names),
+        "key_index": _packed("i", [names[p[1]] for p in points]),
+    }
+
+
+def points_of(key: str, row: Sequence[Any]) -> tuple[bytes, bytes, bytes] | None:
+    """`key`'s points (steps, timestamps, values) in a staged row (…, steps, timestamps, values,
+    staged_keys, key_index); None if it has none."""
+    import numpy as np
+
+    steps, timestamps, values, staged_keys, key_index = row[-5:]
+    names = staged_keys.split("\n")
+    if key not in names:
+        return None
+    mine = np.frombuffer(key_index, dtype="<i4") == names.index(key)
+    if mine.all():
+        return bytes(steps), bytes(timestamps), bytes(values)
+    return (
+        np.frombuffer(steps, dtype="<i8")[mine].tobytes(),
+        np.frombuffer(timestamps, dtype="<i8")[mine].tobytes(),
+        np.frombuffer(values, dtype="<f8")[mine].tobytes(),
+    )
+
+
+def history_parts(key: str, rows: Sequence[Sequence[Any]]) -> list[tuple[bytes, bytes, bytes]]:
+    """(steps, timestamps, values) parts of `key`'s history from rows (key, steps, timestamps,
+    values, staged_keys, key_index) of its chunks and its run's staged rows, in chunk_id order."""
+    parts = []
+    for row in rows:
+        if row[0] != STAGED_KEY:
+            parts.append((row[1], row[2], row[3]))
+            continue
+        found = points_of(key, row)
+        if found is not None:
+            parts.append(found)
+    return parts
+
+
+def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
+    """Merge `run_id`'s staged rows into one chunk per key (see the module's docstring), in the
+    caller's write transaction; the keys that got a new chunk (sorted), [] when none was staged."""
+    if dialect == "postgresql":
+        execute(_PG_LOCK, {"name": f"notebook-tracker staged {run_id}"})
+    first = execute(_FIRST_STAGED, {"run_id": run_id})
+    if not first or first[0][0] is None:
+        return []
+    rows = execute(_SINCE, {"run_id": run_id, "first": first[0][0]})
+    staged_names = set()
+    for row in rows:
+        if row[1] == STAGED_KEY:
+            staged_names.update(row[5].split("\n"))
+    parts: dict[str, list[tuple[bytes, bytes, bytes]]] = {k: [] for k in sorted(staged_names)}
+    gone = []
+    for row in rows:
+        if row[1] == STAGED_KEY:
+            for key in row[5].split("\n"):
+                found = points_of(key, row)
+                if found is not None:
+                    parts[key].append(found)
+        elif row[1] in parts:
+            parts[row[1]].append((bytes(row[2]), bytes(row[3]), bytes(row[4])))
+        else:
+            continue  # a key never staged keeps its chunk
+        gone.append({"chunk_id": row[0]})
+    execute(_DELETE, gone)
+    execute(_INSERT_CHUNK, [_chunk(run_id, key, p) for key, p in parts.items() if p])
+    return list(parts)
+
+
+def _chunk(run_id: str, key: str, parts: list[tuple[bytes, bytes, bytes]]) -> dict[str, Any]:
+    import numpy as np
+
+    steps = b"".join(p[0] for p in parts)
+    at = np.frombuffer(steps, dtype="<i8")
+    return {
+        "run_uuid": run_id,
+        "key": key,
+        "count": len(at),
+        "min_step": int(at.min()),
+        "max_step": int(at.max()),
+        "steps": steps,
+        "timestamps": b"".join(p[1] for p in parts),
+        "values": b"".join(p[2] for p in parts),
+    }
+
+
+class StagedRuns:
+    """Counts this process's staged rows per run: which runs are due to be unstaged."""
+
+    def __init__(self, every: int = STAGE_ROWS) -> None:
+        self.every = every
+        self.rows: dict[str, int] = {}
+
+    def due(self, run_ids: Sequence[str]) -> list[str]:
+        """Count one staged row of each run; the runs due now, sorted (a fixed lock order)."""
+        if len(self.rows) > _MAX_TRACKED_RUNS:
+            self.rows.clear()
+        due = []
+        for run_id in run_ids:
+            n = self.rows.get(run_id, 0) + 1
+            if n >= self.every:
+                n = 0
+                due.append(run_id)
+            self.rows[run_id] = n
+        return sorted(due)
+
+
+STAGED_RUNS = StagedRuns()
