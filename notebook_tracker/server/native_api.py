@@ -166,6 +166,7 @@ class RunsHandler(ApiHandler):
             "view",
             "tags",
             "count",
+            "param_order",
         }
     )
     _gone = False
@@ -201,6 +202,12 @@ class RunsHandler(ApiHandler):
                 f"Query parameter 'count' must be 'true' (also count every matching run) or "
                 f"'false', got {count!r}."
             )
+        param_order = self.str_arg("param_order", "text")
+        if param_order not in ("text", "numbers"):
+            raise BadRequest(
+                f"Query parameter 'param_order' must be 'text' (params ordered as text, as "
+                f"MLflow does) or 'numbers' (numbers by value, before text), got {param_order!r}."
+            )
         search = (filter_string, view, max_results, order_by, page_token)
         try:
             text = await self.run(
@@ -211,6 +218,7 @@ class RunsHandler(ApiHandler):
                 tags == "all",
                 lambda: self._gone,
                 count == "true",
+                param_order == "numbers",
             )
         except SearchCancelled:
             return
@@ -226,13 +234,19 @@ def _runs_page_json(
     with_tags: bool,
     cancelled: Callable[[], bool],
     with_count: bool = False,
+    number_aware: bool = False,
 ) -> str:
     ids = _experiment_scope(context, ids, search[1])
     rows: list[dict[str, Any]] = []
     token = None
     if ids and isinstance(context.store, SqlStore):
         rows, token = search_run_rows(
-            context.store, ids, *search, with_tags=with_tags, cancelled=cancelled
+            context.store,
+            ids,
+            *search,
+            with_tags=with_tags,
+            cancelled=cancelled,
+            number_aware=number_aware,
         )
     elif ids:
         page = context.client.search_runs(ids, *search)

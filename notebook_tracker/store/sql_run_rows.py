@@ -115,8 +115,12 @@ def search_run_rows(
     *,
     with_tags: bool = True,
     cancelled: Callable[[], bool] = lambda: False,
+    number_aware: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """(runs as JSON-ready dicts, next page token) of a `SqlStore`'s run search.
+
+    `number_aware`: params holding numbers order by value ("9" before "10"), as the sidebar
+    sorts a loaded list; otherwise as text, as MLflow does.
 
     Raises SearchCancelled when `cancelled()` turns true between chunks.
     """
@@ -125,12 +129,16 @@ def search_run_rows(
 
     store.maybe_reap()
     check_max_results(max_results)
-    bound = query_key("runs", run_view_type, filter_string or "", list(order_by or []))
+    parts: list[Any] = ["runs", run_view_type, filter_string or "", list(order_by or [])]
+    if number_aware:  # a token of the text order does not fit this one
+        parts.append("numbers")
+    bound = query_key(*parts)
     search = run_search(
         [str(e) for e in experiment_ids],
         ViewType.stages(run_view_type),
         filter_string,
         order_by,
+        number_aware,
     )
     found: list[dict[str, Any]] = []
     with store.reader.connect() as conn:

@@ -45,6 +45,7 @@ from notebook_tracker.store.schema import (
     tags,
 )
 from notebook_tracker.store.sql_dialect import like_to_glob, match, no_index, text_order
+from notebook_tracker.store.sql_numeric import number_aware_keys
 
 _RUN_COLUMNS = {
     "run_id": runs.c.run_uuid,
@@ -197,7 +198,7 @@ def _attribute_key(column: ColumnElement[Any], key: str, ascending: bool) -> Ord
 
 
 def _run_ordering(
-    terms: Sequence[OrderTerm],
+    terms: Sequence[OrderTerm], number_aware: bool = False
 ) -> tuple[FromClause, list[OrderKey], tuple[ColumnElement[bool], ColumnElement[Any]] | None]:
     """(FROM clause with the joins the order needs, the order's keys, ending on a unique one,
     and RunSearch.metric_first)."""
@@ -222,6 +223,13 @@ def _run_ordering(
             if not keys:
                 metric_first = (number, joined.c.value)
             keys += [OrderKey(rank, True, "rank"), OrderKey(value, term.ascending, "float")]
+        elif number_aware and term.entity == "param":
+            rank, number, text = number_aware_keys(joined.c.value, missing)
+            keys += [
+                OrderKey(rank, True, "rank"),
+                OrderKey(number, term.ascending, "float"),
+                OrderKey(text, term.ascending, "text"),
+            ]
         else:
             rank = case((missing, 1), else_=0)
             keys += [
@@ -242,9 +250,11 @@ def run_search(
     stages: Sequence[str],
     filter_string: str | None,
     order_by: Sequence[str] | None,
+    number_aware: bool = False,
 ) -> RunSearch:
     """The parts of a run search; raises FilterSyntaxError for a filter or order_by that does
-    not parse."""
+    not parse. `number_aware`: params holding numbers order by value (the sidebar's order,
+    sql_numeric.py), not as text (MLflow's)."""
     # Building the statement (aliases, joins) costs more than running it on a small page, and
     # paging or refreshing repeats the same search: the built, immutable parts are kept.
     if isinstance(order_by, str):
@@ -253,8 +263,8 @@ def run_search(
     if (filter_string is None or isinstance(filter_string, str)) and all(
         isinstance(entry, str) for entry in order_by or ()
     ):
-        return _cached_run_search(*args[:3], tuple(order_by or ()) or None)
-    return _build_run_search(*args)  # let parsing say what is wrong with it
+        return _cached_run_search(*args[:3], tuple(order_by or ()) or None, number_aware)
+    return _build_run_search(*args, number_aware)  # let parsing say what is wrong with it
 
 
 @functools.lru_cache(maxsize=256)
@@ -263,8 +273,9 @@ def _cached_run_search(
     stages: tuple[str, ...],
     filter_string: str | None,
     order_by: tuple[str, ...] | None,
+    number_aware: bool = False,
 ) -> RunSearch:
-    return _build_run_search(experiment_ids, stages, filter_string, order_by)
+    return _build_run_search(experiment_ids, stages, filter_string, order_by, number_aware)
 
 
 def _build_run_search(
@@ -272,10 +283,11 @@ def _build_run_search(
     stages: Sequence[str],
     filter_string: str | None,
     order_by: Sequence[str] | None,
+    number_aware: bool = False,
 ) -> RunSearch:
     comparisons = parse_filter(filter_string)
     terms = parse_order_by(order_by)
-    from_, keys, metric_first = _run_ordering(terms)
+    from_, keys, metric_first = _run_ordering(terms, number_aware)
     ids = _experiment_ids(experiment_ids)
     # Runs of several experiments in start-time order: SQLite would seek each experiment in its
     # index and then sort them all (~1 s for 100,000 runs) unless told to walk the start-time
