@@ -42,8 +42,9 @@ class ReplyLost(ConnectionError):
     """The request was sent (in part or whole) but no complete answer came back."""
 
 
-class BadReply(ConnectionError):
-    """The server's answer is not HTTP this client can read."""
+class BadReply(ReplyLost):
+    """The server's answer is not HTTP this client can read (the request may have been
+    applied all the same)."""
 
 
 def usable(base_url: str) -> bool:

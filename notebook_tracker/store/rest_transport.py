@@ -178,10 +178,10 @@ class Transport:
             except OSError as exc:
                 if isinstance(exc, ReplyLost) and not resend_unanswered:
                     raise ServerUnreachable(
-                        f"The tracking server at {self.base_url} received {method} {path} but "
-                        f"did not answer ({exc}): it may have been applied or not, so it was "
-                        "not sent again (a second copy would be stored twice). Check the "
-                        "server (was it restarted?) and the run's data before re-sending."
+                        f"The tracking server at {self.base_url} received {method} {path} "
+                        f"but gave no usable answer ({exc}): it may have been applied or not, "
+                        "so it was not sent again (a second copy would be stored twice). Check "
+                        "the server (was it restarted?) and the run's data before re-sending."
                     ) from None
                 if attempt >= self.max_retries:
                     raise ServerUnreachable(

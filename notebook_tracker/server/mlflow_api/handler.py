@@ -21,6 +21,7 @@ from notebook_tracker.errors import EndpointNotFound, InvalidParameter
 from notebook_tracker.server.base import JSON_TYPE, TrackerHandler
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.service import MlflowApi
+from notebook_tracker.server.mlflow_api.sync_calls import InFlight
 
 Endpoint = Callable[[MlflowApi, request.Params], dict[str, Any]]
 AsyncEndpoint = Callable[[MlflowApi, request.Params], Awaitable[dict[str, Any]]]
@@ -43,10 +44,11 @@ class MlflowEndpointHandler(TrackerHandler):
         if path_args:
             req = req.with_path_args(**{k: v for k, v in path_args.items() if v is not None})
         api: MlflowApi = self.route_options["api"]
-        if inspect.iscoroutinefunction(fn):  # a write that waits off the loop by itself
-            result = await fn(api, req)
-        else:
-            result = await self.run(fn, api, req)
+        with InFlight():  # a lone request may write on the loop (sync_calls.py)
+            if inspect.iscoroutinefunction(fn):  # a write that waits off the loop by itself
+                result = await fn(api, req)
+            else:
+                result = await self.run(fn, api, req)
         self.set_header("Content-Type", JSON_TYPE)
         self.finish(wire.dumps(result))
 

@@ -17,6 +17,12 @@ from notebook_tracker.server.ingest import group_writer
 from notebook_tracker.server.mlflow_api import request
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
+from notebook_tracker.server.mlflow_api.sync_calls import (
+    Points,
+    points_in,
+    write_if_lone,
+    write_params_tags,
+)
 from notebook_tracker.store.base import TrackingStore
 
 VIEW_TYPES = (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
@@ -126,7 +132,18 @@ def _split_model_metrics(
     return plain, of_models
 
 
-def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
+async def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
+    if not await write_if_lone(api, 1, functools.partial(_one_point, req)):
+        await api.context.run(_log_metric, api, req)
+    return {}
+
+
+def _one_point(req: Params) -> Points:
+    run_id = req.run_id()
+    return (run_id, *_split_model_metrics(run_id, [_metric(req)]))
+
+
+def _log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     metrics, model_metrics = _split_model_metrics(run_id, [_metric(req)])
     if not model_metrics and _grouped(api, run_id, metrics):
@@ -161,31 +178,17 @@ async def _write(api: MlflowApi, fn: Callable[..., object], *args: Any, **kwargs
     await writer.call_async(functools.partial(fn, *args, **kwargs))
 
 
-async def _write_params_tags(
-    api: MlflowApi, run_id: str, params: list[Param] | None = None, tags: list[RunTag] | None = None
-) -> None:
-    """A synchronous param or tag: on SQLite through the driver directly (log_params_tags)."""
-    store = await api.opened_store()
-    writer = group_writer(store)
-    if writer is None or not writer.serial:
-        await api.context.run(store.log_batch, run_id, params=params or (), tags=tags or ())
-        return
-    await writer.call_async(
-        functools.partial(writer.store.log_params_tags, run_id, params or (), tags or ())
-    )
-
-
 async def log_param(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    await _write_params_tags(api, run_id, params=[_param(req.require("key"), value or "")])
+    await write_params_tags(api, run_id, params=[_param(req.require("key"), value or "")])
     return {}
 
 
 async def set_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    await _write_params_tags(api, run_id, tags=[_tag(req.require("key"), value or "")])
+    await write_params_tags(api, run_id, tags=[_tag(req.require("key"), value or "")])
     return {}
 
 
@@ -234,14 +237,21 @@ def _read_batch(req: Params) -> _Batch:
 
 async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     if not req.raw("params") and not req.raw("tags"):  # points only: as log_metric
+        if await write_if_lone(api, points_in(req.raw("metrics")), lambda: _points(req)):
+            return {}
         return await api.context.run(_log_points, api, req)
     batch = _read_batch(req)
     if not (batch.metrics or batch.model_metrics):  # our client's log_param and set_tag
-        await _write_params_tags(api, batch.run_id, batch.params, batch.tags)
+        await write_params_tags(api, batch.run_id, batch.params, batch.tags)
         return {}
     store = await api.opened_store()
     await _write(api, _store_batch, store, batch)
     return {}
+
+
+def _points(req: Params) -> Points:
+    batch = _read_batch(req)
+    return batch.run_id, batch.metrics, batch.model_metrics
 
 
 def _log_points(api: MlflowApi, req: Params) -> dict[str, Any]:

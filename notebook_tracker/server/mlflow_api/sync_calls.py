@@ -1,0 +1,99 @@
+"""Synchronous single calls: a param, a tag, or a lone point, committed without thread hops.
+
+Params and tags go through `write_params_tags`: on SQLite straight to the driver
+(`SqlStore.log_params_tags`), on the IO loop when this worker writes nothing else, else on
+its writer thread (server/ingest.py); elsewhere on the server's pool.
+
+A `log_metric` (MLflow's `runs/log-metric`, or our client's one-point `runs/log-batch`) that
+goes the group-commit way crosses four threads: IO loop -> pool -> writer thread -> pool -> IO
+loop, each a wake-up and a handover of the interpreter lock, which on a 2-core machine cost
+more than the write itself. When the request is the only one this worker is handling and its
+SQLite writer is idle, there is nothing to group it with, so it is written right there, as
+params and tags already are (`GroupWriter.call_async`): the answer still follows the commit.
+
+As soon as a second request is in flight the points go the group-commit way again: a commit on
+the loop would keep it from reading the requests that could have joined the group (JSON
+log-batch at 4 connections lost about a third of its throughput when all points took the loop).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from notebook_tracker.entities import Metric, Param, RunTag
+from notebook_tracker.entities.logged_models import ModelMetric
+from notebook_tracker.server.ingest import GroupWriter, group_writer
+from notebook_tracker.server.mlflow_api.service import MlflowApi
+
+# At most this many points a request take the loop: a synchronous caller's, not a batch's.
+LONE_MAX_POINTS = 10
+
+_in_flight = 0
+
+
+class InFlight:
+    """Counts the worker's MLflow API requests between reading and answering (one IO loop per
+    worker, so a plain counter)."""
+
+    def __enter__(self) -> None:
+        global _in_flight
+        _in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global _in_flight
+        _in_flight -= 1
+
+
+def in_flight() -> int:
+    return _in_flight
+
+
+async def lone_writer(api: MlflowApi, points: int = 1) -> GroupWriter | None:
+    """The SQLite writer, when a request of `points` points may be written on the loop: it is
+    the only request in flight and small. None: take the group-commit way."""
+    if _in_flight != 1 or points > LONE_MAX_POINTS:
+        return None
+    writer = group_writer(await api.opened_store())
+    if writer is None or not writer.serial:
+        return None
+    return writer
+
+
+def points_in(items: Any) -> int:
+    """How many points a request's `metrics` field holds (a non-list counts as many)."""
+    return len(items) if type(items) is list else LONE_MAX_POINTS + 1
+
+
+Points = tuple[str, Sequence[Metric], Sequence[ModelMetric]]
+
+
+async def write_if_lone(api: MlflowApi, points: int, read: Callable[[], Points]) -> bool:
+    """Read the request's points with `read` (run id, the run's points, logged models') and
+    commit them on this thread if the request is lone and small (`lone_writer`) and has no
+    model points. False: nothing written, take the group-commit way. The answer follows the
+    commit either way."""
+    writer = await lone_writer(api, points)
+    if writer is None:
+        return False
+    run_id, metrics, model_metrics = read()
+    if model_metrics:
+        return False
+    rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
+    await writer.call_async(functools.partial(writer.store.log_metric_groups, rows, ()))
+    return True
+
+
+async def write_params_tags(
+    api: MlflowApi, run_id: str, params: list[Param] | None = None, tags: list[RunTag] | None = None
+) -> None:
+    """A synchronous param or tag: on SQLite through the driver directly (log_params_tags)."""
+    store = await api.opened_store()
+    writer = group_writer(store)
+    if writer is None or not writer.serial:
+        await api.context.run(store.log_batch, run_id, params=params or (), tags=tags or ())
+        return
+    await writer.call_async(
+        functools.partial(writer.store.log_params_tags, run_id, params or (), tags or ())
+    )

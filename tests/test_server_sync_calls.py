@@ -1,0 +1,235 @@
+"""Synchronous single calls through a server: a lone point written without thread hops, and a
+client that never stores a point twice when the server goes away mid-call."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from server_helpers import ThreadServer
+
+from notebook_tracker.client import TrackingClient
+from notebook_tracker.entities import Metric
+from notebook_tracker.errors import AuthRefused, ServerUnreachable, TrackerError
+from notebook_tracker.server.ingest import group_writer
+from notebook_tracker.store.rest import RestStore
+from notebook_tracker.store.rest_transport import Transport
+
+TOKEN = "sync-calls-token"
+
+
+@pytest.fixture
+def app_server(tmp_path: Path) -> Iterator[tuple[ThreadServer, object]]:
+    """The standalone app on a SQLite store, in this process (its writer can be inspected)."""
+    from notebook_tracker.server.standalone import make_app, make_context
+
+    context = make_context(f"sqlite:///{tmp_path / 'db.sqlite'}", None, auth_token=TOKEN)
+    running = ThreadServer(make_app(context))
+    yield running, context
+    running.stop()
+    context.close()
+
+
+def _client(server: ThreadServer) -> TrackingClient:
+    return TrackingClient(server.url, store=RestStore(server.url, token=TOKEN))
+
+
+def _history(client: TrackingClient, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+
+
+def test_lone_points_are_committed_without_the_writer_thread_and_read_back_exactly(app_server):
+    server, context = app_server
+    client = _client(server)
+    run_id = client.create_run("0").info.run_id
+    for step in range(5):
+        client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)  # one-point log-batch
+    transport = Transport(server.url, token=TOKEN)
+    for step in range(5, 8):  # MLflow's runs/log-metric
+        transport.call(
+            "POST",
+            "api/2.0/mlflow/runs/log-metric",
+            body={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": step},
+        )
+    writer = group_writer(context.store)
+    assert writer is not None and writer._thread is None  # every write stayed on the IO loop
+    expected = [(s, 1.0 / (s + 1)) for s in range(5)] + [(s, 0.5) for s in range(5, 8)]
+    assert _history(client, run_id, "loss") == expected
+
+
+def test_a_lone_point_to_a_deleted_run_is_refused_and_nothing_lands(app_server):
+    server, _ = app_server
+    client = _client(server)
+    run_id = client.create_run("0").info.run_id
+    client.delete_run(run_id)
+    with pytest.raises(TrackerError, match="deleted"):
+        client.log_metric(run_id, "m", 1.0, step=0)
+    client.restore_run(run_id)
+    assert _history(client, run_id, "m") == []
+
+
+def test_points_from_many_connections_at_once_all_land_once(app_server):
+    server, _ = app_server
+    setup = _client(server)
+    run_ids = [setup.create_run("0").info.run_id for _ in range(4)]
+    errors: list[str] = []
+
+    def log(run_id: str) -> None:
+        client = _client(server)
+        for step in range(40):
+            try:
+                client.log_metric(run_id, "m", float(step), step=step)
+            except Exception as exc:  # reported below
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=log, args=(r,)) for r in run_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for run_id in run_ids:
+        assert _history(setup, run_id, "m") == [(s, float(s)) for s in range(40)]
+
+
+def test_a_changed_token_is_refused_on_the_kept_connection(app_server):
+    server, _ = app_server
+    store = RestStore(server.url, token=TOKEN, max_retries=0)
+    run_id = store.create_run("0", "u", 1).info.run_id
+    store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    store.http.token = "not-the-token"  # same Transport, same kept socket
+    with pytest.raises(AuthRefused):
+        store.log_batch(run_id, metrics=[Metric("m", 2.0, 1, 1)])
+    store.http.token = TOKEN
+    assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0]
+
+
+# -- a server that misbehaves after reading the request ------------------------------------------
+class _Scripted:
+    """A one-thread HTTP server answering each request with the next scripted action: bytes to
+    send (then keep the connection), or None (close without answering)."""
+
+    def __init__(self, actions: list[bytes | None]) -> None:
+        self.actions = list(actions)
+        self.requests: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self._answer()
+        except OSError:  # closed by the test
+            pass
+
+    def _answer(self) -> None:
+        while self.actions:
+            conn, _ = self.listener.accept()
+            with conn:
+                while self.actions:
+                    request = _read_request(conn)
+                    if request is None:
+                        break
+                    self.requests.append(request)
+                    action = self.actions.pop(0)
+                    if action is None:
+                        break
+                    conn.sendall(action)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _read_request(conn: socket.socket) -> bytes | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += conn.recv(65536)
+    return data
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+@pytest.fixture
+def scripted() -> Iterator[type[_Scripted]]:
+    made: list[_Scripted] = []
+
+    def make(actions: list[bytes | None]) -> _Scripted:
+        made.append(_Scripted(actions))
+        return made[-1]
+
+    yield make  # type: ignore[misc]
+    for server in made:
+        server.close()
+
+
+def test_a_point_the_server_took_without_answering_is_reported_not_sent_twice(scripted):
+    server = scripted([None, OK])
+    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
+    with pytest.raises(ServerUnreachable, match="not sent again") as info:
+        store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
+    assert "stored twice" in str(info.value)
+    assert len(server.requests) == 1
+
+
+def test_a_param_the_server_took_without_answering_is_sent_again(scripted):
+    server = scripted([None, OK])
+    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
+    from notebook_tracker.entities import Param
+
+    store.log_batch("r" * 32, params=[Param("p", "1")])
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}",
+        b"SMTP ready\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    ],
+    ids=["status", "not-http", "length", "chunk-size"],
+)
+def test_a_garbled_reply_to_a_point_is_a_clear_error_and_not_resent(scripted, reply):
+    server = scripted([reply, OK])
+    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
+    with pytest.raises(ServerUnreachable, match="no usable answer"):
+        store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
+    assert len(server.requests) == 1
+
+
+def test_a_slow_reply_to_a_point_times_out_clearly_and_is_not_resent(scripted):
+    server = scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", OK])  # body never comes
+    store = RestStore(server.url, max_retries=3, backoff_s=0.01, timeout_s=0.5)
+    with pytest.raises(ServerUnreachable, match="timed out|short"):
+        store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
+    assert len(server.requests) == 1
+
+
+def test_chunked_replies_and_kept_connections_are_read(scripted):
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5\r\n{"a":\r\n2;ext=1\r\n1}\r\n0\r\nX-Trailer: t\r\n\r\n'
+    )
+    server = scripted([chunked, OK, OK])
+    transport = Transport(server.url, max_retries=0)
+    assert transport.call("POST", "x", body={}) == {"a": 1}
+    assert transport.call("POST", "x", body={}) == {}
+    assert transport.call("GET", "x") == {}
+    assert len(server.requests) == 3
