@@ -141,49 +141,57 @@ def history_parts(key: str, rows: Sequence[Sequence[Any]]) -> list[tuple[bytes, 
 def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
     """Merge `run_id`'s staged rows into one chunk per key (see the module's docstring), in the
     caller's write transaction; the keys that got a new chunk (sorted), [] when none was staged."""
+    import numpy as np
+
     if dialect == "postgresql":
         execute(_PG_LOCK, {"name": f"notebook-tracker staged {run_id}"})
     first = execute(_FIRST_STAGED, {"run_id": run_id})
     if not first or first[0][0] is None:
         return []
     rows = execute(_SINCE, {"run_id": run_id, "first": first[0][0]})
-    staged_names = set()
-    for row in rows:
-        if row[1] == STAGED_KEY:
-            staged_names.update(row[5].split("\n"))
-    parts: dict[str, list[tuple[bytes, bytes, bytes]]] = {k: [] for k in sorted(staged_names)}
-    gone = []
+    ids: dict[str, int] = {}  # key -> its number in this merge
     for row in rows:
         if row[1] == STAGED_KEY:
             for key in row[5].split("\n"):
-                found = points_of(key, row)
-                if found is not None:
-                    parts[key].append(found)
-        elif row[1] in parts:
-            parts[row[1]].append((bytes(row[2]), bytes(row[3]), bytes(row[4])))
+                ids.setdefault(key, len(ids))
+    # Every point of the staged keys since the first staged row, numbered by key, then one
+    # stable sort by that number: each key's points stay in write order.
+    mine, gone = [], []
+    for row in rows:
+        if row[1] == STAGED_KEY:
+            local = np.array([ids[k] for k in row[5].split("\n")], dtype=np.int64)
+            mine.append((local[np.frombuffer(row[6], dtype="<i4")], row))
+        elif row[1] in ids:
+            mine.append((np.full(len(row[2]) // 8, ids[row[1]], dtype=np.int64), row))
         else:
             continue  # a key never staged keeps its chunk
         gone.append({"chunk_id": row[0]})
+    numbers = np.concatenate([m[0] for m in mine])
+    order = np.argsort(numbers, kind="stable")
+    columns = [
+        np.concatenate([np.frombuffer(m[1][i], dtype=dtype) for m in mine])[order]
+        for i, dtype in ((2, "<i8"), (3, "<i8"), (4, "<f8"))
+    ]
+    bounds = np.searchsorted(numbers[order], np.arange(len(ids) + 1))
+    chunks = []
+    for key, number in ids.items():
+        lo, hi = int(bounds[number]), int(bounds[number + 1])
+        steps = columns[0][lo:hi]
+        chunks.append(
+            {
+                "run_uuid": run_id,
+                "key": key,
+                "count": hi - lo,
+                "min_step": int(steps.min()),
+                "max_step": int(steps.max()),
+                "steps": steps.tobytes(),
+                "timestamps": columns[1][lo:hi].tobytes(),
+                "values": columns[2][lo:hi].tobytes(),
+            }
+        )
     execute(_DELETE, gone)
-    execute(_INSERT_CHUNK, [_chunk(run_id, key, p) for key, p in parts.items() if p])
-    return list(parts)
-
-
-def _chunk(run_id: str, key: str, parts: list[tuple[bytes, bytes, bytes]]) -> dict[str, Any]:
-    import numpy as np
-
-    steps = b"".join(p[0] for p in parts)
-    at = np.frombuffer(steps, dtype="<i8")
-    return {
-        "run_uuid": run_id,
-        "key": key,
-        "count": len(at),
-        "min_step": int(at.min()),
-        "max_step": int(at.max()),
-        "steps": steps,
-        "timestamps": b"".join(p[1] for p in parts),
-        "values": b"".join(p[2] for p in parts),
-    }
+    execute(_INSERT_CHUNK, chunks)
+    return sorted(ids)
 
 
 class StagedRuns:
