@@ -21,8 +21,10 @@ def sidebar_jupyter_path(tmp_path_factory: pytest.TempPathFactory, sidebar_wheel
     return unpack_data_dir(sidebar_wheel, tmp_path_factory.mktemp("wheel-data"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """The sidebar modules' store (a module may override it with its own). Shared by them
+    all: a test that adds runs or experiments deletes its runs, and no test counts those."""
     base = tmp_path_factory.mktemp("store")
     root = base / "root"
     root.mkdir()
@@ -32,18 +34,45 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     return seeded
 
 
+class _SharedLabs:
+    """One `jupyter lab` per store for the sidebar modules (starting one takes 3-15 s): the
+    modules on the shared `seeded` store share its server. They stop with the browser after
+    the last browser test."""
+
+    def __init__(self) -> None:
+        self.servers: dict[str, JupyterLab] = {}
+
+    def get(
+        self, factory: pytest.TempPathFactory, seeded: Seeded, jupyter_path: Path
+    ) -> JupyterLab:
+        server = self.servers.get(seeded.uri)
+        if server is None or server.proc is None or server.proc.poll() is not None:
+            root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
+            server = JupyterLab(factory.mktemp("lab"), root, seeded.uri, jupyter_path=jupyter_path)
+            server.start()
+            self.servers[seeded.uri] = server
+        return server
+
+    def stop(self) -> None:
+        servers, self.servers = list(self.servers.values()), {}
+        for server in servers:
+            server.stop()
+
+
+_SIDEBAR_LABS = _SharedLabs()
+
+
 @pytest.fixture(scope="module")
 def lab(
     tmp_path_factory: pytest.TempPathFactory, seeded: Seeded, sidebar_jupyter_path: Path
 ) -> Iterator[JupyterLab]:
-    work = tmp_path_factory.mktemp("lab")
-    root = Path(seeded.uri.removeprefix("sqlite:///")).parent / "root"
-    server = JupyterLab(work, root, seeded.uri, jupyter_path=sidebar_jupyter_path)
-    server.start()
+    """The `jupyter lab` of the module's store; notebooks a module ran end with it."""
+    server = _SIDEBAR_LABS.get(tmp_path_factory, seeded, sidebar_jupyter_path)
     try:
         yield server
     finally:
-        server.stop()
+        if server.proc is not None:
+            server.shut_down_kernels()
 
 
 class _SharedCardsLab:
@@ -144,7 +173,9 @@ def pytest_sessionfinish() -> None:
 
 def _leave_browser_tests() -> None:
     try:
+        _NEXT_PAGE.discard()
         _CARDS_LAB.stop()
+        _SIDEBAR_LABS.stop()
     finally:
         _CHROMIUM.stop()
 
@@ -160,10 +191,8 @@ class ConsoleErrors(list):
     """Errors the page logged or threw; every test ends by asserting there were none."""
 
 
-@pytest.fixture
-def blank_page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
-    """A page of its own browser context, not yet at any URL, collecting console errors;
-    for tests that go straight to a notebook (loading Lab first would be thrown away)."""
+def _new_page(browser) -> Any:
+    """A page of its own browser context, not yet at any URL, collecting console errors."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
     errors = ConsoleErrors()
@@ -171,23 +200,106 @@ def blank_page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
     pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     pg.console_errors = errors
     pg.set_default_timeout(30_000)
+    return pg
+
+
+def _close_page(pg: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
     try:
-        yield pg
-    finally:
-        SCREENSHOTS.mkdir(exist_ok=True)
-        try:
-            pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-final.png"))
-        except Exception:
-            pass
-        context.close()
+        pg.screenshot(path=str(SCREENSHOTS / f"{name}-final.png"))
+    except Exception:
+        pass
+    pg.context.close()
 
 
 @pytest.fixture
-def page(blank_page, lab: JupyterLab) -> object:
-    """`blank_page` at a fresh JupyterLab workspace of the module's `lab`."""
-    blank_page.goto(lab.lab_url())
-    blank_page.wait_for_selector("#jp-main-dock-panel")
-    return blank_page
+def blank_page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A page of its own browser context, not yet at any URL, collecting console errors;
+    for tests that go straight to a notebook (loading Lab first would be thrown away)."""
+    pg = _new_page(browser)
+    try:
+        yield pg
+    finally:
+        _close_page(pg, request.node.name)
+
+
+class _NextPage:
+    """The next test's JupyterLab page, loading while the current test runs.
+
+    Loading Lab takes 5-10 s, mostly waiting on the browser and the server, while a test
+    mostly waits on the page: so the `page` of the test after this one (when it takes `page`
+    of the same server) is created, in its own browser context, and sent to a fresh
+    workspace as soon as this test's page is ready. Nothing is shared: it is a new context
+    and a new workspace, exactly what the next test would have loaded itself."""
+
+    def __init__(self) -> None:
+        self._lab: JupyterLab | None = None
+        self._page: Any = None
+
+    def start(self, browser, lab: JupyterLab) -> None:
+        self.discard()
+        pg = _new_page(browser)
+        pg.goto(lab.lab_url(), wait_until="commit")
+        self._lab, self._page = lab, pg
+
+    def take(self, lab: JupyterLab) -> Any:
+        """The page loading at `lab`, or None (none loading, or for another server)."""
+        pg, loaded_for = self._page, self._lab
+        self._lab = self._page = None
+        if pg is not None and loaded_for is not lab:
+            pg.context.close()
+            return None
+        return pg
+
+    def discard(self) -> None:
+        pg, self._lab, self._page = self._page, None, None
+        if pg is not None:
+            try:
+                pg.context.close()
+            except Exception:
+                pass
+
+
+_NEXT_PAGE = _NextPage()
+
+
+def _next_item(request: pytest.FixtureRequest) -> pytest.Item | None:
+    items = request.session.items
+    try:
+        at = items.index(request.node)
+    except ValueError:
+        return None
+    return items[at + 1] if at + 1 < len(items) else None
+
+
+def _next_takes_this_page(request: pytest.FixtureRequest) -> bool:
+    """Whether the next test takes this `page` fixture of the same server: in this module, or
+    in another on the shared store (a module with a `seeded` or `page` of its own has not)."""
+    following = _next_item(request)
+    if following is None or "page" not in getattr(following, "fixturenames", ()):
+        return False
+    if following.module is request.module:
+        return True
+    return not any(
+        name in vars(m) for m in (request.module, following.module) for name in ("seeded", "page")
+    )
+
+
+@pytest.fixture
+def page(browser, lab: JupyterLab, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A page of its own browser context at a fresh JupyterLab workspace of the module's
+    `lab` (loaded during the test before when that one took `page` too)."""
+    pg = _NEXT_PAGE.take(lab)
+    if pg is None:
+        pg = _new_page(browser)
+        pg.goto(lab.lab_url(), wait_until="commit")
+    try:
+        pg.wait_for_selector("#jp-main-dock-panel")
+        if _next_takes_this_page(request):
+            _NEXT_PAGE.start(browser, lab)
+        yield pg
+    finally:
+        _close_page(pg, request.node.name)
 
 
 # pytest-jupyter's autouse fixtures close the thread's asyncio loop after each test, and that

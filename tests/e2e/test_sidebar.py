@@ -150,13 +150,15 @@ def test_new_runs_appear_without_losing_the_selection(page, seeded: Seeded) -> N
     select(page, seeded, "sweep-0")
     client = TrackingClient(seeded.uri)
     run = client.create_run(seeded.sweep_id, run_name="live-run")
-    client.log_metric(run.info.run_id, "acc", 0.42)
-    page.wait_for_selector(f"{ROWS}[data-run-id='{run.info.run_id}']", timeout=20_000)
-    selected = page.locator(f"{ROWS}[data-run-id='{seeded.runs['sweep-0']}']")
-    assert selected.get_attribute("aria-selected") == "true"
-    assert page.locator(f"{PANEL} .nt-CompareButton").inner_text() == "Compare (1)"
-    client.set_terminated(run.info.run_id)
-    client.delete_run(run.info.run_id)
+    try:  # the store is shared with the other sidebar modules: the run goes whatever happens
+        client.log_metric(run.info.run_id, "acc", 0.42)
+        page.wait_for_selector(f"{ROWS}[data-run-id='{run.info.run_id}']", timeout=20_000)
+        selected = page.locator(f"{ROWS}[data-run-id='{seeded.runs['sweep-0']}']")
+        assert selected.get_attribute("aria-selected") == "true"
+        assert page.locator(f"{PANEL} .nt-CompareButton").inner_text() == "Compare (1)"
+    finally:
+        client.set_terminated(run.info.run_id)
+        client.delete_run(run.info.run_id)
     assert_no_console_errors(page)
 
 

@@ -140,8 +140,9 @@ def test_single_value_metrics_are_drawn_as_dots_per_run(page, seeded: Seeded) ->
 
 
 def test_the_lab_url_opens_a_run_and_its_details_follow_it_while_running(
-    page, lab, seeded: Seeded
+    blank_page, lab, seeded: Seeded
 ) -> None:
+    page = blank_page  # straight to the run's URL
     client = TrackingClient(seeded.uri)
     run = client.create_run(seeded.sweep_id, run_name="live-training")
     rid = run.info.run_id
@@ -202,8 +203,9 @@ def test_filter_error_caret_points_at_the_offending_text(page) -> None:
     screenshot(page, "panel-bad-filter-caret")
 
 
-def test_card_links_open_the_run_in_the_sidebar(page, lab, seeded: Seeded) -> None:
+def test_card_links_open_the_run_in_the_sidebar(blank_page, lab, seeded: Seeded) -> None:
     """The run card as a kernel displays it; its links open the run and its parent."""
+    page = blank_page  # straight to the notebook
     child = seeded.runs["trial-1"]
     page.goto(f"{lab.base_url}lab/workspaces/card/tree/card.ipynb?reset&token={lab.token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
@@ -251,7 +253,8 @@ def test_card_links_open_the_run_in_the_sidebar(page, lab, seeded: Seeded) -> No
     assert page.locator(TAB).count() == 1
 
 
-def test_details_and_compare_come_back_after_a_reload(page, lab, seeded: Seeded) -> None:
+def test_details_and_compare_come_back_after_a_reload(blank_page, lab, seeded: Seeded) -> None:
+    page = blank_page  # straight to a workspace of its own
     workspace = f"{lab.base_url}lab/workspaces/restore-{int(time.time() * 1000)}"
     page.goto(f"{workspace}?reset&token={lab.token}")
     open_panel(page)

@@ -64,10 +64,20 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     return Seeded(uri=uri, sweep_id=exp, other_id=other, runs=names)
 
 
+@pytest.fixture
+def page(blank_page, lab):
+    """A page not yet at Lab: each test sets the panel's page sizes before Lab loads."""
+    blank_page.lab = lab
+    return blank_page
+
+
 def open_paged(page, pages: dict[str, int]) -> list[str]:
-    """Open the panel on experiment "paged" with these page sizes; the runs requests' URLs."""
-    page.evaluate("v => localStorage.setItem('notebook-tracker:runs-pages', v)", json.dumps(pages))
-    page.reload()
+    """Load Lab with these page sizes and open the panel on experiment "paged"; the runs
+    requests' URLs."""
+    page.context.add_init_script(
+        f"localStorage.setItem('notebook-tracker:runs-pages', {json.dumps(json.dumps(pages))})"
+    )
+    page.goto(page.lab.lab_url())
     page.click(TAB)
     wait_ready(page)  # all experiments
     requests: list[str] = []

@@ -91,8 +91,9 @@ def test_the_main_area_table_shows_every_column_sorts_filters_and_compares(
 
 
 def test_the_main_area_table_opens_details_and_comes_back_after_a_reload(
-    page, lab, seeded: Seeded
+    blank_page, lab, seeded: Seeded
 ) -> None:
+    page = blank_page  # straight to a workspace of its own
     workspace = f"{lab.base_url}lab/workspaces/table-{int(time.time() * 1000)}"
     page.goto(f"{workspace}?reset&token={lab.token}")
     open_table(page, "sweep")
