@@ -63,6 +63,18 @@ test('numeric params sort as numbers, so 10 comes after 9', () => {
   );
 });
 
+test('params sort as the server orders them: numbers by value, then text, then missing', () => {
+  // The values and orders of tests/test_param_number_order.py (the server's side).
+  const values = ['10', '9', '0.5', '-1', '1e-3', ' 12', '+3', '.25', 'abc', 'Abc', '0x10', '1-2', ''];
+  const numbersUp = ['-1', '1e-3', '.25', '0.5', '+3', '9', '10', ' 12'];
+  const textsUp = ['', '0x10', '1-2', 'Abc', 'abc'];
+  const runs = [...values.map(v => run(v, { params: { lr: v } })), run('none')];
+  const by = { kind: 'param' as const, key: 'lr' };
+  const ids = (descending: boolean) => sortRuns(runs, { by, descending }, 0).map(r => r.run_id);
+  assert.deepEqual(ids(false), [...numbersUp, ...textsUp, 'none']);
+  assert.deepEqual(ids(true), [...[...numbersUp].reverse(), ...[...textsUp].reverse(), 'none']);
+});
+
 test('sorting by start time and name', () => {
   const runs = [
     run('a', { start_time: 3, run_name: 'Zeta' }),

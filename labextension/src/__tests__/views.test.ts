@@ -140,6 +140,13 @@ test('the runs query carries experiments, filter, order and paging', () => {
   assert.equal(runsQuery({}), '');
 });
 
+test('a list ordered by a param asks the server for numbers by value, as the browser sorts', () => {
+  const byParam = new URLSearchParams(runsQuery({ orderBy: ['params.`lr` DESC', 'attributes.start_time DESC'] }));
+  assert.equal(byParam.get('param_order'), 'numbers');
+  const byMetric = new URLSearchParams(runsQuery({ orderBy: ['metrics.`acc` DESC'] }));
+  assert.equal(byMetric.get('param_order'), null);
+});
+
 test("the server's error message is what the user sees", () => {
   assert.equal(
     errorMessage({ error_code: 'INVALID_PARAMETER_VALUE', message: 'bad token at position 3' }, 'x'),

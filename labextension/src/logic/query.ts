@@ -23,6 +23,11 @@ export function runsQuery(q: IRunsQuery): string {
   for (const o of q.orderBy ?? []) {
     p.append('order_by', o);
   }
+  if ((q.orderBy ?? []).some(o => o.startsWith('params.'))) {
+    // Numbers by value, as the browser sorts a loaded list: a list cut (ordered by the
+    // server) keeps the order it had when it was whole.
+    p.set('param_order', 'numbers');
+  }
   if (q.maxResults) {
     p.set('max_results', String(q.maxResults));
   }

@@ -42,6 +42,9 @@ export function defaultColumns(keys: IKeys, perKind = 2): IColumn[] {
   ];
 }
 
+/** A decimal number, as the server tells one (sql_numeric.py): not hex, Infinity or "". */
+const DECIMAL = /^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$/;
+
 function sortValue(run: IRun, by: SortKey, now: number): string | number | null {
   if (by.kind === 'attr') {
     switch (by.key) {
@@ -62,24 +65,20 @@ function sortValue(run: IRun, by: SortKey, now: number): string | number | null 
     return null;
   }
   if (by.kind === 'param') {
-    // Params are strings; numeric ones sort as numbers so "10" comes after "9".
-    const n = Number(v);
-    return v !== '' && Number.isFinite(n) ? n : String(v).toLowerCase();
+    // Params are strings; decimal ones sort as numbers so "10" comes after "9", the others
+    // by code point: the server's order when asked for it (sql_numeric.py, param_order).
+    const text = String(v);
+    return DECIMAL.test(text) ? Number(text) : text;
   }
   return v;
 }
 
-function compareValues(a: string | number, b: string | number): number {
-  if (typeof a === 'number' && typeof b === 'number') {
-    return a - b;
+/** Values in `dir`'s order; numbers come before text in either direction. */
+function compareValues(a: string | number, b: string | number, dir: number): number {
+  if (typeof a !== typeof b) {
+    return typeof a === 'number' ? -1 : 1;
   }
-  if (typeof a === 'number') {
-    return -1; // numbers before text
-  }
-  if (typeof b === 'number') {
-    return 1;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
+  return a < b ? -dir : a > b ? dir : 0;
 }
 
 /** Whether `runs` already are in `sort`'s order (the server's pages usually are). */
@@ -88,7 +87,7 @@ function inOrder(runs: IRun[], sort: ISort, now: number): boolean {
   let prev = runs.length ? sortValue(runs[0], sort.by, now) : null;
   for (let i = 1; i < runs.length; i++) {
     const v = sortValue(runs[i], sort.by, now);
-    if (v !== null && (prev === null || dir * compareValues(prev, v) > 0)) {
+    if (v !== null && (prev === null || compareValues(prev, v, dir) > 0)) {
       return false;
     }
     prev = v;
@@ -113,7 +112,7 @@ function compareKeyed(a: string | number | null, b: string | number | null, dir:
   if (a === null || b === null) {
     return a === b ? 0 : a === null ? 1 : -1;
   }
-  return dir * compareValues(a, b);
+  return compareValues(a, b, dir);
 }
 
 /**
