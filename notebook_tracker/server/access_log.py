@@ -20,17 +20,15 @@ MAX_LOGGED_URI = 2048
 def log_request(handler: Any) -> None:
     """Tornado `log_function`: failures at warning/error, successes at debug."""
     status = handler.get_status()
-    if status < 400:
-        method = access.debug
-    elif status < 500:
-        method = access.warning
-    else:
-        method = access.error
+    level = logging.DEBUG if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    if not access.isEnabledFor(level):  # the common case: a success, logged at debug
+        return
     request = handler.request
     uri = request.uri or ""
     if len(uri) > MAX_LOGGED_URI:  # a 414's URL: its start says enough
         uri = f"{uri[:MAX_LOGGED_URI]}... ({len(uri)} characters)"
-    method(
+    access.log(
+        level,
         "%d %s %s (%s) %.2fms",
         status,
         request.method,
