@@ -96,3 +96,36 @@ def test_values_come_back_exactly_at_their_runs_positions_in_the_page(conn, ids)
 def test_a_page_without_values_or_runs_reads_nothing(conn) -> None:
     assert read_key_values(conn, []) == ({}, {}, {})
     assert read_key_values(conn, ["no-such-run"]) == ({}, {}, {})
+
+
+def test_metrics_read_as_rows_when_sqlite_printf_does_not_round_trip(conn, monkeypatch) -> None:
+    from notebook_tracker.store import sqlite_key_values
+
+    ids = [f"r{i}" for i in range(300)]
+    expected = _fill(conn, ids, seed=3)
+    fast = _as_dicts(read_key_values(conn, ids)[1], ids)
+    monkeypatch.setattr(sqlite_key_values, "printf_round_trips", lambda conn: False)
+    slow = _as_dicts(read_key_values(conn, ids)[1], ids)
+    assert fast.keys() == slow.keys() == expected["metrics"].keys()
+    for key, by_run in expected["metrics"].items():
+        for rid, value in by_run.items():
+            assert math.isnan(value) or fast[key][rid] == slow[key][rid] == value
+            assert (
+                not math.isnan(value) or math.isnan(fast[key][rid]) and math.isnan(slow[key][rid])
+            )
+
+
+def test_this_sqlite_round_trips_extreme_doubles_as_text(conn) -> None:
+    from notebook_tracker.store import sqlite_key_values
+
+    sqlite_key_values._exact_printf.clear()
+    assert sqlite_key_values.printf_round_trips(conn)  # else every big frame takes the slow path
+    values = [1.7976931348623157e308, -1.1545580616824966e232, 5e-324, 2.0**-1022, 0.1 + 0.2]
+    values += [float("inf"), -float("inf"), 123456789012345678.0]
+    conn.execute(
+        text("INSERT INTO latest_metrics VALUES (:r, 'x', :v, 0)"),
+        [{"r": f"r{i}", "v": v} for i, v in enumerate(values)],
+    )
+    ids = [f"r{i}" for i in range(len(values))]
+    _, metrics, _ = read_key_values(conn, ids)
+    assert _as_dicts(metrics, ids)["x"] == {f"r{i}": v for i, v in enumerate(values)}

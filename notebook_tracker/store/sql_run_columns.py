@@ -10,10 +10,9 @@ index back to its position in the page.
 
 On PostgreSQL params and tags come grouped by the database, one row per key with its indexes
 and values as arrays (array_agg), so a million values cost no Python tuple per row. On SQLite
-they come as three JSON arrays (indexes, keys, values) in one row, grouped by key in numpy:
-a GROUP BY there sorts every value through a temporary B-tree (~30% of the read). SQLite's
-JSON writes floats with 15 digits (and printf with 17 costs more than the rows), so there the
-metrics come as flat rows, grouped the same way.
+each table comes as one row of aggregated strings (indexes, keys, values), grouped by key in
+numpy: a GROUP BY there sorts every value through a temporary B-tree (~30% of the read); the
+metrics' values as exact decimal text (sqlite_key_values.py).
 
 The statements are plain SQL, written once per dialect: building and caching a Core statement
 costs about a millisecond each, a good part of a 100-row search. On PostgreSQL the three tables
@@ -29,15 +28,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from notebook_tracker.run_columns import KeyColumns
-
-_SQLITE_ARRAYS = (
-    'SELECT json_group_array(e."key"), json_group_array(t."key"), json_group_array(t."value") '
-    'FROM json_each(?) AS e JOIN {table} AS t ON t.run_uuid = e."value"'
-)
-_SQLITE_METRICS = (
-    'SELECT e."key", t."key", CASE WHEN t.is_nan THEN NULL ELSE t."value" END '
-    'FROM json_each(?) AS e JOIN latest_metrics AS t ON t.run_uuid = e."value"'
-)
+from notebook_tracker.store.sqlite_key_values import read_sqlite_key_values
 
 
 def _pg_grouped(join: str) -> str:
@@ -102,50 +93,6 @@ def _columns(
     return out
 
 
-_FACTORIZE_FROM = 5_000
-
-
-def _by_key(
-    keys: Sequence[str], indexes: Sequence[int], values: Sequence[Any], where: Any, numeric: bool
-) -> KeyColumns:
-    """KeyColumns from one (key, sorted-id index, value) triple per value, grouped with numpy."""
-    import numpy as np
-
-    if not len(keys):
-        return {}
-    if len(keys) < _FACTORIZE_FROM:  # pandas' fixed cost outweighs a dict on small pages
-        code_of: dict[str, int] = {}
-        codes = np.array([code_of.setdefault(k, len(code_of)) for k in keys], dtype=np.intp)
-        names: Sequence[str] = list(code_of)
-    else:
-        import pandas as pd
-
-        codes, names = pd.factorize(np.array(keys, dtype=object))
-    positions = where[np.array(indexes, dtype=np.intp)]
-    if numeric:
-        data = np.array(values, dtype=np.float64)  # None (NaN) becomes NaN
-    else:
-        data = np.empty(len(values), dtype=object)
-        data[:] = values
-    by_key = np.argsort(codes, kind="stable")
-    ends = np.cumsum(np.bincount(codes, minlength=len(names)))
-    out: KeyColumns = {}
-    start = 0
-    for code, key in enumerate(names):
-        chosen = by_key[start : ends[code]]
-        out[key] = (positions[chosen], data[chosen])
-        start = int(ends[code])
-    return out
-
-
-def _flat_metrics(rows: list[tuple[int, str, float | None]], where: Any) -> KeyColumns:
-    """KeyColumns of metrics from flat (index, key, value) rows."""
-    # One list per column: zip(*rows) over 100,000 rows costs ten times more.
-    return _by_key(
-        [r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows], where, numeric=True
-    )
-
-
 def _bound_ids(ordered: list[str]) -> str:
     """The ids as a JSON array; run ids of letters and digits need no escaping, and joining
     them costs a fifth of json.dumps at 50,000 ids."""
@@ -174,17 +121,7 @@ def read_key_values(conn: Connection, ids: list[str]) -> tuple[KeyColumns, KeyCo
             _columns(kinds[1], where, numeric=True),
             _columns(kinds[2], where, numeric=False),
         )
-    bound_json = (_bound_ids(ordered),)
-    return (
-        _sqlite_grouped(conn, "params", bound_json, where),
-        _flat_metrics(_driver_rows(conn, _SQLITE_METRICS, bound_json), where),
-        _sqlite_grouped(conn, "tags", bound_json, where),
-    )
-
-
-def _sqlite_grouped(conn: Connection, table: str, bound: tuple[str], where: Any) -> KeyColumns:
-    ((indexes, keys, values),) = _driver_rows(conn, _SQLITE_ARRAYS.format(table=table), bound)
-    return _by_key(json.loads(keys), json.loads(indexes), json.loads(values), where, False)
+    return read_sqlite_key_values(conn, _bound_ids(ordered), where)
 
 
 __all__ = ["fetch_all", "read_key_values"]
