@@ -1,6 +1,6 @@
 """Server ingest figures, notebook-tracker vs `mlflow server` (SQLite, loopback), one table.
 
-    python benchmarks/bench_ingest.py [--quick] [--only json,compact,team,sync]
+    python benchmarks/bench_ingest.py [--quick] [--only json,compact,team,sync,sync-jupyter]
 
 1. json: MLflow's JSON runs/log-batch, 100 metrics a request, 4 keep-alive connections, each
    logging to its own run; both servers with 2 workers. Requests/s, p50, p99.
@@ -14,7 +14,8 @@
    the same requests), each sending 100-metric batches. Errors, requests/s, p50, p99.
 4. sync: one synchronous call after another from one thread (log_param, set_tag, log_metric):
    our TrackingClient to our server vs MlflowClient to MLflow's. Mean ms per call.
-   Target: >= 20x faster.
+   Target: >= 20x faster. sync-jupyter: the same calls through the Jupyter server extension
+   (a `jupyter server` with the Jupyter token), beside MLflow's standalone figures.
 
 Server CPU rows: user + system time of the server's processes (its workers included) per
 request, read from /proc: far less sensitive to the machine's other load than the wall-clock
@@ -27,7 +28,9 @@ machine's other load shows in the figures: run passes interleaved and compare me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import os
 import random
 import sqlite3
 import statistics
@@ -35,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -131,17 +134,23 @@ def bench_team(port: int, clients: int, per_client: int) -> dict[str, float]:
 
 
 # -- 4. synchronous calls ------------------------------------------------------------------------
-def bench_sync(port: int, calls: int, mlflow: bool, pid: int = 0) -> dict[str, float]:
-    uri = f"http://127.0.0.1:{port}"
+def bench_sync(
+    port: int, calls: int, mlflow: bool, pid: int = 0, base: str = "", token: str | None = None
+) -> dict[str, float]:
+    """Mean wall ms per call from one thread, and the server's CPU ms per call; `base` and
+    `token`: a server inside Jupyter (its `/notebook-tracker` path and the Jupyter token)."""
+    uri = f"http://127.0.0.1:{port}{base}"
     if mlflow:
         from mlflow import MlflowClient
 
         client: object = MlflowClient(uri)
     else:
         from notebook_tracker.client import TrackingClient
+        from notebook_tracker.store.rest import RestStore
 
-        client = TrackingClient(uri)
-    run_id = _new_run(port)
+        client = TrackingClient(uri, store=RestStore(uri, token=token))
+    exp = client.create_experiment(f"b-{uuid.uuid4().hex[:8]}")  # type: ignore[attr-defined]
+    run_id = client.create_run(exp).info.run_id  # type: ignore[attr-defined]
     ops: dict[str, Callable[[int], object]] = {
         "log_param": lambda i: client.log_param(run_id, f"p{i}", i),  # type: ignore[attr-defined]
         "set_tag": lambda i: client.set_tag(run_id, "t", i),  # type: ignore[attr-defined]
@@ -158,6 +167,48 @@ def bench_sync(port: int, calls: int, mlflow: bool, pid: int = 0) -> dict[str, f
         if pid:
             out[f"sync_{name}_cpu_ms"] = 1000 * (load.cpu_seconds(pid) - cpu) / calls
     return out
+
+
+@contextlib.contextmanager
+def jupyter_server(tmp: Path, db: Path) -> Iterator[tuple[int, int, str]]:
+    """A `jupyter server` with the extension on a fresh SQLite store: (port, pid, token)."""
+    import signal
+    import subprocess
+    import urllib.request
+
+    from bench_server import free_port
+
+    port, token = free_port(), uuid.uuid4().hex
+    root = tmp / f"jupyter-{token[:6]}"
+    root.mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NOTEBOOK_TRACKER_", "JUPYTER"))
+    }
+    env.update(NOTEBOOK_TRACKER_TRACKING_URI=f"sqlite:///{db}", JUPYTER_RUNTIME_DIR=str(root))
+    args = [
+        sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+        f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--ServerApp.jpserver_extensions={'notebook_tracker': True}",
+    ]  # fmt: skip
+    with (root / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((root / "server.log").read_text()[-3000:])
+            try:
+                url = f"http://127.0.0.1:{port}/api/status?token={token}"
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        yield port, proc.pid, token
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
 
 
 # -- driver --------------------------------------------------------------------------------------
@@ -182,6 +233,11 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
                 )
         finally:
             server.stop()
+    if "sync-jupyter" in args.only and name != "mlflow":
+        print(f"[{name}] sync calls through the Jupyter server extension ...", flush=True)
+        with jupyter_server(tmp, tmp / f"{name}-{tag}-j.db") as (port, pid, token):
+            found = bench_sync(port, args.calls, False, pid, "/notebook-tracker", token)
+        results.update({f"jupyter_{k}": v for k, v in found.items()})
     if "compact" in args.only and name != "mlflow":
         db = tmp / f"{name}-{tag}-c.db"
         server = start(db, tmp / f"{name}-art", 1, tmp / f"{name}-{tag}-c.log")
@@ -213,6 +269,13 @@ ROWS = [
     ("sync set_tag server CPU ms/call", "sync_set_tag_cpu_ms", "{:.2f}", False, ""),
     ("sync log_metric server CPU ms/call", "sync_log_metric_cpu_ms", "{:.2f}", False, ""),
 ]
+ROWS += [  # the same calls through the Jupyter server extension (--only sync-jupyter)
+    (f"{label}, Jupyter ext.", f"jupyter_{key}", fmt, higher, target)
+    for label, key, fmt, higher, target in ROWS
+    if key.startswith("sync_")
+]
+# A row measured only on our side (through Jupyter) is compared with MLflow's standalone figure.
+VERSUS = {key: key.removeprefix("jupyter_") for _, key, *_ in ROWS if key.startswith("jupyter_")}
 
 
 def _median(passes: list[dict[str, float]]) -> dict[str, float]:
@@ -222,7 +285,7 @@ def _median(passes: list[dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="json,compact,team,sync")
+    parser.add_argument("--only", default="json,compact,team,sync,sync-jupyter")
     parser.add_argument("--passes", type=int, default=3, help="interleaved passes (medians)")
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--frames", type=int, default=200)
@@ -249,10 +312,11 @@ def main() -> None:
         if key not in nt:
             continue
         ours = fmt.format(nt[key])
-        theirs = fmt.format(ml[key]) if key in ml else "-"
+        other = VERSUS.get(key, key)
+        theirs = fmt.format(ml[other]) if other in ml else "-"
         ratio = "-"
-        if key in ml and nt[key] and ml[key]:
-            ratio = f"{(nt[key] / ml[key]) if higher else (ml[key] / nt[key]):.1f}x"
+        if other in ml and nt[key] and ml[other]:
+            ratio = f"{(nt[key] / ml[other]) if higher else (ml[other] / nt[key]):.1f}x"
         print(f"{label:44} {ours:>12} {theirs:>10} {ratio:>8}  {target}")
     print("(ratio > 1: ours better; throughput ours/theirs, latency theirs/ours)")
 
