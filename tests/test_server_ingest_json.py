@@ -268,3 +268,54 @@ def test_a_batch_of_params_and_tags_only_follows_the_same_rules(server):
     assert server.json("POST", f"{API}/runs/delete", {"run_id": run_id})[0] == 200
     status, body = server.json("POST", f"{API}/runs/log-batch", batch)
     assert status == 400 and "deleted" in body["message"], body
+
+
+def test_batches_from_concurrent_connections_read_back_whole_while_staged_and_merged(server):
+    """A log-batch's points of many keys are staged as one row and merged into per-key chunks
+    later (store/metric_staging.py): get-history, runs/get and search see every point either
+    way, from requests committed together in one group."""
+    run_ids = [_run(server) for _ in range(4)]
+    batches = 40  # past the point where a run's staged rows are merged, and some left staged
+
+    def send(run_id: str) -> None:
+        for step in range(batches):
+            metrics = [_point(f"m{k}", float(step * 100 + k), step, 1000 + step) for k in range(20)]
+            status, body = server.json(
+                "POST", f"{API}/runs/log-batch", {"run_id": run_id, "metrics": metrics}
+            )
+            assert status == 200, body
+
+    threads = [threading.Thread(target=send, args=(r,)) for r in run_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for run_id in run_ids:
+        for key in ("m0", "m13"):
+            k = int(key[1:])
+            expected = [(s, 1000 + s, float(s * 100 + k)) for s in range(batches)]
+            assert _history(server, run_id, key) == expected
+        assert _latest(server, run_id)["m13"] == float((batches - 1) * 100 + 13)
+    status, body = server.json(
+        "POST",
+        f"{API}/runs/search",
+        {"experiment_ids": ["0"], "filter": "metrics.m19 > 3900", "max_results": 1000},
+    )
+    assert status == 200, body
+    assert set(run_ids) <= {r["info"]["run_id"] for r in body["runs"]}
+
+
+def test_an_empty_metric_key_is_refused_and_the_largest_batch_is_stored_whole(server):
+    run_id = _run(server)
+    status, body = server.json(
+        "POST", f"{API}/runs/log-batch", {"run_id": run_id, "metrics": [_point("", 1.0, 1)]}
+    )
+    assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", body
+    largest = [_point(f"k{i}", float(i), 2) for i in range(1000)]
+    status, body = server.json(
+        "POST", f"{API}/runs/log-batch", {"run_id": run_id, "metrics": largest}
+    )
+    assert status == 200, body
+    latest = _latest(server, run_id)
+    assert len(latest) == 1000 and latest["k999"] == 999.0
+    assert _history(server, run_id, "k500") == [(2, 1000, 500.0)]
