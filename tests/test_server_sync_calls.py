@@ -134,6 +134,10 @@ class _Scripted:
             conn, _ = self.listener.accept()
             with conn:
                 while self.actions:
+                    if self.actions[0] == RESET:  # die with the request unread: a reset
+                        conn.recv(1, socket.MSG_PEEK)
+                        self.actions.pop(0)
+                        break
                     request = _read_request(conn)
                     if request is None:
                         break
@@ -165,6 +169,7 @@ def _read_request(conn: socket.socket) -> bytes | None:
     return data
 
 
+RESET = b"reset"
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
@@ -188,6 +193,14 @@ def test_a_point_the_server_took_without_answering_is_reported_not_sent_twice(sc
         store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
     assert "stored twice" in str(info.value)
     assert len(server.requests) == 1
+
+
+def test_a_point_the_server_never_read_is_sent_again_and_lands_once(scripted):
+    server = scripted([OK, RESET, OK])  # its worker dies between two calls on a kept socket
+    store = RestStore(server.url, max_retries=0)
+    store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
+    store.log_batch("r" * 32, metrics=[Metric("m", 2.0, 1, 1)])
+    assert len(server.requests) == 2 and b'"value": 2.0' in server.requests[1]
 
 
 def test_a_param_the_server_took_without_answering_is_sent_again(scripted):
@@ -236,3 +249,31 @@ def test_chunked_replies_and_kept_connections_are_read(scripted):
     assert transport.call("POST", "x", body={}) == {}
     assert transport.call("GET", "x") == {}
     assert len(server.requests) == 3
+
+
+# -- a real two-worker server whose workers die between calls ------------------------------------
+@pytest.mark.slow
+def test_points_after_the_workers_were_killed_between_calls_land_once(tmp_path):
+    import os
+    import signal
+
+    from helpers import wait_until
+    from standalone_server import running_server
+
+    with running_server(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", workers=2) as server:
+        client = TrackingClient(server.url, store=RestStore(server.url))
+        run_id = client.create_run("0").info.run_id
+        for step in range(3):
+            client.log_metric(run_id, "m", float(step), step=step)
+        killed = server.worker_pids()
+        for pid in killed:  # the kept connection's worker among them
+            os.kill(pid, signal.SIGKILL)
+
+        def replaced() -> bool:
+            pids = server.worker_pids()
+            return len(pids) == 2 and not set(pids) & set(killed)
+
+        wait_until(replaced, timeout=30, what="workers restarted")
+        for step in range(3, 6):
+            client.log_metric(run_id, "m", float(step), step=step)
+        assert _history(client, run_id, "m") == [(s, float(s)) for s in range(6)]

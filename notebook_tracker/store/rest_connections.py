@@ -13,10 +13,12 @@ as few `recv` calls as it arrived in and parsed by its status line, `Content-Len
 chunked framing. Anything malformed is a `ConnectionError` naming what was wrong.
 
 A kept socket the server has closed (restarted, idle timeout, a worker killed between calls)
-is noticed before the request is sent, by a non-blocking peek, and replaced. A request sent
-whose answer never came (the server died while handling it) is `ReplyLost`: it may have been
-applied, so it is re-sent on a fresh connection only when the caller says that is harmless
-(`resend_unanswered`, false for writes of metric points: a second copy would be a duplicate).
+is noticed before the request is sent, by a non-blocking peek, and replaced; one that dies
+between the peek and the request resets the connection with the request unread, which is sent
+again. A request sent whose answer never came otherwise (the server read it and died, a reply
+cut short or garbled, a timeout) is `ReplyLost`: it may have been applied, so it is re-sent
+only when the caller says that is harmless (`resend_unanswered`, false for writes of metric
+points: a second copy would be a duplicate).
 
 Used for whole (non-streamed) requests with bytes bodies to plain `http://` servers no proxy
 applies to; anything else goes through `requests`, which knows proxies, streaming and the CA
@@ -111,7 +113,11 @@ class Connections:
                 raise
             except OSError as exc:
                 self.drop()
-                if reused and resend_unanswered and isinstance(exc, _UNANSWERED):
+                if isinstance(exc, _Unread):
+                    if reused:
+                        continue  # the kept socket's worker died before reading the request
+                    raise
+                if reused and resend_unanswered and isinstance(exc, _Unanswered):
                     continue  # the server closed the kept socket as the request went out
                 raise ReplyLost(
                     f"the connection ended before the server answered ({_why(exc)})"
@@ -162,10 +168,14 @@ class Connections:
 
 
 class _Unanswered(ConnectionError):
-    """Not a byte of the answer came: the server closed the socket first."""
+    """Not a byte of the answer came: the server closed the socket first (it may have read the
+    request, and applied it)."""
 
 
-_UNANSWERED = (_Unanswered, ConnectionResetError)
+class _Unread(ConnectionResetError):
+    """The connection was reset before a byte of the answer: the server's socket was closed with
+    our request still unread in it (a worker that died, a server that stopped), since a server
+    that had read a request this small closes with a FIN instead. Safe to send again."""
 
 
 def _why(exc: BaseException) -> str:
@@ -205,7 +215,14 @@ def _read_reply(sock: socket.socket, head_only: bool) -> tuple[int, dict[str, st
         while end < 0:
             if len(buf) > MAX_HEAD_BYTES:
                 raise BadReply(f"reply headers longer than {MAX_HEAD_BYTES} bytes")
-            chunk = sock.recv(_RECV)
+            try:
+                chunk = sock.recv(_RECV)
+            except ConnectionResetError:
+                if buf:
+                    raise
+                raise _Unread(
+                    "the server reset the connection without reading the request"
+                ) from None
             if not chunk:
                 if buf:
                     raise ReplyLost("the server closed the connection inside its headers")
