@@ -14,9 +14,18 @@ import {
   flattenGrouping,
   groupStructure,
   IGrouping,
-  ITree
+  ITree,
+  replaceInGrouping
 } from './logic/groups';
-import { defaultColumns, IKeys, KeyCounts, mergeRuns, mergeSorted, sortRuns } from './logic/runs';
+import {
+  defaultColumns,
+  IKeys,
+  KeyCounts,
+  mergeRuns,
+  mergeSorted,
+  replaceSorted,
+  sortRuns
+} from './logic/runs';
 import { DEFAULT_ORDER, serverOrder } from './logic/order';
 import { DEFAULT_PAGES, IPageSizes } from './logic/pages';
 import { IRunsQuery } from './logic/query';
@@ -482,7 +491,10 @@ export class RunsModel {
         return;
       }
       const merged = mergeRuns(this._runs, page.runs);
-      if (merged.added || merged.changed) {
+      if (merged.added === 0 && merged.changed > 0) {
+        this._replaceRuns(merged.runs);
+        this._emit();
+      } else if (merged.added || merged.changed) {
         this._setRuns(merged.runs);
         this._emit();
       }
@@ -536,6 +548,43 @@ export class RunsModel {
     this._keyCounts.add(runs);
     this._refreshKeys();
     this._refreshSelected(runs);
+  }
+
+  /**
+   * Runs a poll found changed (none added), swapped in where they are: `next` is the list with
+   * them in place of their earlier versions. The sorted list, its grouping and rows are
+   * patched, not derived again, unless a run moved or changed parent.
+   */
+  private _replaceRuns(next: IRun[]): void {
+    const old = this._runs;
+    const changed = new Map<string, IRun>();
+    const before: IRun[] = [];
+    for (let i = 0; i < next.length; i++) {
+      if (next[i] !== old[i]) {
+        changed.set(next[i].run_id, next[i]);
+        before.push(old[i]);
+      }
+    }
+    const updates = [...changed.values()];
+    this._runs = next;
+    this._keyCounts.remove(before);
+    this._keyCounts.add(updates);
+    this._refreshKeys();
+    this._refreshSelected(updates);
+    if (this._sorted === null) {
+      return; // nothing derived yet
+    }
+    const placed = replaceSorted(this._sorted, changed, this._sort, Date.now());
+    const sameParents = before.every(r => changed.get(r.run_id)?.parent_run_id === r.parent_run_id);
+    this._sorted = placed === null ? null : placed.runs;
+    if (placed === null || placed.moved || !sameParents || this._grouping === null) {
+      this._grouping = null;
+      this._tree = null;
+      return;
+    }
+    const patched = replaceInGrouping(this._grouping, this._tree, changed);
+    this._grouping = patched.grouping;
+    this._tree = patched.tree;
   }
 
   /**

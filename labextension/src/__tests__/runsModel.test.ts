@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { sortRuns } from '../logic/runs';
 import { RunsModel } from '../model';
 import { deferred, experiment, FakeRunsApi, run, settle, until } from './fakes';
 
@@ -219,6 +220,35 @@ test('polling folds new runs in first and updates changed ones; a failed poll ke
   await model.poll();
   assert.equal(model.runCount, 2);
   assert.equal(model.state, 'ready');
+  model.dispose();
+});
+
+test('a poll that finds one changed run among many updates its row in place; a moved value moves it', async () => {
+  const runs = many(5000, i => ({ metrics: { acc: (i * 7919) % 5000 } }));
+  const { api, model } = setup(runs);
+  await model.reload();
+  model.setSort({ by: { kind: 'metric', key: 'acc' }, descending: true });
+  const before = model.tree.rows;
+  const target = runs[10].run_id;
+  api.runsList = runs.map((r, i) => (i === 10 ? { ...r, status: 'FAILED' } : r));
+  await model.poll();
+  const after = model.tree.rows;
+  const k = after.findIndex(row => row.run.run_id === target);
+  assert.equal(after[k].run.status, 'FAILED');
+  assert.equal(before[k].run.run_id, target, 'it kept its row');
+  assert.ok(
+    after.every((row, i) => i === k || row === before[i]),
+    'every other row is the one shown before'
+  );
+  // Its sort value changed: it moves to where sorting the whole list would put it.
+  api.runsList = api.runsList.map((r, i) => (i === 10 ? { ...r, metrics: { acc: 1e9 } } : r));
+  await model.poll();
+  assert.equal(model.runs[0].run_id, target);
+  const whole = sortRuns(api.runsList, model.sort, Date.now());
+  assert.deepEqual(
+    model.tree.rows.map(row => row.run.run_id),
+    whole.map(r => r.run_id)
+  );
   model.dispose();
 });
 

@@ -239,6 +239,37 @@ function appendRows(
   }
 }
 
+/**
+ * The grouping and tree rows with `changed` runs swapped in where their earlier versions were,
+ * for runs that kept their place in the sorted list and their parent: a pass over the rows
+ * instead of grouping and flattening the whole list again.
+ */
+export function replaceInGrouping(
+  grouping: IGrouping,
+  tree: ITree | null,
+  changed: ReadonlyMap<string, IRun>
+): { grouping: IGrouping; tree: ITree | null } {
+  const swap = (run: IRun): IRun => changed.get(run.run_id) ?? run;
+  const byId = new Map(grouping.byId);
+  const childrenOf = new Map(grouping.childrenOf);
+  for (const run of changed.values()) {
+    byId.set(run.run_id, run);
+    const parent = run.parent_run_id;
+    const siblings = parent ? childrenOf.get(parent) : undefined;
+    if (parent && siblings) {
+      childrenOf.set(parent, siblings.map(swap));
+    }
+  }
+  const next = { ...grouping, top: grouping.top.map(swap), byId, childrenOf };
+  if (tree === null) {
+    return { grouping: next, tree: null };
+  }
+  const rows = tree.rows.map(row =>
+    changed.has(row.run.run_id) ? { ...row, run: swap(row.run) } : row
+  );
+  return { grouping: next, tree: { ...tree, rows, childrenOf } };
+}
+
 /** Tree rows of a grouping: children right after their parent when it is expanded. */
 export function flattenGrouping(grouping: IGrouping, expanded: ReadonlySet<string>): ITree {
   const rows: ITreeRow[] = [];

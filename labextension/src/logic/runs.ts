@@ -154,6 +154,46 @@ export function mergeSorted(sorted: IRun[], page: IRun[], sort: ISort, now: numb
   return out;
 }
 
+/**
+ * `sorted` with the `changed` runs (by id) swapped in for their earlier versions: each stays
+ * where it was while it still sorts between its neighbours, and only those that no longer do
+ * are moved (merged back in). A poll that finds a few changed runs among 100,000 costs a pass
+ * over the list, not a sort of it. Null when more than `maxMoves` runs would move: then
+ * sorting again is as cheap.
+ */
+export function replaceSorted(
+  sorted: IRun[],
+  changed: ReadonlyMap<string, IRun>,
+  sort: ISort,
+  now: number,
+  maxMoves = 200
+): { runs: IRun[]; moved: boolean } | null {
+  const out = sorted.slice();
+  const at: number[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const update = changed.get(out[i].run_id);
+    if (update !== undefined) {
+      out[i] = update;
+      at.push(i);
+    }
+  }
+  const dir = sort.descending ? -1 : 1;
+  const value = (run: IRun): string | number | null => sortValue(run, sort.by, now);
+  const fits = (i: number): boolean =>
+    (i === 0 || compareKeyed(value(out[i - 1]), value(out[i]), dir) <= 0) &&
+    (i === out.length - 1 || compareKeyed(value(out[i]), value(out[i + 1]), dir) <= 0);
+  const misplaced = at.filter(i => !fits(i));
+  if (misplaced.length === 0) {
+    return { runs: out, moved: false };
+  }
+  if (misplaced.length > maxMoves) {
+    return null;
+  }
+  const movers = new Set(misplaced.map(i => out[i].run_id));
+  const rest = out.filter(run => !movers.has(run.run_id));
+  return { runs: mergeSorted(rest, misplaced.map(i => out[i]), sort, now), moved: true };
+}
+
 /** Param and metric key counts kept up to date as pages arrive (`collectKeys` of them all). */
 export class KeyCounts {
   add(runs: IRun[]): void {
@@ -163,6 +203,26 @@ export class KeyCounts {
       }
       for (const k in run.metrics) {
         this._metrics.set(k, (this._metrics.get(k) ?? 0) + 1);
+      }
+    }
+  }
+
+  /** Forget `runs` (earlier versions of runs being replaced). */
+  remove(runs: IRun[]): void {
+    const drop = (m: Map<string, number>, k: string): void => {
+      const n = (m.get(k) ?? 0) - 1;
+      if (n > 0) {
+        m.set(k, n);
+      } else {
+        m.delete(k);
+      }
+    };
+    for (const run of runs) {
+      for (const k in run.params) {
+        drop(this._params, k);
+      }
+      for (const k in run.metrics) {
+        drop(this._metrics, k);
       }
     }
   }
