@@ -101,7 +101,7 @@ def test_a_page_without_values_or_runs_reads_nothing(conn) -> None:
 def test_metrics_read_as_rows_when_sqlite_printf_does_not_round_trip(conn, monkeypatch) -> None:
     from notebook_tracker.store import sqlite_key_values
 
-    ids = [f"r{i}" for i in range(300)]
+    ids = [f"r{i}" for i in range(sqlite_key_values._TEXT_FROM)]  # big enough for the text
     expected = _fill(conn, ids, seed=3)
     fast = _as_dicts(read_key_values(conn, ids)[1], ids)
     monkeypatch.setattr(sqlite_key_values, "printf_round_trips", lambda conn: False)
@@ -126,6 +126,6 @@ def test_this_sqlite_round_trips_extreme_doubles_as_text(conn) -> None:
         text("INSERT INTO latest_metrics VALUES (:r, 'x', :v, 0)"),
         [{"r": f"r{i}", "v": v} for i, v in enumerate(values)],
     )
-    ids = [f"r{i}" for i in range(len(values))]
+    ids = [f"r{i}" for i in range(sqlite_key_values._TEXT_FROM)]  # a page read as text
     _, metrics, _ = read_key_values(conn, ids)
     assert _as_dicts(metrics, ids)["x"] == {f"r{i}": v for i, v in enumerate(values)}
