@@ -159,6 +159,19 @@ def wait_count(page, text: str) -> None:
     )
 
 
+def assert_cut_count_line(page, count: str) -> None:
+    """The count of a cut list, its hint and tooltip, on one line at the sidebar's width."""
+    wait_count(page, count)
+    status = page.locator(f"{PANEL} .nt-Status")
+    assert status.locator(".nt-RunCountHint").inner_text() == "narrow the filter to see the rest"
+    title = f"{count} in this order: narrow the filter to see the rest"
+    assert status.get_attribute("title") == title
+    height, font = status.evaluate(
+        "e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).fontSize)]"
+    )
+    assert height < 2 * font, f"the count line wrapped: {height}px at {font}px text"
+
+
 def test_paging_through_the_list_shows_every_run_once_newest_first(page) -> None:
     requests = open_paged(page, {"first": 20, "next": 50})
     newest_first = [f"run-{i}" for i in reversed(range(RUNS))]
@@ -173,7 +186,7 @@ def test_paging_through_the_list_shows_every_run_once_newest_first(page) -> None
 def test_sort_and_filter_on_a_cut_list_start_again_from_the_first_page(page) -> None:
     requests = open_paged(page, {"first": 20, "next": 50, "max": 120})
     assert all_rows(page) == [f"run-{i}" for i in reversed(range(RUNS - 120, RUNS))]
-    wait_count(page, "First 120 of 300 runs in this order: narrow the filter to see the rest")
+    assert_cut_count_line(page, "First 120 of 300 runs")
     assert sum("count=true" in u for u in requests) == 1, "the total is asked once per reload"
     page.eval_on_selector(f"{PANEL} .nt-RunsTable", "t => { t.scrollTop = 1000; }")
 
@@ -203,7 +216,7 @@ def test_sort_and_filter_on_a_cut_list_start_again_from_the_first_page(page) -> 
     assert "filter=params.model" in restarted(requests)
     mlp = [i for i in by_acc if i % 2 == 1]
     assert all_rows(page) == [f"run-{i}" for i in mlp[:120]]
-    wait_count(page, "First 120 of 150 runs in this order: narrow the filter to see the rest")
+    assert_cut_count_line(page, "First 120 of 150 runs")
     screenshot(page, "paging-filtered-sorted")
     assert_no_console_errors(page)
 

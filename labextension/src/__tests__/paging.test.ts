@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { extendGrouping, extendTree, flattenGrouping, groupStructure } from '../logic/groups';
-import { countText } from '../logic/pages';
+import { countText, ICountState } from '../logic/pages';
 import { mergeSorted, sortRuns } from '../logic/runs';
 import { ISort } from '../logic/types';
 import { RunsModel } from '../model';
@@ -80,25 +80,25 @@ test('names sort by code point, as the server orders them, so a cut list keeps i
 });
 
 test('the count says how many runs match beside how many are loaded', () => {
-  const c = { loaded: 5100, loading: true, truncated: false, total: 312458, exact: true };
-  assert.equal(countText(c), '5,100 of 312,458 runs (loading…)');
-  assert.equal(countText({ ...c, total: null }), '5,100 runs (loading…)');
-  assert.equal(
-    countText({ ...c, loaded: 100000, loading: false, truncated: true }),
-    'First 100,000 of 312,458 runs in this order: narrow the filter to see the rest'
-  );
-  assert.equal(
-    countText({ ...c, loaded: 100000, loading: false, truncated: true, total: 1000000, exact: false }),
-    'First 100,000 of more than 1,000,000 runs in this order: narrow the filter to see the rest'
-  );
-  assert.equal(
-    countText({ ...c, loaded: 100000, loading: false, truncated: true, total: null }),
-    'First 100,000 runs in this order; more match: narrow the filter'
-  );
-  assert.equal(countText({ ...c, loaded: 40, loading: false, total: 40 }), '40 runs');
-  assert.equal(countText({ ...c, loaded: 1, loading: false, total: null }), '1 run');
+  const c: ICountState = { loaded: 5100, loading: true, truncated: false, total: 312458, exact: true };
+  const line = (x: ICountState): string[] => {
+    const t = countText(x);
+    return [t.count, t.hint];
+  };
+  assert.deepEqual(line(c), ['5,100 of 312,458 runs', 'loading…']);
+  assert.deepEqual(line({ ...c, total: null }), ['5,100 runs', 'loading…']);
+  const cut = { ...c, loaded: 100000, loading: false, truncated: true };
+  assert.deepEqual(line(cut), ['First 100,000 of 312,458 runs', 'narrow the filter to see the rest']);
+  assert.equal(countText(cut).title, 'First 100,000 of 312,458 runs in this order: narrow the filter to see the rest');
+  assert.deepEqual(line({ ...cut, total: 1000000, exact: false }), [
+    'First 100,000 of more than 1,000,000 runs',
+    'narrow the filter to see the rest'
+  ]);
+  assert.deepEqual(line({ ...cut, total: null }), ['First 100,000 runs', 'more match: narrow the filter']);
+  assert.deepEqual(line({ ...c, loaded: 40, loading: false, total: 40 }), ['40 runs', '']);
+  assert.deepEqual(line({ ...c, loaded: 1, loading: false, total: null }), ['1 run', '']);
   // A poll added runs after the count: never "42 of 40".
-  assert.equal(countText({ ...c, loaded: 42, loading: false, total: 40 }), '42 runs');
+  assert.deepEqual(line({ ...c, loaded: 42, loading: false, total: 40 }), ['42 runs', '']);
 });
 
 test('a long list asks the server once for its count, beside the pages, and a short one never', async () => {

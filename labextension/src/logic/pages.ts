@@ -54,7 +54,15 @@ export interface ICountState {
   exact: boolean;
 }
 
-export function countText(c: ICountState): string {
+/** The count line: the count, a short hint after it, and the whole sentence (its tooltip). */
+export interface ICountText {
+  count: string;
+  /** Cut first when the line is too narrow: the count always shows whole. */
+  hint: string;
+  title: string;
+}
+
+export function countText(c: ICountState): ICountText {
   const n = (x: number): string => x.toLocaleString();
   const runs = (x: number): string => (x === 1 ? 'run' : 'runs');
   // A poll may have added runs since the count.
@@ -63,12 +71,13 @@ export function countText(c: ICountState): string {
   const of = known ? ` of ${c.exact ? '' : 'more than '}${n(total)}` : '';
   const counted = `${n(c.loaded)}${of} ${runs(known ? total : c.loaded)}`;
   if (c.loading) {
-    return `${counted} (loading…)`;
+    return { count: counted, hint: 'loading…', title: `${counted} (loading…)` };
   }
   if (c.truncated) {
+    const count = `First ${counted}`;
     return known
-      ? `First ${counted} in this order: narrow the filter to see the rest`
-      : `First ${counted} in this order; more match: narrow the filter`;
+      ? { count, hint: 'narrow the filter to see the rest', title: `${count} in this order: narrow the filter to see the rest` }
+      : { count, hint: 'more match: narrow the filter', title: `${count} in this order; more match: narrow the filter` };
   }
-  return counted;
+  return { count: counted, hint: '', title: counted };
 }

@@ -241,7 +241,7 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
 
   const status =
     model.state === 'loading' && runs.length === 0
-      ? 'Loading runs…'
+      ? { count: 'Loading runs…', hint: '', title: '' }
       : countText({
           loaded: runs.length,
           loading: model.state === 'partial' || model.state === 'loading',
@@ -345,8 +345,9 @@ function RunsViewBody(props: IRunsViewProps): JSX.Element {
             onClose={() => setPicking(false)}
           />
         )}
-        <div className="nt-Status">
-          <span className="nt-RunCount">{status}</span>
+        <div className="nt-Status" title={status.title || undefined}>
+          <span className="nt-RunCount">{status.count}</span>
+          {status.hint && <span className="nt-RunCountHint">{status.hint}</span>}
         </div>
         {model.error && (
           <div className="nt-Error" role="alert">
