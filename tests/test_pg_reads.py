@@ -8,18 +8,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
 import psycopg2
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from notebook_tracker import env
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
-from notebook_tracker.frames import columns_to_frame, runs_to_frame
+from notebook_tracker.frames import columns_to_frame
 from notebook_tracker.run_columns import RunColumns
-from notebook_tracker.store import forget_stores, pg_reads, sql_reads
+from notebook_tracker.store import forget_stores, pg_reads
 from notebook_tracker.store.sql_search import build_run_search
 
 pytestmark = pytest.mark.postgres
@@ -168,36 +167,6 @@ def _awkward_runs(client: TrackingClient) -> str:
         client.store.log_batch(rid, [Metric("m", value, 1, 0)], params, tags)
     client.create_run(exp, start_time=2000)  # a run with no values at all
     return exp
-
-
-def _statements(client: TrackingClient) -> list[str]:
-    seen: list[str] = []
-    event.listen(client.store.reader, "before_cursor_execute", lambda *a: seen.append(a[2]))
-    return seen
-
-
-def test_a_search_page_and_its_runs_values_come_in_one_statement(
-    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
-):
-    exp = _awkward_runs(client)
-    expected = runs_to_frame(list(client.search_runs([exp], "", "ALL", 1000, None)))
-    client.store.search_run_columns([exp], max_results=3)  # any first-read work done
-    seen = _statements(client)
-    pages, token = [], None
-    while True:
-        found, token = client.store.search_run_columns([exp], max_results=3, page_token=token)
-        pages.append(found)
-        if not token:
-            break
-    # One statement a page (the page crossing to runs without a start time takes two, run_pages),
-    # each bringing its runs' values: no statement of its own for them.
-    assert len(pages) == 3 and len(seen) <= 4
-    assert all("json_object_agg" in statement for statement in seen)
-    pd.testing.assert_frame_equal(columns_to_frame(RunColumns.concat(pages)), expected)
-    # A page too big for per-run values reads them in a second statement: the same frame.
-    monkeypatch.setattr(sql_reads, "MERGED_MAX_ROWS", 2)
-    found, _ = client.store.search_run_columns([exp], max_results=100)
-    pd.testing.assert_frame_equal(columns_to_frame(found), expected)
 
 
 def test_floats_read_back_exactly_from_a_server_set_to_print_fewer_digits(postgres_uri: str):

@@ -171,7 +171,7 @@ def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
 
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     # Shortest-exact float8 text (PostgreSQL 12+) whatever the server's default: the reads
-    # that bring values as text (JSON, arrays) must round-trip every double (pg_page.py).
+    # that bring values as text (float8[] arrays, sql_run_columns.py) must round-trip every double.
     with dbapi_conn.cursor() as cursor:
         cursor.execute("SET extra_float_digits = 3")
 

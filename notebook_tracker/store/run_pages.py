@@ -14,7 +14,7 @@ first, ordered by the metric's own column (its index), then NaN and missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
@@ -22,9 +22,6 @@ from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 from notebook_tracker.store.paging import invalid_token, keyset_fields, keyset_token
 from notebook_tracker.store.sql_run_columns import fetch_all
 from notebook_tracker.store.sql_search import OrderKey, RunSearch
-
-# Runs a page query (a Select) and returns its rows; PostgreSQL's may attach values (pg_page.py).
-Fetch = Callable[[Connection, Any], list[tuple[Any, ...]]]
 
 _KINDS: dict[str, tuple[type, ...]] = {
     "int": (int,),
@@ -83,7 +80,6 @@ def _split_rows(
     columns: Sequence[Any],
     values: list[Any] | None,
     limit: int,
-    fetch: Fetch = fetch_all,
 ) -> list[tuple[Any, ...]]:
     first, rest = search.keys[0], search.keys[1:]
     # With the NULLs apart, the first key's plain order is the index's on both dialects.
@@ -96,7 +92,7 @@ def _split_rows(
             where += [first.expr <= v if not first.ascending else first.expr >= v]
             where.append(after(search.keys, values))
         query = _query(search, columns, where, order)
-        rows = fetch(conn, query.limit(limit))
+        rows = fetch_all(conn, query.limit(limit))
         if len(rows) >= limit:
             return rows
         values = None
@@ -104,7 +100,7 @@ def _split_rows(
     if values is not None:
         where.append(after(rest, values[1:]))
     query = _query(search, columns, where, [k.clause() for k in rest])
-    return rows + fetch(conn, query.limit(limit - len(rows)))
+    return rows + fetch_all(conn, query.limit(limit - len(rows)))
 
 
 def _metric_split_rows(
@@ -113,7 +109,6 @@ def _metric_split_rows(
     columns: Sequence[Any],
     values: list[Any] | None,
     limit: int,
-    fetch: Fetch = fetch_all,
 ) -> list[tuple[Any, ...]]:
     """A page of a search ordered by a metric first: the runs with a number for it, in the
     order of the metric's (key, value) index, then the others (NaN, then missing).
@@ -134,7 +129,7 @@ def _metric_split_rows(
             where.append(after(search.keys, values))
         first = column.asc() if value.ascending else column.desc()
         order = [first, *(k.clause() for k in search.keys[2:])]
-        rows = fetch(conn, _query(search, columns, where, order).limit(limit))
+        rows = fetch_all(conn, _query(search, columns, where, order).limit(limit))
         if len(rows) >= limit:
             return rows
         values = None
@@ -142,7 +137,7 @@ def _metric_split_rows(
     if values is not None:
         where.append(after(search.keys, values))
     query = _query(search, columns, where, [k.clause() for k in search.keys])
-    return rows + fetch(conn, query.limit(limit - len(rows)))
+    return rows + fetch_all(conn, query.limit(limit - len(rows)))
 
 
 def page_rows(
@@ -152,7 +147,6 @@ def page_rows(
     max_results: int,
     page_token: str | None,
     bound: str,
-    fetch: Fetch = fetch_all,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """(rows of `columns` for one page, next page token); each row ends with the order keys.
 
@@ -160,13 +154,13 @@ def page_rows(
     """
     values = _values(page_token, bound, search.keys)
     if search.splits_on_null:
-        rows = _split_rows(conn, search, columns, values, max_results + 1, fetch)
+        rows = _split_rows(conn, search, columns, values, max_results + 1)
     elif search.metric_first is not None:
-        rows = _metric_split_rows(conn, search, columns, values, max_results + 1, fetch)
+        rows = _metric_split_rows(conn, search, columns, values, max_results + 1)
     else:
         where = [] if values is None else [after(search.keys, values)]
         query = _query(search, columns, where, [k.clause() for k in search.keys])
-        rows = fetch(conn, query.limit(max_results + 1))
+        rows = fetch_all(conn, query.limit(max_results + 1))
     if len(rows) <= max_results:
         return rows, None
     rows = rows[:max_results]

@@ -17,7 +17,6 @@ from notebook_tracker.store.metric_chunks import unpack_history
 from notebook_tracker.store.metric_compaction import READ_COMPACT_CHUNKS
 from notebook_tracker.store.metric_staging import STAGED_KEY, history_parts
 from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
-from notebook_tracker.store.pg_page import MERGED_MAX_ROWS, PageWithValues
 from notebook_tracker.store.run_pages import page_rows
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import runs as runs_t
@@ -139,14 +138,8 @@ class RunReadsMixin:
         info = [runs_t.c[name] for name in _INFO_SQL_COLUMNS]
         width = len(info)
         with self.reader.connect() as conn:
-            if conn.dialect.name == "postgresql" and max_results <= MERGED_MAX_ROWS:
-                # One round trip: the page's values come with its rows (pg_page.py).
-                merged = PageWithValues()
-                rows, token = page_rows(conn, search, info, max_results, page_token, bound, merged)
-                param_rows, metric_rows, tag_rows = merged.key_columns(len(rows))
-            else:
-                rows, token = page_rows(conn, search, info, max_results, page_token, bound)
-                ids = [row[0] for row in rows]
-                param_rows, metric_rows, tag_rows = read_key_values(conn, ids)
+            rows, token = page_rows(conn, search, info, max_results, page_token, bound)
+            ids = [row[0] for row in rows]
+            param_rows, metric_rows, tag_rows = read_key_values(conn, ids)
         found = RunColumns([tuple(row[:width]) for row in rows], param_rows, metric_rows, tag_rows)
         return found, token
