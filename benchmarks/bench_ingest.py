@@ -19,7 +19,11 @@
 
 Server CPU rows: user + system time of the server's processes (its workers included) per
 request, read from /proc: far less sensitive to the machine's other load than the wall-clock
-figures, so the better guide on a shared machine (Linux only; left out elsewhere).
+figures, so the better guide on a shared machine (Linux only; left out elsewhere). Client CPU
+rows (sync): the benchmark process's own CPU per call, i.e. the client library's share.
+Durability is equal on both sides: each server's SQLite commits with synchronous=FULL (ours in
+WAL mode, one fdatasync a commit; MLflow's SQLAlchemy default, rollback journal) and answers
+after the commit.
 
 Each server runs alone on a fresh SQLite file (started as bench_server.py starts them). The
 machine's other load shows in the figures: run passes interleaved and compare medians.
@@ -160,10 +164,12 @@ def bench_sync(
     for name, op in ops.items():
         op(-1)  # connection set up, first-call imports
         cpu = load.cpu_seconds(pid) if pid else 0.0
+        own = time.process_time()
         t0 = time.perf_counter()
         for i in range(calls):
             op(i)
         out[f"sync_{name}_ms"] = 1000 * (time.perf_counter() - t0) / calls
+        out[f"sync_{name}_client_cpu_ms"] = 1000 * (time.process_time() - own) / calls
         if pid:
             out[f"sync_{name}_cpu_ms"] = 1000 * (load.cpu_seconds(pid) - cpu) / calls
     return out
@@ -268,6 +274,9 @@ ROWS = [
     ("sync log_param server CPU ms/call", "sync_log_param_cpu_ms", "{:.2f}", False, ""),
     ("sync set_tag server CPU ms/call", "sync_set_tag_cpu_ms", "{:.2f}", False, ""),
     ("sync log_metric server CPU ms/call", "sync_log_metric_cpu_ms", "{:.2f}", False, ""),
+    ("sync log_param client CPU ms/call", "sync_log_param_client_cpu_ms", "{:.2f}", False, ""),
+    ("sync set_tag client CPU ms/call", "sync_set_tag_client_cpu_ms", "{:.2f}", False, ""),
+    ("sync log_metric client CPU ms/call", "sync_log_metric_client_cpu_ms", "{:.2f}", False, ""),
 ]
 ROWS += [  # the same calls through the Jupyter server extension (--only sync-jupyter)
     (f"{label}, Jupyter ext.", f"jupyter_{key}", fmt, higher, target)
@@ -307,7 +316,8 @@ def main() -> None:
     nt = _median(passes["notebook-tracker"])
     ml = _median(passes["mlflow"]) if "mlflow" in passes else {}
     print(f"\nServer ingest, SQLite, loopback, {args.passes} pass(es), medians; shared machine")
-    print(f"{'':44} {'ours':>12} {'mlflow':>10} {'ratio':>8}  target")
+    width = max(len(label) for label, key, *_ in ROWS if key in nt)
+    print(f"{'':{width}} {'ours':>12} {'mlflow':>10} {'ratio':>8}  target")
     for label, key, fmt, higher, target in ROWS:
         if key not in nt:
             continue
@@ -317,7 +327,7 @@ def main() -> None:
         ratio = "-"
         if other in ml and nt[key] and ml[other]:
             ratio = f"{(nt[key] / ml[other]) if higher else (ml[other] / nt[key]):.1f}x"
-        print(f"{label:44} {ours:>12} {theirs:>10} {ratio:>8}  {target}")
+        print(f"{label:{width}} {ours:>12} {theirs:>10} {ratio:>8}  {target}")
     print("(ratio > 1: ours better; throughput ours/theirs, latency theirs/ours)")
 
 
