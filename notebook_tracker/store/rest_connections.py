@@ -279,16 +279,19 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], dict[str, str]]:
 
 
 def _read_exactly(sock: socket.socket, buf: bytes, size: int) -> bytes:
+    """At least `size` bytes: `buf` and what follows it on `sock` (read into one buffer, so a
+    reply of many megabytes costs one copy)."""
     if len(buf) >= size:
         return buf
-    parts, have = [buf], len(buf)
+    out = bytearray(size)
+    out[: len(buf)] = buf
+    view, have = memoryview(out), len(buf)
     while have < size:
-        chunk = sock.recv(max(_RECV, size - have))
-        if not chunk:
+        got = sock.recv_into(view[have:], size - have)
+        if not got:
             raise ReplyLost(f"the server closed the connection {size - have} bytes short")
-        parts.append(chunk)
-        have += len(chunk)
-    return b"".join(parts)
+        have += got
+    return bytes(out)
 
 
 def _read_chunked(sock: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
