@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from notebook_tracker.entities import Run
+from notebook_tracker.gc_pause import gc_paused
 from notebook_tracker.run_columns import INFO_COLUMNS, KeyColumns, RunColumns
 
 # Milliseconds within this bound fit datetime64[us] (int64) with room to spare; anything
@@ -72,6 +73,11 @@ def _times(values: Sequence[int | None]) -> Any:
 
 def columns_to_frame(columns: RunColumns) -> Any:
     """The DataFrame of `runs_to_frame` from runs already in columns (one row per info tuple)."""
+    with gc_paused(len(columns.info)):
+        return _frame(columns)
+
+
+def _frame(columns: RunColumns) -> Any:
     import pandas as pd
 
     size = len(columns.info)

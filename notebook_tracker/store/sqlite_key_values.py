@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from notebook_tracker.gc_pause import gc_paused
 from notebook_tracker.run_columns import KeyColumns
 
 _EXACT = "'%!.20e'"
@@ -184,11 +185,12 @@ def read_sqlite_key_values(
     """(params, metrics, tags) of the runs whose ids, sorted, are the JSON array `ids_json`;
     `where` maps an index in that array to the run's position in the page."""
     bound = (ids_json,)
-    return (
-        _grouped(conn, "params", bound, where),
-        _metrics(conn, bound, where),
-        _grouped(conn, "tags", bound, where),
-    )
+    with gc_paused(len(where)):
+        return (
+            _grouped(conn, "params", bound, where),
+            _metrics(conn, bound, where),
+            _grouped(conn, "tags", bound, where),
+        )
 
 
 __all__ = ["by_key", "printf_round_trips", "read_sqlite_key_values"]
