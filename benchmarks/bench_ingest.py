@@ -82,6 +82,14 @@ def bench_json(port: int, n_requests: int, conns: int, pid: int = 0) -> dict[str
     return out
 
 
+def _check_json_points(db: Path, sent: int) -> None:
+    """Every point answered 200 is in the database (staged rows included: their count is
+    their points')."""
+    with sqlite3.connect(db) as check:
+        stored = check.execute("SELECT coalesce(sum(count), 0) FROM metric_chunks").fetchone()[0]
+    assert stored == sent, f"JSON log-batch: {stored} points stored, {sent} sent"
+
+
 # -- 2. compact frames ---------------------------------------------------------------------------
 def bench_compact(port: int, db: Path, frames: int, conns: int) -> dict[str, float]:
     from notebook_tracker.wire import batch
@@ -229,6 +237,8 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
             if "json" in args.only:
                 print(f"[{name}] json log-batch ...", flush=True)
                 results.update(bench_json(server.port, args.requests, 4, server.proc.pid))
+                if name != "mlflow":
+                    _check_json_points(db, args.requests // 4 * 4 * 100)
             if "team" in args.only:
                 print(f"[{name}] team ({args.clients} clients) ...", flush=True)
                 results.update(bench_team(server.port, args.clients, args.per_client))

@@ -38,13 +38,14 @@ def _new_run(store: SqlStore) -> str:
     return store.create_run(exp, "u", 0).info.run_id
 
 
-def _staged_rows(store: SqlStore, run_id: str) -> int:
+def _staged_rows(store: SqlStore, run_id: str, key: str = STAGED_KEY) -> int:
+    """The run's staged rows, or with `key` its chunks of that key."""
     with store.reader.connect() as conn:
         return int(
             conn.execute(
                 select(func.count())
                 .select_from(metric_chunks)
-                .where(metric_chunks.c.run_uuid == run_id, metric_chunks.c.key == STAGED_KEY)
+                .where(metric_chunks.c.run_uuid == run_id, metric_chunks.c.key == key)
             ).scalar_one()
         )
 
@@ -100,7 +101,8 @@ def test_staged_history_reads_back_exactly_what_was_logged(store_uri: str) -> No
         # Read between writes too: staged and merged points together.
         if n in (3, STAGE_ROWS, 2 * STAGE_ROWS + 1):
             assert _history(store, run_id, "m1") == _expected(written, "m1")
-    assert 0 < _staged_rows(store, run_id) < STAGE_ROWS  # some merged, the last ones staged
+    assert _staged_rows(store, run_id) < STAGE_ROWS  # merged as they came
+    assert _staged_rows(store, run_id, "m5") >= 2  # merged twice at least: chunks of m5
     for key in KEYS:
         assert _history(store, run_id, key) == _expected(written, key), key
 

@@ -207,7 +207,9 @@ class StagedRuns:
             self.rows.clear()
         due = []
         for run_id in run_ids:
-            n = self.rows.get(run_id, 0) + 1
+            # A run's first count starts anywhere in the cycle: runs started together (a sweep,
+            # a team's notebooks) then merge at different requests, not all in one.
+            n = self.rows.get(run_id, hash(run_id) % self.every) + 1
             if n >= self.every:
                 n = 0
                 due.append(run_id)
