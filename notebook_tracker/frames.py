@@ -34,10 +34,35 @@ def _columns(found: KeyColumns, size: int, prefix: str, text: Any | None = None)
     out: dict[str, Any] = {}
     for key in sorted(found):
         positions, values = found[key]
+        arrow = None if text is None else _arrow_strings(positions, values, size, text)
+        if arrow is not None:
+            out[prefix + key] = arrow
+            continue
         column = np.full(size, np.nan) if text is None else np.full(size, None, dtype=object)
         column[positions] = values
         out[prefix + key] = column if text is None else _strings(column, text)
     return out
+
+
+def _arrow_strings(positions: Any, values: Any, size: int, dtype: Any) -> Any | None:
+    """A key's strings placed at their runs' positions by Arrow (null elsewhere), or None when
+    pandas does not keep str in Arrow or a value is not a str: a full object column per key
+    filled by position cost ~5x more."""
+    import numpy as np
+    import pandas as pd
+
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+
+    try:
+        present = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, TypeError):
+        return None
+    index = np.full(size, -1, dtype=np.int64)
+    index[positions] = np.arange(len(positions))
+    arrow = present.take(pa.array(index, mask=index < 0))
+    return pd.arrays.ArrowStringArray(arrow, dtype=dtype)
 
 
 def _strings(values: Any, dtype: Any) -> Any:
@@ -87,7 +112,11 @@ def _frame(columns: RunColumns) -> Any:
             frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
         return frame
     text = pd.Series(["x"]).dtype  # what pandas makes of str here (its options decide)
-    run_ids, experiment_ids, statuses, uris, starts, ends = zip(*columns.info, strict=True)
+    # One list per column: zip(*info) hands zip 100,000 iterators and took ~5x longer.
+    info = columns.info
+    run_ids, experiment_ids, statuses, uris, starts, ends = (
+        [row[i] for row in info] for i in range(len(INFO_COLUMNS))
+    )
     data: dict[str, Any] = {
         "run_id": _strings(run_ids, text),
         "experiment_id": _strings([str(e) for e in experiment_ids], text),
