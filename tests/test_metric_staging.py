@@ -18,7 +18,12 @@ from sqlalchemy import create_engine, func, select, text
 
 from notebook_tracker.errors import NotFound
 from notebook_tracker.store import forget_stores
-from notebook_tracker.store.metric_staging import STAGE_ROWS, STAGED_KEY, split_rows
+from notebook_tracker.store.metric_staging import (
+    STAGE_MAX_POINTS,
+    STAGE_ROWS,
+    STAGED_KEY,
+    split_rows,
+)
 from notebook_tracker.store.schema import HEAD_REVISION, metric_chunks
 from notebook_tracker.store.schema_version import current_revision, upgrade
 from notebook_tracker.store.sql import SqlStore
@@ -157,6 +162,9 @@ def test_few_keys_are_written_as_ordinary_chunks() -> None:
     assert split_rows(few)[0] == []  # 3 keys: a chunk per key is as small
     staged, points, direct = split_rows(many + few)
     assert len(staged) == 1 and staged[0]["count"] == len(many + few) and direct == []
+    # A backlog of one run in one group: chunks of many points each, not one huge staged row.
+    backlog = [("r", f"k{k}", 1.0, 1, s) for k in range(10) for s in range(STAGE_MAX_POINTS)]
+    assert split_rows(backlog)[0] == []
 
 
 def test_a_store_at_the_previous_revision_upgrades_in_place_and_keeps_its_histories(

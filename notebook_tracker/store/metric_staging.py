@@ -31,6 +31,9 @@ STAGED_KEY = ""  # never a metric's name: validation.validate_key refuses the em
 STAGED_COLUMNS = ("staged_keys", "key_index")
 STAGE_MIN_KEYS = 8  # fewer keys of a run in a write: ordinary chunks (one per key)
 STAGE_ROWS = 16  # staged rows of a run written by this process before they are merged
+# More points of a run in one write: ordinary chunks, which hold tens of points each then, and
+# a history read never picks its points out of more than STAGE_ROWS x this many.
+STAGE_MAX_POINTS = 4096
 _MAX_TRACKED_RUNS = 10_000
 _SWAP = sys.byteorder != "little"
 
@@ -68,7 +71,8 @@ def _packed(typecode: str, items: Any) -> bytes:
 
 def split_rows(rows: Sequence[Row]) -> tuple[list[dict[str, Any]], list[Row], list[Row]]:
     """(staged rows to insert, the points they hold, the points left for ordinary chunks): a
-    run's points are staged when they span STAGE_MIN_KEYS keys or more. Raises OverflowError
+    run's points are staged when they span STAGE_MIN_KEYS keys or more and are at most
+    STAGE_MAX_POINTS. Raises OverflowError
     for a step or timestamp beyond 64 bits."""
     by_run: dict[str, list[Row]] = {}
     for row in rows:
@@ -80,7 +84,7 @@ def split_rows(rows: Sequence[Row]) -> tuple[list[dict[str, Any]], list[Row], li
         names: dict[str, int] = {}
         for point in points:
             names.setdefault(point[1], len(names))
-        if len(names) < STAGE_MIN_KEYS:
+        if len(names) < STAGE_MIN_KEYS or len(points) > STAGE_MAX_POINTS:
             direct.extend(points)
             continue
         staged.append(staged_row(run_id, points, names))
