@@ -14,6 +14,7 @@ from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric
 from notebook_tracker.errors import AuthRefused, ServerUnreachable, TrackerError
 from notebook_tracker.server.ingest import group_writer
+from notebook_tracker.server.mlflow_api import sync_calls
 from notebook_tracker.store.rest import RestStore
 from notebook_tracker.store.rest_transport import Transport
 
@@ -21,9 +22,13 @@ TOKEN = "sync-calls-token"
 
 
 @pytest.fixture
-def app_server(store_uri: str) -> Iterator[tuple[ThreadServer, object]]:
-    """The standalone app on each backend, in this process (its writer can be inspected)."""
+def app_server(store_uri: str, monkeypatch) -> Iterator[tuple[ThreadServer, object]]:
+    """The standalone app on each backend, in this process (its writer can be inspected); no
+    commit counts as slow unless a test says so."""
     from notebook_tracker.server.standalone import make_app, make_context
+
+    monkeypatch.setattr(sync_calls, "SLOW_COMMIT_S", 60.0)
+    monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
 
     context = make_context(store_uri, None, auth_token=TOKEN)
     running = ThreadServer(make_app(context))
@@ -61,6 +66,22 @@ def test_lone_points_are_written_without_thread_hops_and_read_back_exactly(app_s
         assert writer._thread is None  # every write stayed on the IO loop
     expected = [(s, 1.0 / (s + 1)) for s in range(5)] + [(s, 0.5) for s in range(5, 8)]
     assert _history(client, run_id, "loss") == expected
+
+
+def test_after_a_slow_loop_commit_points_take_the_writer_thread_and_still_land(
+    app_server, monkeypatch
+):
+    server, context = app_server
+    monkeypatch.setattr(sync_calls, "SLOW_COMMIT_S", 0.0)  # every commit is slow
+    client = _client(server)
+    run_id = client.create_run("0").info.run_id
+    for step in range(4):
+        client.log_metric(run_id, "m", float(step), step=step)
+    writer = group_writer(context.store)
+    assert writer is not None
+    if writer.serial:
+        assert writer._thread is not None  # the loop was closed after the first commit
+    assert _history(client, run_id, "m") == [(s, float(s)) for s in range(4)]
 
 
 def test_a_lone_point_to_a_deleted_run_is_refused_and_nothing_lands(app_server):
