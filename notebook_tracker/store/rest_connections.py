@@ -296,7 +296,7 @@ def _read_exactly(sock: socket.socket, buf: bytes, size: int) -> bytes:
 
 def _read_chunked(sock: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
     """(body, bytes past its end) of a chunked body whose first bytes are `buf`."""
-    body = []
+    body: list[bytes] = []
     while True:
         line_end = buf.find(b"\r\n")
         while line_end < 0:
