@@ -102,7 +102,58 @@ def long_tasks(page, since: float, until_ms: float) -> str:
     )
 
 
-def walk(page, prefix: str) -> None:
+def param_values(page, param: str, n: int = 10) -> list[str]:
+    """The first rows' values of the `param` column (its cells, by the header's position)."""
+    return page.evaluate(
+        """([panel, key, n]) => {
+            const header = panel + ' .nt-RunsTable-header [role=columnheader]';
+            const heads = [...document.querySelectorAll(header)];
+            const at = heads.findIndex(h => h.innerText.replace(/[▲▼]/g, '').trim() === key);
+            const rows = [...document.querySelectorAll(panel + ' .nt-RunsTable-row')].slice(0, n);
+            return rows.map(r => r.querySelectorAll('[role=cell]')[at - 1]?.innerText.trim());
+        }""",
+        [PANEL, param, n],
+    )
+
+
+def walk_param(page, prefix: str, param: str, uri: str) -> None:
+    """Sort the cut list by a numeric param (the server orders it: numbers by value), then
+    change the top run in the store and watch the row follow at the next poll."""
+    from notebook_tracker.client import TrackingClient
+
+    header = page.locator(f"{PANEL} .nt-RunsTable-header [role='columnheader']", has_text=param)
+    start_clock(page)
+    header.first.click()  # lowest first
+    header.first.click()  # highest first
+    first = until(page, f"{STATE} !== 'loading' && {FIRST_ROW}")
+    shown = param_values(page, param)
+    done = until(page, f"{STATE} === 'ready'")
+    print(f"sort by params.{param} -> first rows {first:.0f} ms, all {done:.0f} ms")
+    print(f"   values on the first rows: {shown}; after every page: {param_values(page, param)}")
+    screenshot(page, f"{prefix}-6c-sorted-by-{param}")
+
+    top = page.locator(ROWS).first
+    run_id = top.get_attribute("data-run-id")
+    before = top.inner_html()
+    page.evaluate(WATCH_LONG_TASKS)
+    start_clock(page)
+    client = TrackingClient(uri)
+    client.log_metric(run_id, "acc", 0.123456)
+    client.set_terminated(run_id, status="FAILED")
+    ms = until(
+        page,
+        f"document.querySelector('{PANEL} .nt-RunsTable-row[data-run-id=\"{run_id}\"]')"
+        f"?.innerHTML !== {before!r}",
+    )
+    print(
+        f"a run changed in the store -> its row updated after {ms:.0f} ms (polls every 4 s); "
+        f"still first: {page.locator(ROWS).first.get_attribute('data-run-id') == run_id}; "
+        f"{long_tasks(page, 0, ms + 100)}"
+    )
+    screenshot(page, f"{prefix}-6d-run-changed")
+
+
+def walk(page, prefix: str, param: str | None = None, uri: str = "") -> None:
     page.evaluate(WATCH_COUNT)
     start_clock(page)
     page.evaluate(WATCH_LONG_TASKS)
@@ -172,6 +223,8 @@ def walk(page, prefix: str) -> None:
     print(f"   first rows: {shown}; after every page: {first_names(page, 8)}")
     print(f"   while the pages streamed in: {long_tasks(page, first, done)}")
     screenshot(page, f"{prefix}-6b-sorted-by-name")
+    if param:
+        walk_param(page, prefix, param, uri)
 
     # Select two runs and compare.
     checks = page.locator(f"{ROWS} .nt-RunsTable-check")
@@ -197,6 +250,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--prefix", default="scale")
+    parser.add_argument("--param", help="also sort by this numeric param and change a run")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -230,7 +284,7 @@ def main() -> None:
                 page.goto(lab.lab_url())
                 page.wait_for_selector(TAB)
                 page.wait_for_timeout(1000)
-                walk(page, args.prefix)
+                walk(page, args.prefix, args.param, f"sqlite:///{args.db}")
                 if errors:
                     print("console errors:", *errors, sep="\n  ", file=sys.stderr)
                 browser.close()
