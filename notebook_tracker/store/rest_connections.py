@@ -61,7 +61,7 @@ def usable(base_url: str) -> bool:
 
 
 class _Conn:
-    """One socket and the bytes read from it past the last reply."""
+    """One kept socket, the process that opened it, and whether it has carried a request."""
 
     __slots__ = ("sock", "pid", "used")
 
