@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
+from notebook_tracker.gc_pause import gc_paused
 from notebook_tracker.store.paging import invalid_token, keyset_fields, keyset_token
 from notebook_tracker.store.sql_run_columns import fetch_all
 from notebook_tracker.store.sql_search import OrderKey, RunSearch
@@ -153,19 +154,29 @@ def page_rows(
     Raises InvalidParameter for a token that was not made by this search.
     """
     values = _values(page_token, bound, search.keys)
-    if search.splits_on_null:
-        rows = _split_rows(conn, search, columns, values, max_results + 1)
-    elif search.metric_first is not None:
-        rows = _metric_split_rows(conn, search, columns, values, max_results + 1)
-    else:
-        where = [] if values is None else [after(search.keys, values)]
-        query = _query(search, columns, where, [k.clause() for k in search.keys])
-        rows = fetch_all(conn, query.limit(max_results + 1))
+    with gc_paused(max_results):  # a 50,000-row page is 50,000 tuples (gc_pause.py)
+        rows = _rows(conn, search, columns, values, max_results + 1)
     if len(rows) <= max_results:
         return rows, None
     rows = rows[:max_results]
     last = rows[-1]
     return rows, keyset_token(list(last[len(columns) :]), bound)
+
+
+def _rows(
+    conn: Connection,
+    search: RunSearch,
+    columns: Sequence[Any],
+    values: list[Any] | None,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    if search.splits_on_null:
+        return _split_rows(conn, search, columns, values, limit)
+    if search.metric_first is not None:
+        return _metric_split_rows(conn, search, columns, values, limit)
+    where = [] if values is None else [after(search.keys, values)]
+    query = _query(search, columns, where, [k.clause() for k in search.keys])
+    return fetch_all(conn, query.limit(limit))
 
 
 __all__ = ["after", "page_rows"]
