@@ -224,11 +224,11 @@ def _run_ordering(
                 metric_first = (number, joined.c.value)
             keys += [OrderKey(rank, True, "rank"), OrderKey(value, term.ascending, "float")]
         elif number_aware and term.entity == "param":
-            rank, number, text = number_aware_keys(joined.c.value, missing)
+            by_rank, by_number, by_text = number_aware_keys(joined.c.value, missing)
             keys += [
-                OrderKey(rank, True, "rank"),
-                OrderKey(number, term.ascending, "float"),
-                OrderKey(text, term.ascending, "text"),
+                OrderKey(by_rank, True, "rank"),
+                OrderKey(by_number, term.ascending, "float"),
+                OrderKey(by_text, term.ascending, "text"),
             ]
         else:
             rank = case((missing, 1), else_=0)
