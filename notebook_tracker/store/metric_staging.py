@@ -211,9 +211,10 @@ class StagedRuns:
             self.rows.clear()
         due = []
         for run_id in run_ids:
-            # A run's first count starts anywhere in the cycle: runs started together (a sweep,
-            # a team's notebooks) then merge at different requests, not all in one.
-            n = self.rows.get(run_id, hash(run_id) % self.every) + 1
+            # A run's first count starts anywhere in the cycle but its end: runs started
+            # together (a sweep, a team's notebooks) then merge at different requests, not all
+            # in one, and a run's first staged row is never merged at once.
+            n = self.rows.get(run_id, hash(run_id) % max(1, self.every - 1)) + 1
             if n >= self.every:
                 n = 0
                 due.append(run_id)
