@@ -2,9 +2,10 @@
 `SqlStore`).
 
 A server worker collects the metric points of concurrent requests (JSON log-batch rows, compact
-frames' columns) and commits them together: one transaction, one run-state check per run, one
-chunk row per (run, key) and column. Columns arrive in the chunk's own layout (little-endian
-int64 steps and timestamps, float64 values), so they are stored without unpacking a point.
+frames' columns) and commits them together: one transaction, one run-state check per run; a
+run's rows of many keys as one staged row (metric_staging.py), else one chunk row per (run, key),
+and one per column. Columns arrive in the chunk's own layout (little-endian int64 steps and
+timestamps, float64 values), so they are stored without unpacking a point.
 
 A server's synchronous `log_param`/`set_tag` on SQLite goes to the driver directly as well
 (`log_params_tags`): SQLAlchemy's per-statement work cost several times the statements. Any

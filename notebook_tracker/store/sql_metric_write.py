@@ -7,7 +7,8 @@ the driver directly with fixed SQL that sqlite3 keeps prepared. The run-state ch
 into the insert (`WHERE EXISTS` an active run), so it costs no statement and needs no cache
 that another process's `delete_run` could make stale: a row count short of the chunks means
 some run is missing or deleted, nothing is written, and the caller's slow path says which. A
-batch (a server's group of requests) checks each of its runs once, in the same transaction.
+batch (a server's group of requests) checks each of its runs once, in the same transaction,
+may hold staged rows (metric_staging.py), and upserts `latest_metrics` many rows a statement.
 """
 
 from __future__ import annotations
