@@ -26,8 +26,9 @@ def downgrade() -> None:
     if staged:
         # Their points would be lost with their key lists.
         raise RuntimeError(
-            f"{staged} staged metric rows would be lost: read or compact their runs' histories "
-            "with this version first (a run's next writes merge them), then downgrade."
+            f"{staged} staged metric rows (points logged through a server, not yet merged "
+            "into per-key chunks) would be lost: keep this version of notebook-tracker, or copy "
+            "those runs' histories elsewhere before downgrading."
         )
     with op.batch_alter_table("metric_chunks") as batch:
         batch.drop_column("key_index")
