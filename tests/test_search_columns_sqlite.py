@@ -129,3 +129,11 @@ def test_this_sqlite_round_trips_extreme_doubles_as_text(conn) -> None:
     ids = [f"r{i}" for i in range(sqlite_key_values._TEXT_FROM)]  # a page read as text
     _, metrics, _ = read_key_values(conn, ids)
     assert _as_dicts(metrics, ids)["x"] == {f"r{i}": v for i, v in enumerate(values)}
+
+
+def test_ids_of_non_ascii_letters_are_bound_escaped_and_found(conn) -> None:
+    ids = ["ünï", "abc", "中文"]  # letters all, but not ASCII: bound through json.dumps
+    expected = _fill(conn, ids, seed=5)
+    params, metrics, tags = read_key_values(conn, ids)
+    assert _as_dicts(params, ids) == expected["params"]
+    assert _as_dicts(tags, ids) == expected["tags"]
