@@ -95,6 +95,26 @@ def test_a_repeated_search_runs_prepared_and_pages_exactly_as_the_first_time(
     assert repr(_all_pages(client, exp)) == repr(first)
 
 
+def test_a_repeated_columns_read_runs_prepared_with_the_same_values(client: TrackingClient):
+    # The values statement starts with WITH (its ids parsed once for the three tables): it
+    # must still prepare, and answer exactly as its first, unprepared run did.
+    exp = _seed(client)
+
+    def frame_repr() -> str:
+        found, _ = client.store.search_run_columns([exp], max_results=1000)
+        return repr(columns_to_frame(found).sort_index(axis=1).to_dict("list"))
+
+    first = frame_repr()
+    assert "metrics.acc" in first and "params.lr" in first and "tags.i" in first
+    for _ in range(pg_reads.PREPARE_AT + 1):
+        assert frame_repr() == first
+    with client.store.reader.connect() as conn:
+        prepared = conn.execute(
+            text("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'nt_%'")
+        ).scalars()
+        assert any("json_array_elements_text" in statement for statement in prepared)
+
+
 def test_a_connection_the_server_dropped_while_idle_is_replaced_before_a_read(
     client: TrackingClient, postgres_uri: str, monkeypatch: pytest.MonkeyPatch
 ):
