@@ -76,7 +76,7 @@ class SqliteMetricWriter:
         try:
             staged, _, direct = split_rows(rows) if stage else ([], [], rows)
             chunks = pack_rows(direct) if direct else []
-            latest = latest_points(rows)
+            latest = latest_points(rows) if len(rows) == 1 else _latest_values(rows)
         except OverflowError as error:  # a step or timestamp beyond 64 bits
             raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
         return self.transaction(lambda raw: self._write(raw, chunks, latest, staged))
@@ -114,7 +114,7 @@ class SqliteMetricWriter:
         self,
         raw: sqlite3.Connection,
         chunks: list[dict[str, Any]],
-        latest: list[dict[str, Any]],
+        latest: list[Any],
         staged: list[dict[str, Any]],
     ) -> bool:
         # A SQLITE_BUSY returned at once (WAL recovery, a checkpoint restarting it) is retried,
@@ -133,7 +133,7 @@ class SqliteMetricWriter:
             if not inserted:
                 raw.execute("ROLLBACK")
                 return False
-            if len(latest) == 1:
+            if isinstance(latest[0], dict):  # a synchronous point (write's latest_points)
                 raw.execute(_UPSERT_LATEST, latest[0])
             else:
                 _upsert_latest(raw, latest)
@@ -152,7 +152,7 @@ class SqliteMetricWriter:
 
 
 # Many rows per upsert statement: half the CPU of executemany's row-at-a-time (100 rows, 0.35
-# against 0.67 ms). A statement's rows are distinct (run, key)s (latest_points), so none upserts
+# against 0.67 ms). A statement's rows are distinct (run, key)s (_latest_values), so none upserts
 # a row another row of it inserted. 150 rows x 6 values stay under SQLite's oldest limit of 999.
 _UPSERT_ROWS = 150
 _LATEST_HEAD, _LATEST_TAIL = _UPSERT_LATEST.split(" VALUES ", 1)
@@ -160,15 +160,30 @@ _LATEST_CONFLICT = _LATEST_TAIL[_LATEST_TAIL.index(" ON CONFLICT") :]
 _upsert_sql: dict[int, str] = {}
 
 
-def _upsert_latest(raw: sqlite3.Connection, latest: list[dict[str, Any]]) -> None:
-    columns = sqlite_rows.LATEST_COLUMNS
+def _latest_values(rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """The last point per (run, key) by (step, timestamp), as the upsert's values in
+    LATEST_COLUMNS order (what latest_points gives as dicts, at a third of its cost)."""
+    latest: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        current = latest.get((row[0], row[1]))
+        if current is None or (row[4], row[3]) >= (current[4], current[3]):
+            latest[(row[0], row[1])] = row
+    # NaN is stored as 0.0 with is_nan set (v != v: NaN only).
+    return [
+        (run_id, key, step, timestamp, 0.0 if value != value else value, value != value)
+        for run_id, key, value, timestamp, step in latest.values()
+    ]
+
+
+def _upsert_latest(raw: sqlite3.Connection, latest: list[tuple[Any, ...]]) -> None:
+    width = len(sqlite_rows.LATEST_COLUMNS)
     for start in range(0, len(latest), _UPSERT_ROWS):
         part = latest[start : start + _UPSERT_ROWS]
         sql = _upsert_sql.get(len(part))
         if sql is None:
-            values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(part))
+            values = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(part))
             sql = _upsert_sql[len(part)] = f"{_LATEST_HEAD} VALUES {values}{_LATEST_CONFLICT}"
-        raw.execute(sql, [row[c] for row in part for c in columns])
+        raw.execute(sql, [value for row in part for value in row])
 
 
 def _sqlite_execute(raw: sqlite3.Connection) -> Execute:
