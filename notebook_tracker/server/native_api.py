@@ -7,8 +7,6 @@ shape the JSON. Shapes are documented in `openapi.json`, served at `api/openapi.
 from __future__ import annotations
 
 import json
-import mimetypes
-import posixpath
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -16,28 +14,23 @@ from typing import Any
 
 import tornado.web
 
-from notebook_tracker.artifacts.base import ArtifactRepository
 from notebook_tracker.downsample import DEFAULT_MAX_POINTS, downsample_history
-from notebook_tracker.entities import Experiment, FileInfo, Run, ViewType
+from notebook_tracker.entities import Experiment, Run, ViewType
 from notebook_tracker.errors import BadRequest
 from notebook_tracker.server.base import (
     JSON_TYPE,
-    TrackerHandler,
-    content_disposition,
     finite_or_none,
 )
 from notebook_tracker.server.context import TrackerContext
 from notebook_tracker.server.ingest_api import IngestHandler
+from notebook_tracker.server.native_artifacts import ArtifactListHandler, ArtifactRawHandler
+from notebook_tracker.server.native_base import ApiHandler
 from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.store.sql_run_count import count_runs
 from notebook_tracker.store.sql_run_rows import SearchCancelled, search_run_rows
 
 MAX_RESULTS_LIMIT = 50000
 MAX_POINTS_LIMIT = 1_000_000
-# Artifacts are user content served from the Jupyter origin: never let one run script there.
-# Jupyter reads its token from the URL; browsers' XSRF form field.
-_ALWAYS_OK = frozenset({"token", "_xsrf"})
-_ARTIFACT_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
 
 
 # -- JSON shapes -------------------------------------------------------------------------------
@@ -72,10 +65,6 @@ def run_json(run: Run) -> dict[str, Any]:
     }
 
 
-def file_json(info: FileInfo) -> dict[str, Any]:
-    return {"path": info.path, "is_dir": info.is_dir, "file_size": info.file_size}
-
-
 def split_order_by(values: list[str]) -> list[str]:
     """`order_by` terms from repeated parameters, each possibly comma-separated.
 
@@ -100,43 +89,6 @@ def split_order_by(values: list[str]) -> list[str]:
 
 
 # -- handlers ----------------------------------------------------------------------------------
-class ApiHandler(TrackerHandler):
-    """Base of the native handlers: unknown query parameters are refused, not ignored.
-
-    A misspelt `filtr=` silently ignored would show every run as if it matched.
-    """
-
-    auth_resource = "notebook_tracker:runs"
-    query_params: frozenset[str] = frozenset()
-
-    async def prepare(self) -> None:
-        pending = super().prepare()  # authentication first, from the bound auth base
-        if pending is not None:
-            await pending
-        if self._finished:
-            return
-        # JupyterLab's request helper appends a bare timestamp (`?1795951727551`) to bust caches.
-        unknown = sorted(
-            name
-            for name in set(self.request.query_arguments) - self.query_params - _ALWAYS_OK
-            if not (name.isdigit() and self.request.query_arguments[name] == [b""])
-        )
-        if unknown:
-            expected = ", ".join(sorted(self.query_params)) or "none"
-            raise BadRequest(
-                f"Unknown query parameter {unknown[0]!r} for {self.request.path}: "
-                f"expected {expected}."
-            )
-
-    def view_arg(self) -> str:
-        view = self.str_arg("view", ViewType.ACTIVE_ONLY)
-        if view not in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
-            raise BadRequest(
-                f"Query parameter 'view' must be ACTIVE_ONLY, DELETED_ONLY or ALL, got {view!r}."
-            )
-        return view
-
-
 class ExperimentsHandler(ApiHandler):
     query_params = frozenset({"view", "max_results", "filter", "order_by", "page_token"})
 
@@ -334,55 +286,6 @@ def _history(
     else:
         timestamps, values = history.timestamps, history.values
     return {"key": key, **downsample_history(steps, timestamps, values, max_points, x)}
-
-
-class ArtifactListHandler(ApiHandler):
-    query_params = frozenset({"path"})
-
-    @tornado.web.authenticated
-    async def get(self, run_id: str) -> None:
-        path = self.str_arg("path") or None
-        files = await self.run(_list_artifacts, self.context, run_id, path)
-        self.write_json({"files": [file_json(f) for f in files]})
-
-
-def _repo_for_run(context: TrackerContext, run_id: str) -> ArtifactRepository:
-    run = context.client.get_run(run_id)
-    return context.artifact_repository(run.info.artifact_uri)
-
-
-def _list_artifacts(context: TrackerContext, run_id: str, path: str | None) -> list[FileInfo]:
-    return _repo_for_run(context, run_id).list_artifacts(path)
-
-
-def _open_artifact(context: TrackerContext, run_id: str, path: str) -> Any:
-    return _repo_for_run(context, run_id).open_read(path)
-
-
-def content_type_for(path: str) -> str:
-    guessed, encoding = mimetypes.guess_type(posixpath.basename(path))
-    if guessed is None or encoding is not None:
-        return "application/octet-stream"
-    if guessed.startswith("text/") or guessed in ("application/json", "image/svg+xml"):
-        return f"{guessed}; charset=utf-8"
-    return guessed
-
-
-class ArtifactRawHandler(ApiHandler):
-    query_params = frozenset({"download"})
-
-    @tornado.web.authenticated
-    async def get(self, run_id: str, path: str) -> None:
-        self.set_header("Content-Type", content_type_for(path))
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Security-Policy", _ARTIFACT_CSP)
-        disposition = "attachment" if self.get_query_argument("download", "") else "inline"
-        self.set_header(
-            "Content-Disposition", content_disposition(disposition, posixpath.basename(path))
-        )
-        # An error while opening clears these headers and answers JSON instead.
-        stream = await self.run(_open_artifact, self.context, run_id, path)
-        await self.send_stream(stream)
 
 
 @cache
