@@ -96,8 +96,8 @@ def test_a_repeated_search_runs_prepared_and_pages_exactly_as_the_first_time(
 
 
 def test_a_repeated_columns_read_runs_prepared_with_the_same_values(client: TrackingClient):
-    # The values statement starts with WITH (its ids parsed once for the three tables): it
-    # must still prepare, and answer exactly as its first, unprepared run did.
+    # The page's values statement (ids bound as one JSON text) must prepare, and answer
+    # exactly as its first, unprepared run did.
     exp = _seed(client)
 
     def frame_repr() -> str:

@@ -9,7 +9,7 @@ SELECTs: the pool's ping, psycopg2's BEGIN and the ROLLBACK on return. So the re
   The reader never writes (writes go through the writer engine, which keeps transactions).
 - pings a pooled connection only when it sat idle for a while (a server restart is found
   then, as `pool_pre_ping` would); a busy connection is trusted.
-- prepares a SELECT (or WITH ... SELECT) the second time a connection runs its text (psycopg 3's
+- prepares a SELECT the second time a connection runs its text (psycopg 3's
   `prepare_threshold`, which psycopg2 lacks): `PREPARE` once per connection, then
   `EXECUTE name(...)`, so PostgreSQL can keep a generic plan instead of planning each call.
   A text prepares only while its parameters have types it can declare (below); a statement
@@ -126,7 +126,7 @@ def _rewrite(
         executemany
         or getattr(cursor, "name", None)  # a server-side cursor: DECLARE cannot EXECUTE
         or not isinstance(parameters, dict)
-        or not statement[:6].upper().startswith(("SELECT", "WITH "))  # reads only
+        or statement[:6].upper() != "SELECT"
         or statement in _unpreparable
     ):
         return statement, parameters
