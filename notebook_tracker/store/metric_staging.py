@@ -145,13 +145,14 @@ def history_parts(key: str, rows: Sequence[Sequence[Any]]) -> list[tuple[bytes, 
 def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
     """Merge `run_id`'s staged rows into one chunk per key (see the module's docstring), in the
     caller's write transaction; the keys that got a new chunk (sorted), [] when none was staged."""
-    import numpy as np
-
     if dialect == "postgresql":
         execute(_PG_LOCK, {"name": f"notebook-tracker staged {run_id}"})
     first = execute(_FIRST_STAGED, {"run_id": run_id})
     if not first or first[0][0] is None:
         return []
+    # Imported only now: every compaction asks, and a script that never staged has no numpy.
+    import numpy as np
+
     rows = execute(_SINCE, {"run_id": run_id, "first": first[0][0]})
     ids: dict[str, int] = {}  # key -> its number in this merge
     for row in rows:
