@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from notebook_tracker.run_columns import KeyColumns
-from notebook_tracker.store.sqlite_key_values import read_sqlite_key_values
+from notebook_tracker.store.sqlite_key_values import driver_rows, read_sqlite_key_values
 
 
 def _pg_grouped(join: str) -> str:
@@ -62,14 +62,6 @@ _PG_GROUPED = _pg_grouped(
 def fetch_all(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     """All rows as the driver's tuples (no type processing: plain columns only)."""
     result = conn.execute(stmt)
-    try:
-        return list(result.cursor.fetchall())
-    finally:
-        result.close()
-
-
-def _driver_rows(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
-    result = conn.exec_driver_sql(sql, params)
     try:
         return list(result.cursor.fetchall())
     finally:
@@ -116,7 +108,7 @@ def read_key_values(conn: Connection, ids: list[str]) -> tuple[KeyColumns, KeyCo
         kinds: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
         # As one JSON text: psycopg2 quotes a list's strings one by one (~0.1-0.3 s at 50,000).
         bound = {"ids": _bound_ids(ordered)}
-        for kind, key, indexes, texts, numbers in _driver_rows(conn, _PG_GROUPED, bound):
+        for kind, key, indexes, texts, numbers in driver_rows(conn, _PG_GROUPED, bound):
             kinds[kind].append((key, indexes, texts if numbers is None else numbers))
         return (
             _columns(kinds[0], where, numeric=False),

@@ -51,7 +51,8 @@ _TEXT_FROM = 2_000
 _exact_printf: dict[str, bool] = {}
 
 
-def _driver_rows(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
+def driver_rows(conn: Connection, sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """`sql`'s rows as the driver's own tuples (any dialect): no SQLAlchemy Row per row."""
     result = conn.exec_driver_sql(sql, params)
     try:
         return list(result.cursor.fetchall())
@@ -79,7 +80,7 @@ def printf_round_trips(conn: Connection) -> bool:
         values = _awkward_doubles()
         rows = ",".join("(?)" for _ in values)
         sql = f"SELECT group_concat(printf({_EXACT}, column1), ' ') FROM (VALUES {rows})"
-        ((text,),) = _driver_rows(conn, sql, tuple(values))
+        ((text,),) = driver_rows(conn, sql, tuple(values))
         back = _floats(text, len(values))
         same = back is not None and bool((back == np.array(values)).all())
         _exact_printf[version] = same
@@ -161,7 +162,7 @@ def by_key(
 
 
 def _grouped(conn: Connection, table: str, bound: tuple[str], where: Any) -> KeyColumns:
-    ((indexes, keys, values),) = _driver_rows(conn, _SQLITE_ARRAYS.format(table=table), bound)
+    ((indexes, keys, values),) = driver_rows(conn, _SQLITE_ARRAYS.format(table=table), bound)
     return by_key(json.loads(keys), _indexes(indexes), json.loads(values), where, False)
 
 
@@ -169,12 +170,12 @@ def _metrics(conn: Connection, bound: tuple[str], where: Any) -> KeyColumns:
     # Rows stay cheaper for a small page: Arrow's calls have a fixed cost (a 100-row search
     # of 1,000 runs took 3 ms more CPU with the text).
     if len(where) >= _TEXT_FROM and printf_round_trips(conn):
-        ((indexes, keys_json, text),) = _driver_rows(conn, _SQLITE_METRIC_TEXT, bound)
+        ((indexes, keys_json, text),) = driver_rows(conn, _SQLITE_METRIC_TEXT, bound)
         keys = json.loads(keys_json)
         values = _floats(text, len(keys))
         if values is not None:
             return by_key(keys, _indexes(indexes), values, where, True)
-    rows = _driver_rows(conn, _SQLITE_METRIC_ROWS, bound)
+    rows = driver_rows(conn, _SQLITE_METRIC_ROWS, bound)
     # One list per column: zip(*rows) over 100,000 rows costs ten times more.
     return by_key([r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows], where, True)
 
