@@ -125,3 +125,19 @@ def run_fresh_python(code: str, *args: str) -> Any:
         timeout=120,
     ).stdout
     return json.loads(out)
+
+
+def chunk_count(store: Any, run_id: str, key: str) -> int:
+    """How many `metric_chunks` rows `store` holds for (run_id, key); key "" counts staged rows."""
+    from sqlalchemy import func, select
+
+    from notebook_tracker.store.schema import metric_chunks
+
+    with store.reader.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(metric_chunks)
+                .where(metric_chunks.c.run_uuid == run_id, metric_chunks.c.key == key)
+            ).scalar_one()
+        )

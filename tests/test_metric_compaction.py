@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from helpers import chunk_count
 
 from notebook_tracker.entities import MetricHistory
 from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import pack_rows
 from notebook_tracker.store.metric_compaction import full_groups, tail_size
-from notebook_tracker.store.schema import metric_chunks
 from notebook_tracker.store.sql import SqlStore
 
 
@@ -32,17 +31,6 @@ def _fast_sqlite_commits(monkeypatch: pytest.MonkeyPatch) -> None:
     # One fsync per point makes a thousand-point test take seconds on a slow disk; what is
     # tested here does not depend on durability.
     monkeypatch.setenv("NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS", "NORMAL")
-
-
-def _chunk_count(store: SqlStore, run_id: str, key: str) -> int:
-    with store.reader.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(metric_chunks)
-                .where(metric_chunks.c.run_uuid == run_id, metric_chunks.c.key == key)
-            ).scalar_one()
-        )
 
 
 def _awkward_points(n: int) -> list[tuple[float, int, int]]:
@@ -98,7 +86,7 @@ def test_history_written_one_point_per_commit_stays_compact_and_exact(store_uri:
     points = _awkward_points(1500)
     for value, timestamp, step in points:
         store.log_metric_rows([(run_id, "loss", value, timestamp, step)])  # a synchronous write
-    assert _chunk_count(store, run_id, "loss") < 100
+    assert chunk_count(store, run_id, "loss") < 100
     _assert_history_is(store.get_metric_history(run_id, "loss"), points)
     latest = store.get_run(run_id).data.metrics["loss"]
     steps, _, values = _expected(points)
@@ -117,9 +105,9 @@ def test_a_read_that_finds_many_small_chunks_merges_them_without_changing_the_hi
         conn.execute(
             q.INSERT_CHUNKS, [pack_rows([(run_id, "acc", v, t, s)])[0] for v, t, s in points]
         )
-    assert _chunk_count(store, run_id, "acc") == len(points)
+    assert chunk_count(store, run_id, "acc") == len(points)
     _assert_history_is(store.get_metric_history(run_id, "acc"), points)
-    assert _chunk_count(store, run_id, "acc") == 1
+    assert chunk_count(store, run_id, "acc") == 1
     _assert_history_is(store.get_metric_history(run_id, "acc"), points)
     page = store.get_metric_history(run_id, "acc", max_results=100)
     assert page.steps.tolist() == _expected(points)[0][:100]
@@ -224,7 +212,7 @@ def test_compaction_racing_two_writer_processes_loses_and_doubles_nothing(
     history = store.get_metric_history(run_id, "m")
     assert history.steps.tolist() == list(range(2 * n))
     assert history.values.tolist() == [float(s) for s in range(2 * n)]
-    assert _chunk_count(store, run_id, "m") < 2 * n
+    assert chunk_count(store, run_id, "m") < 2 * n
 
 
 def test_log_metric_synchronous_points_are_durable_at_return_and_read_back_compact(
@@ -247,7 +235,7 @@ def test_log_metric_synchronous_points_are_durable_at_return_and_read_back_compa
                     ).fetchone()
                 assert count == step + 1
     store = SqlStore(tracking_uri)
-    assert _chunk_count(store, run_id, "loss") < 64  # not 300
+    assert chunk_count(store, run_id, "loss") < 64  # not 300
     history = nt.get_metric_history(run_id, "loss")
     assert [p.step for p in history] == list(range(300))
     assert [p.value for p in history] == [1.0 / (s + 1) for s in range(300)]

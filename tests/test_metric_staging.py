@@ -14,7 +14,8 @@ import random
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from helpers import chunk_count
+from sqlalchemy import create_engine, text
 
 from notebook_tracker.errors import NotFound
 from notebook_tracker.store import forget_stores
@@ -24,7 +25,7 @@ from notebook_tracker.store.metric_staging import (
     STAGED_KEY,
     split_rows,
 )
-from notebook_tracker.store.schema import HEAD_REVISION, metric_chunks
+from notebook_tracker.store.schema import HEAD_REVISION
 from notebook_tracker.store.schema_version import current_revision, upgrade
 from notebook_tracker.store.sql import SqlStore
 
@@ -45,14 +46,7 @@ def _new_run(store: SqlStore) -> str:
 
 def _staged_rows(store: SqlStore, run_id: str, key: str = STAGED_KEY) -> int:
     """The run's staged rows, or with `key` its chunks of that key."""
-    with store.reader.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(metric_chunks)
-                .where(metric_chunks.c.run_uuid == run_id, metric_chunks.c.key == key)
-            ).scalar_one()
-        )
+    return chunk_count(store, run_id, key)
 
 
 def _awkward_batches(run_id: str, n: int) -> list[list[Row]]:
