@@ -137,3 +137,20 @@ def test_ids_of_non_ascii_letters_are_bound_escaped_and_found(conn) -> None:
     params, metrics, tags = read_key_values(conn, ids)
     assert _as_dicts(params, ids) == expected["params"]
     assert _as_dicts(tags, ids) == expected["tags"]
+
+
+def test_a_stored_key_holding_a_comma_still_comes_back_whole_on_a_big_page(conn) -> None:
+    from notebook_tracker.store import sqlite_key_values
+
+    # The API refuses such keys, but a store written by other tools may hold them: a big page
+    # reads keys as comma-joined text and must notice the split went wrong.
+    ids = [f"r{i}" for i in range(sqlite_key_values._TEXT_FROM)]
+    expected = _fill(conn, ids, seed=7)
+    for table in ("params", "tags"):
+        conn.execute(text(f"INSERT INTO {table} VALUES ('r1', 'a,b', 'v')"))
+    conn.execute(text("INSERT INTO latest_metrics VALUES ('r1', 'm,n', 0.25, 0)"))
+    params, metrics, tags = read_key_values(conn, ids)
+    assert _as_dicts(params, ids) == {**expected["params"], "a,b": {"r1": "v"}}
+    assert _as_dicts(tags, ids) == {**expected["tags"], "a,b": {"r1": "v"}}
+    assert _as_dicts(metrics, ids)["m,n"] == {"r1": 0.25}
+    assert _as_dicts(metrics, ids).keys() == {*expected["metrics"], "m,n"}

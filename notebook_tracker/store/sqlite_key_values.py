@@ -30,15 +30,19 @@ from notebook_tracker.run_columns import KeyColumns
 _EXACT = "'%!.20e'"
 
 _SQLITE_ARRAYS = (
-    'SELECT group_concat(e."key"), json_group_array(t."key"), json_group_array(t."value") '
+    'SELECT group_concat(e."key"), {keys}, json_group_array(t."value") '
     'FROM json_each(?) AS e JOIN {table} AS t ON t.run_uuid = e."value"'
 )
 # group_concat aggregates in the order rows are visited, so the three strings stay aligned.
 _SQLITE_METRIC_TEXT = (
-    'SELECT group_concat(e."key"), json_group_array(t."key"), '
+    'SELECT group_concat(e."key"), {keys}, '
     f"group_concat(CASE WHEN t.is_nan THEN 'nan' ELSE printf({_EXACT}, t.\"value\") END, ' ') "
     'FROM json_each(?) AS e JOIN latest_metrics AS t ON t.run_uuid = e."value"'
 )
+# A big page's keys as one comma-separated text, split and coded by Arrow: no str per value.
+# Keys cannot hold a comma (validation.py); a stored one that does is caught by the count.
+_KEYS_JSON = 'json_group_array(t."key")'
+_KEYS_TEXT = """group_concat(t."key", ',')"""
 _SQLITE_METRIC_ROWS = (
     'SELECT e."key", t."key", CASE WHEN t.is_nan THEN NULL ELSE t."value" END '
     'FROM json_each(?) AS e JOIN latest_metrics AS t ON t.run_uuid = e."value"'
@@ -128,6 +132,27 @@ def _indexes(text: str | None) -> Any:
         return np.array(text.split(","), dtype=np.intp)
 
 
+def _key_codes(text: str | None, count: int) -> tuple[Any, Sequence[str]] | None:
+    """A big page's comma-separated keys as (a code per value, the names), coded by Arrow; None
+    unless there are `count` (a stored key holding a comma) or without pyarrow."""
+    import numpy as np
+
+    if not count:
+        return np.empty(0, dtype=np.intp), []
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        return None
+    if text is None:
+        return None
+    parts = pc.split_pattern(pa.array([text], type=pa.large_string()), ",").flatten()
+    if len(parts) != count:
+        return None
+    coded = parts.dictionary_encode()
+    return coded.indices.to_numpy(zero_copy_only=False), coded.dictionary.to_pylist()
+
+
 def by_key(
     keys: Sequence[str], indexes: Any, values: Sequence[Any], where: Any, numeric: bool
 ) -> KeyColumns:
@@ -144,6 +169,17 @@ def by_key(
         import pandas as pd
 
         codes, names = pd.factorize(np.array(keys, dtype=object))
+    return _group(codes, names, indexes, values, where, numeric)
+
+
+def _group(
+    codes: Any, names: Sequence[str], indexes: Any, values: Any, where: Any, numeric: bool
+) -> KeyColumns:
+    """KeyColumns from a key code (into `names`), sorted-id index and value per value."""
+    import numpy as np
+
+    if not len(codes):
+        return {}
     positions = where[np.asarray(indexes, dtype=np.intp)]
     if numeric:
         data = np.asarray(values, dtype=np.float64)  # None (NaN) becomes NaN
@@ -162,7 +198,15 @@ def by_key(
 
 
 def _grouped(conn: Connection, table: str, bound: tuple[str], where: Any) -> KeyColumns:
-    ((indexes, keys, values),) = driver_rows(conn, _SQLITE_ARRAYS.format(table=table), bound)
+    if len(where) >= _TEXT_FROM:
+        sql = _SQLITE_ARRAYS.format(table=table, keys=_KEYS_TEXT)
+        ((indexes, keys, values),) = driver_rows(conn, sql, bound)
+        at = _indexes(indexes)
+        coded = _key_codes(keys, len(at))
+        if coded is not None:
+            return _group(*coded, at, json.loads(values), where, False)
+    sql = _SQLITE_ARRAYS.format(table=table, keys=_KEYS_JSON)
+    ((indexes, keys, values),) = driver_rows(conn, sql, bound)
     return by_key(json.loads(keys), _indexes(indexes), json.loads(values), where, False)
 
 
@@ -170,11 +214,13 @@ def _metrics(conn: Connection, bound: tuple[str], where: Any) -> KeyColumns:
     # Rows stay cheaper for a small page: Arrow's calls have a fixed cost (a 100-row search
     # of 1,000 runs took 3 ms more CPU with the text).
     if len(where) >= _TEXT_FROM and printf_round_trips(conn):
-        ((indexes, keys_json, text),) = driver_rows(conn, _SQLITE_METRIC_TEXT, bound)
-        keys = json.loads(keys_json)
-        values = _floats(text, len(keys))
-        if values is not None:
-            return by_key(keys, _indexes(indexes), values, where, True)
+        sql = _SQLITE_METRIC_TEXT.format(keys=_KEYS_TEXT)
+        ((indexes, keys, text),) = driver_rows(conn, sql, bound)
+        at = _indexes(indexes)
+        coded = _key_codes(keys, len(at))
+        values = _floats(text, len(at))
+        if coded is not None and values is not None:
+            return _group(*coded, at, values, where, True)
     rows = driver_rows(conn, _SQLITE_METRIC_ROWS, bound)
     # One list per column: zip(*rows) over 100,000 rows costs ten times more.
     return by_key([r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows], where, True)
