@@ -148,8 +148,10 @@ def serve(
         serve_registered_only,
     )
     body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
+    from notebook_tracker.server.fast_calls import FastCalls
+
     server = tornado.httpserver.HTTPServer(
-        make_app(context),
+        FastCalls(make_app(context), context),  # MLflow's hot calls below RequestHandler
         max_body_size=body_limit,
         # Room for an over-long URL to reach the app, which answers it with a JSON 414.
         max_header_size=MAX_HEADER_BYTES,

@@ -36,25 +36,31 @@ class StandaloneAuth(tornado.web.RequestHandler):
         return "token" if self.context.auth_token else "anonymous"
 
     def _token_matches(self, expected: str) -> bool:
-        for candidate in self._offered_tokens():
-            if hmac.compare_digest(candidate.encode(), expected.encode()):
-                return True
-        return False
-
-    def _offered_tokens(self) -> list[str]:
-        offered = []
-        header = self.request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        scheme = scheme.lower()
-        if scheme in ("bearer", "token"):
-            offered.append(value.strip())
-        elif scheme == "basic":
-            try:
-                decoded = base64.b64decode(value.strip(), validate=True).decode()
-                offered.append(decoded.partition(":")[2])
-            except (ValueError, UnicodeDecodeError):
-                pass
+        offered = header_tokens(self.request.headers.get("Authorization", ""))
         query_token = self.get_query_argument("token", None)
         if query_token:
             offered.append(query_token)
-        return offered
+        return any_token_matches(expected, offered)
+
+
+def header_tokens(authorization: str) -> list[str]:
+    """The tokens an `Authorization` header offers (Bearer, token, or Basic's password)."""
+    scheme, _, value = authorization.partition(" ")
+    scheme = scheme.lower()
+    if scheme in ("bearer", "token"):
+        return [value.strip()]
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return []
+        return [decoded.partition(":")[2]]
+    return []
+
+
+def any_token_matches(expected: str, offered: list[str]) -> bool:
+    """Whether one of `offered` is the server's token, compared in constant time."""
+    for candidate in offered:
+        if hmac.compare_digest(candidate.encode(), expected.encode()):
+            return True
+    return False

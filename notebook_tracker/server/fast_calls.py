@@ -1,0 +1,229 @@
+"""MLflow's hot single calls answered below tornado's RequestHandler (the standalone server).
+
+A synchronous `log_metric`, `log_param` or `set_tag` through the server costs a client the
+server's whole request cycle. Tornado's `RequestHandler` cycle alone (routing through every
+rule's regex, a handler object, header reset, the prepare/auth chain, output transforms) cost
+about as much as the call's own work, so this delegate sits between tornado's HTTP connection
+and the Application and answers POST `runs/log-metric`, `runs/log-parameter`, `runs/set-tag`
+and `runs/log-batch` itself, with the same endpoint functions the route table maps them to.
+
+Only a plain request takes the fast way: HTTP/1.1, one Content-Length within the server's body
+limit, no Transfer-Encoding, no `Expect`, `Content-Type: application/json`, no query string,
+and, when the server has a token, a matching token in the Authorization header. Anything else
+(a wrong or missing token included) goes to the Application's own delegate unchanged, so it
+gets exactly the answer it always got.
+
+A fast call that fails (malformed JSON, a wrong type, an unknown or deleted run, a storage
+error) is replayed through the Application's delegate, so its error is the regular handler's
+own, word for word, and logged as before. Replaying is safe: every hot endpoint writes in one
+transaction, and a failure leaves nothing written; the reply still follows the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import tornado
+from tornado import httputil
+
+from notebook_tracker import wire
+from notebook_tracker.server.access_log import log_line
+from notebook_tracker.server.base import JSON_TYPE
+from notebook_tracker.server.context import TrackerContext
+from notebook_tracker.server.mlflow_api.request import Params
+from notebook_tracker.server.mlflow_api.sync_calls import InFlight
+from notebook_tracker.server.standalone_auth import any_token_matches, header_tokens
+from notebook_tracker.validation import parse_json
+
+HOT_ENDPOINTS = ("runs/log-metric", "runs/log-parameter", "runs/set-tag", "runs/log-batch")
+SERVER_HEADER = f"TornadoServer/{tornado.version}"
+Endpoint = Callable[[Any, Params], Any]
+Target = tuple[Endpoint, Any]  # (endpoint function, its MlflowApi), as the route table has them
+
+
+class FastCalls(httputil.HTTPServerConnectionDelegate):
+    """An HTTPServer's request callback: the hot calls here, everything else to `app`."""
+
+    def __init__(self, app: Any, context: TrackerContext, prefix: str = "/") -> None:
+        self.app = app
+        self.context = context
+        self.table = hot_table(app, prefix)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._date = (0, "")
+        self.answered = 0  # calls answered here, and those replayed (for tests)
+        self.replayed = 0
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        return _Call(self, server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self.app.on_close(server_conn)
+
+    def target(
+        self, start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders
+    ) -> Target | None:
+        """The endpoint of a plain hot call; None sends the request the regular way."""
+        if start_line.method != "POST" or start_line.version != "HTTP/1.1":
+            return None
+        target = self.table.get(start_line.path)  # a query string never matches
+        if target is None:
+            return None
+        length = headers.get("Content-Length")
+        if (
+            length is None
+            or not length.isdigit()
+            or int(length) > self.context.max_body_bytes
+            or "Transfer-Encoding" in headers
+            or "Expect" in headers
+        ):
+            return None
+        content_type = headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            return None
+        expected = self.context.auth_token
+        if expected and not any_token_matches(
+            expected, header_tokens(headers.get("Authorization", ""))
+        ):
+            return None
+        return target
+
+    def date(self) -> str:
+        """The Date header, formatted once a second."""
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, httputil.format_timestamp(now))
+        return self._date[1]
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # a task nothing refers to may be collected before it ends
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Call(httputil.HTTPMessageDelegate):
+    """One request on a connection: answered here, or handed to the Application."""
+
+    def __init__(
+        self, calls: FastCalls, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> None:
+        self.calls = calls
+        self.server_conn = server_conn
+        self.conn = request_conn
+        self.regular: httputil.HTTPMessageDelegate | None = None
+        self.chunks: list[bytes] = []
+        self.closed = False
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, httputil.RequestStartLine)
+        self.started = time.time()
+        self.start_line, self.headers = start_line, headers
+        target = self.calls.target(start_line, headers)
+        if target is None:
+            self.regular = self.calls.app.start_request(self.server_conn, self.conn)
+            return self.regular.headers_received(start_line, headers)
+        self.fn, self.api = target
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self.regular is not None:
+            return self.regular.data_received(chunk)
+        self.chunks.append(chunk)
+        return None
+
+    def finish(self) -> None:
+        if self.regular is not None:
+            self.regular.finish()
+            return
+        self.calls.spawn(self._answer())
+
+    def on_connection_close(self) -> None:
+        if self.regular is not None:
+            self.regular.on_connection_close()
+        self.closed = True
+
+    async def _answer(self) -> None:
+        body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+        try:
+            data = parse_json(body) if body.strip() else {}
+            if type(data) is not dict:
+                raise TypeError("not a JSON object")
+            req = Params(data)
+            with InFlight():  # a lone request may write on the loop (sync_calls.py)
+                if inspect.iscoroutinefunction(self.fn):
+                    result = await self.fn(self.api, req)
+                else:
+                    result = await self.calls.context.run(self.fn, self.api, req)
+            reply = wire.dumps(result)
+        except Exception:
+            self.calls.replayed += 1
+            if not self.closed:
+                await self._replay(body)
+            return
+        self.calls.answered += 1
+        self._reply(reply)
+
+    def _reply(self, body: bytes) -> None:
+        headers = httputil.HTTPHeaders(
+            {
+                "Server": SERVER_HEADER,
+                "Content-Type": JSON_TYPE,
+                "Date": self.calls.date(),
+                "Content-Length": str(len(body)),
+                "Vary": "Accept-Encoding",  # as tornado's gzip transform says on the slow path
+            }
+        )
+        self.conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", 200, "OK"), headers, body)
+        self.conn.finish()
+        context = getattr(self.conn, "context", None)
+        remote_ip = getattr(context, "remote_ip", "")
+        log_line(200, "POST", self.start_line.path, remote_ip, time.time() - self.started)
+
+    async def _replay(self, body: bytes) -> None:
+        """The request again, through the Application: the regular handler's error answer."""
+        regular = self.calls.app.start_request(self.server_conn, self.conn)
+        self.regular = regular
+        pending = regular.headers_received(self.start_line, self.headers)
+        if pending is not None:
+            await pending
+        if body:
+            pending = regular.data_received(body)
+            if pending is not None:
+                await pending
+        regular.finish()
+
+
+def hot_table(app: Any, prefix: str = "/") -> dict[str, Target]:
+    """Request path -> (endpoint function, api) for the hot calls, read from the Application's
+    own rules: a path the route table sends elsewhere is not taken here."""
+    table: dict[str, Target] = {}
+    rules = list(app.wildcard_router.rules)
+    for name in HOT_ENDPOINTS:
+        for api_path in ("api", "ajax-api"):
+            for slash in ("", "/"):
+                path = f"{prefix}{api_path}/2.0/mlflow/{name}{slash}"
+                target = _route(rules, path)
+                if target is not None:
+                    table[path] = target
+    return table
+
+
+def _route(rules: list[Any], path: str) -> Target | None:
+    for rule in rules:
+        regex = getattr(rule.matcher, "regex", None)
+        if regex is None or not regex.match(path):
+            continue
+        endpoints = (rule.target_kwargs or {}).get("endpoints")
+        api = (rule.target_kwargs or {}).get("api")
+        fn = endpoints.get("POST") if isinstance(endpoints, dict) else None
+        return (fn, api) if fn is not None and api is not None else None
+    return None
