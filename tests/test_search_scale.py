@@ -88,6 +88,23 @@ def test_pages_return_each_run_once_in_the_order_of_one_big_page(client):
             assert pages == math.ceil(40 / size)  # the last page is known to be last
 
 
+def test_column_pages_hold_only_the_info_and_page_like_the_list_for_every_order(client):
+    # The order keys are selected once when they are info columns (the default order) and
+    # after them otherwise; either way a page's info is the six fields and its token resumes
+    # right after its last run.
+    exps = seed(client)
+    for order_by in ORDERS:
+        whole = [r.info.run_id for r in client.search_runs(exps, "", "ALL", 1000, order_by)]
+        paged, token = [], None
+        while True:
+            columns, token = client.search_run_columns(exps, "", "ALL", 7, order_by, token)
+            assert {len(row) for row in columns.info} == {6}, order_by
+            paged += [row[0] for row in columns.info]
+            if not token:
+                break
+        assert paged == whole, order_by
+
+
 def test_pages_of_a_filtered_search_in_one_experiment(client):
     exps = seed(client)
     order = ["metrics.loss DESC"]

@@ -141,5 +141,8 @@ class RunReadsMixin:
             rows, token = page_rows(conn, search, info, max_results, page_token, bound)
             ids = [row[0] for row in rows]
             param_rows, metric_rows, tag_rows = read_key_values(conn, ids)
-        found = RunColumns([tuple(row[:width]) for row in rows], param_rows, metric_rows, tag_rows)
+        # The default order's keys are info columns: the driver's tuples are the info as they are.
+        if rows and len(rows[0]) != width:
+            rows = [tuple(row[:width]) for row in rows]
+        found = RunColumns(rows, param_rows, metric_rows, tag_rows)
         return found, token
