@@ -3,12 +3,14 @@
 Built column-wise: each param, metric and tag key becomes one numpy array filled by position
 (run_columns.py), so 100,000 runs cost a few vectorised assignments per key rather than a
 Python loop per run and key. Each column reaches pandas ready-made, in the dtype pandas would
-infer (strings as its Arrow-backed `str`, times as UTC datetimes): letting pandas infer and
-convert cost more than reading a 100-row page (`to_datetime` alone ~0.35 ms a column).
+infer (strings as its Arrow-backed `str`, times as UTC datetimes), and the frame is assembled
+from them in one call: letting pandas infer, convert and check cost more than reading a
+100-row page (`to_datetime` alone ~0.35 ms a column).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,9 @@ from notebook_tracker.run_columns import INFO_COLUMNS, KeyColumns, RunColumns
 # Milliseconds within this bound fit datetime64[us] (int64) with room to spare; anything
 # beyond goes through pandas' own conversion, which says what is out of range.
 _SAFE_MS = 2**53
+# Below this many rows a string column is filled by position as objects and converted once;
+# from here Arrow's take() of the present values is cheaper (measured crossover ~10,000).
+_TAKE_FROM = 5_000
 
 
 def runs_to_frame(runs: Sequence[Run]) -> Any:
@@ -34,7 +39,9 @@ def _columns(found: KeyColumns, size: int, prefix: str, text: Any | None = None)
     out: dict[str, Any] = {}
     for key in sorted(found):
         positions, values = found[key]
-        arrow = None if text is None else _arrow_strings(positions, values, size, text)
+        arrow = None
+        if text is not None and size >= _TAKE_FROM:
+            arrow = _arrow_strings(positions, values, size, text)
         if arrow is not None:
             out[prefix + key] = arrow
             continue
@@ -47,7 +54,7 @@ def _columns(found: KeyColumns, size: int, prefix: str, text: Any | None = None)
 def _arrow_strings(positions: Any, values: Any, size: int, dtype: Any) -> Any | None:
     """A key's strings placed at their runs' positions by Arrow (null elsewhere), or None when
     pandas does not keep str in Arrow or a value is not a str: a full object column per key
-    filled by position cost ~5x more."""
+    filled by position cost ~2x more at 100,000 runs."""
     import numpy as np
     import pandas as pd
 
@@ -81,6 +88,35 @@ def _strings(values: Any, dtype: Any) -> Any:
     return pd.arrays.ArrowStringArray(arrow, dtype=dtype)
 
 
+def _text_dtype() -> Any:
+    """The dtype pandas infers for a column of str under its current options."""
+    import pandas as pd
+    from pandas import _config
+
+    using = getattr(_config, "using_string_dtype", None)
+    if using is None:  # pandas < 2.3: no cheap way to read the option, so ask each time
+        return pd.Series(["x"]).dtype
+    return _probed_text_dtype(using(), pd.get_option("mode.string_storage"))
+
+
+@functools.lru_cache(maxsize=8)
+def _probed_text_dtype(using_string_dtype: bool, storage: str) -> Any:
+    # A throwaway Series cost ~80 us a frame; the answer only changes with these options.
+    import pandas as pd
+
+    return pd.Series(["x"]).dtype
+
+
+@functools.lru_cache(maxsize=1)
+def _utc_micros() -> Any:
+    import pandas as pd
+
+    try:
+        return pd.DatetimeTZDtype(unit="us", tz="UTC")
+    except (TypeError, ValueError):
+        return None  # pandas < 2 keeps nanoseconds only
+
+
 def _times(values: Sequence[int | None]) -> Any:
     """Epoch milliseconds (or None) as datetime64[us, UTC], NaT where missing."""
     import numpy as np
@@ -93,7 +129,17 @@ def _times(values: Sequence[int | None]) -> Any:
         return pd.to_datetime(pd.Series(list(values)), unit="ms", utc=True).array
     micros = np.where(missing, 0, millis).astype(np.int64) * 1000
     micros[missing] = np.iinfo(np.int64).min  # NaT
-    return pd.DatetimeIndex(micros.view("datetime64[us]")).tz_localize("UTC").array
+    stamps = micros.view("datetime64[us]")
+    dtype = _utc_micros()
+    if dtype is None:
+        return pd.DatetimeIndex(stamps).tz_localize("UTC").array
+    # The array of these finished values as they are: pd.array() checks and converts them
+    # again (~90 us a column, a tenth of a 100-row frame).
+    wrap = getattr(pd.arrays.DatetimeArray, "_simple_new", None)
+    try:
+        return wrap(stamps, dtype=dtype)  # type: ignore[misc]
+    except TypeError:  # not there, or another signature
+        return pd.array(stamps, dtype=dtype)
 
 
 def columns_to_frame(columns: RunColumns) -> Any:
@@ -111,7 +157,7 @@ def _frame(columns: RunColumns) -> Any:
         for col in ("start_time", "end_time"):
             frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
         return frame
-    text = pd.Series(["x"]).dtype  # what pandas makes of str here (its options decide)
+    text = _text_dtype()
     # One list per column: zip(*info) hands zip 100,000 iterators and took ~5x longer.
     info = columns.info
     run_ids, experiment_ids, statuses, uris, starts, ends = (
@@ -128,4 +174,42 @@ def _frame(columns: RunColumns) -> Any:
     data.update(_columns(columns.metrics, size, "metrics."))
     data.update(_columns(columns.params, size, "params.", text))
     data.update(_columns(columns.tags, size, "tags.", text))
+    return _assemble(data, size, text)
+
+
+def _assemble(data: dict[str, Any], size: int, text: Any) -> Any:
+    """The frame of these finished columns in one step. pandas' dict constructor checks and
+    sanitizes each column again (~40% of a 100-row frame); its `_from_arrays` takes them as
+    they are. Columns left for pandas to infer (objects, lists: other options, odd values), a
+    pandas without it or with another signature go through the public constructor, which
+    builds the same frame (tests compare the two)."""
+    import numpy as np
+    import pandas as pd
+
+    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
+    finished = all(
+        isinstance(c, pd.api.extensions.ExtensionArray)
+        or (isinstance(c, np.ndarray) and c.dtype == np.float64)
+        for c in data.values()
+    )
+    if from_arrays is not None and finished:
+        try:
+            return from_arrays(
+                list(data.values()),
+                columns=_column_index(tuple(data), text).copy(),
+                index=pd.RangeIndex(size),
+                verify_integrity=False,
+            )
+        except TypeError:
+            pass
     return pd.DataFrame(data, copy=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _column_index(names: tuple[str, ...], text: Any) -> Any:
+    """The frame's column labels (their dtype is `text`'s, as pandas infers under the same
+    options); one search repeated has the same ones, and building the Index cost ~0.15 ms a
+    frame. Each frame gets a copy: the labels are shared, `frame.columns.name` is not."""
+    import pandas as pd
+
+    return pd.Index(list(names))

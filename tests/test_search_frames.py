@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from notebook_tracker import frames
 from notebook_tracker.entities import Run, RunData, RunInfo
 from notebook_tracker.frames import columns_to_frame, runs_to_frame
 from notebook_tracker.run_columns import RunColumns
@@ -121,3 +123,45 @@ def test_a_time_beyond_what_pandas_can_hold_fails_as_a_plain_build_does() -> Non
         plain_frame(runs)
     with pytest.raises(type(plain.value)):
         runs_to_frame(runs)
+
+
+@pytest.mark.parametrize("take_from", [0, 10**9])
+def test_string_columns_are_the_same_placed_by_arrow_or_filled_by_position(
+    monkeypatch: pytest.MonkeyPatch, take_from: int
+) -> None:
+    # Small pages fill by position, big ones place by Arrow's take(); both must give this frame.
+    monkeypatch.setattr(frames, "_TAKE_FROM", take_from)
+    runs = make_runs(7, 120)
+    pd.testing.assert_frame_equal(runs_to_frame(runs), plain_frame(runs))
+
+
+def test_a_pandas_without_from_arrays_builds_the_same_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs = make_runs(8, 60)
+    fast = runs_to_frame(runs)
+    monkeypatch.setattr(pd.DataFrame, "_from_arrays", None, raising=False)
+    pd.testing.assert_frame_equal(runs_to_frame(runs), fast)
+    pd.testing.assert_frame_equal(fast, plain_frame(runs))
+
+
+def test_string_columns_follow_pandas_options_changed_between_two_searches() -> None:
+    runs = make_runs(9, 30)
+    runs_to_frame(runs)  # the dtype for str is remembered for the options of this call
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the option is deprecated in pandas 3, still honoured
+        with pd.option_context("future.infer_string", False):
+            frame = runs_to_frame(runs)
+            expected = plain_frame(runs)
+    assert frame["run_id"].dtype == expected["run_id"].dtype
+    pd.testing.assert_frame_equal(frame, expected)
+    pd.testing.assert_frame_equal(runs_to_frame(runs), plain_frame(runs))
+
+
+def test_naming_one_frames_columns_leaves_the_next_frames_columns_unnamed() -> None:
+    runs = make_runs(10, 20)
+    first = runs_to_frame(runs)
+    first.columns.name = "field"
+    second = runs_to_frame(runs)
+    assert second.columns.name is None
+    assert list(second.columns) == list(first.columns)
