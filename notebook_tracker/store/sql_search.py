@@ -109,9 +109,24 @@ def _key_value_clause(
     return present.where(compare(kv.c.value, c.op, c.value))
 
 
-def _run_clause(c: Comparison) -> ColumnElement[bool]:
+def _joined_metric_clause(c: Comparison, lm: FromClause) -> ColumnElement[bool]:
+    """A metric filter on the key the order already joined: the same row ((run_uuid, key) is
+    the primary key), so no EXISTS of its own. On PostgreSQL the extra semi-join cost ~1.6 ms
+    of planning and ~1 ms of probes on a 100-row search of 1,000-100,000 runs."""
+    value_ok: ColumnElement[bool]
+    if c.op == "!=":
+        value_ok = (lm.c.is_nan == true()) | (lm.c.value != c.value)
+    else:
+        value_ok = and_(lm.c.is_nan == false(), compare(lm.c.value, c.op, c.value))
+    return and_(lm.c.run_uuid.is_not(None), value_ok)
+
+
+def _run_clause(
+    c: Comparison, metric_joins: dict[str, FromClause] | None = None
+) -> ColumnElement[bool]:
     if c.entity == "metric":
-        return _metric_clause(c)
+        joined = (metric_joins or {}).get(c.key)
+        return _metric_clause(c) if joined is None else _joined_metric_clause(c, joined)
     if c.entity in _KEY_VALUE_TABLES:
         return _key_value_clause(c, _KEY_VALUE_TABLES[c.entity], runs.c.run_uuid)
     return compare(_RUN_COLUMNS[c.key], c.op, c.value)
@@ -199,12 +214,18 @@ def _attribute_key(column: ColumnElement[Any], key: str, ascending: bool) -> Ord
 
 def _run_ordering(
     terms: Sequence[OrderTerm], number_aware: bool = False
-) -> tuple[FromClause, list[OrderKey], tuple[ColumnElement[bool], ColumnElement[Any]] | None]:
+) -> tuple[
+    FromClause,
+    list[OrderKey],
+    tuple[ColumnElement[bool], ColumnElement[Any]] | None,
+    dict[str, FromClause],
+]:
     """(FROM clause with the joins the order needs, the order's keys, ending on a unique one,
-    and RunSearch.metric_first)."""
+    RunSearch.metric_first, and the joined latest_metrics alias of each metric key)."""
     from_: FromClause = runs
     keys: list[OrderKey] = []
     metric_first: tuple[ColumnElement[bool], ColumnElement[Any]] | None = None
+    metric_joins: dict[str, FromClause] = {}
     for term in terms:
         if term.entity == "attribute":
             keys.append(_attribute_key(_RUN_COLUMNS[term.key], term.key, term.ascending))
@@ -216,6 +237,7 @@ def _run_ordering(
         )
         missing = joined.c.run_uuid.is_(None)
         if term.entity == "metric":
+            metric_joins.setdefault(term.key, joined)
             rank = case((missing, 2), (joined.c.is_nan == true(), 1), else_=0)
             # Only numbers carry a value, so that runs of one rank compare equal past it.
             number = and_(~missing, joined.c.is_nan == false())
@@ -242,7 +264,7 @@ def _run_ordering(
     if ("attribute", "run_id") not in named:
         # The primary key's own order (not code points on PostgreSQL), so its index serves it.
         keys.append(OrderKey(runs.c.run_uuid, True, "id"))
-    return from_, keys, metric_first
+    return from_, keys, metric_first, metric_joins
 
 
 def run_search(
@@ -287,7 +309,7 @@ def _build_run_search(
 ) -> RunSearch:
     comparisons = parse_filter(filter_string)
     terms = parse_order_by(order_by)
-    from_, keys, metric_first = _run_ordering(terms, number_aware)
+    from_, keys, metric_first, metric_joins = _run_ordering(terms, number_aware)
     ids = _experiment_ids(experiment_ids)
     # Runs of several experiments in start-time order: SQLite would seek each experiment in its
     # index and then sort them all (~1 s for 100,000 runs) unless told to walk the start-time
@@ -296,7 +318,7 @@ def _build_run_search(
     where = [
         experiment.in_(ids),
         runs.c.lifecycle_stage.in_(list(stages)),
-        *(_run_clause(c) for c in comparisons),
+        *(_run_clause(c, metric_joins) for c in comparisons),
     ]
     first_is_attribute = not terms or terms[0].entity == "attribute"
     return RunSearch(from_, where, keys, first_is_attribute and keys[0].nullable, metric_first)
