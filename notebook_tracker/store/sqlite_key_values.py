@@ -186,6 +186,8 @@ def _group(
     else:
         data = np.empty(len(values), dtype=object)
         data[:] = values
+    if len(names) <= np.iinfo(np.int16).max:  # numpy's stable sort is a radix sort at 16 bits
+        codes = np.asarray(codes).astype(np.int16, copy=False)
     order = np.argsort(codes, kind="stable")
     ends = np.cumsum(np.bincount(codes, minlength=len(names)))
     out: KeyColumns = {}
