@@ -6,8 +6,13 @@ usable; prepared statements can be turned off."""
 from __future__ import annotations
 
 import math
+import os
+import signal
+import time
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import psycopg2
 import pytest
 from sqlalchemy import text
@@ -18,8 +23,9 @@ from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.frames import columns_to_frame
 from notebook_tracker.run_columns import RunColumns
-from notebook_tracker.store import forget_stores, pg_reads
+from notebook_tracker.store import forget_stores, pg_key_values, pg_reads, sql_run_columns
 from notebook_tracker.store.sql_search import build_run_search
+from notebook_tracker.store.sqlite_key_values import driver_rows
 
 pytestmark = pytest.mark.postgres
 
@@ -215,3 +221,106 @@ def test_floats_read_back_exactly_from_a_server_set_to_print_fewer_digits(postgr
             assert [v.hex() for v in got] == [v.hex() for v in want]
     finally:
         forget_stores()
+
+
+# Text that must come back as it was written: separators, quotes, newlines, backslashes, the
+# text forms of NULL and NaN, an empty string, spaces.
+AWKWARD_TEXT = ["a,b", 'say "hi"', "line\nbreak\r\n", "back\\slash", "\\N", "NULL", "NaN", "N/A"]
+AWKWARD_TEXT += ["null", "", " x ", "#N/A"]
+
+
+def _awkward_columns_runs(client: TrackingClient) -> str:
+    exp = _awkward_runs(client)
+    for i, value in enumerate(AWKWARD_TEXT):
+        rid = client.create_run(exp, start_time=3000 + i).info.run_id
+        # One name as a param, a metric and a tag at once.
+        params = [Param("x", value), Param("k e/y:é", "é" * i)]
+        tags = [RunTag("x", value), RunTag("none", "to be NULL")]
+        client.store.log_batch(rid, [Metric("x", 1e-300 * i, 1, 0)], params, tags)
+    with client.store.writer.begin() as conn:  # a tag without a value: the column allows it
+        conn.execute(text("UPDATE tags SET value = NULL WHERE key = 'none'"))
+    return exp
+
+
+def _frame_of_pages(client: TrackingClient, exp: str, max_results: int) -> Any:
+    pages, token = [], None
+    while True:
+        found, token = client.store.search_run_columns(
+            [exp], max_results=max_results, page_token=token
+        )
+        pages.append(found)
+        if not token:
+            return columns_to_frame(RunColumns.concat(pages))
+
+
+def test_a_big_page_reads_its_tables_on_three_connections_at_once_with_the_same_frame(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    exp = _awkward_columns_runs(client)
+    backends: list[int] = []
+
+    def recording(conn: Any, sql: str, params: Any) -> list:
+        backends.append(conn.connection.dbapi_connection.get_backend_pid())
+        return driver_rows(conn, sql, params)
+
+    monkeypatch.setattr(pg_key_values, "driver_rows", recording)
+    monkeypatch.setattr(sql_run_columns, "AT_ONCE_FROM", 10**9)
+    one_statement = _frame_of_pages(client, exp, 100)
+    assert not backends
+    monkeypatch.setattr(sql_run_columns, "AT_ONCE_FROM", 1)  # every page is "big"
+    for max_results in (100, 3):
+        backends.clear()
+        at_once = _frame_of_pages(client, exp, max_results)
+        assert len(backends) == 3 * -(-len(at_once) // max_results)
+        assert len(set(backends[:3])) == 3  # a page's three tables: three backends
+        pd.testing.assert_frame_equal(at_once, one_statement, check_exact=True)
+        for column in at_once.columns:  # the bits: assert_frame_equal takes -0.0 for 0.0
+            assert repr(at_once[column].tolist()) == repr(one_statement[column].tolist())
+    assert set(at_once["params.x"].dropna()) == set(AWKWARD_TEXT)
+    assert at_once["tags.none"].isna().all()  # the key is there, without values
+    assert [v.hex() for v in at_once["metrics.m"].dropna()] == [
+        v.hex() for v in reversed(AWKWARD) if not math.isnan(v)
+    ]
+
+
+def test_a_big_page_whose_table_read_fails_raises_and_leaves_the_reader_usable(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    exp = _seed(client, 5)
+    tables = list(sql_run_columns._PG_TABLES)
+    failing = tables[:2] + [
+        tables[2].replace("array_agg(e.pos - 1)", "array_agg(1 / (e.pos - e.pos))")
+    ]
+    monkeypatch.setattr(sql_run_columns, "AT_ONCE_FROM", 1)
+    monkeypatch.setattr(sql_run_columns, "_PG_TABLES", failing)
+    with pytest.raises(TrackerError):
+        client.store.search_run_columns([exp], max_results=100)
+    monkeypatch.setattr(sql_run_columns, "_PG_TABLES", tables)
+    found, _ = client.store.search_run_columns([exp], max_results=100)
+    assert len(found) == 5 and len(found.tags["i"][1]) == 5
+
+
+def test_a_forked_process_reads_big_pages_at_once_too(
+    client: TrackingClient, postgres_uri: str, monkeypatch: pytest.MonkeyPatch
+):
+    # The parent's worker threads do not survive a fork: the child must start its own.
+    exp = _seed(client, 5)
+    monkeypatch.setattr(sql_run_columns, "AT_ONCE_FROM", 1)
+    assert len(client.store.search_run_columns([exp], max_results=100)[0]) == 5
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh store (the parent's pooled sockets are not its own)
+        code = 1
+        try:
+            forget_stores()
+            found, _ = TrackingClient(postgres_uri).store.search_run_columns([exp])
+            code = 0 if len(found.tags["i"][1]) == 5 else 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's read never finished")
+    assert os.waitstatus_to_exitcode(done[1]) == 0

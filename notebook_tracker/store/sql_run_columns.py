@@ -28,12 +28,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from notebook_tracker.run_columns import KeyColumns
+from notebook_tracker.store.pg_key_values import AT_ONCE_FROM, rows_at_once
 from notebook_tracker.store.sqlite_key_values import driver_rows, read_sqlite_key_values
 
 
-def _pg_grouped(join: str) -> str:
-    """One statement for the three tables: each costs PostgreSQL a round trip and a plan."""
-    return " UNION ALL ".join(
+def _pg_tables(join: str) -> list[str]:
+    """One SELECT per table, params, latest metrics then tags."""
+    return [
         f'SELECT {kind} AS kind, t."key", array_agg(e.pos - 1), {values} '
         "FROM json_array_elements_text(%(ids)s::json) WITH ORDINALITY AS e(id, pos) "
         f'{join.format(table=table)} GROUP BY t."key"'
@@ -46,7 +47,7 @@ def _pg_grouped(join: str) -> str:
             ),
             (2, "tags", 'array_agg(t."value"), NULL::float8[]'),
         )
-    )
+    ]
 
 
 # One index probe per id, whatever the table's size: a plain join let the planner hash-join a
@@ -54,9 +55,12 @@ def _pg_grouped(join: str) -> str:
 # 50,000-id page of 1M runs (2-3x slower than the probes, which walk the index in id order).
 # OFFSET 0 keeps PostgreSQL from flattening the LATERAL subquery back into that join; the
 # plan is the same for any number of ids, so the statement can run prepared (pg_reads.py).
-_PG_GROUPED = _pg_grouped(
+_PG_TABLES = _pg_tables(
     "CROSS JOIN LATERAL (SELECT * FROM {table} AS x WHERE x.run_uuid = e.id OFFSET 0) AS t"
 )
+# One statement for a small page: each costs PostgreSQL a round trip and a plan; a big page's
+# tables are read at once on three connections (pg_key_values.py).
+_PG_GROUPED = " UNION ALL ".join(_PG_TABLES)
 
 
 def fetch_all(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
@@ -108,7 +112,12 @@ def read_key_values(conn: Connection, ids: list[str]) -> tuple[KeyColumns, KeyCo
         kinds: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
         # As one JSON text: psycopg2 quotes a list's strings one by one (~0.1-0.3 s at 50,000).
         bound = {"ids": _bound_ids(ordered)}
-        for kind, key, indexes, texts, numbers in driver_rows(conn, _PG_GROUPED, bound):
+        rows = (
+            rows_at_once(conn, _PG_TABLES, bound)
+            if len(ids) >= AT_ONCE_FROM
+            else driver_rows(conn, _PG_GROUPED, bound)
+        )
+        for kind, key, indexes, texts, numbers in rows:
             kinds[kind].append((key, indexes, texts if numbers is None else numbers))
         return (
             _columns(kinds[0], where, numeric=False),
