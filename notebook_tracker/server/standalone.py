@@ -73,6 +73,22 @@ def make_app(context: TrackerContext) -> Any:
     )
 
 
+def make_http_server(context: TrackerContext) -> Any:
+    """The worker's HTTP server: MLflow's hot calls answered below tornado's RequestHandler
+    (server/fast_calls.py), every other request by the Application."""
+    import tornado.httpserver
+
+    from notebook_tracker.server.fast_calls import FastCalls
+
+    body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
+    return tornado.httpserver.HTTPServer(
+        FastCalls(make_app(context), context),
+        max_body_size=body_limit,
+        # Room for an over-long URL to reach the app, which answers it with a JSON 414.
+        max_header_size=MAX_HEADER_BYTES,
+    )
+
+
 def _die_with_parent() -> None:
     """A worker must not outlive the process that forked it (Linux; elsewhere a no-op)."""
     if not sys.platform.startswith("linux"):
@@ -100,7 +116,6 @@ def serve(
     serve_registered_only: bool = False,
 ) -> None:
     """Listen on host:port with `workers` processes until terminated."""
-    import tornado.httpserver
     import tornado.ioloop
     import tornado.netutil
     import tornado.process
@@ -147,15 +162,7 @@ def serve(
         serving_enabled,
         serve_registered_only,
     )
-    body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
-    from notebook_tracker.server.fast_calls import FastCalls
-
-    server = tornado.httpserver.HTTPServer(
-        FastCalls(make_app(context), context),  # MLflow's hot calls below RequestHandler
-        max_body_size=body_limit,
-        # Room for an over-long URL to reach the app, which answers it with a JSON 414.
-        max_header_size=MAX_HEADER_BYTES,
-    )
+    server = make_http_server(context)
     server.add_sockets(sockets)
     try:
         tornado.ioloop.IOLoop.current().start()
