@@ -84,6 +84,28 @@ def test_after_a_slow_loop_commit_points_take_the_writer_thread_and_still_land(
     assert _history(client, run_id, "m") == [(s, float(s)) for s in range(4)]
 
 
+def test_after_a_slow_loop_commit_params_and_tags_take_the_writer_thread_and_land(
+    app_server, monkeypatch
+):
+    server, context = app_server
+    client = _client(server)
+    run_id = client.create_run("0").info.run_id
+    client.log_param(run_id, "first", 0)  # a quick loop commit: the loop stays open
+    writer = group_writer(context.store)
+    assert writer is not None
+    if writer.serial:
+        assert writer._thread is None
+    monkeypatch.setattr(sync_calls, "SLOW_COMMIT_S", 0.0)  # every commit is slow from now
+    for i in range(3):
+        client.log_param(run_id, f"p{i}", i)
+        client.set_tag(run_id, f"t{i}", i)
+    if writer.serial:
+        assert writer._thread is not None  # the loop was closed after the next commit
+    data = client.get_run(run_id).data
+    assert data.params == {"first": "0", "p0": "0", "p1": "1", "p2": "2"}
+    assert {f"t{i}": str(i) for i in range(3)}.items() <= data.tags.items()
+
+
 def test_a_lone_point_to_a_deleted_run_is_refused_and_nothing_lands(app_server):
     server, _ = app_server
     client = _client(server)

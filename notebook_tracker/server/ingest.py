@@ -94,12 +94,15 @@ class GroupWriter:
     ) -> None:
         await asyncio.wrap_future(self.submit(rows, columns))
 
-    async def call_async(self, fn: Callable[[], object]) -> None:
+    async def call_async(self, fn: Callable[[], object], now: bool = True) -> bool:
         """Run the store write `fn` alone in its transaction, in this worker's turn: at once if
-        nothing else is writing, else on the writer thread."""
+        nothing else is writing (and `now`), else on the writer thread. True: it ran on the
+        calling thread."""
         job = _Job((), (), 0, fn)
-        if not self._now(job):
-            await asyncio.wrap_future(self._queue(job))
+        if now and self._now(job):
+            return True
+        await asyncio.wrap_future(self._queue(job))
+        return False
 
     def _now(self, job: _Job) -> bool:
         """Write `job` on the calling thread if that waits for nothing (see the module's

@@ -15,7 +15,8 @@ As soon as a second request is in flight the points go the group-commit way agai
 the loop would keep it from reading the requests that could have joined the group (JSON
 log-batch at 4 connections lost about a third of its throughput when all points took the loop).
 So they do for a second after a loop commit that was slow (a busy disk): other requests would
-wait behind it.
+wait behind it. Params and tags back off the same way (to the writer thread), after a slow loop
+commit of any kind.
 """
 
 from __future__ import annotations
@@ -84,7 +85,6 @@ async def write_if_lone(api: MlflowApi, points: int, read: Callable[[], Points])
     commit them on this thread if the request is lone and small (`lone_writer`) and has no
     model points. False: nothing written, take the group-commit way. The answer follows the
     commit either way."""
-    global _loop_closed_until
     if time.monotonic() < _loop_closed_until:
         return False
     writer = await lone_writer(api, points)
@@ -94,14 +94,22 @@ async def write_if_lone(api: MlflowApi, points: int, read: Callable[[], Points])
     if model_metrics:
         return False
     rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
+    await _on_loop(writer, functools.partial(writer.store.log_metric_groups, rows, ()))
+    return True
+
+
+async def _on_loop(writer: GroupWriter, write: Callable[[], object]) -> None:
+    """`write` on the loop unless a recent loop commit was slow (then on the writer thread);
+    a slow one closes the loop to writes for BACKOFF_S."""
+    global _loop_closed_until
     start = time.monotonic()
+    here = True
     try:
-        await writer.call_async(functools.partial(writer.store.log_metric_groups, rows, ()))
+        here = await writer.call_async(write, now=start >= _loop_closed_until)
     finally:
         end = time.monotonic()
-        if end - start > SLOW_COMMIT_S:
+        if here and end - start > SLOW_COMMIT_S:
             _loop_closed_until = end + BACKOFF_S
-    return True
 
 
 async def write_params_tags(
@@ -113,6 +121,6 @@ async def write_params_tags(
     if writer is None or not writer.serial:
         await api.context.run(store.log_batch, run_id, params=params or (), tags=tags or ())
         return
-    await writer.call_async(
-        functools.partial(writer.store.log_params_tags, run_id, params or (), tags or ())
+    await _on_loop(
+        writer, functools.partial(writer.store.log_params_tags, run_id, params or (), tags or ())
     )
