@@ -14,7 +14,7 @@ first, ordered by the metric's own column (its index), then NaN and missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
@@ -75,6 +75,33 @@ def _query(
     return stmt.order_by(*order)
 
 
+# A first page's statements, kept per search (run_search keeps those) and selected columns.
+# SQLAlchemy finds its compiled SQL by a key it makes by walking the whole statement and
+# remembers that key on the statement object only: built afresh, a 100-row search paid the
+# walk each time (~1 ms CPU of its ~6). An entry holds the search and columns its key names
+# by id, so no other object can take one of those ids while it is kept.
+_FIRST_PAGES: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+_FIRST_PAGES_MAX = 256
+
+Memo = tuple[Any, ...] | None
+
+
+def _fetch(
+    conn: Connection, memo: Memo, part: Any, build: Callable[[], Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of the statement `build` makes, kept for next time when `memo` (the search
+    and the columns) is given."""
+    if memo is None:
+        return fetch_all(conn, build())
+    key = (*map(id, memo), part)
+    found = _FIRST_PAGES.get(key)
+    if found is None:
+        if len(_FIRST_PAGES) >= _FIRST_PAGES_MAX:
+            _FIRST_PAGES.clear()
+        found = _FIRST_PAGES[key] = (memo, build())
+    return fetch_all(conn, found[1])
+
+
 def _key_slots(columns: Sequence[Any], keys: Sequence[OrderKey]) -> tuple[list[Any], list[int]]:
     """The order keys to select after `columns`, and where each key's value sits in a row.
 
@@ -102,6 +129,7 @@ def _split_rows(
     columns: Sequence[Any],
     values: list[Any] | None,
     limit: int,
+    memo: Memo = None,
 ) -> list[tuple[Any, ...]]:
     first, rest = search.keys[0], search.keys[1:]
     # With the NULLs apart, the first key's plain order is the index's on both dialects.
@@ -113,16 +141,17 @@ def _split_rows(
             v = values[0]
             where += [first.expr <= v if not first.ascending else first.expr >= v]
             where.append(after(search.keys, values))
-        query = _query(search, columns, where, order)
-        rows = fetch_all(conn, query.limit(limit))
+        build = lambda: _query(search, columns, where, order).limit(limit)  # noqa: E731
+        rows = _fetch(conn, memo, ("values", limit), build)
         if len(rows) >= limit:
             return rows
         values = None
     where = [first.expr.is_(None)]
     if values is not None:
         where.append(after(rest, values[1:]))
-    query = _query(search, columns, where, [k.clause() for k in rest])
-    return rows + fetch_all(conn, query.limit(limit - len(rows)))
+    rest_limit = limit - len(rows)
+    query = lambda: _query(search, columns, where, [k.clause() for k in rest])  # noqa: E731
+    return rows + _fetch(conn, memo, ("nulls", rest_limit), lambda: query().limit(rest_limit))
 
 
 def _metric_split_rows(
@@ -131,6 +160,7 @@ def _metric_split_rows(
     columns: Sequence[Any],
     values: list[Any] | None,
     limit: int,
+    memo: Memo = None,
 ) -> list[tuple[Any, ...]]:
     """A page of a search ordered by a metric first: the runs with a number for it, in the
     order of the metric's (key, value) index, then the others (NaN, then missing).
@@ -151,15 +181,17 @@ def _metric_split_rows(
             where.append(after(search.keys, values))
         first = column.asc() if value.ascending else column.desc()
         order = [first, *(k.clause() for k in search.keys[2:])]
-        rows = fetch_all(conn, _query(search, columns, where, order).limit(limit))
+        build = lambda: _query(search, columns, where, order).limit(limit)  # noqa: E731
+        rows = _fetch(conn, memo, ("numbers", limit), build)
         if len(rows) >= limit:
             return rows
         values = None
     where = [~number]
     if values is not None:
         where.append(after(search.keys, values))
-    query = _query(search, columns, where, [k.clause() for k in search.keys])
-    return rows + fetch_all(conn, query.limit(limit - len(rows)))
+    rest_limit = limit - len(rows)
+    query = lambda: _query(search, columns, where, [k.clause() for k in search.keys])  # noqa: E731
+    return rows + _fetch(conn, memo, ("rest", rest_limit), lambda: query().limit(rest_limit))
 
 
 def page_rows(
@@ -177,8 +209,10 @@ def page_rows(
     """
     values = _values(page_token, bound, search.keys)
     extra, slots = _key_slots(columns, search.keys)
+    # Later pages bind the last page's keys into the statement: only first pages are kept.
+    memo = None if values is not None else (search, *columns)
     with gc_paused(max_results):  # a 50,000-row page is 50,000 tuples (gc_pause.py)
-        rows = _rows(conn, search, [*columns, *extra], values, max_results + 1)
+        rows = _rows(conn, search, [*columns, *extra], values, max_results + 1, memo)
     if len(rows) <= max_results:
         return rows, None
     rows = rows[:max_results]
@@ -192,14 +226,15 @@ def _rows(
     columns: Sequence[Any],
     values: list[Any] | None,
     limit: int,
+    memo: Memo = None,
 ) -> list[tuple[Any, ...]]:
     if search.splits_on_null:
-        return _split_rows(conn, search, columns, values, limit)
+        return _split_rows(conn, search, columns, values, limit, memo)
     if search.metric_first is not None:
-        return _metric_split_rows(conn, search, columns, values, limit)
+        return _metric_split_rows(conn, search, columns, values, limit, memo)
     where = [] if values is None else [after(search.keys, values)]
-    query = _query(search, columns, where, [k.clause() for k in search.keys])
-    return fetch_all(conn, query.limit(limit))
+    query = lambda: _query(search, columns, where, [k.clause() for k in search.keys])  # noqa: E731
+    return _fetch(conn, memo, ("all", limit), lambda: query().limit(limit))
 
 
 __all__ = ["after", "page_rows"]
