@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import os
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +326,28 @@ def test_a_forked_process_reads_big_pages_at_once_too(
         os.waitpid(pid, 0)
         pytest.fail("the forked child's read never finished")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_as_many_big_reads_at_once_as_the_reader_pool_holds_all_finish(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    # Every reader connection held by a big read: the worker threads must not need one.
+    exp = _seed(client, 5)
+    reader = client.store.reader
+    callers = reader.pool.size() + reader.pool._max_overflow
+    all_in = threading.Barrier(callers, timeout=20)
+
+    def holding(conn: Any, sql: str, params: Any) -> list:
+        if not threading.current_thread().name.startswith("nt-pg-values"):
+            all_in.wait()  # each caller holds its reader connection here
+        return driver_rows(conn, sql, params)
+
+    monkeypatch.setattr(pg_key_values, "driver_rows", holding)
+    monkeypatch.setattr(sql_run_columns, "AT_ONCE_FROM", 1)
+
+    def read(_: int) -> int:
+        found, _ = client.store.search_run_columns([exp], max_results=100)
+        return len(found.tags["i"][1])
+
+    with ThreadPoolExecutor(callers) as pool:
+        assert list(pool.map(read, range(callers))) == [5] * callers
