@@ -22,9 +22,10 @@ transaction, and a failure leaves nothing written; the reply still follows the c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import tornado
@@ -144,7 +145,14 @@ class _Call(httputil.HTTPMessageDelegate):
         if self.regular is not None:
             self.regular.finish()
             return
-        self.calls.spawn(self._answer())
+        # Run the answer at once rather than as a task: a lone SQLite call never waits, so
+        # it is answered before tornado's connection looks, saving a trip round the loop.
+        answer = self._answer()
+        try:
+            waiting = answer.send(None)
+        except StopIteration:
+            return
+        self.calls.spawn(_go_on(answer, waiting))
 
     def on_connection_close(self) -> None:
         if self.regular is not None:
@@ -200,6 +208,24 @@ class _Call(httputil.HTTPMessageDelegate):
             if pending is not None:
                 await pending
         regular.finish()
+
+
+async def _go_on(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Drive `coro`, started by hand and now waiting on `waiting`, to its end: each time what
+    it waits on is done, resume it (its own `await` reads the outcome, error included)."""
+    while True:
+        if waiting is None:  # a bare yield (asyncio.sleep(0))
+            await asyncio.sleep(0)
+        else:
+            # What the coroutine yielded is marked as awaited by it; awaiting it here again
+            # takes clearing that mark, as an asyncio Task does.
+            waiting._asyncio_future_blocking = False  # noqa: SLF001 (the protocol asyncio reads)
+            with contextlib.suppress(Exception):
+                await waiting
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
 
 
 def hot_table(app: Any, prefix: str = "/") -> dict[str, Target]:
