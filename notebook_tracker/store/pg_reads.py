@@ -8,7 +8,9 @@ SELECTs: the pool's ping, psycopg2's BEGIN and the ROLLBACK on return. So the re
   it: under READ COMMITTED each statement takes its own snapshot inside a transaction too.
   The reader never writes (writes go through the writer engine, which keeps transactions).
 - pings a pooled connection only when it sat idle for a while (a server restart is found
-  then, as `pool_pre_ping` would); a busy connection is trusted.
+  then, as `pool_pre_ping` would), or when the server sent it something while idle: the notice
+  of its end when the backend was terminated or the server restarted, so such a connection is
+  replaced at checkout, before the read, without a round trip for the live ones.
 - prepares a SELECT the second time a connection runs its text (psycopg 3's
   `prepare_threshold`, which psycopg2 lacks): `PREPARE` once per connection, then
   `EXECUTE name(...)`, so PostgreSQL can keep a generic plan instead of planning each call.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import select
 import time
 from collections import OrderedDict
 from typing import Any
@@ -110,8 +113,12 @@ def _prepare(
         cursor.execute(
             f"PREPARE {name} ({ordered}) AS {body}" if names else f"PREPARE {name} AS {body}"
         )
-    except Exception:  # noqa: BLE001 - any refusal: run this text unprepared from now on
-        _unpreparable.add(statement)
+    except Exception:
+        if _closed(cursor.connection):
+            # A lost connection, not a refusal: the caller's error, and the pool's new
+            # connection prepares this text as before.
+            raise
+        _unpreparable.add(statement)  # a refusal: run this text unprepared from now on
         return None
     if len(state.names) >= MAX_PREPARED:
         _, (old, _) = state.names.popitem(last=False)
@@ -165,9 +172,26 @@ def _rewrite(
     return (f"EXECUTE {prepared}({args})" if names else f"EXECUTE {prepared}"), parameters
 
 
+def _closed(dbapi_conn: Any) -> bool:
+    closed = getattr(dbapi_conn, "closed", False)  # psycopg2: an int, psycopg 3: a bool
+    return bool(closed)
+
+
+def _server_spoke(dbapi_conn: Any) -> bool:
+    """Whether the server sent anything to this idle connection. An idle autocommit session
+    is sent nothing but the notice of its end (a restart, pg_terminate_backend) and EOF, so
+    this finds such a connection without a round trip; a `select` costs microseconds."""
+    try:
+        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    except (OSError, ValueError):  # no socket any more
+        return True
+    return bool(readable)
+
+
 def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     idle_since = record.info.get(_IDLE_SINCE)
-    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+    recent = idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S
+    if recent and not _closed(dbapi_conn) and not _server_spoke(dbapi_conn):
         return
     try:
         with dbapi_conn.cursor() as cursor:
