@@ -150,8 +150,9 @@ def _split_rows(
     if values is not None:
         where.append(after(rest, values[1:]))
     rest_limit = limit - len(rows)
-    query = lambda: _query(search, columns, where, [k.clause() for k in rest])  # noqa: E731
-    return rows + _fetch(conn, memo, ("nulls", rest_limit), lambda: query().limit(rest_limit))
+    rest_order = [k.clause() for k in rest]
+    build = lambda: _query(search, columns, where, rest_order).limit(rest_limit)  # noqa: E731
+    return rows + _fetch(conn, memo, ("nulls", rest_limit), build)
 
 
 def _metric_split_rows(
@@ -190,8 +191,9 @@ def _metric_split_rows(
     if values is not None:
         where.append(after(search.keys, values))
     rest_limit = limit - len(rows)
-    query = lambda: _query(search, columns, where, [k.clause() for k in search.keys])  # noqa: E731
-    return rows + _fetch(conn, memo, ("rest", rest_limit), lambda: query().limit(rest_limit))
+    rest_order = [k.clause() for k in search.keys]
+    build = lambda: _query(search, columns, where, rest_order).limit(rest_limit)  # noqa: E731
+    return rows + _fetch(conn, memo, ("rest", rest_limit), build)
 
 
 def page_rows(
@@ -233,8 +235,9 @@ def _rows(
     if search.metric_first is not None:
         return _metric_split_rows(conn, search, columns, values, limit, memo)
     where = [] if values is None else [after(search.keys, values)]
-    query = lambda: _query(search, columns, where, [k.clause() for k in search.keys])  # noqa: E731
-    return _fetch(conn, memo, ("all", limit), lambda: query().limit(limit))
+    order = [k.clause() for k in search.keys]
+    build = lambda: _query(search, columns, where, order).limit(limit)  # noqa: E731
+    return _fetch(conn, memo, ("all", limit), build)
 
 
 __all__ = ["after", "page_rows"]
