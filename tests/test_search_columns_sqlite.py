@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -154,3 +155,32 @@ def test_a_stored_key_holding_a_comma_still_comes_back_whole_on_a_big_page(conn)
     assert _as_dicts(tags, ids) == {**expected["tags"], "a,b": {"r1": "v"}}
     assert _as_dicts(metrics, ids)["m,n"] == {"r1": 0.25}
     assert _as_dicts(metrics, ids).keys() == {*expected["metrics"], "m,n"}
+
+
+def test_without_pyarrow_a_big_page_reads_each_table_once_as_json(conn, monkeypatch) -> None:
+    from sqlalchemy import event
+
+    from notebook_tracker.store import sqlite_key_values
+
+    ids = [f"r{i}" for i in range(sqlite_key_values._TEXT_FROM)]
+    expected = _fill(conn, ids, seed=11)
+    for name in ("pyarrow", "pyarrow.compute"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    sqlite_key_values._has_arrow.cache_clear()
+    statements: list[str] = []
+    listen = (conn.engine, "before_cursor_execute")
+    record = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(*listen, record)
+    try:
+        params, metrics, tags = read_key_values(conn, ids)
+    finally:
+        event.remove(*listen, record)
+        monkeypatch.undo()
+        sqlite_key_values._has_arrow.cache_clear()
+    assert len(statements) == 3  # not the text statement first, then JSON again
+    assert _as_dicts(params, ids) == expected["params"]
+    assert _as_dicts(tags, ids) == expected["tags"]
+    got = _as_dicts(metrics, ids)
+    for key, by_run in expected["metrics"].items():
+        for rid, value in by_run.items():
+            assert got[key][rid] == value or math.isnan(value) and math.isnan(got[key][rid])

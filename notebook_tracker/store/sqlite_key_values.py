@@ -16,6 +16,7 @@ come as rows of (index, key, value) instead.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import struct
@@ -204,8 +205,17 @@ def _group(
     return out
 
 
+@functools.cache
+def _has_arrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _grouped(conn: Connection, table: str, bound: tuple[str], where: Any) -> KeyColumns:
-    if len(where) >= _TEXT_FROM:
+    if len(where) >= _TEXT_FROM and _has_arrow():  # else the keys would be read twice
         sql = _SQLITE_ARRAYS.format(table=table, keys=_KEYS_TEXT)
         ((indexes, keys, values),) = driver_rows(conn, sql, bound)
         at = _indexes(indexes)
@@ -220,7 +230,7 @@ def _grouped(conn: Connection, table: str, bound: tuple[str], where: Any) -> Key
 def _metrics(conn: Connection, bound: tuple[str], where: Any) -> KeyColumns:
     # Rows stay cheaper for a small page: Arrow's calls have a fixed cost (a 100-row search
     # of 1,000 runs took 3 ms more CPU with the text).
-    if len(where) >= _TEXT_FROM and printf_round_trips(conn):
+    if len(where) >= _TEXT_FROM and _has_arrow() and printf_round_trips(conn):
         sql = _SQLITE_METRIC_TEXT.format(keys=_KEYS_TEXT)
         ((indexes, keys, text),) = driver_rows(conn, sql, bound)
         at = _indexes(indexes)
