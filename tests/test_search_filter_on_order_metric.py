@@ -25,9 +25,10 @@ _OPS = {
 def _seed(client: TrackingClient) -> tuple[str, dict[str, float | None]]:
     exp = client.create_experiment("filter-on-order")
     acc: dict[str, float | None] = {}
-    for i in range(40):
+    for i in range(30):
         rid = client.create_run(exp, start_time=1000 + i % 9).info.run_id
-        value = None if i % 6 == 0 else math.nan if i % 7 == 0 else float(i % 5)
+        # Runs without the metric and NaN runs on both sides of the params filter.
+        value = None if i % 5 == 0 else math.nan if i % 7 == 0 else float(i % 4)
         metrics = [] if value is None else [Metric("acc", value, 1, 0)]
         metrics.append(Metric("loss", float(i % 3), 1, 0))
         client.store.log_batch(rid, metrics, [Param("lr", str(i % 2))], [])
