@@ -79,6 +79,7 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
         if (
             length is None
             or not length.isdigit()
+            or len(length) > 18  # int() of thousands of digits is slow, or refused
             or int(length) > self.context.max_body_bytes
             or "Transfer-Encoding" in headers
             or "Expect" in headers
