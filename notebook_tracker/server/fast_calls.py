@@ -43,7 +43,8 @@ from notebook_tracker.validation import parse_json
 HOT_ENDPOINTS = ("runs/log-metric", "runs/log-parameter", "runs/set-tag", "runs/log-batch")
 SERVER_HEADER = f"TornadoServer/{tornado.version}"
 Endpoint = Callable[[Any, Params], Any]
-Target = tuple[Endpoint, Any]  # (endpoint function, its MlflowApi), as the route table has them
+# (endpoint function, its MlflowApi, whether it is a coroutine), as the route table has them
+Target = tuple[Endpoint, Any, bool]
 
 
 class FastCalls(httputil.HTTPServerConnectionDelegate):
@@ -133,7 +134,7 @@ class _Call(httputil.HTTPMessageDelegate):
         if target is None:
             self.regular = self.calls.app.start_request(self.server_conn, self.conn)
             return self.regular.headers_received(start_line, headers)
-        self.fn, self.api = target
+        self.fn, self.api, self.is_coroutine = target
         return None
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
@@ -168,7 +169,7 @@ class _Call(httputil.HTTPMessageDelegate):
                 raise TypeError("not a JSON object")
             req = Params(data)
             with InFlight():  # a lone request may write on the loop (sync_calls.py)
-                if inspect.iscoroutinefunction(self.fn):
+                if self.is_coroutine:
                     result = await self.fn(self.api, req)
                 else:
                     result = await self.calls.context.run(self.fn, self.api, req)
@@ -252,5 +253,7 @@ def _route(rules: list[Any], path: str) -> Target | None:
         endpoints = (rule.target_kwargs or {}).get("endpoints")
         api = (rule.target_kwargs or {}).get("api")
         fn = endpoints.get("POST") if isinstance(endpoints, dict) else None
-        return (fn, api) if fn is not None and api is not None else None
+        if fn is None or api is None:
+            return None
+        return fn, api, inspect.iscoroutinefunction(fn)
     return None
