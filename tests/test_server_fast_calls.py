@@ -218,7 +218,9 @@ def test_tokens_on_a_kept_connection_are_checked_on_every_fast_call(servers):
         expected = regular_conn.send("POST", API + "runs/set-tag", body, token, headers)
         assert got[0] == 401
         assert (got[0], got[2]) == (expected[0], expected[2])
-        assert got[1].get("WWW-Authenticate") == expected[1].get("WWW-Authenticate")
+        challenge = {k.lower(): v for k, v in got[1].items()}.get("www-authenticate")
+        assert challenge == 'Bearer realm="notebook-tracker"'
+        assert challenge == {k.lower(): v for k, v in expected[1].items()}["www-authenticate"]
     headers = {"Authorization": f"Basic {basic}"}
     assert conn.send("POST", API + "runs/set-tag", body, token=None, headers=headers)[0] == 200
     assert conn.send("POST", API + "runs/set-tag", body)[0] == 200
