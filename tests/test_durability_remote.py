@@ -373,9 +373,10 @@ FORKING = textwrap.dedent(
     buf = metric_buffer.buffer_for(RestStore("http://127.0.0.1:9"), lambda: [])
     buf.sink._keep([(DATA, b"r\\n1\\n{}")])  # an outage began: this process has a journal
     if os.fork() == 0:
+        # Said by the child: its fork hooks have run by now, however late it was scheduled.
+        print("ready", flush=True)
         time.sleep(60)  # a forked worker that outlives its parent
         os._exit(0)
-    print("ready", flush=True)
     time.sleep(60)
     """
 )
