@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+from collections.abc import Callable
 
+import tornado.httpserver
 import tornado.ioloop
 import tornado.web
-from helpers import free_port
 
 
 class ThreadServer:
-    def __init__(self, app: tornado.web.Application) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    """`app` served on a port of its own; or the HTTP server `make()` returns (one with a
+    delegate of its own in front of the app, e.g. the standalone server's fast calls)."""
+
+    def __init__(
+        self,
+        app: tornado.web.Application | None = None,
+        make: Callable[[], tornado.httpserver.HTTPServer] | None = None,
+    ) -> None:
+        self._make = make or (lambda: tornado.httpserver.HTTPServer(app))
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(app,), daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         assert self._ready.wait(10), "server thread did not start"
 
-    def _run(self, app: tornado.web.Application) -> None:
+    def _run(self) -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
-        self.server = app.listen(self.port, "127.0.0.1")
+        self.server = self._make()
+        sock = socket.create_server(("127.0.0.1", 0))  # bound here: no free-port race
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server.add_sockets([sock])
         self.loop = tornado.ioloop.IOLoop.current()
         self._ready.set()
         self.loop.start()

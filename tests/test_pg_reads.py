@@ -197,6 +197,17 @@ def _awkward_runs(client: TrackingClient) -> str:
     return exp
 
 
+def _frame_of_pages(client: TrackingClient, exp: str, max_results: int) -> Any:
+    pages, token = [], None
+    while True:
+        found, token = client.store.search_run_columns(
+            [exp], max_results=max_results, page_token=token
+        )
+        pages.append(found)
+        if not token:
+            return columns_to_frame(RunColumns.concat(pages))
+
+
 def test_floats_read_back_exactly_from_a_server_set_to_print_fewer_digits(postgres_uri: str):
     admin = psycopg2.connect(postgres_uri)
     admin.autocommit = True
@@ -210,15 +221,7 @@ def test_floats_read_back_exactly_from_a_server_set_to_print_fewer_digits(postgr
     try:
         exp = _awkward_runs(client)
         for max_results in (100, 1):  # one page, and pages of one
-            pages, token = [], None
-            while True:
-                found, token = client.store.search_run_columns(
-                    [exp], max_results=max_results, page_token=token
-                )
-                pages.append(found)
-                if not token:
-                    break
-            got = columns_to_frame(RunColumns.concat(pages))["metrics.m"].tolist()
+            got = _frame_of_pages(client, exp, max_results)["metrics.m"].tolist()
             want = [math.nan] + list(reversed(AWKWARD))  # newest first: the bare run
             assert [v.hex() for v in got] == [v.hex() for v in want]
     finally:
@@ -242,17 +245,6 @@ def _awkward_columns_runs(client: TrackingClient) -> str:
     with client.store.writer.begin() as conn:  # a tag without a value: the column allows it
         conn.execute(text("UPDATE tags SET value = NULL WHERE key = 'none'"))
     return exp
-
-
-def _frame_of_pages(client: TrackingClient, exp: str, max_results: int) -> Any:
-    pages, token = [], None
-    while True:
-        found, token = client.store.search_run_columns(
-            [exp], max_results=max_results, page_token=token
-        )
-        pages.append(found)
-        if not token:
-            return columns_to_frame(RunColumns.concat(pages))
 
 
 def test_a_big_page_reads_its_tables_on_three_connections_at_once_with_the_same_frame(

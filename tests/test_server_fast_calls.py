@@ -3,7 +3,6 @@ the same answers, errors, auth, limits and log line as the regular handlers, on 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.client
 import json
@@ -11,13 +10,12 @@ import logging
 import os
 import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import tornado.ioloop
+from server_helpers import ThreadServer
 from standalone_server import running_server
 
 from notebook_tracker.server.fast_calls import FastCalls
@@ -28,48 +26,19 @@ LIMIT = 4096  # the servers' body limit here
 API = "/api/2.0/mlflow/"
 
 
-class HttpServerThread:
-    """A tornado HTTPServer (fast or regular) on its own IO loop thread."""
-
-    def __init__(self, make: Any) -> None:
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(make,), daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10), "server thread did not start"
-
-    def _run(self, make: Any) -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        self.server = make()
-        sock = socket.create_server(("127.0.0.1", 0))
-        sock.setblocking(False)
-        self.port = sock.getsockname()[1]
-        self.server.add_sockets([sock])
-        self.loop = tornado.ioloop.IOLoop.current()
-        self._ready.set()
-        self.loop.start()
-
-    def stop(self) -> None:
-        def shutdown() -> None:
-            self.server.stop()
-            self.loop.stop()
-
-        self.loop.add_callback(shutdown)
-        self._thread.join(10)
-
-
 @pytest.fixture
-def servers(store_uri: str) -> Iterator[tuple[HttpServerThread, FastCalls, HttpServerThread]]:
+def servers(store_uri: str) -> Iterator[tuple[ThreadServer, FastCalls, ThreadServer]]:
     """(the standalone worker's server, its fast delegate, the same app without it) on one
     store, both with a token and a small body limit."""
     import tornado.httpserver
 
     fast_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
     regular_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
-    fast = HttpServerThread(lambda: make_http_server(fast_context))
+    fast = ThreadServer(make=lambda: make_http_server(fast_context))
     calls = fast.server.request_callback
     assert isinstance(calls, FastCalls)
-    regular = HttpServerThread(
-        lambda: tornado.httpserver.HTTPServer(
+    regular = ThreadServer(
+        make=lambda: tornado.httpserver.HTTPServer(
             make_app(regular_context), max_body_size=LIMIT + 1024 * 1024
         )
     )
