@@ -18,6 +18,7 @@ import pytest
 from server_helpers import ThreadServer
 from standalone_server import running_server
 
+from notebook_tracker.server import access_log
 from notebook_tracker.server.fast_calls import FastCalls
 from notebook_tracker.server.standalone import make_app, make_context, make_http_server
 
@@ -325,7 +326,9 @@ def _access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "tornado.access" and "runs/set-tag" in r.getMessage()
+        # By the logger's current name: a Jupyter server started in this process renames
+        # tornado's loggers after its own app ("ServerApp").
+        if r.name == access_log.access.name and "runs/set-tag" in r.getMessage()
     ]
 
 
