@@ -18,7 +18,7 @@ def drop_bad_framing(headers: Any) -> str | None:
         problem = f"Transfer-Encoding {coding!r} is not supported: send chunked or plain."
     elif coding is not None and length:
         problem = "A request may not have both Transfer-Encoding and Content-Length."
-    elif not all(v.isdigit() for v in values):
+    elif not all(v.isascii() and v.isdigit() for v in values):  # not "²": int() refuses it
         problem = f"Content-Length {', '.join(length)!r} is not a byte count."
     elif len(set(values)) > 1:
         problem = f"Content-Length {', '.join(length)!r} gives different byte counts."

@@ -79,7 +79,7 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
         length = headers.get("Content-Length")
         if (
             length is None
-            or not length.isdigit()
+            or not (length.isascii() and length.isdigit())  # '²' is a digit to str
             or len(length) > 18  # int() of thousands of digits is slow, or refused
             or int(length) > self.context.max_body_bytes
             or "Transfer-Encoding" in headers
