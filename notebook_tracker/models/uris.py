@@ -47,7 +47,7 @@ def parse_models_uri(uri: str) -> ModelsUri:
     parts = rest.split("/")
     if len(parts) == 2 and all(parts):
         name, which = parts
-        if which.isdigit():
+        if which.isascii() and which.isdigit():
             return ModelsUri(name, version=int(which))
         return ModelsUri(name, stage=which)
     raise InvalidParameter(

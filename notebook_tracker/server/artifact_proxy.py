@@ -94,7 +94,7 @@ class ArtifactProxyHandler(TrackerHandler):
         if self.request.method == "PUT":
             limit = self.destination.max_upload_bytes
             declared = self.request.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
+            if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
                 raise PayloadTooLarge(
                     f"Artifact upload of {declared} bytes exceeds this server's limit of {limit} "
                     "bytes (--max-artifact-size)."

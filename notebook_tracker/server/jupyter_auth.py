@@ -72,7 +72,7 @@ class JupyterAuth(APIHandler):
 
     def _large_body_follows(self) -> bool:
         length = self.request.headers.get("Content-Length", "").strip()
-        return length.isdigit() and int(length) > _REFUSED_BODY_READ
+        return length.isascii() and length.isdigit() and int(length) > _REFUSED_BODY_READ
 
     def _refuse_after_body(self, refusal: Exception) -> None:
         def refuse(*args: Any, **kwargs: Any) -> None:

@@ -137,7 +137,7 @@ class ModelServing:
         if version is not None:
             if version == "latest":
                 number = self.registry.latest_version(name).version
-            elif version.isdigit():
+            elif version.isascii() and version.isdigit():
                 number = self.registry.get_model_version(name, version).version
             else:
                 raise InvalidParameter(

@@ -133,7 +133,7 @@ class RunsHandler(ApiHandler):
         view = self.view_arg()
         ids = [i.strip() for i in (self.str_arg("experiment_ids") or "").split(",") if i.strip()]
         for exp_id in ids:
-            if not exp_id.isdigit():
+            if not (exp_id.isascii() and exp_id.isdigit()):
                 raise BadRequest(
                     f"Query parameter 'experiment_ids' must be comma-separated experiment ids, "
                     f"got {exp_id!r}."

@@ -225,7 +225,8 @@ class FirstWriteStore:
         record_owner: bool = True,
     ) -> Run:
         args = (experiment_id, user_id, start_time, tags, run_name, parent_run_id, record_owner)
-        if not str(experiment_id).isdigit() or int(experiment_id) >= 2**31:
+        digits = str(experiment_id)
+        if not (digits.isascii() and digits.isdigit()) or int(digits) >= 2**31:
             return self._full_create_run(args)  # it says what is wrong with the id
         exp_id = int(experiment_id)
         run = new_run(user_id, start_time, tags, run_name, parent_run_id, record_owner)

@@ -95,7 +95,7 @@ class InvocationsHandler(_Base):
         if self._finished or self.request.method != "POST":
             return
         length = self.request.headers.get("Content-Length", "").strip()
-        if length.isdigit() and int(length) > self.max_body_bytes:
+        if length.isascii() and length.isdigit() and int(length) > self.max_body_bytes:
             waits = self.request.headers.get("Expect", "").lower() == "100-continue"
             if waits or int(length) > self.max_body_bytes + DRAIN_BYTES:
                 self._refuse_size(int(length))

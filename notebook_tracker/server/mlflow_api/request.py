@@ -195,7 +195,7 @@ class Params:
         if value is None or value == "":
             return default
         names = list(allowed)
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():
             value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             if first <= value < first + len(names):
