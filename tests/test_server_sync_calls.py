@@ -29,9 +29,28 @@ def app_server(store_uri: str, monkeypatch) -> Iterator[tuple[ThreadServer, obje
 
     monkeypatch.setattr(sync_calls, "SLOW_COMMIT_S", 60.0)
     monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
+    monkeypatch.setattr(sync_calls, "_tracked", False)  # no fast-calls server seen yet
 
     context = make_context(store_uri, None, auth_token=TOKEN)
     running = ThreadServer(make_app(context))
+    yield running, context
+    running.stop()
+    context.close()
+
+
+@pytest.fixture
+def slow_standalone(store_uri: str, monkeypatch) -> Iterator[tuple[ThreadServer, object]]:
+    """The standalone worker's HTTP server (fast calls in front of the app), on each backend,
+    with every commit counting as slow."""
+    from notebook_tracker.server.standalone import make_context, make_http_server
+
+    monkeypatch.setattr(sync_calls, "SLOW_COMMIT_S", 0.0)
+    monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
+    monkeypatch.setattr(sync_calls, "_tracked", False)
+    monkeypatch.setattr(sync_calls, "_last_connection", 0)
+    monkeypatch.setattr(sync_calls, "_shared_until", 0.0)
+    context = make_context(store_uri, None, auth_token=TOKEN)
+    running = ThreadServer(make=lambda: make_http_server(context))
     yield running, context
     running.stop()
     context.close()
@@ -104,6 +123,45 @@ def test_after_a_slow_loop_commit_params_and_tags_take_the_writer_thread_and_lan
     data = client.get_run(run_id).data
     assert data.params == {"first": "0", "p0": "0", "p1": "1", "p2": "2"}
     assert {f"t{i}": str(i) for i in range(3)}.items() <= data.tags.items()
+
+
+def test_a_lone_clients_writes_stay_on_the_loop_after_slow_commits(slow_standalone):
+    """One client on one kept connection waits for each commit anyway: a slow one does not
+    send its next calls through the writer thread (the back-off protects other clients)."""
+    server, context = slow_standalone
+    client = _client(server)
+    run_id = client.create_run("0").info.run_id
+    for step in range(4):
+        client.log_metric(run_id, "m", float(step), step=step)
+        client.log_param(run_id, f"p{step}", step)
+        client.set_tag(run_id, "t", step)
+    writer = group_writer(context.store)
+    assert writer is not None
+    if writer.serial:
+        assert writer._thread is None  # every write stayed on the IO loop
+    assert _history(client, run_id, "m") == [(s, float(s)) for s in range(4)]
+    data = client.get_run(run_id).data
+    assert data.params == {f"p{s}": str(s) for s in range(4)}
+    assert data.tags["t"] == "3"
+
+
+def test_a_second_connection_brings_back_the_back_off_after_a_slow_commit(slow_standalone):
+    server, context = slow_standalone
+    client = _client(server)
+    run_id = client.create_run("0").info.run_id
+    client.log_metric(run_id, "m", 0.0, step=0)  # slow, on the loop: the client is alone
+    writer = group_writer(context.store)
+    assert writer is not None
+    if writer.serial:
+        assert writer._thread is None
+    assert _client(server).get_run(run_id).info.run_id == run_id  # a second connection
+    for step in range(1, 4):
+        client.log_metric(run_id, "m", float(step), step=step)
+        client.log_param(run_id, f"p{step}", step)
+    if writer.serial:
+        assert writer._thread is not None  # shared: the slow commit closed the loop
+    assert _history(client, run_id, "m") == [(s, float(s)) for s in range(4)]
+    assert client.get_run(run_id).data.params == {f"p{s}": str(s) for s in range(1, 4)}
 
 
 def test_a_lone_point_to_a_deleted_run_is_refused_and_nothing_lands(app_server):

@@ -36,7 +36,7 @@ from notebook_tracker.server.access_log import log_line
 from notebook_tracker.server.base import JSON_TYPE
 from notebook_tracker.server.context import TrackerContext
 from notebook_tracker.server.mlflow_api.request import Params
-from notebook_tracker.server.mlflow_api.sync_calls import InFlight
+from notebook_tracker.server.mlflow_api.sync_calls import InFlight, request_from
 from notebook_tracker.server.standalone_auth import any_token_matches, header_tokens
 from notebook_tracker.validation import parse_json
 
@@ -62,6 +62,7 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
     def start_request(
         self, server_conn: object, request_conn: httputil.HTTPConnection
     ) -> httputil.HTTPMessageDelegate:
+        request_from(server_conn)  # a lone client's writes may stay on the loop (sync_calls)
         return _Call(self, server_conn, request_conn)
 
     def on_close(self, server_conn: object) -> None:
