@@ -16,7 +16,7 @@ from typing import Any
 
 from notebook_tracker.entities import Run
 from notebook_tracker.gc_pause import gc_paused
-from notebook_tracker.run_columns import INFO_COLUMNS, KeyColumns, RunColumns
+from notebook_tracker.run_columns import INFO_COLUMNS, KeyColumns, RunColumns, is_arrow
 
 # Milliseconds within this bound fit datetime64[us] (int64) with room to spare; anything
 # beyond goes through pandas' own conversion, which says what is out of range.
@@ -45,6 +45,8 @@ def _columns(found: KeyColumns, size: int, prefix: str, text: Any | None = None)
         if arrow is not None:
             out[prefix + key] = arrow
             continue
+        if is_arrow(values):
+            values = values.to_numpy(zero_copy_only=False)
         column = np.full(size, np.nan) if text is None else np.full(size, None, dtype=object)
         column[positions] = values
         out[prefix + key] = column if text is None else _strings(column, text)
@@ -63,7 +65,10 @@ def _arrow_strings(positions: Any, values: Any, size: int, dtype: Any) -> Any | 
     import pyarrow as pa
 
     try:
-        present = pa.array(values, type=pa.large_string(), from_pandas=True)
+        if is_arrow(values):  # read from packed texts (store/packed_values.py)
+            present = values.cast(pa.large_string())
+        else:
+            present = pa.array(values, type=pa.large_string(), from_pandas=True)
     except (pa.ArrowException, TypeError):
         return None
     index = np.full(size, -1, dtype=np.int64)

@@ -18,8 +18,31 @@ from notebook_tracker.entities import Run
 # The order of each `info` tuple: the DataFrame's leading columns.
 INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
 
-# key -> (positions as an int array, values as an array: float64 for metrics, object otherwise)
+# key -> (positions as an int array, values as an array: float64 for metrics; for params and
+# tags objects, or an Arrow string array when read from packed texts: store/packed_values.py)
 KeyColumns = dict[str, tuple[Any, Any]]
+
+
+def is_arrow(values: Any) -> bool:
+    return type(values).__module__.startswith("pyarrow")
+
+
+def joined_values(parts: Sequence[Any]) -> Any:
+    """The value arrays one after the other: numpy's, or Arrow's when any part is Arrow."""
+    import numpy as np
+
+    if not any(is_arrow(p) for p in parts):
+        return np.concatenate(parts)
+    import pyarrow as pa
+
+    return pa.concat_arrays(
+        [
+            p.cast(pa.large_string())
+            if is_arrow(p)
+            else pa.array(p, type=pa.large_string(), from_pandas=True)
+            for p in parts
+        ]
+    )
 
 
 def key_columns(
@@ -63,7 +86,7 @@ class RunColumns:
                 if key in mine:
                     old_positions, old_values = mine[key]
                     positions = np.concatenate([old_positions, positions + base])
-                    values = np.concatenate([old_values, values])
+                    values = joined_values([old_values, values])
                 else:
                     positions = positions + base
                 mine[key] = (positions, values)
@@ -87,7 +110,7 @@ class RunColumns:
                     entry[0].append(positions + base)
                     entry[1].append(values)
         params, metrics, tags = (
-            {k: (np.concatenate(p), np.concatenate(v)) for k, (p, v) in found.items()}
+            {k: (np.concatenate(p), joined_values(v)) for k, (p, v) in found.items()}
             for found in parts
         )
         return cls(info, params, metrics, tags)
@@ -116,4 +139,4 @@ class RunColumns:
         return cls(info, params, metrics, tags)
 
 
-__all__ = ["INFO_COLUMNS", "KeyColumns", "RunColumns", "key_columns"]
+__all__ = ["INFO_COLUMNS", "KeyColumns", "RunColumns", "is_arrow", "joined_values", "key_columns"]

@@ -19,9 +19,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
-HEAD_REVISION = "0007_staged_metric_points"
+HEAD_REVISION = "0008_packed_run_values"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -30,6 +31,7 @@ KNOWN_REVISIONS = (
     "0005_runs_start_time",
     "0006_covering_key_values",
     "0007_staged_metric_points",
+    "0008_packed_run_values",
 )
 
 metadata = MetaData()
@@ -82,9 +84,27 @@ runs = Table(
     Column("owner_pid", Integer),
     Column("owner_started", BigInteger),
     Column("heartbeat_time", BigInteger),
+    # The run's params, latest metrics and tags as one text for big reads; NULL: not packed
+    # (store/packed_values.py, run_packer.py, migration 0008).
+    Column("packed_values", Text),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_start_time", "start_time"),
     Index("ix_runs_status", "status"),
+    Index(
+        "ix_runs_unpacked",
+        "run_uuid",
+        sqlite_where=text("packed_values IS NULL"),
+        postgresql_where=text("packed_values IS NULL"),
+    ),
+)
+
+# PostgreSQL: runs whose packed text a write made stale since it was packed (migration 0008).
+stale_run_values = Table(
+    "stale_run_values",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("run_uuid", String(32), nullable=False),
+    Index("ix_stale_run_values_run", "run_uuid"),
 )
 
 params = Table(

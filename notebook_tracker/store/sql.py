@@ -32,6 +32,7 @@ from notebook_tracker.store.logged_model_sql import insert_model_metrics
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.new_runs import new_run
+from notebook_tracker.store.run_packer import PackerMixin
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
 from notebook_tracker.store.schema_version import ensure_schema
@@ -44,7 +45,9 @@ from notebook_tracker.store.sql_reads import RunReadsMixin
 DEFAULT_EXPERIMENT_ID = "0"
 
 
-class SqlStore(ExperimentsMixin, LivenessMixin, RunReadsMixin, IngestMixin, TrackingStore):
+class SqlStore(
+    ExperimentsMixin, LivenessMixin, PackerMixin, RunReadsMixin, IngestMixin, TrackingStore
+):
     def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
         self.uri = uri
         self.reader, self.writer = engines_for(uri)

@@ -16,6 +16,7 @@ from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from notebook_tracker.store.metric_chunks import unpack_history
 from notebook_tracker.store.metric_compaction import READ_COMPACT_CHUNKS
 from notebook_tracker.store.metric_staging import STAGED_KEY, history_parts
+from notebook_tracker.store.packed_reads import packed_page, uses_packed
 from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
 from notebook_tracker.store.run_pages import page_rows
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
@@ -46,6 +47,8 @@ class RunReadsMixin:
         def _load_runs(self, conn: Connection, ids: Sequence[str]) -> list[Run]: ...
 
         def maybe_reap(self) -> None: ...
+
+        def maybe_pack(self) -> None: ...
 
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
@@ -138,6 +141,13 @@ class RunReadsMixin:
         info = [runs_t.c[name] for name in _INFO_SQL_COLUMNS]
         width = len(info)
         with self.reader.connect() as conn:
+            if uses_packed(max_results):
+                page, token, unpacked = packed_page(
+                    conn, search, info, max_results, page_token, bound
+                )
+                if unpacked:
+                    self.maybe_pack()
+                return page, token
             rows, token = page_rows(conn, search, info, max_results, page_token, bound)
             ids = [row[0] for row in rows]
             param_rows, metric_rows, tag_rows = read_key_values(conn, ids)

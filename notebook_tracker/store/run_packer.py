@@ -1,0 +1,166 @@
+"""The packer: (re)builds `runs.packed_values` (packed_values.py) off the request path, in
+bounded batches, for runs never packed (NULL) and, on PostgreSQL, runs listed stale.
+
+A big read that meets such runs reads them the normalized way and starts a background pass
+(as reads start the liveness reaper); it never waits for it. Correctness against writers is
+the triggers' (migration 0008): on SQLite a batch reads and writes in one write transaction;
+on PostgreSQL a batch locks its runs FOR UPDATE SKIP LOCKED before reading their values, so a
+writer's trigger (FOR KEY SHARE on the run) either waits for the batch and then lists the run
+stale, or holds the run and the batch skips it. One packer per database at a time (an advisory
+lock): two could otherwise commit in the opposite order of their reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, text
+
+from notebook_tracker.store.packed_values import pack_run_values
+
+# Runs per transaction: SQLite's write lock is held ~30-60 ms for a batch.
+PACK_BATCH = 1_000
+# Between batches on SQLite, as long as the busy handler's longest wait, so that writers
+# queued behind a batch get in before the next one (sql_liveness.py does the same).
+_SQLITE_PAUSE_S = 0.1
+_PG_PAUSE_S = 0.01
+_PG_LOCK_KEY = 74202
+
+_log = logging.getLogger(__name__)
+_start_lock = threading.Lock()
+
+
+class _ById:
+    """A statement over a list of run ids `:ids`: expanded into IN (...) on SQLite, one array
+    on PostgreSQL (1,000 bound values cost PostgreSQL more to plan than to run)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sqlite = text(sql.format(ids=":ids")).bindparams(bindparam("ids", expanding=True))
+        self.postgres = text(sql.replace("IN {ids}", "= ANY(CAST(:ids AS text[]))"))
+
+    def on(self, conn: Connection) -> Any:
+        return self.postgres if conn.dialect.name == "postgresql" else self.sqlite
+
+
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
+_UNPACKED = text("SELECT run_uuid FROM runs WHERE packed_values IS NULL ORDER BY run_uuid LIMIT :n")
+_STALE = text("SELECT id, run_uuid FROM stale_run_values ORDER BY id LIMIT :n")
+_EXISTING = _ById("SELECT run_uuid FROM runs WHERE run_uuid IN {ids}")
+_LOCK = _ById(
+    "SELECT run_uuid FROM runs WHERE run_uuid IN {ids} ORDER BY run_uuid FOR UPDATE SKIP LOCKED"
+)
+_PARAMS = _ById('SELECT run_uuid, "key", "value" FROM params WHERE run_uuid IN {ids}')
+_TAGS = _ById('SELECT run_uuid, "key", "value" FROM tags WHERE run_uuid IN {ids}')
+_METRICS = _ById(
+    'SELECT run_uuid, "key", "value", is_nan FROM latest_metrics WHERE run_uuid IN {ids}'
+)
+_WRITE = text("UPDATE runs SET packed_values = :packed WHERE run_uuid = :rid")
+# One statement for the batch: an executemany is a round trip per run on PostgreSQL.
+_PG_WRITE = text(
+    "UPDATE runs AS r SET packed_values = u.packed "
+    "FROM unnest(CAST(:rids AS text[]), CAST(:texts AS text[])) AS u(rid, packed) "
+    "WHERE r.run_uuid = u.rid"
+)
+_DROP_STALE = text("DELETE FROM stale_run_values WHERE id = ANY(CAST(:ids AS bigint[]))")
+
+
+def _packed(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """Each run's packed text, from the normalized tables as this connection sees them."""
+    found: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+        rid: ({}, {}, {}) for rid in ids
+    }
+    bound = {"ids": list(ids)}
+    for rid, key, value in conn.execute(_PARAMS.on(conn), bound):
+        found[rid][0][key] = value
+    for rid, key, value, is_nan in conn.execute(_METRICS.on(conn), bound):
+        found[rid][1][key] = None if is_nan else value
+    for rid, key, value in conn.execute(_TAGS.on(conn), bound):
+        found[rid][2][key] = value
+    return {rid: pack_run_values(*kinds) for rid, kinds in found.items()}
+
+
+def pack_batch(engine: Engine, limit: int = PACK_BATCH) -> int:
+    """Pack up to `limit` unpacked and `limit` stale runs in one transaction; the number of
+    runs done (0: nothing left that is not locked by a writer)."""
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        stale: list[Any] = []
+        if postgres:
+            if not conn.execute(_TRY_LOCK, {"k": _PG_LOCK_KEY}).scalar():
+                return 0  # another process is packing this database
+            stale = list(conn.execute(_STALE, {"n": limit}))
+        wanted = {row[0] for row in conn.execute(_UNPACKED, {"n": limit})}
+        wanted.update(row[1] for row in stale)
+        if not wanted:
+            return 0
+        ids = sorted(wanted)
+        gone: set[str] = set()
+        if postgres:
+            gone = wanted - {row[0] for row in conn.execute(_EXISTING.on(conn), {"ids": ids})}
+            ids = [row[0] for row in conn.execute(_LOCK.on(conn), {"ids": ids})]
+        if ids:
+            texts = _packed(conn, ids)
+            if postgres:
+                conn.execute(_PG_WRITE, {"rids": ids, "texts": [texts[rid] for rid in ids]})
+            else:
+                conn.execute(_WRITE, [{"packed": texts[rid], "rid": rid} for rid in ids])
+        done = set(ids) | gone
+        consumed = [row[0] for row in stale if row[1] in done]
+        if consumed:
+            conn.execute(_DROP_STALE, {"ids": consumed})
+        return len(done)
+
+
+def pack_all(engine: Engine, limit: int = PACK_BATCH) -> int:
+    """Batches until every run is packed (or held by a writer); the number of runs done."""
+    pause = _PG_PAUSE_S if engine.dialect.name == "postgresql" else _SQLITE_PAUSE_S
+    total = 0
+    while True:
+        done = pack_batch(engine, limit)
+        if not done:
+            return total
+        total += done
+        time.sleep(pause)
+
+
+class PackerMixin:
+    """`SqlStore`'s background packer, started by big reads that met unpacked runs."""
+
+    writer: Any
+    _packer: threading.Thread | None = None
+
+    def maybe_pack(self) -> None:
+        """Start a background pass unless one is running; never waits for it."""
+        database = self.writer.url.database
+        if self.writer.dialect.name == "sqlite" and database in (None, "", ":memory:"):
+            return  # a memory database is one per thread: a packer would see another one
+        with _start_lock:
+            if self._packer is not None and self._packer.is_alive():
+                return
+            self._packer = threading.Thread(
+                target=self._pack_quietly, name="notebook-tracker-packer", daemon=True
+            )
+            self._packer.start()
+
+    def wait_for_packer(self, timeout: float | None = None) -> None:
+        """Block until a background pass is over (tests, benchmarks)."""
+        packer = self._packer
+        if packer is not None:
+            packer.join(timeout)
+
+    def pack_runs(self) -> int:
+        """Pack every run now, in batches (benchmarks, a store just imported); runs done."""
+        return pack_all(self.writer)
+
+    def _pack_quietly(self) -> None:
+        try:
+            pack_all(self.writer)
+        except Exception as error:  # a read-only or vanished store: reads stay normalized
+            _log.debug("packing run values failed: %s", error)
+
+
+__all__ = ["PACK_BATCH", "PackerMixin", "pack_all", "pack_batch"]
