@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
 from notebook_tracker.gc_pause import gc_paused
 from notebook_tracker.store.paging import invalid_token, keyset_fields, keyset_token
+from notebook_tracker.store.pg_reads import kept_rows
 from notebook_tracker.store.sql_dialect import text_order
 from notebook_tracker.store.sql_run_columns import fetch_all
 from notebook_tracker.store.sql_search import OrderKey, RunSearch
@@ -99,6 +100,8 @@ def _fetch(
         if len(_FIRST_PAGES) >= _FIRST_PAGES_MAX:
             _FIRST_PAGES.clear()
         found = _FIRST_PAGES[key] = (memo, build())
+    if conn.dialect.name == "postgresql":  # prepared with its values from its second run
+        return kept_rows(conn, found[1])
     return fetch_all(conn, found[1])
 
 
@@ -123,6 +126,20 @@ def _key_slots(columns: Sequence[Any], keys: Sequence[OrderKey]) -> tuple[list[A
     return extra, slots
 
 
+# (search, columns) -> their _key_slots, kept with the objects their ids name (as _FIRST_PAGES).
+_SLOTS: dict[tuple[int, ...], tuple[Any, Sequence[Any], list[Any], list[int]]] = {}
+
+
+def _kept_key_slots(search: RunSearch, columns: Sequence[Any]) -> tuple[list[Any], list[int]]:
+    key = (id(search), *map(id, columns))
+    found = _SLOTS.get(key)
+    if found is None:
+        if len(_SLOTS) >= _FIRST_PAGES_MAX:
+            _SLOTS.clear()
+        found = _SLOTS[key] = (search, tuple(columns), *_key_slots(columns, search.keys))
+    return found[2], found[3]
+
+
 def _split_rows(
     conn: Connection,
     search: RunSearch,
@@ -132,27 +149,34 @@ def _split_rows(
     memo: Memo = None,
 ) -> list[tuple[Any, ...]]:
     first, rest = search.keys[0], search.keys[1:]
-    # With the NULLs apart, the first key's plain order is the index's on both dialects.
-    order = [first.clause(nulls_last=False), *(k.clause() for k in rest)]
     rows: list[tuple[Any, ...]] = []
+    # The clauses are built only when a statement is (a first page's is kept: _fetch).
     if values is None or values[0] is not None:
-        where: list[ColumnElement[bool]] = [first.expr.is_not(None)]
-        if values is not None:
-            v = values[0]
-            where += [first.expr <= v if not first.ascending else first.expr >= v]
-            where.append(after(search.keys, values))
-        build = lambda: _query(search, columns, where, order).limit(limit)  # noqa: E731
-        rows = _fetch(conn, memo, ("values", limit), build)
+
+        def build_values() -> Any:
+            where: list[ColumnElement[bool]] = [first.expr.is_not(None)]
+            if values is not None:
+                v = values[0]
+                where += [first.expr <= v if not first.ascending else first.expr >= v]
+                where.append(after(search.keys, values))
+            # With the NULLs apart, the first key's plain order is the index's on both dialects.
+            order = [first.clause(nulls_last=False), *(k.clause() for k in rest)]
+            return _query(search, columns, where, order).limit(limit)
+
+        rows = _fetch(conn, memo, ("values", limit), build_values)
         if len(rows) >= limit:
             return rows
         values = None
-    where = [first.expr.is_(None)]
-    if values is not None:
-        where.append(after(rest, values[1:]))
     rest_limit = limit - len(rows)
-    rest_order = [k.clause() for k in rest]
-    build = lambda: _query(search, columns, where, rest_order).limit(rest_limit)  # noqa: E731
-    return rows + _fetch(conn, memo, ("nulls", rest_limit), build)
+
+    def build_nulls() -> Any:
+        where: list[ColumnElement[bool]] = [first.expr.is_(None)]
+        if values is not None:
+            where.append(after(rest, values[1:]))
+        rest_order = [k.clause() for k in rest]
+        return _query(search, columns, where, rest_order).limit(rest_limit)
+
+    return rows + _fetch(conn, memo, ("nulls", rest_limit), build_nulls)
 
 
 def _metric_split_rows(
@@ -176,24 +200,30 @@ def _metric_split_rows(
     value = search.keys[1]
     rows: list[tuple[Any, ...]] = []
     if values is None or values[0] == 0:
-        where: list[ColumnElement[bool]] = [number]
-        if values is not None:
-            where += [column >= values[1] if value.ascending else column <= values[1]]
-            where.append(after(search.keys, values))
-        first = column.asc() if value.ascending else column.desc()
-        order = [first, *(k.clause() for k in search.keys[2:])]
-        build = lambda: _query(search, columns, where, order).limit(limit)  # noqa: E731
-        rows = _fetch(conn, memo, ("numbers", limit), build)
+
+        def build_numbers() -> Any:
+            where: list[ColumnElement[bool]] = [number]
+            if values is not None:
+                where += [column >= values[1] if value.ascending else column <= values[1]]
+                where.append(after(search.keys, values))
+            first = column.asc() if value.ascending else column.desc()
+            order = [first, *(k.clause() for k in search.keys[2:])]
+            return _query(search, columns, where, order).limit(limit)
+
+        rows = _fetch(conn, memo, ("numbers", limit), build_numbers)
         if len(rows) >= limit:
             return rows
         values = None
-    where = [~number]
-    if values is not None:
-        where.append(after(search.keys, values))
     rest_limit = limit - len(rows)
-    rest_order = [k.clause() for k in search.keys]
-    build = lambda: _query(search, columns, where, rest_order).limit(rest_limit)  # noqa: E731
-    return rows + _fetch(conn, memo, ("rest", rest_limit), build)
+
+    def build_rest() -> Any:
+        where = [~number]
+        if values is not None:
+            where.append(after(search.keys, values))
+        rest_order = [k.clause() for k in search.keys]
+        return _query(search, columns, where, rest_order).limit(rest_limit)
+
+    return rows + _fetch(conn, memo, ("rest", rest_limit), build_rest)
 
 
 def page_rows(
@@ -210,7 +240,7 @@ def page_rows(
     Raises InvalidParameter for a token that was not made by this search.
     """
     values = _values(page_token, bound, search.keys)
-    extra, slots = _key_slots(columns, search.keys)
+    extra, slots = _kept_key_slots(search, columns)
     # Later pages bind the last page's keys into the statement: only first pages are kept.
     memo = None if values is not None else (search, *columns)
     with gc_paused(max_results):  # a 50,000-row page is 50,000 tuples (gc_pause.py)
@@ -234,9 +264,12 @@ def _rows(
         return _split_rows(conn, search, columns, values, limit, memo)
     if search.metric_first is not None:
         return _metric_split_rows(conn, search, columns, values, limit, memo)
-    where = [] if values is None else [after(search.keys, values)]
-    order = [k.clause() for k in search.keys]
-    build = lambda: _query(search, columns, where, order).limit(limit)  # noqa: E731
+
+    def build() -> Any:
+        where = [] if values is None else [after(search.keys, values)]
+        order = [k.clause() for k in search.keys]
+        return _query(search, columns, where, order).limit(limit)
+
     return _fetch(conn, memo, ("all", limit), build)
 
 

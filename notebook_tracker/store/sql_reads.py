@@ -12,12 +12,14 @@ from sqlalchemy import Connection, and_, select
 
 from notebook_tracker.entities import MetricHistory, PagedList, Run, ViewType
 from notebook_tracker.run_columns import RunColumns
+from notebook_tracker.store import sql_run_columns
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
 from notebook_tracker.store.metric_chunks import unpack_history
 from notebook_tracker.store.metric_compaction import READ_COMPACT_CHUNKS
 from notebook_tracker.store.metric_staging import STAGED_KEY, history_parts
 from notebook_tracker.store.packed_reads import packed_page, uses_packed
 from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
+from notebook_tracker.store.pg_page_values import VALUES_COLUMN, values_by_key
 from notebook_tracker.store.run_pages import page_rows
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import runs as runs_t
@@ -138,9 +140,15 @@ class RunReadsMixin:
         search, bound = self._run_search(
             experiment_ids, filter_string, run_view_type, max_results, order_by
         )
-        info = [runs_t.c[name] for name in _INFO_SQL_COLUMNS]
+        info: list[Any] = [runs_t.c[name] for name in _INFO_SQL_COLUMNS]
         width = len(info)
         with self.reader.connect() as conn:
+            if conn.dialect.name == "postgresql" and max_results < sql_run_columns.AT_ONCE_FROM:
+                # A small page's values come with it, in its statement (pg_page_values.py).
+                info.append(VALUES_COLUMN)
+                rows, token = page_rows(conn, search, info, max_results, page_token, bound)
+                values = values_by_key([row[width] for row in rows])
+                return RunColumns([tuple(row[:width]) for row in rows], *values), token
             if uses_packed(max_results):
                 page, token, unpacked = packed_page(
                     conn, search, info, max_results, page_token, bound

@@ -127,4 +127,4 @@ def read_key_values(conn: Connection, ids: list[str]) -> tuple[KeyColumns, KeyCo
     return read_sqlite_key_values(conn, _bound_ids(ordered), where)
 
 
-__all__ = ["fetch_all", "read_key_values"]
+__all__ = ["AT_ONCE_FROM", "fetch_all", "read_key_values"]
