@@ -16,7 +16,8 @@ the loop would keep it from reading the requests that could have joined the grou
 log-batch at 4 connections lost about a third of its throughput when all points took the loop).
 So they do for a second after a loop commit that was slow (a busy disk): other requests would
 wait behind it. Params and tags back off the same way (to the writer thread), after a slow loop
-commit of any kind.
+commit of any kind. Not while every request the worker reads comes from one connection (the
+standalone server says which, `request_from`): a lone synchronous client has nobody behind it.
 """
 
 from __future__ import annotations
