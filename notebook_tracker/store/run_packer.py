@@ -47,6 +47,7 @@ class _ById:
 
 
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
+_LOCK_PACKING = text("SELECT pg_advisory_xact_lock(:k) IS NULL")
 _UNPACKED = text("SELECT run_uuid FROM runs WHERE packed_values IS NULL ORDER BY run_uuid LIMIT :n")
 _STALE = text("SELECT id, run_uuid FROM stale_run_values ORDER BY id LIMIT :n")
 _EXISTING = _ById("SELECT run_uuid FROM runs WHERE run_uuid IN {ids}")
@@ -83,15 +84,21 @@ def _packed(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     return {rid: pack_run_values(*kinds) for rid, kinds in found.items()}
 
 
-def pack_batch(engine: Engine, limit: int = PACK_BATCH) -> int:
+def pack_batch(engine: Engine, limit: int = PACK_BATCH, wait: bool = False) -> int:
     """Pack up to `limit` unpacked and `limit` stale runs in one transaction; the number of
-    runs done (0: nothing left that is not locked by a writer)."""
+    runs done (0: nothing left that is not locked by a writer, or, unless `wait`, another
+    process is packing)."""
     postgres = engine.dialect.name == "postgresql"
     with engine.begin() as conn:
         stale: list[Any] = []
         if postgres:
-            if not conn.execute(_TRY_LOCK, {"k": _PG_LOCK_KEY}).scalar():
+            if wait:
+                conn.execute(_LOCK_PACKING, {"k": _PG_LOCK_KEY})
+            elif not conn.execute(_TRY_LOCK, {"k": _PG_LOCK_KEY}).scalar():
                 return 0  # another process is packing this database
+            # Metrics must read back as the same doubles whatever the server's default (a
+            # server at 0 prints 15 digits: 1.7976931348623157e308 came back as inf).
+            conn.execute(text("SET LOCAL extra_float_digits = 3"))
             stale = list(conn.execute(_STALE, {"n": limit}))
         wanted = {row[0] for row in conn.execute(_UNPACKED, {"n": limit})}
         wanted.update(row[1] for row in stale)
@@ -115,12 +122,13 @@ def pack_batch(engine: Engine, limit: int = PACK_BATCH) -> int:
         return len(done)
 
 
-def pack_all(engine: Engine, limit: int = PACK_BATCH) -> int:
-    """Batches until every run is packed (or held by a writer); the number of runs done."""
+def pack_all(engine: Engine, limit: int = PACK_BATCH, wait: bool = False) -> int:
+    """Batches until every run is packed (or held by a writer); the number of runs done.
+    With `wait`, a batch waits for another process's batch rather than stopping."""
     pause = _PG_PAUSE_S if engine.dialect.name == "postgresql" else _SQLITE_PAUSE_S
     total = 0
     while True:
-        done = pack_batch(engine, limit)
+        done = pack_batch(engine, limit, wait)
         if not done:
             return total
         total += done
@@ -153,8 +161,10 @@ class PackerMixin:
             packer.join(timeout)
 
     def pack_runs(self) -> int:
-        """Pack every run now, in batches (benchmarks, a store just imported); runs done."""
-        return pack_all(self.writer)
+        """Pack every run now, in batches (benchmarks, a store just imported), after any
+        background pass of this process or batch of another; runs done."""
+        self.wait_for_packer()
+        return pack_all(self.writer, wait=True)
 
     def _pack_quietly(self) -> None:
         try:
