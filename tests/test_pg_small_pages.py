@@ -17,7 +17,7 @@ from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.frames import columns_to_frame, runs_to_frame
 from notebook_tracker.run_columns import RunColumns
-from notebook_tracker.store import forget_stores, pg_reads
+from notebook_tracker.store import forget_stores, packed_reads, pg_reads
 
 pytestmark = pytest.mark.postgres
 
@@ -81,20 +81,35 @@ def _same(got: Any, want: Any) -> None:
         assert got[column].dtype == want[column].dtype, column
 
 
-@pytest.mark.parametrize(
-    "search",
-    [
-        {},
-        {"order_by": ["metrics.m DESC"]},
-        {"order_by": ["metrics.m"], "filter_string": "params.x != 'NULL'"},
-        {"order_by": ["params.x DESC", "tags.x"]},
-        {"order_by": ["attributes.start_time ASC"], "filter_string": "metrics.m > -3"},
-    ],
-)
+def _pack(client: TrackingClient, exp: str, how: str) -> None:
+    """Pack no run, every run, or every run and then change some (listed stale)."""
+    if how == "none":
+        return
+    client.store.pack_runs()
+    if how == "some stale":
+        runs = client.store.search_runs([exp], max_results=100)
+        for run in list(runs)[::3]:
+            client.store.log_batch(
+                run.info.run_id, [Metric("m", -0.0, 5, 0)], [], [RunTag("x", "changed\x1f")]
+            )
+
+
+SEARCHES = [
+    {},
+    {"order_by": ["metrics.m DESC"]},
+    {"order_by": ["metrics.m"], "filter_string": "params.x != 'NULL'"},
+    {"order_by": ["params.x DESC", "tags.x"]},
+    {"order_by": ["attributes.start_time ASC"], "filter_string": "metrics.m > -3"},
+]
+
+
+@pytest.mark.parametrize("packed", ["none", "all", "some stale"])
+@pytest.mark.parametrize("search", SEARCHES)
 def test_small_pages_give_the_frame_of_the_runs_first_and_repeated(
-    client: TrackingClient, search: dict[str, Any]
+    client: TrackingClient, search: dict[str, Any], packed: str
 ):
     exp = _awkward(client)
+    _pack(client, exp, packed)
     for size in (7, 100):
         for _ in range(pg_reads.PREPARE_AT + 2):  # unprepared, prepared, then as prepared
             got, want = _frames(client, exp, size, **search)
@@ -207,3 +222,33 @@ def test_small_pages_prepare_nothing_when_told_not_to(
         names = conn.execute(text("SELECT name FROM pg_prepared_statements")).scalars().all()
     forget_stores()
     assert names == []
+
+
+def test_packed_values_read_back_exactly_from_a_server_set_to_print_fewer_digits(
+    postgres_uri: str, monkeypatch: pytest.MonkeyPatch
+):
+    # The packer reads metrics on the writer's session: at the server's 15 digits,
+    # 1.7976931348623157e308 was packed as inf.
+    admin = psycopg2.connect(postgres_uri)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT current_database()")
+        (name,) = cur.fetchone()
+        cur.execute(f'ALTER DATABASE "{name}" SET extra_float_digits = 0')
+    admin.close()
+    forget_stores()
+    client = TrackingClient(postgres_uri)
+    try:
+        exp = client.create_experiment("digits")
+        for i, value in enumerate(DOUBLES):
+            rid = client.create_run(exp, start_time=1000 + i).info.run_id
+            client.store.log_batch(rid, [Metric("m", value, 1, 0)], [], [])
+        assert client.store.pack_runs() == len(DOUBLES)
+        want = [v.hex() for v in reversed(DOUBLES)]
+        found, _ = client.store.search_run_columns([exp], max_results=100)
+        assert [v.hex() for v in columns_to_frame(found)["metrics.m"]] == want
+        monkeypatch.setattr(packed_reads, "PACKED_FROM", 1)  # a big page's read of the texts
+        found, _ = client.store.search_run_columns([exp], max_results=2000)
+        assert [v.hex() for v in columns_to_frame(found)["metrics.m"]] == want
+    finally:
+        forget_stores()

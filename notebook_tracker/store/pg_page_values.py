@@ -1,17 +1,22 @@
 """A small page of a PostgreSQL run search with its runs' params, latest metrics and tags, in
 the page's own statement: one round trip and one plan instead of two.
 
-Each run of the page carries its values as one column, a correlated subquery of the three
-tables: a 2-D text array of the run's keys (prefixed p/m/t by table) and their values. The
-subquery sits in the SELECT list of the page's ORDER BY ... LIMIT, where PostgreSQL evaluates
-it for the rows the LIMIT returns only (it postpones costly output columns past the sort), and
-the rows come in the statement's own order: a run's position is its row's index. A metric
-travels as float8 text, which the reader's session writes shortest-exact (pg_reads.py), and
-numpy parses back to the same double; a NaN travels as NULL (`is_nan` says so).
+Each run of the page carries its values in two columns: its packed text (`runs.packed_values`,
+packed_values.py) and, only when that text is not valid (NULL, or the run listed in
+`stale_run_values`: migration 0008), a correlated subquery of the three tables giving a 2-D
+text array of the run's keys (prefixed p/m/t by table) and their values. Both sit in the SELECT
+list of the page's ORDER BY ... LIMIT, where PostgreSQL evaluates the subqueries for the rows
+the LIMIT returns only (it postpones costly output columns past the sort), and the rows come in
+the statement's own order: a run's position is its row's index. The validity test reads the
+stale list in the same snapshot as the texts, so a text is used exactly when the big pages'
+read (packed_reads.py) would use it. A metric travels as float8 text (the reader's session
+writes it shortest-exact: pg_reads.py) or as Python's repr in a packed text; numpy parses both
+back to the same double. NaN is NULL in an array and 'nan' in a text.
 
-Measured on the 1,000- and 10,000-run benchmark stores against the page statement followed by
-the values statement keyed by the page's ids: the same server CPU (the same index probes), one
-round trip, one statement's planning and one execution on the client fewer.
+Measured on the 1,000- and 10,000-run benchmark stores (backend CPU a search, load ~11): the
+subquery for every run 2.3 / 4.0 ms, the packed texts 1.1 / 2.0 ms; against the page statement
+followed by the values statement keyed by the page's ids, one round trip, one statement's
+planning and one execution on the client fewer.
 
 Grouping by key is done per distinct key set: runs logged by the same code have the same keys,
 so a page is usually one group, transposed by zip in C rather than a Python loop per value.
@@ -25,9 +30,10 @@ from typing import Any
 from sqlalchemy import Label, literal_column
 
 from notebook_tracker.run_columns import KeyColumns
+from notebook_tracker.store.packed_values import _ESC, SEP
+from notebook_tracker.store.schema import runs
 
-# The correlated subquery: `runs` is the FROM of every run search (sql_search.py).
-VALUES_COLUMN: Label[Any] = literal_column(
+_SUBQUERY = (
     "(SELECT ARRAY[array_agg(u.k), array_agg(u.v)] FROM ("
     'SELECT \'p\' || x."key" AS k, x."value" AS v FROM params AS x '
     "WHERE x.run_uuid = runs.run_uuid "
@@ -36,42 +42,71 @@ VALUES_COLUMN: Label[Any] = literal_column(
     "WHERE x.run_uuid = runs.run_uuid "
     'UNION ALL SELECT \'t\' || x."key", x."value" FROM tags AS x '
     "WHERE x.run_uuid = runs.run_uuid) AS u)"
-).label("_values")
+)
+# `runs` is the FROM of every run search (sql_search.py). The array is NULL exactly when the
+# text is valid, and never NULL otherwise (an empty array for a run without values).
+VALUES_COLUMNS: tuple[Any, Label[Any]] = (
+    runs.c.packed_values,
+    literal_column(
+        "CASE WHEN runs.packed_values IS NULL OR EXISTS (SELECT 1 FROM stale_run_values AS s "
+        f"WHERE s.run_uuid = runs.run_uuid) THEN {_SUBQUERY} END"
+    ).label("_values"),
+)
+
+
+def _unescaped(text: str) -> str:
+    return text.replace(_ESC + "\x01", SEP).replace(_ESC + "\x02", _ESC)
 
 
 def values_by_key(
-    found: Sequence[Sequence[Sequence[Any]] | None],
-) -> tuple[KeyColumns, KeyColumns, KeyColumns]:
-    """(params, metrics, tags) by key from each run's VALUES_COLUMN, in page order."""
+    rows: Sequence[Sequence[Any]], at: int
+) -> tuple[tuple[KeyColumns, KeyColumns, KeyColumns], bool]:
+    """((params, metrics, tags) by key from the VALUES_COLUMNS at `at` of each row, in page
+    order; whether a run had no valid packed text)."""
     import numpy as np
 
     groups: dict[tuple[str, ...], tuple[list[int], list[Sequence[Any]]]] = {}
-    for position, pair in enumerate(found):
-        if not pair:  # no values at all (NULL or an empty array)
-            continue
-        keys, values = pair
+    unpacked = False
+    for position, row in enumerate(rows):
+        packed, pair = row[at], row[at + 1]
+        if pair is None:  # the packed text is valid
+            if not packed:
+                continue  # a run without values
+            parts = packed.split(SEP)
+            if _ESC in packed:
+                parts = [_unescaped(part) for part in parts]
+            if len(parts) % 2:
+                raise ValueError("a packed text has a key without a value")
+            keys, values = parts[0::2], parts[1::2]
+        else:
+            unpacked = True
+            if not pair:
+                continue
+            keys, values = pair
         names = tuple(keys)
         group = groups.get(names)
         if group is None:
             group = groups[names] = ([], [])
         group[0].append(position)
         group[1].append(values)
-    parts: dict[str, list[tuple[list[int], Sequence[Any]]]] = {}
-    for names, (owners, rows) in groups.items():
-        for name, values_of_key in zip(names, zip(*rows, strict=True), strict=True):
-            parts.setdefault(name, []).append((owners, values_of_key))
+    parts_of: dict[str, list[tuple[list[int], Sequence[Any]]]] = {}
+    for names, (owners, found) in groups.items():
+        for name, values_of_key in zip(names, zip(*found, strict=True), strict=True):
+            if name[0] == "n":  # a tag whose value is NULL, in a packed text
+                name, values_of_key = "t" + name[1:], (None,) * len(values_of_key)
+            parts_of.setdefault(name, []).append((owners, values_of_key))
     out: tuple[KeyColumns, KeyColumns, KeyColumns] = ({}, {}, {})
-    for name, pieces in parts.items():
+    for name, pieces in parts_of.items():
         kind = name[0]
         positions = [p for piece in pieces for p in piece[0]]
         column = [v for piece in pieces for v in piece[1]]
         if kind == "m":
-            data = np.array(column, dtype=np.float64)  # None (NaN) becomes NaN
+            data = np.array(column, dtype=np.float64)  # None and 'nan' become NaN
         else:
             data = np.empty(len(column), dtype=object)
             data[:] = column
         out["pmt".index(kind)][name[1:]] = (np.array(positions, dtype=np.intp), data)
-    return out
+    return out, unpacked
 
 
-__all__ = ["VALUES_COLUMN", "values_by_key"]
+__all__ = ["VALUES_COLUMNS", "values_by_key"]
