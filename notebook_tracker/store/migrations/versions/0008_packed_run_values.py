@@ -46,13 +46,22 @@ END $$
 """
 
 
-def _sqlite_trigger(table: str, event: str, row: str) -> str:
-    runs = f"{row}.run_uuid" if event != "update" else "NEW.run_uuid, OLD.run_uuid"
-    return (
-        f"CREATE TRIGGER nt_unpack_{table}_{event} AFTER {event.upper()} ON {table} BEGIN "
-        f"UPDATE runs SET packed_values = NULL WHERE run_uuid IN ({runs}) "
+def _sqlite_triggers(table: str, event: str, row: str) -> list[str]:
+    # `run_uuid = x`, not `IN (x, y)`: an IN list built a temporary table on every call.
+    unpack = (
+        "UPDATE runs SET packed_values = NULL WHERE run_uuid = {row}.run_uuid "
         "AND packed_values IS NOT NULL; END"
     )
+    found = [
+        f"CREATE TRIGGER nt_unpack_{table}_{event} AFTER {event.upper()} ON {table} BEGIN "
+        + unpack.format(row=row)
+    ]
+    if event == "update":  # a value moved to another run (nothing does so) unpacks both
+        found.append(
+            f"CREATE TRIGGER nt_unpack_{table}_moved AFTER UPDATE ON {table} "
+            "WHEN OLD.run_uuid IS NOT NEW.run_uuid BEGIN " + unpack.format(row="OLD")
+        )
+    return found
 
 
 def _pg_trigger(table: str, event: str, row: str) -> str:
@@ -85,13 +94,17 @@ def upgrade() -> None:
         op.execute(_PG_FUNCTION)
     for table in TABLES:
         for event, row in _EVENTS:
-            op.execute((_sqlite_trigger if sqlite else _pg_trigger)(table, event, row))
+            for ddl in (
+                _sqlite_triggers(table, event, row) if sqlite else [_pg_trigger(table, event, row)]
+            ):
+                op.execute(ddl)
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for table in TABLES:
-        for event, _ in _EVENTS:
+        events = [event for event, _ in _EVENTS] + (["moved"] if sqlite else [])
+        for event in events:
             name = f"nt_unpack_{table}_{event}" if sqlite else f"nt_stale_{table}_{event}"
             op.execute(f"DROP TRIGGER {name}" + ("" if sqlite else f" ON {table}"))
     if not sqlite:
