@@ -460,7 +460,8 @@ class Times(mlflow.pyfunc.PythonModel):
 
 
 with mlflow.start_run() as run:
-    info = mlflow.pyfunc.log_model(name="model", python_model=Times())
+    # pip_requirements: MLflow infers them in a child Python otherwise (seconds)
+    info = mlflow.pyfunc.log_model(name="model", python_model=Times(), pip_requirements=["mlflow"])
 print(mlflow.register_model(f"runs:/{run.info.run_id}/model", sys.argv[1]).source)
 """
 
@@ -470,7 +471,9 @@ def test_a_model_logged_and_registered_by_the_stock_mlflow_client_is_served(atta
     result = subprocess.run(
         [sys.executable, "-c", MLFLOW_CLIENT, "stock"],
         env={
-            **os.environ,
+            # No MLFLOW_* of this process: an in-process mlflow.set_experiment exports
+            # MLFLOW_EXPERIMENT_ID, an experiment this server does not have.
+            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
             "MLFLOW_TRACKING_URI": attack.server.url,
             "MLFLOW_TRACKING_TOKEN": TOKEN,
             "MLFLOW_DISABLE_TELEMETRY": "true",

@@ -35,7 +35,10 @@ def _log_search_and_fetch(url: str, tmp_path: Path) -> dict:
             mlflow.log_text(f"lr={lr}", "notes/summary.txt")
             run_ids.append(run.info.run_id)
     with mlflow.start_run(run_id=run_ids[0]):
-        model_info = mlflow.pyfunc.log_model(name="doubler", python_model=_Doubler())
+        # pip_requirements: MLflow infers them in a child Python otherwise (seconds)
+        model_info = mlflow.pyfunc.log_model(
+            name="doubler", python_model=_Doubler(), pip_requirements=["mlflow"]
+        )
 
     best = mlflow.search_runs(
         experiment_ids=[exp_id], order_by=["metrics.loss ASC"], output_format="list"

@@ -210,7 +210,10 @@ def test_pyfunc_log_model_then_load_and_predict(client: MlflowClient, server):
 
     exp_id = mlflow.set_experiment("models").experiment_id
     with mlflow.start_run() as run:
-        info = mlflow.pyfunc.log_model(name="adder", python_model=_AddOne())
+        # pip_requirements: MLflow infers them in a child Python otherwise (seconds); not read here
+        info = mlflow.pyfunc.log_model(
+            name="adder", python_model=_AddOne(), pip_requirements=["mlflow"]
+        )
 
     model = mlflow.get_logged_model(info.model_id)
     assert model.status == "READY"

@@ -25,6 +25,9 @@ mlflow = pytest.importorskip("mlflow")
 
 X = pd.DataFrame({"x": [1.0, 2.0, 3.0], "n": [1, 2, 3]})
 Y = [3.0, 5.0, 7.0]
+# MLflow saves infer requirements by loading the model in a child Python (5-20 s each);
+# nothing here reads them, so the saves name theirs.
+PIP = ["scikit-learn"]
 
 
 class MlflowScaler(mlflow.pyfunc.PythonModel):
@@ -56,6 +59,7 @@ def test_an_mlflow_python_model_with_artifacts_and_params_loads_here(tmp_path, b
         python_model=MlflowScaler(),
         artifacts={"bias": bias_file},
         input_example=(X.head(2), {"k": 2}),
+        pip_requirements=["mlflow"],  # see PIP below
     )
     model = ntm.load_model(tmp_path / "m")
     assert model.predict(X.head(2)).tolist() == [3.0, 5.0]
@@ -68,7 +72,11 @@ def test_an_mlflow_python_model_with_artifacts_and_params_loads_here(tmp_path, b
 @pytest.mark.parametrize("fmt", ["pickle", "cloudpickle", "skops"])
 def test_mlflow_sklearn_models_load_and_score_here_in_every_format(tmp_path, fmt):
     mlflow.sklearn.save_model(
-        LinearRegression().fit(X, Y), tmp_path / "m", serialization_format=fmt, input_example=X
+        LinearRegression().fit(X, Y),
+        tmp_path / "m",
+        serialization_format=fmt,
+        input_example=X,
+        pip_requirements=PIP,
     )
     model = ntm.load_model(tmp_path / "m")
     np.testing.assert_allclose(model.predict(X), Y)
@@ -80,7 +88,7 @@ def test_mlflow_sklearn_models_load_and_score_here_in_every_format(tmp_path, fmt
 
 
 def test_mlflow_default_sklearn_save_which_is_skops_loads_here(tmp_path):
-    mlflow.sklearn.save_model(LinearRegression().fit(X, Y), tmp_path / "m")
+    mlflow.sklearn.save_model(LinearRegression().fit(X, Y), tmp_path / "m", pip_requirements=PIP)
     np.testing.assert_allclose(ntm.load_model(tmp_path / "m").predict(X), Y)
 
 

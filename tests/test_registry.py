@@ -246,7 +246,10 @@ def test_a_model_logged_and_registered_by_mlflow_3_loads_here_and_there(mlflow_s
     mlflow.set_experiment("registry-from-mlflow-3")
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
-            LinearRegression().fit(X, [1.0, 2.0]), name="m", registered_model_name="lr"
+            LinearRegression().fit(X, [1.0, 2.0]),
+            name="m",
+            registered_model_name="lr",
+            pip_requirements=["scikit-learn"],  # else inferred in a child Python: seconds
         )
     assert str(info.registered_model_version) == "1"
     assert mlflow.pyfunc.load_model("models:/lr/1").predict(X).tolist() == pytest.approx([1, 2])
