@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -282,3 +283,28 @@ def test_the_packer_skips_a_run_a_writer_holds_and_packs_it_later(
     client.store.pack_runs()
     assert _unpacked(client) == 0
     _assert_same(_frame(client, exps, PACKED_FROM - 1), _frame(client, exps, PACKED_FROM))
+
+
+@pytest.mark.parametrize("infer_string", [True, False])
+def test_a_frame_of_packed_and_normalized_pages_equals_the_normalized_frame(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch, infer_string: bool
+) -> None:
+    from notebook_tracker.run_columns import RunColumns
+    from notebook_tracker.store import packed_reads
+
+    exps = _seed(client)
+    client.store.pack_runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the option is deprecated in pandas 3, still honoured
+        with pd.option_context("future.infer_string", infer_string):
+            monkeypatch.setattr(packed_reads, "PACKED_FROM", 10**9)
+            normalized = _frame(client, exps, 1000)
+            monkeypatch.setattr(packed_reads, "PACKED_FROM", 10)  # pages of 10+ runs are "big"
+            pages, token = [], None
+            for size in (12, 5, 30):  # packed (Arrow strings), normalized (objects), packed
+                page, token = client.search_run_columns(
+                    exps, "", "ALL", size, ["start_time DESC"], token
+                )
+                pages.append(page)
+            assert token is None
+            _assert_same(normalized, columns_to_frame(RunColumns.concat(pages)))
