@@ -1,9 +1,11 @@
 """The standalone server's fast calls (server/fast_calls.py) against the regular handlers, A/B.
 
-    python benchmarks/bench_fast_calls.py [--quick] [--calls N] [--passes N]
+    python benchmarks/bench_fast_calls.py [--quick] [--calls N] [--passes N] [--dir DIR]
 
 One worker process serves a fresh SQLite store on tmpfs (so the commit's fsync, the same both
-ways, is left out) either through `FastCalls` or through the tornado Application alone; one
+ways, is left out; `--dir /tmp` puts it on the disk, where a slow fsync also decides whether
+writes stay on the IO loop: server/mlflow_api/sync_calls.py) either through `FastCalls` or
+through the tornado Application alone; one
 keep-alive connection posts MLflow's `runs/log-parameter`, `runs/set-tag` and `runs/log-metric`
 one after another. Printed: the worker's CPU per call (from /proc, the steadier figure on a
 shared machine) and the wall time per call, medians of interleaved passes. The side-by-side
@@ -54,9 +56,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_pass(fast: bool, calls: int) -> dict[str, tuple[float, float]]:
-    """op -> (wall ms, server CPU ms) per call."""
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as tmp:
+def one_pass(fast: bool, calls: int, where: str | None) -> dict[str, tuple[float, float]]:
+    """op -> (wall ms, server CPU ms) per call, the store in a fresh folder under `where`."""
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
         return _measure(fast, calls, f"{tmp}/bench.db")
 
 
@@ -114,18 +116,24 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--passes", type=int, default=5, help="interleaved A/B passes")
     parser.add_argument("--quick", action="store_true", help="2 passes of 1,000 calls")
+    parser.add_argument(
+        "--dir",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+        help="where the store lives (default tmpfs, no fsync cost; a disk folder such as /tmp "
+        "adds each commit's real fdatasync)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.calls, args.passes = 1000, 2
     results: dict[bool, list[dict[str, tuple[float, float]]]] = {False: [], True: []}
     for _ in range(args.passes):
         for fast in (False, True):
-            results[fast].append(one_pass(fast, args.calls))
+            results[fast].append(one_pass(fast, args.calls, args.dir))
 
     def median(fast: bool, op: str, index: int) -> float:
         return statistics.median(p[op][index] for p in results[fast])
 
-    print(f"\nStandalone server, 1 worker, SQLite on tmpfs, {args.calls} calls, medians of "
+    print(f"\nStandalone server, 1 worker, SQLite under {args.dir}, {args.calls} calls, medians of "
           f"{args.passes} interleaved passes; shared machine")  # fmt: skip
     print(f"{'per call':34} {'fast calls':>10} {'regular':>10} {'ratio':>7}")
     for op in OPS:
