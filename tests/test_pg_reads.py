@@ -104,7 +104,7 @@ def test_a_repeated_search_runs_prepared_and_pages_exactly_as_the_first_time(
 
 
 def test_a_repeated_columns_read_runs_prepared_with_the_same_values(client: TrackingClient):
-    # A small page reads its runs' values in its own statement (pg_page_values.py), which a
+    # A small page reads its runs' values in its own statement (page_values.py), which a
     # repeated first page runs prepared with its values quoted in (pg_reads.kept_rows): it
     # must answer exactly as its first run through SQLAlchemy did.
     exp = _seed(client)

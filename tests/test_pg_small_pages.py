@@ -1,5 +1,5 @@
 """A small PostgreSQL search page reads its runs' values in its own statement
-(pg_page_values.py), and a repeated first page runs prepared with its values quoted in
+(page_values.py), and a repeated first page runs prepared with its values quoted in
 (pg_reads.kept_rows): the frames must be the ones the Run objects give, whatever the values,
 keys and order; values quoted into SQL must stay values; what is logged between two searches
 is seen; a connection's prepared statements stay bounded and may vanish."""

@@ -18,8 +18,12 @@ from notebook_tracker.store.metric_chunks import unpack_history
 from notebook_tracker.store.metric_compaction import READ_COMPACT_CHUNKS
 from notebook_tracker.store.metric_staging import STAGED_KEY, history_parts
 from notebook_tracker.store.packed_reads import packed_page, uses_packed
+from notebook_tracker.store.page_values import (
+    VALUES_COLUMNS,
+    sqlite_page_values,
+    values_by_key,
+)
 from notebook_tracker.store.paging import check_max_results, decode_token, encode_token, query_key
-from notebook_tracker.store.pg_page_values import VALUES_COLUMNS, values_by_key
 from notebook_tracker.store.run_pages import page_rows
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import runs as runs_t
@@ -144,10 +148,18 @@ class RunReadsMixin:
         width = len(info)
         with self.reader.connect() as conn:
             if conn.dialect.name == "postgresql" and max_results < sql_run_columns.AT_ONCE_FROM:
-                # A small page's values come with it, in its statement (pg_page_values.py).
+                # A small page's values come with it, in its statement (page_values.py).
                 info += VALUES_COLUMNS
                 rows, token = page_rows(conn, search, info, max_results, page_token, bound)
                 values, stale = values_by_key(rows, width)
+                if stale:
+                    self.maybe_pack()
+                return RunColumns([tuple(row[:width]) for row in rows], *values), token
+            if conn.dialect.name == "sqlite" and max_results < sql_run_columns.AT_ONCE_FROM:
+                # A small page's packed texts come with it (page_values.py).
+                info.append(runs_t.c.packed_values)
+                rows, token = page_rows(conn, search, info, max_results, page_token, bound)
+                values, stale = sqlite_page_values(conn, rows, width)
                 if stale:
                     self.maybe_pack()
                 return RunColumns([tuple(row[:width]) for row in rows], *values), token
