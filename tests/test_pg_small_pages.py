@@ -111,7 +111,7 @@ def test_small_pages_give_the_frame_of_the_runs_first_and_repeated(
     exp = _awkward(client)
     _pack(client, exp, packed)
     for size in (7, 100):
-        for _ in range(pg_reads.PREPARE_AT + 2):  # unprepared, prepared, then as prepared
+        for _ in range(3):  # through SQLAlchemy, prepared and run, then run as prepared
             got, want = _frames(client, exp, size, **search)
             assert len(got) > 0
             _same(got, want)
