@@ -40,6 +40,22 @@ S3_TEST_CREDENTIALS = {
 }
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Begin the selected tests' slow session setup in the background (warm_start.py)."""
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        for warm in getattr(getattr(item, "module", None), "WARM_STARTS", ()):
+            if not warm.begun and warm.fixture in getattr(item, "fixturenames", ()):
+                warm.begin()
+
+
+def pytest_sessionfinish() -> None:
+    from warm_start import close_all
+
+    close_all()
+
+
 def _reset_fluent_state() -> None:
     try:
         from notebook_tracker import fluent

@@ -1,5 +1,6 @@
 """Spark MLlib: the `spark` flavor both ways with MLflow, and `nt.pyfunc.spark_udf` for any
-logged model. One local Spark session (local[1], no UI) serves the whole test session."""
+logged model. One local Spark session (local[1], no UI) serves the whole test session; it is
+started in the background as soon as collection ends (warm_start.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from warm_start import WarmStart
 
 pytest.importorskip("pyspark")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -26,8 +28,7 @@ TRAIN = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "b": [1.0, 0.0, 1.0, 
 TRAIN["y"] = 2 * TRAIN["a"] + 3 * TRAIN["b"] + 1
 
 
-@pytest.fixture(scope="session")
-def spark():  # type: ignore[no-untyped-def]
+def _start_spark():  # type: ignore[no-untyped-def]
     from pyspark.sql import SparkSession
 
     session = (
@@ -40,21 +41,39 @@ def spark():  # type: ignore[no-untyped-def]
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _fit_pipeline():  # type: ignore[no-untyped-def]
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.regression import LinearRegression
+
+    session = SPARK.result()  # the stages need the running session
+    stages = [
+        VectorAssembler(inputCols=["a", "b"], outputCol="features"),
+        LinearRegression(featuresCol="features", labelCol="y", regParam=0.0),
+    ]
+    return Pipeline(stages=stages).fit(session.createDataFrame(TRAIN))
+
+
+# Begun in the background when collection ends (warm_start.py): the JVM's start and the fit
+# overlap the tests before these.
+SPARK = WarmStart("spark", _start_spark)
+PIPELINE = WarmStart("pipeline", _fit_pipeline)
+WARM_STARTS = [SPARK, PIPELINE]
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    session = SPARK.result()
     yield session
     session.stop()
 
 
 @pytest.fixture(scope="session")
 def pipeline(spark):  # type: ignore[no-untyped-def]
-    from pyspark.ml import Pipeline
-    from pyspark.ml.feature import VectorAssembler
-    from pyspark.ml.regression import LinearRegression
-
-    stages = [
-        VectorAssembler(inputCols=["a", "b"], outputCol="features"),
-        LinearRegression(featuresCol="features", labelCol="y", regParam=0.0),
-    ]
-    return Pipeline(stages=stages).fit(spark.createDataFrame(TRAIN))
+    return PIPELINE.result()
 
 
 def test_spark_pipeline_saves_in_mlflows_layout_and_predicts_as_python_function(tmp_path, pipeline):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import free_port, port_is_open, wait_until
 from standalone_server import ServerProcess, running_server
+from warm_start import WarmStart
 
 from notebook_tracker.entities import Metric
 from notebook_tracker.errors import InvalidParameter, NotFound
@@ -189,29 +193,60 @@ def test_the_outbox_sends_compact_frames_to_this_server(server):
     assert [m["step"] for m in _history(server, run_id, "m")] == list(range(3000))
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pytest.importorskip("mlflow", reason="the stock MLflow server is the fallback's counterpart")
-    tmp = tmp_path_factory.mktemp("mlflow")
+def _start_mlflow_server() -> tuple[subprocess.Popen[bytes], str, Path]:
+    import mlflow  # noqa: F401  (the fixture skips without it)
+
+    tmp = Path(tempfile.mkdtemp(prefix="nbt-stock-mlflow-"))
     port = free_port()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    log = (tmp / "mlflow.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--workers", "1",
-         "--artifacts-destination", str(tmp / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        start_new_session=True,
-    )  # fmt: skip
+    with (tmp / "mlflow.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+             "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}", "--workers", "1",
+             "--artifacts-destination", str(tmp / "artifacts")],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    started = (proc, f"http://127.0.0.1:{port}", tmp)
     try:
         wait_until(lambda: proc.poll() is not None or port_is_open("127.0.0.1", port),
                    timeout=180, what="mlflow server")  # fmt: skip
-        assert proc.poll() is None, Path(tmp / "mlflow.log").read_text()[-2000:]
-        yield f"http://127.0.0.1:{port}"
+        if proc.poll() is not None:
+            raise RuntimeError((tmp / "mlflow.log").read_text(errors="replace")[-2000:])
+    except BaseException:
+        _stop_mlflow_server(started)
+        raise
+    return started
+
+
+def _stop_mlflow_server(started: tuple[subprocess.Popen[bytes], str, Path]) -> None:
+    proc, _url, tmp = started
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            # Its store is thrown away: no need to wait out a graceful shutdown, which took
+            # 15-20 s once the server had been up for a while.
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+# The stock server takes 10-40 s to start (its migrations, then its workers): it is begun in
+# the background when collection ends (warm_start.py) and overlaps the tests before it.
+MLFLOW_SERVER = WarmStart("mlflow_server", _start_mlflow_server, _stop_mlflow_server)
+WARM_STARTS = [MLFLOW_SERVER]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server() -> Iterator[str]:
+    pytest.importorskip("mlflow", reason="the stock MLflow server is the fallback's counterpart")
+    _proc, url, _tmp = MLFLOW_SERVER.result()
+    try:
+        yield url
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-        log.close()
+        MLFLOW_SERVER.close()
 
 
 def test_the_outbox_falls_back_to_json_against_a_stock_mlflow_server(mlflow_server):
