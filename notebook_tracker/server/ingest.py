@@ -39,6 +39,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from notebook_tracker.store.sql import SqlStore
+from notebook_tracker.store.sqlite_files import database_file
 from notebook_tracker.wire.batch import Column
 
 MAX_GROUP_POINTS = 200_000
@@ -213,11 +214,10 @@ def _merged(group: list[_Job]) -> tuple[list[Row], list[tuple[str, Column]], int
 
 def _lock_path(store: SqlStore) -> str | None:
     url = store.writer.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    database = database_file(url) if url.get_backend_name() == "sqlite" else None
+    if not database or os.name != "posix":
         return None
-    if os.name != "posix":
-        return None
-    return f"{url.database}-ingest.lock"
+    return f"{database}-ingest.lock"
 
 
 _writers: dict[int, GroupWriter] = {}

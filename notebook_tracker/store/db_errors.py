@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
 from notebook_tracker.errors import InvalidParameter, StoreUnavailable, TrackerError
+from notebook_tracker.store.sqlite_files import database_file
 
 # SQLite's own messages (sqlite3 reports no error codes before Python 3.11) -> what to do.
 _SQLITE_ADVICE = (
@@ -67,7 +68,7 @@ def describe(url: URL | str) -> str:
         except sa_exc.ArgumentError:
             return "the tracking database"
     if url.get_backend_name() == "sqlite":
-        path = _sqlite_path(url) or ":memory:"
+        path = database_file(url) or ":memory:"
         if path != ":memory:":
             path = os.path.abspath(path)
         return f"the SQLite database {path}"
@@ -139,17 +140,10 @@ def _sqlite_error(what: str, reason: str, url: URL | None) -> TrackerError:
     if advice is None:
         return TrackerError(f"{_cap(what)} failed: {reason}.")
     if advice == "cannot be opened":
-        advice = _why_unopenable(_sqlite_path(url) if url is not None else None)
+        advice = _why_unopenable(database_file(url) if url is not None else None)
     elif advice == "is read-only":
         advice = "is read-only: make the file and its folder writable by this user"
     return StoreUnavailable(f"{_cap(what)} {advice}; or use another tracking URI.")
-
-
-def _sqlite_path(url: URL) -> str | None:
-    path = url.database
-    if path and path.startswith("file:"):  # sqlite:///file:/path?mode=ro&uri=true
-        path = path[len("file:") :]
-    return path
 
 
 def _why_unopenable(path: str | None) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from notebook_tracker import env
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.store import db_errors, sqlite_busy
+from notebook_tracker.store.sqlite_files import database_file
 
 _engines: dict[str, tuple[Engine, Engine]] = {}
 _lock = threading.Lock()
@@ -67,8 +68,8 @@ def _postgres_url(uri: str) -> str:
 
 
 def _create_sqlite(uri: str, immediate: bool) -> Engine:
-    database = uri.split(":///", 1)[1] if ":///" in uri else ""
-    if database and database != ":memory:":
+    database = database_file(uri)
+    if database:
         try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:

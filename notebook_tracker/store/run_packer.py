@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from notebook_tracker.store.packed_values import pack_run_values
+from notebook_tracker.store.sqlite_files import database_file
 
 # Runs per transaction. SQLite's one write lock is held for a batch, and a writer waits that
 # long: 75-175 ms for 500 runs on the loaded machine (load 9), 255-900 ms for 1,000.
@@ -148,8 +149,7 @@ class PackerMixin:
 
     def maybe_pack(self) -> None:
         """Start a background pass unless one is running; never waits for it."""
-        database = self.writer.url.database
-        if self.writer.dialect.name == "sqlite" and database in (None, "", ":memory:"):
+        if self.writer.dialect.name == "sqlite" and database_file(self.writer.url) is None:
             return  # a memory database is one per thread: a packer would see another one
         with _start_lock:
             if self._packer is not None and self._packer.is_alive():

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from notebook_tracker.errors import StoreVersionError
 from notebook_tracker.store.schema import HEAD_REVISION, KNOWN_REVISIONS
+from notebook_tracker.store.sqlite_files import database_file
 
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -98,8 +99,8 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
                 conn.execute(text("SELECT pg_advisory_unlock(74201)"))
                 conn.commit()
         return
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+    database = database_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if not database:
         yield
         return
     import fcntl
