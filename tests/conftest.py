@@ -40,14 +40,26 @@ S3_TEST_CREDENTIALS = {
 }
 
 
+_WARM_STARTS: list = []  # what the selected tests will use, until begun
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Begin the selected tests' slow session setup in the background (warm_start.py)."""
+    """Note the selected tests' slow session setup to begin in the background (warm_start.py)."""
     if session.config.option.collectonly:
         return
     for item in session.items:
         for warm in getattr(getattr(item, "module", None), "WARM_STARTS", ()):
-            if not warm.begun and warm.fixture in getattr(item, "fixturenames", ()):
-                warm.begin()
+            if warm not in _WARM_STARTS and warm.fixture in getattr(item, "fixturenames", ()):
+                _WARM_STARTS.append(warm)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Begun with the first test outside tests/e2e: the browser tests, which come first, keep
+    # both cores; minutes of other tests still run before the first test that needs these.
+    if _WARM_STARTS and "e2e" not in item.path.parts:
+        for warm in _WARM_STARTS:
+            warm.begin()
+        _WARM_STARTS.clear()
 
 
 def pytest_sessionfinish() -> None:

@@ -1,6 +1,6 @@
 """Spark MLlib: the `spark` flavor both ways with MLflow, and `nt.pyfunc.spark_udf` for any
 logged model. One local Spark session (local[1], no UI) serves the whole test session; it is
-started in the background as soon as collection ends (warm_start.py)."""
+started in the background early in the run (warm_start.py)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def _fit_pipeline():  # type: ignore[no-untyped-def]
     return Pipeline(stages=stages).fit(session.createDataFrame(TRAIN))
 
 
-# Begun in the background when collection ends (warm_start.py): the JVM's start and the fit
+# Begun in the background early in the run (warm_start.py): the JVM's start and the fit
 # overlap the tests before these.
 SPARK = WarmStart("spark", _start_spark)
 PIPELINE = WarmStart("pipeline", _fit_pipeline)

@@ -234,7 +234,7 @@ def _stop_mlflow_server(started: tuple[subprocess.Popen[bytes], str, Path]) -> N
 
 
 # The stock server takes 10-40 s to start (its migrations, then its workers): it is begun in
-# the background when collection ends (warm_start.py) and overlaps the tests before it.
+# the background early in the run (warm_start.py) and overlaps the tests before it.
 MLFLOW_SERVER = WarmStart("mlflow_server", _start_mlflow_server, _stop_mlflow_server)
 WARM_STARTS = [MLFLOW_SERVER]
 

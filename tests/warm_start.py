@@ -1,7 +1,8 @@
-"""Slow, session-long setup begun in a background thread as soon as collection ends.
+"""Slow, session-long setup begun in a background thread early in the run.
 
-A module lists its `WarmStart`s in `WARM_STARTS`; conftest's `pytest_collection_finish` begins
-each one that a selected test will use (the test names `fixture`), and the fixture takes
+A module lists its `WarmStart`s in `WARM_STARTS`; conftest notes each one that a selected test
+will use (the test names `fixture`) when collection ends, begins them with the first test
+outside tests/e2e (the browser tests come first), and the fixture takes
 `result()`, waiting for what is not finished yet. A local Spark session takes 15-50 s to
 start and warm up, mostly in its own JVM: begun early it overlaps the tests before it on the
 second core, instead of adding its whole time to the run. An error in the background is
