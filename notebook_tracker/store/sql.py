@@ -282,9 +282,9 @@ class SqlStore(
 
     def _upsert_tags(self, conn: Connection, run_id: str, new: Sequence[RunTag]) -> None:
         latest = {t.key: t.value for t in new}
-        conn.execute(q.DELETE_TAGS, {"run_id": run_id, "keys": list(latest)})
         conn.execute(
-            q.INSERT_TAGS, [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()]
+            q.upsert_tags(conn.dialect.name),
+            [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()],
         )
         if "mlflow.runName" in latest:
             conn.execute(q.SET_RUN_NAME, {"rid": run_id, "new_name": latest["mlflow.runName"]})

@@ -13,7 +13,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    delete,
     insert,
     or_,
     select,
@@ -67,9 +66,6 @@ ID_READS = (RUN_ROWS, PARAM_ROWS, TAG_ROWS, LATEST_ROWS)
 EXISTING_PARAMS = select(params.c.key, params.c.value).where(
     and_(params.c.run_uuid == bindparam("run_id"), params.c.key.in_(_keys))
 )
-DELETE_TAGS = delete(tags).where(
-    and_(tags.c.run_uuid == bindparam("run_id"), tags.c.key.in_(_keys))
-)
 INSERT_TAGS = insert(tags)
 INSERT_PARAMS = insert(params)
 INSERT_RUN = insert(runs)
@@ -82,6 +78,28 @@ EXPERIMENT_FOR_RUN = select(
 ).where(experiments.c.experiment_id == bindparam("exp_id"))
 
 _upserts: dict[str, Executable] = {}
+_tag_upserts: dict[str, Executable] = {}
+
+
+def upsert_tags(dialect: str) -> Executable:
+    """Set a run's tags, replacing stored values: one statement, so that two writers setting
+    the same tag at once both succeed (the last one wins) instead of the second failing on the
+    key its delete-then-insert could not see."""
+    stmt = _tag_upserts.get(dialect)
+    if stmt is None:
+        base: PgInsert | SqliteInsert
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            base = pg_insert(tags)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            base = sqlite_insert(tags)
+        stmt = _tag_upserts[dialect] = base.on_conflict_do_update(
+            index_elements=[tags.c.run_uuid, tags.c.key], set_={"value": base.excluded.value}
+        )
+    return stmt
 
 
 def upsert_latest(dialect: str) -> Executable:
