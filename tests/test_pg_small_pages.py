@@ -133,17 +133,22 @@ def test_values_quoted_into_a_prepared_page_stay_values(client: TrackingClient):
             assert [row[0] for row in found.info] == [ids[value]], value
 
 
-def test_values_stay_values_on_a_server_without_standard_conforming_strings(
-    client: TrackingClient, postgres_uri: str
-):
-    # Backslashes in quoted text mean escapes there: the connection's own quoting must be used.
+def _set_for_new_sessions(postgres_uri: str, setting: str) -> None:
+    """`ALTER DATABASE ... SET setting` on the test's database: sessions opened after take it."""
     admin = psycopg2.connect(postgres_uri)
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute("SELECT current_database()")
         (name,) = cur.fetchone()
-        cur.execute(f'ALTER DATABASE "{name}" SET standard_conforming_strings = off')
+        cur.execute(f'ALTER DATABASE "{name}" SET {setting}')
     admin.close()
+
+
+def test_values_stay_values_on_a_server_without_standard_conforming_strings(
+    client: TrackingClient, postgres_uri: str
+):
+    # Backslashes in quoted text mean escapes there: the connection's own quoting must be used.
+    _set_for_new_sessions(postgres_uri, "standard_conforming_strings = off")
     client.store.reader.dispose()  # new sessions take the setting
     test_values_quoted_into_a_prepared_page_stay_values(client)
     with client.store.reader.connect() as conn:
@@ -229,13 +234,7 @@ def test_packed_values_read_back_exactly_from_a_server_set_to_print_fewer_digits
 ):
     # The packer reads metrics on the writer's session: at the server's 15 digits,
     # 1.7976931348623157e308 was packed as inf.
-    admin = psycopg2.connect(postgres_uri)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT current_database()")
-        (name,) = cur.fetchone()
-        cur.execute(f'ALTER DATABASE "{name}" SET extra_float_digits = 0')
-    admin.close()
+    _set_for_new_sessions(postgres_uri, "extra_float_digits = 0")
     forget_stores()
     client = TrackingClient(postgres_uri)
     try:
