@@ -65,14 +65,14 @@ def test_a_read_does_not_wait_for_reaping_and_every_orphan_ends_killed(tmp_path)
     try:
         got = client.get_run(live.info.run_id)
         assert got.info.status == "RUNNING"
-        assert store._reaper is not None and store._reaper.is_alive()
+        assert store._reaper.running()
         assert _count(store, runs.c.status == "KILLED") == 0
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
 
     store.wait_for_reaper(timeout=120)
-    assert not store._reaper.is_alive()
+    assert not store._reaper.running()
     assert _count(store, runs.c.status == "KILLED") == ORPHANS
     assert client.get_run(live.info.run_id).info.status == "RUNNING"
     # One short transaction per batch, so a writer elsewhere waits for one batch at most.

@@ -12,14 +12,13 @@ lock): two could otherwise commit in the opposite order of their reads.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
+from notebook_tracker.store.background_pass import BackgroundPass
 from notebook_tracker.store.packed_values import pack_run_values
 from notebook_tracker.store.sqlite_files import database_file
 
@@ -32,9 +31,9 @@ _PG_BATCH = 1_000
 _SQLITE_PAUSE_S = 0.1
 _PG_PAUSE_S = 0.01
 _PG_LOCK_KEY = 74202
-
-_log = logging.getLogger(__name__)
-_start_lock = threading.Lock()
+# A pass packs all it can, so a new one is only for runs written since: reads of a store that
+# is written all the time (a sidebar polling beside a sweep) start one at most this often.
+PACK_INTERVAL_S = 2.0
 
 
 class _ById:
@@ -145,25 +144,18 @@ class PackerMixin:
     """`SqlStore`'s background packer, started by big reads that met unpacked runs."""
 
     writer: Any
-    _packer: threading.Thread | None = None
+    _packer: BackgroundPass
 
     def maybe_pack(self) -> None:
-        """Start a background pass unless one is running; never waits for it."""
+        """Start a background pass unless one is running or started PACK_INTERVAL_S ago;
+        never waits for it."""
         if self.writer.dialect.name == "sqlite" and database_file(self.writer.url) is None:
             return  # a memory database is one per thread: a packer would see another one
-        with _start_lock:
-            if self._packer is not None and self._packer.is_alive():
-                return
-            self._packer = threading.Thread(
-                target=self._pack_quietly, name="notebook-tracker-packer", daemon=True
-            )
-            self._packer.start()
+        self._packer.start(self._pack_all)
 
     def wait_for_packer(self, timeout: float | None = None) -> None:
         """Block until a background pass is over (tests, benchmarks)."""
-        packer = self._packer
-        if packer is not None:
-            packer.join(timeout)
+        self._packer.wait(timeout)
 
     def pack_runs(self) -> int:
         """Pack every run now, in batches (benchmarks, a store just imported), after any
@@ -171,11 +163,8 @@ class PackerMixin:
         self.wait_for_packer()
         return pack_all(self.writer, wait=True)
 
-    def _pack_quietly(self) -> None:
-        try:
-            pack_all(self.writer)
-        except Exception as error:  # a read-only or vanished store: reads stay normalized
-            _log.debug("packing run values failed: %s", error)
+    def _pack_all(self) -> int:
+        return pack_all(self.writer)
 
 
-__all__ = ["PACK_BATCH", "PackerMixin", "pack_all", "pack_batch"]
+__all__ = ["PACK_BATCH", "PACK_INTERVAL_S", "PackerMixin", "pack_all", "pack_batch"]

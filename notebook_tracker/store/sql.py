@@ -24,6 +24,7 @@ from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.store import rules
 from notebook_tracker.store import sql_statements as q
+from notebook_tracker.store.background_pass import BackgroundPass
 from notebook_tracker.store.base import (
     TrackingStore,
 )
@@ -32,13 +33,13 @@ from notebook_tracker.store.logged_model_sql import insert_model_metrics
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.new_runs import new_run
-from notebook_tracker.store.run_packer import PackerMixin
+from notebook_tracker.store.run_packer import PACK_INTERVAL_S, PackerMixin
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
 from notebook_tracker.store.schema_version import ensure_schema
 from notebook_tracker.store.sql_experiments import ExperimentsMixin
 from notebook_tracker.store.sql_ingest import IngestMixin
-from notebook_tracker.store.sql_liveness import LivenessMixin
+from notebook_tracker.store.sql_liveness import REAP_INTERVAL_S, LivenessMixin
 from notebook_tracker.store.sql_metric_write import SqliteMetricWriter, compact_due
 from notebook_tracker.store.sql_reads import RunReadsMixin
 
@@ -53,7 +54,8 @@ class SqlStore(
         self.reader, self.writer = engines_for(uri)
         self.artifact_root = default_artifact_root or config.default_artifact_root(uri)
         self.heartbeat_timeout_ms = int(env.heartbeat_timeout_s() * 1000)
-        self._last_reap = 0.0
+        self._reaper = BackgroundPass("notebook-tracker-reaper", REAP_INTERVAL_S)
+        self._packer = BackgroundPass("notebook-tracker-packer", PACK_INTERVAL_S)
         self._compaction_due = DueKeys()
         self._sqlite_metrics = (
             SqliteMetricWriter(self.writer, self._compaction_due)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,6 +12,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, select, upda
 from notebook_tracker import liveness
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import LifecycleStage, Run, RunInfo, RunStatus, RunTag
+from notebook_tracker.store.background_pass import BackgroundPass
 from notebook_tracker.store.schema import latest_metrics as latest_metrics_t
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import params as params_t
@@ -27,16 +26,12 @@ REAP_BATCH = 500
 REAP_PAUSE_S = 0.1
 KILLED_REASON = RunTag("notebook_tracker.killed_reason", "owner process gone")
 
-_log = logging.getLogger(__name__)
-_start_lock = threading.Lock()
-
 
 class LivenessMixin:
     reader: Any
     writer: Any
     heartbeat_timeout_ms: int
-    _last_reap: float
-    _reaper: threading.Thread | None = None
+    _reaper: BackgroundPass
 
     if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
 
@@ -58,33 +53,16 @@ class LivenessMixin:
     def maybe_reap(self) -> None:
         """Called by reads: starts a background pass at most every REAP_INTERVAL_S and never
         waits for it, so a read costs the same with 0 or 100,000 orphaned runs."""
-        if time.monotonic() - self._last_reap < REAP_INTERVAL_S:
-            return
-        with _start_lock:
-            if self._reaper is not None and self._reaper.is_alive():
-                return
-            self._last_reap = time.monotonic()
-            self._reaper = threading.Thread(
-                target=self._reap_quietly, name="notebook-tracker-reaper", daemon=True
-            )
-            self._reaper.start()
+        self._reaper.start(self.reap_dead_runs)
 
     def wait_for_reaper(self, timeout: float | None = None) -> None:
         """Block until a background pass started by a read is over (tests, benchmarks)."""
-        reaper = self._reaper
-        if reaper is not None:
-            reaper.join(timeout)
-
-    def _reap_quietly(self) -> None:
-        try:
-            self.reap_dead_runs()
-        except Exception as error:  # a read-only or vanished store: the next pass retries
-            _log.debug("reaping runs of dead processes failed: %s", error)
+        self._reaper.wait(timeout)
 
     def reap_dead_runs(self) -> list[str]:
         """Mark RUNNING runs whose owner is gone (or silent past the heartbeat timeout) KILLED,
         REAP_BATCH runs per transaction; returns the ids marked."""
-        self._last_reap = time.monotonic()
+        self._reaper.ran_now()
         deadline = now_ms() - self.heartbeat_timeout_ms
         with self.reader.connect() as conn:
             candidates = conn.execute(
