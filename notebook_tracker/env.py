@@ -22,6 +22,7 @@ FLUSH_INTERVAL = "NOTEBOOK_TRACKER_FLUSH_INTERVAL"
 HEARTBEAT_TIMEOUT = "NOTEBOOK_TRACKER_HEARTBEAT_TIMEOUT"
 SQLITE_SYNCHRONOUS = "NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS"
 POSTGRES_NO_PREPARE = "NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE"
+NO_CALL_CHANNEL = "NOTEBOOK_TRACKER_NO_CALL_CHANNEL"
 S3_ENDPOINT_URL = "NOTEBOOK_TRACKER_S3_ENDPOINT_URL"
 TRACKING_TOKEN = "NOTEBOOK_TRACKER_TOKEN"
 REQUIRE_ALL = "NOTEBOOK_TRACKER_REQUIRE_ALL"
@@ -163,6 +164,13 @@ def postgres_prepare() -> bool:
     NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE=1 behind a pooler in transaction mode (PgBouncer),
     where a statement prepared on one server connection is unknown on the next."""
     return not flag(POSTGRES_NO_PREPARE)
+
+
+def call_channel() -> bool:
+    """Whether a REST store asks the server to upgrade its kept connections to the call
+    channel (wire/call_frames.py); NOTEBOOK_TRACKER_NO_CALL_CHANNEL=1 keeps every call HTTP
+    (a proxy that mishandles upgrades, or to compare the two)."""
+    return not flag(NO_CALL_CHANNEL)
 
 
 def max_buffered_points() -> int:

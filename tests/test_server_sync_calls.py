@@ -275,7 +275,10 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\
 
 
 @pytest.fixture
-def scripted() -> Iterator[type[_Scripted]]:
+def scripted(monkeypatch) -> Iterator[type[_Scripted]]:
+    # An HTTP-only server: the client's HTTP exchange is what these tests hold to (the call
+    # channel's own are in test_call_channel.py).
+    monkeypatch.setenv("NOTEBOOK_TRACKER_NO_CALL_CHANNEL", "1")
     made: list[_Scripted] = []
 
     def make(actions: list[bytes | None]) -> _Scripted:

@@ -22,23 +22,26 @@ transaction, and a failure leaves nothing written; the reply still follows the c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import tornado
 from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 
 from notebook_tracker import wire
+from notebook_tracker.server import call_channel
 from notebook_tracker.server.access_log import log_line
 from notebook_tracker.server.base import JSON_TYPE
 from notebook_tracker.server.context import TrackerContext
+from notebook_tracker.server.hand_driven import go_on
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.sync_calls import InFlight, request_from
 from notebook_tracker.server.standalone_auth import any_token_matches, header_tokens
 from notebook_tracker.validation import parse_json
+from notebook_tracker.wire import call_frames
 
 HOT_ENDPOINTS = ("runs/log-metric", "runs/log-parameter", "runs/set-tag", "runs/log-batch")
 SERVER_HEADER = f"TornadoServer/{tornado.version}"
@@ -53,11 +56,14 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
     def __init__(self, app: Any, context: TrackerContext, prefix: str = "/") -> None:
         self.app = app
         self.context = context
+        self.prefix = prefix
         self.table = hot_table(app, prefix)
+        self.channel_path = f"{prefix}{call_frames.UPGRADE_PATH}"
         self._tasks: set[asyncio.Task[None]] = set()
         self._date = (0, "")
         self.answered = 0  # calls answered here, and those replayed (for tests)
         self.replayed = 0
+        self.upgraded = 0  # connections made call channels
 
     def start_request(
         self, server_conn: object, request_conn: httputil.HTTPConnection
@@ -90,12 +96,33 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
         content_type = headers.get("Content-Type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             return None
-        expected = self.context.auth_token
-        if expected and not any_token_matches(
-            expected, header_tokens(headers.get("Authorization", ""))
-        ):
+        if not self.authorized(headers):
             return None
         return target
+
+    def authorized(self, headers: httputil.HTTPHeaders) -> bool:
+        """Whether the Authorization header carries the server's token (if it has one)."""
+        expected = self.context.auth_token
+        return not expected or any_token_matches(
+            expected, header_tokens(headers.get("Authorization", ""))
+        )
+
+    def upgrades(
+        self, start_line: httputil.RequestStartLine, headers: httputil.HTTPHeaders
+    ) -> bool:
+        """Whether this request asks, plainly and with the token, for the call channel (a
+        request that asks but is not plain or authorized gets the Application's answer: 401,
+        or the catch-all's 404)."""
+        return (
+            start_line.method == "GET"
+            and start_line.version == "HTTP/1.1"
+            and start_line.path == self.channel_path
+            and headers.get("Upgrade") == call_frames.PROTOCOL
+            and "upgrade" in headers.get("Connection", "").lower()
+            and "Content-Length" not in headers
+            and "Transfer-Encoding" not in headers
+            and self.authorized(headers)
+        )
 
     def date(self) -> str:
         """The Date header, formatted once a second."""
@@ -131,6 +158,14 @@ class _Call(httputil.HTTPMessageDelegate):
         assert isinstance(start_line, httputil.RequestStartLine)
         self.started = time.time()
         self.start_line, self.headers = start_line, headers
+        if start_line.path == self.calls.channel_path and self.calls.upgrades(start_line, headers):
+            context = getattr(self.conn, "context", None)
+            remote_ip = getattr(context, "remote_ip", "")
+            assert isinstance(self.conn, HTTP1Connection)
+            self.calls.upgraded += 1
+            stream = self.conn.detach()
+            self.calls.spawn(call_channel.upgrade(self.calls, stream, remote_ip, self.server_conn))
+            return None
         target = self.calls.target(start_line, headers)
         if target is None:
             self.regular = self.calls.app.start_request(self.server_conn, self.conn)
@@ -155,7 +190,7 @@ class _Call(httputil.HTTPMessageDelegate):
             waiting = answer.send(None)
         except StopIteration:
             return
-        self.calls.spawn(_go_on(answer, waiting))
+        self.calls.spawn(go_on(answer, waiting))
 
     def on_connection_close(self) -> None:
         if self.regular is not None:
@@ -211,24 +246,6 @@ class _Call(httputil.HTTPMessageDelegate):
             if pending is not None:
                 await pending
         regular.finish()
-
-
-async def _go_on(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-    """Drive `coro`, started by hand and now waiting on `waiting`, to its end: each time what
-    it waits on is done, resume it (its own `await` reads the outcome, error included)."""
-    while True:
-        if waiting is None:  # a bare yield (asyncio.sleep(0))
-            await asyncio.sleep(0)
-        else:
-            # What the coroutine yielded is marked as awaited by it; awaiting it here again
-            # takes clearing that mark, as an asyncio Task does.
-            waiting._asyncio_future_blocking = False  # noqa: SLF001 (the protocol asyncio reads)
-            with contextlib.suppress(Exception):
-                await waiting
-        try:
-            waiting = coro.send(None)
-        except StopIteration:
-            return
 
 
 def hot_table(app: Any, prefix: str = "/") -> dict[str, Target]:

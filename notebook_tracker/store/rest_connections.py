@@ -23,6 +23,13 @@ points: a second copy would be a duplicate).
 Used for whole (non-streamed) requests with bytes bodies to plain `http://` servers no proxy
 applies to; anything else goes through `requests`, which knows proxies, streaming and the CA
 bundles users configure for TLS.
+
+MLflow's hot single calls (a param, a tag, a point: `runs/log-batch` and its three siblings)
+go, where the server offers it, as frames on the call channel (wire/call_frames.py): the first
+such call of a thread upgrades its kept connection, and every later one is a frame and its
+answer, with the same JSON and the same error answers as over HTTP. A server that answers the
+upgrade with anything but 101 is asked no more, and every call stays HTTP. The rules above for a
+closed kept socket and a lost answer hold for frames as well.
 """
 
 from __future__ import annotations
@@ -34,19 +41,18 @@ import threading
 import urllib.request
 from urllib.parse import urlsplit
 
-MAX_HEAD_BYTES = 64 * 1024
-_RECV = 64 * 1024
-_NO_BODY_STATUSES = frozenset({204, 304})
+from notebook_tracker import env
+from notebook_tracker.store.rest_replies import (
+    BadReply,
+    ReplyLost,
+    Unanswered,
+    Unread,
+    read_answer,
+    read_reply,
+)
+from notebook_tracker.wire import call_frames
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-class ReplyLost(ConnectionError):
-    """The request was sent (in part or whole) but no complete answer came back."""
-
-
-class BadReply(ReplyLost):
-    """The server's answer is not HTTP this client can read (the request may have been
-    applied all the same)."""
 
 
 def usable(base_url: str) -> bool:
@@ -63,12 +69,14 @@ def usable(base_url: str) -> bool:
 class _Conn:
     """One kept socket, the process that opened it, and whether it has carried a request."""
 
-    __slots__ = ("sock", "pid", "used")
+    __slots__ = ("sock", "pid", "used", "framed", "auth")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.pid = os.getpid()
         self.used = False
+        self.framed = False  # upgraded to the call channel: frames only from now on
+        self.auth: str | None = None  # the Authorization it was upgraded with
 
 
 class Connections:
@@ -80,6 +88,11 @@ class Connections:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self._host_line = f"Host: {host}:{self.port}\r\n" if parts.port else f"Host: {host}\r\n"
         self._local = threading.local()
+        base = parts.path.rstrip("/")
+        self._channel_path = f"{base}/{call_frames.UPGRADE_PATH}"
+        self._hot = {f"{base}/api/2.0/mlflow/{name}": name for name in call_frames.ENDPOINTS}
+        # None: not asked yet; False: the server declined, every call stays HTTP.
+        self.channel: bool | None = None if env.call_channel() else False
 
     def send(
         self,
@@ -92,6 +105,12 @@ class Connections:
         """(status, headers, body) of one request on this thread's connection. OSError when
         it could not be sent; ReplyLost when it was sent and no answer came."""
         parts = urlsplit(url)
+        if method == "POST" and self.channel is not False and not parts.query:
+            endpoint = self._hot.get(parts.path)
+            if endpoint is not None:
+                answer = self._call(endpoint, body or b"", headers, resend_unanswered)
+                if answer is not None:
+                    return answer
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         message = self._message(method, target, body, headers)
         head_only = method == "HEAD"
@@ -107,17 +126,17 @@ class Connections:
                 raise
             conn.used = True
             try:
-                status, reply_headers, data, keep = _read_reply(conn.sock, head_only)
+                status, reply_headers, data, keep = read_reply(conn.sock, head_only)
             except BadReply:
                 self.drop()
                 raise
             except OSError as exc:
                 self.drop()
-                if isinstance(exc, _Unread):
+                if isinstance(exc, Unread):
                     if reused:
                         continue  # the kept socket's worker died before reading the request
                     raise
-                if reused and resend_unanswered and isinstance(exc, _Unanswered):
+                if reused and resend_unanswered and isinstance(exc, Unanswered):
                     continue  # the server closed the kept socket as the request went out
                 raise ReplyLost(
                     f"the connection ended before the server answered ({_why(exc)})"
@@ -125,6 +144,79 @@ class Connections:
             if not keep:
                 self.drop()
             return status, reply_headers, data
+
+    def _call(
+        self, endpoint: str, body: bytes, headers: dict[str, str], resend_unanswered: bool
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """A hot call as a frame on this thread's upgraded connection; None when the server
+        does not offer the call channel (the caller sends it as HTTP)."""
+        frame = call_frames.request_frame(endpoint, body)
+        auth = headers.get("Authorization")
+        while True:  # twice at most, as `send`: a fresh connection is never retried here
+            conn = self._connection()
+            if conn.framed and conn.auth != auth:
+                self.drop()  # the token changed: the server checks it at the upgrade
+                conn = self._connection()
+            reused = conn.framed
+            if not reused:
+                upgraded = self._upgrade(conn, auth)
+                if upgraded is None:
+                    return None
+                conn = upgraded
+            try:
+                conn.sock.sendall(frame)
+            except OSError:
+                self.drop()
+                if reused:
+                    continue  # closed under us between the peek and the send
+                raise
+            try:
+                status, data = read_answer(conn.sock)
+            except BadReply:
+                self.drop()
+                raise
+            except OSError as exc:
+                self.drop()
+                if reused and (
+                    isinstance(exc, Unread) or (resend_unanswered and isinstance(exc, Unanswered))
+                ):
+                    continue
+                raise ReplyLost(
+                    f"the connection ended before the server answered ({_why(exc)})"
+                ) from exc
+            return status, {"Content-Type": "application/json"}, data
+
+    def _upgrade(self, conn: _Conn, auth: str | None) -> _Conn | None:
+        """Ask the server to make `conn` a call channel: the upgraded connection (`conn`, or a
+        fresh one if an upgrade on kept `conn` was cut short), or None if the server answers
+        anything but 101: then `channel` is False for good, unless the answer was 401/403 (the
+        HTTP call that follows reports the token; a corrected one may upgrade later). Other
+        errors propagate (nothing was sent but the upgrade: the caller may retry the call)."""
+        headers = {"Authorization": auth} if auth is not None else {}
+        headers.update({"Upgrade": call_frames.PROTOCOL, "Connection": "Upgrade"})
+        kept = conn.used
+        try:
+            conn.sock.sendall(self._message("GET", self._channel_path, None, headers))
+            conn.used = True
+            status, reply_headers, _, keep = read_reply(conn.sock, False, upgrading=True)
+        except OSError as exc:
+            self.drop()
+            if kept and not isinstance(exc, (BadReply, TimeoutError)):
+                return self._upgrade(self._connection(), auth)
+            raise
+        if status == 101:
+            upgrade = {k.lower(): v for k, v in reply_headers.items()}.get("upgrade")
+            if upgrade != call_frames.PROTOCOL:
+                self.drop()
+                raise BadReply(f"the server upgraded the connection to {upgrade!r}")
+            conn.framed, conn.auth = True, auth
+            self.channel = True
+            return conn
+        if status not in (401, 403):
+            self.channel = False
+        if not keep:
+            self.drop()
+        return None
 
     def _message(
         self, method: str, target: str, body: bytes | None, headers: dict[str, str]
@@ -167,17 +259,6 @@ class Connections:
             conn.sock.close()
 
 
-class _Unanswered(ConnectionError):
-    """Not a byte of the answer came: the server closed the socket first (it may have read the
-    request, and applied it)."""
-
-
-class _Unread(ConnectionResetError):
-    """The connection was reset before a byte of the answer: the server's socket was closed with
-    our request still unread in it (a worker that died, a server that stopped), since a server
-    that had read a request this small closes with a FIN instead. Safe to send again."""
-
-
 def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
@@ -207,126 +288,4 @@ def _readable(sock: socket.socket) -> bool:
 _poll = getattr(select, "poll", None)
 
 
-def _read_reply(sock: socket.socket, head_only: bool) -> tuple[int, dict[str, str], bytes, bool]:
-    """(status, headers, body, keep-alive) of the next reply on `sock`; 1xx replies skipped."""
-    buf = b""
-    while True:
-        end = buf.find(b"\r\n\r\n")
-        while end < 0:
-            if len(buf) > MAX_HEAD_BYTES:
-                raise BadReply(f"reply headers longer than {MAX_HEAD_BYTES} bytes")
-            try:
-                chunk = sock.recv(_RECV)
-            except ConnectionResetError:
-                if buf:
-                    raise
-                raise _Unread(
-                    "the server reset the connection without reading the request"
-                ) from None
-            if not chunk:
-                if buf:
-                    raise ReplyLost("the server closed the connection inside its headers")
-                raise _Unanswered("the server closed the connection without answering")
-            buf += chunk
-            end = buf.find(b"\r\n\r\n")
-        status, version, headers, lower = _parse_head(buf[:end])
-        buf = buf[end + 4 :]
-        if 100 <= status < 200:
-            continue
-        break
-    connection = lower.get("connection", "").lower()
-    keep = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
-    if head_only or status in _NO_BODY_STATUSES:
-        return status, headers, b"", keep and not buf
-    coding = lower.get("transfer-encoding")
-    if coding is not None:
-        if coding.strip().lower() != "chunked":
-            raise BadReply(f"unsupported Transfer-Encoding {coding!r}")
-        body, rest = _read_chunked(sock, buf)
-        return status, headers, body, keep and not rest
-    length = lower.get("content-length")
-    if length is None:  # the body runs to the end of the connection
-        parts = [buf]
-        while chunk := sock.recv(_RECV):
-            parts.append(chunk)
-        return status, headers, b"".join(parts), False
-    size = length.strip()
-    if not size.isdigit():
-        raise BadReply(f"Content-Length {length!r} is not a byte count")
-    body = _read_exactly(sock, buf, int(size))
-    return status, headers, body[: int(size)], keep and len(body) == int(size)
-
-
-def _parse_head(head: bytes) -> tuple[int, str, dict[str, str], dict[str, str]]:
-    text = head.decode("latin-1")
-    lines = text.split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit() or rest[3:4] not in ("", " "):
-        raise BadReply(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-    headers: dict[str, str] = {}
-    lower: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise BadReply(f"malformed reply header line: {line[:80]!r}")
-        value = value.strip()
-        key = name.lower()
-        if key in lower:  # repeated header: joined as HTTP says (Set-Cookie aside)
-            value = f"{lower[key]}, {value}"
-        headers[name] = lower[key] = value
-    return int(code), version, headers, lower
-
-
-def _read_exactly(sock: socket.socket, buf: bytes, size: int) -> bytes:
-    """At least `size` bytes: `buf` and what follows it on `sock` (read into one buffer, so a
-    reply of many megabytes costs one copy)."""
-    if len(buf) >= size:
-        return buf
-    out = bytearray(size)
-    out[: len(buf)] = buf
-    view, have = memoryview(out), len(buf)
-    while have < size:
-        got = sock.recv_into(view[have:], size - have)
-        if not got:
-            raise ReplyLost(f"the server closed the connection {size - have} bytes short")
-        have += got
-    return bytes(out)
-
-
-def _read_chunked(sock: socket.socket, buf: bytes) -> tuple[bytes, bytes]:
-    """(body, bytes past its end) of a chunked body whose first bytes are `buf`."""
-    body: list[bytes] = []
-    while True:
-        line_end = buf.find(b"\r\n")
-        while line_end < 0:
-            if len(buf) > MAX_HEAD_BYTES:
-                raise BadReply("a chunk size line is too long")
-            buf = _more(sock, buf)
-            line_end = buf.find(b"\r\n")
-        size_text = buf[:line_end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise BadReply(f"bad chunk size {size_text[:20]!r}") from None
-        buf = buf[line_end + 2 :]
-        if size == 0:
-            while buf.find(b"\r\n") != 0:  # trailers, then the blank line
-                end = buf.find(b"\r\n")
-                if end > 0:
-                    buf = buf[end + 2 :]
-                    continue
-                buf = _more(sock, buf)
-            return b"".join(body), buf[2:]
-        buf = _read_exactly(sock, buf, size + 2)
-        if buf[size : size + 2] != b"\r\n":
-            raise BadReply("a chunk does not end with CRLF")
-        body.append(buf[:size])
-        buf = buf[size + 2 :]
-
-
-def _more(sock: socket.socket, buf: bytes) -> bytes:
-    chunk = sock.recv(_RECV)
-    if not chunk:
-        raise ReplyLost("the server closed the connection inside a chunked body")
-    return buf + chunk
+__all__ = ["BadReply", "Connections", "ReplyLost", "usable"]

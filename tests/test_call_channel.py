@@ -1,0 +1,389 @@
+"""The call channel (wire/call_frames.py, server/call_channel.py, store/rest_connections.py):
+our client's hot calls as frames on one upgraded connection, with the HTTP API's answers and
+errors, its token, its limits, and the same promise when the server goes away mid-call: a point
+that may have landed is never sent twice."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+
+import pytest
+from server_helpers import ThreadServer
+
+from notebook_tracker.entities import Metric, Param, RunTag
+from notebook_tracker.errors import AuthRefused, ServerUnreachable, TrackerError
+from notebook_tracker.server.fast_calls import FastCalls
+from notebook_tracker.store.rest import RestStore
+from notebook_tracker.wire.call_frames import ANSWER_HEAD, PROTOCOL, UPGRADE_PATH, request_frame
+
+TOKEN = "call-channel-token"
+LIMIT = 4096
+
+
+@pytest.fixture
+def servers(store_uri: str) -> Iterator[tuple[ThreadServer, FastCalls, ThreadServer]]:
+    """(the standalone worker's server, its fast delegate, the same app without it: no
+    channel) on one store, both with a token and a small body limit."""
+    import tornado.httpserver
+
+    from notebook_tracker.server.standalone import make_app, make_context, make_http_server
+
+    fast_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
+    plain_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
+    fast = ThreadServer(make=lambda: make_http_server(fast_context))
+    calls = fast.server.request_callback
+    assert isinstance(calls, FastCalls)
+    plain = ThreadServer(
+        make=lambda: tornado.httpserver.HTTPServer(
+            make_app(plain_context), max_body_size=LIMIT + 1024 * 1024
+        )
+    )
+    yield fast, calls, plain
+    fast.stop()
+    plain.stop()
+    fast_context.close()
+    plain_context.close()
+
+
+def _store(server: ThreadServer, token: str | None = TOKEN, **options: object) -> RestStore:
+    return RestStore(server.url, token=token, **options)  # type: ignore[arg-type]
+
+
+def test_hot_calls_travel_as_frames_after_one_upgrade_and_land(servers):
+    fast, calls, _ = servers
+    store = _store(fast)
+    run_id = store.create_run("0", "u", 1).info.run_id
+    for i in range(5):
+        store.log_batch(run_id, params=[Param(f"p{i}", str(i))])
+        store.log_batch(run_id, tags=[RunTag("t", f"v{i}")])
+        store.log_batch(run_id, metrics=[Metric("m", i / 2, 1000 + i, i)])
+    store.log_batch(
+        run_id,
+        metrics=[Metric("a", float("nan"), 7, 0), Metric("b", float("-inf"), 7, 0)],
+        params=[Param("both", "x")],
+        tags=[RunTag("both", "y")],
+    )
+    assert store.http._direct.channel is True
+    assert calls.upgraded == 1 and calls.answered == 0  # one upgrade, no HTTP hot call
+    run = store.get_run(run_id)
+    assert run.data.params == {**{f"p{i}": str(i) for i in range(5)}, "both": "x"}
+    assert run.data.tags["t"] == "v4" and run.data.tags["both"] == "y"
+    history = store.get_metric_history(run_id, "m")
+    assert [(m.step, m.value, m.timestamp) for m in history] == [
+        (i, i / 2, 1000 + i) for i in range(5)
+    ]
+    assert str(store.get_run(run_id).data.metrics["a"]) == "nan"
+    assert store.get_run(run_id).data.metrics["b"] == float("-inf")
+
+
+def test_each_thread_upgrades_its_own_connection_and_all_points_land(servers):
+    fast, calls, _ = servers
+    store = _store(fast)
+    run_id = store.create_run("0", "u", 1).info.run_id
+
+    def log(worker: int) -> None:
+        for step in range(20):
+            store.log_batch(run_id, metrics=[Metric(f"w{worker}", float(step), 1, step)])
+
+    threads = [threading.Thread(target=log, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls.upgraded == 4
+    for worker in range(4):
+        steps = [m.step for m in store.get_metric_history(run_id, f"w{worker}")]
+        assert steps == list(range(20))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "param-changed",
+        "unknown-run",
+        "deleted-run",
+        "bad-metric-key",
+        "param-too-long",
+        "tag-with-nul",
+    ],
+)
+def test_errors_over_the_channel_are_the_http_apis_errors(servers, call):
+    fast, calls, plain = servers
+    framed, http = _store(fast, max_retries=0), _store(plain, max_retries=0)
+    run_id = http.create_run("0", "u", 1).info.run_id
+    http.log_batch(run_id, params=[Param("p", "1")])
+    gone = http.create_run("0", "u", 1).info.run_id
+    http.delete_run(gone)
+    batches = {
+        "param-changed": (run_id, {"params": [Param("p", "2")]}),
+        "unknown-run": ("f" * 32, {"tags": [RunTag("t", "1")]}),
+        "deleted-run": (gone, {"metrics": [Metric("m", 1.0, 1, 0)]}),
+        "bad-metric-key": (run_id, {"metrics": [Metric("../up", 1.0, 1, 0)]}),
+        "param-too-long": (run_id, {"params": [Param("long", "x" * 7000)]}),
+        "tag-with-nul": (run_id, {"tags": [RunTag("t", "a\x00b")]}),
+    }
+    framed.log_batch(run_id, tags=[RunTag("up", "1")])  # the channel is up before the error
+    assert framed.http._direct.channel is True
+    target, fields = batches[call]
+    errors = []
+    for store in (framed, http):
+        with pytest.raises(TrackerError) as info:
+            store.log_batch(target, **fields)  # type: ignore[arg-type]
+        errors.append((type(info.value), info.value.error_code, str(info.value)))
+    assert errors[0] == errors[1]
+    assert calls.upgraded == 1 and calls.answered == 0 and calls.replayed == 0
+
+
+def test_a_server_without_the_channel_keeps_every_call_on_http(servers):
+    _, _, plain = servers
+    store = _store(plain)
+    run_id = store.create_run("0", "u", 1).info.run_id
+    for step in range(3):
+        store.log_batch(run_id, metrics=[Metric("m", float(step), 1, step)])
+    store.log_batch(run_id, params=[Param("p", "1")])
+    assert store.http._direct.channel is False
+    assert [m.step for m in store.get_metric_history(run_id, "m")] == [0, 1, 2]
+    assert store.get_run(run_id).data.params == {"p": "1"}
+
+
+def test_the_channel_is_refused_without_the_token_and_a_changed_token_is_refused_too(servers):
+    fast, calls, _ = servers
+    for headers in ("", "Authorization: Bearer wrong\r\n"):
+        status, body = _raw_upgrade(fast.port, headers)
+        assert status == 401 and json.loads(body)["error_code"] == "UNAUTHENTICATED"
+    assert calls.upgraded == 0
+
+    store = _store(fast, token="wrong", max_retries=0)
+    run_id = _store(fast).create_run("0", "u", 1).info.run_id
+    with pytest.raises(AuthRefused):
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    store.http.token = TOKEN  # corrected: the channel is asked for again and used
+    store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    assert store.http._direct.channel is True and calls.upgraded == 1
+    store.http.token = "not-the-token"  # same Transport, same upgraded socket
+    with pytest.raises(AuthRefused):
+        store.log_batch(run_id, metrics=[Metric("m", 2.0, 1, 1)])
+    store.http.token = TOKEN
+    assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0]
+
+
+def test_an_oversized_frame_is_refused_with_413_and_the_connection_closed(servers):
+    fast, _, _ = servers
+    sock = _upgraded(fast.port)
+    sock.sendall(struct.pack(">IB", LIMIT + 100, 3))  # the head only: its body never comes
+    status, body = _answer(sock)
+    assert status == 413 and json.loads(body)["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+    assert sock.recv(10) == b""
+
+
+def test_a_frame_naming_no_endpoint_is_refused_with_404_and_the_connection_closed(servers):
+    fast, _, _ = servers
+    sock = _upgraded(fast.port)
+    sock.sendall(struct.pack(">IB", 3, 9) + b"{}")
+    status, body = _answer(sock)
+    assert status == 404 and json.loads(body)["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert sock.recv(10) == b""
+
+
+def test_frames_sent_at_once_are_answered_in_order(servers):
+    fast, _, _ = servers
+    run_id = _store(fast).create_run("0", "u", 1).info.run_id
+    sock = _upgraded(fast.port)
+    frames = b"".join(
+        request_frame(
+            "runs/log-batch",
+            json.dumps({"run_id": run_id, "params": [{"key": "p", "value": str(i)}]}).encode(),
+        )
+        for i in range(30)
+    )
+    sock.sendall(frames)  # 30 calls before reading any answer
+    statuses = [_answer(sock)[0] for _ in range(30)]
+    assert statuses == [200] + [400] * 29  # the first value stays: params are immutable
+    assert _store(fast).get_run(run_id).data.params == {"p": "0"}
+
+
+def test_a_body_that_is_not_a_json_object_is_a_400_and_the_channel_goes_on(servers):
+    fast, _, _ = servers
+    run_id = _store(fast).create_run("0", "u", 1).info.run_id
+    sock = _upgraded(fast.port)
+    for body in (b"[1]", b"{not json", b'{"run_id": "\\ud800"}'):
+        sock.sendall(request_frame("runs/log-batch", body))
+        status, answer = _answer(sock)
+        assert status == 400 and json.loads(answer)["error_code"] == "INVALID_PARAMETER_VALUE"
+    good = {"run_id": run_id, "tags": [{"key": "t", "value": "ok"}]}
+    sock.sendall(request_frame("runs/log-batch", json.dumps(good).encode()))
+    assert _answer(sock) == (200, b"{}")
+
+
+# -- a server that misbehaves after the upgrade ---------------------------------------------------
+RESET = b"reset"
+OK = struct.pack(">IH", 2, 200) + b"{}"
+
+
+class _ScriptedChannel:
+    """A one-thread server that upgrades every connection and answers each frame with the
+    next scripted action: bytes to send, None (close without answering), RESET (close with
+    the frame unread: a reset)."""
+
+    def __init__(self, actions: list[bytes | None]) -> None:
+        self.actions = list(actions)
+        self.frames: list[bytes] = []
+        self.upgrades = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            while self.actions:
+                conn, _ = self.listener.accept()
+                with conn:
+                    self._connection(conn)
+        except OSError:  # closed by the test
+            pass
+
+    def _connection(self, conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            head += chunk
+        self.upgrades += 1
+        conn.sendall(
+            f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {PROTOCOL}\r\n"
+            "Connection: Upgrade\r\n\r\n".encode()
+        )
+        while self.actions:
+            if self.actions[0] == RESET:
+                conn.recv(1, socket.MSG_PEEK)  # a frame arrived: die with it unread
+                self.actions.pop(0)
+                return
+            frame = _read_frame(conn)
+            if frame is None:
+                return
+            self.frames.append(frame)
+            action = self.actions.pop(0)
+            if action is None:
+                return
+            conn.sendall(action)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _read_frame(conn: socket.socket) -> bytes | None:
+    data = b""
+    while len(data) < 5 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def scripted() -> Iterator[type[_ScriptedChannel]]:
+    made: list[_ScriptedChannel] = []
+
+    def make(actions: list[bytes | None]) -> _ScriptedChannel:
+        made.append(_ScriptedChannel(actions))
+        return made[-1]
+
+    yield make  # type: ignore[misc]
+    for server in made:
+        server.close()
+
+
+def test_a_point_whose_answer_never_came_is_reported_not_sent_twice(scripted):
+    server = scripted([None, OK])
+    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
+    with pytest.raises(ServerUnreachable, match="not sent again") as info:
+        store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
+    assert "stored twice" in str(info.value)
+    assert len(server.frames) == 1
+
+
+def test_a_point_the_server_never_read_is_sent_again_and_lands_once(scripted):
+    server = scripted([OK, RESET, OK])  # its worker dies between two calls on the channel
+    store = RestStore(server.url, max_retries=0)
+    store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
+    store.log_batch("r" * 32, metrics=[Metric("m", 2.0, 1, 1)])
+    assert len(server.frames) == 2 and b'"value": 2.0' in server.frames[1]
+    assert server.upgrades == 2  # the second call upgraded a fresh connection
+
+
+def test_a_param_whose_answer_never_came_is_sent_again(scripted):
+    server = scripted([None, OK])
+    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
+    store.log_batch("r" * 32, params=[Param("p", "1")])
+    assert len(server.frames) == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [struct.pack(">IH", 2, 7) + b"{}", struct.pack(">IH", 2, 200) + b"{}extra"],
+    ids=["status", "trailing-bytes"],
+)
+def test_a_garbled_answer_to_a_point_is_a_clear_error_and_not_resent(scripted, answer):
+    server = scripted([answer, OK])
+    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
+    with pytest.raises(ServerUnreachable, match="no usable answer"):
+        store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
+    assert len(server.frames) == 1
+
+
+# -- raw sockets ----------------------------------------------------------------------------------
+def _raw_upgrade(port: int, headers: str) -> tuple[int, bytes]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        f"GET /{UPGRADE_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: {PROTOCOL}\r\n"
+        f"Connection: Upgrade\r\n{headers}\r\n".encode()
+    )
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ),
+        0,
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    sock.close()
+    return status, body
+
+
+def _upgraded(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        f"GET /{UPGRADE_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: {PROTOCOL}\r\n"
+        f"Connection: Upgrade\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    )
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(1)  # byte by byte: nothing past the 101 is read here
+    assert data.startswith(b"HTTP/1.1 101 "), data
+    return sock
+
+
+def _answer(sock: socket.socket) -> tuple[int, bytes]:
+    data = b""
+    while len(data) < ANSWER_HEAD.size:
+        chunk = sock.recv(ANSWER_HEAD.size - len(data))
+        assert chunk, "connection closed before an answer"
+        data += chunk
+    length, status = ANSWER_HEAD.unpack(data)
+    body = b""
+    while len(body) < length:
+        body += sock.recv(length - len(body))
+    return status, body
