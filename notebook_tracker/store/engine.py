@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 
 from notebook_tracker import env
 from notebook_tracker.errors import InvalidParameter
-from notebook_tracker.store import db_errors, sqlite_busy
+from notebook_tracker.store import db_errors, sqlite_busy, sqlite_rows
 from notebook_tracker.store.sqlite_files import database_file
 
 _engines: dict[str, tuple[Engine, Engine]] = {}
@@ -87,6 +87,7 @@ def _create_sqlite(uri: str, immediate: bool) -> Engine:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA journal_size_limit={sqlite_rows.WAL_SIZE_LIMIT}")
         # mmap shares the OS page cache across pooled connections: searches over a store that
         # outgrew SQLite's small default cache run about twice as fast, at no per-connection cost.
         cur.execute("PRAGMA mmap_size=268435456")
