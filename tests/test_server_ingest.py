@@ -180,6 +180,31 @@ def test_requests_waiting_together_share_one_transaction(tmp_path):
     assert [m.step for m in store.get_metric_history(run_id, "m")] == list(range(21))
 
 
+def test_requests_read_on_the_writer_thread_share_a_group_and_answer_for_themselves(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
+    run_id = store.create_run("0", "u", 1).info.run_id
+    writer = GroupWriter(store)
+
+    def bad_key() -> None:
+        raise InvalidParameter("Invalid metric name '/x'")
+
+    reads = [
+        _Job((), (), 1, read=lambda: [(run_id, "m", 1.0, 1, 1)]),
+        _Job((), (), 1, read=bad_key),
+        _Job((), (), 1, read=lambda: None),  # not points this writer takes: nothing written
+        _Job((), (), 1, read=lambda: [(run_id, "m", 2.0, 2, 2)]),
+    ]
+    writer._pending.extend(reads)  # queued before the writer thread exists: one group
+    assert writer.submit(rows=[(run_id, "m", 3.0, 3, 3)]).result(timeout=30) is True
+    assert reads[0].done.result(timeout=30) is True
+    with pytest.raises(InvalidParameter, match="/x"):
+        reads[1].done.result(timeout=30)
+    assert reads[2].done.result(timeout=30) is False
+    assert reads[3].done.result(timeout=30) is True
+    assert writer.groups == 1
+    assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0, 2.0, 3.0]
+
+
 # -- the client's format -------------------------------------------------------------------------
 def test_the_outbox_sends_compact_frames_to_this_server(server):
     run_id = _run(server)

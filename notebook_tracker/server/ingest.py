@@ -52,7 +52,8 @@ class _Job:
     columns: Sequence[tuple[str, Column]]
     points: int
     call: Callable[[], object] | None = None  # a write of its own (params, tags)
-    done: Future[None] = field(default_factory=Future)
+    done: Future[bool] = field(default_factory=Future)
+    read: Callable[[], Sequence[Row] | None] | None = None  # the request's points, read here
 
 
 class GroupWriter:
@@ -71,11 +72,18 @@ class GroupWriter:
 
     def submit(
         self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()
-    ) -> Future[None]:
+    ) -> Future[bool]:
         """Queue points; the future resolves when they are committed, or holds the error."""
         return self._queue(_Job(rows, columns, len(rows) + sum(c.count for _, c in columns)))
 
-    def _queue(self, job: _Job) -> Future[None]:
+    async def read_async(self, read: Callable[[], Sequence[Row] | None], points: int) -> bool:
+        """Commit the points that `read` returns, called on the writer thread (about `points`
+        of them): a request read there crosses two threads (IO loop, writer, IO loop) where
+        one read on the server's pool crossed four. False: `read` returned None, nothing was
+        written; `read`'s own error is raised, as a failed write's is."""
+        return await asyncio.wrap_future(self._queue(_Job((), (), points, read=read)))
+
+    def _queue(self, job: _Job) -> Future[bool]:
         with self._wake:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -139,7 +147,7 @@ class GroupWriter:
             group = self._take()
             for job in [j for j in group if j.call is not None]:
                 self._settle(job)
-            group = [j for j in group if j.call is None]
+            group = [j for j in group if j.call is None and _read(j)]
             if not group:
                 continue
             try:
@@ -152,7 +160,7 @@ class GroupWriter:
                     self._settle(job)
                 continue
             for job in group:
-                job.done.set_result(None)
+                job.done.set_result(True)
 
     def _commit(self, group: list[_Job]) -> None:
         with self._busy, self._turn():
@@ -200,7 +208,24 @@ class GroupWriter:
         except Exception as exc:  # the request's own error, answered to that request
             job.done.set_exception(exc)
         else:
-            job.done.set_result(None)
+            job.done.set_result(True)
+
+
+def _read(job: _Job) -> bool:
+    """Read `job`'s points if it came unread; False: it is answered already (its reader's
+    error, or None: not points this writer takes)."""
+    if job.read is None:
+        return True
+    try:
+        rows = job.read()
+    except Exception as exc:  # the request's own error (a bad key, a missing field)
+        job.done.set_exception(exc)
+        return False
+    if rows is None:
+        job.done.set_result(False)
+        return False
+    job.rows, job.points, job.read = rows, len(rows), None
+    return True
 
 
 def _merged(group: list[_Job]) -> tuple[list[Row], list[tuple[str, Column]], int]:

@@ -5,16 +5,22 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from notebook_tracker import validation, wire
+from notebook_tracker import wire
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag, ViewType
-from notebook_tracker.entities.logged_models import DatasetInput, ModelMetric
+from notebook_tracker.entities.logged_models import DatasetInput
 from notebook_tracker.errors import InvalidParameter
 from notebook_tracker.server.ingest import group_writer
 from notebook_tracker.server.mlflow_api import request
+from notebook_tracker.server.mlflow_api.batch_read import (
+    Batch,
+    batch_rows,
+    read_batch,
+    read_metric,
+    split_model_metrics,
+)
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.service import MlflowApi
 from notebook_tracker.server.mlflow_api.sync_calls import (
@@ -38,15 +44,6 @@ def _tag(key: str, value: str) -> RunTag:
 
 def _param(key: str, value: str) -> Param:
     return Param(key, value)
-
-
-def _metric(item: Params) -> tuple[Metric, Params]:
-    # Validated here, once: the group commit stores the keys it is handed (server/ingest.py).
-    key = validation.validate_key(item.require("key"), "metric")
-    value = item.double("value", required=True)
-    timestamp = item.int64("timestamp")
-    step = item.int64("step") or 0
-    return Metric(key, value, now_ms() if timestamp is None else timestamp, step), item
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -107,31 +104,6 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 
 # -- logging -------------------------------------------------------------------------------------
-def _split_model_metrics(
-    run_id: str, pairs: list[tuple[Metric, Params]]
-) -> tuple[list[Metric], list[ModelMetric]]:
-    """(points of the run only, points also of a logged model: those sent with a model_id)."""
-    plain, of_models = [], []
-    for metric, item in pairs:
-        model_id = item.string("model_id")
-        if not model_id:
-            plain.append(metric)
-            continue
-        of_models.append(
-            ModelMetric(
-                metric.key,
-                metric.value,
-                metric.timestamp,
-                metric.step,
-                run_id,
-                item.string("dataset_name") or None,
-                item.string("dataset_digest") or None,
-                model_id,
-            )
-        )
-    return plain, of_models
-
-
 async def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
     if not await write_if_lone(api, 1, functools.partial(_one_point, req)):
         await api.context.run(_log_metric, api, req)
@@ -140,12 +112,12 @@ async def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 def _one_point(req: Params) -> Points:
     run_id = req.run_id()
-    return (run_id, *_split_model_metrics(run_id, [_metric(req)]))
+    return (run_id, *split_model_metrics(run_id, [read_metric(req)]))
 
 
 def _log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
-    metrics, model_metrics = _split_model_metrics(run_id, [_metric(req)])
+    metrics, model_metrics = split_model_metrics(run_id, [read_metric(req)])
     if not model_metrics and _grouped(api, run_id, metrics):
         return {}
     api.store.log_batch(run_id, metrics=metrics, model_metrics=model_metrics)
@@ -197,50 +169,16 @@ def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     return {}
 
 
-@dataclass
-class _Batch:
-    """A log-batch request as read once: the run's points, the models', params and tags."""
-
-    run_id: str
-    metrics: list[Metric]
-    model_metrics: list[ModelMetric]
-    params: list[Param]
-    tags: list[RunTag]
-
-    def points_only(self) -> bool:
-        return not (self.params or self.tags or self.model_metrics)
-
-
-def _read_batch(req: Params) -> _Batch:
-    """The one reader of `runs/log-batch`: limits checked, metric keys validated (the group
-    commit stores them as read), params and tags left to the store's rules."""
-    run_id = req.run_id()
-    plain = _plain_metrics(req.raw("metrics"))
-    messages = req.messages("metrics") if plain is None else []
-    param_pairs = req.key_values("params", value_required=False)
-    tag_pairs = req.key_values("tags", value_required=False)
-    metric_count = len(messages) if plain is None else len(plain)
-    _check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
-    metrics, model_metrics = (
-        (plain, [])
-        if plain is not None
-        else _split_model_metrics(run_id, [_metric(item) for item in messages])
-    )
-    return _Batch(
-        run_id,
-        metrics,
-        model_metrics,
-        [_param(k, v) for k, v in param_pairs],
-        [_tag(k, v) for k, v in tag_pairs],
-    )
-
-
 async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     if not req.raw("params") and not req.raw("tags"):  # points only: as log_metric
-        if await write_if_lone(api, points_in(req.raw("metrics")), lambda: _points(req)):
+        points = points_in(req.raw("metrics"))
+        if await write_if_lone(api, points, lambda: _points(req)):
+            return {}
+        writer = group_writer(await api.opened_store())  # read on its thread: two hops, not four
+        if writer is not None and await writer.read_async(lambda: batch_rows(req), points):
             return {}
         return await api.context.run(_log_points, api, req)
-    batch = _read_batch(req)
+    batch = read_batch(req)
     if not (batch.metrics or batch.model_metrics):  # our client's log_param and set_tag
         await write_params_tags(api, batch.run_id, batch.params, batch.tags)
         return {}
@@ -250,19 +188,19 @@ async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 
 def _points(req: Params) -> Points:
-    batch = _read_batch(req)
+    batch = read_batch(req)
     return batch.run_id, batch.metrics, batch.model_metrics
 
 
 def _log_points(api: MlflowApi, req: Params) -> dict[str, Any]:
     """A log-batch without params or tags, read and written from the server's pool."""
-    batch = _read_batch(req)
+    batch = read_batch(req)
     if not (batch.points_only() and _grouped(api, batch.run_id, batch.metrics)):
         _store_batch(api.store, batch)
     return {}
 
 
-def _store_batch(store: TrackingStore, batch: _Batch) -> None:
+def _store_batch(store: TrackingStore, batch: Batch) -> None:
     store.log_batch(  # one transaction: the run's points, params, tags and the models'
         batch.run_id,
         metrics=batch.metrics,
@@ -270,56 +208,6 @@ def _store_batch(store: TrackingStore, batch: _Batch) -> None:
         tags=batch.tags,
         model_metrics=batch.model_metrics,
     )
-
-
-_PLAIN_FIELDS = frozenset({"key", "value", "timestamp", "step"})
-
-
-def _plain_metrics(items: Any) -> list[Metric] | None:
-    """The metrics of a batch whose every item is exactly {key, value, timestamp, step} with a
-    key already validated, a float value and 64-bit integers; None sends the batch down the
-    careful path (`_metric`), which reads every spelling and says what is wrong. A client
-    replaying a backlog is bound by this parsing, so the common shape skips a wrapper per item.
-    """
-    if type(items) is not list:
-        return None
-    valid = validation.VALID_KEYS
-    low, high = wire.INT64_MIN, wire.INT64_MAX
-    out = []
-    for item in items:
-        if type(item) is not dict or item.keys() != _PLAIN_FIELDS:
-            return None
-        key, value, timestamp, step = item["key"], item["value"], item["timestamp"], item["step"]
-        if (
-            type(key) is not str
-            or key not in valid
-            or type(value) is not float
-            or type(timestamp) is not int
-            or type(step) is not int
-            or not low <= timestamp <= high
-            or not low <= step <= high
-        ):
-            return None
-        out.append(Metric(key, value, timestamp, step))
-    return out
-
-
-def _check_batch_limits(n_metrics: int, n_params: int, n_tags: int) -> None:
-    problems = []
-    if n_metrics > wire.MAX_METRICS_PER_BATCH:
-        problems.append(f"{n_metrics} metrics (at most {wire.MAX_METRICS_PER_BATCH})")
-    if n_params > wire.MAX_PARAMS_TAGS_PER_BATCH:
-        problems.append(f"{n_params} params (at most {wire.MAX_PARAMS_TAGS_PER_BATCH})")
-    if n_tags > wire.MAX_PARAMS_TAGS_PER_BATCH:
-        problems.append(f"{n_tags} tags (at most {wire.MAX_PARAMS_TAGS_PER_BATCH})")
-    total = n_metrics + n_params + n_tags
-    if total > wire.MAX_ENTITIES_PER_BATCH:
-        problems.append(f"{total} entities in all (at most {wire.MAX_ENTITIES_PER_BATCH})")
-    if problems:
-        raise InvalidParameter(
-            "A batch may hold at most 1000 metrics, 100 params and 100 tags (1000 entities in "
-            f"all); this one has {', '.join(problems)}. Split it into several log-batch calls."
-        )
 
 
 def log_inputs(api: MlflowApi, req: Params) -> dict[str, Any]:
