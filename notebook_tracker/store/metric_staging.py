@@ -154,18 +154,18 @@ def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
     import numpy as np
 
     rows = execute(_SINCE, {"run_id": run_id, "first": first[0][0]})
-    ids: dict[str, int] = {}  # key -> its number in this merge
-    for row in rows:
-        if row[1] == STAGED_KEY:
-            for key in row[5].split("\n"):
-                ids.setdefault(key, len(ids))
+    # key -> its number in this merge, in order of first appearance; a run's staged rows
+    # mostly name the same keys in the same order, so each distinct list is read once.
+    names = {row[5]: row[5].split("\n") for row in rows if row[1] == STAGED_KEY}
+    seen = dict.fromkeys(key for keys in names.values() for key in keys)
+    ids = dict(zip(seen, range(len(seen)), strict=True))
+    local = {text: np.array([ids[k] for k in keys], dtype=np.int64) for text, keys in names.items()}
     # Every point of the staged keys since the first staged row, numbered by key, then one
     # stable sort by that number: each key's points stay in write order.
     mine, gone = [], []
     for row in rows:
         if row[1] == STAGED_KEY:
-            local = np.array([ids[k] for k in row[5].split("\n")], dtype=np.int64)
-            mine.append((local[np.frombuffer(row[6], dtype="<i4")], row))
+            mine.append((local[row[5]][np.frombuffer(row[6], dtype="<i4")], row))
         elif row[1] in ids:
             mine.append((np.full(len(row[2]) // 8, ids[row[1]], dtype=np.int64), row))
         else:
@@ -178,22 +178,27 @@ def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
         for i, dtype in ((2, "<i8"), (3, "<i8"), (4, "<f8"))
     ]
     bounds = np.searchsorted(numbers[order], np.arange(len(ids) + 1))
-    chunks = []
-    for key, number in ids.items():
-        lo, hi = int(bounds[number]), int(bounds[number + 1])
-        steps = columns[0][lo:hi]
-        chunks.append(
-            {
-                "run_uuid": run_id,
-                "key": key,
-                "count": hi - lo,
-                "min_step": int(steps.min()),
-                "max_step": int(steps.max()),
-                "steps": steps.tobytes(),
-                "timestamps": columns[1][lo:hi].tobytes(),
-                "values": columns[2][lo:hi].tobytes(),
-            }
-        )
+    if not (bounds[1:] > bounds[:-1]).all():  # a staged key without a point: never written
+        raise ValueError(f"a staged row of run {run_id} names a key it holds no point of")
+    # Each key's bounds, step range and bytes taken for all keys at once, not per key.
+    starts = bounds[:-1]
+    low = np.minimum.reduceat(columns[0], starts).tolist()
+    high = np.maximum.reduceat(columns[0], starts).tolist()
+    steps, timestamps, values = (column.tobytes() for column in columns)
+    edges = (bounds * 8).tolist()
+    chunks = [
+        {
+            "run_uuid": run_id,
+            "key": key,
+            "count": (edges[n + 1] - edges[n]) // 8,
+            "min_step": low[n],
+            "max_step": high[n],
+            "steps": steps[edges[n] : edges[n + 1]],
+            "timestamps": timestamps[edges[n] : edges[n + 1]],
+            "values": values[edges[n] : edges[n + 1]],
+        }
+        for n, key in enumerate(ids)
+    ]
     execute(_DELETE, gone)
     execute(_INSERT_CHUNK, chunks)
     return sorted(ids)
