@@ -26,6 +26,11 @@ is free (a non-blocking flock), so a lone synchronous call crosses no thread at 
 always go through the thread: a commit done on the loop keeps the loop from reading the
 requests that would have joined the next group (on a loaded machine, whose fsync took
 milliseconds, JSON log-batch at 4 connections lost about a third of its throughput so).
+
+A JSON log-batch of points is queued unread (`read_async`) and read on this thread, just
+before its group's transaction: loop, writer, loop, where reading it on the server's pool
+woke a pool thread to read it and again to wait for the commit. Its reader's error, or its
+declining (points of a logged model), answers that request alone.
 """
 
 from __future__ import annotations
