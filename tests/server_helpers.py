@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import tornado.httpserver
 import tornado.ioloop
@@ -46,3 +48,31 @@ class ThreadServer:
 
         self.loop.add_callback(shutdown)
         self._thread.join(10)
+
+
+@contextlib.contextmanager
+def fast_and_plain(
+    store_uri: str, token: str, limit: int
+) -> Iterator[tuple[ThreadServer, Any, ThreadServer]]:
+    """(the standalone worker's server, its fast-calls delegate, the same app without it) on
+    one store, both with `token` and a body limit of `limit` bytes."""
+    from notebook_tracker.server.fast_calls import FastCalls
+    from notebook_tracker.server.standalone import make_app, make_context, make_http_server
+
+    fast_context = make_context(store_uri, None, auth_token=token, max_body_bytes=limit)
+    plain_context = make_context(store_uri, None, auth_token=token, max_body_bytes=limit)
+    fast = ThreadServer(make=lambda: make_http_server(fast_context))
+    calls = fast.server.request_callback
+    assert isinstance(calls, FastCalls)
+    plain = ThreadServer(
+        make=lambda: tornado.httpserver.HTTPServer(
+            make_app(plain_context), max_body_size=limit + 1024 * 1024
+        )
+    )
+    try:
+        yield fast, calls, plain
+    finally:
+        fast.stop()
+        plain.stop()
+        fast_context.close()
+        plain_context.close()

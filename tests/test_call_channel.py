@@ -12,10 +12,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import ThreadServer
+from server_helpers import ThreadServer, fast_and_plain
 
 from notebook_tracker.entities import Metric, Param, RunTag
-from notebook_tracker.errors import AuthRefused, ServerUnreachable, TrackerError
+from notebook_tracker.errors import AuthRefused, TrackerError
 from notebook_tracker.server.fast_calls import FastCalls
 from notebook_tracker.store.rest import RestStore
 from notebook_tracker.wire.call_frames import ANSWER_HEAD, PROTOCOL, UPGRADE_PATH, request_frame
@@ -26,27 +26,10 @@ LIMIT = 4096
 
 @pytest.fixture
 def servers(store_uri: str) -> Iterator[tuple[ThreadServer, FastCalls, ThreadServer]]:
-    """(the standalone worker's server, its fast delegate, the same app without it: no
-    channel) on one store, both with a token and a small body limit."""
-    import tornado.httpserver
-
-    from notebook_tracker.server.standalone import make_app, make_context, make_http_server
-
-    fast_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
-    plain_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
-    fast = ThreadServer(make=lambda: make_http_server(fast_context))
-    calls = fast.server.request_callback
-    assert isinstance(calls, FastCalls)
-    plain = ThreadServer(
-        make=lambda: tornado.httpserver.HTTPServer(
-            make_app(plain_context), max_body_size=LIMIT + 1024 * 1024
-        )
-    )
-    yield fast, calls, plain
-    fast.stop()
-    plain.stop()
-    fast_context.close()
-    plain_context.close()
+    """(the standalone worker's server, its fast delegate, the same app without it) on one
+    store, both with a token and a small body limit."""
+    with fast_and_plain(store_uri, TOKEN, LIMIT) as running:
+        yield running
 
 
 def _store(server: ThreadServer, token: str | None = TOKEN, **options: object) -> RestStore:
@@ -219,160 +202,37 @@ def test_a_body_that_is_not_a_json_object_is_a_400_and_the_channel_goes_on(serve
     assert _answer(sock) == (200, b"{}")
 
 
-# -- a server that misbehaves after the upgrade ---------------------------------------------------
-RESET = b"reset"
-OK = struct.pack(">IH", 2, 200) + b"{}"
-
-
-class _ScriptedChannel:
-    """A one-thread server that upgrades every connection and answers each frame with the
-    next scripted action: bytes to send, None (close without answering), RESET (close with
-    the frame unread: a reset)."""
-
-    def __init__(self, actions: list[bytes | None]) -> None:
-        self.actions = list(actions)
-        self.frames: list[bytes] = []
-        self.upgrades = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        try:
-            while self.actions:
-                conn, _ = self.listener.accept()
-                with conn:
-                    self._connection(conn)
-        except OSError:  # closed by the test
-            pass
-
-    def _connection(self, conn: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            head += chunk
-        self.upgrades += 1
-        conn.sendall(
-            f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {PROTOCOL}\r\n"
-            "Connection: Upgrade\r\n\r\n".encode()
-        )
-        while self.actions:
-            if self.actions[0] == RESET:
-                conn.recv(1, socket.MSG_PEEK)  # a frame arrived: die with it unread
-                self.actions.pop(0)
-                return
-            frame = _read_frame(conn)
-            if frame is None:
-                return
-            self.frames.append(frame)
-            action = self.actions.pop(0)
-            if action is None:
-                return
-            conn.sendall(action)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def _read_frame(conn: socket.socket) -> bytes | None:
-    data = b""
-    while len(data) < 5 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-@pytest.fixture
-def scripted() -> Iterator[type[_ScriptedChannel]]:
-    made: list[_ScriptedChannel] = []
-
-    def make(actions: list[bytes | None]) -> _ScriptedChannel:
-        made.append(_ScriptedChannel(actions))
-        return made[-1]
-
-    yield make  # type: ignore[misc]
-    for server in made:
-        server.close()
-
-
-def test_a_point_whose_answer_never_came_is_reported_not_sent_twice(scripted):
-    server = scripted([None, OK])
-    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
-    with pytest.raises(ServerUnreachable, match="not sent again") as info:
-        store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
-    assert "stored twice" in str(info.value)
-    assert len(server.frames) == 1
-
-
-def test_a_point_the_server_never_read_is_sent_again_and_lands_once(scripted):
-    server = scripted([OK, RESET, OK])  # its worker dies between two calls on the channel
-    store = RestStore(server.url, max_retries=0)
-    store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
-    store.log_batch("r" * 32, metrics=[Metric("m", 2.0, 1, 1)])
-    assert len(server.frames) == 2 and b'"value": 2.0' in server.frames[1]
-    assert server.upgrades == 2  # the second call upgraded a fresh connection
-
-
-def test_a_param_whose_answer_never_came_is_sent_again(scripted):
-    server = scripted([None, OK])
-    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
-    store.log_batch("r" * 32, params=[Param("p", "1")])
-    assert len(server.frames) == 2
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [struct.pack(">IH", 2, 7) + b"{}", struct.pack(">IH", 2, 200) + b"{}extra"],
-    ids=["status", "trailing-bytes"],
-)
-def test_a_garbled_answer_to_a_point_is_a_clear_error_and_not_resent(scripted, answer):
-    server = scripted([answer, OK])
-    store = RestStore(server.url, max_retries=3, backoff_s=0.01)
-    with pytest.raises(ServerUnreachable, match="no usable answer"):
-        store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
-    assert len(server.frames) == 1
-
-
 # -- raw sockets ----------------------------------------------------------------------------------
-def _raw_upgrade(port: int, headers: str) -> tuple[int, bytes]:
+def _ask_upgrade(port: int, headers: str) -> tuple[socket.socket, int, bytes]:
+    """(the socket, the answer's status, its body) of an upgrade request with `headers`."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(
         f"GET /{UPGRADE_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: {PROTOCOL}\r\n"
         f"Connection: Upgrade\r\n{headers}\r\n".encode()
     )
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        head += sock.recv(1)  # byte by byte: nothing past the head is read here
     status = int(head.split(b" ")[1])
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        ),
-        0,
-    )
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = b""
     while len(body) < length:
-        body += sock.recv(65536)
+        body += sock.recv(length - len(body))
+    return sock, status, body
+
+
+def _raw_upgrade(port: int, headers: str) -> tuple[int, bytes]:
+    sock, status, body = _ask_upgrade(port, headers)
     sock.close()
     return status, body
 
 
 def _upgraded(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(
-        f"GET /{UPGRADE_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: {PROTOCOL}\r\n"
-        f"Connection: Upgrade\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
-    )
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(1)  # byte by byte: nothing past the 101 is read here
-    assert data.startswith(b"HTTP/1.1 101 "), data
+    sock, status, _ = _ask_upgrade(port, f"Authorization: Bearer {TOKEN}\r\n")
+    assert status == 101
     return sock
 
 

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from server_helpers import ThreadServer
+from server_helpers import ThreadServer, fast_and_plain
 from standalone_server import running_server
 
 from notebook_tracker.server import access_log
 from notebook_tracker.server.fast_calls import FastCalls
-from notebook_tracker.server.standalone import make_app, make_context, make_http_server
 
 TOKEN = "fast-calls-token"
 LIMIT = 4096  # the servers' body limit here
@@ -31,23 +30,8 @@ API = "/api/2.0/mlflow/"
 def servers(store_uri: str) -> Iterator[tuple[ThreadServer, FastCalls, ThreadServer]]:
     """(the standalone worker's server, its fast delegate, the same app without it) on one
     store, both with a token and a small body limit."""
-    import tornado.httpserver
-
-    fast_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
-    regular_context = make_context(store_uri, None, auth_token=TOKEN, max_body_bytes=LIMIT)
-    fast = ThreadServer(make=lambda: make_http_server(fast_context))
-    calls = fast.server.request_callback
-    assert isinstance(calls, FastCalls)
-    regular = ThreadServer(
-        make=lambda: tornado.httpserver.HTTPServer(
-            make_app(regular_context), max_body_size=LIMIT + 1024 * 1024
-        )
-    )
-    yield fast, calls, regular
-    fast.stop()
-    regular.stop()
-    fast_context.close()
-    regular_context.close()
+    with fast_and_plain(store_uri, TOKEN, LIMIT) as running:
+        yield running
 
 
 class Conn:

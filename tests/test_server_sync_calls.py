@@ -3,11 +3,12 @@ client that never stores a point twice when the server goes away mid-call."""
 
 from __future__ import annotations
 
-import socket
+import struct
 import threading
 from collections.abc import Iterator
 
 import pytest
+from scripted_servers import OK, RESET, ScriptedChannel, ScriptedHTTP, scripted_fixture
 from server_helpers import ThreadServer
 
 from notebook_tracker.client import TrackingClient
@@ -212,82 +213,22 @@ def test_a_changed_token_is_refused_on_the_kept_connection(app_server):
 
 
 # -- a server that misbehaves after reading the request ------------------------------------------
-class _Scripted:
-    """A one-thread HTTP server answering each request with the next scripted action: bytes to
-    send (then keep the connection), or None (close without answering)."""
-
-    def __init__(self, actions: list[bytes | None]) -> None:
-        self.actions = list(actions)
-        self.requests: list[bytes] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        try:
-            self._answer()
-        except OSError:  # closed by the test
-            pass
-
-    def _answer(self) -> None:
-        while self.actions:
-            conn, _ = self.listener.accept()
-            with conn:
-                while self.actions:
-                    if self.actions[0] == RESET:  # die with the request unread: a reset
-                        conn.recv(1, socket.MSG_PEEK)
-                        self.actions.pop(0)
-                        break
-                    request = _read_request(conn)
-                    if request is None:
-                        break
-                    self.requests.append(request)
-                    action = self.actions.pop(0)
-                    if action is None:
-                        break
-                    conn.sendall(action)
-
-    def close(self) -> None:
-        self.listener.close()
+_http = scripted_fixture(ScriptedHTTP, "_http")
+_channel = scripted_fixture(ScriptedChannel, "_channel")
 
 
-def _read_request(conn: socket.socket) -> bytes | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        body += conn.recv(65536)
-    return data
-
-
-RESET = b"reset"
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+@pytest.fixture(params=["http", "channel"])
+def scripted(request, monkeypatch):
+    """Scripted servers speaking HTTP to an HTTP-only client, or the call channel."""
+    if request.param == "http":
+        monkeypatch.setenv("NOTEBOOK_TRACKER_NO_CALL_CHANNEL", "1")
+    return request.getfixturevalue(f"_{request.param}")
 
 
 @pytest.fixture
-def scripted(monkeypatch) -> Iterator[type[_Scripted]]:
-    # An HTTP-only server: the client's HTTP exchange is what these tests hold to (the call
-    # channel's own are in test_call_channel.py).
+def scripted_http(_http, monkeypatch):
     monkeypatch.setenv("NOTEBOOK_TRACKER_NO_CALL_CHANNEL", "1")
-    made: list[_Scripted] = []
-
-    def make(actions: list[bytes | None]) -> _Scripted:
-        made.append(_Scripted(actions))
-        return made[-1]
-
-    yield make  # type: ignore[misc]
-    for server in made:
-        server.close()
+    return _http
 
 
 def test_a_point_the_server_took_without_answering_is_reported_not_sent_twice(scripted):
@@ -296,7 +237,7 @@ def test_a_point_the_server_took_without_answering_is_reported_not_sent_twice(sc
     with pytest.raises(ServerUnreachable, match="not sent again") as info:
         store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
     assert "stored twice" in str(info.value)
-    assert len(server.requests) == 1
+    assert len(server.received) == 1
 
 
 def test_a_point_the_server_never_read_is_sent_again_and_lands_once(scripted):
@@ -304,7 +245,9 @@ def test_a_point_the_server_never_read_is_sent_again_and_lands_once(scripted):
     store = RestStore(server.url, max_retries=0)
     store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
     store.log_batch("r" * 32, metrics=[Metric("m", 2.0, 1, 1)])
-    assert len(server.requests) == 2 and b'"value": 2.0' in server.requests[1]
+    assert len(server.received) == 2 and b'"value": 2.0' in server.received[1]
+    if isinstance(server, ScriptedChannel):
+        assert server.upgrades == 2  # the second call upgraded a fresh connection
 
 
 def test_a_param_the_server_took_without_answering_is_sent_again(scripted):
@@ -313,46 +256,51 @@ def test_a_param_the_server_took_without_answering_is_sent_again(scripted):
     from notebook_tracker.entities import Param
 
     store.log_batch("r" * 32, params=[Param("p", "1")])
-    assert len(server.requests) == 2
+    assert len(server.received) == 2
 
 
 @pytest.mark.parametrize(
-    "reply",
+    "kind, reply",
     [
-        b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}",
-        b"SMTP ready\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n{}",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        ("http", b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}"),
+        ("http", b"SMTP ready\r\n\r\n"),
+        ("http", b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n{}"),
+        ("http", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
+        ("channel", struct.pack(">IH", 2, 7) + b"{}"),
+        ("channel", struct.pack(">IH", 2, 200) + b"{}extra"),
     ],
-    ids=["status", "not-http", "length", "chunk-size"],
+    ids=["status", "not-http", "length", "chunk-size", "frame-status", "frame-trailing-bytes"],
 )
-def test_a_garbled_reply_to_a_point_is_a_clear_error_and_not_resent(scripted, reply):
-    server = scripted([reply, OK])
+def test_a_garbled_reply_to_a_point_is_a_clear_error_and_not_resent(request, kind, reply):
+    server = request.getfixturevalue("scripted_http" if kind == "http" else "_channel")
+    server = server([reply, OK])
     store = RestStore(server.url, max_retries=3, backoff_s=0.01)
     with pytest.raises(ServerUnreachable, match="no usable answer"):
         store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
-    assert len(server.requests) == 1
+    assert len(server.received) == 1
 
 
-def test_a_slow_reply_to_a_point_times_out_clearly_and_is_not_resent(scripted):
-    server = scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", OK])  # body never comes
+def test_a_slow_reply_to_a_point_times_out_clearly_and_is_not_resent(scripted_http):
+    server = scripted_http(
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", OK]
+    )  # body never comes
     store = RestStore(server.url, max_retries=3, backoff_s=0.01, timeout_s=0.5)
     with pytest.raises(ServerUnreachable, match="timed out|short"):
         store.log_batch("r" * 32, metrics=[Metric("m", 1.0, 1, 0)])
-    assert len(server.requests) == 1
+    assert len(server.received) == 1
 
 
-def test_chunked_replies_and_kept_connections_are_read(scripted):
+def test_chunked_replies_and_kept_connections_are_read(scripted_http):
     chunked = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b'5\r\n{"a":\r\n2;ext=1\r\n1}\r\n0\r\nX-Trailer: t\r\n\r\n'
     )
-    server = scripted([chunked, OK, OK])
+    server = scripted_http([chunked, OK, OK])
     transport = Transport(server.url, max_retries=0)
     assert transport.call("POST", "x", body={}) == {"a": 1}
     assert transport.call("POST", "x", body={}) == {}
     assert transport.call("GET", "x") == {}
-    assert len(server.requests) == 3
+    assert len(server.received) == 3
 
 
 # -- a real two-worker server whose workers die between calls ------------------------------------

@@ -160,18 +160,7 @@ class TrackerHandler(tornado.web.RequestHandler):
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object ({} when empty); 400 if malformed, nested too
         deeply or holding text that cannot be stored; 413 if huge."""
-        from notebook_tracker.validation import parse_json
-
-        body = self.body_bytes()
-        if not body.strip():
-            return {}
-        try:
-            data = parse_json(body)
-        except InvalidParameter as exc:
-            raise BadRequest(exc.message) from None
-        if not isinstance(data, dict):
-            raise BadRequest(f"Request body must be a JSON object, not {type(data).__name__}.")
-        return data
+        return json_object(self.body_bytes())
 
     def str_arg(self, name: str, default: str | None = None) -> str | None:
         value = self.get_query_argument(name, None)
@@ -256,6 +245,22 @@ class TrackerHandler(tornado.web.RequestHandler):
             log.info("%s %s -> %s", self.request.method, self.request.path, value)
         else:
             super().log_exception(typ, value, tb)
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object ({} when empty); 400 if malformed, nested too deeply,
+    holding text that cannot be stored, or not an object."""
+    from notebook_tracker.validation import parse_json
+
+    if not body.strip():
+        return {}
+    try:
+        data = parse_json(body)
+    except InvalidParameter as exc:
+        raise BadRequest(exc.message) from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"Request body must be a JSON object, not {type(data).__name__}.")
+    return data
 
 
 def finite_or_none(data: Any) -> Any:

@@ -23,19 +23,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tornado.iostream import IOStream, StreamClosedError
 
 from notebook_tracker import wire
-from notebook_tracker.errors import BadRequest, EndpointNotFound, InvalidParameter, PayloadTooLarge
+from notebook_tracker.errors import EndpointNotFound, PayloadTooLarge
 from notebook_tracker.server.access_log import log_line
-from notebook_tracker.server.base import log
+from notebook_tracker.server.base import json_object, log
 from notebook_tracker.server.errors import error_payload, is_expected
 from notebook_tracker.server.hand_driven import go_on
 from notebook_tracker.server.mlflow_api.request import Params
 from notebook_tracker.server.mlflow_api.sync_calls import InFlight, request_from
-from notebook_tracker.validation import parse_json
 from notebook_tracker.wire.call_frames import ENDPOINTS, PROTOCOL, REQUEST_HEAD, answer_frame
 
 if TYPE_CHECKING:
@@ -205,15 +204,7 @@ class Channel(asyncio.Protocol):
 async def _call(calls: FastCalls, target: Target, path: str, body: bytes) -> tuple[int, bytes]:
     fn, api, is_coroutine = target
     try:
-        data: Any = {}
-        if body.strip():
-            try:
-                data = parse_json(body)
-            except InvalidParameter as exc:
-                raise BadRequest(exc.message) from None
-        if not isinstance(data, dict):
-            raise BadRequest(f"Request body must be a JSON object, not {type(data).__name__}.")
-        req = Params(data)
+        req = Params(json_object(body))
         with InFlight():
             if is_coroutine:
                 result = await fn(api, req)

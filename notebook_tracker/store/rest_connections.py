@@ -39,6 +39,8 @@ import select
 import socket
 import threading
 import urllib.request
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from notebook_tracker import env
@@ -53,6 +55,7 @@ from notebook_tracker.store.rest_replies import (
 from notebook_tracker.wire import call_frames
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_Reply = TypeVar("_Reply")
 
 
 def usable(base_url: str) -> bool:
@@ -114,9 +117,59 @@ class Connections:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         message = self._message(method, target, body, headers)
         head_only = method == "HEAD"
-        while True:  # twice at most: a fresh connection is never retried here
+
+        def kept() -> tuple[_Conn, bool]:
             conn = self._connection()
-            reused = conn.used
+            return conn, conn.used
+
+        exchanged = self._exchange(
+            kept, message, lambda sock: read_reply(sock, head_only), resend_unanswered
+        )
+        assert exchanged is not None
+        status, reply_headers, data, keep = exchanged
+        if not keep:
+            self.drop()
+        return status, reply_headers, data
+
+    def _call(
+        self, endpoint: str, body: bytes, headers: dict[str, str], resend_unanswered: bool
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """A hot call as a frame on this thread's upgraded connection; None when the server
+        does not offer the call channel (the caller sends it as HTTP)."""
+        auth = headers.get("Authorization")
+
+        def upgraded() -> tuple[_Conn, bool] | None:
+            conn = self._connection()
+            if conn.framed and conn.auth != auth:
+                self.drop()  # the token changed: the server checks it at the upgrade
+                conn = self._connection()
+            if conn.framed:
+                return conn, True
+            fresh = self._upgrade(conn, auth)
+            return None if fresh is None else (fresh, False)
+
+        frame = call_frames.request_frame(endpoint, body)
+        answer = self._exchange(upgraded, frame, read_answer, resend_unanswered)
+        if answer is None:
+            return None
+        return answer[0], {"Content-Type": "application/json"}, answer[1]
+
+    def _exchange(
+        self,
+        connection: Callable[[], tuple[_Conn, bool] | None],
+        message: bytes,
+        read: Callable[[socket.socket], _Reply],
+        resend_unanswered: bool,
+    ) -> _Reply | None:
+        """Send `message` on the connection `connection()` gives (with whether it had carried
+        an exchange before: only such a kept one is retried, once) and `read` the answer; None
+        when `connection()` gives none. OSError when it could not be sent; ReplyLost when it
+        was sent and no answer came."""
+        while True:  # twice at most: a fresh connection is never retried here
+            got = connection()
+            if got is None:
+                return None
+            conn, reused = got
             try:
                 conn.sock.sendall(message)
             except OSError:
@@ -126,7 +179,7 @@ class Connections:
                 raise
             conn.used = True
             try:
-                status, reply_headers, data, keep = read_reply(conn.sock, head_only)
+                return read(conn.sock)
             except BadReply:
                 self.drop()
                 raise
@@ -141,50 +194,6 @@ class Connections:
                 raise ReplyLost(
                     f"the connection ended before the server answered ({_why(exc)})"
                 ) from exc
-            if not keep:
-                self.drop()
-            return status, reply_headers, data
-
-    def _call(
-        self, endpoint: str, body: bytes, headers: dict[str, str], resend_unanswered: bool
-    ) -> tuple[int, dict[str, str], bytes] | None:
-        """A hot call as a frame on this thread's upgraded connection; None when the server
-        does not offer the call channel (the caller sends it as HTTP)."""
-        frame = call_frames.request_frame(endpoint, body)
-        auth = headers.get("Authorization")
-        while True:  # twice at most, as `send`: a fresh connection is never retried here
-            conn = self._connection()
-            if conn.framed and conn.auth != auth:
-                self.drop()  # the token changed: the server checks it at the upgrade
-                conn = self._connection()
-            reused = conn.framed
-            if not reused:
-                upgraded = self._upgrade(conn, auth)
-                if upgraded is None:
-                    return None
-                conn = upgraded
-            try:
-                conn.sock.sendall(frame)
-            except OSError:
-                self.drop()
-                if reused:
-                    continue  # closed under us between the peek and the send
-                raise
-            try:
-                status, data = read_answer(conn.sock)
-            except BadReply:
-                self.drop()
-                raise
-            except OSError as exc:
-                self.drop()
-                if reused and (
-                    isinstance(exc, Unread) or (resend_unanswered and isinstance(exc, Unanswered))
-                ):
-                    continue
-                raise ReplyLost(
-                    f"the connection ended before the server answered ({_why(exc)})"
-                ) from exc
-            return status, {"Content-Type": "application/json"}, data
 
     def _upgrade(self, conn: _Conn, auth: str | None) -> _Conn | None:
         """Ask the server to make `conn` a call channel: the upgraded connection (`conn`, or a
