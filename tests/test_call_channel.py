@@ -63,6 +63,20 @@ def test_hot_calls_travel_as_frames_after_one_upgrade_and_land(servers):
     assert store.get_run(run_id).data.metrics["b"] == float("-inf")
 
 
+def test_other_requests_between_hot_calls_never_go_on_the_channel(servers, caplog):
+    """A thread's channel is a connection of its own: a read between two points goes over
+    HTTP on another one (found running the quickstart notebook against a server: each read
+    went on the channel, was refused there, and was retried after a back-off)."""
+    fast, calls, _ = servers
+    store = _store(fast, max_retries=0)
+    run_id = store.create_run("0", "u", 1).info.run_id
+    for step in range(5):
+        store.log_batch(run_id, metrics=[Metric("m", float(step), 1, step)])
+        assert store.get_run(run_id).data.metrics["m"] == float(step)
+    assert calls.upgraded == 1
+    assert "call channel endpoint" not in caplog.text
+
+
 def test_each_thread_upgrades_its_own_connection_and_all_points_land(servers):
     fast, calls, _ = servers
     store = _store(fast)

@@ -26,10 +26,11 @@ bundles users configure for TLS.
 
 MLflow's hot single calls (a param, a tag, a point: `runs/log-batch` and its three siblings)
 go, where the server offers it, as frames on the call channel (wire/call_frames.py): the first
-such call of a thread upgrades its kept connection, and every later one is a frame and its
-answer, with the same JSON and the same error answers as over HTTP. A server that answers the
-upgrade with anything but 101 is asked no more, and every call stays HTTP. The rules above for a
-closed kept socket and a lost answer hold for frames as well.
+such call of a thread upgrades its kept connection, which becomes the thread's call channel (its
+next HTTP request opens another: an HTTP request never goes on the channel), and every later
+call is a frame and its answer, with the same JSON and the same error answers as over HTTP. A
+server that answers the upgrade with anything but 101 is asked no more, and every call stays
+HTTP. The rules above for a closed kept socket and a lost answer hold for frames as well.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ from notebook_tracker.wire import call_frames
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _Reply = TypeVar("_Reply")
+# Each thread's two kept connections (attributes of its threading.local): HTTP, and the call
+# channel once upgraded (frames only: an HTTP request never goes on it).
+_HTTP, _CHANNEL = "conn", "chan"
 
 
 def usable(base_url: str) -> bool:
@@ -72,14 +76,13 @@ def usable(base_url: str) -> bool:
 class _Conn:
     """One kept socket, the process that opened it, and whether it has carried a request."""
 
-    __slots__ = ("sock", "pid", "used", "framed", "auth")
+    __slots__ = ("sock", "pid", "used", "auth")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.pid = os.getpid()
         self.used = False
-        self.framed = False  # upgraded to the call channel: frames only from now on
-        self.auth: str | None = None  # the Authorization it was upgraded with
+        self.auth: str | None = None  # a call channel's: the Authorization it was upgraded with
 
 
 class Connections:
@@ -123,7 +126,7 @@ class Connections:
             return conn, conn.used
 
         exchanged = self._exchange(
-            kept, message, lambda sock: read_reply(sock, head_only), resend_unanswered
+            kept, message, lambda sock: read_reply(sock, head_only), resend_unanswered, _HTTP
         )
         assert exchanged is not None
         status, reply_headers, data, keep = exchanged
@@ -134,22 +137,23 @@ class Connections:
     def _call(
         self, endpoint: str, body: bytes, headers: dict[str, str], resend_unanswered: bool
     ) -> tuple[int, dict[str, str], bytes] | None:
-        """A hot call as a frame on this thread's upgraded connection; None when the server
-        does not offer the call channel (the caller sends it as HTTP)."""
+        """A hot call as a frame on this thread's call channel (a connection of its own beside
+        the thread's HTTP one); None when the server does not offer the channel (the caller
+        sends it as HTTP)."""
         auth = headers.get("Authorization")
 
         def upgraded() -> tuple[_Conn, bool] | None:
-            conn = self._connection()
-            if conn.framed and conn.auth != auth:
-                self.drop()  # the token changed: the server checks it at the upgrade
-                conn = self._connection()
-            if conn.framed:
+            conn = self._kept(_CHANNEL)
+            if conn is not None and conn.auth != auth:
+                self.drop(_CHANNEL)  # the token changed: the server checks it at the upgrade
+                conn = None
+            if conn is not None:
                 return conn, True
-            fresh = self._upgrade(conn, auth)
+            fresh = self._upgrade(auth)
             return None if fresh is None else (fresh, False)
 
         frame = call_frames.request_frame(endpoint, body)
-        answer = self._exchange(upgraded, frame, read_answer, resend_unanswered)
+        answer = self._exchange(upgraded, frame, read_answer, resend_unanswered, _CHANNEL)
         if answer is None:
             return None
         return answer[0], {"Content-Type": "application/json"}, answer[1]
@@ -160,11 +164,12 @@ class Connections:
         message: bytes,
         read: Callable[[socket.socket], _Reply],
         resend_unanswered: bool,
+        slot: str,
     ) -> _Reply | None:
         """Send `message` on the connection `connection()` gives (with whether it had carried
         an exchange before: only such a kept one is retried, once) and `read` the answer; None
         when `connection()` gives none. OSError when it could not be sent; ReplyLost when it
-        was sent and no answer came."""
+        was sent and no answer came. A failed connection is dropped from `slot`."""
         while True:  # twice at most: a fresh connection is never retried here
             got = connection()
             if got is None:
@@ -173,7 +178,7 @@ class Connections:
             try:
                 conn.sock.sendall(message)
             except OSError:
-                self.drop()
+                self.drop(slot)
                 if reused:
                     continue  # closed under us between the peek and the send
                 raise
@@ -181,10 +186,10 @@ class Connections:
             try:
                 return read(conn.sock)
             except BadReply:
-                self.drop()
+                self.drop(slot)
                 raise
             except OSError as exc:
-                self.drop()
+                self.drop(slot)
                 if isinstance(exc, Unread):
                     if reused:
                         continue  # the kept socket's worker died before reading the request
@@ -195,12 +200,18 @@ class Connections:
                     f"the connection ended before the server answered ({_why(exc)})"
                 ) from exc
 
-    def _upgrade(self, conn: _Conn, auth: str | None) -> _Conn | None:
-        """Ask the server to make `conn` a call channel: the upgraded connection (`conn`, or a
-        fresh one if an upgrade on kept `conn` was cut short), or None if the server answers
-        anything but 101: then `channel` is False for good, unless the answer was 401/403 (the
-        HTTP call that follows reports the token; a corrected one may upgrade later). Other
-        errors propagate (nothing was sent but the upgrade: the caller may retry the call)."""
+    def _upgrade(self, auth: str | None) -> _Conn | None:
+        """Make a connection this thread's call channel (its kept HTTP one, which HTTP then
+        replaces, or a fresh one) and return it; None if the server answers anything but 101:
+        then `channel` is False for good, unless the answer was 401/403 (the HTTP call that
+        follows reports the token; a corrected one may upgrade later). An upgrade cut short on
+        a kept connection is asked again on a fresh one; other errors propagate (nothing was
+        sent but the upgrade: the caller may retry the call)."""
+        conn = self._kept(_HTTP)
+        if conn is not None:
+            self._local.conn = None
+        else:
+            conn = self._open()
         headers = {"Authorization": auth} if auth is not None else {}
         headers.update({"Upgrade": call_frames.PROTOCOL, "Connection": "Upgrade"})
         kept = conn.used
@@ -209,22 +220,25 @@ class Connections:
             conn.used = True
             status, reply_headers, _, keep = read_reply(conn.sock, False, upgrading=True)
         except OSError as exc:
-            self.drop()
+            conn.sock.close()
             if kept and not isinstance(exc, (BadReply, TimeoutError)):
-                return self._upgrade(self._connection(), auth)
+                return self._upgrade(auth)  # on a fresh connection: not retried again
             raise
         if status == 101:
             upgrade = {k.lower(): v for k, v in reply_headers.items()}.get("upgrade")
             if upgrade != call_frames.PROTOCOL:
-                self.drop()
+                conn.sock.close()
                 raise BadReply(f"the server upgraded the connection to {upgrade!r}")
-            conn.framed, conn.auth = True, auth
+            conn.auth = auth
+            self._local.chan = conn
             self.channel = True
             return conn
         if status not in (401, 403):
             self.channel = False
-        if not keep:
-            self.drop()
+        if keep:
+            self._local.conn = conn  # still a good HTTP connection
+        else:
+            conn.sock.close()
         return None
 
     def _message(
@@ -243,27 +257,38 @@ class Connections:
             raise ValueError(f"HTTP request target or header is not plain ASCII: {target!r}")
         return head.encode("ascii") + (body or b"")
 
-    def _connection(self) -> _Conn:
-        """This thread's live connection: the kept one if the server has not closed it."""
-        conn: _Conn | None = getattr(self._local, "conn", None)
-        pid = os.getpid()
-        if conn is not None and conn.pid == pid:
+    def _kept(self, slot: str) -> _Conn | None:
+        """This thread's connection in `slot` if the server has not closed it, else None."""
+        conn: _Conn | None = getattr(self._local, slot, None)
+        if conn is None:
+            return None
+        if conn.pid == os.getpid():
             if _still_open(conn.sock):
                 return conn
             conn.sock.close()
-        # None yet, closed by the server, or the parent's (after a fork): leave that one alone.
-        self._local.conn = None
+        # Closed by the server, or the parent's (after a fork): leave that one alone.
+        setattr(self._local, slot, None)
+        return None
+
+    def _connection(self) -> _Conn:
+        """This thread's live HTTP connection: the kept one if the server has not closed it."""
+        conn = self._kept(_HTTP)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    def _open(self) -> _Conn:
         sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:  # not TCP (never here), or an OS without it
             pass
-        conn = self._local.conn = _Conn(sock)
-        return conn
+        return _Conn(sock)
 
-    def drop(self) -> None:
-        conn: _Conn | None = getattr(self._local, "conn", None)
-        self._local.conn = None
+    def drop(self, slot: str = "conn") -> None:
+        """Close this thread's connection in `slot` (HTTP's by default)."""
+        conn: _Conn | None = getattr(self._local, slot, None)
+        setattr(self._local, slot, None)
         if conn is not None and conn.pid == os.getpid():
             conn.sock.close()
 
