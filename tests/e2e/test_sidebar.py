@@ -13,6 +13,10 @@ ROWS = f"{PANEL} .nt-RunsTable-row"
 
 
 def open_panel(page) -> None:
+    # Once JupyterLab has restored its layout: until then it may still activate the launcher,
+    # which takes the keyboard focus from whatever a test (or a person) focused in the panel.
+    page.wait_for_function("() => !!window.jupyterapp")
+    page.evaluate("() => window.jupyterapp.restored")
     page.click(TAB)
     page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']")
     page.wait_for_selector(ROWS)
