@@ -104,11 +104,27 @@ def fresh_postgres_database(server_uri: str) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
         yield make_url(server_uri).set(database=name).render_as_string(hide_password=False)
-        with admin.cursor() as cur:
-            # FORCE ends connections a test left open (a pooled engine, say).
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin, name)
     finally:
         admin.close()
+
+
+def _drop_database(admin: Any, name: str) -> None:
+    """DROP ... WITH (FORCE), which ends connections a test left open (a pooled engine, say).
+    An autovacuum worker on the database is the server's own process, which a role without
+    pg_signal_backend may not end (a full CI run failed a teardown so): it is done in moments,
+    so the drop is tried again."""
+    import psycopg2
+
+    for attempt in range(20):
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg2.errors.InsufficientPrivilege:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
 
 
 def run_fresh_python(code: str, *args: str) -> Any:

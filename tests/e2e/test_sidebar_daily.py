@@ -99,24 +99,26 @@ def test_keyboard_moves_selects_expands_and_opens(page, seeded: Seeded) -> None:
     open_panel(page)
     pick_experiment(page, "autolog")
     page.locator(f"{ROWS}[data-run-id='{seeded.parent}']").wait_for()
-    page.locator(f"{PANEL} .nt-RunsTable").focus()
-    page.keyboard.press("ArrowDown")  # onto the first row: the parent
-    page.keyboard.press("ArrowRight")  # expand it
-    page.locator(f"{ROWS}[data-depth='1']").first.wait_for()
-    page.keyboard.press("ArrowDown")
-    page.keyboard.press("Space")
-    focused = page.locator(f"{ROWS}.nt-mod-focused")
-    assert focused.get_attribute("data-depth") == "1"
-    assert focused.get_attribute("aria-selected") == "true"
-    run_id = focused.get_attribute("data-run-id")
-    # The keys go to the table only while it has the focus (a full CI run once saw Enter lost:
-    # trial-2 focused and selected, no details, the launcher active in the main area).
-    assert page.evaluate("() => document.activeElement?.classList.contains('nt-RunsTable')")
-    page.keyboard.press("Enter")
+    table = page.locator(f"{PANEL} .nt-RunsTable")
+    focused = f"{ROWS}.nt-mod-focused"
+
+    def press(key: str, then: str) -> None:
+        # As a person does: the table has the focus (JupyterLab may still move it while it
+        # starts, e.g. to the launcher: two full CI runs lost a key so), then the key, then its
+        # effect on screen before the next key.
+        table.focus()
+        assert page.evaluate("() => document.activeElement?.classList.contains('nt-RunsTable')")
+        page.keyboard.press(key)
+        page.locator(then).first.wait_for(timeout=30_000)
+
+    press("ArrowDown", f"{focused}[data-run-id='{seeded.parent}']")  # onto the parent
+    press("ArrowRight", f"{ROWS}[data-depth='1']")  # expand it
+    press("ArrowDown", f"{focused}[data-depth='1']")  # onto its first child
+    press("Space", f"{focused}[data-depth='1'][aria-selected='true']")
+    run_id = page.locator(focused).get_attribute("data-run-id")
     try:
-        page.locator(f".nt-DetailsInner[data-run-id='{run_id}']").wait_for(timeout=60_000)
+        press("Enter", f".nt-DetailsInner[data-run-id='{run_id}']")
     except Exception:
-        # Failed once in a full CI run (not reproduced alone): keep what the page showed.
         screenshot(page, "sidebar-keyboard-enter-no-details")
         raise
     assert_no_console_errors(page)
