@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from notebook_tracker.clock import now_ms
+from notebook_tracker.config import default_artifact_root
 from notebook_tracker.entities import (
     Experiment,
     LifecycleStage,
@@ -31,7 +32,7 @@ from notebook_tracker.entities import (
     RunTag,
 )
 from notebook_tracker.errors import StoreUnavailable
-from notebook_tracker.store import rules, sqlite_busy
+from notebook_tracker.store import rules, sqlite_busy, sqlite_new_store
 from notebook_tracker.store import sqlite_rows as sql_rows
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.new_runs import new_run
@@ -64,8 +65,9 @@ def sqlite_file(uri: str) -> str | None:
 class FirstWriteStore:
     """A SQLite tracking store that writes before SQLAlchemy is imported; see the module doc.
 
-    Open it with `open`, which returns None when the fast path does not apply: not a SQLite
-    file, a new file, or a schema that is not at this code's head revision.
+    Open it with `open`, which creates a new file's schema (sqlite_new_store.py) and returns
+    None when the fast path does not apply: not a SQLite file, or a schema that is not at this
+    code's head revision.
     """
 
     def __init__(self, uri: str, connection: sqlite3.Connection) -> None:
@@ -99,20 +101,34 @@ class FirstWriteStore:
     @classmethod
     def open(cls, uri: str) -> FirstWriteStore | None:
         database = sqlite_file(uri)
-        if database is None or not os.path.isfile(database):
+        if database is None:
+            return None
+        revision = head_revision()
+        if not os.path.exists(database) and not cls._create(uri, database, revision):
             return None
         try:
             conn = sql_rows.connect(database)
         except sqlite3.Error:
             return None  # the full store opens it, or says why it cannot
-        try:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.Error:
-            row = None
-        if row is None or row[0] != head_revision():
+        found = cls._revision(conn)
+        if found is None and cls._create(uri, database, revision):
+            found = cls._revision(conn)  # a new file, or one another process is creating
+        if found != revision:
             conn.close()
             return None
         return cls(uri, conn)
+
+    @staticmethod
+    def _revision(conn: sqlite3.Connection) -> str | None:
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
+
+    @staticmethod
+    def _create(uri: str, database: str, revision: str) -> bool:
+        return sqlite_new_store.create(database, revision, default_artifact_root(uri))
 
     # -- the full store ----------------------------------------------------------------------
     def _load(self) -> None:
