@@ -9,7 +9,7 @@ import sqlite3
 import textwrap
 
 import pytest
-from helpers import run_fresh_python
+from helpers import chunk_count, run_fresh_python
 
 from notebook_tracker.entities import Metric, Param, RunStatus, RunTag
 from notebook_tracker.errors import InvalidParameter, NotFound, StoreUnavailable
@@ -262,3 +262,17 @@ def test_a_forked_child_writes_through_its_own_store(
     assert child.exitcode == 0
     nt.end_run()
     assert nt.get_run(run.info.run_id).data.params == {"parent": "1", "child": "1"}
+
+
+def test_points_written_one_at_a_time_on_the_fast_path_stay_few_chunks(
+    uri: str, fast: FirstWriteStore
+) -> None:
+    run_id = fast.create_run("0", "ann", 1_000).info.run_id
+    for step in range(300):  # a synchronous loop, each point its own commit
+        fast.log_metric_rows([(run_id, "loss", 1.0 / (step + 1), 1_000 + step, step)])
+    assert fast._full_store is None
+    store = SqlStore(uri)
+    assert chunk_count(store, run_id, "loss") < 64  # not 300
+    history = store.get_metric_history(run_id, "loss")
+    assert history.steps.tolist() == list(range(300))
+    assert history.values.tolist() == [1.0 / (s + 1) for s in range(300)]

@@ -137,7 +137,7 @@ class SqliteMetricWriter:
                 raw.execute(_UPSERT_LATEST, latest[0])
             else:
                 _upsert_latest(raw, latest)
-            execute = _sqlite_execute(raw)
+            execute = sqlite_rows.execute_on(raw)
             keys = [(c["run_uuid"], c["key"]) for c in chunks]
             for run_id in STAGED_RUNS.due([s["run_uuid"] for s in staged]):
                 keys.extend((run_id, key) for key in unstage(execute, "sqlite", run_id))
@@ -200,16 +200,6 @@ def _upsert_latest(raw: sqlite3.Connection, latest: list[Any]) -> None:
             values = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
             sql = _upsert_sql[rows] = f"{_LATEST_HEAD} VALUES {values}{_LATEST_CONFLICT}"
         raw.execute(sql, part)
-
-
-def _sqlite_execute(raw: sqlite3.Connection) -> Execute:
-    def execute(sql: str, params: Any) -> list[Any]:
-        if isinstance(params, list):
-            raw.executemany(sql, params)
-            return []
-        return raw.execute(sql, params).fetchall()
-
-    return execute
 
 
 _PG_PARAM = re.compile(r":(\w+)")

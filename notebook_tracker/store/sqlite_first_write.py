@@ -35,6 +35,7 @@ from notebook_tracker.errors import StoreUnavailable
 from notebook_tracker.store import rules, sqlite_busy, sqlite_new_store
 from notebook_tracker.store import sqlite_rows as sql_rows
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
+from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.new_runs import new_run
 
 T = TypeVar("T")
@@ -77,6 +78,7 @@ class FirstWriteStore:
         self._full_store: Any = None
         self._opened = threading.Event()
         self._loader_pid = os.getpid()
+        self._due = DueKeys()  # chunk writes per (run, key), as the full store counts its own
 
         self._loading = False
 
@@ -284,7 +286,7 @@ class FirstWriteStore:
             return False  # the full store's message names the step or timestamp
 
         def write(conn: sqlite3.Connection) -> bool | None:
-            return sql_rows.insert_points(conn, chunks, latest) or None
+            return sql_rows.insert_points(conn, chunks, latest, self._due) or None
 
         return bool(self._fast(write))
 
@@ -317,7 +319,7 @@ class FirstWriteStore:
             if latest_tags:
                 sql_rows.upsert_tags(conn, run_id, latest_tags)
             if rows:
-                sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows))
+                sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows), self._due)
             return True
 
         self._fast_or_full(
@@ -336,7 +338,9 @@ class FirstWriteStore:
                 is None
             ):
                 return None
-            if rows and not sql_rows.insert_points(conn, pack_rows(rows), latest_points(rows)):
+            if rows and not sql_rows.insert_points(
+                conn, pack_rows(rows), latest_points(rows), self._due
+            ):
                 return None
             conn.execute(
                 'UPDATE "runs" SET "status" = ?, "end_time" = ? WHERE "run_uuid" = ?',

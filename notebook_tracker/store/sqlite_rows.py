@@ -13,6 +13,7 @@ from typing import Any
 from notebook_tracker import env
 from notebook_tracker.entities import Experiment, LifecycleStage
 from notebook_tracker.store import sqlite_busy
+from notebook_tracker.store.metric_compaction import DueKeys, Execute, compact_key
 
 MAX_KEYS = 500  # keys per IN (...) list: far below SQLite's variable limit
 
@@ -129,13 +130,34 @@ def run_is_active(conn: sqlite3.Connection, run_id: str) -> bool:
 
 
 def insert_points(
-    conn: sqlite3.Connection, chunks: list[dict[str, Any]], latest: list[dict[str, Any]]
+    conn: sqlite3.Connection,
+    chunks: list[dict[str, Any]],
+    latest: list[dict[str, Any]],
+    due: DueKeys | None = None,
 ) -> bool:
-    """False when a run of the points is missing or deleted (the caller rolls back)."""
+    """False when a run of the points is missing or deleted (the caller rolls back). With
+    `due`, the keys it counts due a tail check are compacted in the same transaction, as the
+    full store's writers do (metric_compaction.py): a synchronous loop stays a few chunks."""
     if conn.executemany(INSERT_CHUNK_IF_ACTIVE, chunks).rowcount != len(chunks):
         return False
     conn.executemany(UPSERT_LATEST, latest)
+    if due is not None:
+        for run_id, key in due.due([(c["run_uuid"], c["key"]) for c in chunks]):
+            compact_key(execute_on(conn), "sqlite", run_id, key)
     return True
+
+
+def execute_on(conn: sqlite3.Connection) -> Execute:
+    """The compaction's `execute` on a sqlite3 connection: a list of parameter sets runs as
+    executemany, anything else as one statement whose rows are returned."""
+
+    def execute(sql: str, params: Any) -> list[Any]:
+        if isinstance(params, list):
+            conn.executemany(sql, params)
+            return []
+        return conn.execute(sql, params).fetchall()
+
+    return execute
 
 
 def insert_params(conn: sqlite3.Connection, run_id: str, wanted: dict[str, str]) -> bool:
