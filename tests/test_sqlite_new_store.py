@@ -140,3 +140,31 @@ def test_a_database_holding_other_tables_is_left_to_the_full_store(tmp_path: Pat
     conn.close()
     assert FirstWriteStore.open(f"sqlite:///{database}") is None
     assert _rows(database, "SELECT name FROM sqlite_master WHERE type = 'table'") == [("notes",)]
+
+
+KILLED_WHILE_CREATING = textwrap.dedent(
+    """
+    import os, sys
+    from notebook_tracker.store import sqlite_new_store
+    sqlite_new_store.now_ms = lambda: os._exit(9)  # dies after the tables, before the commit
+    from notebook_tracker.store.sqlite_first_write import FirstWriteStore
+    FirstWriteStore.open(sys.argv[1])
+    """
+)
+
+
+def test_a_process_killed_while_creating_a_store_leaves_one_the_next_process_creates(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    database = tmp_path / "t.db"
+    uri = f"sqlite:///{database}"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_CREATING, uri], check=False)
+    assert killed.returncode == 9
+    assert _rows(database, "SELECT name FROM sqlite_master") == []  # nothing half made
+    fast = FirstWriteStore.open(uri)
+    assert fast is not None
+    run_id = fast.create_run("0", "ann", 1_000).info.run_id
+    assert SqlStore(uri).get_run(run_id).info.experiment_id == "0"
