@@ -17,6 +17,16 @@ def open_panel(page) -> None:
     # which takes the keyboard focus from whatever a test (or a person) focused in the panel.
     page.wait_for_function("() => !!window.jupyterapp")
     page.evaluate("() => window.jupyterapp.restored")
+    # Nor is that the end: with the main area empty, the file browser opens the launcher once it
+    # has listed its folder (a request that can take seconds on a loaded machine), and the
+    # launcher takes the focus. A full CI run lost a Space to it, after `restored`.
+    page.wait_for_function("() => !window.jupyterapp.shell.isEmpty('main')")
+    page.wait_for_function(
+        """() => {
+            const current = window.jupyterapp.shell.currentWidget;
+            return !current || current.node.contains(document.activeElement);
+        }"""
+    )
     page.click(TAB)
     page.wait_for_selector(f"{PANEL} .nt-RunsView[data-state='ready']")
     page.wait_for_selector(ROWS)
