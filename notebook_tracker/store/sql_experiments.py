@@ -27,8 +27,7 @@ from notebook_tracker.store.paging import (
 from notebook_tracker.store.schema import experiment_tags as experiment_tags_t
 from notebook_tracker.store.schema import experiments as experiments_t
 from notebook_tracker.store.schema import runs as runs_t
-
-DEFAULT_EXPERIMENT_NAME = "Default"
+from notebook_tracker.store.sqlite_new_store import DEFAULT_EXPERIMENT_NAME
 
 
 def _already_exists(name: str) -> AlreadyExists:
