@@ -168,3 +168,15 @@ def test_a_process_killed_while_creating_a_store_leaves_one_the_next_process_cre
     assert fast is not None
     run_id = fast.create_run("0", "ann", 1_000).info.run_id
     assert SqlStore(uri).get_run(run_id).info.experiment_id == "0"
+
+
+def test_a_schema_file_behind_the_migrations_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = tmp_path / "stale.sql"
+    text = Path(sqlite_new_store.SCHEMA_FILE).read_text(encoding="utf-8")
+    stale.write_text(text.replace(HEAD_REVISION, "0007_staged_metric_points", 1), "utf-8")
+    monkeypatch.setattr(sqlite_new_store, "SCHEMA_FILE", str(stale))
+    uri = f"sqlite:///{tmp_path / 'new' / 't.db'}"
+    assert FirstWriteStore.open(uri) is None
+    assert SqlStore(uri).get_experiment("0").name == "Default"  # the migrations made it

@@ -10,7 +10,6 @@ in one transaction, stamped with its revision, with the default experiment the f
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import sys
@@ -41,10 +40,12 @@ def create(database: str, revision: str, artifact_root: str) -> bool:
     True when it now holds a store (made here or by another process); False when the schema
     file is not at `revision`, the database holds other tables, or SQLite fails: those are the
     full store's to open, migrate, or explain."""
-    file_revision, statements = head_schema()
-    if file_revision != revision:
-        return False
     try:
+        import fcntl  # POSIX, as the migration lock (schema_version.py)
+
+        file_revision, statements = head_schema()
+        if file_revision != revision:
+            return False
         os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
         # The lock the migrating store takes (schema_version.py): one creator at a time.
         with open(f"{database}.lock", "a+") as lock_file:
@@ -54,7 +55,7 @@ def create(database: str, revision: str, artifact_root: str) -> bool:
                 return _create_in(conn, statements, revision, artifact_root)
             finally:
                 conn.close()
-    except (OSError, sqlite3.Error):
+    except (ImportError, OSError, ValueError, sqlite3.Error):
         return False
 
 
