@@ -1,8 +1,7 @@
 """Secrets out of logs and messages: tokens in URLs and headers, passwords in URIs.
 
 `redact(text)` hides what looks like a credential in any text; `RedactingFilter` applies it to
-every log record (message and traceback) of the loggers it is installed on; `check_token`
-refuses, at start, a token that HTTP headers cannot carry.
+every log record (message and traceback) of the loggers it is installed on.
 """
 
 from __future__ import annotations
@@ -10,8 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-
-from notebook_tracker.errors import InvalidParameter
 
 SECRET = "[secret]"
 
@@ -99,20 +96,3 @@ def install(loggers: Iterable[logging.Logger | str] = SERVER_LOGGERS) -> None:
         logger = logging.getLogger(item) if isinstance(item, str) else item
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
-
-
-def check_token(token: str | None, source: str) -> str | None:
-    """`token` if HTTP can carry it, else an InvalidParameter naming `source` and the fix.
-
-    Headers are ASCII: a token with other characters could never be sent, so it is refused
-    where it is configured instead of failing (or being mangled) on every request.
-    """
-    if not token:
-        return None
-    if any(not ("!" <= c <= "~") for c in token):
-        raise InvalidParameter(
-            f"{source} may contain only printable ASCII characters, without spaces: HTTP "
-            "headers cannot carry others. Use a random ASCII token, e.g. the output of "
-            'python -c "import secrets; print(secrets.token_urlsafe(32))".'
-        )
-    return token

@@ -259,3 +259,20 @@ def _too_deep(what: str) -> None:
 
 def is_nan(value: float) -> bool:
     return math.isnan(value)
+
+
+def check_token(token: str | None, source: str) -> str | None:
+    """`token` if HTTP can carry it, else an InvalidParameter naming `source` and the fix.
+
+    Headers are ASCII: a token with other characters could never be sent, so it is refused
+    where it is configured instead of failing (or being mangled) on every request.
+    """
+    if not token:
+        return None
+    if any(not ("!" <= c <= "~") for c in token):
+        raise InvalidParameter(
+            f"{source} may contain only printable ASCII characters, without spaces: HTTP "
+            "headers cannot carry others. Use a random ASCII token, e.g. the output of "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))".'
+        )
+    return token

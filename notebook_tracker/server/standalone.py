@@ -120,11 +120,11 @@ def serve(
     import tornado.netutil
     import tornado.process
 
-    from notebook_tracker import redaction
     from notebook_tracker.server import access_log
+    from notebook_tracker.validation import check_token
 
     token_source = "The server token (--auth-token / $NOTEBOOK_TRACKER_SERVER_TOKEN)"
-    redaction.check_token(auth_token, token_source)
+    check_token(auth_token, token_source)
     access_log.configure()
     # A bad root stops the server here, with one line, before it listens.
     from notebook_tracker.artifacts.roots import ArtifactRoots

@@ -38,8 +38,8 @@ from __future__ import annotations
 import os
 import select
 import socket
+import sys
 import threading
-import urllib.request
 from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -68,9 +68,23 @@ def usable(base_url: str) -> bool:
     parts = urlsplit(base_url)
     if parts.scheme != "http":
         return False
+    if _no_proxy_variables():
+        return True
+    import urllib.request
+
     if "http" not in urllib.request.getproxies():
         return True
     return bool(urllib.request.proxy_bypass(parts.hostname or ""))
+
+
+def _no_proxy_variables() -> bool:
+    """True where `urllib.request.getproxies()` could only answer {}: a POSIX system other than
+    macOS (whose system settings it also reads) with no `*_proxy` variable in the environment.
+    Importing urllib.request (http.client, email, ssl) costs a fresh process's first point
+    more than the rest of its HTTP client."""
+    if os.name != "posix" or sys.platform == "darwin":
+        return False
+    return not any(name.lower().endswith("_proxy") for name in os.environ)
 
 
 class _Conn:

@@ -16,7 +16,6 @@ delivered once the token or URL is fixed (by a later process, from the journal).
 from __future__ import annotations
 
 import json
-import logging
 import random
 import time
 from collections.abc import Sequence
@@ -29,12 +28,13 @@ from notebook_tracker.errors import (
     MetricsUndelivered,
     TrackerError,
 )
+from notebook_tracker.lazy_log import LazyLogger
 from notebook_tracker.store.journal import DATA, END, Journal, max_bytes, server_dir
 from notebook_tracker.store.rest_encoding import POINTS_PER_FRAME, encode_bodies, encode_frames
 from notebook_tracker.store.rest_transport import Transport
 from notebook_tracker.wire import batch
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 
 API = "api/2.0/mlflow/"
 INGEST = "api/ingest"

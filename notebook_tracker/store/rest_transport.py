@@ -7,6 +7,7 @@ else the standard library.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import threading
@@ -23,9 +24,9 @@ from notebook_tracker.errors import (
     TrackerError,
     from_reply,
 )
-from notebook_tracker.redaction import check_token
 from notebook_tracker.store.rest_connections import Connections, ReplyLost
 from notebook_tracker.store.rest_connections import usable as connections_usable
+from notebook_tracker.validation import check_token
 
 DEFAULT_RETRIES = 5
 DEFAULT_BACKOFF_S = 0.2
@@ -108,12 +109,9 @@ class Transport:
         self._direct = (  # keep-alive per thread (rest_connections.py) where it applies
             Connections(self.base_url, timeout_s) if connections_usable(base_url) else None
         )
-        try:
-            import requests  # noqa: F401
-
-            self._use_requests = True
-        except ImportError:
-            self._use_requests = False
+        # Whether it is installed, not imported: most calls never need it (rest_connections),
+        # and importing it costs a fresh process's first point tens of ms.
+        self._use_requests = importlib.util.find_spec("requests") is not None
 
     # -- public ---------------------------------------------------------------------------------
     def call(
