@@ -1,13 +1,15 @@
 """The first point from a fresh process, durable: ours beside MLflow's, end to end and by stage.
 
-    python benchmarks/bench_first_point.py [--quick] [--reps N] [--before PATH]
+    python benchmarks/bench_first_point.py [--quick] [--reps N] [--before PATH] [--server]
 
 End to end: the wall time of a new interpreter running
 `import notebook_tracker as nt; nt.start_run(); nt.log_metric("x", 1); nt.flush()` (and
 MLflow's `import mlflow; mlflow.start_run(); mlflow.log_metric("x", 1)`, which is synchronous),
 minus a bare `python -c pass`, on a store that exists already (the usual case: a notebook's
 second run) and on a new one. Medians of --reps (default 7; --quick: 3) interleaved passes.
---before PATH adds the same figures for an older checkout (a `git worktree`).
+--before PATH adds the same figures for an older checkout (a `git worktree`). --server adds a
+third store: a tracking server on loopback (ours, and `mlflow server` for MLflow's client;
+2 workers each, SQLite), the first point of a team's notebook.
 
 By stage (ours, existing store): the import of notebook_tracker, opening the store on the
 first-write path (sqlite3 connect, schema revision), create_run, the rest of start_run, and
@@ -18,6 +20,7 @@ point is durable (sqlite_first_write.py); it opens in a background thread after 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -119,7 +122,29 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 passes instead of 7")
     parser.add_argument("--reps", type=int)
     parser.add_argument("--before", help="an older checkout to compare with")
+    parser.add_argument("--server", action="store_true", help="also through tracking servers")
     args = parser.parse_args()
+    with contextlib.ExitStack() as servers:
+        server_uris = _start_servers(servers) if args.server else {}
+        _measure(args, server_uris)
+
+
+def _start_servers(stack: contextlib.ExitStack) -> dict[str, str]:
+    """{"ours": URI, "mlflow": URI} of tracking servers on loopback, stopped with `stack`."""
+    sys.path.insert(0, str(HERE))
+    from bench_server import start_mlflow, start_tracker
+
+    folder = Path(tempfile.mkdtemp(prefix="nt-first-servers-"))
+    starters = [("ours", start_tracker)] + ([("mlflow", start_mlflow)] if HAVE_MLFLOW else [])
+    uris = {}
+    for name, start in starters:
+        server = start(folder / f"{name}.db", folder / f"{name}-artifacts", 2, folder / name)
+        stack.callback(server.stop)
+        uris[name] = f"http://127.0.0.1:{server.port}"
+    return uris
+
+
+def _measure(args: argparse.Namespace, server_uris: dict[str, str]) -> None:
     reps = args.reps or (3 if args.quick else 7)
     ours = str(HERE.parent)
     trees = [("ours", ours)] + ([("ours before", args.before)] if args.before else [])
@@ -127,8 +152,12 @@ def main() -> None:
     ml_existing = _new_uri("mlflow")
     for name, tree in trees:  # warm: bytecode compiled, store created
         _wall(OURS, existing[name], tree)
+        if server_uris:
+            _wall(OURS, server_uris["ours"], tree)
     if HAVE_MLFLOW:
         _wall(MLFLOW, ml_existing, ours)
+        if "mlflow" in server_uris:
+            _wall(MLFLOW, server_uris["mlflow"], ours)
 
     samples: dict[str, list[tuple[float, float]]] = {}
 
@@ -142,18 +171,34 @@ def main() -> None:
         for name, tree in trees:
             add(f"{name} existing", OURS, existing[name], tree, bare)
             add(f"{name} new", OURS, _new_uri(name), tree, bare)
+            if server_uris:
+                add(f"{name} server", OURS, server_uris["ours"], tree, bare)
         if HAVE_MLFLOW:
             add("mlflow existing", MLFLOW, ml_existing, ours, bare)
             add("mlflow new", MLFLOW, _new_uri("mlflow"), ours, bare)
+            if "mlflow" in server_uris:
+                add("mlflow server", MLFLOW, server_uris["mlflow"], ours, bare)
     wall = {k: statistics.median(w for w, _ in v) * 1000 for k, v in samples.items()}
     cpu = {k: statistics.median(c for _, c in v) * 1000 for k, v in samples.items()}
+    stores = ("existing", "new") + (("server",) if server_uris else ())
+    _print_totals(reps, [name for name, _ in trees], stores, wall, cpu)
+    _print_stages(reps, existing["ours"], ours)
+
+
+def _print_totals(
+    reps: int,
+    names: list[str],
+    stores: tuple[str, ...],
+    wall: dict[str, float],
+    cpu: dict[str, float],
+) -> None:
     print(f"# first durable point from a fresh process, ms (median of {reps}; a bare python,")
     print(f"#   {wall['bare']:.0f} ms wall / {cpu['bare']:.0f} ms CPU, subtracted; target <")
     print(f"#   {TARGET_MS:.0f} ms; {os.cpu_count()} CPUs; CPU time is steadier on a busy machine)")
     header = f"{'store':<10}{'code':<13}{'':<6}{'ours':>8}{'MLflow':>9}{'MLflow/ours':>13}"
     print(f"{header}{'target':>8}")
-    for store in ("existing", "new"):
-        for name, _ in trees:
+    for store in stores:
+        for name in names:
             for label, med in (("wall", wall), ("CPU", cpu)):
                 o = med[f"{name} {store}"]
                 m = med.get(f"mlflow {store}")
@@ -162,11 +207,13 @@ def main() -> None:
                 ok = "met" if o < TARGET_MS else "missed"
                 print(f"{store:<10}{name:<13}{label:<6}{o:8.0f}{ml}{ratio}{ok:>8}")
 
+
+def _print_stages(reps: int, uri: str, ours: str) -> None:
     print("\n# by stage, ours, existing store (one process; median of passes)")
     stage_runs = []
     for _ in range(reps):
         out = subprocess.run(
-            [sys.executable, "-c", STAGES, existing["ours"]],
+            [sys.executable, "-c", STAGES, uri],
             capture_output=True,
             text=True,
             env=_env(ours),
