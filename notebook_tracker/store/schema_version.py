@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from notebook_tracker.errors import StoreVersionError
 from notebook_tracker.store.schema import HEAD_REVISION, KNOWN_REVISIONS
 from notebook_tracker.store.sqlite_files import database_file
+from notebook_tracker.store.sqlite_new_store import schema_lock
 
 _MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -103,11 +104,5 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if not database:
         yield
         return
-    import fcntl
-
-    with open(f"{database}.lock", "a+") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    with schema_lock(database):
+        yield

@@ -10,9 +10,11 @@ in one transaction, stamped with its revision, with the default experiment the f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
+from collections.abc import Iterator
 
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import LifecycleStage
@@ -41,15 +43,11 @@ def create(database: str, revision: str, artifact_root: str) -> bool:
     file is not at `revision`, the database holds other tables, or SQLite fails: those are the
     full store's to open, migrate, or explain."""
     try:
-        import fcntl  # POSIX, as the migration lock (schema_version.py)
-
         file_revision, statements = head_schema()
         if file_revision != revision:
             return False
         os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
-        # The lock the migrating store takes (schema_version.py): one creator at a time.
-        with open(f"{database}.lock", "a+") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        with schema_lock(database):
             conn = sqlite_rows.connect(database)
             try:
                 return _create_in(conn, statements, revision, artifact_root)
@@ -57,6 +55,20 @@ def create(database: str, revision: str, artifact_root: str) -> bool:
                 conn.close()
     except (ImportError, OSError, ValueError, sqlite3.Error):
         return False
+
+
+@contextlib.contextmanager
+def schema_lock(database: str) -> Iterator[None]:
+    """One creator or migrator of a SQLite store's schema at a time, across processes: an
+    exclusive lock on a file beside it. Taken here and by the migrating store (schema_version)."""
+    import fcntl  # POSIX; elsewhere the caller leaves the store to SQLite's own locking
+
+    with open(f"{database}.lock", "a+") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def _create_in(
