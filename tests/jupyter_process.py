@@ -26,7 +26,10 @@ def _answers(url: str) -> bool:
 
 @contextlib.contextmanager
 def jupyter_server_process(
-    base: Path, token: str, extra_env: dict[str, str] | None = None
+    base: Path,
+    token: str,
+    extra_env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """Start `jupyter server` under `base` (root dir `base/root`) and yield (url, root, env).
 
@@ -58,6 +61,7 @@ def jupyter_server_process(
                 sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
                 "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
                 f"--ServerApp.root_dir={root}", "--ServerApp.allow_unauthenticated_access=False",
+                *extra_args,
             ],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip

@@ -8,7 +8,9 @@ close its handle as usual): tornado's stream costs about as much per frame as th
 frame's handling. The protocol reads one call frame at a time, runs it with the endpoint
 function the route table maps its path to, and writes its answer frame after the commit
 (wire/call_frames.py has the framing). The token was checked at the upgrade; every frame on the
-connection is that client's, and the client sends nothing before the 101.
+connection is that client's, and the client sends nothing before the 101. Inside a Jupyter
+server the upgrade is a handler of its own, behind Jupyter's auth (jupyter_channel.py); either
+server is the channel's `Host`.
 
 Errors are the HTTP API's: the same status and `{"error_code", "message"}` a handler answers,
 from the same `error_payload`, logged the same way (one line for the client's mistakes, a
@@ -23,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Protocol
 
 from tornado.iostream import IOStream, StreamClosedError
 
@@ -38,7 +41,26 @@ from notebook_tracker.server.mlflow_api.sync_calls import InFlight, request_from
 from notebook_tracker.wire.call_frames import ENDPOINTS, PROTOCOL, REQUEST_HEAD, answer_frame
 
 if TYPE_CHECKING:
-    from notebook_tracker.server.fast_calls import FastCalls, Target
+    from notebook_tracker.server.context import TrackerContext
+    from notebook_tracker.server.fast_calls import Target
+
+
+class Host(Protocol):
+    """What a channel needs of the server it runs in: the standalone server's `FastCalls`, or
+    a Jupyter server's `JupyterCalls` (jupyter_channel.py)."""
+
+    prefix: str
+    table: dict[str, Target]  # request path -> endpoint, as fast_calls.hot_table reads them
+    context: TrackerContext
+    # Whether this server sees every request its worker reads (the standalone server): then a
+    # channel's client may be taken as the worker's lone client (sync_calls.request_from).
+    tracks_connections: bool
+
+    def spawn(self, work: Awaitable[None]) -> None: ...
+
+    def framed(self) -> None:
+        """A frame was read: the server's own bookkeeping of activity, if it keeps one."""
+
 
 SWITCHING = (
     f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {PROTOCOL}\r\nConnection: Upgrade\r\n\r\n"
@@ -48,7 +70,7 @@ IDLE_S = 3600.0
 _IDLE_CHECK_S = 60.0
 
 
-async def upgrade(calls: FastCalls, stream: IOStream, remote_ip: str, connection: object) -> None:
+async def upgrade(calls: Host, stream: IOStream, remote_ip: str, connection: object) -> None:
     """Answer 101 on `stream` and serve the call channel on its connection. `connection`:
     tornado's object for the connection before the upgrade, which stands for it in the
     lone-client rule (sync_calls.request_from) as it did for its HTTP requests."""
@@ -69,7 +91,7 @@ async def upgrade(calls: FastCalls, stream: IOStream, remote_ip: str, connection
 class Channel(asyncio.Protocol):
     """One upgraded connection: frames in, answers out, in order."""
 
-    def __init__(self, calls: FastCalls, remote_ip: str, connection: object) -> None:
+    def __init__(self, calls: Host, remote_ip: str, connection: object) -> None:
         self.calls = calls
         self.remote_ip = remote_ip
         self.connection = connection
@@ -172,7 +194,9 @@ class Channel(asyncio.Protocol):
         started = time.time()
         target = self.targets[code]
         assert target is not None
-        request_from(self.connection)  # a lone client's writes may stay on the loop
+        self.calls.framed()
+        if self.calls.tracks_connections:
+            request_from(self.connection)  # a lone client's writes may stay on the loop
         status, answer = await _call(self.calls, target, self.paths[code], body)
         log_line(status, "POST", self.paths[code], self.remote_ip, time.time() - started)
         if not self.closed and self.transport is not None:
@@ -201,7 +225,7 @@ class Channel(asyncio.Protocol):
         self.idle = asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._check_idle)
 
 
-async def _call(calls: FastCalls, target: Target, path: str, body: bytes) -> tuple[int, bytes]:
+async def _call(calls: Host, target: Target, path: str, body: bytes) -> tuple[int, bytes]:
     fn, api, is_coroutine = target
     try:
         req = Params(json_object(body))
@@ -224,4 +248,4 @@ def _error(path: str, exc: Exception) -> tuple[int, bytes]:
     return status, json.dumps(payload).encode("utf-8")
 
 
-__all__ = ["IDLE_S", "Channel", "upgrade"]
+__all__ = ["IDLE_S", "Channel", "Host", "upgrade"]

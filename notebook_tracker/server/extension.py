@@ -71,6 +71,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     from notebook_tracker import redaction
     from notebook_tracker.server.context import TrackerContext
+    from notebook_tracker.server.jupyter_channel import channel_handlers
     from notebook_tracker.server.routes import build_handlers
     from notebook_tracker.server.view_run import view_run_handlers
 
@@ -101,7 +102,9 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app.settings["notebook_tracker"] = context
     # MLflow's "View run at …" links land on the tracking root: they lead into JupyterLab.
     view_run = view_run_handlers(prefix, web_app.settings["base_url"])
-    web_app.add_handlers(".*$", [*view_run, *build_handlers(prefix, context)])
+    handlers = build_handlers(prefix, context)
+    channel = channel_handlers(prefix, context, handlers, web_app.settings)
+    web_app.add_handlers(".*$", [*view_run, *channel, *handlers])
     # Open the store (schema check, migrations) off the IO loop, before the first request.
     future = context.executor.submit(lambda: context.client)
     future.add_done_callback(lambda f: _report_open(serverapp, uri, f))

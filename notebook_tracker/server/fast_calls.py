@@ -57,13 +57,14 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
         self.app = app
         self.context = context
         self.prefix = prefix
-        self.table = hot_table(app, prefix)
+        self.table = hot_table(list(app.wildcard_router.rules), prefix)
         self.channel_path = f"{prefix}{call_frames.UPGRADE_PATH}"
         self._tasks: set[asyncio.Task[None]] = set()
         self._date = (0, "")
         self.answered = 0  # calls answered here, and those replayed (for tests)
         self.replayed = 0
         self.upgraded = 0  # connections made call channels
+        self.tracks_connections = True  # every request of the worker comes through here
 
     def start_request(
         self, server_conn: object, request_conn: httputil.HTTPConnection
@@ -132,9 +133,18 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
         return self._date[1]
 
     def spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)  # a task nothing refers to may be collected before it ends
-        task.add_done_callback(self._tasks.discard)
+        spawn(self._tasks, work)
+
+    def framed(self) -> None:
+        """A call channel's frame (call_channel.Host): nothing to note here."""
+
+
+def spawn(tasks: set[asyncio.Task[None]], work: Awaitable[None]) -> None:
+    """`work` as a task, kept in `tasks` until it ends: a task nothing refers to may be
+    collected before it ends."""
+    task = asyncio.ensure_future(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 class _Call(httputil.HTTPMessageDelegate):
@@ -248,11 +258,11 @@ class _Call(httputil.HTTPMessageDelegate):
         regular.finish()
 
 
-def hot_table(app: Any, prefix: str = "/") -> dict[str, Target]:
-    """Request path -> (endpoint function, api) for the hot calls, read from the Application's
-    own rules: a path the route table sends elsewhere is not taken here."""
+def hot_table(rules: list[Any], prefix: str = "/") -> dict[str, Target]:
+    """Request path -> (endpoint function, api) for the hot calls, read from the route rules
+    that serve them (tornado `Rule`s, in order): a path the rules send elsewhere is not taken
+    here."""
     table: dict[str, Target] = {}
-    rules = list(app.wildcard_router.rules)
     for name in HOT_ENDPOINTS:
         for api_path in ("api", "ajax-api"):
             for slash in ("", "/"):
