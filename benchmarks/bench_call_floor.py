@@ -1,0 +1,205 @@
+"""How close a synchronous call through our server is to what this machine allows.
+
+    python benchmarks/bench_call_floor.py [--calls N] [--passes N] [--dir DIR]
+
+A synchronous `set_tag` through a server costs at least one round trip between two processes
+on loopback and one durable SQLite commit. This prints, passes interleaved, ms a call:
+
+1. floor: a bare client (a socket, the call channel's framing, json) against a bare server (an
+   asyncio protocol, json, sqlite3 in WAL mode with synchronous=FULL) upserting the tag into a
+   table shaped as ours (primary key and the same two indexes): no validation, no store, no
+   auth, nothing else; what any server in Python with equal durability pays on this machine;
+2. ours, bare client: the same frames to our standalone server (1 worker) over its call channel;
+3. ours: our TrackingClient's `set_tag` to that server, as a user calls it.
+
+The gap 1 -> 2 is our server's own work (validation, routing, the store), 2 -> 3 our client's.
+MLflow's figure for the same call is bench_ingest.py's `--only sync`. The store lives under
+`--dir` (default: the system's temp folder, on disk: the commit's fdatasync is part of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_server import free_port  # noqa: E402
+
+HEAD = ">IB"
+UPGRADE = (
+    "GET /api/2.0/notebook-tracker/calls HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    "Upgrade: notebook-tracker-calls/1\r\nConnection: Upgrade\r\n\r\n"
+)
+LOG_BATCH = 3  # wire/call_frames.ENDPOINTS.index("runs/log-batch")
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS runs (run_uuid TEXT PRIMARY KEY, lifecycle_stage TEXT)",
+    "CREATE TABLE IF NOT EXISTS tags (run_uuid TEXT NOT NULL, key TEXT NOT NULL, value TEXT, "
+    "PRIMARY KEY (run_uuid, key))",
+    "CREATE INDEX IF NOT EXISTS ix_tags_key ON tags (key, run_uuid)",
+    "CREATE INDEX IF NOT EXISTS ix_tags_run_key_value ON tags (run_uuid, key, value)",
+    "INSERT OR IGNORE INTO runs VALUES ('r', 'active')",
+)
+
+
+# -- the bare server (run as `python bench_call_floor.py --serve PORT DB`) ------------------------
+def serve(port: int, db: str) -> None:
+    import struct
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    for statement in SCHEMA:
+        conn.execute(statement)
+    head = struct.Struct(HEAD)
+    answer = struct.pack(">IH", 2, 200) + b"{}"
+
+    class Floor(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport, self.buf, self.upgraded = transport, b"", False
+
+        def data_received(self, data: bytes) -> None:
+            self.buf += data
+            if not self.upgraded:
+                if b"\r\n\r\n" not in self.buf:
+                    return
+                self.buf = self.buf.split(b"\r\n\r\n", 1)[1]
+                self.upgraded = True
+                self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+            while len(self.buf) >= head.size:
+                length, _ = head.unpack_from(self.buf)
+                if len(self.buf) < 4 + length:
+                    return
+                body, self.buf = self.buf[head.size : 4 + length], self.buf[4 + length :]
+                request = json.loads(body)
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("SELECT lifecycle_stage FROM runs WHERE run_uuid = 'r'").fetchone()
+                for tag in request["tags"]:
+                    conn.execute(
+                        "INSERT INTO tags VALUES ('r', ?, ?) ON CONFLICT (run_uuid, key) "
+                        "DO UPDATE SET value = excluded.value",
+                        (tag["key"], tag["value"]),
+                    )
+                conn.execute("COMMIT")
+                self.transport.write(answer)
+
+    async def main() -> None:
+        await asyncio.get_running_loop().create_server(Floor, "127.0.0.1", port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def wait_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on port {port}") from None
+            time.sleep(0.1)
+
+
+# -- clients ----------------------------------------------------------------------------------
+def bare_calls(port: int, run_id: str, calls: int) -> float:
+    """ms a call: frames of one-tag log-batches on an upgraded connection, answers read."""
+    import struct
+
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(UPGRADE.encode())
+    reply = sock.recv(4096)
+    if b" 101 " not in reply.split(b"\r\n", 1)[0]:
+        raise RuntimeError(f"no call channel: {reply[:80]!r}")
+    frame_head = struct.Struct(HEAD)
+    started = time.perf_counter()
+    for i in range(calls):
+        body = json.dumps({"run_id": run_id, "tags": [{"key": "t", "value": str(i)}]}).encode()
+        sock.sendall(frame_head.pack(len(body) + 1, LOG_BATCH) + body)
+        answer = b""
+        while len(answer) < 6:
+            answer += sock.recv(65536)
+        length, status = struct.unpack(">IH", answer[:6])
+        while len(answer) < 6 + length:
+            answer += sock.recv(65536)
+        if status != 200:
+            raise RuntimeError(f"answer {status}: {answer[6:]!r}")
+    elapsed = time.perf_counter() - started
+    sock.close()
+    return 1000 * elapsed / calls
+
+
+def client_calls(port: int, run_id: str, calls: int) -> float:
+    from notebook_tracker.client import TrackingClient
+
+    client = TrackingClient(f"http://127.0.0.1:{port}")
+    client.set_tag(run_id, "t", "warm")
+    started = time.perf_counter()
+    for i in range(calls):
+        client.set_tag(run_id, "t", str(i))
+    return 1000 * (time.perf_counter() - started) / calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--dir", default=None, help="where the stores live (default: temp)")
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(int(args.serve[0]), args.serve[1])
+        return
+    from notebook_tracker.client import TrackingClient
+
+    tmp = Path(tempfile.mkdtemp(prefix="nt-floor-", dir=args.dir))
+    floor_port, ours_port = free_port(), free_port()
+    here = str(Path(__file__).resolve())
+    floor = subprocess.Popen([sys.executable, here, "--serve", str(floor_port), str(tmp / "f.db")])
+    ours = subprocess.Popen(
+        [sys.executable, "-m", "notebook_tracker.cli", "server", "--backend-store-uri",
+         f"sqlite:///{tmp / 'ours.db'}", "--artifacts-destination", str(tmp / "art"),
+         "--port", str(ours_port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_port(floor_port)
+        wait_port(ours_port)
+        client = TrackingClient(f"http://127.0.0.1:{ours_port}")
+        run_id = client.create_run(client.create_experiment("floor")).info.run_id
+        rows: dict[str, list[float]] = {"floor": [], "bare": [], "ours": []}
+        bare_calls(floor_port, "r", 200)  # the WAL's first pages grow the file: not measured
+        bare_calls(ours_port, run_id, 200)
+        for _ in range(args.passes):
+            rows["floor"].append(bare_calls(floor_port, "r", args.calls))
+            rows["bare"].append(bare_calls(ours_port, run_id, args.calls))
+            rows["ours"].append(client_calls(ours_port, run_id, args.calls))
+    finally:
+        for proc in (floor, ours):
+            proc.terminate()
+            proc.wait(20)
+    labels = {
+        "floor": "floor: bare client, bare server, FULL commit",
+        "bare": "our server, bare client (call channel)",
+        "ours": "our client's set_tag, our server",
+    }
+    print(f"\nset_tag through a server, {args.calls} calls x {args.passes} interleaved passes,")
+    print(f"store under {tmp.parent}; ms a call (median, then each pass)")
+    for key, label in labels.items():
+        each = " / ".join(f"{v:.3f}" for v in rows[key])
+        print(f"{label:48s} {statistics.median(rows[key]):6.3f}   ({each})")
+
+
+if __name__ == "__main__":
+    main()
