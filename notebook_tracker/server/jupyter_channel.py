@@ -14,7 +14,7 @@ one, and cannot send this `Upgrade` header anyway). Then the connection is detac
 tornado, as Jupyter's websockets are, and served by call_channel.py with the endpoint
 functions the route table maps the hot calls to. Anything else is answered as JSON, and the
 client stays on HTTP. A frame marks the server active, as an API request does (Jupyter's idle
-culling reads it).
+culling reads it). Imported only by the extension, inside a Jupyter server.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 
 import tornado.routing
 import tornado.web
+from jupyter_server._tz import utcnow
+from jupyter_server.utils import ensure_async
 
 from notebook_tracker.errors import BadRequest, PermissionDenied
 from notebook_tracker.server import call_channel
@@ -56,8 +58,6 @@ class JupyterCalls:
         spawn(self._tasks, work)
 
     def framed(self) -> None:
-        from jupyter_server._tz import utcnow
-
         self.settings["api_last_activity"] = utcnow()
 
 
@@ -93,8 +93,6 @@ class CallChannelHandler(TrackerHandler):
             )
         authorizer = self.settings.get("authorizer")
         if authorizer is not None:
-            from jupyter_server.utils import ensure_async
-
             allowed = await ensure_async(
                 authorizer.is_authorized(self, self.current_user, "write", self.auth_resource)
             )
