@@ -30,6 +30,7 @@ def jupyter_server_process(
     token: str,
     extra_env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
+    base_url: str = "/",
 ) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """Start `jupyter server` under `base` (root dir `base/root`) and yield (url, root, env).
 
@@ -61,6 +62,7 @@ def jupyter_server_process(
                 sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
                 "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
                 f"--ServerApp.root_dir={root}", "--ServerApp.allow_unauthenticated_access=False",
+                f"--ServerApp.base_url={base_url}",
                 *extra_args,
             ],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -68,7 +70,7 @@ def jupyter_server_process(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(
-            lambda: proc.poll() is not None or _answers(f"{url}/api/status?token={token}"),
+            lambda: proc.poll() is not None or _answers(f"{url}{base_url}api/status?token={token}"),
             timeout=90,
             what="jupyter server",
         )

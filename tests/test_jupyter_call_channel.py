@@ -181,3 +181,14 @@ def test_a_user_jupyter_lets_only_read_gets_no_channel_and_writes_nothing(tmp_pa
     with jupyter_server_process(tmp_path, TOKEN, env, args) as (url, _root, _env):
         status, code = _refusal(url, UPGRADE + f"Authorization: token {TOKEN}\r\n")
         assert (status, code) == (403, "PERMISSION_DENIED")
+
+
+def test_the_channel_works_under_a_jupyter_base_url(tmp_path: Path):
+    env = {"NOTEBOOK_TRACKER_URI": f"sqlite:///{tmp_path / 'tracker.db'}"}
+    with jupyter_server_process(tmp_path, TOKEN, env, base_url="/user/ada/") as (url, _, _env):
+        store = RestStore(f"{url}/user/ada/notebook-tracker", token=TOKEN, max_retries=0)
+        run_id = store.create_run("0", "u", 1).info.run_id
+        store.log_batch(run_id, tags=[RunTag("t", "1")])
+        store.log_batch(run_id, metrics=[Metric("m", 0.5, 1, 0)])
+        assert store.http._direct.channel is True
+        assert store.get_run(run_id).data.tags["t"] == "1"
