@@ -1,4 +1,5 @@
-"""A tornado app served from a background thread, for tests whose client code blocks."""
+"""A tornado app served from a background thread, for tests whose client code blocks; raw
+requests for the call channel's upgrade and its answer frames."""
 
 from __future__ import annotations
 
@@ -76,3 +77,40 @@ def fast_and_plain(
         plain.stop()
         fast_context.close()
         plain_context.close()
+
+
+def ask_upgrade(port: int, path: str, headers: str) -> tuple[socket.socket, int, bytes]:
+    """(the socket, the answer's status, its body) of `GET path` with `headers` (each line
+    ending in CRLF): the call channel's upgrade request, or one that should be refused."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n".encode())
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)  # byte by byte: nothing past the head is read here
+        assert chunk, "connection closed before an answer"
+        head += chunk
+    status = int(head.split(b" ")[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = b""
+    while len(body) < length:
+        body += sock.recv(length - len(body))
+    return sock, status, body
+
+
+def read_answer_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """(status, body) of the next call channel answer frame on `sock`."""
+    from notebook_tracker.wire.call_frames import ANSWER_HEAD
+
+    data = b""
+    while len(data) < ANSWER_HEAD.size:
+        chunk = sock.recv(ANSWER_HEAD.size - len(data))
+        assert chunk, "connection closed before an answer"
+        data += chunk
+    length, status = ANSWER_HEAD.unpack(data)
+    body = b""
+    while len(body) < length:
+        body += sock.recv(length - len(body))
+    return status, body

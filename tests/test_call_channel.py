@@ -12,13 +12,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import ThreadServer, fast_and_plain
+from server_helpers import ThreadServer, ask_upgrade, fast_and_plain, read_answer_frame
 
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import AuthRefused, TrackerError
 from notebook_tracker.server.fast_calls import FastCalls
 from notebook_tracker.store.rest import RestStore
-from notebook_tracker.wire.call_frames import ANSWER_HEAD, PROTOCOL, UPGRADE_PATH, request_frame
+from notebook_tracker.wire.call_frames import PROTOCOL, UPGRADE_PATH, request_frame
 
 TOKEN = "call-channel-token"
 LIMIT = 4096
@@ -172,7 +172,7 @@ def test_an_oversized_frame_is_refused_with_413_and_the_connection_closed(server
     fast, _, _ = servers
     sock = _upgraded(fast.port)
     sock.sendall(struct.pack(">IB", LIMIT + 100, 3))  # the head only: its body never comes
-    status, body = _answer(sock)
+    status, body = read_answer_frame(sock)
     assert status == 413 and json.loads(body)["error_code"] == "REQUEST_LIMIT_EXCEEDED"
     assert sock.recv(10) == b""
 
@@ -181,7 +181,7 @@ def test_a_frame_naming_no_endpoint_is_refused_with_404_and_the_connection_close
     fast, _, _ = servers
     sock = _upgraded(fast.port)
     sock.sendall(struct.pack(">IB", 3, 9) + b"{}")
-    status, body = _answer(sock)
+    status, body = read_answer_frame(sock)
     assert status == 404 and json.loads(body)["error_code"] == "ENDPOINT_NOT_FOUND"
     assert sock.recv(10) == b""
 
@@ -198,7 +198,7 @@ def test_frames_sent_at_once_are_answered_in_order(servers):
         for i in range(30)
     )
     sock.sendall(frames)  # 30 calls before reading any answer
-    statuses = [_answer(sock)[0] for _ in range(30)]
+    statuses = [read_answer_frame(sock)[0] for _ in range(30)]
     assert statuses == [200] + [400] * 29  # the first value stays: params are immutable
     assert _store(fast).get_run(run_id).data.params == {"p": "0"}
 
@@ -209,33 +209,18 @@ def test_a_body_that_is_not_a_json_object_is_a_400_and_the_channel_goes_on(serve
     sock = _upgraded(fast.port)
     for body in (b"[1]", b"{not json", b'{"run_id": "\\ud800"}'):
         sock.sendall(request_frame("runs/log-batch", body))
-        status, answer = _answer(sock)
+        status, answer = read_answer_frame(sock)
         assert status == 400 and json.loads(answer)["error_code"] == "INVALID_PARAMETER_VALUE"
     good = {"run_id": run_id, "tags": [{"key": "t", "value": "ok"}]}
     sock.sendall(request_frame("runs/log-batch", json.dumps(good).encode()))
-    assert _answer(sock) == (200, b"{}")
+    assert read_answer_frame(sock) == (200, b"{}")
 
 
 # -- raw sockets ----------------------------------------------------------------------------------
 def _ask_upgrade(port: int, headers: str) -> tuple[socket.socket, int, bytes]:
-    """(the socket, the answer's status, its body) of an upgrade request with `headers`."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(
-        f"GET /{UPGRADE_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: {PROTOCOL}\r\n"
-        f"Connection: Upgrade\r\n{headers}\r\n".encode()
+    return ask_upgrade(
+        port, f"/{UPGRADE_PATH}", f"Upgrade: {PROTOCOL}\r\nConnection: Upgrade\r\n{headers}"
     )
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        head += sock.recv(1)  # byte by byte: nothing past the head is read here
-    status = int(head.split(b" ")[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    body = b""
-    while len(body) < length:
-        body += sock.recv(length - len(body))
-    return sock, status, body
 
 
 def _raw_upgrade(port: int, headers: str) -> tuple[int, bytes]:
@@ -248,16 +233,3 @@ def _upgraded(port: int) -> socket.socket:
     sock, status, _ = _ask_upgrade(port, f"Authorization: Bearer {TOKEN}\r\n")
     assert status == 101
     return sock
-
-
-def _answer(sock: socket.socket) -> tuple[int, bytes]:
-    data = b""
-    while len(data) < ANSWER_HEAD.size:
-        chunk = sock.recv(ANSWER_HEAD.size - len(data))
-        assert chunk, "connection closed before an answer"
-        data += chunk
-    length, status = ANSWER_HEAD.unpack(data)
-    body = b""
-    while len(body) < length:
-        body += sock.recv(length - len(body))
-    return status, body

@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from jupyter_process import jupyter_server_process
+from server_helpers import ask_upgrade, read_answer_frame
 
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.errors import TrackerError
 from notebook_tracker.store.rest import RestStore
-from notebook_tracker.wire.call_frames import ANSWER_HEAD, PROTOCOL, UPGRADE_PATH, request_frame
+from notebook_tracker.wire.call_frames import PROTOCOL, UPGRADE_PATH, request_frame
 
 TOKEN = "jupyter-channel-" + uuid.uuid4().hex
 PATH = f"/notebook-tracker/{UPGRADE_PATH}"
@@ -48,42 +49,13 @@ def _store(url: str, token: str | None = TOKEN) -> RestStore:
 
 
 def _ask(url: str, headers: str) -> tuple[socket.socket, int, bytes]:
-    """Send the upgrade request with `headers`; (socket, status, body of a refusal)."""
-    port = urlsplit(url).port
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n".encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed before an answer"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        body += sock.recv(65536)
-    return sock, status, body
+    return ask_upgrade(urlsplit(url).port or 80, PATH, headers)
 
 
 def _refusal(url: str, headers: str) -> tuple[int, str]:
     sock, status, body = _ask(url, headers)
     sock.close()
     return status, json.loads(body)["error_code"]
-
-
-def _answer(sock: socket.socket) -> tuple[int, dict]:
-    data = b""
-    while len(data) < ANSWER_HEAD.size:
-        data += sock.recv(ANSWER_HEAD.size - len(data))
-    length, status = ANSWER_HEAD.unpack(data)
-    body = b""
-    while len(body) < length:
-        body += sock.recv(length - len(body))
-    return status, json.loads(body)
 
 
 def test_a_scripts_synchronous_calls_to_jupyter_travel_as_frames_and_land(jupyter):
@@ -151,8 +123,8 @@ def test_the_jupyter_channel_needs_the_token_and_refuses_browsers(jupyter):
         assert status == 101
         body = json.dumps({"run_id": "f" * 32, "tags": [{"key": "t", "value": "1"}]}).encode()
         sock.sendall(request_frame("runs/log-batch", body))
-        status, answer = _answer(sock)
-        assert status == 404 and answer["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        status, answer = read_answer_frame(sock)
+        assert status == 404 and json.loads(answer)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     finally:
         sock.close()
 
