@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Protocol
 
+from tornado import httputil
 from tornado.iostream import IOStream, StreamClosedError
 
 from notebook_tracker import wire
@@ -68,6 +69,16 @@ SWITCHING = (
 # As tornado's HTTP server closes a kept-alive connection idle this long (its default).
 IDLE_S = 3600.0
 _IDLE_CHECK_S = 60.0
+
+
+def asks_for_channel(version: str, headers: httputil.HTTPHeaders) -> bool:
+    """Whether a request asks, over HTTP/1.1, to become a call channel (either server checks
+    this, then its own rules: the token, a body, Jupyter's auth)."""
+    return (
+        version == "HTTP/1.1"
+        and headers.get("Upgrade") == PROTOCOL
+        and "upgrade" in headers.get("Connection", "").lower()
+    )
 
 
 async def upgrade(calls: Host, stream: IOStream, remote_ip: str, connection: object) -> None:
@@ -248,4 +259,4 @@ def _error(path: str, exc: Exception) -> tuple[int, bytes]:
     return status, json.dumps(payload).encode("utf-8")
 
 
-__all__ = ["IDLE_S", "Channel", "Host", "upgrade"]
+__all__ = ["IDLE_S", "Channel", "Host", "asks_for_channel", "upgrade"]

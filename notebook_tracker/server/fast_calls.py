@@ -116,10 +116,8 @@ class FastCalls(httputil.HTTPServerConnectionDelegate):
         or the catch-all's 404)."""
         return (
             start_line.method == "GET"
-            and start_line.version == "HTTP/1.1"
             and start_line.path == self.channel_path
-            and headers.get("Upgrade") == call_frames.PROTOCOL
-            and "upgrade" in headers.get("Connection", "").lower()
+            and call_channel.asks_for_channel(start_line.version, headers)
             and "Content-Length" not in headers
             and "Transfer-Encoding" not in headers
             and self.authorized(headers)

@@ -71,11 +71,7 @@ class CallChannelHandler(TrackerHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         headers = self.request.headers
-        if (
-            headers.get("Upgrade") != call_frames.PROTOCOL
-            or "upgrade" not in headers.get("Connection", "").lower()
-            or self.request.version != "HTTP/1.1"
-        ):
+        if not call_channel.asks_for_channel(self.request.version, headers):
             raise BadRequest(
                 "This endpoint upgrades an HTTP/1.1 connection to notebook-tracker's call "
                 f"channel: send 'Upgrade: {call_frames.PROTOCOL}' and 'Connection: Upgrade'."
