@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_server import free_port  # noqa: E402
+from bench_server import free_port, start_tracker  # noqa: E402
 
 HEAD = ">IB"
 UPGRADE = (
@@ -100,6 +100,7 @@ def serve(port: int, db: str) -> None:
 
 
 def wait_port(port: int, timeout: float = 60.0) -> None:
+    """Until the bare server listens (it has no /health for bench_server's Server to ask)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -164,18 +165,14 @@ def main() -> None:
     from notebook_tracker.client import TrackingClient
 
     tmp = Path(tempfile.mkdtemp(prefix="nt-floor-", dir=args.dir))
-    floor_port, ours_port = free_port(), free_port()
+    floor_port = free_port()
     here = str(Path(__file__).resolve())
     floor = subprocess.Popen([sys.executable, here, "--serve", str(floor_port), str(tmp / "f.db")])
-    ours = subprocess.Popen(
-        [sys.executable, "-m", "notebook_tracker.cli", "server", "--backend-store-uri",
-         f"sqlite:///{tmp / 'ours.db'}", "--artifacts-destination", str(tmp / "art"),
-         "--port", str(ours_port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    ours = None
     try:
         wait_port(floor_port)
-        wait_port(ours_port)
+        ours = start_tracker(tmp / "ours.db", tmp / "art", 1, tmp / "ours.log")
+        ours_port = ours.port
         client = TrackingClient(f"http://127.0.0.1:{ours_port}")
         run_id = client.create_run(client.create_experiment("floor")).info.run_id
         rows: dict[str, list[float]] = {"floor": [], "bare": [], "ours": []}
@@ -186,9 +183,10 @@ def main() -> None:
             rows["bare"].append(bare_calls(ours_port, run_id, args.calls))
             rows["ours"].append(client_calls(ours_port, run_id, args.calls))
     finally:
-        for proc in (floor, ours):
-            proc.terminate()
-            proc.wait(20)
+        floor.terminate()
+        floor.wait(20)
+        if ours is not None:
+            ours.stop()
     labels = {
         "floor": "floor: bare client, bare server, FULL commit",
         "bare": "our server, bare client (call channel)",
