@@ -312,6 +312,30 @@ def test_fast_calls_write_the_regular_access_line(servers, caplog):
     assert len(lines) == 2
 
 
+def test_success_lines_are_built_only_when_a_handler_writes_debug(monkeypatch):
+    """Jupyter's way: loggers at debug, the level on the handler. A success's line is built
+    (and written) when a handler takes debug lines, not otherwise; a failure's always."""
+    built: list[str] = []
+    parent = logging.Logger("jupyter-like", logging.DEBUG)
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: None  # type: ignore[method-assign]
+    parent.addHandler(handler)
+    monkeypatch.setattr(access_log.access, "parent", parent)
+    monkeypatch.setattr(access_log.access, "handlers", [])
+    monkeypatch.setattr(access_log.access, "propagate", True)
+    monkeypatch.setattr(access_log.access, "filters", [lambda r: built.append(r.getMessage())])
+    monkeypatch.setattr(access_log.access, "level", logging.NOTSET)
+    logging.Logger.manager._clear_cache()
+    try:
+        access_log.log_line(200, "POST", "/api/a", "127.0.0.1", 0.001)
+        access_log.log_line(404, "POST", "/api/b", "127.0.0.1", 0.001)
+        handler.setLevel(logging.DEBUG)
+        access_log.log_line(200, "POST", "/api/c", "127.0.0.1", 0.001)
+    finally:
+        logging.Logger.manager._clear_cache()
+    assert [line.split(" (")[0] for line in built] == ["404 POST /api/b", "200 POST /api/c"]
+
+
 def _access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()

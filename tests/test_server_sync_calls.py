@@ -29,7 +29,9 @@ def app_server(store_uri: str, monkeypatch) -> Iterator[tuple[ThreadServer, obje
     from notebook_tracker.server.standalone import make_app, make_context
 
     monkeypatch.setattr(sync_calls, "SLOW_COMMIT_S", 60.0)
+    monkeypatch.setattr(sync_calls, "STALL_S", 60.0)
     monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
+    monkeypatch.setattr(sync_calls, "_mean_commit_s", 0.0)
     monkeypatch.setattr(sync_calls, "_tracked", False)  # no fast-calls server seen yet
 
     context = make_context(store_uri, None, auth_token=TOKEN)
@@ -47,6 +49,7 @@ def slow_standalone(store_uri: str, monkeypatch) -> Iterator[tuple[ThreadServer,
 
     monkeypatch.setattr(sync_calls, "SLOW_COMMIT_S", 0.0)
     monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
+    monkeypatch.setattr(sync_calls, "_mean_commit_s", 0.0)
     monkeypatch.setattr(sync_calls, "_tracked", False)
     monkeypatch.setattr(sync_calls, "_last_connection", 0)
     monkeypatch.setattr(sync_calls, "_shared_until", 0.0)
@@ -124,6 +127,51 @@ def test_after_a_slow_loop_commit_params_and_tags_take_the_writer_thread_and_lan
     data = client.get_run(run_id).data
     assert data.params == {"first": "0", "p0": "0", "p1": "1", "p2": "2"}
     assert {f"t{i}": str(i) for i in range(3)}.items() <= data.tags.items()
+
+
+@pytest.fixture
+def loop_commits(monkeypatch) -> None:
+    """The loop's commit record as a shared worker starts it: open, nothing counted."""
+    monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
+    monkeypatch.setattr(sync_calls, "_mean_commit_s", 0.0)
+    monkeypatch.setattr(sync_calls, "_tracked", False)
+
+
+def test_an_odd_slow_commit_keeps_the_loop_open_but_a_slow_spell_closes_it(loop_commits):
+    """A shared disk's odd 2-4 ms fdatasync among 0.2 ms ones leaves writes on the loop; a
+    disk slow for several commits in a row sends them to the writer thread."""
+    for _ in range(50):
+        sync_calls.loop_commit_took(0.0002)
+    sync_calls.loop_commit_took(0.004)
+    assert sync_calls._loop_open()
+    for _ in range(20):
+        sync_calls.loop_commit_took(0.0002)
+    slow = 0
+    while sync_calls._loop_open():
+        sync_calls.loop_commit_took(0.005)
+        slow += 1
+    assert 2 <= slow <= 8
+
+
+def test_one_commit_that_stalls_the_loop_closes_it_at_once(loop_commits):
+    sync_calls.loop_commit_took(0.0002)
+    sync_calls.loop_commit_took(0.05)  # a network disk's commit
+    assert not sync_calls._loop_open()
+
+
+def test_after_the_back_off_the_loop_reopens_with_its_mean_started_afresh(
+    loop_commits, monkeypatch
+):
+    """The slow spell that closed the loop is not held against it once the back-off is over:
+    one odd slow commit then does not close it again."""
+    monkeypatch.setattr(sync_calls, "BACKOFF_S", 0.0)
+    closed_at = sync_calls._loop_closed_until
+    while sync_calls._loop_closed_until == closed_at:
+        sync_calls.loop_commit_took(0.005)
+    reopened = sync_calls._loop_closed_until
+    sync_calls.loop_commit_took(0.004)
+    assert sync_calls._loop_closed_until == reopened
+    assert sync_calls._loop_open()
 
 
 def test_a_lone_clients_writes_stay_on_the_loop_after_slow_commits(slow_standalone):

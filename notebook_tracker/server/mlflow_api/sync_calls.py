@@ -36,11 +36,19 @@ from notebook_tracker.server.mlflow_api.service import MlflowApi
 LONE_MAX_POINTS = 10
 # A commit on the loop holds the worker's other requests for its fdatasync: about 0.2 ms on a
 # quiet disk, tens of ms on a busy one (a reader beside a loop of synchronous points saw its
-# p99 go from 27-46 to 65-108 ms on the loaded machine). After a loop commit slower than
-# SLOW_COMMIT_S, points take the group-commit way for BACKOFF_S, then the loop is tried again.
+# p99 go from 27-46 to 65-108 ms on the loaded machine). Loop commits are judged by their
+# running mean (the newest weighing COMMIT_WEIGHT), not one by one: on a quiet shared disk the
+# odd fdatasync still takes 2-4 ms (1 to 13 in 5,000 commits here), and one such commit
+# closing the loop for a second sent most writes of a Jupyter server through the writer
+# thread (0.1-0.3 ms more a call). When the mean passes SLOW_COMMIT_S (a disk slow for a
+# while) or one commit passes STALL_S (a network disk's tens of ms), points and params take
+# the writer thread for BACKOFF_S; then the loop is tried again with the mean started afresh.
 SLOW_COMMIT_S = 0.002
+STALL_S = 0.02
+COMMIT_WEIGHT = 0.125
 BACKOFF_S = 1.0
 _loop_closed_until = 0.0
+_mean_commit_s = 0.0
 # That back-off protects other clients' requests; it is skipped while this worker's requests
 # all come from one connection (a lone synchronous client, who waits for its commit either
 # way): on a shared disk the odd 2-7 ms fdatasync closed the loop for a second each time, and
@@ -128,17 +136,24 @@ async def write_if_lone(api: MlflowApi, points: int, read: Callable[[], Points])
 
 
 async def _on_loop(writer: GroupWriter, write: Callable[[], object]) -> None:
-    """`write` on the loop unless a recent loop commit was slow (then on the writer thread);
-    a slow one closes the loop to writes for BACKOFF_S."""
-    global _loop_closed_until
+    """`write` on the loop unless recent loop commits were slow (then on the writer thread)."""
     start = time.monotonic()
     here = True
     try:
         here = await writer.call_async(write, now=_loop_open(start))
     finally:
-        end = time.monotonic()
-        if here and end - start > SLOW_COMMIT_S:
-            _loop_closed_until = end + BACKOFF_S
+        if here:
+            loop_commit_took(time.monotonic() - start)
+
+
+def loop_commit_took(seconds: float) -> None:
+    """Count a commit done on the loop; close the loop to writes for BACKOFF_S when the
+    commits have been slow for a while, or this one stalled the loop."""
+    global _loop_closed_until, _mean_commit_s
+    _mean_commit_s += COMMIT_WEIGHT * (seconds - _mean_commit_s)
+    if _mean_commit_s > SLOW_COMMIT_S or seconds > STALL_S:
+        _loop_closed_until = time.monotonic() + BACKOFF_S
+        _mean_commit_s = 0.0
 
 
 async def write_params_tags(
