@@ -8,10 +8,11 @@ Databases are built fast, straight into each tool's tables: our schema from our 
 from MLflow's own SqlAlchemyStore on an empty database, then the runs bulk-inserted (executemany
 on SQLite, COPY on PostgreSQL with the secondary indexes built after), the runs table in the
 order the runs started, as a store that logged them holds it. Each run: 3 params, 3 latest
-metrics, 4 tags; two experiments; plus one run with a 100,000-point history per database. Our runs' values are packed (runs.packed_values, as a store's background packer
-does after its first big read) before measuring, and the time that takes is printed. Built
-databases are cached under
-/tmp/ntbench/scale keyed by size (a 1M build takes minutes), so reruns only measure.
+metrics, 4 tags; two experiments; plus one run with a 100,000-point history per database. Our
+runs' values are packed (runs.packed_values, as a store's background packer does after its
+first big read) before measuring, and the time that takes is printed. Built databases are
+cached under /tmp/ntbench/scale keyed by size and layout (a 1M build takes minutes), so reruns
+only measure.
 Without --postgres-uri, a PostgreSQL server is started from /usr/lib/postgresql/*/bin on a free
 port with its data under /tmp/ntbench/scale/pgdata (kept, for the cache), and stopped at the end.
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,19 +37,20 @@ from notebook_tracker.server.mlflow_api.service import MlflowApi
 LONE_MAX_POINTS = 10
 # A commit on the loop holds the worker's other requests for its fdatasync: about 0.2 ms on a
 # quiet disk, tens of ms on a busy one (a reader beside a loop of synchronous points saw its
-# p99 go from 27-46 to 65-108 ms on the loaded machine). Loop commits are judged by their
-# running mean (the newest weighing COMMIT_WEIGHT), not one by one: on a quiet shared disk the
-# odd fdatasync still takes 2-4 ms (1 to 13 in 5,000 commits here), and one such commit
-# closing the loop for a second sent most writes of a Jupyter server through the writer
-# thread (0.1-0.3 ms more a call). When the mean passes SLOW_COMMIT_S (a disk slow for a
-# while) or one commit passes STALL_S (a network disk's tens of ms), points and params take
-# the writer thread for BACKOFF_S; then the loop is tried again with the mean started afresh.
+# p99 go from 27-46 to 65-108 ms on the loaded machine). Loop commits are judged over the last
+# WINDOW of them, not one by one: on a quiet disk SQLite's automatic checkpoint makes one
+# commit in about 250 take 1-10 ms, and the odd fdatasync takes 2-4 ms; one such commit
+# closing the loop for a second sent nearly all writes of bench_ingest's Jupyter pass (593 of
+# 600) through the writer thread, 0.1-0.3 ms more a call. When SLOW_IN_WINDOW of the last
+# WINDOW loop commits took over SLOW_COMMIT_S (a disk slow for a while), or one took over
+# STALL_S (a network disk's tens of ms), points and params take the writer thread for
+# BACKOFF_S; then the loop is tried again with a fresh window.
 SLOW_COMMIT_S = 0.002
+WINDOW = 16
+SLOW_IN_WINDOW = 8
 STALL_S = 0.02
-COMMIT_WEIGHT = 0.125
 BACKOFF_S = 1.0
 _loop_closed_until = 0.0
-_mean_commit_s = 0.0
 # That back-off protects other clients' requests; it is skipped while this worker's requests
 # all come from one connection (a lone synchronous client, who waits for its commit either
 # way): on a shared disk the odd 2-7 ms fdatasync closed the loop for a second each time, and
@@ -146,14 +148,36 @@ async def _on_loop(writer: GroupWriter, write: Callable[[], object]) -> None:
             loop_commit_took(time.monotonic() - start)
 
 
+class CommitWindow:
+    """Whether each of the last WINDOW loop commits was slow."""
+
+    def __init__(self) -> None:
+        self.recent: deque[bool] = deque(maxlen=WINDOW)
+        self.slow = 0
+
+    def took(self, seconds: float) -> bool:
+        """Count a commit; True when the loop should close (the window then starts afresh)."""
+        slow = seconds > SLOW_COMMIT_S
+        if len(self.recent) == self.recent.maxlen:
+            self.slow -= self.recent[0]
+        self.recent.append(slow)
+        self.slow += slow
+        if self.slow >= SLOW_IN_WINDOW or seconds > STALL_S:
+            self.recent.clear()
+            self.slow = 0
+            return True
+        return False
+
+
+_window = CommitWindow()
+
+
 def loop_commit_took(seconds: float) -> None:
     """Count a commit done on the loop; close the loop to writes for BACKOFF_S when the
     commits have been slow for a while, or this one stalled the loop."""
-    global _loop_closed_until, _mean_commit_s
-    _mean_commit_s += COMMIT_WEIGHT * (seconds - _mean_commit_s)
-    if _mean_commit_s > SLOW_COMMIT_S or seconds > STALL_S:
+    global _loop_closed_until
+    if _window.took(seconds):
         _loop_closed_until = time.monotonic() + BACKOFF_S
-        _mean_commit_s = 0.0
 
 
 async def write_params_tags(
