@@ -198,7 +198,7 @@ def jupyter_server(tmp: Path, db: Path) -> Iterator[tuple[int, int, str]]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("NOTEBOOK_TRACKER_", "JUPYTER"))
     }
-    env.update(NOTEBOOK_TRACKER_TRACKING_URI=f"sqlite:///{db}", JUPYTER_RUNTIME_DIR=str(root))
+    env.update(NOTEBOOK_TRACKER_URI=f"sqlite:///{db}", JUPYTER_RUNTIME_DIR=str(root))
     args = [
         sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",

@@ -84,5 +84,10 @@ def default_artifact_root(tracking_uri: str) -> str:
         return explicit if "://" in explicit else os.path.abspath(os.path.expanduser(explicit))
     if tracking_uri.startswith("sqlite:///"):
         db_path = Path(tracking_uri[len("sqlite:///") :])
-        return str(db_path.parent / ARTIFACTS_DIRNAME)
+        beside = db_path.parent / ARTIFACTS_DIRNAME
+        if str(db_path).startswith("file:"):  # SQLite's own URI form: left as it was named
+            return str(beside)
+        # Absolute for a relative `sqlite:///t.db` as well: a relative location is read against
+        # each reader's working folder (a server elsewhere refuses it: artifacts/roots.py).
+        return os.path.abspath(beside)
     return str((Path.cwd() / STORE_DIRNAME / ARTIFACTS_DIRNAME).resolve())
