@@ -114,3 +114,18 @@ def read_answer_frame(sock: socket.socket) -> tuple[int, bytes]:
     while len(body) < length:
         body += sock.recv(length - len(body))
     return status, body
+
+
+def batch_errors(stores: Any, run_id: str, fields: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """(error type, error code, message) of the same refused `log_batch` through each store
+    (the call channel's and HTTP's answers are compared in the channel tests)."""
+    import pytest
+
+    from notebook_tracker.errors import TrackerError
+
+    errors = []
+    for store in stores:
+        with pytest.raises(TrackerError) as info:
+            store.log_batch(run_id, **fields)
+        errors.append((type(info.value), info.value.error_code, str(info.value)))
+    return errors

@@ -12,10 +12,16 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import ThreadServer, ask_upgrade, fast_and_plain, read_answer_frame
+from server_helpers import (
+    ThreadServer,
+    ask_upgrade,
+    batch_errors,
+    fast_and_plain,
+    read_answer_frame,
+)
 
 from notebook_tracker.entities import Metric, Param, RunTag
-from notebook_tracker.errors import AuthRefused, TrackerError
+from notebook_tracker.errors import AuthRefused
 from notebook_tracker.server.fast_calls import FastCalls
 from notebook_tracker.store.rest import RestStore
 from notebook_tracker.wire.call_frames import PROTOCOL, UPGRADE_PATH, request_frame
@@ -126,11 +132,7 @@ def test_errors_over_the_channel_are_the_http_apis_errors(servers, call):
     framed.log_batch(run_id, tags=[RunTag("up", "1")])  # the channel is up before the error
     assert framed.http._direct.channel is True
     target, fields = batches[call]
-    errors = []
-    for store in (framed, http):
-        with pytest.raises(TrackerError) as info:
-            store.log_batch(target, **fields)  # type: ignore[arg-type]
-        errors.append((type(info.value), info.value.error_code, str(info.value)))
+    errors = batch_errors((framed, http), target, fields)
     assert errors[0] == errors[1]
     assert calls.upgraded == 1 and calls.answered == 0 and calls.replayed == 0
 
