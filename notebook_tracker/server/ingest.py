@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from notebook_tracker.store import sqlite_wal
 from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.store.sqlite_files import database_file
 from notebook_tracker.wire.batch import Column
@@ -74,6 +75,15 @@ class GroupWriter:
         # Other writes go through this thread only where the database has one writer anyway.
         self.serial = store.writer.url.get_backend_name() == "sqlite"
         self.groups = 0  # transactions committed (for tests and benchmarks)
+        self._prepared = False
+
+    def prepare(self) -> None:
+        """Ready a SQLite store's WAL for this worker's commits, once: its working size is
+        written now rather than grown commit by commit (sqlite_wal.py). Blocks: call it where
+        waiting is fine (the server's pool)."""
+        if self.serial and not self._prepared:
+            self._prepared = True
+            sqlite_wal.presize(self.store.writer)
 
     def submit(
         self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()

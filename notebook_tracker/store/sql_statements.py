@@ -84,7 +84,7 @@ _tag_upserts: dict[str, Executable] = {}
 def upsert_tags(dialect: str) -> Executable:
     """Set a run's tags, replacing stored values: one statement, so that two writers setting
     the same tag at once both succeed (the last one wins) instead of the second failing on the
-    key its delete-then-insert could not see."""
+    key its delete-then-insert could not see. A tag set to the value it has writes nothing."""
     stmt = _tag_upserts.get(dialect)
     if stmt is None:
         base: PgInsert | SqliteInsert
@@ -97,7 +97,9 @@ def upsert_tags(dialect: str) -> Executable:
 
             base = sqlite_insert(tags)
         stmt = _tag_upserts[dialect] = base.on_conflict_do_update(
-            index_elements=[tags.c.run_uuid, tags.c.key], set_={"value": base.excluded.value}
+            index_elements=[tags.c.run_uuid, tags.c.key],
+            set_={"value": base.excluded.value},
+            where=tags.c.value.is_distinct_from(base.excluded.value),  # same value: no write
         )
     return stmt
 

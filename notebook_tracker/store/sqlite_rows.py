@@ -65,6 +65,13 @@ def _insert(table: str, columns: Sequence[str]) -> str:
 INSERT_RUN = _insert("runs", RUN_COLUMNS)
 INSERT_TAG = _insert("tags", TAG_COLUMNS)
 INSERT_PARAM = _insert("params", PARAM_COLUMNS)
+# A tag that exists is updated in place: its row and the one index holding values change (two
+# pages in the commit, where a delete and an insert touched all four of the table's b-trees,
+# and each page written costs the commit's fdatasync about 15 us). The same value writes nothing.
+UPSERT_TAG = (
+    INSERT_TAG + ' ON CONFLICT ("run_uuid", "key") DO UPDATE SET "value" = excluded."value" '
+    'WHERE "tags"."value" IS NOT excluded."value"'
+)
 _INSERT_CHUNK = _insert("metric_chunks", CHUNK_COLUMNS)
 INSERT_CHUNK = _INSERT_CHUNK  # for a writer that checked its runs itself
 # The run-state check folded into the insert: a row count short of the chunks means a run is
@@ -184,12 +191,7 @@ def insert_params(conn: sqlite3.Connection, run_id: str, wanted: dict[str, str])
 
 
 def upsert_tags(conn: sqlite3.Connection, run_id: str, latest: dict[str, str]) -> None:
-    keys = list(latest)
-    conn.execute(
-        f'DELETE FROM "tags" WHERE "run_uuid" = ? AND "key" IN ({", ".join("?" * len(keys))})',
-        (run_id, *keys),
-    )
-    conn.executemany(INSERT_TAG, key_values(run_id, latest.items()))
+    conn.executemany(UPSERT_TAG, key_values(run_id, latest.items()))
     if "mlflow.runName" in latest:
         conn.execute(
             'UPDATE "runs" SET "name" = ? WHERE "run_uuid" = ?', (latest["mlflow.runName"], run_id)

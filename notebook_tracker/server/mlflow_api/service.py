@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from notebook_tracker import wire
 from notebook_tracker.entities import Run
+from notebook_tracker.server.ingest import group_writer
 from notebook_tracker.wire.logged_models import dataset_input
 
 if TYPE_CHECKING:
@@ -36,10 +37,17 @@ class MlflowApi:
 
     async def opened_store(self) -> TrackingStore:
         """The store, for a coroutine: opened on the pool the first time (opening checks the
-        schema), so the IO loop never waits on it."""
+        schema, and readies its writer's files), so the IO loop never waits on it."""
         if self._opened is None:
-            self._opened = await self.context.run(lambda: self.context.store)
+            self._opened = await self.context.run(self._open)
         return self._opened
+
+    def _open(self) -> TrackingStore:
+        store = self.context.store
+        writer = group_writer(store)
+        if writer is not None:
+            writer.prepare()
+        return store
 
     @property
     def models(self) -> LoggedModelStore:
