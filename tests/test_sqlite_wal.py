@@ -116,3 +116,44 @@ def test_a_server_readies_its_stores_wal_at_its_first_synchronous_call(tmp_path:
     finally:
         running.stop()
         context.close()
+
+
+def test_a_disk_full_while_presizing_leaves_the_store_writable(tmp_path: Path, monkeypatch) -> None:
+    store, run_id = _store(tmp_path)
+    store.log_params_tags(run_id, tags=[RunTag("before", "1")])
+    real_pwrite = os.pwrite
+    written: list[int] = []
+
+    def pwrite_until_full(fd: int, data: bytes, offset: int) -> int:
+        if written:  # the first chunk lands, then the disk is full
+            raise OSError(28, "No space left on device")
+        written.append(len(data))
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(sqlite_wal.os, "pwrite", pwrite_until_full)
+    wal = tmp_path / "t.db-wal"
+    size = os.path.getsize(wal)
+    assert sqlite_wal.presize(store.writer) == 0
+    assert written and os.path.getsize(wal) == size  # what it took is given back
+    monkeypatch.setattr(sqlite_wal.os, "pwrite", real_pwrite)
+    for i in range(50):
+        store.log_params_tags(run_id, tags=[RunTag("t", str(i))])
+    tags = store.get_run(run_id).data.tags
+    assert tags["before"] == "1" and tags["t"] == "49"
+
+
+def test_a_nearly_full_disk_keeps_its_space_for_the_stores_commits(
+    tmp_path: Path, monkeypatch
+) -> None:
+    store, _ = _store(tmp_path)
+    wal = tmp_path / "t.db-wal"
+    size = os.path.getsize(wal)
+    real = os.statvfs(tmp_path)
+
+    class AlmostFull:
+        f_frsize = real.f_frsize
+        f_bavail = 8 * 1024 * 1024 // real.f_frsize  # 8 MiB: under 16 times the 4 MiB to add
+
+    monkeypatch.setattr(sqlite_wal.os, "statvfs", lambda path: AlmostFull)
+    assert sqlite_wal.presize(store.writer) == 0
+    assert os.path.getsize(wal) == size

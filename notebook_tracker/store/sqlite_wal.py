@@ -13,7 +13,9 @@ for a long-lived writer (a server). SQLite reads a WAL only up to its last valid
 frame carries its header's salt and a running checksum), so zeros are never taken for frames,
 and a WAL whose header is zeros is an empty one. They are written inside a write transaction,
 which SQLite grants one connection at a time, so no commit appends to the file meanwhile; the
-transaction is rolled back, having written nothing of its own.
+transaction is rolled back, having written nothing of its own. On a disk with little room
+left (under 16 times the size to add), or one that fills meanwhile, the WAL is left to grow as
+the store's commits need it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ CHUNK = 1 << 20
 # The commit that crosses the checkpoint threshold writes all its pages before the checkpoint
 # runs: room for a few large ones.
 SLACK = 1.125
+ROOM = 16
 
 
 def presize(engine: Engine) -> int:
@@ -73,13 +76,24 @@ def _extend(driver: sqlite3.Connection, wal: str) -> int:
     fd = os.open(wal, os.O_WRONLY)
     try:
         size = os.fstat(fd).st_size
-        if size >= target:
+        if size >= target or not _room_for(wal, target - size):
             return 0
         offset = size
         zeros = bytes(min(CHUNK, target - size))
-        while offset < target:
-            offset += os.pwrite(fd, zeros[: target - offset], offset)
-        os.fdatasync(fd)
+        try:
+            while offset < target:
+                offset += os.pwrite(fd, zeros[: target - offset], offset)
+            os.fdatasync(fd)
+        except OSError:
+            os.ftruncate(fd, size)  # give back what was taken: the store's own writes need it
+            raise
     finally:
         os.close(fd)
     return target - size
+
+
+def _room_for(path: str, needed: int) -> bool:
+    """Whether the disk has ROOM times `needed` free: on a nearly full disk the store's own
+    commits have the last of the space, not a file sized ahead of them."""
+    stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return stats.f_bavail * stats.f_frsize >= ROOM * needed
