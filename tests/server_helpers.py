@@ -10,9 +10,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
+
+from notebook_tracker.errors import TrackerError
 
 
 class ThreadServer:
@@ -119,10 +122,6 @@ def read_answer_frame(sock: socket.socket) -> tuple[int, bytes]:
 def batch_errors(stores: Any, run_id: str, fields: dict[str, Any]) -> list[tuple[Any, ...]]:
     """(error type, error code, message) of the same refused `log_batch` through each store
     (the call channel's and HTTP's answers are compared in the channel tests)."""
-    import pytest
-
-    from notebook_tracker.errors import TrackerError
-
     errors = []
     for store in stores:
         with pytest.raises(TrackerError) as info:

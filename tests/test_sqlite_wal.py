@@ -11,7 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from server_helpers import ThreadServer
+
+from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import RunTag
+from notebook_tracker.server.standalone import make_app, make_context
 from notebook_tracker.store import sqlite_wal
 from notebook_tracker.store.sql import SqlStore
 
@@ -99,11 +103,6 @@ def test_setting_a_tag_again_rewrites_its_row_and_value_index_only(tmp_path: Pat
 
 
 def test_a_server_readies_its_stores_wal_at_its_first_synchronous_call(tmp_path: Path) -> None:
-    from server_helpers import ThreadServer
-
-    from notebook_tracker.client import TrackingClient
-    from notebook_tracker.server.standalone import make_app, make_context
-
     context = make_context(f"sqlite:///{tmp_path / 't.db'}", None)
     running = ThreadServer(make_app(context))
     try:

@@ -153,18 +153,12 @@ class CommitWindow:
 
     def __init__(self) -> None:
         self.recent: deque[bool] = deque(maxlen=WINDOW)
-        self.slow = 0
 
     def took(self, seconds: float) -> bool:
         """Count a commit; True when the loop should close (the window then starts afresh)."""
-        slow = seconds > SLOW_COMMIT_S
-        if len(self.recent) == self.recent.maxlen:
-            self.slow -= self.recent[0]
-        self.recent.append(slow)
-        self.slow += slow
-        if self.slow >= SLOW_IN_WINDOW or seconds > STALL_S:
+        self.recent.append(seconds > SLOW_COMMIT_S)
+        if seconds > STALL_S or sum(self.recent) >= SLOW_IN_WINDOW:
             self.recent.clear()
-            self.slow = 0
             return True
         return False
 
