@@ -66,6 +66,7 @@ class Host(Protocol):
 SWITCHING = (
     f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {PROTOCOL}\r\nConnection: Upgrade\r\n\r\n"
 ).encode("ascii")
+_EMPTY = b"{}"  # the answer of a write (`{}`), as wire.dumps writes it
 # As tornado's HTTP server closes a kept-alive connection idle this long (its default).
 IDLE_S = 3600.0
 _IDLE_CHECK_S = 60.0
@@ -245,7 +246,7 @@ async def _call(calls: Host, target: Target, path: str, body: bytes) -> tuple[in
                 result = await fn(api, req)
             else:
                 result = await calls.context.run(fn, api, req)
-        return 200, wire.dumps(result)
+        return 200, _EMPTY if type(result) is dict and not result else wire.dumps(result)
     except Exception as exc:
         return _error(path, exc)
 

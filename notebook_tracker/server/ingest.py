@@ -36,10 +36,9 @@ declining (points of a logged model), answers that request alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -47,6 +46,9 @@ from notebook_tracker.store import sqlite_wal
 from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.store.sqlite_files import database_file
 from notebook_tracker.wire.batch import Column
+
+if os.name == "posix":  # the lock file is POSIX only (`_lock_path`)
+    import fcntl
 
 MAX_GROUP_POINTS = 200_000
 Row = tuple[str, str, float, int, int]
@@ -76,6 +78,7 @@ class GroupWriter:
         self.serial = store.writer.url.get_backend_name() == "sqlite"
         self.groups = 0  # transactions committed (for tests and benchmarks)
         self._prepared = False
+        self._locked = False  # this worker's turn is taken (`_begin_turn`)
 
     def prepare(self) -> None:
         """Ready a SQLite store's WAL for this worker's commits, once: its working size is
@@ -122,25 +125,26 @@ class GroupWriter:
         """Run the store write `fn` alone in its transaction, in this worker's turn: at once if
         nothing else is writing (and `now`), else on the writer thread. True: it ran on the
         calling thread."""
-        job = _Job((), (), 0, fn)
-        if now and self._now(job):
+        if now and self._now(fn):
             return True
-        await asyncio.wrap_future(self._queue(job))
+        await asyncio.wrap_future(self._queue(_Job((), (), 0, fn)))
         return False
 
-    def _now(self, job: _Job) -> bool:
-        """Write `job` on the calling thread if that waits for nothing (see the module's
+    def _now(self, fn: Callable[[], object]) -> bool:
+        """Run `fn` on the calling thread if that waits for nothing (see the module's
         docstring); False: it would wait, queue it. The write's own error is raised."""
-        if not self.serial or job.call is None or self._pending:
+        if not self.serial or self._pending:
             return False
         if not self._busy.acquire(blocking=False):
             return False
         try:
-            with self._turn(blocking=False) as mine:
-                if not mine:
-                    return False
-                self._write(job)
-                return True
+            if not self._begin_turn(blocking=False):
+                return False
+            try:
+                fn()
+            finally:
+                self._end_turn()
+            return True
         finally:
             self._busy.release()
 
@@ -178,11 +182,12 @@ class GroupWriter:
                 job.done.set_result(True)
 
     def _commit(self, group: list[_Job]) -> None:
-        with self._busy, self._turn():
-            if len(group) == 1:
-                self._write(group[0])
-                return
-            self._write(_Job(*_merged(group)))
+        with self._busy:
+            self._begin_turn(blocking=True)
+            try:
+                self._write(group[0] if len(group) == 1 else _Job(*_merged(group)))
+            finally:
+                self._end_turn()
 
     def _write(self, job: _Job) -> None:
         if job.call is not None:
@@ -191,30 +196,29 @@ class GroupWriter:
         self.store.log_metric_groups(job.rows, job.columns)
         self.groups += 1
 
-    @contextlib.contextmanager
-    def _turn(self, blocking: bool = True) -> Iterator[bool]:
-        """This worker's turn at the SQLite file among the server's workers (see above);
-        without `blocking`, False at once when another worker has it."""
+    def _begin_turn(self, blocking: bool) -> bool:
+        """Take this worker's turn at the SQLite file among the server's workers (see above);
+        without `blocking`, False at once when another worker has it. A turn taken is ended
+        by `_end_turn`. (A call per commit: plain calls, not a context manager's generator.)"""
         if self._lock_path is None:
-            yield True
-            return
-        import fcntl
-
+            return True
         if self._lock_fd is None:
             try:
                 self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError:  # a read-only folder: SQLite's own locking still holds
                 self._lock_path = None
-                yield True
-                return
+                return True
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
+            return False
+        self._locked = True
+        return True
+
+    def _end_turn(self) -> None:
+        if self._locked:
+            self._locked = False
+            assert self._lock_fd is not None
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _settle(self, job: _Job) -> None:

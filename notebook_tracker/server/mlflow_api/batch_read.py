@@ -72,8 +72,12 @@ def read_batch(req: Params) -> Batch:
     run_id = req.run_id()
     plain = plain_metrics(req.raw("metrics"))
     messages = req.messages("metrics") if plain is None else []
-    param_pairs = req.key_values("params", value_required=False)
-    tag_pairs = req.key_values("tags", value_required=False)
+    param_pairs = plain_pairs(req.raw("params"))
+    if param_pairs is None:
+        param_pairs = req.key_values("params", value_required=False)
+    tag_pairs = plain_pairs(req.raw("tags"))
+    if tag_pairs is None:
+        tag_pairs = req.key_values("tags", value_required=False)
     metric_count = len(messages) if plain is None else len(plain)
     check_batch_limits(metric_count, len(param_pairs), len(tag_pairs))
     metrics, model_metrics = (
@@ -129,6 +133,30 @@ def plain_metrics(items: Any) -> list[Metric] | None:
         ):
             return None
         out.append(Metric(key, value, timestamp, step))
+    return out
+
+
+_PAIR_FIELDS = frozenset({"key", "value"})
+
+
+def plain_pairs(items: Any) -> list[tuple[str, str]] | None:
+    """A batch's params or tags when absent or every item is exactly {key, value} of non-empty
+    key and text without NUL; None sends them down the careful path (`Params.key_values`),
+    which reads every spelling and says what is wrong. The store checks keys and lengths."""
+    if items is None:
+        return []
+    if type(items) is not list:
+        return None
+    out = []
+    for item in items:
+        if type(item) is not dict or item.keys() != _PAIR_FIELDS:
+            return None
+        key, value = item["key"], item["value"]
+        if type(key) is not str or type(value) is not str or not key:
+            return None
+        if "\x00" in key or "\x00" in value:
+            return None
+        out.append((key, value))
     return out
 
 
