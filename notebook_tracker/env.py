@@ -23,6 +23,7 @@ HEARTBEAT_TIMEOUT = "NOTEBOOK_TRACKER_HEARTBEAT_TIMEOUT"
 SQLITE_SYNCHRONOUS = "NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS"
 POSTGRES_NO_PREPARE = "NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE"
 NO_CALL_CHANNEL = "NOTEBOOK_TRACKER_NO_CALL_CHANNEL"
+SPIN_WAIT_US = "NOTEBOOK_TRACKER_SPIN_WAIT_US"
 S3_ENDPOINT_URL = "NOTEBOOK_TRACKER_S3_ENDPOINT_URL"
 TRACKING_TOKEN = "NOTEBOOK_TRACKER_TOKEN"
 REQUIRE_ALL = "NOTEBOOK_TRACKER_REQUIRE_ALL"
@@ -171,6 +172,23 @@ def call_channel() -> bool:
     channel (wire/call_frames.py); NOTEBOOK_TRACKER_NO_CALL_CHANNEL=1 keeps every call HTTP
     (a proxy that mishandles upgrades, or to compare the two)."""
     return not flag(NO_CALL_CHANNEL)
+
+
+def spin_wait_us(default: int) -> int:
+    """Microseconds a synchronous call polls for its answer before sleeping
+    (store/answer_wait.py); NOTEBOOK_TRACKER_SPIN_WAIT_US=0 never polls."""
+    raw = os.environ.get(SPIN_WAIT_US, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise _invalid(
+            f"{SPIN_WAIT_US} must be a whole number of microseconds (0 or more), got {raw!r}."
+        )
+    return value
 
 
 def max_buffered_points() -> int:

@@ -6,6 +6,7 @@ that may have landed is never sent twice."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 import threading
@@ -147,6 +148,25 @@ def test_a_server_without_the_channel_keeps_every_call_on_http(servers):
     assert store.http._direct.channel is False
     assert [m.step for m in store.get_metric_history(run_id, "m")] == [0, 1, 2]
     assert store.get_run(run_id).data.params == {"p": "1"}
+
+
+@pytest.mark.parametrize("spin_us", ["", "0"])
+def test_answers_are_polled_for_unless_turned_off_and_every_call_lands(
+    servers, monkeypatch, spin_us
+):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setenv("NOTEBOOK_TRACKER_SPIN_WAIT_US", spin_us)
+    fast, calls, _ = servers
+    store = _store(fast)
+    run_id = store.create_run("0", "u", 1).info.run_id
+    for step in range(20):
+        store.log_batch(run_id, metrics=[Metric("m", float(step), 1, step)])
+        store.log_batch(run_id, tags=[RunTag("t", str(step))])
+    wait = store.http._direct._local.chan.wait
+    assert (wait is None) == (spin_us == "0")
+    assert [m.step for m in store.get_metric_history(run_id, "m")] == list(range(20))
+    assert store.get_run(run_id).data.tags["t"] == "19"
+    assert calls.upgraded == 1
 
 
 def test_the_channel_is_refused_without_the_token_and_a_changed_token_is_refused_too(servers):

@@ -45,6 +45,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from notebook_tracker import env
+from notebook_tracker.store.answer_wait import AnswerWait, spin_budget_s
 from notebook_tracker.store.rest_replies import (
     BadReply,
     ReplyLost,
@@ -90,13 +91,14 @@ def _no_proxy_variables() -> bool:
 class _Conn:
     """One kept socket, the process that opened it, and whether it has carried a request."""
 
-    __slots__ = ("sock", "pid", "used", "auth")
+    __slots__ = ("sock", "pid", "used", "auth", "wait")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.pid = os.getpid()
         self.used = False
         self.auth: str | None = None  # a call channel's: the Authorization it was upgraded with
+        self.wait: AnswerWait | None = None  # a call channel's way of waiting for answers
 
 
 class Connections:
@@ -113,6 +115,7 @@ class Connections:
         self._hot = {f"{base}/api/2.0/mlflow/{name}": name for name in call_frames.ENDPOINTS}
         # None: not asked yet; False: the server declined, every call stays HTTP.
         self.channel: bool | None = None if env.call_channel() else False
+        self._spin_s = spin_budget_s() if self.channel is None else 0.0
 
     def send(
         self,
@@ -140,7 +143,7 @@ class Connections:
             return conn, conn.used
 
         exchanged = self._exchange(
-            kept, message, lambda sock: read_reply(sock, head_only), resend_unanswered, _HTTP
+            kept, message, lambda conn: read_reply(conn.sock, head_only), resend_unanswered, _HTTP
         )
         assert exchanged is not None
         status, reply_headers, data, keep = exchanged
@@ -167,7 +170,7 @@ class Connections:
             return None if fresh is None else (fresh, False)
 
         frame = call_frames.request_frame(endpoint, body)
-        answer = self._exchange(upgraded, frame, read_answer, resend_unanswered, _CHANNEL)
+        answer = self._exchange(upgraded, frame, _read_answer, resend_unanswered, _CHANNEL)
         if answer is None:
             return None
         return answer[0], {"Content-Type": "application/json"}, answer[1]
@@ -176,7 +179,7 @@ class Connections:
         self,
         connection: Callable[[], tuple[_Conn, bool] | None],
         message: bytes,
-        read: Callable[[socket.socket], _Reply],
+        read: Callable[[_Conn], _Reply],
         resend_unanswered: bool,
         slot: str,
     ) -> _Reply | None:
@@ -198,7 +201,7 @@ class Connections:
                 raise
             conn.used = True
             try:
-                return read(conn.sock)
+                return read(conn)
             except BadReply:
                 self.drop(slot)
                 raise
@@ -244,6 +247,8 @@ class Connections:
                 conn.sock.close()
                 raise BadReply(f"the server upgraded the connection to {upgrade!r}")
             conn.auth = auth
+            if self._spin_s > 0:
+                conn.wait = AnswerWait(conn.sock, self._spin_s)
             self._local.chan = conn
             self.channel = True
             return conn
@@ -305,6 +310,17 @@ class Connections:
         setattr(self._local, slot, None)
         if conn is not None and conn.pid == os.getpid():
             conn.sock.close()
+
+
+def _read_answer(conn: _Conn) -> tuple[int, bytes]:
+    """The answer to the call just sent on a call channel (store/answer_wait.py: how it is
+    waited for)."""
+    if conn.wait is None:
+        return read_answer(conn.sock)
+    began = conn.wait.until_readable()
+    answer = read_answer(conn.sock)
+    conn.wait.answered(began)
+    return answer
 
 
 def _why(exc: BaseException) -> str:
