@@ -12,7 +12,9 @@ on loopback and one durable SQLite commit. This prints, passes interleaved, ms a
 2. ours, bare client: the same frames to our standalone server (1 worker) over its call channel;
 3. ours: our TrackingClient's `set_tag` to that server, as a user calls it.
 
-The gap 1 -> 2 is our server's own work (validation, routing, the store), 2 -> 3 our client's.
+Rows 1 and 2 are given twice: the client sleeping in recv for each answer, and polling for it
+as our client does (store/answer_wait.py). Between the polling rows, the gap 1 -> 2 is our
+server's own work (validation, routing, the store), and 2 -> 3 our client's.
 MLflow's figure for the same call is bench_ingest.py's `--only sync`. The store lives under
 `--dir` (default: the system's temp folder, on disk: the commit's fdatasync is part of it).
 """
@@ -113,9 +115,12 @@ def wait_port(port: int, timeout: float = 60.0) -> None:
 
 
 # -- clients ----------------------------------------------------------------------------------
-def bare_calls(port: int, run_id: str, calls: int) -> float:
-    """ms a call: frames of one-tag log-batches on an upgraded connection, answers read."""
+def bare_calls(port: int, run_id: str, calls: int, polling: bool = False) -> float:
+    """ms a call: frames of one-tag log-batches on an upgraded connection, answers read
+    (with `polling`, each answer waited for as our client waits: store/answer_wait.py)."""
     import struct
+
+    from notebook_tracker.store.answer_wait import AnswerWait
 
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -124,16 +129,19 @@ def bare_calls(port: int, run_id: str, calls: int) -> float:
     if b" 101 " not in reply.split(b"\r\n", 1)[0]:
         raise RuntimeError(f"no call channel: {reply[:80]!r}")
     frame_head = struct.Struct(HEAD)
+    wait = AnswerWait(sock, 0.001 if polling else 0.0)
     started = time.perf_counter()
     for i in range(calls):
         body = json.dumps({"run_id": run_id, "tags": [{"key": "t", "value": str(i)}]}).encode()
         sock.sendall(frame_head.pack(len(body) + 1, LOG_BATCH) + body)
+        began = wait.until_readable()
         answer = b""
         while len(answer) < 6:
             answer += sock.recv(65536)
         length, status = struct.unpack(">IH", answer[:6])
         while len(answer) < 6 + length:
             answer += sock.recv(65536)
+        wait.answered(began)
         if status != 200:
             raise RuntimeError(f"answer {status}: {answer[6:]!r}")
     elapsed = time.perf_counter() - started
@@ -175,12 +183,15 @@ def main() -> None:
         ours_port = ours.port
         client = TrackingClient(f"http://127.0.0.1:{ours_port}")
         run_id = client.create_run(client.create_experiment("floor")).info.run_id
-        rows: dict[str, list[float]] = {"floor": [], "bare": [], "ours": []}
+        keys = ("floor", "floor_p", "bare", "bare_p", "ours")
+        rows: dict[str, list[float]] = {k: [] for k in keys}
         bare_calls(floor_port, "r", 200)  # the WAL's first pages grow the file: not measured
         bare_calls(ours_port, run_id, 200)
         for _ in range(args.passes):
             rows["floor"].append(bare_calls(floor_port, "r", args.calls))
+            rows["floor_p"].append(bare_calls(floor_port, "r", args.calls, polling=True))
             rows["bare"].append(bare_calls(ours_port, run_id, args.calls))
+            rows["bare_p"].append(bare_calls(ours_port, run_id, args.calls, polling=True))
             rows["ours"].append(client_calls(ours_port, run_id, args.calls))
     finally:
         floor.terminate()
@@ -189,7 +200,9 @@ def main() -> None:
             ours.stop()
     labels = {
         "floor": "floor: bare client, bare server, FULL commit",
+        "floor_p": "floor, the client polling for answers",
         "bare": "our server, bare client (call channel)",
+        "bare_p": "our server, bare client polling for answers",
         "ours": "our client's set_tag, our server",
     }
     print(f"\nset_tag through a server, {args.calls} calls x {args.passes} interleaved passes,")
