@@ -68,15 +68,21 @@ def flag(name: str) -> bool:
 
 def positive_int(name: str, default: int) -> int:
     """A whole-number setting (underscores allowed), or a clear error naming it."""
+    return whole_number(name, default, 1, "a positive whole number")
+
+
+def whole_number(name: str, default: int, minimum: int, what: str) -> int:
+    """A whole number of at least `minimum` (underscores allowed), or an error naming the
+    variable and saying it must be `what`."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw.replace("_", ""))
     except ValueError:
-        value = 0
-    if value <= 0:
-        raise _invalid(f"{name} must be a positive whole number, got {raw!r}.")
+        value = minimum - 1
+    if value < minimum:
+        raise _invalid(f"{name} must be {what}, got {raw!r}.")
     return value
 
 
@@ -177,18 +183,7 @@ def call_channel() -> bool:
 def spin_wait_us(default: int) -> int:
     """Microseconds a synchronous call polls for its answer before sleeping
     (store/answer_wait.py); NOTEBOOK_TRACKER_SPIN_WAIT_US=0 never polls."""
-    raw = os.environ.get(SPIN_WAIT_US, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise _invalid(
-            f"{SPIN_WAIT_US} must be a whole number of microseconds (0 or more), got {raw!r}."
-        )
-    return value
+    return whole_number(SPIN_WAIT_US, default, 0, "a whole number of microseconds (0 or more)")
 
 
 def max_buffered_points() -> int:
