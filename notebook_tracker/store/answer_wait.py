@@ -7,14 +7,14 @@ interrupt; on a VM, an exit to the hypervisor as well). Measured with a bare cli
 `set_tag`s through our server: 0.40-0.42 ms a call asleep, 0.28-0.30 polling.
 
 So after sending a call, its thread polls the socket without sleeping, yielding its CPU to any
-other thread that wants it on each turn, until the answer is there or `SPIN_S` has passed; then
-it sleeps in `recv` as before. The price is that thread's CPU for the time it waits (at most
-`SPIN_S` a call), where it would have slept. It is bounded:
-- a connection whose answer took longer than `SPIN_S` (a busy disk, a distant server) stops
-  polling, and starts again after an answer that came within `SPIN_S` while it slept;
+other thread that wants it on each turn, until the answer is there or the budget (1 ms) has
+passed; then it sleeps in `recv` as before. The price is that thread's CPU for the time it
+waits (at most the budget a call), where it would have slept. It is bounded:
+- a connection whose answer took longer than the budget (a busy disk, a distant server) stops
+  polling, and starts again after an answer that came within the budget while it slept;
 - never on a machine with one CPU, where the poller would hold the CPU the server needs, and
   in one process at most one thread fewer than its CPUs polls at a time (the others sleep);
-- `NOTEBOOK_TRACKER_SPIN_WAIT_US=0` turns it off; another value sets `SPIN_S` in microseconds.
+- `NOTEBOOK_TRACKER_SPIN_WAIT_US=0` turns it off; another value sets the budget in microseconds.
 """
 
 from __future__ import annotations
