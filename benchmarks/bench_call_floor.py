@@ -13,8 +13,9 @@ on loopback and one durable SQLite commit. This prints, passes interleaved, ms a
 3. ours: our TrackingClient's `set_tag` to that server, as a user calls it.
 
 Rows 1 and 2 are given twice: the client sleeping in recv for each answer, and polling for it
-as our client does (store/answer_wait.py). Between the polling rows, the gap 1 -> 2 is our
-server's own work (validation, routing, the store), and 2 -> 3 our client's.
+as our client does (notebook_tracker/socket_wait.py). Between the polling rows, the gap 1 -> 2
+is our server's own work (validation, routing, the store), and 2 -> 3 our client's. (Our
+server also polls for a lone client's next frame after answering one; the bare server sleeps.)
 MLflow's figure for the same call is bench_ingest.py's `--only sync`. The store lives under
 `--dir` (default: the system's temp folder, on disk: the commit's fdatasync is part of it).
 """
@@ -117,10 +118,10 @@ def wait_port(port: int, timeout: float = 60.0) -> None:
 # -- clients ----------------------------------------------------------------------------------
 def bare_calls(port: int, run_id: str, calls: int, polling: bool = False) -> float:
     """ms a call: frames of one-tag log-batches on an upgraded connection, answers read
-    (with `polling`, each answer waited for as our client waits: store/answer_wait.py)."""
+    (with `polling`, each answer waited for as our client waits: socket_wait.py)."""
     import struct
 
-    from notebook_tracker.store.answer_wait import AnswerWait
+    from notebook_tracker.socket_wait import SocketWait
 
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -129,7 +130,7 @@ def bare_calls(port: int, run_id: str, calls: int, polling: bool = False) -> flo
     if b" 101 " not in reply.split(b"\r\n", 1)[0]:
         raise RuntimeError(f"no call channel: {reply[:80]!r}")
     frame_head = struct.Struct(HEAD)
-    wait = AnswerWait(sock, 0.001 if polling else 0.0)
+    wait = SocketWait(sock, 0.001 if polling else 0.0)
     started = time.perf_counter()
     for i in range(calls):
         body = json.dumps({"run_id": run_id, "tags": [{"key": "t", "value": str(i)}]}).encode()
@@ -141,7 +142,7 @@ def bare_calls(port: int, run_id: str, calls: int, polling: bool = False) -> flo
         length, status = struct.unpack(">IH", answer[:6])
         while len(answer) < 6 + length:
             answer += sock.recv(65536)
-        wait.answered(began)
+        wait.arrived(began)
         if status != 200:
             raise RuntimeError(f"answer {status}: {answer[6:]!r}")
     elapsed = time.perf_counter() - started

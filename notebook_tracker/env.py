@@ -182,7 +182,7 @@ def call_channel() -> bool:
 
 def spin_wait_us(default: int) -> int:
     """Microseconds a synchronous call polls for its answer before sleeping
-    (store/answer_wait.py); NOTEBOOK_TRACKER_SPIN_WAIT_US=0 never polls."""
+    (socket_wait.py), and a server for a lone client's next call; 0 never polls."""
     return whole_number(SPIN_WAIT_US, default, 0, "a whole number of microseconds (0 or more)")
 
 

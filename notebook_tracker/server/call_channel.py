@@ -12,6 +12,12 @@ connection is that client's, and the client sends nothing before the 101. Inside
 server the upgrade is a handler of its own, behind Jupyter's auth (jupyter_channel.py); either
 server is the channel's `Host`.
 
+After answering a frame, when nothing else is waiting on this worker (no other request in
+flight, no bytes buffered or unsent, and, in a server that sees all its connections, no other
+client for a second), the channel polls its socket for the client's next frame for up to
+0.3 ms before going back to the loop, which would sleep in `epoll_wait` (socket_wait.py says
+what that saves and how it is bounded: a client that pauses between calls turns it off).
+
 Errors are the HTTP API's: the same status and `{"error_code", "message"}` a handler answers,
 from the same `error_payload`, logged the same way (one line for the client's mistakes, a
 traceback for a bug). A frame over the body limit is answered 413 and the connection closed (its
@@ -32,13 +38,19 @@ from tornado import httputil
 from tornado.iostream import IOStream, StreamClosedError
 
 from notebook_tracker import wire
-from notebook_tracker.errors import EndpointNotFound, PayloadTooLarge
+from notebook_tracker.errors import EndpointNotFound, InvalidParameter, PayloadTooLarge
 from notebook_tracker.server.access_log import log_line
 from notebook_tracker.server.base import json_object, log
 from notebook_tracker.server.errors import error_payload, is_expected
 from notebook_tracker.server.hand_driven import go_on
 from notebook_tracker.server.mlflow_api.request import Params
-from notebook_tracker.server.mlflow_api.sync_calls import InFlight, request_from
+from notebook_tracker.server.mlflow_api.sync_calls import (
+    InFlight,
+    in_flight,
+    lone_client,
+    request_from,
+)
+from notebook_tracker.socket_wait import NEXT_FRAME_US, SocketWait, spin_budget_s
 from notebook_tracker.wire.call_frames import ENDPOINTS, PROTOCOL, REQUEST_HEAD, answer_frame
 
 if TYPE_CHECKING:
@@ -120,16 +132,26 @@ class Channel(asyncio.Protocol):
         self.last = time.monotonic()
         self.transport: asyncio.Transport | None = None
         self.idle: asyncio.TimerHandle | None = None
+        self.next_frame: SocketWait | None = None  # how an answered client's next frame is awaited
+        self.answered_at = 0.0  # when the wait for the next frame began (0: none pending)
 
     # -- asyncio's side ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.idle = asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._check_idle)
+        budget = _next_frame_s()
+        sock = transport.get_extra_info("socket")
+        if budget > 0 and sock is not None:
+            self.next_frame = SocketWait(sock.fileno(), budget)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
         self.last = time.monotonic()
+        if self.answered_at:
+            assert self.next_frame is not None
+            self.next_frame.arrived(self.answered_at)
+            self.answered_at = 0.0
         self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -213,8 +235,23 @@ class Channel(asyncio.Protocol):
         log_line(status, "POST", self.paths[code], self.remote_ip, time.time() - started)
         if not self.closed and self.transport is not None:
             self.transport.write(answer_frame(status, answer))
+            if self._alone():
+                assert self.next_frame is not None
+                self.answered_at = self.next_frame.until_readable()
         self.busy = False
         self._pump()
+
+    def _alone(self) -> bool:
+        """Whether this channel may wait for its client's next frame before the loop goes on:
+        nothing else of this worker's could want the loop meanwhile."""
+        return (
+            self.next_frame is not None
+            and not self.buf
+            and in_flight() == 0
+            and self.transport is not None
+            and self.transport.get_write_buffer_size() == 0
+            and (not self.calls.tracks_connections or lone_client())
+        )
 
     def _flow(self) -> None:
         """Stop reading while a whole frame's worth waits unanswered; read again after."""
@@ -235,6 +272,20 @@ class Channel(asyncio.Protocol):
             self.transport.close()
             return
         self.idle = asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._check_idle)
+
+
+_budget: list[float] = []
+
+
+def _next_frame_s() -> float:
+    """The budget for polling for a next frame (socket_wait.py), read once per process."""
+    if not _budget:
+        try:
+            _budget.append(spin_budget_s(NEXT_FRAME_US))
+        except InvalidParameter as exc:  # a bad NOTEBOOK_TRACKER_SPIN_WAIT_US: say so, once
+            log.warning("%s Not polling for call channel frames.", exc.message)
+            _budget.append(0.0)
+    return _budget[0]
 
 
 async def _call(calls: Host, target: Target, path: str, body: bytes) -> tuple[int, bytes]:

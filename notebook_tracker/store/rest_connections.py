@@ -45,7 +45,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from notebook_tracker import env
-from notebook_tracker.store.answer_wait import AnswerWait, spin_budget_s
+from notebook_tracker.socket_wait import ANSWER_US, SocketWait, spin_budget_s
 from notebook_tracker.store.rest_replies import (
     BadReply,
     ReplyLost,
@@ -98,7 +98,7 @@ class _Conn:
         self.pid = os.getpid()
         self.used = False
         self.auth: str | None = None  # a call channel's: the Authorization it was upgraded with
-        self.wait: AnswerWait | None = None  # a call channel's way of waiting for answers
+        self.wait: SocketWait | None = None  # a call channel's way of waiting for answers
 
 
 class Connections:
@@ -115,7 +115,7 @@ class Connections:
         self._hot = {f"{base}/api/2.0/mlflow/{name}": name for name in call_frames.ENDPOINTS}
         # None: not asked yet; False: the server declined, every call stays HTTP.
         self.channel: bool | None = None if env.call_channel() else False
-        self._spin_s = spin_budget_s() if self.channel is None else 0.0
+        self._spin_s = spin_budget_s(ANSWER_US) if self.channel is None else 0.0
 
     def send(
         self,
@@ -248,7 +248,7 @@ class Connections:
                 raise BadReply(f"the server upgraded the connection to {upgrade!r}")
             conn.auth = auth
             if self._spin_s > 0:
-                conn.wait = AnswerWait(conn.sock, self._spin_s)
+                conn.wait = SocketWait(conn.sock, self._spin_s)
             self._local.chan = conn
             self.channel = True
             return conn
@@ -313,13 +313,13 @@ class Connections:
 
 
 def _read_answer(conn: _Conn) -> tuple[int, bytes]:
-    """The answer to the call just sent on a call channel (store/answer_wait.py: how it is
+    """The answer to the call just sent on a call channel (socket_wait.py: how it is
     waited for)."""
     if conn.wait is None:
         return read_answer(conn.sock)
     began = conn.wait.until_readable()
     answer = read_answer(conn.sock)
-    conn.wait.answered(began)
+    conn.wait.arrived(began)
     return answer
 
 

@@ -97,7 +97,13 @@ def request_from(connection: object) -> None:
 def _loop_open(now: float | None = None) -> bool:
     """Whether a write may take the loop: no recent slow loop commit, or a lone client."""
     now = time.monotonic() if now is None else now
-    return now >= _loop_closed_until or (_tracked and now >= _shared_until)
+    return now >= _loop_closed_until or lone_client(now)
+
+
+def lone_client(now: float | None = None) -> bool:
+    """Whether every request this worker read for BACKOFF_S came from one connection (only
+    ever true in a server that reports its connections, `request_from`)."""
+    return _tracked and (time.monotonic() if now is None else now) >= _shared_until
 
 
 async def lone_writer(api: MlflowApi, points: int = 1) -> GroupWriter | None:
