@@ -125,12 +125,21 @@ def test_no_poll_while_another_request_is_in_flight_or_bytes_wait(tmp_path, budg
             assert time.perf_counter() - started < budget
         assert channel.answered_at == 0.0
         channel.calls.tracks_connections = True  # a standalone worker...
-        monkeypatch.setattr(sync_calls, "lone_client", lambda now=None: False)  # ...shared
-        monkeypatch.setattr(call_channel, "lone_client", lambda now=None: False)
+        monkeypatch.setattr(sync_calls, "_tracked", True)
+        monkeypatch.setattr(sync_calls, "_last_connection", 0)  # restored after the test
+        other_seen = time.monotonic() - 0.01  # ...that read another connection's request
+        monkeypatch.setattr(sync_calls, "_shared_until", other_seen + sync_calls.BACKOFF_S)
         started = time.perf_counter()
         await _answer(channel, run_id, "2")
         assert time.perf_counter() - started < budget
         assert channel.answered_at == 0.0
+        # QUIET_S later, with only this connection's frames read meanwhile, it polls again.
+        other_seen = time.monotonic() - call_channel.QUIET_S
+        monkeypatch.setattr(sync_calls, "_shared_until", other_seen + sync_calls.BACKOFF_S)
+        started = time.perf_counter()
+        await _answer(channel, run_id, "3")
+        assert time.perf_counter() - started >= budget  # it waited for a frame that never came
+        assert channel.answered_at > 0
         client.close()
 
     asyncio.run(scenario())

@@ -13,10 +13,11 @@ server the upgrade is a handler of its own, behind Jupyter's auth (jupyter_chann
 server is the channel's `Host`.
 
 After answering a frame, when nothing else is waiting on this worker (no other request in
-flight, no bytes buffered or unsent, and, in a server that sees all its connections, no other
-client for a second), the channel polls its socket for the client's next frame for up to
-0.3 ms before going back to the loop, which would sleep in `epoll_wait` (socket_wait.py says
-what that saves and how it is bounded: a client that pauses between calls turns it off).
+flight, no bytes buffered or unsent, and, in a server that sees all its connections, no
+request from another connection for QUIET_S), the channel polls its socket for the client's
+next frame for up to 0.3 ms before going back to the loop, which would sleep in `epoll_wait`
+(socket_wait.py says what that saves and how it is bounded: a client that pauses between
+calls turns it off).
 
 Errors are the HTTP API's: the same status and `{"error_code", "message"}` a handler answers,
 from the same `error_payload`, logged the same way (one line for the client's mistakes, a
@@ -79,6 +80,9 @@ SWITCHING = (
     f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {PROTOCOL}\r\nConnection: Upgrade\r\n\r\n"
 ).encode("ascii")
 _EMPTY = b"{}"  # the answer of a write (`{}`), as wire.dumps writes it
+# A standalone worker polls for a channel's next frame only after this long with requests from
+# that one connection: a client's own HTTP calls (creating its run) come on another connection.
+QUIET_S = 0.05
 # As tornado's HTTP server closes a kept-alive connection idle this long (its default).
 IDLE_S = 3600.0
 _IDLE_CHECK_S = 60.0
@@ -250,7 +254,7 @@ class Channel(asyncio.Protocol):
             and in_flight() == 0
             and self.transport is not None
             and self.transport.get_write_buffer_size() == 0
-            and (not self.calls.tracks_connections or lone_client())
+            and (not self.calls.tracks_connections or lone_client(seconds=QUIET_S))
         )
 
     def _flow(self) -> None:

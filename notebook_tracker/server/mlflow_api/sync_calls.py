@@ -100,10 +100,12 @@ def _loop_open(now: float | None = None) -> bool:
     return now >= _loop_closed_until or lone_client(now)
 
 
-def lone_client(now: float | None = None) -> bool:
-    """Whether every request this worker read for BACKOFF_S came from one connection (only
-    ever true in a server that reports its connections, `request_from`)."""
-    return _tracked and (time.monotonic() if now is None else now) >= _shared_until
+def lone_client(now: float | None = None, seconds: float = BACKOFF_S) -> bool:
+    """Whether every request this worker read for the last `seconds` (at most BACKOFF_S) came
+    from one connection (only ever true in a server that reports its connections,
+    `request_from`)."""
+    now = time.monotonic() if now is None else now
+    return _tracked and now >= _shared_until - BACKOFF_S + seconds
 
 
 async def lone_writer(api: MlflowApi, points: int = 1) -> GroupWriter | None:
