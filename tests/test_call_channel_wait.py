@@ -51,9 +51,10 @@ def budget(monkeypatch):
     """A 50 ms budget, two CPUs, and a fresh read of the budget."""
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setenv("NOTEBOOK_TRACKER_SPIN_WAIT_US", "50000")
-    monkeypatch.setattr(call_channel, "_budget", [])
+    call_channel._next_frame_s.cache_clear()
     monkeypatch.setattr(sync_calls, "_in_flight", 0)
-    return 0.05
+    yield 0.05
+    call_channel._next_frame_s.cache_clear()
 
 
 async def _channel(tmp_path: Path) -> tuple[call_channel.Channel, _Transport, socket.socket, str]:
@@ -150,7 +151,7 @@ def test_zero_turns_the_poll_off_and_a_bad_value_is_logged_once_and_ignored(
 ):
     async def scenario(value: str) -> call_channel.Channel:
         monkeypatch.setenv("NOTEBOOK_TRACKER_SPIN_WAIT_US", value)
-        monkeypatch.setattr(call_channel, "_budget", [])
+        call_channel._next_frame_s.cache_clear()
         channel, transport, client, run_id = await _channel(tmp_path / value)
         await _answer(channel, run_id, "1")
         assert transport.answers[-1].endswith(b"{}")

@@ -30,6 +30,7 @@ the client does not read its answers, reading pauses once a frame's worth is buf
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Awaitable
@@ -278,18 +279,14 @@ class Channel(asyncio.Protocol):
         self.idle = asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._check_idle)
 
 
-_budget: list[float] = []
-
-
+@functools.cache
 def _next_frame_s() -> float:
     """The budget for polling for a next frame (socket_wait.py), read once per process."""
-    if not _budget:
-        try:
-            _budget.append(spin_budget_s(NEXT_FRAME_US))
-        except InvalidParameter as exc:  # a bad NOTEBOOK_TRACKER_SPIN_WAIT_US: say so, once
-            log.warning("%s Not polling for call channel frames.", exc.message)
-            _budget.append(0.0)
-    return _budget[0]
+    try:
+        return spin_budget_s(NEXT_FRAME_US)
+    except InvalidParameter as exc:  # a bad NOTEBOOK_TRACKER_SPIN_WAIT_US: say so, once
+        log.warning("%s Not polling for call channel frames.", exc.message)
+        return 0.0
 
 
 async def _call(calls: Host, target: Target, path: str, body: bytes) -> tuple[int, bytes]:
