@@ -1,6 +1,7 @@
-"""Migration 0006's covering indexes and the column-wise read that walks them: a store from
-before them upgrades in place and reads the same, and the values a DataFrame shows are exactly
-those logged (exact floats, NaN and infinities, long values) on SQLite and PostgreSQL."""
+"""Migration 0006's covering indexes (on SQLite, since 0009, tables stored in their order) and
+the column-wise read that walks them: a store from before them upgrades in place and reads the
+same, and the values a DataFrame shows are exactly those logged (exact floats, NaN and
+infinities, long values) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -78,10 +79,23 @@ def test_a_store_from_before_the_covering_indexes_upgrades_in_place_and_reads_th
     assert current_revision(engine) == HEAD_REVISION
     sqlite = engine.dialect.name == "sqlite"
     for table, name in COVERING.items():
-        # PostgreSQL cannot index long param and tag values, so only metrics are covered there.
-        assert (name in _indexes(engine, table)) == (sqlite or table == "latest_metrics")
+        # PostgreSQL cannot index long param and tag values, so only metrics are covered there;
+        # SQLite stores each table in (run_uuid, key) order instead (migration 0009).
+        assert (name in _indexes(engine, table)) == (not sqlite and table == "latest_metrics")
+        assert _clustered(engine, table) == sqlite
     pd.testing.assert_frame_equal(after, before)
     assert len(after) == 60
+
+
+def _clustered(engine: Engine, table: str) -> bool:
+    """Whether `table` is a SQLite table stored in its primary key's order (WITHOUT ROWID)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect() as conn:
+        sql = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).scalar_one()
+    return " ".join(sql.upper().split()).endswith(") WITHOUT ROWID")
 
 
 def test_the_dataframe_holds_every_value_exactly_as_logged(client: TrackingClient):

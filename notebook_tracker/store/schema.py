@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
 )
 
-HEAD_REVISION = "0008_packed_run_values"
+HEAD_REVISION = "0009_clustered_key_values"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -32,6 +32,7 @@ KNOWN_REVISIONS = (
     "0006_covering_key_values",
     "0007_staged_metric_points",
     "0008_packed_run_values",
+    "0009_clustered_key_values",
 )
 
 metadata = MetaData()
@@ -116,8 +117,9 @@ params = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
     Index("ix_params_key_value", "key", "run_uuid"),
-    # Covering, for reading many runs' values (migration 0006); SQLite only: see there.
-    Index("ix_params_run_key_value", "run_uuid", "key", "value").ddl_if(dialect="sqlite"),
+    # SQLite stores the rows in (run_uuid, key) order, which reads many runs' values as an
+    # index would (migration 0009).
+    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -129,7 +131,7 @@ tags = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text),
     Index("ix_tags_key", "key", "run_uuid"),
-    Index("ix_tags_run_key_value", "run_uuid", "key", "value").ddl_if(dialect="sqlite"),
+    sqlite_with_rowid=False,  # as params
 )
 
 # Every point of every series, packed: one row holds the points of one key that one write brought
@@ -166,7 +168,11 @@ latest_metrics = Table(
     Column("value", Float(precision=53), nullable=False),
     Column("is_nan", Boolean, nullable=False, default=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
-    Index("ix_latest_metrics_run_key_value", "run_uuid", "key", "value", "is_nan"),
+    # Covering on PostgreSQL (migration 0006); SQLite stores the rows in this order (0009).
+    Index("ix_latest_metrics_run_key_value", "run_uuid", "key", "value", "is_nan").ddl_if(
+        dialect="postgresql"
+    ),
+    sqlite_with_rowid=False,
 )
 
 

@@ -1,4 +1,4 @@
--- revision: 0008_packed_run_values
+-- revision: 0009_clustered_key_values
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -23,7 +23,7 @@ CREATE TABLE experiments (
 	UNIQUE (name)
 )
 ;
-CREATE TABLE latest_metrics (
+CREATE TABLE "latest_metrics" (
 	run_uuid VARCHAR(32) NOT NULL, 
 	"key" VARCHAR(250) NOT NULL, 
 	step BIGINT NOT NULL, 
@@ -32,7 +32,7 @@ CREATE TABLE latest_metrics (
 	is_nan BOOLEAN NOT NULL, 
 	PRIMARY KEY (run_uuid, "key"), 
 	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
-)
+) WITHOUT ROWID
 ;
 CREATE TABLE logged_model_metrics (
 	id INTEGER NOT NULL, 
@@ -122,13 +122,13 @@ CREATE TABLE model_versions (
 	FOREIGN KEY(name) REFERENCES registered_models (name) ON DELETE CASCADE
 )
 ;
-CREATE TABLE params (
+CREATE TABLE "params" (
 	run_uuid VARCHAR(32) NOT NULL, 
 	"key" VARCHAR(250) NOT NULL, 
 	value TEXT NOT NULL, 
 	PRIMARY KEY (run_uuid, "key"), 
 	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
-)
+) WITHOUT ROWID
 ;
 CREATE TABLE registered_model_aliases (
 	name VARCHAR(256) NOT NULL, 
@@ -200,17 +200,15 @@ CREATE TABLE stale_run_values (
 	PRIMARY KEY (id)
 )
 ;
-CREATE TABLE tags (
+CREATE TABLE "tags" (
 	run_uuid VARCHAR(32) NOT NULL, 
 	"key" VARCHAR(250) NOT NULL, 
 	value TEXT, 
 	PRIMARY KEY (run_uuid, "key"), 
 	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
-)
+) WITHOUT ROWID
 ;
 CREATE INDEX ix_latest_metrics_key_value ON latest_metrics ("key", value)
-;
-CREATE INDEX ix_latest_metrics_run_key_value ON latest_metrics (run_uuid, "key", value, is_nan)
 ;
 CREATE INDEX ix_logged_model_metrics_model ON logged_model_metrics (model_id, "key")
 ;
@@ -221,8 +219,6 @@ CREATE INDEX ix_metric_chunks_run_key ON metric_chunks (run_uuid, "key", chunk_i
 CREATE INDEX ix_model_versions_run ON model_versions (run_id)
 ;
 CREATE INDEX ix_params_key_value ON params ("key", run_uuid)
-;
-CREATE INDEX ix_params_run_key_value ON params (run_uuid, "key", value)
 ;
 CREATE INDEX ix_runs_experiment_start ON runs (experiment_id, start_time)
 ;
@@ -235,8 +231,6 @@ CREATE INDEX ix_runs_unpacked ON runs (run_uuid) WHERE packed_values IS NULL
 CREATE INDEX ix_stale_run_values_run ON stale_run_values (run_uuid)
 ;
 CREATE INDEX ix_tags_key ON tags ("key", run_uuid)
-;
-CREATE INDEX ix_tags_run_key_value ON tags (run_uuid, "key", value)
 ;
 CREATE TRIGGER nt_unpack_latest_metrics_delete AFTER DELETE ON latest_metrics BEGIN UPDATE runs SET packed_values = NULL WHERE run_uuid = OLD.run_uuid AND packed_values IS NOT NULL; END
 ;
