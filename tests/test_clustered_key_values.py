@@ -152,3 +152,27 @@ def test_a_synchronous_write_commits_fewer_wal_pages(tmp_path: Path) -> None:
         frames[revision] = tuple(found)
     assert frames[HEAD_REVISION][0] < frames[BEFORE][0]
     assert frames[HEAD_REVISION][1] < frames[BEFORE][1]
+
+
+def test_a_copy_left_by_a_killed_upgrade_outside_a_transaction_does_not_block_it(
+    tmp_path: Path,
+) -> None:
+    """A plain engine commits each DDL statement: killed mid-way, it leaves the new table."""
+    db = tmp_path / "t.db"
+    uri = f"sqlite:///{db}"
+    _seed(TrackingClient(uri))
+    forget_stores()
+    _downgrade(uri, BEFORE)
+    values = _values(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE params_nt_rebuilt (run_uuid, key, value)")
+        conn.execute("INSERT INTO params_nt_rebuilt VALUES ('half', 'copied', 'row')")
+
+    upgrade(create_engine(uri), HEAD_REVISION)
+
+    tables, _, _ = _schema(db)
+    assert all(sql.endswith(") WITHOUT ROWID") for sql in tables.values())
+    assert _values(db) == values
+    with sqlite3.connect(db) as conn:
+        left = conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%nt_rebuilt'")
+        assert left.fetchall() == []

@@ -65,9 +65,10 @@ def _insert(table: str, columns: Sequence[str]) -> str:
 INSERT_RUN = _insert("runs", RUN_COLUMNS)
 INSERT_TAG = _insert("tags", TAG_COLUMNS)
 INSERT_PARAM = _insert("params", PARAM_COLUMNS)
-# A tag that exists is updated in place: its row and the one index holding values change (two
-# pages in the commit, where a delete and an insert touched all four of the table's b-trees,
-# and each page written costs the commit's fdatasync about 15 us). The same value writes nothing.
+# A tag that exists is updated in place: only its row changes (one page in the commit, the
+# table being stored in (run_uuid, key) order since migration 0009, where a delete and an
+# insert touched every b-tree of the table and its indexes; each page written costs the
+# commit's fdatasync about 10-15 us). The same value writes nothing.
 UPSERT_TAG = (
     INSERT_TAG + ' ON CONFLICT ("run_uuid", "key") DO UPDATE SET "value" = excluded."value" '
     'WHERE "tags"."value" IS NOT excluded."value"'

@@ -77,6 +77,9 @@ def _rebuild(table: str, clustered: bool, drop_index: str | None, add_index: str
         f'"{row[1]}"' for row in conn.execute(sa.text(f'PRAGMA table_info("{table}")'))
     )
     run = conn.exec_driver_sql  # SQL as written: no bind parameters parsed out of it
+    # The store's engine makes the whole migration one transaction; a connection that commits
+    # each DDL statement (a plain engine) may have left a copy behind when it was killed.
+    run(f"DROP TABLE IF EXISTS {table}{_NEW}")
     run(f"CREATE TABLE {table}{_NEW} {body}" + (" WITHOUT ROWID" if clustered else ""))
     run(
         f"INSERT INTO {table}{_NEW} ({columns}) SELECT {columns} FROM {table} "
