@@ -17,8 +17,8 @@
    timed in blocks of 100, and the figure is the median of the blocks' means (then of the
    passes), on both sides; each call is first warmed up for 0.2 s (`warm_up` says why). The
    shared machine's disk has spells of 0.1-0.2 s in which a durable commit takes 1.3-1.5x as
-   long: one 300-call block in five or so of ours (0.1 s) ran at 0.40-0.48 ms against
-   0.29-0.33 for the rest, where MLflow's calls, whose few fdatasyncs are a small part of
+   long: 5 of 32 blocks of 300 of our calls (0.1 s each) ran at 0.40-0.48 ms against
+   0.29-0.34 for the rest, where MLflow's calls, whose few fdatasyncs are a small part of
    7 ms, hardly move. A median of blocks gives the usual call, on both sides; the CPU rows
    below count every call.
    Target: >= 20x faster. sync-jupyter: the same calls through the Jupyter server extension
