@@ -157,3 +157,17 @@ def chunk_count(store: Any, run_id: str, key: str) -> int:
                 .where(metric_chunks.c.run_uuid == run_id, metric_chunks.c.key == key)
             ).scalar_one()
         )
+
+
+def downgrade_store(engine: Any, target: str) -> None:
+    """Migrate the store behind SQLAlchemy `engine` down to alembic revision `target`."""
+    from alembic import command
+    from alembic.config import Config
+
+    from notebook_tracker.store import schema_version
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(schema_version._MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, target)

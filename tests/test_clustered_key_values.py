@@ -10,6 +10,7 @@ import math
 import sqlite3
 from pathlib import Path
 
+from helpers import downgrade_store
 from sqlalchemy import create_engine
 
 from notebook_tracker.client import TrackingClient
@@ -24,16 +25,7 @@ BEFORE = "0008_packed_run_values"
 
 
 def _downgrade(uri: str, target: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from notebook_tracker.store import schema_version
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(schema_version._MIGRATIONS_DIR))
-    with create_engine(uri).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, target)
+    downgrade_store(create_engine(uri), target)
 
 
 def _schema(db: Path) -> tuple[dict[str, str], set[str], set[str]]:

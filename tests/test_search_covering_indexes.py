@@ -9,6 +9,7 @@ import hashlib
 import math
 
 import pandas as pd
+from helpers import downgrade_store
 from sqlalchemy import Engine, inspect
 
 from notebook_tracker.client import TrackingClient
@@ -50,25 +51,12 @@ def _indexes(engine: Engine, table: str) -> set[str]:
     return {ix["name"] for ix in inspect(engine).get_indexes(table)}
 
 
-def _downgrade(engine: Engine, target: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from notebook_tracker.store import schema_version
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(schema_version._MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, target)
-
-
 def test_a_store_from_before_the_covering_indexes_upgrades_in_place_and_reads_the_same(
     client: TrackingClient, store_uri: str
 ) -> None:
     exps = _seed(client)
     before = _frame(client, exps)
-    _downgrade(client.store.writer, "0005_runs_start_time")
+    downgrade_store(client.store.writer, "0005_runs_start_time")
     assert COVERING["latest_metrics"] not in _indexes(client.store.writer, "latest_metrics")
     forget_stores()
 
