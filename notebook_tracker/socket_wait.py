@@ -63,6 +63,10 @@ class SocketWait:
         self._poll.register(sock, select.POLLIN)
         self.polling = budget_s > 0  # whether the next wait polls first
 
+    def readable(self) -> bool:
+        """Whether the socket can be read now (never waits)."""
+        return bool(self._poll.poll(0))
+
     def until_readable(self) -> float:
         """Poll until the socket can be read or the budget is spent (the caller's read then
         sleeps for the rest). Returns when the wait began, for `arrived`."""

@@ -282,7 +282,7 @@ class Connections:
         if conn is None:
             return None
         if conn.pid == os.getpid():
-            if _still_open(conn.sock):
+            if _still_open(conn):
                 return conn
             conn.sock.close()
         # Closed by the server, or the parent's (after a fork): leave that one alone.
@@ -329,13 +329,14 @@ def _why(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _still_open(sock: socket.socket) -> bool:
+def _still_open(conn: _Conn) -> bool:
     """False when the server has closed (or reset) this idle socket, or left bytes on it that
     belong to no request of ours: either way it must not carry the next request."""
     try:
-        if not _readable(sock):
+        # A call channel's socket has a poller registered already (its SocketWait).
+        if not (conn.wait.readable() if conn.wait is not None else _readable(conn.sock)):
             return True  # nothing to read: open and idle
-        sock.recv(1, socket.MSG_PEEK)  # b"" is the server's FIN; bytes are stray
+        conn.sock.recv(1, socket.MSG_PEEK)  # b"" is the server's FIN; bytes are stray
     except OSError:
         pass
     return False
