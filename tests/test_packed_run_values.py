@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import downgrade_store
 from sqlalchemy import text
-from test_search_covering_indexes import _downgrade
 
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
@@ -176,7 +176,7 @@ def test_a_store_from_before_packing_upgrades_unpacked_and_reads_the_same(
     exps = _seed(client)
     client.store.pack_runs()
     before = _frame(client, exps, PACKED_FROM)
-    _downgrade(client.store.writer, "0007_staged_metric_points")
+    downgrade_store(client.store.writer, "0007_staged_metric_points")
     forget_stores()
     reopened = TrackingClient(store_uri)
     assert current_revision(reopened.store.writer) == HEAD_REVISION
