@@ -276,3 +276,21 @@ def test_points_written_one_at_a_time_on_the_fast_path_stay_few_chunks(
     history = store.get_metric_history(run_id, "loss")
     assert history.steps.tolist() == list(range(300))
     assert history.values.tolist() == [1.0 / (s + 1) for s in range(300)]
+
+
+def test_a_synchronous_loop_stays_few_chunks_when_the_full_store_takes_over_midway(
+    uri: str, fast: FirstWriteStore
+) -> None:
+    run_id = fast.create_run("0", "ann", 1_000).info.run_id
+
+    def point(step: int) -> None:
+        fast.log_metric_rows([(run_id, "loss", 1.0 / (step + 1), 1_000 + step, step)])
+
+    for step in range(60):  # on the fast path: one short of its tail check
+        point(step)
+    fast.full()  # the background open finishes mid-loop
+    for step in range(60, 120):
+        point(step)
+    # The check fell due at the 64th point, whichever path wrote it: 64 merged, then 56 alone.
+    assert chunk_count(SqlStore(uri), run_id, "loss") == 57
+    assert fast.get_metric_history(run_id, "loss").steps.tolist() == list(range(120))

@@ -148,6 +148,15 @@ class DueKeys:
     def __init__(self) -> None:
         self.writes: dict[tuple[str, str], int] = {}
 
+    def adopt(self, other: DueKeys) -> None:
+        """Take over `other`'s counts (another writer of this process is handing its keys to
+        this one), so a key's next tail check comes when it would have come, not CHECK_EVERY
+        writes later; `other` is left empty."""
+        writes = self.writes
+        for key, n in other.writes.items():
+            writes[key] = min(writes.get(key, 0) + n, CHECK_EVERY - 1)
+        other.writes.clear()
+
     def due(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """Count one write of each key; the keys due now, sorted (a fixed lock order)."""
         writes = self.writes

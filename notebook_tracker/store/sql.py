@@ -56,9 +56,9 @@ class SqlStore(
         self.heartbeat_timeout_ms = int(env.heartbeat_timeout_s() * 1000)
         self._reaper = BackgroundPass("notebook-tracker-reaper", REAP_INTERVAL_S)
         self._packer = BackgroundPass("notebook-tracker-packer", PACK_INTERVAL_S)
-        self._compaction_due = DueKeys()
+        self.compaction_due = DueKeys()
         self._sqlite_metrics = (
-            SqliteMetricWriter(self.writer, self._compaction_due)
+            SqliteMetricWriter(self.writer, self.compaction_due)
             if self.writer.dialect.name == "sqlite"
             and self.writer.url.database not in (None, "", ":memory:")  # one database per thread
             else None
@@ -297,7 +297,7 @@ class SqlStore(
         chunks = pack_rows(rows)
         conn.execute(q.INSERT_CHUNKS, chunks)
         conn.execute(q.upsert_latest(conn.dialect.name), latest_points(rows))
-        compact_due(conn, self._compaction_due, [(c["run_uuid"], c["key"]) for c in chunks])
+        compact_due(conn, self.compaction_due, [(c["run_uuid"], c["key"]) for c in chunks])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.writer.begin() as conn:

@@ -95,7 +95,7 @@ def _params_tags(
 
 class IngestMixin:
     writer: Any
-    _compaction_due: DueKeys
+    compaction_due: DueKeys
     _sqlite_metrics: SqliteMetricWriter | None
 
     if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
@@ -163,11 +163,11 @@ class IngestMixin:
             if staged:
                 conn.exec_driver_sql(_staged_sql(conn.dialect.name), staged)
                 conn.execute(q.upsert_latest(conn.dialect.name), latest_points(staged_points))
-                compact_due(conn, self._compaction_due, (), [s["run_uuid"] for s in staged])
+                compact_due(conn, self.compaction_due, (), [s["run_uuid"] for s in staged])
 
     def _insert_columns(self, conn: Connection, columns: Sequence[tuple[str, Column]]) -> None:
         conn.execute(q.INSERT_CHUNKS, [_chunk(run_id, c) for run_id, c in columns])
         # Frames flushed often make small chunks: merged as the store's own writes are.
-        compact_due(conn, self._compaction_due, [(run_id, c.key) for run_id, c in columns])
+        compact_due(conn, self.compaction_due, [(run_id, c.key) for run_id, c in columns])
         last = [_last_row(run_id, c) for run_id, c in columns]
         conn.execute(q.upsert_latest(conn.dialect.name), latest_points(last))

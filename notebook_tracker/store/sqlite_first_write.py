@@ -160,6 +160,12 @@ class FirstWriteStore:
                     _inherited.append(self._conn)  # a parent's handle: never closed in a child
                 elif self._conn is not None:
                     self._conn.close()
+                    # No fast write follows (the lock is held, the connection gone): the full
+                    # store counts on from this path's chunk writes. Counting afresh left up to
+                    # 108 single-point chunks of a synchronous loop uncompacted.
+                    due = getattr(self._full_store, "compaction_due", None)
+                    if due is not None:
+                        due.adopt(self._due)
                 self._conn = None
         return self._full_store
 
