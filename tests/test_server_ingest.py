@@ -205,6 +205,66 @@ def test_requests_read_on_the_writer_thread_share_a_group_and_answer_for_themsel
     assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0, 2.0, 3.0]
 
 
+def _another_workers_turn(writer: GroupWriter) -> int:
+    """Hold the writers' turn as another worker of the server would (the lock file, flock)."""
+    import fcntl
+
+    assert writer._lock_path is not None
+    held = os.open(writer._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    return held
+
+
+def _waiting_for_the_turn(writer: GroupWriter) -> bool:
+    return not writer._pending and writer._busy.locked()
+
+
+def test_points_queued_while_the_writer_waits_for_its_turn_join_that_transaction(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
+    runs = [store.create_run("0", "u", 1).info.run_id for _ in range(3)]
+    deleted = store.create_run("0", "u", 1).info.run_id
+    store.delete_run(deleted)
+    writer = GroupWriter(store)
+    held = _another_workers_turn(writer)
+    try:
+        first = writer.submit(rows=[(runs[0], f"k{k}", 1.0, 1, 1) for k in range(10)])
+        wait_until(lambda: _waiting_for_the_turn(writer), timeout=30)
+        late = [writer.submit(rows=[(run_id, "m", 2.0, 2, 2)]) for run_id in runs[1:]]
+        too_big = writer.submit(rows=[(runs[1], "m", 3.0, 3, 2**63)])  # past 64 bits
+        gone = writer.submit(rows=[(deleted, "m", 4.0, 4, 4)])
+        assert not first.done()  # the other worker still writes
+    finally:
+        os.close(held)  # its turn ends
+    assert first.result(timeout=30) is True
+    assert [f.result(timeout=30) for f in late] == [True, True]
+    with pytest.raises(InvalidParameter, match="64"):
+        too_big.result(timeout=30)
+    with pytest.raises(InvalidParameter, match="is deleted"):
+        gone.result(timeout=30)
+    # The first try held all five: it failed on the deleted run, and each was then written
+    # alone (the three good ones landed); without the deleted run it is one transaction.
+    assert [m.value for m in store.get_metric_history(runs[1], "m")] == [2.0]
+    assert [m.value for m in store.get_metric_history(runs[2], "m")] == [2.0]
+    assert len(store.get_run(runs[0]).data.metrics) == 10
+
+
+def test_a_writer_that_waited_for_its_turn_commits_the_queued_points_once(tmp_path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
+    runs = [store.create_run("0", "u", 1).info.run_id for _ in range(4)]
+    writer = GroupWriter(store)
+    held = _another_workers_turn(writer)
+    try:
+        first = writer.submit(rows=[(runs[0], "m", 1.0, 1, 1)])
+        wait_until(lambda: _waiting_for_the_turn(writer), timeout=30)
+        late = [writer.submit(rows=[(r, "m", 2.0, 2, 2)]) for r in runs[1:]]
+    finally:
+        os.close(held)
+    assert first.result(timeout=30) and all(f.result(timeout=30) for f in late)
+    assert writer.groups == 1  # one transaction, where each request had its own
+    for run_id in runs:
+        assert len(store.get_metric_history(run_id, "m")) == 1
+
+
 # -- the client's format -------------------------------------------------------------------------
 def test_the_outbox_sends_compact_frames_to_this_server(server):
     run_id = _run(server)

@@ -16,7 +16,7 @@ store's `log_batch`, whose error says what is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from notebook_tracker.store import db_errors, rules, sqlite_busy, sqlite_rows
@@ -24,7 +24,7 @@ from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_points
 from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.metric_staging import INSERT_STAGED, split_rows
-from notebook_tracker.store.sql_metric_write import compact_due
+from notebook_tracker.store.sql_metric_write import PreparedPoints, compact_due, merge_prepared
 from notebook_tracker.wire.batch import Column
 
 if TYPE_CHECKING:
@@ -93,6 +93,39 @@ def _params_tags(
         raise
 
 
+class GroupWrite:
+    """Points of many requests to write in one transaction (`IngestMixin.metric_groups_write`):
+    rows' parameters are made as they are added, and the call writes them, on SQLite straight
+    to the driver (`fast`), else, or when that declines, by `slowly(rows, columns)`."""
+
+    def __init__(
+        self,
+        fast: SqliteMetricWriter | None,
+        slowly: Callable[[Sequence[Row], Sequence[tuple[str, Column]]], None],
+    ) -> None:
+        self.fast = fast
+        self.slowly = slowly
+        self.rows: list[Row] = []
+        self.columns: list[tuple[str, Column]] = []
+        self.prepared: PreparedPoints | None = None
+
+    def add(self, rows: Sequence[Row], columns: Sequence[tuple[str, Column]] = ()) -> None:
+        """More points for the same transaction (a step or timestamp past 64 bits raises the
+        store's error, and leaves this write as it was)."""
+        if rows and self.fast is not None:
+            mine = self.fast.prepare(rows, stage=True)
+            self.prepared = mine if self.prepared is None else merge_prepared(self.prepared, mine)
+        self.rows.extend(rows)
+        self.columns.extend(columns)
+
+    def __call__(self) -> None:
+        rows = self.rows
+        if rows and self.fast is not None and self.prepared is not None:
+            rows = [] if self.fast.write_prepared(self.prepared) else rows
+        if rows or self.columns:
+            self.slowly(rows, self.columns)
+
+
 class IngestMixin:
     writer: Any
     compaction_due: DueKeys
@@ -136,21 +169,34 @@ class IngestMixin:
         pairs of any runs (one more); every run must exist and be active, else nothing of
         that transaction is written and the run's error is raised. Keys are stored as given:
         the server's readers validated them (runs.py's JSON reader, `wire.batch.decode`)."""
+        self.metric_groups_write(rows, columns)()
+
+    def metric_groups_write(
+        self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()
+    ) -> GroupWrite:
+        """`log_metric_groups(rows, columns)` as a call that writes, its statements' parameters
+        made now: a server worker makes them before its turn at the database, which then lasts
+        only as long as the statements and the commit."""
+        write = GroupWrite(self._sqlite_metrics, self._log_slowly)
+        write.add(rows, columns)
+        return write
+
+    def _log_slowly(self, rows: Sequence[Row], columns: Sequence[tuple[str, Column]]) -> None:
         if rows:
-            self._log_staged(rows)
-        if not columns:
-            return
+            self._log_staged_slowly(rows)
+        if columns:
+            self._log_columns(columns)
+
+    def _log_columns(self, columns: Sequence[tuple[str, Column]]) -> None:
         with self.writer.begin() as conn:
             for run_id in sorted({run_id for run_id, _ in columns}):
                 self._require_run(conn, run_id, for_logging=True)
             self._insert_columns(conn, columns)
 
-    def _log_staged(self, rows: Sequence[Row]) -> None:
-        """`rows` in one transaction, each run's points of many keys as one staged row."""
-        fast = self._sqlite_metrics
-        if fast is not None and fast.write(rows, stage=True):
-            return
-        # Not SQLite, or not written: a run is missing or deleted, and the check says which.
+    def _log_staged_slowly(self, rows: Sequence[Row]) -> None:
+        """`rows` in one transaction, each run's points of many keys as one staged row, through
+        SQLAlchemy: not SQLite, or the fast write declined (a run is missing or deleted, and
+        the check here says which)."""
         try:
             staged, staged_points, direct = split_rows(rows)
         except OverflowError as error:  # a step or timestamp beyond 64 bits

@@ -38,6 +38,16 @@ from notebook_tracker.store.metric_staging import INSERT_STAGED, STAGED_RUNS, sp
 _log = logging.getLogger(__name__)
 
 Row = tuple[str, str, float, int, int]
+# (chunk rows, latest values of each prepared batch, staged rows): the statements' parameters
+PreparedPoints = tuple[list[dict[str, Any]], list[list[Any]], list[dict[str, Any]]]
+
+
+def merge_prepared(first: PreparedPoints, second: PreparedPoints) -> PreparedPoints:
+    """Both in one `write_prepared`: rows are added, and each batch's latest values upserted
+    by a statement of its own (a statement's rows must be distinct (run, key)s)."""
+    return first[0] + second[0], first[1] + second[1], first[2] + second[2]
+
+
 _inherited: list[Any] = []
 _forks = 0  # forks this process descends from: a writer's connection belongs to one value
 
@@ -73,13 +83,24 @@ class SqliteMetricWriter:
     def write(self, rows: Sequence[Row], stage: bool = False) -> bool:
         """Write `rows`; False (and nothing written) if one of their runs is not active. With
         `stage`, a run's points of many keys go in one staged row (metric_staging.py)."""
+        return self.write_prepared(self.prepare(rows, stage))
+
+    def prepare(self, rows: Sequence[Row], stage: bool = False) -> PreparedPoints:
+        """`rows` as the statements' parameters: the CPU work of `write`, done before it (a
+        server does it before taking the database's write turn, so the turn is the write's
+        alone). Raises the store's error for a step or timestamp beyond 64 bits."""
         try:
             staged, _, direct = split_rows(rows) if stage else ([], [], rows)
             chunks = pack_rows(direct) if direct else []
             latest = latest_points(rows) if len(rows) == 1 else _latest_values(rows)
-        except OverflowError as error:  # a step or timestamp beyond 64 bits
+        except OverflowError as error:
             raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
-        return self.transaction(lambda raw: self._write(raw, chunks, latest, staged))
+        return chunks, [latest], staged
+
+    def write_prepared(self, prepared: PreparedPoints) -> bool:
+        """`write` of what `prepare` made (or `merge_prepared` of several), one transaction."""
+        chunks, latests, staged = prepared
+        return self.transaction(lambda raw: self._write(raw, chunks, latests, staged))
 
     def transaction(self, write: Callable[[sqlite3.Connection], bool]) -> bool:
         """Run `write` on the kept connection (it begins and commits, or rolls back and
@@ -114,7 +135,7 @@ class SqliteMetricWriter:
         self,
         raw: sqlite3.Connection,
         chunks: list[dict[str, Any]],
-        latest: list[Any],
+        latests: list[list[Any]],
         staged: list[dict[str, Any]],
     ) -> bool:
         # A SQLITE_BUSY returned at once (WAL recovery, a checkpoint restarting it) is retried,
@@ -133,10 +154,11 @@ class SqliteMetricWriter:
             if not inserted:
                 raw.execute("ROLLBACK")
                 return False
-            if isinstance(latest[0], dict):  # a synchronous point (write's latest_points)
-                raw.execute(_UPSERT_LATEST, latest[0])
-            else:
-                _upsert_latest(raw, latest)
+            for latest in latests:  # one upsert each: a key may be in two of them
+                if isinstance(latest[0], dict):  # a synchronous point (write's latest_points)
+                    raw.execute(_UPSERT_LATEST, latest[0])
+                else:
+                    _upsert_latest(raw, latest)
             execute = sqlite_rows.execute_on(raw)
             keys = [(c["run_uuid"], c["key"]) for c in chunks]
             for run_id in STAGED_RUNS.due([s["run_uuid"] for s in staged]):
