@@ -112,13 +112,22 @@ def staged_row(run_id: str, points: Sequence[Row], names: dict[str, int]) -> dic
 def points_of(key: str, row: Sequence[Any]) -> tuple[bytes, bytes, bytes] | None:
     """`key`'s points (steps, timestamps, values) in a staged row (…, steps, timestamps, values,
     staged_keys, key_index); None if it has none."""
+    steps, timestamps, values, staged_keys, key_index = row[-5:]
+    positions = _positions(staged_keys)
+    at = positions.get(key)
+    if at is None:
+        return None
+    if len(key_index) == 4 * len(positions) and key_index == _identity(len(positions)):
+        # Each key's one point, in key order (a log-batch of many keys at one step): a slice.
+        end = 8 * at + 8
+        return (
+            bytes(steps[8 * at : end]),
+            bytes(timestamps[8 * at : end]),
+            bytes(values[8 * at : end]),
+        )
     import numpy as np
 
-    steps, timestamps, values, staged_keys, key_index = row[-5:]
-    names = staged_keys.split("\n")
-    if key not in names:
-        return None
-    mine = np.frombuffer(key_index, dtype="<i4") == names.index(key)
+    mine = np.frombuffer(key_index, dtype="<i4") == at
     if mine.all():
         return bytes(steps), bytes(timestamps), bytes(values)
     return (
@@ -126,6 +135,31 @@ def points_of(key: str, row: Sequence[Any]) -> tuple[bytes, bytes, bytes] | None
         np.frombuffer(timestamps, dtype="<i8")[mine].tobytes(),
         np.frombuffer(values, dtype="<f8")[mine].tobytes(),
     )
+
+
+_POSITIONS: dict[str, dict[str, int]] = {}
+_IDENTITIES: dict[int, bytes] = {}
+
+
+def _positions(staged_keys: str) -> dict[str, int]:
+    """key -> its number in a staged row's key list; a run's staged rows mostly share a list,
+    so a read of many rows splits it once (a few lists kept)."""
+    found = _POSITIONS.get(staged_keys)
+    if found is None:
+        if len(_POSITIONS) >= 64:
+            _POSITIONS.clear()
+        found = _POSITIONS[staged_keys] = {k: n for n, k in enumerate(staged_keys.split("\n"))}
+    return found
+
+
+def _identity(n: int) -> bytes:
+    """The key_index of n points, one of each key in order."""
+    found = _IDENTITIES.get(n)
+    if found is None:
+        if len(_IDENTITIES) >= 64:
+            _IDENTITIES.clear()
+        found = _IDENTITIES[n] = _packed("i", range(n))
+    return found
 
 
 def history_parts(key: str, rows: Sequence[Sequence[Any]]) -> list[tuple[bytes, bytes, bytes]]:
