@@ -76,12 +76,11 @@ def make_app(context: TrackerContext) -> Any:
 def make_http_server(context: TrackerContext) -> Any:
     """The worker's HTTP server: MLflow's hot calls answered below tornado's RequestHandler
     (server/fast_calls.py), every other request by the Application."""
-    import tornado.httpserver
-
     from notebook_tracker.server.fast_calls import FastCalls
+    from notebook_tracker.server.worker_balance import BalancedHTTPServer
 
     body_limit = context.max_body_bytes + 1024 * 1024  # a little over: JSON 413, not a reset
-    return tornado.httpserver.HTTPServer(
+    return BalancedHTTPServer(
         FastCalls(make_app(context), context),
         max_body_size=body_limit,
         # Room for an over-long URL to reach the app, which answers it with a JSON 414.
@@ -143,7 +142,11 @@ def serve(
         f"{', token required' if auth_token else ''})",
         flush=True,
     )
+    counts = None
     if workers > 1:
+        from notebook_tracker.server.worker_balance import ConnectionCounts
+
+        counts = ConnectionCounts(workers)  # shared by the workers forked next
         parent = os.getpid()
         try:
             tornado.process.fork_processes(workers)
@@ -163,6 +166,8 @@ def serve(
         serve_registered_only,
     )
     server = make_http_server(context)
+    if counts is not None:
+        server.balance(counts, tornado.process.task_id() or 0)
     server.add_sockets(sockets)
     try:
         tornado.ioloop.IOLoop.current().start()
