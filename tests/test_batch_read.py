@@ -61,3 +61,39 @@ def test_a_batch_the_quick_path_declines_still_gets_the_careful_readers_error(fi
     body = {"run_id": "r" * 32, field: [{"key": "", "value": "1"}]}
     with pytest.raises(TrackerError, match="Missing value for required parameter 'key'"):
         read_batch(Params(body))
+
+
+RUN = "a" * 32
+METRIC_SHAPES: list[Any] = [
+    [{"key": "loss", "value": 0.5, "timestamp": 1, "step": 0}],
+    [{"key": f"m{k}", "value": k / 3, "timestamp": 10, "step": 2} for k in range(100)],
+    [{"key": "loss", "value": 5, "timestamp": 1, "step": 0}],  # an int: the careful reader's
+    [{"key": "loss", "value": 0.5, "timestamp": 1}],  # no step
+    [{"key": "loss", "value": 0.5, "timestamp": 1, "step": 2**63}],  # past 64 bits
+    [{"key": "../x", "value": 0.5, "timestamp": 1, "step": 0}],
+    [{"key": "loss", "value": 0.5, "timestamp": 1, "step": 0, "model_id": "m-1"}],
+    [{"key": "loss", "value": 0.5, "timestamp": 1, "step": 0}] * 1001,  # over the limit
+    [],
+    "loss",
+]
+
+
+def _rows_or_error(read: Any, body: dict[str, Any]) -> Any:
+    try:
+        return read(Params(body))
+    except TrackerError as error:
+        return type(error), str(error)
+
+
+@pytest.mark.parametrize("metrics", METRIC_SHAPES, ids=[repr(s)[:40] for s in METRIC_SHAPES])
+def test_a_batch_of_points_reads_as_the_careful_reader_reads_it(metrics):
+    from notebook_tracker.server.mlflow_api.batch_read import batch_rows
+
+    def careful(req: Params) -> Any:
+        batch = read_batch(req)
+        if not (batch.metrics and batch.points_only()):
+            return None
+        return [(batch.run_id, m.key, m.value, m.timestamp, m.step) for m in batch.metrics]
+
+    for body in ({"run_id": RUN, "metrics": metrics}, {"run_id": "bad id", "metrics": metrics}):
+        assert _rows_or_error(batch_rows, body) == _rows_or_error(careful, body)

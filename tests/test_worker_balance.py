@@ -129,3 +129,12 @@ def test_a_worker_with_more_connections_than_a_peer_is_the_busier():
     counts.add(1, -1)
     assert counts.busier_than_a_peer(0) and not counts.busier_than_a_peer(1)
     assert [counts[w] for w in range(3)] == [2, 1, 2]
+
+
+def test_a_restarted_worker_counts_its_connections_from_zero():
+    from notebook_tracker.server.worker_balance import BalancedHTTPServer
+
+    counts = ConnectionCounts(2)
+    counts.add(1, 5)  # what a worker that died held
+    BalancedHTTPServer(lambda request: None).balance(counts, 1)
+    assert counts[1] == 0 and not counts.busier_than_a_peer(1)

@@ -58,7 +58,10 @@ class BalancedHTTPServer(tornado.httpserver.HTTPServer):
     worker = 0
 
     def balance(self, counts: ConnectionCounts, worker: int) -> None:
+        """Count this worker's connections in slot `worker` of `counts`, from zero: a worker
+        restarted in a dead one's place does not inherit the connections that died with it."""
         self.counts, self.worker = counts, worker
+        counts.add(worker, -counts[worker])
 
     def handle_stream(self, stream: Any, address: Any) -> None:
         if self.counts is not None:

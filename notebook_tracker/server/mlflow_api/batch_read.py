@@ -97,6 +97,12 @@ def read_batch(req: Params) -> Batch:
 def batch_rows(req: Params) -> list[Row] | None:
     """A log-batch's points as the group commit's rows, read on its writer thread; None when
     the batch holds none or also points of logged models (the store's log_batch takes it)."""
+    if not req.raw("params") and not req.raw("tags"):  # the common shape: rows read directly
+        run_id = req.run_id()
+        rows = plain_rows(run_id, req.raw("metrics"))
+        if rows:
+            check_batch_limits(len(rows), 0, 0)
+            return rows
     batch = read_batch(req)
     if not (batch.metrics and batch.points_only()):
         return None
@@ -113,6 +119,12 @@ def plain_metrics(items: Any) -> list[Metric] | None:
     careful path (`_metric`), which reads every spelling and says what is wrong. A client
     replaying a backlog is bound by this parsing, so the common shape skips a wrapper per item.
     """
+    rows = plain_rows("", items)
+    return None if rows is None else [Metric(r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def plain_rows(run_id: str, items: Any) -> list[Row] | None:
+    """`plain_metrics` as the group commit's rows of run `run_id`, without a Metric between."""
     if type(items) is not list:
         return None
     valid = validation.VALID_KEYS
@@ -132,7 +144,7 @@ def plain_metrics(items: Any) -> list[Metric] | None:
             or not low <= step <= high
         ):
             return None
-        out.append(Metric(key, value, timestamp, step))
+        out.append((run_id, key, value, timestamp, step))
     return out
 
 
