@@ -30,7 +30,10 @@ from typing import Any
 STAGED_KEY = ""  # never a metric's name: validation.validate_key refuses the empty string
 STAGED_COLUMNS = ("staged_keys", "key_index")
 STAGE_MIN_KEYS = 8  # fewer keys of a run in a write: ordinary chunks (one per key)
-STAGE_ROWS = 16  # staged rows of a run written by this process before they are merged
+# Staged rows of a run written by this process before they are merged. 16 -> 32: JSON log-batch
+# at 4 connections 999 -> 1,053 req/s (interleaved A/B, 8 pairs; 64: about 1% more again), a
+# key's history over a run's 31 unmerged staged rows read in 0.44 ms (0.40 over 15).
+STAGE_ROWS = 32
 # More points of a run in one write: ordinary chunks, which hold tens of points each then, and
 # a history read never picks its points out of more than STAGE_ROWS x this many.
 STAGE_MAX_POINTS = 4096
