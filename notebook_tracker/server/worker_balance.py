@@ -10,8 +10,8 @@ another worker had one of them.
 Here each worker counts its open connections in memory the workers share (one slot each,
 written only by its worker), accepts one connection at a time, and leaves a waiting one to a
 worker with fewer: it stops listening for YIELD_S, and then takes the connection itself if it
-is still waiting and no peer accepted one meanwhile (a peer that is stuck never strands a
-client for longer).
+is still waiting and no peer accepted one meanwhile, so a peer that is stuck or not scheduled
+delays a client's connection by YIELD_S, never more.
 """
 
 from __future__ import annotations
