@@ -22,6 +22,7 @@ from notebook_tracker.store.schema_version import current_revision, upgrade
 TABLES = ("params", "tags", "latest_metrics")
 COVERING = ("ix_params_run_key_value", "ix_tags_run_key_value", "ix_latest_metrics_run_key_value")
 BEFORE = "0008_packed_run_values"
+AT = "0009_clustered_key_values"  # this migration's revision
 
 
 def _downgrade(uri: str, target: str) -> None:
@@ -75,10 +76,10 @@ def test_a_store_from_before_upgrades_in_place_with_every_value_and_its_triggers
         conn.execute("INSERT INTO tags VALUES ('gone', 'k', 'v')")
         conn.execute("UPDATE runs SET packed_values = 'packed' WHERE run_uuid = ?", (runs[0],))
 
-    upgrade(create_engine(uri), HEAD_REVISION)
+    upgrade(create_engine(uri), AT)
 
     tables, indexes, triggers_after = _schema(db)
-    assert current_revision(create_engine(uri)) == HEAD_REVISION
+    assert current_revision(create_engine(uri)) == AT
     assert all(sql.endswith(") WITHOUT ROWID") for sql in tables.values())
     assert indexes == before_indexes - set(COVERING)
     assert triggers_after == triggers
@@ -103,6 +104,7 @@ def test_a_downgrade_brings_back_the_rowid_tables_and_covering_indexes(tmp_path:
     uri = f"sqlite:///{db}"
     _seed(TrackingClient(uri))
     forget_stores()
+    _downgrade(uri, AT)
     values = _values(db)
     _, head_indexes, triggers = _schema(db)
 
@@ -160,7 +162,7 @@ def test_a_copy_left_by_a_killed_upgrade_outside_a_transaction_does_not_block_it
         conn.execute("CREATE TABLE params_nt_rebuilt (run_uuid, key, value)")
         conn.execute("INSERT INTO params_nt_rebuilt VALUES ('half', 'copied', 'row')")
 
-    upgrade(create_engine(uri), HEAD_REVISION)
+    upgrade(create_engine(uri), AT)
 
     tables, _, _ = _schema(db)
     assert all(sql.endswith(") WITHOUT ROWID") for sql in tables.values())

@@ -20,9 +20,10 @@ from sqlalchemy import (
     Table,
     Text,
     text,
+    true,
 )
 
-HEAD_REVISION = "0009_clustered_key_values"
+HEAD_REVISION = "0010_settled_metric_order"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -33,6 +34,7 @@ KNOWN_REVISIONS = (
     "0007_staged_metric_points",
     "0008_packed_run_values",
     "0009_clustered_key_values",
+    "0010_settled_metric_order",
 )
 
 metadata = MetaData()
@@ -167,7 +169,23 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Float(precision=53), nullable=False),
     Column("is_nan", Boolean, nullable=False, default=False),
-    Index("ix_latest_metrics_key_value", "key", "value"),
+    # 1 while the row's value is in the (key, value) index below. SQLite's batch writers set 0
+    # for the runs they write to, so a new value moves no entry of that index, and a run's end
+    # sets 1 again (migration 0010 says why).
+    Column("settled", Boolean, nullable=False, server_default=true()),
+    Index(
+        "ix_latest_metrics_settled_value",
+        "key",
+        "value",
+        sqlite_where=text("settled = 1"),
+        postgresql_where=text("settled"),
+    ),
+    Index(
+        "ix_latest_metrics_unsettled",
+        "key",
+        sqlite_where=text("settled = 0"),
+        postgresql_where=text("NOT settled"),
+    ),
     # Covering on PostgreSQL (migration 0006); SQLite stores the rows in this order (0009).
     Index("ix_latest_metrics_run_key_value", "run_uuid", "key", "value", "is_nan").ddl_if(
         dialect="postgresql"

@@ -32,6 +32,7 @@ from notebook_tracker.store.engine import engines_for
 from notebook_tracker.store.logged_model_sql import insert_model_metrics
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys
+from notebook_tracker.store.metric_settling import SETTLE_INTERVAL_S, SettlerMixin
 from notebook_tracker.store.new_runs import new_run
 from notebook_tracker.store.run_packer import PACK_INTERVAL_S, PackerMixin
 from notebook_tracker.store.schema import runs as runs_t
@@ -40,14 +41,24 @@ from notebook_tracker.store.schema_version import ensure_schema
 from notebook_tracker.store.sql_experiments import ExperimentsMixin
 from notebook_tracker.store.sql_ingest import IngestMixin
 from notebook_tracker.store.sql_liveness import REAP_INTERVAL_S, LivenessMixin
-from notebook_tracker.store.sql_metric_write import SqliteMetricWriter, compact_due
+from notebook_tracker.store.sql_metric_write import (
+    SqliteMetricWriter,
+    compact_due,
+    upsert_latest_points,
+)
 from notebook_tracker.store.sql_reads import RunReadsMixin
 
 DEFAULT_EXPERIMENT_ID = "0"
 
 
 class SqlStore(
-    ExperimentsMixin, LivenessMixin, PackerMixin, RunReadsMixin, IngestMixin, TrackingStore
+    ExperimentsMixin,
+    LivenessMixin,
+    PackerMixin,
+    SettlerMixin,
+    RunReadsMixin,
+    IngestMixin,
+    TrackingStore,
 ):
     def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
         self.uri = uri
@@ -56,6 +67,7 @@ class SqlStore(
         self.heartbeat_timeout_ms = int(env.heartbeat_timeout_s() * 1000)
         self._reaper = BackgroundPass("notebook-tracker-reaper", REAP_INTERVAL_S)
         self._packer = BackgroundPass("notebook-tracker-packer", PACK_INTERVAL_S)
+        self._settler = BackgroundPass("notebook-tracker-settler", SETTLE_INTERVAL_S)
         self.compaction_due = DueKeys()
         self._sqlite_metrics = (
             SqliteMetricWriter(self.writer, self.compaction_due)
@@ -173,6 +185,8 @@ class SqlStore(
             self._require_run(conn, run_id)
             if values:
                 conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(**values))
+            if status in RunStatus.TERMINATED:
+                conn.execute(q.SETTLE_RUN, {"rid": run_id})
             if run_name:
                 self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
             return self._info(conn.execute(q.RUN_ROWS, {"ids": [run_id]}).one())
@@ -254,6 +268,7 @@ class SqlStore(
                 .where(runs_t.c.run_uuid == run_id)
                 .values(status=status, end_time=end_time)
             )
+            conn.execute(q.SETTLE_RUN, {"rid": run_id})
 
     def _insert_params(self, conn: Connection, run_id: str, new: Sequence[Param]) -> None:
         wanted: dict[str, str] = {}
@@ -296,7 +311,7 @@ class SqlStore(
     ) -> None:
         chunks = pack_rows(rows)
         conn.execute(q.INSERT_CHUNKS, chunks)
-        conn.execute(q.upsert_latest(conn.dialect.name), latest_points(rows))
+        upsert_latest_points(conn, latest_points(rows))
         compact_due(conn, self.compaction_due, [(c["run_uuid"], c["key"]) for c in chunks])
 
     def delete_tag(self, run_id: str, key: str) -> None:

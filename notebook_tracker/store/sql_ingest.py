@@ -24,7 +24,12 @@ from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_points
 from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.metric_staging import INSERT_STAGED, split_rows
-from notebook_tracker.store.sql_metric_write import PreparedPoints, compact_due, merge_prepared
+from notebook_tracker.store.sql_metric_write import (
+    PreparedPoints,
+    compact_due,
+    merge_prepared,
+    upsert_latest_points,
+)
 from notebook_tracker.wire.batch import Column
 
 if TYPE_CHECKING:
@@ -208,7 +213,7 @@ class IngestMixin:
                 self._insert_metrics(conn, direct)
             if staged:
                 conn.exec_driver_sql(_staged_sql(conn.dialect.name), staged)
-                conn.execute(q.upsert_latest(conn.dialect.name), latest_points(staged_points))
+                upsert_latest_points(conn, latest_points(staged_points))
                 compact_due(conn, self.compaction_due, (), [s["run_uuid"] for s in staged])
 
     def _insert_columns(self, conn: Connection, columns: Sequence[tuple[str, Column]]) -> None:
@@ -216,4 +221,4 @@ class IngestMixin:
         # Frames flushed often make small chunks: merged as the store's own writes are.
         compact_due(conn, self.compaction_due, [(run_id, c.key) for run_id, c in columns])
         last = [_last_row(run_id, c) for run_id, c in columns]
-        conn.execute(q.upsert_latest(conn.dialect.name), latest_points(last))
+        upsert_latest_points(conn, latest_points(last))

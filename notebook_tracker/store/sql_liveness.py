@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, select, upda
 from notebook_tracker import liveness
 from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import LifecycleStage, Run, RunInfo, RunStatus, RunTag
+from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.background_pass import BackgroundPass
 from notebook_tracker.store.schema import latest_metrics as latest_metrics_t
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
@@ -114,6 +115,7 @@ class LivenessMixin:
                 .values(status=RunStatus.KILLED, end_time=bindparam("end")),
                 [{"rid": i, "end": last_seen[i] or fallback} for i in ids],
             )
+            conn.execute(q.SETTLE_RUN, [{"rid": i} for i in ids])
             conn.execute(
                 delete(tags_t).where(
                     and_(tags_t.c.run_uuid.in_(ids), tags_t.c.key == KILLED_REASON.key)

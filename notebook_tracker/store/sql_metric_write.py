@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
 from notebook_tracker.store import db_errors, sqlite_busy, sqlite_rows
+from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import (
     READ_COMPACT_CHUNKS,
@@ -151,6 +152,8 @@ class SqliteMetricWriter:
                     raw.executemany(sqlite_rows.INSERT_CHUNK, chunks)
                 if inserted and staged:
                     raw.executemany(INSERT_STAGED, staged)
+                if inserted:
+                    sqlite_rows.unsettle(raw, runs)
             if not inserted:
                 raw.execute("ROLLBACK")
                 return False
@@ -219,9 +222,19 @@ def _upsert_latest(raw: sqlite3.Connection, latest: list[Any]) -> None:
         rows = len(part) // width
         sql = _upsert_sql.get(rows)
         if sql is None:
-            values = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
+            values = ", ".join(["(" + ", ".join("?" * width) + ", 0)"] * rows)  # unsettled
             sql = _upsert_sql[rows] = f"{_LATEST_HEAD} VALUES {values}{_LATEST_CONFLICT}"
         raw.execute(sql, part)
+
+
+def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None:
+    """`latest_points` through SQLAlchemy. On SQLite written unsettled, a batch's runs taken
+    out of the (key, value) index first, as the driver-level writers do (migration 0010)."""
+    if conn.dialect.name == "sqlite":
+        if len(points) > 1:
+            conn.execute(q.UNSETTLE_RUN, [{"rid": r} for r in {p["run_uuid"] for p in points}])
+        points = [{**point, "settled": False} for point in points]
+    conn.execute(q.upsert_latest(conn.dialect.name), points)
 
 
 _PG_PARAM = re.compile(r":(\w+)")

@@ -56,6 +56,8 @@ class RunReadsMixin:
 
         def maybe_pack(self) -> None: ...
 
+        def maybe_settle(self) -> None: ...
+
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
     ) -> MetricHistory:
@@ -109,6 +111,8 @@ class RunReadsMixin:
             filter_string,
             order_by,
         )
+        if search.metric_first is not None:
+            self.maybe_settle()  # runs left out of the metric's index (metric_settling.py)
         # Not the experiment ids: "all experiments" may gain one between two pages.
         return search, query_key("runs", run_view_type, filter_string or "", list(order_by or []))
 

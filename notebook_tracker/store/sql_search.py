@@ -190,6 +190,9 @@ class OrderKey:
         return ordered.nulls_last() if nulls_last and self.nullable else ordered
 
 
+MetricFirst = tuple[ColumnElement[bool], ColumnElement[Any], ColumnElement[Any]]
+
+
 @dataclass(frozen=True)
 class RunSearch:
     """A run search before paging: its FROM, its WHERE clauses and its total order."""
@@ -199,9 +202,9 @@ class RunSearch:
     keys: list[OrderKey]
     # The first key is a nullable column an index can give in order (see run_pages).
     splits_on_null: bool
-    # The order starts with a metric: (the run has a number for it, that number's column), so
-    # a page can walk the metric's (key, value) index (run_pages).
-    metric_first: tuple[ColumnElement[bool], ColumnElement[Any]] | None = None
+    # The order starts with a metric: (the run has a number for it, that number's column, the
+    # row's settled flag), so a page can walk the metric's (key, value) index (run_pages).
+    metric_first: MetricFirst | None = None
 
 
 def _attribute_key(column: ColumnElement[Any], key: str, ascending: bool) -> OrderKey:
@@ -217,14 +220,14 @@ def _run_ordering(
 ) -> tuple[
     FromClause,
     list[OrderKey],
-    tuple[ColumnElement[bool], ColumnElement[Any]] | None,
+    MetricFirst | None,
     dict[str, FromClause],
 ]:
     """(FROM clause with the joins the order needs, the order's keys, ending on a unique one,
     RunSearch.metric_first, and the joined latest_metrics alias of each metric key)."""
     from_: FromClause = runs
     keys: list[OrderKey] = []
-    metric_first: tuple[ColumnElement[bool], ColumnElement[Any]] | None = None
+    metric_first: MetricFirst | None = None
     metric_joins: dict[str, FromClause] = {}
     for term in terms:
         if term.entity == "attribute":
@@ -243,7 +246,7 @@ def _run_ordering(
             number = and_(~missing, joined.c.is_nan == false())
             value = case((number, joined.c.value), else_=None)
             if not keys:
-                metric_first = (number, joined.c.value)
+                metric_first = (number, joined.c.value, joined.c.settled)
             keys += [OrderKey(rank, True, "rank"), OrderKey(value, term.ascending, "float")]
         elif number_aware and term.entity == "param":
             by_rank, by_number, by_text = number_aware_keys(joined.c.value, missing)

@@ -13,9 +13,11 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    false,
     insert,
     or_,
     select,
+    true,
     update,
 )
 
@@ -46,6 +48,18 @@ TAG_ROWS = select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uu
 LATEST_ROWS = select(
     latest_metrics.c.run_uuid, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
 ).where(latest_metrics.c.run_uuid.in_(_ids))
+# A run that ended: its latest metrics back in the (key, value) index (migration 0010), once.
+SETTLE_RUN = (
+    update(latest_metrics)
+    .where(latest_metrics.c.run_uuid == bindparam("rid"), latest_metrics.c.settled == false())
+    .values(settled=true())
+)
+# SQLite's batch writers take a run's rows out of that index before changing their values.
+UNSETTLE_RUN = (
+    update(latest_metrics)
+    .where(latest_metrics.c.run_uuid == bindparam("rid"), latest_metrics.c.settled == true())
+    .values(settled=false())
+)
 # The same four on PostgreSQL with the ids as one array: one statement text for any number of
 # ids, which the reader runs prepared (pg_reads.py).
 _id_array: BindParameter[Any] = bindparam("ids", type_=ARRAY(Text))

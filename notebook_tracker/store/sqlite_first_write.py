@@ -352,6 +352,7 @@ class FirstWriteStore:
                 'UPDATE "runs" SET "status" = ?, "end_time" = ? WHERE "run_uuid" = ?',
                 (status, end_time, run_id),
             )
+            conn.execute(sql_rows.SETTLE_RUN, (run_id,))
             return True
 
         self._fast_or_full(

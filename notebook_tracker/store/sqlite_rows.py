@@ -82,8 +82,13 @@ INSERT_CHUNK_IF_ACTIVE = (
     + ' WHERE EXISTS (SELECT 1 FROM "runs" WHERE "run_uuid" = :run_uuid AND '
     "\"lifecycle_stage\" = 'active')"
 )
+# A row is written unsettled (settled = 0: out of the (key, value) index, migration 0010); an
+# update leaves the flag alone, so that updating an unsettled row's value moves no index entry.
+_LATEST_NAMES = ", ".join(f'"{c}"' for c in LATEST_COLUMNS)
+_LATEST_VALUES = ", ".join(f":{c}" for c in LATEST_COLUMNS)
 UPSERT_LATEST = (
-    _insert("latest_metrics", LATEST_COLUMNS) + ' ON CONFLICT ("run_uuid", "key") DO UPDATE SET '
+    f'INSERT INTO "latest_metrics" ({_LATEST_NAMES}, "settled") VALUES ({_LATEST_VALUES}, 0)'
+    ' ON CONFLICT ("run_uuid", "key") DO UPDATE SET '
     '"step" = excluded."step", "timestamp" = excluded."timestamp", "value" = excluded."value", '
     '"is_nan" = excluded."is_nan" WHERE excluded."step" > "latest_metrics"."step" OR '
     '(excluded."step" = "latest_metrics"."step" AND '
@@ -137,6 +142,17 @@ def run_is_active(conn: sqlite3.Connection, run_id: str) -> bool:
     return row is not None and row[0] == LifecycleStage.ACTIVE
 
 
+# A batch's runs leave the (key, value) index before their values change (migration 0010):
+# each row moves out of it once, not once a batch. A run's end settles its rows again.
+UNSETTLE_RUN = 'UPDATE "latest_metrics" SET "settled" = 0 WHERE "run_uuid" = ? AND "settled" = 1'
+SETTLE_RUN = 'UPDATE "latest_metrics" SET "settled" = 1 WHERE "run_uuid" = ? AND "settled" = 0'
+
+
+def unsettle(conn: sqlite3.Connection, run_ids: Iterable[str]) -> None:
+    """Take the runs' latest metrics out of the (key, value) index (see UNSETTLE_RUN)."""
+    conn.executemany(UNSETTLE_RUN, [(run_id,) for run_id in run_ids])
+
+
 def insert_points(
     conn: sqlite3.Connection,
     chunks: list[dict[str, Any]],
@@ -148,6 +164,8 @@ def insert_points(
     full store's writers do (metric_compaction.py): a synchronous loop stays a few chunks."""
     if conn.executemany(INSERT_CHUNK_IF_ACTIVE, chunks).rowcount != len(chunks):
         return False
+    if len(latest) > 1:
+        unsettle(conn, {point["run_uuid"] for point in latest})
     conn.executemany(UPSERT_LATEST, latest)
     if due is not None:
         for run_id, key in due.due([(c["run_uuid"], c["key"]) for c in chunks]):

@@ -1,4 +1,4 @@
--- revision: 0009_clustered_key_values
+-- revision: 0010_settled_metric_order
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -29,7 +29,7 @@ CREATE TABLE "latest_metrics" (
 	step BIGINT NOT NULL, 
 	timestamp BIGINT NOT NULL, 
 	value FLOAT NOT NULL, 
-	is_nan BOOLEAN NOT NULL, 
+	is_nan BOOLEAN NOT NULL, settled BOOLEAN DEFAULT 1 NOT NULL, 
 	PRIMARY KEY (run_uuid, "key"), 
 	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
 ) WITHOUT ROWID
@@ -208,7 +208,9 @@ CREATE TABLE "tags" (
 	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
 ) WITHOUT ROWID
 ;
-CREATE INDEX ix_latest_metrics_key_value ON latest_metrics ("key", value)
+CREATE INDEX ix_latest_metrics_settled_value ON latest_metrics ("key", value) WHERE settled = 1
+;
+CREATE INDEX ix_latest_metrics_unsettled ON latest_metrics ("key") WHERE settled = 0
 ;
 CREATE INDEX ix_logged_model_metrics_model ON logged_model_metrics (model_id, "key")
 ;
@@ -236,9 +238,9 @@ CREATE TRIGGER nt_unpack_latest_metrics_delete AFTER DELETE ON latest_metrics BE
 ;
 CREATE TRIGGER nt_unpack_latest_metrics_insert AFTER INSERT ON latest_metrics BEGIN UPDATE runs SET packed_values = NULL WHERE run_uuid = NEW.run_uuid AND packed_values IS NOT NULL; END
 ;
-CREATE TRIGGER nt_unpack_latest_metrics_moved AFTER UPDATE ON latest_metrics WHEN OLD.run_uuid IS NOT NEW.run_uuid BEGIN UPDATE runs SET packed_values = NULL WHERE run_uuid = OLD.run_uuid AND packed_values IS NOT NULL; END
+CREATE TRIGGER nt_unpack_latest_metrics_moved AFTER UPDATE OF run_uuid ON latest_metrics WHEN OLD.run_uuid IS NOT NEW.run_uuid BEGIN UPDATE runs SET packed_values = NULL WHERE run_uuid = OLD.run_uuid AND packed_values IS NOT NULL; END
 ;
-CREATE TRIGGER nt_unpack_latest_metrics_update AFTER UPDATE ON latest_metrics BEGIN UPDATE runs SET packed_values = NULL WHERE run_uuid = NEW.run_uuid AND packed_values IS NOT NULL; END
+CREATE TRIGGER nt_unpack_latest_metrics_update AFTER UPDATE OF step, timestamp, value, is_nan ON latest_metrics BEGIN UPDATE runs SET packed_values = NULL WHERE run_uuid = NEW.run_uuid AND packed_values IS NOT NULL; END
 ;
 CREATE TRIGGER nt_unpack_params_delete AFTER DELETE ON params BEGIN UPDATE runs SET packed_values = NULL WHERE run_uuid = OLD.run_uuid AND packed_values IS NOT NULL; END
 ;
