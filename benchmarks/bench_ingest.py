@@ -1,11 +1,15 @@
 """Server ingest figures, notebook-tracker vs `mlflow server` (SQLite, loopback), one table.
 
-    python benchmarks/bench_ingest.py [--quick] [--only json,compact,team,sync,sync-jupyter]
+    python benchmarks/bench_ingest.py [--quick]
+        [--only json,json-store,compact,team,sync,sync-jupyter]
 
 1. json: MLflow's JSON runs/log-batch, 100 metrics a request, 4 keep-alive connections, each
    logging to its own run; both servers with 2 workers, timed once SERVER_SETTLE_S old
    (`settle`). Requests/s, p50, p99.
    Target: >= 20x MLflow's requests/s, p99 < 50 ms.
+   json-store: the same load, on a store that already holds STORE_RUNS finished runs of 100
+   metrics each (logged and ended through the same REST calls before the timing): a team's
+   server is rarely empty, and what a write costs may grow with what the store holds.
 2. compact: our compact batch frames (wire/batch.py; 20 keys x 1,000 points a frame) to a
    1-worker server from 2 connections. Points durable per second: counted when the server has
    answered (it answers once the transaction has committed), then checked in the database.
@@ -66,6 +70,7 @@ from load import log_batch_body  # noqa: E402
 HAVE_MLFLOW = importlib.util.find_spec("mlflow") is not None
 WARM_S, WARM_CALLS = 0.2, 10  # each synchronous call's warm-up (warm_up)
 BLOCK = 100  # synchronous calls timed together (bench_sync)
+STORE_RUNS = 1_000  # finished runs already in the store (json-store)
 SERVER_SETTLE_S = 15.0  # a server's age before its synchronous calls are timed (settle)
 
 
@@ -91,6 +96,16 @@ def bench_json(port: int, n_requests: int, conns: int, pid: int = 0) -> dict[str
     if cpu > 0:
         out["json_cpu_ms"] = 1000 * cpu / len(result.latencies)
     return out
+
+
+def fill_store(port: int, runs: int, conns: int = 4) -> None:
+    """`runs` finished runs of 100 metrics each, through the REST API (json-store)."""
+    run_ids = [_new_run(port) for _ in range(runs)]
+    bodies = [[log_batch_body(r, 0) for r in run_ids[i::conns]] for i in range(conns)]
+    load.post_bodies(port, API + "/runs/log-batch", bodies, reconnect=True).raise_errors("fill")
+    for run_id in run_ids:
+        call(port, "POST", "/runs/update", {"run_id": run_id, "status": "FINISHED",
+                                            "end_time": 1_700_000_000_000})  # fmt: skip
 
 
 def _check_json_points(db: Path, sent: int) -> None:
@@ -279,7 +294,7 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
     start = start_mlflow if name == "mlflow" else start_tracker
     results: dict[str, float] = {}
     tag = uuid.uuid4().hex[:6]
-    if {"json", "team", "sync"} & args.only:
+    if {"json", "json-store", "team", "sync"} & args.only:
         db = tmp / f"{name}-{tag}.db"
         server = start(db, tmp / f"{name}-art", 2, tmp / f"{name}-{tag}.log")
         started = time.monotonic()
@@ -290,6 +305,12 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
                 results.update(bench_json(server.port, args.requests, 4, server.proc.pid))
                 if name != "mlflow":
                     _check_json_points(db, args.requests // 4 * 4 * 100)
+            if "json-store" in args.only:
+                print(f"[{name}] json log-batch, store of {STORE_RUNS:,} runs ...", flush=True)
+                fill_store(server.port, STORE_RUNS)
+                settle(started)
+                found = bench_json(server.port, args.requests, 4, server.proc.pid)
+                results.update({f"store_{k}": v for k, v in found.items()})
             if "team" in args.only:
                 print(f"[{name}] team ({args.clients} clients) ...", flush=True)
                 results.update(bench_team(server.port, args.clients, args.per_client))
@@ -325,6 +346,9 @@ ROWS = [
     ("JSON log-batch p99 ms", "p99_ms", "{:.1f}", False, "< 50 ms"),
     ("JSON log-batch: connections dropped by server", "json_reconnects", "{:.0f}", False, "0"),
     ("JSON log-batch server CPU ms/request", "json_cpu_ms", "{:.2f}", False, ""),
+    ("JSON log-batch req/s, store of 1,000 runs", "store_req_s", "{:,.0f}", True, ">= 20x"),
+    ("JSON log-batch p99 ms, store of 1,000 runs", "store_p99_ms", "{:.1f}", False, "< 50 ms"),
+    ("JSON log-batch server CPU ms/request, 1,000 runs", "store_json_cpu_ms", "{:.2f}", False, ""),
     ("compact frames, points/s (1 worker)", "points_s", "{:,.0f}", True, ">= 500,000"),
     ("compact frame (20k points) p99 ms", "p99_ms_compact", "{:.1f}", False, ""),
     ("team: 50 clients, req/s", "team_req_s", "{:,.0f}", True, ""),
@@ -357,7 +381,7 @@ def _median(passes: list[dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="json,compact,team,sync,sync-jupyter")
+    parser.add_argument("--only", default="json,json-store,compact,team,sync,sync-jupyter")
     parser.add_argument("--passes", type=int, default=3, help="interleaved passes (medians)")
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--frames", type=int, default=200)
