@@ -225,6 +225,7 @@ def _metric_split_rows(
             ]
             merged = union_all(*(select(*part.subquery().c) for part in parts)).subquery()
             out = list(merged.c)
+            assert len(out) == len(columns), "a page's columns need distinct names"
             keys = [_on_column(key, out[slots[i]]) for i, key in enumerate(search.keys)]
             return select(*out).order_by(*(k.clause() for k in keys[1:])).limit(limit)
 
