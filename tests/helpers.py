@@ -159,6 +159,18 @@ def chunk_count(store: Any, run_id: str, key: str) -> int:
         )
 
 
+def all_page_ids(client: Any, exp: str, flt: str, order: list[str], size: int) -> list[str]:
+    """The run ids of every page of a search of `size`-run pages, in order, token by token."""
+    ids: list[str] = []
+    token = None
+    while True:
+        page = client.store.search_runs([exp], flt, "ACTIVE_ONLY", size, order, token)
+        ids += [r.info.run_id for r in page]
+        token = page.token
+        if not token:
+            return ids
+
+
 def downgrade_store(engine: Any, target: str) -> None:
     """Migrate the store behind SQLAlchemy `engine` down to alembic revision `target`."""
     from alembic import command

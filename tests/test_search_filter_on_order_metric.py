@@ -8,6 +8,7 @@ import math
 import operator
 
 import pytest
+from helpers import all_page_ids
 
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param
@@ -44,16 +45,6 @@ def _matches(value: float | None, op: str, bound: int) -> bool:
     return _OPS[op](value, bound)
 
 
-def _all_pages(client: TrackingClient, exp: str, flt: str, order: list[str], size: int) -> list:
-    ids, token = [], None
-    while True:
-        page = client.store.search_runs([exp], flt, "ACTIVE_ONLY", size, order, token)
-        ids += [r.info.run_id for r in page]
-        token = page.token
-        if not token:
-            return ids
-
-
 @pytest.mark.parametrize("op", list(_OPS))
 def test_a_filter_on_the_ordered_metric_matches_as_mlflow_says_on_every_page(
     client: TrackingClient, op: str
@@ -75,7 +66,7 @@ def test_a_filter_on_the_ordered_metric_matches_as_mlflow_says_on_every_page(
             rid for rid in expected if client.get_run(rid).data.params["lr"] == "1"
         }, (op, bound, order)
         for size in (1, 3):
-            assert _all_pages(client, exp, flt, order, size) == ids, (op, bound, order, size)
+            assert all_page_ids(client, exp, flt, order, size) == ids, (op, bound, order, size)
 
 
 def test_the_ordered_metric_filtered_twice_keeps_both_bounds(client: TrackingClient):

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import downgrade_store
+from helpers import all_page_ids, downgrade_store
 from sqlalchemy import create_engine, text
 
 from notebook_tracker.client import TrackingClient
@@ -53,17 +53,6 @@ def _expected(runs: dict[str, tuple[float | None, int]], ascending: bool) -> lis
     return [run_id for run_id, _ in sorted(runs.items(), key=key)]
 
 
-def _pages(client: TrackingClient, exp: str, flt: str, order: list[str], size: int) -> list[str]:
-    ids: list[str] = []
-    token = None
-    while True:
-        page = client.store.search_runs([exp], flt, "ACTIVE_ONLY", size, order, token)
-        ids += [r.info.run_id for r in page]
-        token = page.token
-        if not token:
-            return ids
-
-
 def test_a_metric_order_merges_settled_runs_and_runs_being_logged_on_every_page(
     client: TrackingClient,
 ):
@@ -90,11 +79,11 @@ def test_a_metric_order_merges_settled_runs_and_runs_being_logged_on_every_page(
     for order, ascending in ((["metrics.acc"], True), (["metrics.acc DESC"], False)):
         expected = _expected(runs, ascending)
         for size in (1, 4, 7, 100):
-            assert _pages(client, exp, "", order, size) == expected, (order, size)
+            assert all_page_ids(client, exp, "", order, size) == expected, (order, size)
         only = [r for r in expected if runs[r][0] is not None and runs[r][0] >= 2]  # type: ignore[operator]
-        assert _pages(client, exp, "metrics.acc >= 2", order, 3) == only, order
-        lr = {r for r in ids if ids.index(r) % 2 == 1}
-        assert _pages(client, exp, "params.lr = '1'", order, 5) == [r for r in expected if r in lr]
+        assert all_page_ids(client, exp, "metrics.acc >= 2", order, 3) == only, order
+        lr_one = [r for r in expected if ids.index(r) % 2 == 1]
+        assert all_page_ids(client, exp, "params.lr = '1'", order, 5) == lr_one, order
 
 
 def test_logging_takes_a_run_out_of_the_index_and_its_end_puts_it_back(tmp_path: Path):
