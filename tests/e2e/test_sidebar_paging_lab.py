@@ -50,14 +50,16 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
             row.update(end_time=start + 500, artifact_uri=f"{base}/artifacts/{rid}")
             runs.append(tuple(row[c] for c in cols))
             params.append((rid, "model", ["cnn", "mlp"][i % 2]))
-            metrics.append((rid, "acc", 0, start, acc(i), False))
+            # A third unsettled, as runs being logged to are (migration 0010): a sort by acc
+            # merges the index's settled rows with those.
+            metrics.append((rid, "acc", 0, start, acc(i), False, i % 3 != 0))
             tags.append((rid, "mlflow.runName", f"run-{i}"))
         conn.executemany(f"INSERT INTO runs VALUES ({','.join('?' * len(cols))})", runs)
         conn.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?,?,?)", params)
         conn.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?,?,?)", tags)
         conn.executemany(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan)"
-            " VALUES (?,?,?,?,?,?)",
+            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, settled)"
+            " VALUES (?,?,?,?,?,?,?)",
             metrics,
         )
     conn.close()
