@@ -17,10 +17,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine, bindparam, false, func, select
 
 from notebook_tracker.clock import now_ms
+from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.background_pass import BackgroundPass
+from notebook_tracker.store.schema import latest_metrics
 from notebook_tracker.store.sqlite_files import database_file
 
 SETTLE_IDLE_MS = 10 * 60 * 1000
@@ -30,20 +32,14 @@ SETTLE_INTERVAL_S = 60.0
 SETTLE_BATCH = 200
 _PAUSE_S = 0.1  # between batches, as the packer and the reaper do for queued writers
 
-_IDLE = text(
-    "SELECT run_uuid FROM latest_metrics WHERE settled = 0 GROUP BY run_uuid "
-    "HAVING max(timestamp) < :cutoff LIMIT :n"
-)
-_IDLE_PG = text(
-    "SELECT run_uuid FROM latest_metrics WHERE NOT settled GROUP BY run_uuid "
-    "HAVING max(timestamp) < :cutoff LIMIT :n"
-)
-_SETTLE = text(
-    "UPDATE latest_metrics SET settled = 1 WHERE run_uuid IN :ids AND settled = 0"
-).bindparams(bindparam("ids", expanding=True))
-_SETTLE_PG = text(
-    "UPDATE latest_metrics SET settled = true WHERE run_uuid = ANY(CAST(:ids AS text[])) "
-    "AND NOT settled"
+# Core, as sql_statements.SETTLE_RUN, which settles what this finds: one statement for both
+# dialects, the flag spelled as each one's partial index on unsettled rows matches.
+_IDLE = (
+    select(latest_metrics.c.run_uuid)
+    .where(latest_metrics.c.settled == false())
+    .group_by(latest_metrics.c.run_uuid)
+    .having(func.max(latest_metrics.c.timestamp) < bindparam("cutoff"))
+    .limit(bindparam("n"))
 )
 
 
@@ -52,19 +48,13 @@ def settle_idle_runs(
 ) -> int:
     """Settle every run whose rows are out of the index and whose newest latest metric is
     older than `idle_ms`, in batches; the number of runs settled."""
-    postgres = engine.dialect.name == "postgresql"
     done = 0
     while True:
         with engine.begin() as conn:
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    _IDLE_PG if postgres else _IDLE,
-                    {"cutoff": now_ms() - idle_ms, "n": SETTLE_BATCH},
-                )
-            ]
+            found = conn.execute(_IDLE, {"cutoff": now_ms() - idle_ms, "n": SETTLE_BATCH})
+            ids = [row[0] for row in found]
             if ids:
-                conn.execute(_SETTLE_PG if postgres else _SETTLE, {"ids": ids})
+                conn.execute(q.SETTLE_RUN, [{"rid": run_id} for run_id in ids])
         done += len(ids)
         if len(ids) < SETTLE_BATCH:
             return done
