@@ -129,8 +129,9 @@ def test_a_log_batch_writes_as_few_pages_to_a_store_of_many_runs_as_to_an_empty_
                 found.append(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
         frames[others] = min(found)
         forget_stores()
-    assert frames[400] <= frames[2] + 4, frames
-    assert frames[400] < 20, frames
+    # 14-19 either way (a page split varies it); the index's way was 116-139 for 400 runs.
+    assert frames[400] <= 2 * frames[2], frames
+    assert frames[400] < 30, frames
 
 
 def test_idle_runs_are_settled_and_runs_being_logged_are_not(tmp_path: Path):
