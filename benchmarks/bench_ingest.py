@@ -10,6 +10,10 @@
    json-store: the same load, on a store that already holds STORE_RUNS finished runs of 100
    metrics each (logged and ended through the same REST calls before the timing): a team's
    server is rarely empty, and what a write costs may grow with what the store holds.
+   json-pg: the same load on PostgreSQL, a team server's store: each server on a fresh
+   database of one PostgreSQL server (`--postgres-uri`, else one of our own from
+   /usr/lib/postgresql, with PostgreSQL's default durability: every commit flushed). MLflow
+   is sent PG_MLFLOW_REQUESTS requests at most (about a minute at its rate).
 2. compact: our compact batch frames (wire/batch.py; 20 keys x 1,000 points a frame) to a
    1-worker server from 2 connections. Points durable per second: counted when the server has
    answered (it answers once the transaction has committed), then checked in the database.
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import importlib.util
 import os
 import random
@@ -71,6 +76,7 @@ HAVE_MLFLOW = importlib.util.find_spec("mlflow") is not None
 WARM_S, WARM_CALLS = 0.2, 10  # each synchronous call's warm-up (warm_up)
 BLOCK = 100  # synchronous calls timed together (bench_sync)
 STORE_RUNS = 1_000  # finished runs already in the store (json-store)
+PG_MLFLOW_REQUESTS = 1_000  # MLflow's requests on PostgreSQL (json-pg)
 SERVER_SETTLE_S = 15.0  # a server's age before its synchronous calls are timed (settle)
 
 
@@ -114,6 +120,65 @@ def _check_json_points(db: Path, sent: int) -> None:
     with sqlite3.connect(db) as check:
         stored = check.execute("SELECT coalesce(sum(count), 0) FROM metric_chunks").fetchone()[0]
     assert stored == sent, f"JSON log-batch: {stored} points stored, {sent} sent"
+
+
+@contextlib.contextmanager
+def postgres_server(uri: str | None) -> Iterator[str]:
+    """`uri`, or a PostgreSQL server of our own for the run (bench_scale's, durable)."""
+    if uri:
+        yield uri
+        return
+    from bench_scale import Postgres
+
+    server = Postgres(durable=True)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def pg_database(server: str, system: str) -> Iterator[str]:
+    """A fresh database on `server` for `system` (ours or mlflow), dropped after."""
+    import psycopg2
+
+    name = f"ntingest_{system}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+        base = server.rpartition("/")[0]
+        if system == "mlflow":  # SQLAlchemy's default PostgreSQL driver may be psycopg 3
+            base = base.replace("postgresql://", "postgresql+psycopg2://", 1)
+        yield f"{base}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def bench_json_pg(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
+    start = start_mlflow if name == "mlflow" else start_tracker
+    system = "mlflow" if name == "mlflow" else "ours"
+    requests = min(args.requests, PG_MLFLOW_REQUESTS) if name == "mlflow" else args.requests
+    with pg_database(args.pg_server, system) as uri:
+        tag = uuid.uuid4().hex[:6]
+        server = start(uri, tmp / f"{name}-art", 2, tmp / f"{name}-{tag}-pg.log")
+        try:
+            settle(time.monotonic())
+            found = bench_json(server.port, requests, 4, server.proc.pid)
+        finally:
+            server.stop()
+        if name != "mlflow":
+            import psycopg2
+
+            with contextlib.closing(psycopg2.connect(uri)) as check, check.cursor() as cur:
+                cur.execute("SELECT coalesce(sum(count), 0) FROM metric_chunks")
+                stored = cur.fetchone()[0]
+            sent = requests // 4 * 4 * 100
+            assert stored == sent, f"JSON log-batch on PostgreSQL: {stored} stored, {sent} sent"
+    return {f"pg_{k}": v for k, v in found.items()}
 
 
 # -- 2. compact frames ---------------------------------------------------------------------------
@@ -322,6 +387,9 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
                 )
         finally:
             server.stop()
+    if "json-pg" in args.only:
+        print(f"[{name}] json log-batch, PostgreSQL ...", flush=True)
+        results.update(bench_json_pg(name, tmp, args))
     if "sync-jupyter" in args.only and name != "mlflow":
         print(f"[{name}] sync calls through the Jupyter server extension ...", flush=True)
         with jupyter_server(tmp, tmp / f"{name}-{tag}-j.db") as (port, pid, token):
@@ -349,6 +417,9 @@ ROWS = [
     ("JSON log-batch req/s, store of 1,000 runs", "store_req_s", "{:,.0f}", True, ">= 20x"),
     ("JSON log-batch p99 ms, store of 1,000 runs", "store_p99_ms", "{:.1f}", False, "< 50 ms"),
     ("JSON log-batch server CPU ms/request, 1,000 runs", "store_json_cpu_ms", "{:.2f}", False, ""),
+    ("JSON log-batch req/s, PostgreSQL", "pg_req_s", "{:,.0f}", True, ">= 20x"),
+    ("JSON log-batch p99 ms, PostgreSQL", "pg_p99_ms", "{:.1f}", False, "< 50 ms"),
+    ("JSON log-batch server CPU ms/request, PostgreSQL", "pg_json_cpu_ms", "{:.2f}", False, ""),
     ("compact frames, points/s (1 worker)", "points_s", "{:,.0f}", True, ">= 500,000"),
     ("compact frame (20k points) p99 ms", "p99_ms_compact", "{:.1f}", False, ""),
     ("team: 50 clients, req/s", "team_req_s", "{:,.0f}", True, ""),
@@ -381,7 +452,8 @@ def _median(passes: list[dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="json,json-store,compact,team,sync,sync-jupyter")
+    parser.add_argument("--only", default="json,json-store,json-pg,compact,team,sync,sync-jupyter")
+    parser.add_argument("--postgres-uri", help="json-pg: a server to create the databases on")
     parser.add_argument("--passes", type=int, default=3, help="interleaved passes (medians)")
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--frames", type=int, default=200)
@@ -396,13 +468,21 @@ def main() -> None:
         args.passes, args.requests, args.frames, args.per_client, args.calls = 1, 1000, 60, 10, 100
     names = ["notebook-tracker"] + (["mlflow"] if HAVE_MLFLOW and not args.no_mlflow else [])
     passes: dict[str, list[dict[str, float]]] = {n: [] for n in names}
-    with tempfile.TemporaryDirectory(prefix="nt-bench-ingest-") as tmp_dir:
+    if "json-pg" in args.only and not args.postgres_uri and not glob.glob("/usr/lib/postgresql"):
+        print("json-pg left out: no --postgres-uri and no PostgreSQL under /usr/lib/postgresql")
+        args.only.discard("json-pg")
+    pg = (
+        postgres_server(args.postgres_uri) if "json-pg" in args.only else contextlib.nullcontext("")
+    )
+    with tempfile.TemporaryDirectory(prefix="nt-bench-ingest-") as tmp_dir, pg as pg_server:
+        args.pg_server = pg_server
         for _ in range(args.passes):
             for name in names:
                 passes[name].append(measure(name, Path(tmp_dir), args))
     nt = _median(passes["notebook-tracker"])
     ml = _median(passes["mlflow"]) if "mlflow" in passes else {}
-    print(f"\nServer ingest, SQLite, loopback, {args.passes} pass(es), medians; shared machine")
+    stores = "SQLite" + (", PostgreSQL rows on PostgreSQL" if "json-pg" in args.only else "")
+    print(f"\nServer ingest, {stores}, loopback, {args.passes} pass(es), medians; shared machine")
     width = max(len(label) for label, key, *_ in ROWS if key in nt)
     print(f"{'':{width}} {'ours':>12} {'mlflow':>10} {'ratio':>8}  target")
     for label, key, fmt, higher, target in ROWS:

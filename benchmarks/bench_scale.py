@@ -268,7 +268,8 @@ def build_mlflow(uri: str, size: int, artifact_root: str) -> str:
 class Postgres:
     """A PostgreSQL server of our own, its data kept under ROOT so built databases persist."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # PostgreSQL's own defaults: each commit flushed (bench_ingest)
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
         if not bins:
             raise SystemExit("no PostgreSQL under /usr/lib/postgresql: pass --postgres-uri")
@@ -305,10 +306,9 @@ class Postgres:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        opts = (
-            f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB"
-        )
+        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c shared_buffers=1GB"
+        if not self.durable:  # a build's millions of rows, not a figure of durable writes
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             f"{self.bin}/pg_ctl",
             "-D",

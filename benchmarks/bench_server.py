@@ -97,21 +97,26 @@ class Server:
             pass
 
 
-def start_tracker(db: Path, artifacts: Path, workers: int, log: Path) -> Server:
+def store_uri(db: Path | str) -> str:
+    """A SQLite file's URI; a string is a database URI already (PostgreSQL)."""
+    return db if isinstance(db, str) else f"sqlite:///{db}"
+
+
+def start_tracker(db: Path | str, artifacts: Path, workers: int, log: Path) -> Server:
     port = free_port()
     args = [
         sys.executable, "-m", "notebook_tracker.cli", "server",
-        "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination", str(artifacts),
+        "--backend-store-uri", store_uri(db), "--artifacts-destination", str(artifacts),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     return Server("notebook-tracker", args, port, log)
 
 
-def start_mlflow(db: Path, artifacts: Path, workers: int, log: Path) -> Server:
+def start_mlflow(db: Path | str, artifacts: Path, workers: int, log: Path) -> Server:
     port = free_port()
     args = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination", str(artifacts),
+        "--backend-store-uri", store_uri(db), "--artifacts-destination", str(artifacts),
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     return Server("mlflow", args, port, log)

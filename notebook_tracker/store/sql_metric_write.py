@@ -229,12 +229,39 @@ def _upsert_latest(raw: sqlite3.Connection, latest: list[Any]) -> None:
 
 def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None:
     """`latest_points` through SQLAlchemy. On SQLite written unsettled, a batch's runs taken
-    out of the (key, value) index first, as the driver-level writers do (migration 0010)."""
+    out of the (key, value) index first, as the driver-level writers do (migration 0010); on
+    PostgreSQL many rows a statement (_pg_upsert_latest)."""
+    if conn.dialect.name == "postgresql":
+        _pg_upsert_latest(conn, points)
+        return
     if conn.dialect.name == "sqlite":
         if len(points) > 1:
             conn.execute(q.UNSETTLE_RUN, [{"rid": r} for r in {p["run_uuid"] for p in points}])
         points = [{**point, "settled": False} for point in points]
     conn.execute(q.upsert_latest(conn.dialect.name), points)
+
+
+# SQLAlchemy sends an ON CONFLICT insert's executemany to the driver a row at a time (it batches
+# plain inserts only), one round trip to the server each: a 100-metric request's upsert took
+# 44 ms, most of a PostgreSQL server's time. Its rows are distinct (run, key)s (latest_points),
+# which an ON CONFLICT DO UPDATE statement requires, and go in (run, key) order, so that two
+# writers' transactions lock shared rows in the same order rather than deadlock.
+_PG_UPSERT_ROWS = 1_000  # x 6 parameters, far below PostgreSQL's 65,535
+_PG_LATEST_HEAD = _LATEST_HEAD.replace(', "settled")', ")")  # rows stay settled (0010)
+_pg_upsert_sql: dict[int, str] = {}
+
+
+def _pg_upsert_latest(conn: Connection, points: list[dict[str, Any]]) -> None:
+    columns = sqlite_rows.LATEST_COLUMNS
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    ordered = sorted(points, key=lambda p: (p["run_uuid"], p["key"]))
+    for start in range(0, len(ordered), _PG_UPSERT_ROWS):
+        part = ordered[start : start + _PG_UPSERT_ROWS]
+        sql = _pg_upsert_sql.get(len(part))
+        if sql is None:
+            values = ", ".join([row] * len(part))
+            sql = _pg_upsert_sql[len(part)] = f"{_PG_LATEST_HEAD} VALUES {values}{_LATEST_CONFLICT}"
+        conn.exec_driver_sql(sql, tuple(p[c] for p in part for c in columns))
 
 
 _PG_PARAM = re.compile(r":(\w+)")
