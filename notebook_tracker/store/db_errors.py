@@ -124,6 +124,11 @@ def for_exception(
         return InvalidParameter(f"{_cap(what)} refused a value: {reason}.")
     if sqlite:
         return _sqlite_error(what, reason, url)
+    if _sqlstate(original) in _CONFLICTS:
+        return StoreUnavailable(
+            f"{_cap(what)} stopped this write: it conflicted with another one at the same time "
+            f"({reason}). Nothing of it was written: send it again."
+        )
     if isinstance(wrapped, (sa_exc.OperationalError, sa_exc.InterfaceError)) or (
         wrapped.connection_invalidated
     ):
@@ -132,6 +137,16 @@ def for_exception(
             "reachable, and the tracking URI's host, port, user, password and database name."
         )
     return TrackerError(f"{_cap(what)} failed: {reason}.")
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
+# for what another did meanwhile, and the same write sent again succeeds.
+_CONFLICTS = ("40P01", "40001")
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a driver's error: psycopg2's `pgcode`, psycopg 3's `sqlstate`."""
+    return getattr(error, "pgcode", None) or getattr(error, "sqlstate", None)
 
 
 def _sqlite_error(what: str, reason: str, url: URL | None) -> TrackerError:

@@ -22,7 +22,7 @@ from notebook_tracker.entities import (
 )
 from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.errors import InvalidParameter, NotFound
-from notebook_tracker.store import rules
+from notebook_tracker.store import pg_upserts, rules, sqlite_rows
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.background_pass import BackgroundPass
 from notebook_tracker.store.base import (
@@ -49,6 +49,13 @@ from notebook_tracker.store.sql_metric_write import (
 from notebook_tracker.store.sql_reads import RunReadsMixin
 
 DEFAULT_EXPERIMENT_ID = "0"
+
+
+# A tag set to the value it has writes nothing (as q.upsert_tags); many rows a statement.
+_PG_TAGS = pg_upserts.split(
+    f'{sqlite_rows.INSERT_TAG} ON CONFLICT ("run_uuid", "key") DO UPDATE SET '
+    '"value" = excluded."value" WHERE "tags"."value" IS DISTINCT FROM excluded."value"'
+)
 
 
 class SqlStore(
@@ -299,10 +306,11 @@ class SqlStore(
 
     def _upsert_tags(self, conn: Connection, run_id: str, new: Sequence[RunTag]) -> None:
         latest = {t.key: t.value for t in new}
-        conn.execute(
-            q.upsert_tags(conn.dialect.name),
-            [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()],
-        )
+        rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()]
+        if conn.dialect.name == "postgresql":
+            pg_upserts.upsert(conn, *_PG_TAGS, sqlite_rows.TAG_COLUMNS, rows, ("key",))
+        else:
+            conn.execute(q.upsert_tags(conn.dialect.name), rows)
         if "mlflow.runName" in latest:
             conn.execute(q.SET_RUN_NAME, {"rid": run_id, "new_name": latest["mlflow.runName"]})
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from notebook_tracker.store import db_errors, sqlite_busy, sqlite_rows
+from notebook_tracker.store import db_errors, pg_upserts, sqlite_busy, sqlite_rows
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import (
@@ -241,27 +241,13 @@ def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None
     conn.execute(q.upsert_latest(conn.dialect.name), points)
 
 
-# SQLAlchemy sends an ON CONFLICT insert's executemany to the driver a row at a time (it batches
-# plain inserts only), one round trip to the server each: a 100-metric request's upsert took
-# 44 ms, most of a PostgreSQL server's time. Its rows are distinct (run, key)s (latest_points),
-# which an ON CONFLICT DO UPDATE statement requires, and go in (run, key) order, so that two
-# writers' transactions lock shared rows in the same order rather than deadlock.
-_PG_UPSERT_ROWS = 1_000  # x 6 parameters, far below PostgreSQL's 65,535
-_PG_LATEST_HEAD = _LATEST_HEAD.replace(', "settled")', ")")  # rows stay settled (0010)
-_pg_upsert_sql: dict[int, str] = {}
+# On PostgreSQL the rows stay settled (migration 0010): the column is left to its default.
+_PG_LATEST_HEAD = _LATEST_HEAD.replace(', "settled")', ")")
 
 
 def _pg_upsert_latest(conn: Connection, points: list[dict[str, Any]]) -> None:
     columns = sqlite_rows.LATEST_COLUMNS
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    ordered = sorted(points, key=lambda p: (p["run_uuid"], p["key"]))
-    for start in range(0, len(ordered), _PG_UPSERT_ROWS):
-        part = ordered[start : start + _PG_UPSERT_ROWS]
-        sql = _pg_upsert_sql.get(len(part))
-        if sql is None:
-            values = ", ".join([row] * len(part))
-            sql = _pg_upsert_sql[len(part)] = f"{_PG_LATEST_HEAD} VALUES {values}{_LATEST_CONFLICT}"
-        conn.exec_driver_sql(sql, tuple(p[c] for p in part for c in columns))
+    pg_upserts.upsert(conn, _PG_LATEST_HEAD, _LATEST_CONFLICT, columns, points, columns[:2])
 
 
 _PG_PARAM = re.compile(r":(\w+)")

@@ -1,13 +1,19 @@
-"""A batch's latest points, however many runs and keys it holds, as each store keeps them
-(PostgreSQL writes them many rows a statement: store/sql_metric_write.py)."""
+"""A batch's latest points and tags, however many runs and keys it holds, as each store keeps
+them (PostgreSQL upserts them many rows a statement: store/pg_upserts.py), and a write that
+conflicts with another on PostgreSQL."""
 
 from __future__ import annotations
 
 import math
 import threading
 
+import pytest
+from sqlalchemy import text
+
 from notebook_tracker.client import TrackingClient
-from notebook_tracker.entities import Metric
+from notebook_tracker.entities import Metric, RunTag
+from notebook_tracker.errors import StoreUnavailable
+from notebook_tracker.store.factory import tracking_store
 
 KEYS = 700  # two runs' worth crosses the PostgreSQL statement's 1,000 rows
 
@@ -71,3 +77,52 @@ def test_two_writers_updating_the_same_runs_keys_at_once_both_commit(client: Tra
     assert errors == []
     metrics = client.get_run(run_ids[1]).data.metrics
     assert metrics["k299"] == 24 + 299 / 1000
+
+
+def test_a_batch_of_many_tags_sets_each_and_the_last_value_of_a_key_wins(client: TrackingClient):
+    run_id = client.create_run(client.create_experiment("tags")).info.run_id
+    client.log_batch(run_id, tags=[RunTag(f"t{k:04d}", "a") for k in range(1500)])
+    client.log_batch(
+        run_id,
+        tags=[RunTag(f"t{k:04d}", "b") for k in range(0, 1500, 3)]
+        + [RunTag("twice", "first"), RunTag("twice", "last"), RunTag("mlflow.runName", "renamed")],
+    )
+    run = client.get_run(run_id)
+    tags = run.data.tags
+    assert all(tags[f"t{k:04d}"] == ("b" if k % 3 == 0 else "a") for k in range(1500))
+    assert tags["twice"] == "last"
+    assert run.info.run_name == "renamed"
+
+
+@pytest.mark.postgres
+def test_a_write_postgresql_fails_for_a_deadlock_says_to_send_it_again(postgres_uri: str):
+    """Two transactions each holding a tag the other wants: PostgreSQL fails one of them. Its
+    error names the conflict and says nothing was written, not that the server is unreachable."""
+    store = tracking_store(postgres_uri)
+    run_id = store.create_run(store.create_experiment("deadlock"), "u", 1, [], None).info.run_id
+    store.log_batch(run_id, tags=[RunTag("a", "0"), RunTag("b", "0")])
+    both_locked = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(first: str, second: str) -> None:
+        update = text("UPDATE tags SET value = :v WHERE run_uuid = :r AND key = :k")
+        try:
+            with store.writer.begin() as conn:
+                conn.execute(update, {"v": first, "r": run_id, "k": first})
+                both_locked.wait(timeout=10)
+                conn.execute(update, {"v": first, "r": run_id, "k": second})
+        except BaseException as exc:  # one of the two, checked below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=pair) for pair in (("a", "b"), ("b", "a"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(errors) == 1, errors
+    assert isinstance(errors[0], StoreUnavailable)
+    assert "conflicted with another one" in str(errors[0])
+    assert "send it again" in str(errors[0])
+    assert "running and reachable" not in str(errors[0])
+    tags = store.get_run(run_id).data.tags
+    assert tags["a"] == tags["b"] != "0"  # the other transaction wrote both, nothing of this
