@@ -48,6 +48,11 @@ def test_a_batch_of_many_runs_and_keys_keeps_each_keys_latest_point(client: Trac
     metrics = client.get_run(run_ids[0]).data.metrics
     assert metrics["twice"] == 2.0
     assert math.isnan(metrics["nan"])
+    # Values and keys read back exactly as sent, whatever text PostgreSQL's arrays carry them in.
+    odd = {"val/acc top 5": 0.1 + 0.2, "a:b-c.d_e": math.inf, "neg inf": -math.inf, "tiny": 5e-324}
+    store.log_metric_groups([(run_ids[1], k, v, 1, 2**62) for k, v in odd.items()])
+    metrics = client.get_run(run_ids[1]).data.metrics
+    assert {k: metrics[k] for k in odd} == odd
     found = client.search_runs([exp], "metrics.k698 > 9", order_by=["metrics.k001 DESC"])
     assert sorted(r.info.run_id for r in found) == sorted(run_ids)
 
@@ -87,8 +92,12 @@ def test_a_batch_of_many_tags_sets_each_and_the_last_value_of_a_key_wins(client:
         tags=[RunTag(f"t{k:04d}", "b") for k in range(0, 1500, 3)]
         + [RunTag("twice", "first"), RunTag("twice", "last"), RunTag("mlflow.runName", "renamed")],
     )
+    # Text of any characters reads back as itself (PostgreSQL gets it inside array literals).
+    odd = ['a"b', "c\\d", "{x,y}", " lead", "NULL", "", "ключ ✓", "%s", "%(key)s", "'); --", "\n\t"]
+    client.log_batch(run_id, tags=[RunTag(f"odd{i}", v) for i, v in enumerate(odd)])
     run = client.get_run(run_id)
     tags = run.data.tags
+    assert [tags[f"odd{i}"] for i in range(len(odd))] == odd
     assert all(tags[f"t{k:04d}"] == ("b" if k % 3 == 0 else "a") for k in range(1500))
     assert tags["twice"] == "last"
     assert run.info.run_name == "renamed"

@@ -1,9 +1,13 @@
-"""PostgreSQL upserts of many rows a statement.
+"""PostgreSQL upserts of many rows in one statement.
 
 SQLAlchemy 2.1 turns an executemany of a plain INSERT into one statement, but hands an
 `ON CONFLICT DO UPDATE` insert without RETURNING to the driver a row at a time, one round trip
 to the server each: a 100-metric request's latest_metrics upsert took 44 ms, most of a
-PostgreSQL server's time. `upsert` writes up to ROWS rows a statement.
+PostgreSQL server's time. `upsert` sends all the rows in one statement, each column as one
+array parameter that `unnest` turns back into rows. The driver then quotes one text a column
+instead of one parameter a value: a 200-row upsert as a VALUES list of 1,200 parameters cost
+0.96 ms of a server worker's CPU in psycopg2 alone, and a server's whole transaction of two
+100-metric requests 2.46 ms, against 1.53 ms with arrays.
 
 One `ON CONFLICT DO UPDATE` statement may not update a row twice, so the rows must be distinct
 on the conflict columns (`order`). They are written sorted on those: two transactions that
@@ -20,8 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-ROWS = 1_000  # parameters: ROWS x columns, far below PostgreSQL's 65,535
-_sql: dict[tuple[str, int], str] = {}
+_unnest_sql: dict[str, str] = {}
 
 
 def upsert(
@@ -29,19 +32,55 @@ def upsert(
     head: str,
     tail: str,
     columns: Sequence[str],
+    types: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
     order: Sequence[str],
 ) -> None:
-    """`{head} VALUES (...), (...) {tail}` for `rows` (each a mapping of `columns`), in
-    `conn`'s transaction: `head` is `INSERT INTO table (columns)`, `tail` its ON CONFLICT."""
+    """`{head} SELECT * FROM unnest(...) {tail}` for `rows` (each a mapping of `columns`,
+    whose PostgreSQL `types` are text, bigint, float8 or boolean), in `conn`'s transaction:
+    `head` is `INSERT INTO table (columns)`, `tail` its ON CONFLICT clause."""
     ordered = sorted(rows, key=itemgetter(*order))
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    for start in range(0, len(ordered), ROWS):
-        part = ordered[start : start + ROWS]
-        sql = _sql.get((head, len(part)))
-        if sql is None:
-            sql = _sql[(head, len(part))] = f"{head} VALUES {', '.join([row] * len(part))}{tail}"
-        conn.exec_driver_sql(sql, tuple(r[c] for r in part for c in columns))
+    sql = _unnest_sql.get(head)
+    if sql is None:
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        sql = _unnest_sql[head] = f"{head} SELECT * FROM unnest({arrays}){tail}"
+    conn.exec_driver_sql(
+        sql,
+        tuple(
+            _ARRAY[kind]([r[c] for r in ordered]) for c, kind in zip(columns, types, strict=True)
+        ),
+    )
+
+
+def _text_array(values: list[str]) -> str:
+    # Every element quoted, its backslashes and quotes escaped: any text reads back as itself.
+    return (
+        "{"
+        + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values])
+        + "}"
+    )
+
+
+def _float_array(values: list[Any]) -> str:
+    # repr of a float: the shortest text that reads back as the same float (inf and -inf
+    # included); float() first, as a NumPy scalar's repr names its type.
+    return "{" + ",".join(map(repr, map(float, values))) + "}"
+
+
+def _int_array(values: list[Any]) -> str:
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
+def _bool_array(values: list[bool]) -> str:
+    return "{" + ",".join(["t" if v else "f" for v in values]) + "}"
+
+
+_ARRAY = {
+    "text": _text_array,
+    "bigint": _int_array,
+    "float8": _float_array,
+    "boolean": _bool_array,
+}
 
 
 def split(statement: str) -> tuple[str, str]:

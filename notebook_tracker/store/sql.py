@@ -308,7 +308,8 @@ class SqlStore(
         latest = {t.key: t.value for t in new}
         rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()]
         if conn.dialect.name == "postgresql":
-            pg_upserts.upsert(conn, *_PG_TAGS, sqlite_rows.TAG_COLUMNS, rows, ("key",))
+            columns = sqlite_rows.TAG_COLUMNS
+            pg_upserts.upsert(conn, *_PG_TAGS, columns, ("text",) * 3, rows, ("key",))
         else:
             conn.execute(q.upsert_tags(conn.dialect.name), rows)
         if "mlflow.runName" in latest:

@@ -247,7 +247,12 @@ _PG_LATEST_HEAD = _LATEST_HEAD.replace(', "settled")', ")")
 
 def _pg_upsert_latest(conn: Connection, points: list[dict[str, Any]]) -> None:
     columns = sqlite_rows.LATEST_COLUMNS
-    pg_upserts.upsert(conn, _PG_LATEST_HEAD, _LATEST_CONFLICT, columns, points, columns[:2])
+    pg_upserts.upsert(
+        conn, _PG_LATEST_HEAD, _LATEST_CONFLICT, columns, _PG_LATEST_TYPES, points, columns[:2]
+    )
+
+
+_PG_LATEST_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")
 
 
 _PG_PARAM = re.compile(r":(\w+)")
