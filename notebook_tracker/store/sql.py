@@ -311,7 +311,7 @@ class SqlStore(
             columns = sqlite_rows.TAG_COLUMNS
             pg_upserts.upsert(conn, *_PG_TAGS, columns, ("text",) * 3, rows, ("key",))
         else:
-            conn.execute(q.upsert_tags(conn.dialect.name), rows)
+            conn.execute(q.upsert_tags(), rows)
         if "mlflow.runName" in latest:
             conn.execute(q.SET_RUN_NAME, {"rid": run_id, "new_name": latest["mlflow.runName"]})
 

@@ -234,11 +234,9 @@ def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None
     if conn.dialect.name == "postgresql":
         _pg_upsert_latest(conn, points)
         return
-    if conn.dialect.name == "sqlite":
-        if len(points) > 1:
-            conn.execute(q.UNSETTLE_RUN, [{"rid": r} for r in {p["run_uuid"] for p in points}])
-        points = [{**point, "settled": False} for point in points]
-    conn.execute(q.upsert_latest(conn.dialect.name), points)
+    if len(points) > 1:
+        conn.execute(q.UNSETTLE_RUN, [{"rid": r} for r in {p["run_uuid"] for p in points}])
+    conn.execute(q.upsert_latest(), [{**point, "settled": False} for point in points])
 
 
 # On PostgreSQL the rows stay settled (migration 0010): the column is left to its default.

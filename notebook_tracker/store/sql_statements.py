@@ -3,7 +3,7 @@ more than running them on SQLite."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -29,10 +29,6 @@ from notebook_tracker.store.schema import (
     runs,
     tags,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy.dialects.postgresql import Insert as PgInsert
-    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 _ids: BindParameter[str] = bindparam("ids", expanding=True)
 _keys: BindParameter[str] = bindparam("keys", expanding=True)
@@ -92,25 +88,19 @@ EXPERIMENT_FOR_RUN = select(
 ).where(experiments.c.experiment_id == bindparam("exp_id"))
 
 _upserts: dict[str, Executable] = {}
-_tag_upserts: dict[str, Executable] = {}
 
 
-def upsert_tags(dialect: str) -> Executable:
-    """Set a run's tags, replacing stored values: one statement, so that two writers setting
-    the same tag at once both succeed (the last one wins) instead of the second failing on the
-    key its delete-then-insert could not see. A tag set to the value it has writes nothing."""
-    stmt = _tag_upserts.get(dialect)
+def upsert_tags() -> Executable:
+    """SQLite: set a run's tags, replacing stored values: one statement, so that two writers
+    setting the same tag at once both succeed (the last one wins) instead of the second failing
+    on the key its delete-then-insert could not see. A tag set to the value it has writes
+    nothing. (PostgreSQL's is pg_upserts', many rows a statement.)"""
+    stmt = _upserts.get("tags")
     if stmt is None:
-        base: PgInsert | SqliteInsert
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            base = pg_insert(tags)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            base = sqlite_insert(tags)
-        stmt = _tag_upserts[dialect] = base.on_conflict_do_update(
+        base = sqlite_insert(tags)
+        stmt = _upserts["tags"] = base.on_conflict_do_update(
             index_elements=[tags.c.run_uuid, tags.c.key],
             set_={"value": base.excluded.value},
             where=tags.c.value.is_distinct_from(base.excluded.value),  # same value: no write
@@ -118,21 +108,16 @@ def upsert_tags(dialect: str) -> Executable:
     return stmt
 
 
-def upsert_latest(dialect: str) -> Executable:
-    """Insert the latest point per (run, key), replacing the stored one only if it is older."""
-    stmt = _upserts.get(dialect)
+def upsert_latest() -> Executable:
+    """SQLite: insert the latest point per (run, key), replacing the stored one only if it is
+    older. (PostgreSQL's is pg_upserts', many rows a statement.)"""
+    stmt = _upserts.get("latest")
     if stmt is None:
-        base: PgInsert | SqliteInsert  # each dialect's module is imported only when used
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            base = pg_insert(latest_metrics)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            base = sqlite_insert(latest_metrics)
+        base = sqlite_insert(latest_metrics)
         excluded = base.excluded
-        stmt = _upserts[dialect] = base.on_conflict_do_update(
+        stmt = _upserts["latest"] = base.on_conflict_do_update(
             index_elements=[latest_metrics.c.run_uuid, latest_metrics.c.key],
             set_={
                 "step": excluded.step,
