@@ -114,11 +114,19 @@ def fill_store(port: int, runs: int, conns: int = 4) -> None:
                                             "end_time": 1_700_000_000_000})  # fmt: skip
 
 
-def _check_json_points(db: Path, sent: int) -> None:
-    """Every point answered 200 is in the database (staged rows included: their count is
-    their points')."""
-    with sqlite3.connect(db) as check:
-        stored = check.execute("SELECT coalesce(sum(count), 0) FROM metric_chunks").fetchone()[0]
+def _check_json_points(store: Path | str, sent: int) -> None:
+    """Every point answered 200 is in the store, a SQLite file or a PostgreSQL URI (staged
+    rows included: their count is their points')."""
+    count = "SELECT coalesce(sum(count), 0) FROM metric_chunks"
+    if isinstance(store, Path):
+        with sqlite3.connect(store) as check:
+            stored = check.execute(count).fetchone()[0]
+    else:
+        import psycopg2
+
+        with contextlib.closing(psycopg2.connect(store)) as check, check.cursor() as cur:
+            cur.execute(count)
+            stored = cur.fetchone()[0]
     assert stored == sent, f"JSON log-batch: {stored} points stored, {sent} sent"
 
 
@@ -171,13 +179,7 @@ def bench_json_pg(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, f
         finally:
             server.stop()
         if name != "mlflow":
-            import psycopg2
-
-            with contextlib.closing(psycopg2.connect(uri)) as check, check.cursor() as cur:
-                cur.execute("SELECT coalesce(sum(count), 0) FROM metric_chunks")
-                stored = cur.fetchone()[0]
-            sent = requests // 4 * 4 * 100
-            assert stored == sent, f"JSON log-batch on PostgreSQL: {stored} stored, {sent} sent"
+            _check_json_points(uri, requests // 4 * 4 * 100)
     return {f"pg_{k}": v for k, v in found.items()}
 
 

@@ -180,8 +180,7 @@ class SqliteMetricWriter:
 # against 0.67 ms). A statement's rows are distinct (run, key)s (_latest_values), so none upserts
 # a row another row of it inserted. 150 rows x 6 values stay under SQLite's oldest limit of 999.
 _UPSERT_ROWS = 150
-_LATEST_HEAD, _LATEST_TAIL = _UPSERT_LATEST.split(" VALUES ", 1)
-_LATEST_CONFLICT = _LATEST_TAIL[_LATEST_TAIL.index(" ON CONFLICT") :]
+_LATEST_HEAD, _LATEST_CONFLICT = pg_upserts.split(_UPSERT_LATEST)
 _upsert_sql: dict[int, str] = {}
 
 
@@ -241,6 +240,7 @@ def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None
 
 # On PostgreSQL the rows stay settled (migration 0010): the column is left to its default.
 _PG_LATEST_HEAD = _LATEST_HEAD.replace(', "settled")', ")")
+_PG_LATEST_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")
 
 
 def _pg_upsert_latest(conn: Connection, points: list[dict[str, Any]]) -> None:
@@ -248,9 +248,6 @@ def _pg_upsert_latest(conn: Connection, points: list[dict[str, Any]]) -> None:
     pg_upserts.upsert(
         conn, _PG_LATEST_HEAD, _LATEST_CONFLICT, columns, _PG_LATEST_TYPES, points, columns[:2]
     )
-
-
-_PG_LATEST_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")
 
 
 _PG_PARAM = re.compile(r":(\w+)")
