@@ -32,10 +32,13 @@ def _flags(client: TrackingClient) -> dict[str, set[bool]]:
 
 
 def _set_flags(client: TrackingClient, run_ids: list[str], settled: bool) -> None:
+    """As settling and logging set them: a settled row's value copied where PostgreSQL's index
+    orders it (migration 0011)."""
+    copy = ", settled_value = value" if settled else ""
     with client.store.writer.begin() as conn:
         for run_id in run_ids:
             conn.execute(
-                text("UPDATE latest_metrics SET settled = :s WHERE run_uuid = :r"),
+                text(f"UPDATE latest_metrics SET settled = :s{copy} WHERE run_uuid = :r"),
                 {"s": settled, "r": run_id},
             )
 

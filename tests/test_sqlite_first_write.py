@@ -84,8 +84,10 @@ def test_fast_path_columns_match_the_schema_tables() -> None:
     staged = ("chunk_id", *STAGED_COLUMNS)  # a staged row's own columns are not the fast path's
     chunk_columns = tuple(c.name for c in schema.metric_chunks.columns if c.name not in staged)
     assert sqlite_rows.CHUNK_COLUMNS == chunk_columns
-    # A row's settled flag is written as a constant (0: out of the (key, value) index).
-    latest = tuple(c.name for c in schema.latest_metrics.columns if c.name != "settled")
+    # A row's settled flag is written as a constant (0: out of the (key, value) index), and its
+    # settled copy of the value is PostgreSQL's (migration 0011).
+    own = ("settled", "settled_value")
+    latest = tuple(c.name for c in schema.latest_metrics.columns if c.name not in own)
     assert sqlite_rows.LATEST_COLUMNS == latest
     assert sqlite_rows.EXPERIMENT_COLUMNS == tuple(c.name for c in schema.experiments.columns)
 

@@ -32,8 +32,8 @@ SETTLE_INTERVAL_S = 60.0
 SETTLE_BATCH = 200
 _PAUSE_S = 0.1  # between batches, as the packer and the reaper do for queued writers
 
-# Core, as sql_statements.SETTLE_RUN, which settles what this finds: one statement for both
-# dialects, the flag spelled as each one's partial index on unsettled rows matches.
+# Core, as sql_statements.settle_run's statements, which settle what this finds: one statement
+# for both dialects, the flag spelled as each one's partial index on unsettled rows matches.
 _IDLE = (
     select(latest_metrics.c.run_uuid)
     .where(latest_metrics.c.settled == false())
@@ -54,7 +54,7 @@ def settle_idle_runs(
             found = conn.execute(_IDLE, {"cutoff": now_ms() - idle_ms, "n": SETTLE_BATCH})
             ids = [row[0] for row in found]
             if ids:
-                conn.execute(q.SETTLE_RUN, [{"rid": run_id} for run_id in ids])
+                conn.execute(q.settle_run(conn), [{"rid": run_id} for run_id in ids])
         done += len(ids)
         if len(ids) < SETTLE_BATCH:
             return done

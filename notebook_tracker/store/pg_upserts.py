@@ -35,15 +35,17 @@ def upsert(
     types: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
     order: Sequence[str],
+    constants: str = "",
 ) -> None:
-    """`{head} SELECT * FROM unnest(...) {tail}` for `rows` (each a mapping of `columns`,
-    whose PostgreSQL `types` are text, bigint, float8 or boolean), in `conn`'s transaction:
-    `head` is `INSERT INTO table (columns)`, `tail` its ON CONFLICT clause."""
+    """`{head} SELECT *{constants} FROM unnest(...) {tail}` for `rows` (each a mapping of
+    `columns`, whose PostgreSQL `types` are text, bigint, float8 or boolean), in `conn`'s
+    transaction: `head` is `INSERT INTO table (columns, ...)`, `constants` SQL for the columns
+    it names after `columns` (", false"), `tail` its ON CONFLICT clause."""
     ordered = sorted(rows, key=itemgetter(*order))
     sql = _unnest_sql.get(head)
     if sql is None:
         arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-        sql = _unnest_sql[head] = f"{head} SELECT * FROM unnest({arrays}){tail}"
+        sql = _unnest_sql[head] = f"{head} SELECT *{constants} FROM unnest({arrays}){tail}"
     conn.exec_driver_sql(
         sql,
         tuple(

@@ -204,25 +204,27 @@ def _metric_split_rows(
 
     The index holds settled rows only (migration 0010): the page is the settled rows' page,
     read through it, merged with the unsettled rows' page (the runs being logged to, read
-    through their own small index and sorted), in one statement.
+    through their own small index and sorted), in one statement. PostgreSQL's index orders
+    the settled copy of the value (migration 0011), the same number for a settled row.
     """
     assert search.metric_first is not None
-    number, column, settled = search.metric_first
+    number, column, settled, settled_copy = search.metric_first
     value = search.keys[1]
     rows: list[tuple[Any, ...]] = []
     if values is None or values[0] == 0:
+        indexed = settled_copy if conn.dialect.name == "postgresql" else column
+
+        def numbers(ordered: Any, flag: Any) -> Any:
+            where: list[ColumnElement[bool]] = [number, settled == flag]
+            if values is not None:
+                where += [ordered >= values[1] if value.ascending else ordered <= values[1]]
+                where.append(after(search.keys, values))
+            first = ordered.asc() if value.ascending else ordered.desc()
+            order = [first, *(k.clause() for k in search.keys[2:])]
+            return _query(search, columns, where, order).limit(limit)
 
         def build_numbers() -> Any:
-            where: list[ColumnElement[bool]] = [number]
-            if values is not None:
-                where += [column >= values[1] if value.ascending else column <= values[1]]
-                where.append(after(search.keys, values))
-            first = column.asc() if value.ascending else column.desc()
-            order = [first, *(k.clause() for k in search.keys[2:])]
-            parts = [
-                _query(search, columns, [*where, settled == flag], order).limit(limit)
-                for flag in (true(), false())
-            ]
+            parts = [numbers(indexed, true()), numbers(column, false())]
             merged = union_all(*(select(*part.subquery().c) for part in parts)).subquery()
             out = list(merged.c)
             assert len(out) == len(columns), "a page's columns need distinct names"

@@ -23,7 +23,7 @@ from sqlalchemy import (
     true,
 )
 
-HEAD_REVISION = "0010_settled_metric_order"
+HEAD_REVISION = "0011_heap_only_latest_metrics"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -35,6 +35,7 @@ KNOWN_REVISIONS = (
     "0008_packed_run_values",
     "0009_clustered_key_values",
     "0010_settled_metric_order",
+    "0011_heap_only_latest_metrics",
 )
 
 metadata = MetaData()
@@ -169,26 +170,27 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Float(precision=53), nullable=False),
     Column("is_nan", Boolean, nullable=False, default=False),
-    # 1 while the row's value is in the (key, value) index below. SQLite's batch writers set 0
-    # for the runs they write to, so a new value moves no entry of that index, and a run's end
-    # sets 1 again (migration 0010 says why).
+    # 1 while the row's value is in the (key, value) index below. Writers set 0 for the runs
+    # they write to (SQLite's batch writers, all of PostgreSQL's), so a new value moves no entry
+    # of that index, and a run's end sets 1 again (migrations 0010 and 0011 say why).
     Column("settled", Boolean, nullable=False, server_default=true()),
+    # PostgreSQL: the value while the row is settled, written by settling only, so that a new
+    # value changes no indexed column (a heap-only update, migration 0011). NULL on SQLite.
+    Column("settled_value", Float(precision=53), nullable=True),
+    Index(
+        "ix_latest_metrics_settled_value", "key", "value", sqlite_where=text("settled = 1")
+    ).ddl_if(dialect="sqlite"),
     Index(
         "ix_latest_metrics_settled_value",
         "key",
-        "value",
-        sqlite_where=text("settled = 1"),
+        "settled_value",
         postgresql_where=text("settled"),
-    ),
+    ).ddl_if(dialect="postgresql"),
     Index(
         "ix_latest_metrics_unsettled",
         "key",
         sqlite_where=text("settled = 0"),
         postgresql_where=text("NOT settled"),
-    ),
-    # Covering on PostgreSQL (migration 0006); SQLite stores the rows in this order (0009).
-    Index("ix_latest_metrics_run_key_value", "run_uuid", "key", "value", "is_nan").ddl_if(
-        dialect="postgresql"
     ),
     sqlite_with_rowid=False,
 )

@@ -193,7 +193,7 @@ class SqlStore(
             if values:
                 conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(**values))
             if status in RunStatus.TERMINATED:
-                conn.execute(q.SETTLE_RUN, {"rid": run_id})
+                conn.execute(q.settle_run(conn), {"rid": run_id})
             if run_name:
                 self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
             return self._info(conn.execute(q.RUN_ROWS, {"ids": [run_id]}).one())
@@ -275,7 +275,7 @@ class SqlStore(
                 .where(runs_t.c.run_uuid == run_id)
                 .values(status=status, end_time=end_time)
             )
-            conn.execute(q.SETTLE_RUN, {"rid": run_id})
+            conn.execute(q.settle_run(conn), {"rid": run_id})
 
     def _insert_params(self, conn: Connection, run_id: str, new: Sequence[Param]) -> None:
         wanted: dict[str, str] = {}

@@ -227,9 +227,9 @@ def _upsert_latest(raw: sqlite3.Connection, latest: list[Any]) -> None:
 
 
 def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None:
-    """`latest_points` through SQLAlchemy. On SQLite written unsettled, a batch's runs taken
-    out of the (key, value) index first, as the driver-level writers do (migration 0010); on
-    PostgreSQL many rows a statement (_pg_upsert_latest)."""
+    """`latest_points` through SQLAlchemy, written unsettled. On SQLite a batch's runs are
+    taken out of the (key, value) index first, as the driver-level writers do (migration
+    0010); on PostgreSQL many rows a statement (_pg_upsert_latest)."""
     if conn.dialect.name == "postgresql":
         _pg_upsert_latest(conn, points)
         return
@@ -238,15 +238,26 @@ def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None
     conn.execute(q.upsert_latest(), [{**point, "settled": False} for point in points])
 
 
-# On PostgreSQL the rows stay settled (migration 0010): the column is left to its default.
-_PG_LATEST_HEAD = _LATEST_HEAD.replace(', "settled")', ")")
+# On PostgreSQL a row written is unsettled, inserted or updated: the settled index orders
+# `settled_value`, which this leaves alone, so a new value of an unsettled row changes no indexed
+# column and is a heap-only update (migration 0011). Setting the flag it already has is no change.
+_PG_LATEST_CONFLICT = _LATEST_CONFLICT.replace(
+    '"is_nan" = excluded."is_nan"', '"is_nan" = excluded."is_nan", "settled" = false'
+)
 _PG_LATEST_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")
 
 
 def _pg_upsert_latest(conn: Connection, points: list[dict[str, Any]]) -> None:
     columns = sqlite_rows.LATEST_COLUMNS
     pg_upserts.upsert(
-        conn, _PG_LATEST_HEAD, _LATEST_CONFLICT, columns, _PG_LATEST_TYPES, points, columns[:2]
+        conn,
+        _LATEST_HEAD,
+        _PG_LATEST_CONFLICT,
+        columns,
+        _PG_LATEST_TYPES,
+        points,
+        columns[:2],
+        ", false",
     )
 
 

@@ -190,7 +190,7 @@ class OrderKey:
         return ordered.nulls_last() if nulls_last and self.nullable else ordered
 
 
-MetricFirst = tuple[ColumnElement[bool], ColumnElement[Any], ColumnElement[Any]]
+MetricFirst = tuple[ColumnElement[bool], ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,8 @@ class RunSearch:
     # The first key is a nullable column an index can give in order (see run_pages).
     splits_on_null: bool
     # The order starts with a metric: (the run has a number for it, that number's column, the
-    # row's settled flag), so a page can walk the metric's (key, value) index (run_pages).
+    # row's settled flag, the settled copy of the number), so a page can walk the metric's
+    # settled index (run_pages).
     metric_first: MetricFirst | None = None
 
 
@@ -246,7 +247,7 @@ def _run_ordering(
             number = and_(~missing, joined.c.is_nan == false())
             value = case((number, joined.c.value), else_=None)
             if not keys:
-                metric_first = (number, joined.c.value, joined.c.settled)
+                metric_first = (number, joined.c.value, joined.c.settled, joined.c.settled_value)
             keys += [OrderKey(rank, True, "rank"), OrderKey(value, term.ascending, "float")]
         elif number_aware and term.entity == "param":
             by_rank, by_number, by_text = number_aware_keys(joined.c.value, missing)

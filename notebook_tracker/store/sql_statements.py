@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     BindParameter,
+    Connection,
     Executable,
     Text,
     and_,
@@ -44,12 +45,21 @@ TAG_ROWS = select(tags.c.run_uuid, tags.c.key, tags.c.value).where(tags.c.run_uu
 LATEST_ROWS = select(
     latest_metrics.c.run_uuid, latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan
 ).where(latest_metrics.c.run_uuid.in_(_ids))
-# A run that ended: its latest metrics back in the (key, value) index (migration 0010), once.
+# A run that ended: its latest metrics back in the (key, value) index (migration 0010), once;
+# on PostgreSQL that index orders a copy of the value (migration 0011).
 SETTLE_RUN = (
     update(latest_metrics)
     .where(latest_metrics.c.run_uuid == bindparam("rid"), latest_metrics.c.settled == false())
     .values(settled=true())
 )
+_PG_SETTLE_RUN = SETTLE_RUN.values(settled_value=latest_metrics.c.value)
+
+
+def settle_run(conn: Connection) -> Executable:
+    """SETTLE_RUN as `conn`'s database spells it."""
+    return _PG_SETTLE_RUN if conn.dialect.name == "postgresql" else SETTLE_RUN
+
+
 # SQLite's batch writers take a run's rows out of that index before changing their values.
 UNSETTLE_RUN = (
     update(latest_metrics)

@@ -1,4 +1,4 @@
--- revision: 0010_settled_metric_order
+-- revision: 0011_heap_only_latest_metrics
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -29,7 +29,7 @@ CREATE TABLE "latest_metrics" (
 	step BIGINT NOT NULL, 
 	timestamp BIGINT NOT NULL, 
 	value FLOAT NOT NULL, 
-	is_nan BOOLEAN NOT NULL, settled BOOLEAN DEFAULT 1 NOT NULL, 
+	is_nan BOOLEAN NOT NULL, settled BOOLEAN DEFAULT 1 NOT NULL, settled_value FLOAT, 
 	PRIMARY KEY (run_uuid, "key"), 
 	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
 ) WITHOUT ROWID
