@@ -158,11 +158,15 @@ def fill(bulk: Bulk, system: str, size: int, exps: list[int], artifact_root: str
         bulk.insert(
             "tags", kv, ((r["run_uuid"], k, v) for r in chunk for k, v in r["tags"].items())
         )
+        # Finished runs' rows are settled: on our PostgreSQL store with the copy of the value
+        # that its settled index orders (migration 0011).
+        copy = system == "ours" and bulk.dialect == "postgresql"
         bulk.insert(
             "latest_metrics",
-            ["run_uuid", "key", "value", "step", "timestamp", "is_nan"],
+            ["run_uuid", "key", "value", "step", "timestamp", "is_nan"]
+            + (["settled_value"] if copy else []),
             (
-                (r["run_uuid"], k, v, 0, r["start_time"], False)
+                (r["run_uuid"], k, v, 0, r["start_time"], False, *((v,) if copy else ()))
                 for r in chunk
                 for k, v in r["metrics"].items()
             ),
