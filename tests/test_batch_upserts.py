@@ -13,7 +13,10 @@ from sqlalchemy import text
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, RunTag
 from notebook_tracker.errors import StoreUnavailable
+from notebook_tracker.store import sqlite_rows
+from notebook_tracker.store.db_errors import StoreIntegrityError
 from notebook_tracker.store.factory import tracking_store
+from notebook_tracker.store.sql_metric_write import sa_execute
 
 KEYS = 700  # two runs' worth crosses the PostgreSQL statement's 1,000 rows
 
@@ -135,3 +138,30 @@ def test_a_write_postgresql_fails_for_a_deadlock_says_to_send_it_again(postgres_
     assert "running and reachable" not in str(errors[0])
     tags = store.get_run(run_id).data.tags
     assert tags["a"] == tags["b"] != "0"  # the other transaction wrote both, nothing of this
+
+
+@pytest.mark.postgres
+def test_a_statement_of_many_rows_on_postgresql_writes_them_all_or_says_what_failed(
+    postgres_uri: str,
+):
+    """Compaction's many-row statements go to psycopg2 as one batch: every row is written,
+    and a row the database refuses fails the transaction with the store's own error."""
+    store = tracking_store(postgres_uri)
+    run_id = store.create_run(store.create_experiment("batch"), "u", 1, [], None).info.run_id
+
+    def chunk(run: str, key: str) -> dict:
+        point = (1).to_bytes(8, "little")
+        return {"run_uuid": run, "key": key, "count": 1, "min_step": 1, "max_step": 1,
+                "steps": point, "timestamps": point, "values": point}  # fmt: skip
+
+    with store.writer.begin() as conn:
+        sa_execute(conn)(sqlite_rows.INSERT_CHUNK, [chunk(run_id, f"k{i}") for i in range(250)])
+    with pytest.raises(StoreIntegrityError, match="refused the change") as refused:
+        with store.writer.begin() as conn:
+            rows = [chunk(run_id, "more"), chunk("no-such-run", "more")]
+            sa_execute(conn)(sqlite_rows.INSERT_CHUNK, rows)
+    assert "foreign key" in str(refused.value)
+    with store.writer.connect() as conn:
+        chunks = text("SELECT key FROM metric_chunks WHERE run_uuid = :r")
+        found = sorted(row[0] for row in conn.execute(chunks, {"r": run_id}))
+    assert found == sorted(f"k{i}" for i in range(250))  # nothing of the refused transaction

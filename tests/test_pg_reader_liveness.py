@@ -1,7 +1,8 @@
-"""The PostgreSQL reader (pg_reads.py) trusts a pooled connection without a round trip, yet a
-connection whose backend ended between two reads (a server restart, pg_terminate_backend) is
-replaced before the next read instead of failing it; a connection lost while a statement was
-being prepared fails that read with the store's error and leaves the text preparable."""
+"""The PostgreSQL reader (pg_reads.py) and writer trust a pooled connection without a round
+trip, yet a connection whose backend ended between two reads or writes (a server restart,
+pg_terminate_backend) is replaced before the next one instead of failing it; a connection lost
+while a statement was being prepared fails that read with the store's error and leaves the
+text preparable."""
 
 from __future__ import annotations
 
@@ -62,6 +63,20 @@ def test_a_connection_whose_backend_ended_is_replaced_before_the_next_read(
     assert _search(client, exp) == expected  # no error: not even the first read after
     assert _backend(client) != old
     assert [_search(client, exp) for _ in range(3)][-1] == expected
+
+
+def test_a_writer_connection_whose_backend_ended_is_replaced_before_the_next_write(
+    client: TrackingClient, postgres_uri: str
+):
+    exp = _seed(client)
+    run_id = client.create_run(exp).info.run_id
+    with client.store.writer.connect() as conn:
+        old = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    _terminate(postgres_uri, old)
+    client.store.log_batch(run_id, [Metric("acc", 0.5, 1, 1)])  # no error: not even this one
+    with client.store.writer.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != old
+    assert client.get_run(run_id).data.metrics == {"acc": 0.5}
 
 
 def test_a_connection_lost_while_preparing_fails_that_read_but_the_text_stays_preparable(

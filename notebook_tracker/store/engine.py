@@ -40,7 +40,10 @@ def _create(uri: str, immediate: bool) -> Engine:
 
         engine = create_reader(_postgres_url(uri), pool_size=5, max_overflow=10)
     elif uri.startswith(("postgresql", "postgres")):
-        engine = create_engine(_postgres_url(uri), pool_pre_ping=True, pool_size=5, max_overflow=10)
+        from notebook_tracker.store.pg_reads import ping_when_idle
+
+        engine = create_engine(_postgres_url(uri), pool_size=5, max_overflow=10)
+        ping_when_idle(engine)  # not a ping round trip before every write transaction
     else:
         raise InvalidParameter(
             f"Unsupported tracking URI {uri!r}: use sqlite:///path/to/tracker.db, "

@@ -280,16 +280,31 @@ def _literal_rows(conn: Connection, statement: str, parameters: dict[str, Any]) 
         return list(cursor.fetchall())
 
 
+def ping_when_idle(engine: Engine) -> None:
+    """Ping `engine`'s pooled connections at checkout only after PING_AFTER_IDLE_S idle or when
+    the server sent them something (the reader's way, above), instead of `pool_pre_ping`'s
+    round trip each checkout. The writer engine too: a transaction ends before its connection
+    goes back to the pool, so an idle one is sent nothing either but the notice of its end."""
+    event.listen(engine, "checkout", _on_checkout)
+    event.listen(engine, "checkin", _on_checkin)
+
+
 def create_reader(url: str, **pool: Any) -> Engine:
     """The PostgreSQL reader engine: autocommit, idle pings, prepared SELECTs."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT", **pool)
     event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "checkout", _on_checkout)
-    event.listen(engine, "checkin", _on_checkin)
+    ping_when_idle(engine)
     # psycopg 3 prepares by itself (its prepare_threshold).
     if engine.dialect.driver == "psycopg2" and env.postgres_prepare():
         event.listen(engine, "before_cursor_execute", _rewrite, retval=True)
     return engine
 
 
-__all__ = ["MAX_PREPARED", "PING_AFTER_IDLE_S", "PREPARE_AT", "create_reader", "kept_rows"]
+__all__ = [
+    "MAX_PREPARED",
+    "PING_AFTER_IDLE_S",
+    "PREPARE_AT",
+    "create_reader",
+    "kept_rows",
+    "ping_when_idle",
+]

@@ -266,16 +266,40 @@ _pg_sql: dict[str, str] = {}
 
 
 def sa_execute(conn: Connection) -> Execute:
-    """Compaction's statements on a SQLAlchemy connection, in its current transaction."""
+    """Compaction's statements on a SQLAlchemy connection, in its current transaction.
+
+    On psycopg2 a statement given many rows' parameters goes to the server in one round trip
+    (`execute_batch`), where its executemany sends one per row: merging a run's staged rows
+    (100 keys' chunks written, ~30 staged rows deleted) made ~130 round trips, four for each
+    request of a server's JSON load on average."""
     postgres = conn.dialect.name == "postgresql"
+    batch = postgres and conn.dialect.driver == "psycopg2"
 
     def execute(sql: str, params: Any) -> list[Any]:
         if postgres:
             sql = _pg_sql.get(sql) or _pg_sql.setdefault(sql, _PG_PARAM.sub(r"%(\1)s", sql))
+        if batch and isinstance(params, list) and len(params) > 1:
+            _psycopg2_batch(conn, sql, params)
+            return []
         result = conn.exec_driver_sql(sql, params)
         return list(result.fetchall()) if result.returns_rows else []
 
     return execute
+
+
+_BATCH_ROWS = 1000  # statements a round trip: a merge of many chunks stays a few of them
+
+
+def _psycopg2_batch(conn: Connection, sql: str, params: list[Any]) -> None:
+    import psycopg2
+    from psycopg2.extras import execute_batch
+
+    try:
+        with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            execute_batch(cursor, sql, params, page_size=_BATCH_ROWS)
+    except psycopg2.Error as error:  # as a statement through SQLAlchemy raises it
+        wrapped = sa_exc.DBAPIError.instance(sql, params, error, psycopg2.Error)
+        raise (db_errors.for_exception(wrapped, error, conn.engine.url) or wrapped) from None
 
 
 def compact_due(
