@@ -15,7 +15,6 @@ store's `log_batch`, whose error says what is wrong.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from notebook_tracker.store.sql_metric_write import (
     PreparedPoints,
     compact_due,
     merge_prepared,
+    sa_execute,
     upsert_latest_points,
 )
 from notebook_tracker.wire.batch import Column
@@ -71,13 +71,6 @@ def _chunk(run_id: str, column: Column) -> dict[str, Any]:
         "timestamps": column.timestamps,
         "values": column.values,
     }
-
-
-def _staged_sql(dialect: str) -> str:
-    return _PG_INSERT_STAGED if dialect == "postgresql" else INSERT_STAGED
-
-
-_PG_INSERT_STAGED = re.sub(r":(\w+)", r"%(\1)s", INSERT_STAGED)
 
 
 def _params_tags(
@@ -212,7 +205,7 @@ class IngestMixin:
             if direct:
                 self._insert_metrics(conn, direct)
             if staged:
-                conn.exec_driver_sql(_staged_sql(conn.dialect.name), staged)
+                sa_execute(conn)(INSERT_STAGED, staged)  # many runs' rows: one round trip
                 upsert_latest_points(conn, latest_points(staged_points))
                 compact_due(conn, self.compaction_due, (), [s["run_uuid"] for s in staged])
 
