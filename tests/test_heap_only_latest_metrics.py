@@ -5,6 +5,8 @@ from settled and unsettled rows; a store from before upgrades with its settled v
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -160,4 +162,47 @@ def test_a_store_from_before_upgrades_with_settled_values_copied_and_packed_runs
     reopened = TrackingClient(postgres_uri)
     found = reopened.search_runs([exp], order_by=["metrics.acc DESC"])
     assert [r.info.run_id for r in found] == [ids[5], ids[2], ids[4], ids[1], ids[3], ids[0]]
+    forget_stores()
+
+
+def test_writers_and_settling_of_the_same_runs_never_deadlock(postgres_uri: str):
+    """Writers unsettle the rows they change, and a run's end or the idle pass settles them:
+    both lock a run's rows in (run, key) order, so neither waits on the other in a cycle, which
+    PostgreSQL would end by failing one of them."""
+    client = TrackingClient(postgres_uri)
+    exp = client.create_experiment("no-deadlock")
+    run_ids = [client.create_run(exp).info.run_id for _ in range(3)]
+    errors: list[BaseException] = []
+    stop = time.monotonic() + 4
+
+    def write(reverse: bool) -> None:
+        keys = sorted(range(40), reverse=reverse)
+        step = 0
+        while time.monotonic() < stop:
+            step += 1
+            try:
+                client.store.log_batch(
+                    run_ids[step % 3], [Metric(f"m{k}", step + k, 0, step) for k in keys]
+                )
+            except BaseException as error:  # checked below
+                errors.append(error)
+
+    def settle() -> None:
+        while time.monotonic() < stop:
+            try:
+                settle_idle_runs(client.store.writer, idle_ms=-1, pause_s=0)
+                client.set_terminated(run_ids[int(time.monotonic() * 100) % 3])
+            except BaseException as error:  # checked below
+                errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(r,)) for r in (False, True)]
+    threads.append(threading.Thread(target=settle))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    for run_id in run_ids:
+        rows = {k: v for k, v in _rows(client).items() if k[0] == run_id}
+        assert all(copy == value for settled, copy, value in rows.values() if settled)
     forget_stores()

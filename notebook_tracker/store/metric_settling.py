@@ -52,7 +52,7 @@ def settle_idle_runs(
     while True:
         with engine.begin() as conn:
             found = conn.execute(_IDLE, {"cutoff": now_ms() - idle_ms, "n": SETTLE_BATCH})
-            ids = [row[0] for row in found]
+            ids = sorted(row[0] for row in found)  # as writers lock them
             if ids:
                 conn.execute(q.settle_run(conn), [{"rid": run_id} for run_id in ids])
         done += len(ids)

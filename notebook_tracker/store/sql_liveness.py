@@ -115,7 +115,7 @@ class LivenessMixin:
                 .values(status=RunStatus.KILLED, end_time=bindparam("end")),
                 [{"rid": i, "end": last_seen[i] or fallback} for i in ids],
             )
-            conn.execute(q.settle_run(conn), [{"rid": i} for i in ids])
+            conn.execute(q.settle_run(conn), [{"rid": i} for i in sorted(ids)])
             conn.execute(
                 delete(tags_t).where(
                     and_(tags_t.c.run_uuid.in_(ids), tags_t.c.key == KILLED_REASON.key)
