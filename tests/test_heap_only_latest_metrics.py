@@ -43,25 +43,6 @@ def _assert_settled_copies(client: TrackingClient, run_id: str, settled: bool) -
             assert copy == value
 
 
-def test_logging_unsettles_a_runs_rows_and_its_end_settles_them_with_their_values(
-    postgres_uri: str,
-):
-    client = TrackingClient(postgres_uri)
-    exp = client.create_experiment("flags")
-    logged, ended = (client.create_run(exp).info.run_id for _ in range(2))
-    for run_id in (logged, ended):
-        client.log_batch(run_id, [Metric(f"m{k}", k, 0, 1) for k in range(20)])
-        client.log_batch(run_id, [Metric(f"m{k}", k + 1.5, 0, 2) for k in range(20)])
-    client.set_terminated(ended)
-    _assert_settled_copies(client, logged, False)
-    _assert_settled_copies(client, ended, True)
-    # A settled run logged to again (a resumed run) leaves the index with its next batch.
-    client.log_batch(ended, [Metric(f"m{k}", k + 7, 0, 3) for k in range(20)])
-    _assert_settled_copies(client, ended, False)
-    assert client.get_run(ended).data.metrics["m3"] == 10
-    forget_stores()
-
-
 def test_a_metric_order_reads_settled_copies_and_values_being_logged_in_one_order(
     postgres_uri: str,
 ):
