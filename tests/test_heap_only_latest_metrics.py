@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,4 +187,28 @@ def test_writers_and_settling_of_the_same_runs_never_deadlock(postgres_uri: str)
     for run_id in run_ids:
         rows = {k: v for k, v in _rows(client).items() if k[0] == run_id}
         assert all(copy == value for settled, copy, value in rows.values() if settled)
+    forget_stores()
+
+
+def test_one_process_orders_by_a_metric_right_on_sqlite_and_postgresql(
+    postgres_uri: str, tmp_path: Path
+):
+    """A search's first page statement is kept for its next run; PostgreSQL's orders the
+    settled copy, which SQLite leaves NULL, so each database kind keeps its own."""
+    expected = {}
+    clients = [TrackingClient(postgres_uri), TrackingClient(f"sqlite:///{tmp_path / 't.db'}")]
+    for client in clients:
+        exp = client.create_experiment("both")
+        values = {}
+        for i in range(6):
+            run_id = client.create_run(exp, start_time=1000 + i).info.run_id
+            client.log_batch(run_id, [Metric("acc", float((i * 5) % 6), 0, 0)])
+            values[run_id] = float((i * 5) % 6)
+            if i % 2:
+                client.set_terminated(run_id)
+        expected[client] = (exp, sorted(values, key=lambda r: -values[r]))
+    for _ in range(2):  # a kept statement is used from a search's second run
+        for client, (exp, order) in expected.items():
+            for size in (1, 100):
+                assert all_page_ids(client, exp, "", ["metrics.acc DESC"], size) == order
     forget_stores()

@@ -91,10 +91,11 @@ def _fetch(
     conn: Connection, memo: Memo, part: Any, build: Callable[[], Any]
 ) -> list[tuple[Any, ...]]:
     """The rows of the statement `build` makes, kept for next time when `memo` (the search
-    and the columns) is given."""
+    and the columns) is given: for each database kind, as a statement may differ by it (a
+    metric's settled index orders a copy of the value on PostgreSQL only)."""
     if memo is None:
         return fetch_all(conn, build())
-    key = (*map(id, memo), part)
+    key = (*map(id, memo), part, conn.dialect.name)
     found = _FIRST_PAGES.get(key)
     if found is None:
         if len(_FIRST_PAGES) >= _FIRST_PAGES_MAX:
