@@ -139,6 +139,15 @@ def for_exception(
     return TrackerError(f"{_cap(what)} failed: {reason}.")
 
 
+def for_driver_error(error: Exception, dbapi_error: type[Exception], url: URL) -> TrackerError:
+    """The store's error for `error`, which a driver raised under a statement sent to it
+    directly (not through SQLAlchemy, whose `handle_error` event translates its own)."""
+    wrapped = sa_exc.DBAPIError.instance(None, None, error, dbapi_error)
+    translated = for_exception(wrapped, error, url)
+    assert translated is not None  # a DBAPIError always has one
+    return translated
+
+
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
 # for what another did meanwhile, and the same write sent again succeeds.
 _CONFLICTS = ("40P01", "40001")

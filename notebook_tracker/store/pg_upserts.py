@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-_unnest_sql: dict[str, str] = {}
+_unnest_sql: dict[tuple[str, str, str], str] = {}
 
 
 def upsert(
@@ -42,10 +42,11 @@ def upsert(
     transaction: `head` is `INSERT INTO table (columns, ...)`, `constants` SQL for the columns
     it names after `columns` (", false"), `tail` its ON CONFLICT clause."""
     ordered = sorted(rows, key=itemgetter(*order))
-    sql = _unnest_sql.get(head)
+    sql = _unnest_sql.get((head, tail, constants))
     if sql is None:
         arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-        sql = _unnest_sql[head] = f"{head} SELECT *{constants} FROM unnest({arrays}){tail}"
+        sql = f"{head} SELECT *{constants} FROM unnest({arrays}){tail}"
+        _unnest_sql[head, tail, constants] = sql
     conn.exec_driver_sql(
         sql,
         tuple(

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy import exc as sa_exc
 
 from notebook_tracker.store import db_errors, pg_upserts, sqlite_busy, sqlite_rows
 from notebook_tracker.store import sql_statements as q
@@ -115,11 +114,7 @@ class SqliteMetricWriter:
             except sqlite3.Error as error:
                 self._pooled, pooled, self._raw = None, self._pooled, None
                 pooled.invalidate()  # whatever went wrong, the next write starts afresh
-                wrapped = sa_exc.DBAPIError.instance(None, None, error, sqlite3.Error)
-                translated = db_errors.for_exception(wrapped, error, self.engine.url)
-                if translated is None:
-                    raise
-                raise translated from None
+                raise db_errors.for_driver_error(error, sqlite3.Error, self.engine.url) from None
 
     def _connection(self) -> sqlite3.Connection:
         if self._pooled is not None and self._forks != _forks:
@@ -298,8 +293,7 @@ def _psycopg2_batch(conn: Connection, sql: str, params: list[Any]) -> None:
         with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             execute_batch(cursor, sql, params, page_size=_BATCH_ROWS)
     except psycopg2.Error as error:  # as a statement through SQLAlchemy raises it
-        wrapped = sa_exc.DBAPIError.instance(sql, params, error, psycopg2.Error)
-        raise (db_errors.for_exception(wrapped, error, conn.engine.url) or wrapped) from None
+        raise db_errors.for_driver_error(error, psycopg2.Error, conn.engine.url) from None
 
 
 def compact_due(

@@ -48,7 +48,7 @@ LATEST_ROWS = select(
 ).where(latest_metrics.c.run_uuid.in_(_ids))
 # A run that ended: its latest metrics back in the (key, value) index (migration 0010), once;
 # on PostgreSQL that index orders a copy of the value (migration 0011).
-SETTLE_RUN = (
+_SETTLE_RUN = (
     update(latest_metrics)
     .where(latest_metrics.c.run_uuid == bindparam("rid"), latest_metrics.c.settled == false())
     .values(settled=true())
@@ -65,9 +65,9 @@ _PG_SETTLE_RUN = text(
 
 
 def settle_run(conn: Connection) -> Executable:
-    """SETTLE_RUN as `conn`'s database spells it; with many runs, give them sorted (the order
-    writers lock them in)."""
-    return _PG_SETTLE_RUN if conn.dialect.name == "postgresql" else SETTLE_RUN
+    """A run's settling statement (parameter `rid`) as `conn`'s database spells it; with many
+    runs, give them sorted (the order writers lock them in)."""
+    return _PG_SETTLE_RUN if conn.dialect.name == "postgresql" else _SETTLE_RUN
 
 
 # SQLite's batch writers take a run's rows out of that index before changing their values.
