@@ -80,10 +80,17 @@ def _bool_array(values: list[bool]) -> str:
 
 _ARRAY = {
     "text": _text_array,
+    "int": _int_array,
     "bigint": _int_array,
     "float8": _float_array,
     "boolean": _bool_array,
 }
+
+
+def array_literal(kind: str, values: list[Any]) -> str:
+    """`values` as one PostgreSQL array literal of `kind` (text, int, bigint, float8 or
+    boolean), to pass as one parameter cast to `kind[]`: no NULL elements."""
+    return _ARRAY[kind](values)
 
 
 def split(statement: str) -> tuple[str, str]:

@@ -34,6 +34,7 @@ from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.metric_settling import SETTLE_INTERVAL_S, SettlerMixin
 from notebook_tracker.store.new_runs import new_run
+from notebook_tracker.store.pg_metric_write import PgMetricWriter
 from notebook_tracker.store.run_packer import PACK_INTERVAL_S, PackerMixin
 from notebook_tracker.store.schema import runs as runs_t
 from notebook_tracker.store.schema import tags as tags_t
@@ -42,6 +43,7 @@ from notebook_tracker.store.sql_experiments import ExperimentsMixin
 from notebook_tracker.store.sql_ingest import IngestMixin
 from notebook_tracker.store.sql_liveness import REAP_INTERVAL_S, LivenessMixin
 from notebook_tracker.store.sql_metric_write import (
+    MetricWriter,
     SqliteMetricWriter,
     compact_due,
     upsert_latest_points,
@@ -80,6 +82,12 @@ class SqlStore(
             SqliteMetricWriter(self.writer, self.compaction_due)
             if self.writer.dialect.name == "sqlite"
             and self.writer.url.database not in (None, "", ":memory:")  # one database per thread
+            else None
+        )
+        # Points written without SQLAlchemy: SQLite's driver, or one statement on psycopg2.
+        self._fast_metrics: MetricWriter | None = self._sqlite_metrics or (
+            PgMetricWriter(self.writer, self.compaction_due)
+            if self.writer.dialect.name == "postgresql" and self.writer.dialect.driver == "psycopg2"
             else None
         )
         ensure_schema(self.writer)
@@ -245,7 +253,7 @@ class SqlStore(
         rows = list(rows)
         if not rows:
             return
-        if self._sqlite_metrics is not None and self._sqlite_metrics.write(rows):
+        if self._fast_metrics is not None and self._fast_metrics.write(rows):
             return
         # Not written: a run is missing or deleted, and the check below says which.
         with self.writer.begin() as conn:

@@ -24,9 +24,8 @@ from notebook_tracker.store.metric_chunks import latest_points
 from notebook_tracker.store.metric_compaction import DueKeys
 from notebook_tracker.store.metric_staging import INSERT_STAGED, split_rows
 from notebook_tracker.store.sql_metric_write import (
-    PreparedPoints,
+    MetricWriter,
     compact_due,
-    merge_prepared,
     sa_execute,
     upsert_latest_points,
 )
@@ -93,26 +92,27 @@ def _params_tags(
 
 class GroupWrite:
     """Points of many requests to write in one transaction (`IngestMixin.metric_groups_write`):
-    rows' parameters are made as they are added, and the call writes them, on SQLite straight
-    to the driver (`fast`), else, or when that declines, by `slowly(rows, columns)`."""
+    rows' parameters are made as they are added, and the call writes them straight to the
+    driver (`fast`: SQLite's, psycopg2's), else, or when that declines, by
+    `slowly(rows, columns)`."""
 
     def __init__(
         self,
-        fast: SqliteMetricWriter | None,
+        fast: MetricWriter | None,
         slowly: Callable[[Sequence[Row], Sequence[tuple[str, Column]]], None],
     ) -> None:
         self.fast = fast
         self.slowly = slowly
         self.rows: list[Row] = []
         self.columns: list[tuple[str, Column]] = []
-        self.prepared: PreparedPoints | None = None
+        self.prepared: Any = None
 
     def add(self, rows: Sequence[Row], columns: Sequence[tuple[str, Column]] = ()) -> None:
         """More points for the same transaction (a step or timestamp past 64 bits raises the
         store's error, and leaves this write as it was)."""
         if rows and self.fast is not None:
             mine = self.fast.prepare(rows, stage=True)
-            self.prepared = mine if self.prepared is None else merge_prepared(self.prepared, mine)
+            self.prepared = mine if self.prepared is None else self.fast.merge(self.prepared, mine)
         self.rows.extend(rows)
         self.columns.extend(columns)
 
@@ -128,6 +128,7 @@ class IngestMixin:
     writer: Any
     compaction_due: DueKeys
     _sqlite_metrics: SqliteMetricWriter | None
+    _fast_metrics: MetricWriter | None
 
     if TYPE_CHECKING:  # provided by SqlStore, which this is mixed into
 
@@ -175,7 +176,7 @@ class IngestMixin:
         """`log_metric_groups(rows, columns)` as a call that writes, its statements' parameters
         made now: a server worker makes them before its turn at the database, which then lasts
         only as long as the statements and the commit."""
-        write = GroupWrite(self._sqlite_metrics, self._log_slowly)
+        write = GroupWrite(self._fast_metrics, self._log_slowly)
         write.add(rows, columns)
         return write
 

@@ -19,7 +19,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -65,6 +65,19 @@ _INSERT_IF_ACTIVE = sqlite_rows.INSERT_CHUNK_IF_ACTIVE
 _UPSERT_LATEST = sqlite_rows.UPSERT_LATEST
 
 
+class MetricWriter(Protocol):
+    """Points written straight to a driver, past SQLAlchemy (SqliteMetricWriter,
+    pg_metric_write.PgMetricWriter): `prepare` makes a write's parameters (its CPU work, done
+    before a server's turn at the database), `merge` joins two prepared writes into one, and
+    `write_prepared` writes in one transaction, False (nothing written) when a run is missing
+    or deleted, for the caller's slow path to say which."""
+
+    def write(self, rows: Sequence[Row], stage: bool = False) -> bool: ...
+    def prepare(self, rows: Sequence[Row], stage: bool = False) -> Any: ...
+    def merge(self, first: Any, second: Any) -> Any: ...
+    def write_prepared(self, prepared: Any) -> bool: ...
+
+
 class SqliteMetricWriter:
     """Metric rows into a SQLite store in one transaction, on a connection of its own.
 
@@ -97,8 +110,10 @@ class SqliteMetricWriter:
             raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
         return chunks, [latest], staged
 
+    merge = staticmethod(merge_prepared)
+
     def write_prepared(self, prepared: PreparedPoints) -> bool:
-        """`write` of what `prepare` made (or `merge_prepared` of several), one transaction."""
+        """`write` of what `prepare` made (or `merge` of several), one transaction."""
         chunks, latests, staged = prepared
         return self.transaction(lambda raw: self._write(raw, chunks, latests, staged))
 

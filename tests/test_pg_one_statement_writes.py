@@ -1,0 +1,115 @@
+"""PostgreSQL's metric writes in one statement (store/pg_metric_write.py): a server's group of
+requests and a synchronous point are written whole or not at all, keep each key's write order
+and latest point, leave the pooled connection transactional, and are not undone by a merge
+that fails after their commit."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import text
+
+from notebook_tracker.client import TrackingClient
+from notebook_tracker.errors import InvalidParameter, NotFound
+from notebook_tracker.store import forget_stores, pg_metric_write
+from notebook_tracker.store.pg_metric_write import PgMetricWriter
+
+pytestmark = pytest.mark.postgres
+
+KEYS = 20  # staged: a run's points of many keys in one row
+
+
+def _request(run_id: str, step: int, keys: int = KEYS) -> list[tuple]:
+    return [(run_id, f"m{k:02d}", step * 100.0 + k, 1_700_000_000_000 + step, step)
+            for k in range(keys)]  # fmt: skip
+
+
+@pytest.fixture
+def client(postgres_uri: str):
+    found = TrackingClient(postgres_uri)
+    assert isinstance(found.store._fast_metrics, PgMetricWriter)  # type: ignore[attr-defined]
+    yield found
+    forget_stores()
+
+
+def _chunk_count(client: TrackingClient) -> int:
+    with client.store.writer.connect() as conn:  # type: ignore[attr-defined]
+        return conn.execute(text("SELECT count(*) FROM metric_chunks")).scalar_one()
+
+
+def test_a_group_with_a_deleted_run_writes_nothing_and_names_the_run(client: TrackingClient):
+    exp = client.create_experiment("whole")
+    kept, deleted = (client.create_run(exp).info.run_id for _ in range(2))
+    client.store.log_metric_groups(_request(kept, 0))
+    before = _chunk_count(client)
+    client.delete_run(deleted)
+    with pytest.raises(InvalidParameter, match=f"Run {deleted} is deleted; restore it"):
+        client.store.log_metric_groups(_request(kept, 1) + _request(deleted, 1))
+    with pytest.raises(NotFound, match="not-a-run"):
+        client.store.log_metric_groups(_request(kept, 2) + _request("not-a-run", 2))
+    assert _chunk_count(client) == before
+    assert client.get_run(kept).data.metrics["m00"] == 0.0  # step 0's, untouched
+    assert [m.step for m in client.get_metric_history(kept, "m03")] == [0]
+
+
+def test_a_key_keeps_its_write_order_across_staged_rows_chunks_and_merges(
+    client: TrackingClient,
+):
+    """Every point at one step and timestamp: a history is then in write order alone."""
+    run_id = client.create_run(client.create_experiment("order")).info.run_id
+    written = []
+    for n in range(80):  # past the staged rows a merge waits for (STAGE_ROWS)
+        if n % 5 == 4:  # a lone point of the key (a chunk) between the many-key requests
+            client.store.log_metric_groups([(run_id, "m03", -n, 7, 0)])
+        else:
+            client.store.log_metric_groups(
+                [(run_id, f"m{k:02d}", n if k == 3 else 0.0, 7, 0) for k in range(KEYS)]
+            )
+        written.append(-n if n % 5 == 4 else n)
+    assert [m.value for m in client.get_metric_history(run_id, "m03")] == written
+    assert client.get_run(run_id).data.metrics["m03"] == written[-1]
+
+
+def test_a_group_keeps_the_later_of_two_points_at_one_step(client: TrackingClient):
+    """Two requests in one group, as the server merges them: a tie on (step, timestamp) goes to
+    the later request, and an older step never replaces a newer one."""
+    writer = client.store._fast_metrics  # type: ignore[attr-defined]
+    run_id = client.create_run(client.create_experiment("ties")).info.run_id
+    first = writer.prepare(_request(run_id, 5), stage=True)
+    second = writer.prepare(
+        [(run_id, "m00", -1.0, 1_700_000_000_005, 5), (run_id, "m01", -2.0, 9, 4)], stage=True
+    )
+    assert writer.write_prepared(writer.merge(first, second))
+    metrics = client.get_run(run_id).data.metrics
+    assert metrics["m00"] == -1.0
+    assert metrics["m01"] == 501.0
+
+
+def test_the_pooled_connection_is_transactional_again_after_a_write(client: TrackingClient):
+    """The write runs in autocommit; a transaction that then gets the same pooled connection
+    must still roll back as a whole."""
+    run_id = client.create_run(client.create_experiment("pool")).info.run_id
+    client.store.log_metric_groups(_request(run_id, 0))
+    writer = client.store.writer  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError), writer.begin() as conn:
+        conn.execute(text("DELETE FROM metric_chunks"))
+        raise RuntimeError("undo")
+    assert _chunk_count(client) == 1
+    client.log_metric(run_id, "lone", 1.5, step=3)  # a synchronous point, one statement too
+    assert client.get_run(run_id).data.metrics["lone"] == 1.5
+
+
+def test_a_merge_that_fails_after_the_commit_keeps_the_points(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    def broken(*_args: object) -> list[str]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pg_metric_write, "unstage", broken)
+    run_id = client.create_run(client.create_experiment("merge")).info.run_id
+    with caplog.at_level(logging.WARNING, logger=pg_metric_write.__name__):
+        for step in range(40):  # a merge falls due on the way, and fails
+            client.store.log_metric_groups(_request(run_id, step))
+    assert "could not merge metric chunks" in caplog.text
+    assert [m.step for m in client.get_metric_history(run_id, "m07")] == list(range(40))
