@@ -20,6 +20,7 @@ from notebook_tracker.client import TrackingClient
 from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.frames import columns_to_frame
 from notebook_tracker.store import forget_stores, run_packer
+from notebook_tracker.store.metric_settling import settle_idle_runs
 from notebook_tracker.store.packed_reads import PACKED_FROM
 from notebook_tracker.store.packed_values import pack_run_values, unpack_page
 from notebook_tracker.store.schema import HEAD_REVISION
@@ -134,7 +135,9 @@ def _writes(client: TrackingClient, run_ids: list[str]) -> None:
     a, b, c, d, e = run_ids[:5]
     client.log_param(a, "new", "1")
     client.set_tag(b, "t", "changed")
-    client.log_metric(c, "m", -7.25, step=5)
+    # Logged long ago, so idle: PostgreSQL packs no run whose values are being logged
+    # (run_packer._UNSETTLED, tests/test_row_stale_marking.py), and the packer then catches up.
+    client.log_metric(c, "m", -7.25, step=5, timestamp=1)
     client.delete_tag(d, "t")
     client.store.log_batch(e, [Metric("m", math.nan, 1, 9)], [Param("fresh", "x")], [])
     with client.store.writer.begin() as conn:
@@ -248,6 +251,7 @@ def test_a_write_committed_while_the_packer_packs_is_never_hidden_by_its_text(
 
     with client.store.writer.begin() as conn:
         conn.execute(text("UPDATE runs SET packed_values = NULL"))
+    settle_idle_runs(client.store.writer, pause_s=0)  # PostgreSQL packs settled runs only
     monkeypatch.setattr(run_packer, "_packed", packed_then_a_writer_commits)
     run_packer.pack_batch(client.store.writer)
     assert writer_done.wait(20)

@@ -6,8 +6,10 @@ A big read that meets such runs reads them the normalized way and starts a backg
 the triggers' (migration 0008): on SQLite a batch reads and writes in one write transaction;
 on PostgreSQL a batch locks its runs FOR UPDATE SKIP LOCKED before reading their values, so a
 writer's trigger (FOR KEY SHARE on the run) either waits for the batch and then lists the run
-stale, or holds the run and the batch skips it. One packer per database at a time (an advisory
-lock): two could otherwise commit in the opposite order of their reads.
+stale, or holds the run and the batch skips it. There, a run with unsettled latest metrics (being
+logged to) is not packed: their new values fire no trigger (migration 0012). One packer per
+database at a time (an advisory lock): two could otherwise commit in the opposite order of their
+reads.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from notebook_tracker.store.background_pass import BackgroundPass
+from notebook_tracker.store.metric_settling import settle_idle_runs
 from notebook_tracker.store.packed_values import pack_run_values
 from notebook_tracker.store.sqlite_files import database_file
 
@@ -51,7 +54,29 @@ class _ById:
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
 _LOCK_PACKING = text("SELECT pg_advisory_xact_lock(:k) IS NULL")
 _UNPACKED = text("SELECT run_uuid FROM runs WHERE packed_values IS NULL ORDER BY run_uuid LIMIT :n")
+# PostgreSQL packs only runs whose latest metrics are all settled (migration 0012): a new value
+# of an unsettled row marks nothing stale. Runs being logged to are left for after their
+# settling, and passed over here so that they never hold the batch's place.
+_UNSETTLED = (
+    "EXISTS (SELECT 1 FROM latest_metrics AS m WHERE m.run_uuid = {run} AND NOT m.settled)"
+)
+_PG_UNPACKED = text(
+    "SELECT r.run_uuid FROM runs AS r WHERE r.packed_values IS NULL AND NOT "
+    + _UNSETTLED.format(run="r.run_uuid")
+    + " ORDER BY r.run_uuid LIMIT :n"
+)
 _STALE = text("SELECT id, run_uuid FROM stale_run_values ORDER BY id LIMIT :n")
+_PG_STALE = text(
+    "SELECT s.id, s.run_uuid FROM stale_run_values AS s WHERE NOT "
+    + _UNSETTLED.format(run="s.run_uuid")
+    + " ORDER BY s.id LIMIT :n"
+)
+# Read after the batch holds its runs: a writer that unsettles a row of one from now on waits
+# for the batch in its trigger, then lists the run stale; one that did before is seen here.
+_PG_STILL_UNSETTLED = text(
+    "SELECT DISTINCT run_uuid FROM latest_metrics "
+    "WHERE run_uuid = ANY(CAST(:ids AS text[])) AND NOT settled"
+)
 _EXISTING = _ById("SELECT run_uuid FROM runs WHERE run_uuid IN {ids}")
 _LOCK = _ById(
     "SELECT run_uuid FROM runs WHERE run_uuid IN {ids} ORDER BY run_uuid FOR UPDATE SKIP LOCKED"
@@ -101,8 +126,9 @@ def pack_batch(engine: Engine, limit: int = PACK_BATCH, wait: bool = False) -> i
             # Metrics must read back as the same doubles whatever the server's default (a
             # server at 0 prints 15 digits: 1.7976931348623157e308 came back as inf).
             conn.execute(text("SET LOCAL extra_float_digits = 3"))
-            stale = list(conn.execute(_STALE, {"n": limit}))
-        wanted = {row[0] for row in conn.execute(_UNPACKED, {"n": limit})}
+            stale = list(conn.execute(_PG_STALE, {"n": limit}))
+        unpacked = _PG_UNPACKED if postgres else _UNPACKED
+        wanted = {row[0] for row in conn.execute(unpacked, {"n": limit})}
         wanted.update(row[1] for row in stale)
         if not wanted:
             return 0
@@ -111,6 +137,9 @@ def pack_batch(engine: Engine, limit: int = PACK_BATCH, wait: bool = False) -> i
         if postgres:
             gone = wanted - {row[0] for row in conn.execute(_EXISTING.on(conn), {"ids": ids})}
             ids = [row[0] for row in conn.execute(_LOCK.on(conn), {"ids": ids})]
+            if ids:
+                busy = {row[0] for row in conn.execute(_PG_STILL_UNSETTLED, {"ids": ids})}
+                ids = [rid for rid in ids if rid not in busy]
         if ids:
             texts = _packed(conn, ids)
             if postgres:
@@ -131,6 +160,8 @@ def pack_all(engine: Engine, limit: int | None = None, wait: bool = False) -> in
     pause = _PG_PAUSE_S if postgres else _SQLITE_PAUSE_S
     if limit is None:
         limit = _PG_BATCH if postgres else PACK_BATCH
+    if postgres:  # runs no longer logged to become packable (see _UNSETTLED)
+        settle_idle_runs(engine, pause_s=pause)
     total = 0
     while True:
         done = pack_batch(engine, limit, wait)

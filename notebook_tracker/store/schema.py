@@ -23,7 +23,7 @@ from sqlalchemy import (
     true,
 )
 
-HEAD_REVISION = "0011_heap_only_latest_metrics"
+HEAD_REVISION = "0012_row_stale_marking"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -36,6 +36,7 @@ KNOWN_REVISIONS = (
     "0009_clustered_key_values",
     "0010_settled_metric_order",
     "0011_heap_only_latest_metrics",
+    "0012_row_stale_marking",
 )
 
 metadata = MetaData()
