@@ -6,10 +6,12 @@ that fails after their commit."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from sqlalchemy import text
 
+from notebook_tracker import env
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.store import forget_stores, pg_metric_write
@@ -113,3 +115,29 @@ def test_a_merge_that_fails_after_the_commit_keeps_the_points(
             client.store.log_metric_groups(_request(run_id, step))
     assert "could not merge metric chunks" in caplog.text
     assert [m.step for m in client.get_metric_history(run_id, "m07")] == list(range(40))
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "unprepared"])
+def test_writes_go_on_after_the_database_drops_the_connection(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch, prepared: bool
+):
+    """The statement is prepared per connection (unless turned off for a pooler): a new
+    connection after the old one was terminated prepares it again, without an error."""
+    if not prepared:
+        monkeypatch.setenv(env.POSTGRES_NO_PREPARE, "1")
+    run_id = client.create_run(client.create_experiment("lost")).info.run_id
+    client.store.log_metric_groups(_request(run_id, 0))
+    client.store.log_metric_groups(_request(run_id, 1))
+    with client.store.reader.connect() as conn:  # type: ignore[attr-defined]
+        gone = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert gone >= 1
+    time.sleep(0.2)  # the notice of the end reaches the pooled connection
+    client.store.log_metric_groups(_request(run_id, 2))
+    client.log_metric(run_id, "m00", -1.0, step=3)
+    assert [m.step for m in client.get_metric_history(run_id, "m00")] == [0, 1, 2, 3]
+    assert client.get_run(run_id).data.metrics["m05"] == 205.0

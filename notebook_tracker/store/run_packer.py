@@ -57,9 +57,7 @@ _UNPACKED = text("SELECT run_uuid FROM runs WHERE packed_values IS NULL ORDER BY
 # PostgreSQL packs only runs whose latest metrics are all settled (migration 0012): a new value
 # of an unsettled row marks nothing stale. Runs being logged to are left for after their
 # settling, and passed over here so that they never hold the batch's place.
-_UNSETTLED = (
-    "EXISTS (SELECT 1 FROM latest_metrics AS m WHERE m.run_uuid = {run} AND NOT m.settled)"
-)
+_UNSETTLED = "EXISTS (SELECT 1 FROM latest_metrics AS m WHERE m.run_uuid = {run} AND NOT m.settled)"
 _PG_UNPACKED = text(
     "SELECT r.run_uuid FROM runs AS r WHERE r.packed_values IS NULL AND NOT "
     + _UNSETTLED.format(run="r.run_uuid")
