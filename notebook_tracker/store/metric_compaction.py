@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from notebook_tracker.store.metric_staging import unstage
+from notebook_tracker.store.metric_staging import delete_chunks, unstage
 
 FANOUT = 16
 # Chunks at or above the top tier bound are never merged again while writing.
@@ -53,7 +53,6 @@ _BLOBS = (
     'FROM "metric_chunks" WHERE "run_uuid" = :run_id AND "key" = :key '
     'AND "chunk_id" BETWEEN :lo AND :hi ORDER BY "chunk_id"'
 )
-_DELETE = 'DELETE FROM "metric_chunks" WHERE "chunk_id" = :chunk_id'
 _INSERT = (
     'INSERT INTO "metric_chunks" ("chunk_id", "run_uuid", "key", "count", "min_step", '
     '"max_step", "steps", "timestamps", "values") VALUES (:chunk_id, :run_id, :key, :count, '
@@ -101,18 +100,18 @@ def compact_key(execute: Execute, dialect: str, run_id: str, key: str, full: boo
     removed = 0
     if full:
         for start, end in reversed(full_groups(counts)):
-            _merge(execute, run_id, key, ids[start:end])
+            _merge(execute, dialect, run_id, key, ids[start:end])
             removed += end - start - 1
         return removed
     while (n := tail_size(counts)) > 0:
-        merged = _merge(execute, run_id, key, ids[-n:])
+        merged = _merge(execute, dialect, run_id, key, ids[-n:])
         ids[-n:] = [ids[-n]]
         counts[-n:] = [merged]
         removed += n - 1
     return removed
 
 
-def _merge(execute: Execute, run_id: str, key: str, ids: list[int]) -> int:
+def _merge(execute: Execute, dialect: str, run_id: str, key: str, ids: list[int]) -> int:
     """Replace chunks `ids` (contiguous for this key) by one at ids[0]; its point count."""
     wanted = set(ids)
     rows = [
@@ -123,7 +122,7 @@ def _merge(execute: Execute, run_id: str, key: str, ids: list[int]) -> int:
     if not rows:
         return 0
     steps = b"".join(bytes(r[3]) for r in rows)
-    execute(_DELETE, [{"chunk_id": r[0]} for r in rows])
+    delete_chunks(execute, dialect, [r[0] for r in rows])
     count = len(steps) // 8
     execute(
         _INSERT,

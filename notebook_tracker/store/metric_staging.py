@@ -63,6 +63,36 @@ _INSERT_CHUNK = (
     ":timestamps, :values)"
 )
 _PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"
+# PostgreSQL: a merge's rows in one statement each, arrays in, where a statement a row (even
+# batched into one round trip) was parsed, planned and run ~130 times a merge: 0.14 ms of
+# PostgreSQL's CPU per request of a JSON load merging every STAGE_ROWS requests.
+_PG_DELETE = 'DELETE FROM "metric_chunks" WHERE "chunk_id" = ANY(CAST(:ids AS integer[]))'
+_CHUNK_ARRAYS = (
+    ("run_uuid", "text"), ("key", "text"), ("count", "integer"), ("min_step", "bigint"),
+    ("max_step", "bigint"), ("steps", "bytea"), ("timestamps", "bytea"), ("values", "bytea"),
+)  # fmt: skip
+_PG_INSERT_CHUNKS = (
+    'INSERT INTO "metric_chunks" ('
+    + ", ".join(f'"{name}"' for name, _ in _CHUNK_ARRAYS)
+    + ") SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _CHUNK_ARRAYS)
+    + ")"
+)
+
+
+def delete_chunks(execute: Execute, dialect: str, ids: Sequence[int]) -> None:
+    """Delete the metric_chunks rows `ids` in the caller's transaction."""
+    if dialect == "postgresql":
+        execute(_PG_DELETE, {"ids": list(ids)})
+    else:
+        execute(_DELETE, [{"chunk_id": chunk_id} for chunk_id in ids])
+
+
+def _insert_chunks(execute: Execute, dialect: str, chunks: list[dict[str, Any]]) -> None:
+    if dialect == "postgresql":
+        execute(_PG_INSERT_CHUNKS, {name: [c[name] for c in chunks] for name, _ in _CHUNK_ARRAYS})
+    else:
+        execute(_INSERT_CHUNK, chunks)
 
 
 def _packed(typecode: str, items: Any) -> bytes:
@@ -207,7 +237,7 @@ def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
             mine.append((np.full(len(row[2]) // 8, ids[row[1]], dtype=np.int64), row))
         else:
             continue  # a key never staged keeps its chunk
-        gone.append({"chunk_id": row[0]})
+        gone.append(row[0])
     numbers = np.concatenate([m[0] for m in mine])
     order = np.argsort(numbers, kind="stable")
     columns = [
@@ -236,8 +266,8 @@ def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
         }
         for n, key in enumerate(ids)
     ]
-    execute(_DELETE, gone)
-    execute(_INSERT_CHUNK, chunks)
+    delete_chunks(execute, dialect, gone)
+    _insert_chunks(execute, dialect, chunks)
     return sorted(ids)
 
 
