@@ -141,3 +141,20 @@ def test_writes_go_on_after_the_database_drops_the_connection(
     client.log_metric(run_id, "m00", -1.0, step=3)
     assert [m.step for m in client.get_metric_history(run_id, "m00")] == [0, 1, 2, 3]
     assert client.get_run(run_id).data.metrics["m05"] == 205.0
+
+
+def test_array_parameters_carry_any_text_and_float_back_exactly(postgres_uri: str):
+    """The statement's arrays are texts built here (pg_upserts.array_literal): whatever a key
+    or a value holds, PostgreSQL reads back what was sent."""
+    import psycopg2
+
+    from notebook_tracker.store.pg_upserts import array_literal
+
+    texts = ["plain", "", "NULL", "a,b", "{x}", 'q"uote', "back\\slash", '\\"', " pad ", "é☃"]
+    floats = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, -0.0, float("inf"), float("-inf")]
+    with psycopg2.connect(postgres_uri) as conn, conn.cursor() as cursor:
+        for values in (texts, texts[:1], [], ["a", "b"], ['"', '""']):
+            cursor.execute("SELECT %s::text[]", (array_literal("text", values),))
+            assert cursor.fetchone()[0] == values
+        cursor.execute("SELECT %s::float8[]", (array_literal("float8", floats),))
+        assert cursor.fetchone()[0] == floats

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine
@@ -78,16 +79,22 @@ _EXECUTE = "EXECUTE nt_write_points(" + ", ".join(["%s"] * _PARAMS) + ")"
 _UNPREPARED = re.sub(r"\$(\d+)", lambda m: f"%(p{m.group(1)})s", _WRITE.replace("%", "%%"))
 
 
+_RUN_KEY = itemgetter(0, 1)
+
+
 def latest_columns(rows: Sequence[Row]) -> list[list[Any]]:
     """The last point of each (run, key) by (step, timestamp), a later row winning a tie (what
     upserting the rows one by one would leave), as the upsert's columns (run, key, step,
     timestamp, value, is_nan), sorted by (run, key)."""
-    latest: dict[tuple[str, str], Row] = {}
-    for row in rows:
-        current = latest.get((row[0], row[1]))
-        if current is None or (row[4], row[3]) >= (current[4], current[3]):
-            latest[(row[0], row[1])] = row
-    ordered = [latest[k] for k in sorted(latest)]
+    if len({(row[0], row[1]) for row in rows}) == len(rows):  # a key once (a request)
+        ordered = sorted(rows, key=_RUN_KEY)
+    else:
+        latest: dict[tuple[str, str], Row] = {}
+        for row in rows:
+            current = latest.get((row[0], row[1]))
+            if current is None or (row[4], row[3]) >= (current[4], current[3]):
+                latest[(row[0], row[1])] = row
+        ordered = [latest[k] for k in sorted(latest)]
     values = [row[2] for row in ordered]
     nan = [value != value for value in values]  # NaN is stored as 0.0 with is_nan set
     return [
