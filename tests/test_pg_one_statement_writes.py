@@ -158,3 +158,33 @@ def test_array_parameters_carry_any_text_and_float_back_exactly(postgres_uri: st
             assert cursor.fetchone()[0] == values
         cursor.execute("SELECT %s::float8[]", (array_literal("float8", floats),))
         assert cursor.fetchone()[0] == floats
+
+
+def test_a_database_that_refuses_connections_is_a_clear_error_and_writes_resume(
+    client: TrackingClient, postgres_uri: str
+):
+    import psycopg2
+
+    from notebook_tracker.errors import StoreUnavailable
+
+    run_id = client.create_run(client.create_experiment("down")).info.run_id
+    client.store.log_metric_groups(_request(run_id, 0))
+    name = postgres_uri.rsplit("/", 1)[1]
+    admin = psycopg2.connect(postgres_uri.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        time.sleep(0.2)
+        with pytest.raises(StoreUnavailable, match="Check that the database server is running"):
+            client.store.log_metric_groups(_request(run_id, 1))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.close()
+    client.store.log_metric_groups(_request(run_id, 2))
+    assert [m.step for m in client.get_metric_history(run_id, "m00")] == [0, 2]

@@ -158,26 +158,31 @@ class PgMetricWriter:
     def _execute(self, params: list[Any]) -> int:
         import psycopg2
 
-        pooled = self.engine.raw_connection()  # the pool's idle ping (pg_reads) applies
+        try:  # a new connection's failure is the driver's own error: the pool does not wrap it
+            pooled = self.engine.raw_connection()  # the pool's idle ping (pg_reads) applies
+        except psycopg2.Error as error:
+            raise db_errors.for_driver_error(error, psycopg2.Error, self.engine.url) from None
         raw: Any = pooled.driver_connection
         try:
             raw.autocommit = True  # this statement is the transaction: no BEGIN, no COMMIT
-            try:
-                with raw.cursor() as cursor:
-                    if not env.postgres_prepare():
-                        cursor.execute(_UNPREPARED, {f"p{n}": v for n, v in enumerate(params, 1)})
-                    else:
-                        if not pooled.info.get(_PREPARED):  # emptied with a lost connection
-                            cursor.execute(_PREPARE)
-                            pooled.info[_PREPARED] = True
-                        cursor.execute(_EXECUTE, params)
-                    count: int = cursor.fetchone()[0]
-            finally:
-                raw.autocommit = False  # the pool's other users run transactions
-        except psycopg2.Error as error:
+            with raw.cursor() as cursor:
+                if not env.postgres_prepare():
+                    cursor.execute(_UNPREPARED, {f"p{n}": v for n, v in enumerate(params, 1)})
+                else:
+                    if not pooled.info.get(_PREPARED):  # emptied with a lost connection
+                        cursor.execute(_PREPARE)
+                        pooled.info[_PREPARED] = True
+                    cursor.execute(_EXECUTE, params)
+                count: int = cursor.fetchone()[0]
+            raw.autocommit = False  # the pool's other users run transactions
+        except BaseException as error:
             if raw.closed:
                 pooled.invalidate()
-            raise db_errors.for_driver_error(error, psycopg2.Error, self.engine.url) from None
+            else:
+                raw.autocommit = False
+            if isinstance(error, psycopg2.Error):
+                raise db_errors.for_driver_error(error, psycopg2.Error, self.engine.url) from None
+            raise
         finally:
             pooled.close()  # back to the pool (a no-op after invalidate)
         return count
