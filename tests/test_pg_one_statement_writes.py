@@ -188,3 +188,22 @@ def test_a_database_that_refuses_connections_is_a_clear_error_and_writes_resume(
         admin.close()
     client.store.log_metric_groups(_request(run_id, 2))
     assert [m.step for m in client.get_metric_history(run_id, "m00")] == [0, 2]
+
+
+def test_a_group_writes_its_requests_points_in_their_order(client: TrackingClient):
+    """A lone point, then a many-key request, then a lone point again, merged in one write
+    (as a server groups them): at one step and timestamp, the history is in that order and
+    the last one is the latest."""
+    writer = client.store._fast_metrics  # type: ignore[attr-defined]
+    run_id = client.create_run(client.create_experiment("merged")).info.run_id
+    parts = [
+        [(run_id, "m03", 1.0, 7, 0)],
+        [(run_id, f"m{k:02d}", 2.0, 7, 0) for k in range(KEYS)],
+        [(run_id, "m03", 3.0, 7, 0)],
+    ]
+    prepared = writer.prepare(parts[0], stage=True)
+    for part in parts[1:]:
+        prepared = writer.merge(prepared, writer.prepare(part, stage=True))
+    assert writer.write_prepared(prepared)
+    assert [m.value for m in client.get_metric_history(run_id, "m03")] == [1.0, 2.0, 3.0]
+    assert client.get_run(run_id).data.metrics["m03"] == 3.0

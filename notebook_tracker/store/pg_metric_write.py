@@ -32,7 +32,8 @@ from notebook_tracker.store.metric_staging import STAGED_RUNS, split_rows, unsta
 _log = logging.getLogger(__name__)
 
 Row = tuple[str, str, float, int, int]
-# (chunk rows, staged rows, the points for latest_metrics): a write's parameters
+# (metric_chunks rows in write order, the staged ones among them, the points for
+# latest_metrics): a write's parameters
 PgPrepared = tuple[list[dict[str, Any]], list[dict[str, Any]], list[Row]]
 
 _CHUNK_COLUMNS = (
@@ -127,7 +128,8 @@ class PgMetricWriter:
             chunks = pack_rows(direct) if direct else []
         except OverflowError as error:
             raise (db_errors.for_exception(None, error, self.engine.url) or error) from None
-        return chunks, staged, list(rows)
+        # A request is one run's points: staged, or chunks. Merged writes keep requests' order.
+        return staged + chunks, staged, list(rows)
 
     @staticmethod
     def merge(first: PgPrepared, second: PgPrepared) -> PgPrepared:
@@ -137,8 +139,7 @@ class PgMetricWriter:
 
     def write_prepared(self, prepared: PgPrepared) -> bool:
         """One statement, committed; False: a run is missing or deleted, nothing written."""
-        chunks, staged, rows = prepared
-        written = staged + chunks  # staged first: each run's staged row, then its chunks
+        written, staged, rows = prepared
         if not written:
             return True
         runs = sorted({row[0] for row in rows})
@@ -152,7 +153,8 @@ class PgMetricWriter:
         )
         if self._execute(params) != len(written):
             return False
-        self._compact([s["run_uuid"] for s in staged], [(c["run_uuid"], c["key"]) for c in chunks])
+        chunk_keys = [(c["run_uuid"], c["key"]) for c in written if c.get("staged_keys") is None]
+        self._compact([s["run_uuid"] for s in staged], chunk_keys)
         return True
 
     def _execute(self, params: list[Any]) -> int:
