@@ -207,3 +207,24 @@ def test_a_group_writes_its_requests_points_in_their_order(client: TrackingClien
     assert writer.write_prepared(prepared)
     assert [m.value for m in client.get_metric_history(run_id, "m03")] == [1.0, 2.0, 3.0]
     assert client.get_run(run_id).data.metrics["m03"] == 3.0
+
+
+def test_a_write_after_the_pools_idle_ping_is_not_refused(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    """The pool pings a connection that sat idle (pg_reads.ping_when_idle) with a statement;
+    on the writer that statement must not leave the connection inside a transaction, where
+    the write's autocommit is refused ("set_session cannot be used inside a transaction")."""
+    from notebook_tracker.store import pg_reads
+
+    run_id = client.create_run(client.create_experiment("ping")).info.run_id
+    client.store.log_metric_groups(_request(run_id, 0))
+    monkeypatch.setattr(pg_reads, "PING_AFTER_IDLE_S", 0.0)  # every checkout pings
+    for step in (1, 2):
+        client.store.log_metric_groups(_request(run_id, step))
+        client.log_metric(run_id, "lone", float(step), step=step)
+    with pytest.raises(RuntimeError), client.store.writer.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("DELETE FROM metric_chunks"))
+        raise RuntimeError("undo")
+    assert [m.step for m in client.get_metric_history(run_id, "m00")] == [0, 1, 2]
+    assert client.get_run(run_id).data.metrics["lone"] == 2.0

@@ -180,7 +180,7 @@ class PgMetricWriter:
         except BaseException as error:
             if raw.closed:
                 pooled.invalidate()
-            else:
+            elif raw.autocommit:
                 raw.autocommit = False
             if isinstance(error, psycopg2.Error):
                 raise db_errors.for_driver_error(error, psycopg2.Error, self.engine.url) from None

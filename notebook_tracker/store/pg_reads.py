@@ -210,6 +210,8 @@ def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     try:
         with dbapi_conn.cursor() as cursor:
             cursor.execute("SET extra_float_digits = 3")
+        if not dbapi_conn.autocommit:  # the writer's: hand it out outside any transaction
+            dbapi_conn.commit()
     except Exception as error:  # noqa: BLE001 - a dead connection: the pool opens a new one
         raise sa_exc.DisconnectionError(str(error)) from error
 
