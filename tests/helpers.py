@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -183,3 +184,46 @@ def downgrade_store(engine: Any, target: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, target)
+
+
+def waiting_on_a_lock(client: Any, done: threading.Event, timeout: float = 20) -> bool:
+    """Whether a session of `client`'s PostgreSQL database waits on a lock before `done` is
+    set (polled for up to `timeout` s): a writer blocked behind another transaction."""
+    from sqlalchemy import text
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not done.is_set():
+        with client.store.reader.connect() as conn:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+        if waiting:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def pack_while_a_writer_commits(client: Any, monkeypatch: Any, write: Callable[[], object]) -> bool:
+    """One packer batch of `client`'s store, during which `write` runs on another thread once
+    the batch has read its values; returns after `write` ended, True if it had to wait on a
+    lock (the batch's, on the run it writes to)."""
+    from notebook_tracker.store import run_packer
+
+    done = threading.Event()
+    waited: list[bool] = []
+    real_packed = run_packer._packed
+
+    def packed_then_a_writer_commits(conn: Any, ids: Any) -> dict[str, str]:
+        texts = real_packed(conn, ids)  # the values as this batch read them
+        if not waited:
+            threading.Thread(target=lambda: (write(), done.set()), daemon=True).start()
+            waited.append(waiting_on_a_lock(client, done))
+        return texts
+
+    monkeypatch.setattr(run_packer, "_packed", packed_then_a_writer_commits)
+    run_packer.pack_batch(client.store.writer)
+    assert done.wait(20)
+    return waited == [True]

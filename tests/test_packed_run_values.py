@@ -5,15 +5,13 @@ whatever wrote them and whenever, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import math
-import threading
-import time
 import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import downgrade_store
+from helpers import downgrade_store, pack_while_a_writer_commits
 from sqlalchemy import text
 
 from notebook_tracker.client import TrackingClient
@@ -202,62 +200,29 @@ def pg_client(postgres_uri: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     forget_stores()
 
 
-def _waiting_on_a_lock(client: TrackingClient, done: threading.Event) -> bool:
-    end = time.monotonic() + 20
-    while time.monotonic() < end and not done.is_set():
-        with client.store.reader.connect() as conn:
-            waiting = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
-                )
-            ).scalar()
-        if waiting:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_write_committed_while_the_packer_packs_is_never_hidden_by_its_text(
     pg_client: TrackingClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = pg_client
     exps = _seed(client)
     target = client.search_runs(exps, "", "ACTIVE_ONLY", 1)[0].info.run_id
-    writer_done = threading.Event()
-    blocked: list[bool] = []
-    real_packed = run_packer._packed
 
-    def packed_then_a_writer_commits(conn: Any, ids: Any) -> dict[str, str]:
-        texts = real_packed(conn, ids)  # the values as this batch read them
-        if not blocked:
-
-            def write() -> None:
-                # Straight to the table: no store check and no foreign-key check locks the
-                # run (the store's writes do), only the trigger.
-                with client.store.writer.begin() as other:
-                    other.execute(
-                        text(
-                            "UPDATE tags SET value = 'written during packing' WHERE run_uuid = :r"
-                        ),
-                        {"r": target},
-                    )
-                writer_done.set()
-
-            threading.Thread(target=write, daemon=True).start()
-            # The writer's trigger waits for this batch's lock on the run, until it commits.
-            blocked.append(_waiting_on_a_lock(client, writer_done))
-        return texts
+    def write() -> None:
+        # Straight to the table: no store check and no foreign-key check locks the run (the
+        # store's writes do), only the trigger.
+        with client.store.writer.begin() as other:
+            other.execute(
+                text("UPDATE tags SET value = 'written during packing' WHERE run_uuid = :r"),
+                {"r": target},
+            )
 
     with client.store.writer.begin() as conn:
         conn.execute(text("UPDATE runs SET packed_values = NULL"))
     settle_idle_runs(client.store.writer, pause_s=0)  # PostgreSQL packs settled runs only
-    monkeypatch.setattr(run_packer, "_packed", packed_then_a_writer_commits)
-    run_packer.pack_batch(client.store.writer)
-    assert writer_done.wait(20)
+    # The writer's trigger waits for the batch's lock on the run, until it commits.
+    assert pack_while_a_writer_commits(client, monkeypatch, write)
     frame = _frame(client, exps, PACKED_FROM).set_index("run_id")
     assert frame.loc[target, "tags.t"] == "written during packing"
-    assert blocked == [True]  # the writer did wait for the batch
     _assert_same(_frame(client, exps, PACKED_FROM - 1), _frame(client, exps, PACKED_FROM))
 
 

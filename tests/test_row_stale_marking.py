@@ -5,12 +5,11 @@ one committed while the packer held the run."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import pytest
-from helpers import downgrade_store
+from helpers import downgrade_store, pack_while_a_writer_commits
 from sqlalchemy import text
 
 from notebook_tracker.client import TrackingClient
@@ -97,42 +96,12 @@ def test_a_value_written_while_the_packer_holds_the_run_is_never_hidden(
     exp, (run_id,) = _runs(client, 1)
     _log(client, run_id, 1.0, 0)
     client.set_terminated(run_id)
-    done = threading.Event()
-    waited: list[bool] = []
-    real_packed = run_packer._packed
-
-    def packed_then_a_writer_commits(conn: Any, ids: Any) -> dict[str, str]:
-        texts = real_packed(conn, ids)  # the values as this batch read them
-        if not waited:
-            writer = threading.Thread(target=lambda: (_log(client, run_id, 50.0, 1), done.set()))
-            writer.start()
-            waited.append(_waits_on_a_lock(client, done))
-        return texts
-
-    monkeypatch.setattr(run_packer, "_packed", packed_then_a_writer_commits)
-    run_packer.pack_batch(client.store.writer)  # type: ignore[attr-defined]
-    assert done.wait(20)
-    assert waited == [True]  # the writer's trigger waited for the batch
+    # The writer's trigger waits for the batch's lock on the run, until it commits.
+    assert pack_while_a_writer_commits(client, monkeypatch, lambda: _log(client, run_id, 50.0, 1))
     assert _state(client) == ({run_id}, [run_id])
     assert _big_read(client, exp).loc[run_id, "metrics.m0"] == 50.0
     _log(client, run_id, 60.0, 2)  # an unsettled row now: no trigger, still read right
     assert _big_read(client, exp).loc[run_id, "metrics.m0"] == 60.0
-
-
-def _waits_on_a_lock(client: TrackingClient, done: threading.Event) -> bool:
-    end = time.monotonic() + 20
-    while time.monotonic() < end and not done.is_set():
-        with client.store.reader.connect() as conn:  # type: ignore[attr-defined]
-            waiting = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
-                )
-            ).scalar()
-        if waiting:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_an_upgrade_lists_the_packed_runs_being_logged_to_stale(client: TrackingClient):
