@@ -7,6 +7,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from notebook_tracker.entities import MetricHistory
@@ -90,6 +91,37 @@ def latest_points(rows: Iterable[tuple[str, str, float, int, int]]) -> list[dict
         }
         for (r, k), (st, ts, v) in latest.items()
     ]
+
+
+def latest_columns(
+    rows: Sequence[tuple[str, str, float, int, int]], sort: bool = False
+) -> list[list[Any]]:
+    """The last point of each (run, key) by (step, timestamp), a later row winning a tie (what
+    upserting the rows one by one leaves), as the upsert's columns (run, key, step, timestamp,
+    value, is_nan); NaN as 0.0 with is_nan set. With `sort`, in (run, key) order: the order
+    in which PostgreSQL's upserts lock rows."""
+    if len({(row[0], row[1]) for row in rows}) == len(rows):  # each key once (a request)
+        ordered = sorted(rows, key=_RUN_KEY) if sort else rows
+    else:
+        latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
+        for row in rows:
+            current = latest.get((row[0], row[1]))
+            if current is None or (row[4], row[3]) >= (current[4], current[3]):
+                latest[(row[0], row[1])] = row
+        ordered = [latest[k] for k in sorted(latest)] if sort else list(latest.values())
+    values = [row[2] for row in ordered]
+    nan = [value != value for value in values]  # v != v: NaN only
+    return [
+        [row[0] for row in ordered],
+        [row[1] for row in ordered],
+        [row[4] for row in ordered],
+        [row[3] for row in ordered],
+        [0.0 if n else v for v, n in zip(values, nan, strict=True)] if True in nan else values,
+        nan,
+    ]
+
+
+_RUN_KEY = itemgetter(0, 1)
 
 
 def unpack_history(key: str, chunks: Sequence[tuple[bytes, bytes, bytes]]) -> MetricHistory:

@@ -67,15 +67,17 @@ _PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"
 # batched into one round trip) was parsed, planned and run ~130 times a merge: 0.14 ms of
 # PostgreSQL's CPU per request of a JSON load merging every STAGE_ROWS requests.
 _PG_DELETE = 'DELETE FROM "metric_chunks" WHERE "chunk_id" = ANY(CAST(:ids AS integer[]))'
-_CHUNK_ARRAYS = (
+CHUNK_ARRAYS = (
     ("run_uuid", "text"), ("key", "text"), ("count", "integer"), ("min_step", "bigint"),
     ("max_step", "bigint"), ("steps", "bytea"), ("timestamps", "bytea"), ("values", "bytea"),
 )  # fmt: skip
+# A staged row's columns: a chunk's and the two of its keys (PostgreSQL's one-statement write).
+STAGED_ARRAYS = (*CHUNK_ARRAYS, ("staged_keys", "text"), ("key_index", "bytea"))
 _PG_INSERT_CHUNKS = (
     'INSERT INTO "metric_chunks" ('
-    + ", ".join(f'"{name}"' for name, _ in _CHUNK_ARRAYS)
+    + ", ".join(f'"{name}"' for name, _ in CHUNK_ARRAYS)
     + ") SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _CHUNK_ARRAYS)
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in CHUNK_ARRAYS)
     + ")"
 )
 
@@ -90,7 +92,7 @@ def delete_chunks(execute: Execute, dialect: str, ids: Sequence[int]) -> None:
 
 def _insert_chunks(execute: Execute, dialect: str, chunks: list[dict[str, Any]]) -> None:
     if dialect == "postgresql":
-        execute(_PG_INSERT_CHUNKS, {name: [c[name] for c in chunks] for name, _ in _CHUNK_ARRAYS})
+        execute(_PG_INSERT_CHUNKS, {name: [c[name] for c in chunks] for name, _ in CHUNK_ARRAYS})
     else:
         execute(_INSERT_CHUNK, chunks)
 

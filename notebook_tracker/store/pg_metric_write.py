@@ -18,16 +18,21 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine
 
 from notebook_tracker import env
 from notebook_tracker.store import db_errors, pg_upserts
-from notebook_tracker.store.metric_chunks import pack_rows
+from notebook_tracker.store.metric_chunks import latest_columns, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys, compact_key
-from notebook_tracker.store.metric_staging import STAGED_RUNS, split_rows, unstage
+from notebook_tracker.store.metric_staging import STAGED_ARRAYS, STAGED_RUNS, split_rows, unstage
+from notebook_tracker.store.sql_metric_write import (
+    LATEST_HEAD,
+    PG_LATEST_CONFLICT,
+    PG_LATEST_TYPES,
+    sa_execute,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -36,40 +41,33 @@ Row = tuple[str, str, float, int, int]
 # latest_metrics): a write's parameters
 PgPrepared = tuple[list[dict[str, Any]], list[dict[str, Any]], list[Row]]
 
-_CHUNK_COLUMNS = (
-    "run_uuid", "key", "count", "min_step", "max_step",
-    "steps", "timestamps", "values", "staged_keys", "key_index",
-)  # fmt: skip
-_CHUNK_TYPES = (
-    "text", "text", "int", "bigint", "bigint", "bytea", "bytea", "bytea", "text", "bytea",
-)  # fmt: skip
-_LATEST_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")
+# Parameters: $1 the runs, then the chunk rows' columns, the number of runs, the latest
+# points' columns.
+_RUNS_COUNT = 2 + len(STAGED_ARRAYS)
+_PARAMS = _RUNS_COUNT + len(PG_LATEST_TYPES)
+
+
+def _arrays(columns: Sequence[str], first: int) -> str:
+    return ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(columns, start=first))
 
 
 # The run check is read once (a CTE named twice is computed once, in the statement's snapshot),
-# and each insert writes only if every run was found active ($12: how many runs). The chunks
-# keep their order (chunk_id is a key's write order): a one-time filter, not a join, in front
-# of unnest. Latest values come sorted by (run, key), the lock order every writer and settler
-# keeps.
+# and each insert writes only if every run was found active. The chunks keep their order
+# (chunk_id is a key's write order): a one-time filter, not a join, in front of unnest. Latest
+# values come sorted by (run, key), the lock order every writer and settler keeps; the upsert's
+# rule (a newer point wins, the row left unsettled) is sql_metric_write's.
+_ACTIVE = f'(SELECT "n" FROM "active") = ${_RUNS_COUNT}'
 _WRITE = (
     'WITH "active" AS (SELECT count(*) AS "n" FROM "runs" WHERE "run_uuid" = ANY($1::text[]) '
     "AND \"lifecycle_stage\" = 'active'), "
     '"written" AS (INSERT INTO "metric_chunks" ('
-    + ", ".join(f'"{c}"' for c in _CHUNK_COLUMNS)
-    + ") SELECT * FROM unnest("
-    + ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(_CHUNK_TYPES, start=2))
-    + ') WHERE (SELECT "n" FROM "active") = $12 RETURNING 1), '
-    '"latest" AS (INSERT INTO "latest_metrics" ("run_uuid", "key", "step", "timestamp", '
-    '"value", "is_nan", "settled") SELECT *, false FROM unnest('
-    + ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(_LATEST_TYPES, start=13))
-    + ') WHERE (SELECT "n" FROM "active") = $12 ON CONFLICT ("run_uuid", "key") DO UPDATE SET '
-    '"step" = excluded."step", "timestamp" = excluded."timestamp", "value" = excluded."value", '
-    '"is_nan" = excluded."is_nan", "settled" = false WHERE excluded."step" > '
-    '"latest_metrics"."step" OR (excluded."step" = "latest_metrics"."step" AND '
-    'excluded."timestamp" >= "latest_metrics"."timestamp")) '
+    + ", ".join(f'"{name}"' for name, _ in STAGED_ARRAYS)
+    + f") SELECT * FROM unnest({_arrays([kind for _, kind in STAGED_ARRAYS], 2)}) "
+    f"WHERE {_ACTIVE} RETURNING 1), "
+    f'"latest" AS ({LATEST_HEAD} SELECT *, false FROM '
+    f"unnest({_arrays(PG_LATEST_TYPES, _RUNS_COUNT + 1)}) WHERE {_ACTIVE}{PG_LATEST_CONFLICT}) "
     'SELECT count(*) FROM "written"'
 )
-_PARAMS = 18
 # Prepared once per connection, then run by name: PostgreSQL plans the statement once, where
 # parsing and planning it each time cost 0.3 of its 0.95 ms (100 metrics, in process). Off
 # with the reader's prepared statements (env.postgres_prepare: behind PgBouncer).
@@ -78,34 +76,6 @@ _PREPARE = f"PREPARE nt_write_points AS {_WRITE}"
 _EXECUTE = "EXECUTE nt_write_points(" + ", ".join(["%s"] * _PARAMS) + ")"
 # The same statement with psycopg2's placeholders, each quoted into the text.
 _UNPREPARED = re.sub(r"\$(\d+)", lambda m: f"%(p{m.group(1)})s", _WRITE.replace("%", "%%"))
-
-
-_RUN_KEY = itemgetter(0, 1)
-
-
-def latest_columns(rows: Sequence[Row]) -> list[list[Any]]:
-    """The last point of each (run, key) by (step, timestamp), a later row winning a tie (what
-    upserting the rows one by one would leave), as the upsert's columns (run, key, step,
-    timestamp, value, is_nan), sorted by (run, key)."""
-    if len({(row[0], row[1]) for row in rows}) == len(rows):  # a key once (a request)
-        ordered = sorted(rows, key=_RUN_KEY)
-    else:
-        latest: dict[tuple[str, str], Row] = {}
-        for row in rows:
-            current = latest.get((row[0], row[1]))
-            if current is None or (row[4], row[3]) >= (current[4], current[3]):
-                latest[(row[0], row[1])] = row
-        ordered = [latest[k] for k in sorted(latest)]
-    values = [row[2] for row in ordered]
-    nan = [value != value for value in values]  # NaN is stored as 0.0 with is_nan set
-    return [
-        [row[0] for row in ordered],
-        [row[1] for row in ordered],
-        [row[4] for row in ordered],
-        [row[3] for row in ordered],
-        [0.0 if n else v for v, n in zip(values, nan, strict=True)] if True in nan else values,
-        nan,
-    ]
 
 
 class PgMetricWriter:
@@ -143,13 +113,13 @@ class PgMetricWriter:
         if not written:
             return True
         runs = sorted({row[0] for row in rows})
-        latest = latest_columns(rows)
+        latest = latest_columns(rows, sort=True)
         params: list[Any] = [pg_upserts.array_literal("text", runs)]
         params.extend(_chunk_arrays(written))
         params.append(len(runs))
         params.extend(
             pg_upserts.array_literal(kind, column)
-            for kind, column in zip(_LATEST_TYPES, latest, strict=True)
+            for kind, column in zip(PG_LATEST_TYPES, latest, strict=True)
         )
         if self._execute(params) != len(written):
             return False
@@ -194,8 +164,6 @@ class PgMetricWriter:
         keys_due = self.due.due(keys) if keys else []
         if not runs_due and not keys_due:
             return
-        from notebook_tracker.store.sql_metric_write import sa_execute
-
         try:
             with self.engine.begin() as conn:
                 execute = sa_execute(conn)
@@ -209,15 +177,11 @@ class PgMetricWriter:
 
 
 def _chunk_arrays(rows: list[dict[str, Any]]) -> list[Any]:
-    import psycopg2
-
+    """The chunk rows' columns as the statement's arrays: numbers and keys as one literal each,
+    bytes and the staged columns (which may be NULL) as lists, which psycopg2 adapts."""
     arrays: list[Any] = []
-    for column, kind in zip(_CHUNK_COLUMNS, _CHUNK_TYPES, strict=True):
-        values = [row.get(column) for row in rows]
-        if kind == "bytea":
-            arrays.append([None if v is None else psycopg2.Binary(v) for v in values])
-        elif kind == "text" and column == "staged_keys":
-            arrays.append(values)  # may hold NULLs: psycopg2 quotes each (few rows)
-        else:
-            arrays.append(pg_upserts.array_literal(kind, values))
+    for name, kind in STAGED_ARRAYS:
+        values = [row.get(name) for row in rows]
+        plain = kind == "bytea" or name == "staged_keys"
+        arrays.append(values if plain else pg_upserts.array_literal(kind, values))
     return arrays

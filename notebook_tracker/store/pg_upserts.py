@@ -84,7 +84,7 @@ def _bool_array(values: list[bool]) -> str:
 
 _ARRAY = {
     "text": _text_array,
-    "int": _int_array,
+    "integer": _int_array,
     "bigint": _int_array,
     "float8": _float_array,
     "boolean": _bool_array,
@@ -92,7 +92,7 @@ _ARRAY = {
 
 
 def array_literal(kind: str, values: list[Any]) -> str:
-    """`values` as one PostgreSQL array literal of `kind` (text, int, bigint, float8 or
+    """`values` as one PostgreSQL array literal of `kind` (text, integer, bigint, float8 or
     boolean), to pass as one parameter cast to `kind[]`: no NULL elements."""
     return _ARRAY[kind](values)
 

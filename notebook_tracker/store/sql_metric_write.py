@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from notebook_tracker.store import db_errors, pg_upserts, sqlite_busy, sqlite_rows
 from notebook_tracker.store import sql_statements as q
-from notebook_tracker.store.metric_chunks import latest_points, pack_rows
+from notebook_tracker.store.metric_chunks import latest_columns, latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import (
     READ_COMPACT_CHUNKS,
     DueKeys,
@@ -190,36 +190,17 @@ class SqliteMetricWriter:
 # against 0.67 ms). A statement's rows are distinct (run, key)s (_latest_values), so none upserts
 # a row another row of it inserted. 150 rows x 6 values stay under SQLite's oldest limit of 999.
 _UPSERT_ROWS = 150
-_LATEST_HEAD, _LATEST_CONFLICT = pg_upserts.split(_UPSERT_LATEST)
+LATEST_HEAD, _LATEST_CONFLICT = pg_upserts.split(_UPSERT_LATEST)
 _upsert_sql: dict[int, str] = {}
 
 
 def _latest_values(rows: Sequence[Row]) -> list[Any]:
-    """The last point per (run, key) by (step, timestamp), as the upsert's values in
-    LATEST_COLUMNS order, flat (what latest_points gives as dicts, at a fraction of its cost):
-    a request's points, each of its own key, are moved column by column."""
-    if not rows:
-        return []
-    runs, keys, values, timestamps, steps = zip(*rows, strict=True)
-    if len(set(zip(runs, keys, strict=True))) < len(rows):  # a key twice: its last point
-        latest: dict[tuple[str, str], Row] = {}
-        for row in rows:
-            current = latest.get((row[0], row[1]))
-            if current is None or (row[4], row[3]) >= (current[4], current[3]):
-                latest[(row[0], row[1])] = row
-        runs, keys, values, timestamps, steps = zip(*latest.values(), strict=True)
-    width = len(sqlite_rows.LATEST_COLUMNS)
-    flat: list[Any] = [None] * (width * len(runs))
-    flat[0::width] = runs
-    flat[1::width] = keys
-    flat[2::width] = steps
-    flat[3::width] = timestamps
-    # NaN is stored as 0.0 with is_nan set (v != v: NaN only).
-    nan = [value != value for value in values]
-    flat[4::width] = (
-        [0.0 if n else v for v, n in zip(values, nan, strict=True)] if True in nan else values
-    )
-    flat[5::width] = nan
+    """`latest_columns` of `rows`, flat in LATEST_COLUMNS order (the upsert's parameters)."""
+    columns = latest_columns(rows)
+    width = len(columns)
+    flat: list[Any] = [None] * (width * len(columns[0]))
+    for n, column in enumerate(columns):
+        flat[n::width] = column
     return flat
 
 
@@ -232,7 +213,7 @@ def _upsert_latest(raw: sqlite3.Connection, latest: list[Any]) -> None:
         sql = _upsert_sql.get(rows)
         if sql is None:
             values = ", ".join(["(" + ", ".join("?" * width) + ", 0)"] * rows)  # unsettled
-            sql = _upsert_sql[rows] = f"{_LATEST_HEAD} VALUES {values}{_LATEST_CONFLICT}"
+            sql = _upsert_sql[rows] = f"{LATEST_HEAD} VALUES {values}{_LATEST_CONFLICT}"
         raw.execute(sql, part)
 
 
@@ -251,20 +232,20 @@ def upsert_latest_points(conn: Connection, points: list[dict[str, Any]]) -> None
 # On PostgreSQL a row written is unsettled, inserted or updated: the settled index orders
 # `settled_value`, which this leaves alone, so a new value of an unsettled row changes no indexed
 # column and is a heap-only update (migration 0011). Setting the flag it already has is no change.
-_PG_LATEST_CONFLICT = _LATEST_CONFLICT.replace(
+PG_LATEST_CONFLICT = _LATEST_CONFLICT.replace(
     '"is_nan" = excluded."is_nan"', '"is_nan" = excluded."is_nan", "settled" = false'
 )
-_PG_LATEST_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")
+PG_LATEST_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")
 
 
 def _pg_upsert_latest(conn: Connection, points: list[dict[str, Any]]) -> None:
     columns = sqlite_rows.LATEST_COLUMNS
     pg_upserts.upsert(
         conn,
-        _LATEST_HEAD,
-        _PG_LATEST_CONFLICT,
+        LATEST_HEAD,
+        PG_LATEST_CONFLICT,
         columns,
-        _PG_LATEST_TYPES,
+        PG_LATEST_TYPES,
         points,
         columns[:2],
         ", false",
