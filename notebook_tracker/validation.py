@@ -23,6 +23,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # How a lone surrogate reaches a JSON body: as an escape (valid UTF-8 cannot carry one).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# An integer orjson would read as a float (past 64 bits) has 19 digits or more: found as a run
+# of zeros once every digit is one (a regex took 100 us for a log-batch, this 4). Digits in a
+# string only cost json's slower read.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_INTEGER = b"0" * 19
 _TO_BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
@@ -165,20 +170,35 @@ def int64_value(value: int, what: str) -> int:
 def parse_json(body: bytes | str, what: str = "The request body") -> Any:
     """A JSON document that is safe to walk and to store: 400 (InvalidParameter) for malformed
     JSON, nesting deeper than MAX_JSON_DEPTH, or a lone surrogate in any key or string."""
-    import json  # servers parse JSON; a process that only logs never does
-
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     try:
-        data = json.loads(body)
+        data = _loads(body, raw)
     except RecursionError:
         _too_deep(what)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidParameter(f"{what} is not valid JSON: {exc}.") from None
-    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     if nested_deeper_than(raw, MAX_JSON_DEPTH):
         _too_deep(what)
     if _has_lone_surrogate_escape(raw):  # rare: only then walk the strings, to name the field
         check_json_value(data, what)
     return data
+
+
+def _loads(body: bytes | str, raw: bytes) -> Any:
+    """json.loads, by orjson where it reads the text the same way (a 100-metric log-batch in
+    22 us against 79). orjson refuses NaN, Infinity, numbers beyond a double, lone surrogates
+    and a BOM, and reads an integer of 20 digits or more as a float: those go to json, which
+    says what is wrong in its own words."""
+    import orjson  # servers parse JSON; a process that only logs never does
+
+    if _LONG_INTEGER not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    import json
+
+    return json.loads(body)
 
 
 def _has_lone_surrogate_escape(raw: bytes) -> bool:

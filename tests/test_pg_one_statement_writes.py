@@ -6,8 +6,11 @@ that fails after their commit."""
 from __future__ import annotations
 
 import logging
+import math
+import random
 import time
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -151,13 +154,21 @@ def test_array_parameters_carry_any_text_and_float_back_exactly(postgres_uri: st
     from notebook_tracker.store.pg_upserts import array_literal
 
     texts = ["plain", "", "NULL", "a,b", "{x}", 'q"uote', "back\\slash", '\\"', " pad ", "é☃"]
-    floats = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, -0.0, float("inf"), float("-inf")]
+    floats = [0.1 + 0.2, 5e-324, 1.7976931348623157e308, -0.0, 1e16, 1.5e-7, random.random()]
+    odd_floats = [float("inf"), float("-inf"), np.float64(0.1), True, 3]  # not orjson's floats
+    ints = [0, -1, 2**63 - 1, -(2**63), 1_700_000_000_000]
     with psycopg2.connect(postgres_uri) as conn, conn.cursor() as cursor:
         for values in (texts, texts[:1], [], ["a", "b"], ['"', '""']):
             cursor.execute("SELECT %s::text[]", (array_literal("text", values),))
             assert cursor.fetchone()[0] == values
-        cursor.execute("SELECT %s::float8[]", (array_literal("float8", floats),))
-        assert cursor.fetchone()[0] == floats
+        for values in (floats, odd_floats, floats + odd_floats, []):
+            cursor.execute("SELECT %s::float8[]", (array_literal("float8", values),))
+            back = cursor.fetchone()[0]
+            assert back == [float(v) for v in values]
+            assert [math.copysign(1, v) for v in back] == [math.copysign(1, v) for v in values]
+        for values in (ints, [np.int64(7), True, 2.0], []):
+            cursor.execute("SELECT %s::bigint[]", (array_literal("bigint", values),))
+            assert cursor.fetchone()[0] == [int(v) for v in values]
 
 
 def test_a_database_that_refuses_connections_is_a_clear_error_and_writes_resume(

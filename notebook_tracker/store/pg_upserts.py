@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 _unnest_sql: dict[tuple[str, str, str], str] = {}
@@ -69,13 +70,34 @@ def _text_array(values: list[str]) -> str:
 
 
 def _float_array(values: list[Any]) -> str:
-    # repr of a float: the shortest text that reads back as the same float (inf and -inf
-    # included); float() first, as a NumPy scalar's repr names its type.
+    # orjson writes a list of floats as the shortest texts that read back as the same floats,
+    # in 3 us for 100 where repr took 41. Anything else it writes (null for an infinity, true
+    # for a bool) or refuses (a NumPy scalar) goes to repr, float() first: inf and -inf read
+    # back, and a NumPy scalar's repr would name its type.
+    text = _numbers(values, _FLOAT_TEXT)
+    if text is not None:
+        return text
     return "{" + ",".join(map(repr, map(float, values))) + "}"
 
 
 def _int_array(values: list[Any]) -> str:
-    return "{" + ",".join(map(str, map(int, values))) + "}"
+    text = _numbers(values, _INT_TEXT)  # 2.5 us for 100, against 13
+    return text if text is not None else "{" + ",".join(map(str, map(int, values))) + "}"
+
+
+def _numbers(values: list[Any], allowed: bytes) -> str | None:
+    """`values` as an array literal by orjson, or None unless it wrote only `allowed`."""
+    try:
+        text = orjson.dumps(values)
+    except TypeError:  # an int beyond 64 bits, a type orjson does not write
+        return None
+    if text.translate(None, allowed) != b"[]":
+        return None
+    return "{" + text[1:-1].decode() + "}"
+
+
+_INT_TEXT = b"0123456789,-"
+_FLOAT_TEXT = _INT_TEXT + b".e+"
 
 
 def _bool_array(values: list[bool]) -> str:
