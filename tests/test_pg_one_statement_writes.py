@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 
 import numpy as np
@@ -118,6 +119,38 @@ def test_a_merge_that_fails_after_the_commit_keeps_the_points(
             client.store.log_metric_groups(_request(run_id, step))
     assert "could not merge metric chunks" in caplog.text
     assert [m.step for m in client.get_metric_history(run_id, "m07")] == list(range(40))
+
+
+def test_a_servers_group_is_answered_before_the_merge_it_made_due(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    """A merge comes after the commit, and the requests of the group that made it due are
+    answered first: the points are durable, and the merge is a second transaction."""
+    from notebook_tracker.server.ingest import GroupWriter
+
+    real_unstage = pg_metric_write.unstage
+    merging, release = threading.Event(), threading.Event()
+
+    def held_unstage(*args: object) -> list[str]:
+        merging.set()
+        assert release.wait(30)
+        return real_unstage(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pg_metric_write, "unstage", held_unstage)
+    run_id = client.create_run(client.create_experiment("answered")).info.run_id
+    writer = GroupWriter(client.store)  # type: ignore[arg-type]
+    step = 0
+    while not merging.is_set():  # each request answered; one of them makes a merge due
+        assert writer.submit(rows=_request(run_id, step)).result(timeout=30) is True
+        step += 1
+        assert step <= 64, "no merge fell due"
+    try:
+        assert [m.step for m in client.get_metric_history(run_id, "m07")] == list(range(step))
+    finally:
+        release.set()
+    assert writer.submit(rows=_request(run_id, step)).result(timeout=30) is True
+    assert [m.step for m in client.get_metric_history(run_id, "m07")] == list(range(step + 1))
+    assert _chunk_count(client) < step + 1  # the staged rows were merged
 
 
 @pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "unprepared"])

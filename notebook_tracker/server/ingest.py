@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 from notebook_tracker.store import sqlite_wal
 from notebook_tracker.store.sql import SqlStore
+from notebook_tracker.store.sql_ingest import GroupWrite
 from notebook_tracker.store.sqlite_files import database_file
 from notebook_tracker.wire.batch import Column
 
@@ -173,7 +174,7 @@ class GroupWriter:
             if not group:
                 continue
             try:
-                self._commit(group, join=True)
+                write = self._commit(group, join=True)
             except Exception as exc:
                 if len(group) == 1:
                     group[0].done.set_exception(exc)
@@ -183,8 +184,10 @@ class GroupWriter:
                 continue
             for job in group:
                 job.done.set_result(True)
+            if write is not None:  # merges after the answers: the points are committed
+                write.compact()
 
-    def _commit(self, group: list[_Job], join: bool = False) -> None:
+    def _commit(self, group: list[_Job], join: bool = False) -> GroupWrite | None:
         """Write `group` in one transaction in this worker's turn. With `join`, the points
         queued while it waited for the turn are written in it too, and appended to `group`:
         when the workers take turns, each would otherwise commit one request a turn, and the
@@ -197,7 +200,7 @@ class GroupWriter:
                     job.call()
                 finally:
                     self._end_turn()
-            return
+            return None
         # The statements' parameters are made before the turn: the other workers wait for
         # the turn, not for this one's Python.
         write = self.store.metric_groups_write(job.rows, job.columns)
@@ -215,6 +218,7 @@ class GroupWriter:
             finally:
                 self._end_turn()
         self.groups += 1
+        return write
 
     def _late(self, points: int) -> list[_Job]:
         """The point jobs queued now (up to max_points in all with `points`), read."""
@@ -259,11 +263,13 @@ class GroupWriter:
 
     def _settle(self, job: _Job) -> None:
         try:
-            self._commit([job])
+            write = self._commit([job])
         except Exception as exc:  # the request's own error, answered to that request
             job.done.set_exception(exc)
-        else:
-            job.done.set_result(True)
+            return
+        job.done.set_result(True)
+        if write is not None:
+            write.compact()
 
 
 def _read(job: _Job) -> bool:

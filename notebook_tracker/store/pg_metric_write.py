@@ -88,7 +88,11 @@ class PgMetricWriter:
     def write(self, rows: Sequence[Row], stage: bool = False) -> bool:
         """Write `rows`; False (and nothing written) if one of their runs is not active. With
         `stage`, a run's points of many keys go in one staged row (metric_staging.py)."""
-        return self.write_prepared(self.prepare(rows, stage))
+        prepared = self.prepare(rows, stage)
+        if not self.write_prepared(prepared):
+            return False
+        self.compact(prepared)
+        return True
 
     def prepare(self, rows: Sequence[Row], stage: bool = False) -> PgPrepared:
         """`rows` as the statement's rows; raises the store's error for a step or timestamp
@@ -108,8 +112,9 @@ class PgMetricWriter:
         return first[0] + second[0], first[1] + second[1], first[2] + second[2]
 
     def write_prepared(self, prepared: PgPrepared) -> bool:
-        """One statement, committed; False: a run is missing or deleted, nothing written."""
-        written, staged, rows = prepared
+        """One statement, committed; False: a run is missing or deleted, nothing written. The
+        merges it makes due are `compact`'s, once the caller has answered."""
+        written, _, rows = prepared
         if not written:
             return True
         runs = sorted({row[0] for row in rows})
@@ -121,11 +126,14 @@ class PgMetricWriter:
             pg_upserts.array_literal(kind, column)
             for kind, column in zip(PG_LATEST_TYPES, latest, strict=True)
         )
-        if self._execute(params) != len(written):
-            return False
+        return self._execute(params) == len(written)
+
+    def compact(self, prepared: PgPrepared) -> None:
+        """Count a written `prepared`'s staged rows and chunks, and merge what is due, in a
+        transaction of its own: a failure is logged and left to a later merge."""
+        written, staged, _ = prepared
         chunk_keys = [(c["run_uuid"], c["key"]) for c in written if c.get("staged_keys") is None]
         self._compact([s["run_uuid"] for s in staged], chunk_keys)
-        return True
 
     def _execute(self, params: list[Any]) -> int:
         import psycopg2

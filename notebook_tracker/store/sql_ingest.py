@@ -106,6 +106,7 @@ class GroupWrite:
         self.rows: list[Row] = []
         self.columns: list[tuple[str, Column]] = []
         self.prepared: Any = None
+        self._written_fast = False
 
     def add(self, rows: Sequence[Row], columns: Sequence[tuple[str, Column]] = ()) -> None:
         """More points for the same transaction (a step or timestamp past 64 bits raises the
@@ -119,9 +120,19 @@ class GroupWrite:
     def __call__(self) -> None:
         rows = self.rows
         if rows and self.fast is not None and self.prepared is not None:
-            rows = [] if self.fast.write_prepared(self.prepared) else rows
+            self._written_fast = self.fast.write_prepared(self.prepared)
+            rows = [] if self._written_fast else rows
         if rows or self.columns:
             self.slowly(rows, self.columns)
+
+    def compact(self) -> None:
+        """The merges the write made due, where they follow its commit (MetricWriter.compact):
+        a server calls this once it has answered the write's requests. The slow path merged
+        in its own transaction."""
+        if self._written_fast:
+            assert self.fast is not None
+            self._written_fast = False
+            self.fast.compact(self.prepared)
 
 
 class IngestMixin:
@@ -168,7 +179,9 @@ class IngestMixin:
         pairs of any runs (one more); every run must exist and be active, else nothing of
         that transaction is written and the run's error is raised. Keys are stored as given:
         the server's readers validated them (runs.py's JSON reader, `wire.batch.decode`)."""
-        self.metric_groups_write(rows, columns)()
+        write = self.metric_groups_write(rows, columns)
+        write()
+        write.compact()
 
     def metric_groups_write(
         self, rows: Sequence[Row] = (), columns: Sequence[tuple[str, Column]] = ()

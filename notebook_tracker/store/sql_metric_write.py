@@ -70,12 +70,16 @@ class MetricWriter(Protocol):
     pg_metric_write.PgMetricWriter): `prepare` makes a write's parameters (its CPU work, done
     before a server's turn at the database), `merge` joins two prepared writes into one, and
     `write_prepared` writes in one transaction, False (nothing written) when a run is missing
-    or deleted, for the caller's slow path to say which."""
+    or deleted, for the caller's slow path to say which. `compact` then runs the merges that
+    write made due, where they come after its commit (PostgreSQL: a server answers the
+    write's requests first); SQLite's writer merges inside the write's transaction, and its
+    `compact` does nothing. `write` is all three."""
 
     def write(self, rows: Sequence[Row], stage: bool = False) -> bool: ...
     def prepare(self, rows: Sequence[Row], stage: bool = False) -> Any: ...
     def merge(self, first: Any, second: Any) -> Any: ...
     def write_prepared(self, prepared: Any) -> bool: ...
+    def compact(self, prepared: Any) -> None: ...
 
 
 class SqliteMetricWriter:
@@ -111,6 +115,9 @@ class SqliteMetricWriter:
         return chunks, [latest], staged
 
     merge = staticmethod(merge_prepared)
+
+    def compact(self, prepared: PreparedPoints) -> None:
+        """Nothing: `write_prepared` merged what was due in its own transaction."""
 
     def write_prepared(self, prepared: PreparedPoints) -> bool:
         """`write` of what `prepare` made (or `merge` of several), one transaction."""
