@@ -23,6 +23,7 @@ HEARTBEAT_TIMEOUT = "NOTEBOOK_TRACKER_HEARTBEAT_TIMEOUT"
 SQLITE_SYNCHRONOUS = "NOTEBOOK_TRACKER_SQLITE_SYNCHRONOUS"
 POSTGRES_NO_PREPARE = "NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE"
 NO_CALL_CHANNEL = "NOTEBOOK_TRACKER_NO_CALL_CHANNEL"
+SERVER_NO_UVLOOP = "NOTEBOOK_TRACKER_SERVER_NO_UVLOOP"
 SPIN_WAIT_US = "NOTEBOOK_TRACKER_SPIN_WAIT_US"
 S3_ENDPOINT_URL = "NOTEBOOK_TRACKER_S3_ENDPOINT_URL"
 TRACKING_TOKEN = "NOTEBOOK_TRACKER_TOKEN"
@@ -171,6 +172,13 @@ def postgres_prepare() -> bool:
     NOTEBOOK_TRACKER_POSTGRES_NO_PREPARE=1 behind a pooler in transaction mode (PgBouncer),
     where a statement prepared on one server connection is unknown on the next."""
     return not flag(POSTGRES_NO_PREPARE)
+
+
+def server_uvloop() -> bool:
+    """Whether the standalone server's workers run on uvloop's event loop where it is
+    installed (server/standalone.py); NOTEBOOK_TRACKER_SERVER_NO_UVLOOP=1 keeps asyncio's own
+    (to compare the two, or rule uvloop out)."""
+    return not flag(SERVER_NO_UVLOOP)
 
 
 def call_channel() -> bool:

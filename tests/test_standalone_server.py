@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import uuid
 from pathlib import Path
 
@@ -45,6 +46,36 @@ def test_runs_the_requested_number_of_workers_on_one_port(server):
     assert len(server.worker_pids()) == 2
     for _ in range(20):  # each worker answers (connections are spread by the kernel)
         assert server.request("GET", "/health")[0] == 200
+
+
+def _maps_uvloop(pid: int) -> bool:
+    return "/uvloop/loop." in Path(f"/proc/{pid}/maps").read_text()  # its compiled module
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/<pid>/maps")
+def test_workers_run_on_uvloop_and_the_opt_out_keeps_asyncios_loop(tmp_path: Path):
+    """uvloop is the workers' event loop (the server's ingest speed was measured on it);
+    NOTEBOOK_TRACKER_SERVER_NO_UVLOOP=1 keeps asyncio's own, and both serve a log-batch."""
+    for opt_out, expected in (({}, True), ({"NOTEBOOK_TRACKER_SERVER_NO_UVLOOP": "1"}, False)):
+        tmp = tmp_path / str(expected)
+        tmp.mkdir()
+        with running_server(tmp, _sqlite(tmp), env=opt_out) as srv:
+            assert [_maps_uvloop(pid) for pid in srv.worker_pids()] == [expected, expected]
+            _, exp = srv.json("POST", "/api/2.0/mlflow/experiments/create", {"name": "loop"})
+            _, run = srv.json(
+                "POST", "/api/2.0/mlflow/runs/create", {"experiment_id": exp["experiment_id"]}
+            )
+            run_id = run["run"]["info"]["run_id"]
+            metrics = [
+                {"key": f"m{k}", "value": k / 3, "timestamp": 1, "step": 0} for k in range(20)
+            ]
+            status, _ = srv.json(
+                "POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": run_id, "metrics": metrics}
+            )
+            assert status == 200
+            _, got = srv.json("GET", f"/api/2.0/mlflow/runs/get?run_id={run_id}")
+            logged = {m["key"]: m["value"] for m in got["run"]["data"]["metrics"]}
+            assert logged == {m["key"]: m["value"] for m in metrics}
 
 
 def test_health_version_and_server_info_answer_the_client_probes(server):

@@ -34,7 +34,7 @@ import functools
 import json
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from tornado import httputil
 from tornado.iostream import IOStream, StreamClosedError
@@ -142,8 +142,8 @@ class Channel(asyncio.Protocol):
 
     # -- asyncio's side ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports have asyncio.Transport's methods without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
         self.idle = asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._check_idle)
         budget = _next_frame_s()
         sock = transport.get_extra_info("socket")
