@@ -100,8 +100,13 @@ def latest_columns(
     upserting the rows one by one leaves), as the upsert's columns (run, key, step, timestamp,
     value, is_nan); NaN as 0.0 with is_nan set. With `sort`, in (run, key) order: the order
     in which PostgreSQL's upserts lock rows."""
-    if len({(row[0], row[1]) for row in rows}) == len(rows):  # each key once (a request)
-        ordered = sorted(rows, key=_RUN_KEY) if sort else rows
+    if not rows:
+        return [[], [], [], [], [], []]
+    runs, keys = list(zip(*rows, strict=True))[:2]
+    one_run = runs.count(runs[0]) == len(runs)  # a request's rows
+    pairs = set(keys) if one_run else set(zip(runs, keys, strict=True))
+    if len(pairs) == len(rows):  # each key once
+        ordered = sorted(rows, key=_KEY if one_run else _RUN_KEY) if sort else rows
     else:
         latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
         for row in rows:
@@ -109,18 +114,14 @@ def latest_columns(
             if current is None or (row[4], row[3]) >= (current[4], current[3]):
                 latest[(row[0], row[1])] = row
         ordered = [latest[k] for k in sorted(latest)] if sort else list(latest.values())
-    values = [row[2] for row in ordered]
+    runs, keys, values, timestamps, steps = zip(*ordered, strict=True)
     nan = [value != value for value in values]  # v != v: NaN only
-    return [
-        [row[0] for row in ordered],
-        [row[1] for row in ordered],
-        [row[4] for row in ordered],
-        [row[3] for row in ordered],
-        [0.0 if n else v for v, n in zip(values, nan, strict=True)] if True in nan else values,
-        nan,
-    ]
+    if True in nan:
+        values = tuple(0.0 if n else v for v, n in zip(values, nan, strict=True))
+    return [list(runs), list(keys), list(steps), list(timestamps), list(values), nan]
 
 
+_KEY = itemgetter(1)
 _RUN_KEY = itemgetter(0, 1)
 
 

@@ -42,9 +42,12 @@ Row = tuple[str, str, float, int, int]
 PgPrepared = tuple[list[dict[str, Any]], list[dict[str, Any]], list[Row]]
 
 # Parameters: $1 the runs, then the chunk rows' columns, the number of runs, the latest
-# points' columns.
+# points' columns. A latest point names its run by its place in $1, not by its id: a request's
+# 100 copies of a 32-character id were 3.4 KB of the 15 KB statement PostgreSQL reads.
+_LATEST_TYPES = ("integer", *PG_LATEST_TYPES[1:])
+_LATEST_NAMES = ("run_at", "key", "step", "timestamp", "value", "is_nan")
 _RUNS_COUNT = 2 + len(STAGED_ARRAYS)
-_PARAMS = _RUNS_COUNT + len(PG_LATEST_TYPES)
+_PARAMS = _RUNS_COUNT + len(_LATEST_TYPES)
 
 
 def _arrays(columns: Sequence[str], first: int) -> str:
@@ -64,8 +67,11 @@ _WRITE = (
     + ", ".join(f'"{name}"' for name, _ in STAGED_ARRAYS)
     + f") SELECT * FROM unnest({_arrays([kind for _, kind in STAGED_ARRAYS], 2)}) "
     f"WHERE {_ACTIVE} RETURNING 1), "
-    f'"latest" AS ({LATEST_HEAD} SELECT *, false FROM '
-    f"unnest({_arrays(PG_LATEST_TYPES, _RUNS_COUNT + 1)}) WHERE {_ACTIVE}{PG_LATEST_CONFLICT}) "
+    f'"latest" AS ({LATEST_HEAD} SELECT ($1::text[])["run_at"], '
+    + ", ".join(f'"{name}"' for name in _LATEST_NAMES[1:])
+    + f', false FROM unnest({_arrays(_LATEST_TYPES, _RUNS_COUNT + 1)}) AS "u"('
+    + ", ".join(f'"{name}"' for name in _LATEST_NAMES)
+    + f") WHERE {_ACTIVE}{PG_LATEST_CONFLICT}) "
     'SELECT count(*) FROM "written"'
 )
 # Prepared once per connection, then run by name: PostgreSQL plans the statement once, where
@@ -119,12 +125,17 @@ class PgMetricWriter:
             return True
         runs = sorted({row[0] for row in rows})
         latest = latest_columns(rows, sort=True)
+        if len(runs) == 1:
+            latest[0] = [1] * len(latest[0])
+        else:
+            place = {run: n for n, run in enumerate(runs, start=1)}
+            latest[0] = [place[run] for run in latest[0]]
         params: list[Any] = [pg_upserts.array_literal("text", runs)]
         params.extend(_chunk_arrays(written))
         params.append(len(runs))
         params.extend(
             pg_upserts.array_literal(kind, column)
-            for kind, column in zip(PG_LATEST_TYPES, latest, strict=True)
+            for kind, column in zip(_LATEST_TYPES, latest, strict=True)
         )
         return self._execute(params) == len(written)
 
