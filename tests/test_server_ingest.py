@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -165,6 +166,29 @@ def test_one_bad_request_in_a_group_fails_alone_and_the_others_land(tmp_path):
     assert list(store.get_metric_history(deleted, "m")) == []
     with pytest.raises(NotFound):
         writer.write(rows=[("0" * 32, "m", 1.0, 1, 1)])
+
+
+def test_a_merge_failing_after_the_answers_leaves_the_writer_serving(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from notebook_tracker.store.sql_ingest import GroupWrite
+
+    def broken(self: GroupWrite) -> None:
+        raise RuntimeError("merge bug")
+
+    monkeypatch.setattr(GroupWrite, "compact", broken)
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
+    run_id = store.create_run("0", "u", 1).info.run_id
+    writer = GroupWriter(store)
+    with caplog.at_level(logging.ERROR, logger="notebook_tracker.server.ingest"):
+        for step in range(3):  # the same writer thread answers each, after a failed merge
+            assert writer.submit(rows=[(run_id, "m", float(step), 1, step)]).result(30) is True
+        wait_until(  # each merge step comes after its answer
+            lambda: caplog.text.count("could not merge metric chunks") == 3,
+            timeout=30,
+            what="the third merge's log line",
+        )
+    assert [m.step for m in store.get_metric_history(run_id, "m")] == [0, 1, 2]
 
 
 def test_requests_waiting_together_share_one_transaction(tmp_path):

@@ -39,6 +39,7 @@ declining (points of a logged model), answers that request alone.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ from notebook_tracker.wire.batch import Column
 if os.name == "posix":  # the lock file is POSIX only (`_lock_path`)
     import fcntl
 
+_log = logging.getLogger(__name__)
 MAX_GROUP_POINTS = 200_000
 Row = tuple[str, str, float, int, int]
 
@@ -184,8 +186,7 @@ class GroupWriter:
                 continue
             for job in group:
                 job.done.set_result(True)
-            if write is not None:  # merges after the answers: the points are committed
-                write.compact()
+            _compact(write)
 
     def _commit(self, group: list[_Job], join: bool = False) -> GroupWrite | None:
         """Write `group` in one transaction in this worker's turn. With `join`, the points
@@ -268,8 +269,18 @@ class GroupWriter:
             job.done.set_exception(exc)
             return
         job.done.set_result(True)
-        if write is not None:
-            write.compact()
+        _compact(write)
+
+
+def _compact(write: GroupWrite | None) -> None:
+    """The merges `write` made due, once its requests are answered: the points are committed,
+    so a failure is logged and the writer thread goes on."""
+    if write is None:
+        return
+    try:
+        write.compact()
+    except Exception:
+        _log.exception("could not merge metric chunks (left for a later write)")
 
 
 def _read(job: _Job) -> bool:
