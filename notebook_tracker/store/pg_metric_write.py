@@ -125,11 +125,8 @@ class PgMetricWriter:
             return True
         runs = sorted({row[0] for row in rows})
         latest = latest_columns(rows, sort=True)
-        if len(runs) == 1:
-            latest[0] = [1] * len(latest[0])
-        else:
-            place = {run: n for n, run in enumerate(runs, start=1)}
-            latest[0] = [place[run] for run in latest[0]]
+        place = {run: n for n, run in enumerate(runs, start=1)}
+        latest[0] = [place[run] for run in latest[0]]
         params: list[Any] = [pg_upserts.array_literal("text", runs)]
         params.extend(_chunk_arrays(written))
         params.append(len(runs))

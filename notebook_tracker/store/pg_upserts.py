@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection
 
 _unnest_sql: dict[tuple[str, str, str], str] = {}
@@ -87,6 +86,8 @@ def _int_array(values: list[Any]) -> str:
 
 def _numbers(values: list[Any], allowed: bytes) -> str | None:
     """`values` as an array literal by orjson, or None unless it wrote only `allowed`."""
+    import orjson  # PostgreSQL's writers only: a SQLite store never imports it
+
     try:
         text = orjson.dumps(values)
     except TypeError:  # an int beyond 64 bits, a type orjson does not write
