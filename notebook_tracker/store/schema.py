@@ -23,7 +23,7 @@ from sqlalchemy import (
     true,
 )
 
-HEAD_REVISION = "0012_row_stale_marking"
+HEAD_REVISION = "0013_lz4_metric_chunks"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -37,6 +37,7 @@ KNOWN_REVISIONS = (
     "0010_settled_metric_order",
     "0011_heap_only_latest_metrics",
     "0012_row_stale_marking",
+    "0013_lz4_metric_chunks",
 )
 
 metadata = MetaData()
