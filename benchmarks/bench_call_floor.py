@@ -16,6 +16,11 @@ Rows 1 and 2 are given twice: the client sleeping in recv for each answer, and p
 as our client does (notebook_tracker/socket_wait.py). Between the polling rows, the gap 1 -> 2
 is our server's own work (validation, routing, the store), and 2 -> 3 our client's. (Our
 server also polls for a lone client's next frame after answering one; the bare server sleeps.)
+
+Then what the durable commit costs: the disk's own flush (one WAL frame written at the next
+place of a file already that size, then fdatasync, while another process polls as a waiting
+client does), and rows 1 (polling) and 3 again with synchronous=NORMAL, where a commit is not
+flushed: the same calls less the flush.
 MLflow's figure for the same call is bench_ingest.py's `--only sync`. The store lives under
 `--dir` (default: the system's temp folder, on disk: the commit's fdatasync is part of it).
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import sqlite3
 import statistics
@@ -36,6 +42,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_server import free_port, start_tracker  # noqa: E402
+
+from notebook_tracker.env import SQLITE_SYNCHRONOUS as SYNCHRONOUS  # noqa: E402
 
 HEAD = ">IB"
 UPGRADE = (
@@ -54,12 +62,12 @@ SCHEMA = (
 
 
 # -- the bare server (run as `python bench_call_floor.py --serve PORT DB`) ------------------------
-def serve(port: int, db: str) -> None:
+def serve(port: int, db: str, synchronous: str = "FULL") -> None:
     import struct
 
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     for statement in SCHEMA:
         conn.execute(statement)
     head = struct.Struct(HEAD)
@@ -150,6 +158,43 @@ def bare_calls(port: int, run_id: str, calls: int, polling: bool = False) -> flo
     return 1000 * elapsed / calls
 
 
+def flush_floor(folder: Path, calls: int) -> float:
+    """ms an fdatasync of one WAL-sized frame (24-byte header, 4 KB page) written in place in
+    a file already that size, as a SQLite commit in WAL mode with synchronous=FULL ends, while
+    another process polls a socket as a client waiting for its answer does."""
+    poller = subprocess.Popen([sys.executable, "-c", _POLLER])
+    frame = 24 + 4096
+    fd = os.open(folder / "flush.bin", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, bytes(frame * 1024))
+        os.fsync(fd)
+        time.sleep(0.3)  # the poller running
+        taken = []
+        for i in range(calls):
+            started = time.perf_counter()
+            os.pwrite(fd, b"h" * 24, (i % 1024) * frame)
+            os.pwrite(fd, b"p" * 4096, (i % 1024) * frame + 24)
+            os.fdatasync(fd)
+            taken.append(time.perf_counter() - started)
+        return 1000 * statistics.median(taken)
+    finally:
+        os.close(fd)
+        poller.kill()
+        poller.wait()
+
+
+# A process polling a socket that never becomes readable, yielding the CPU each turn.
+_POLLER = (
+    "import os, select, socket\n"
+    "a, b = socket.socketpair()\n"
+    "p = select.poll()\n"
+    "p.register(a, select.POLLIN)\n"
+    "while True:\n"
+    "    p.poll(0)\n"
+    "    os.sched_yield()\n"
+)
+
+
 def client_calls(port: int, run_id: str, calls: int) -> float:
     from notebook_tracker.client import TrackingClient
 
@@ -166,45 +211,67 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--dir", default=None, help="where the stores live (default: temp)")
-    parser.add_argument("--serve", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=3, metavar=("PORT", "DB", "SYNC"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), args.serve[1])
+        serve(int(args.serve[0]), args.serve[1], args.serve[2])
         return
     from notebook_tracker.client import TrackingClient
 
     tmp = Path(tempfile.mkdtemp(prefix="nt-floor-", dir=args.dir))
-    floor_port = free_port()
     here = str(Path(__file__).resolve())
-    floor = subprocess.Popen([sys.executable, here, "--serve", str(floor_port), str(tmp / "f.db")])
-    ours = None
+    floors: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    servers = []
     try:
-        wait_port(floor_port)
+        for sync in ("FULL", "NORMAL"):
+            port = free_port()
+            command = [sys.executable, here, "--serve", str(port), str(tmp / f"{sync}.db"), sync]
+            floors[sync] = (subprocess.Popen(command), port)
+            wait_port(port)
         ours = start_tracker(tmp / "ours.db", tmp / "art", 1, tmp / "ours.log")
-        ours_port = ours.port
-        client = TrackingClient(f"http://127.0.0.1:{ours_port}")
-        run_id = client.create_run(client.create_experiment("floor")).info.run_id
-        keys = ("floor", "floor_p", "bare", "bare_p", "ours")
+        servers.append(ours)
+        os.environ[SYNCHRONOUS] = "NORMAL"
+        try:
+            unflushed = start_tracker(tmp / "normal.db", tmp / "art2", 1, tmp / "normal.log")
+        finally:
+            del os.environ[SYNCHRONOUS]
+        servers.append(unflushed)
+        run_ids = {}
+        for server in servers:
+            client = TrackingClient(f"http://127.0.0.1:{server.port}")
+            run_ids[server.port] = client.create_run(client.create_experiment("f")).info.run_id
+        floor_port, normal_port = floors["FULL"][1], floors["NORMAL"][1]
+        keys = ("floor", "floor_p", "bare", "bare_p", "ours", "flush", "floor_n", "ours_n")
         rows: dict[str, list[float]] = {k: [] for k in keys}
-        bare_calls(floor_port, "r", 200)  # the WAL's first pages grow the file: not measured
-        bare_calls(ours_port, run_id, 200)
+        for port in (floor_port, normal_port):  # the WAL's first pages grow the file
+            bare_calls(port, "r", 200)
+        for server in servers:
+            bare_calls(server.port, run_ids[server.port], 200)
+        ours_run, normal_run = run_ids[ours.port], run_ids[unflushed.port]
         for _ in range(args.passes):
             rows["floor"].append(bare_calls(floor_port, "r", args.calls))
             rows["floor_p"].append(bare_calls(floor_port, "r", args.calls, polling=True))
-            rows["bare"].append(bare_calls(ours_port, run_id, args.calls))
-            rows["bare_p"].append(bare_calls(ours_port, run_id, args.calls, polling=True))
-            rows["ours"].append(client_calls(ours_port, run_id, args.calls))
+            rows["bare"].append(bare_calls(ours.port, ours_run, args.calls))
+            rows["bare_p"].append(bare_calls(ours.port, ours_run, args.calls, polling=True))
+            rows["ours"].append(client_calls(ours.port, ours_run, args.calls))
+            rows["flush"].append(flush_floor(tmp, args.calls))
+            rows["floor_n"].append(bare_calls(normal_port, "r", args.calls, polling=True))
+            rows["ours_n"].append(client_calls(unflushed.port, normal_run, args.calls))
     finally:
-        floor.terminate()
-        floor.wait(20)
-        if ours is not None:
-            ours.stop()
+        for process, _ in floors.values():
+            process.terminate()
+            process.wait(20)
+        for server in servers:
+            server.stop()
     labels = {
         "floor": "floor: bare client, bare server, FULL commit",
         "floor_p": "floor, the client polling for answers",
         "bare": "our server, bare client (call channel)",
         "bare_p": "our server, bare client polling for answers",
         "ours": "our client's set_tag, our server",
+        "flush": "the disk: one WAL frame written and flushed",
+        "floor_n": "floor polling, NORMAL (commits not flushed)",
+        "ours_n": "our client's set_tag, our server on NORMAL",
     }
     print(f"\nset_tag through a server, {args.calls} calls x {args.passes} interleaved passes,")
     print(f"store under {tmp.parent}; ms a call (median, then each pass)")
