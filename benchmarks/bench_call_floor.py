@@ -21,6 +21,7 @@ Then what the durable commit costs: the disk's own flush (one WAL frame written 
 place of a file already that size, then fdatasync, while another process polls as a waiting
 client does), and rows 1 (polling) and 3 again with synchronous=NORMAL, where a commit is not
 flushed: the same calls less the flush.
+
 MLflow's figure for the same call is bench_ingest.py's `--only sync`. The store lives under
 `--dir` (default: the system's temp folder, on disk: the commit's fdatasync is part of it).
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,7 +64,7 @@ SCHEMA = (
 )
 
 
-# -- the bare server (run as `python bench_call_floor.py --serve PORT DB`) ------------------------
+# -- the bare server (run as `python bench_call_floor.py --serve PORT DB SYNCHRONOUS`) ------------
 def serve(port: int, db: str, synchronous: str = "FULL") -> None:
     import struct
 
@@ -195,6 +198,21 @@ _POLLER = (
 )
 
 
+@contextlib.contextmanager
+def synchronous(level: str) -> Iterator[None]:
+    """Servers started inside commit with SQLite's `synchronous=level`, whatever the
+    environment said."""
+    before = os.environ.get(SYNCHRONOUS)
+    os.environ[SYNCHRONOUS] = level
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[SYNCHRONOUS]
+        else:
+            os.environ[SYNCHRONOUS] = before
+
+
 def client_calls(port: int, run_id: str, calls: int) -> float:
     from notebook_tracker.client import TrackingClient
 
@@ -228,13 +246,11 @@ def main() -> None:
             command = [sys.executable, here, "--serve", str(port), str(tmp / f"{sync}.db"), sync]
             floors[sync] = (subprocess.Popen(command), port)
             wait_port(port)
-        ours = start_tracker(tmp / "ours.db", tmp / "art", 1, tmp / "ours.log")
+        with synchronous("FULL"):
+            ours = start_tracker(tmp / "ours.db", tmp / "art", 1, tmp / "ours.log")
         servers.append(ours)
-        os.environ[SYNCHRONOUS] = "NORMAL"
-        try:
+        with synchronous("NORMAL"):
             unflushed = start_tracker(tmp / "normal.db", tmp / "art2", 1, tmp / "normal.log")
-        finally:
-            del os.environ[SYNCHRONOUS]
         servers.append(unflushed)
         run_ids = {}
         for server in servers:
