@@ -1,4 +1,4 @@
--- revision: 0012_row_stale_marking
+-- revision: 0013_lz4_metric_chunks
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
