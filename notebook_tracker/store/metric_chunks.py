@@ -102,11 +102,14 @@ def latest_columns(
     in which PostgreSQL's upserts lock rows."""
     if not rows:
         return [[], [], [], [], [], []]
-    runs, keys = list(zip(*rows, strict=True))[:2]
+    columns = list(zip(*rows, strict=True))
+    runs, keys = columns[0], columns[1]
     one_run = runs.count(runs[0]) == len(runs)  # a request's rows
     pairs = set(keys) if one_run else set(zip(runs, keys, strict=True))
+    ordered: Sequence[tuple[str, str, float, int, int]] | None = None  # None: `columns` hold
     if len(pairs) == len(rows):  # each key once
-        ordered = sorted(rows, key=_KEY if one_run else _RUN_KEY) if sort else rows
+        if sort:
+            ordered = sorted(rows, key=_KEY if one_run else _RUN_KEY)
     else:
         latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
         for row in rows:
@@ -114,7 +117,9 @@ def latest_columns(
             if current is None or (row[4], row[3]) >= (current[4], current[3]):
                 latest[(row[0], row[1])] = row
         ordered = [latest[k] for k in sorted(latest)] if sort else list(latest.values())
-    runs, keys, values, timestamps, steps = zip(*ordered, strict=True)
+    if ordered is not None:
+        columns = list(zip(*ordered, strict=True))
+    runs, keys, values, timestamps, steps = columns
     nan = [value != value for value in values]  # v != v: NaN only
     if True in nan:
         values = tuple(0.0 if n else v for v, n in zip(values, nan, strict=True))

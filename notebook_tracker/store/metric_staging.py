@@ -25,6 +25,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 STAGED_KEY = ""  # never a metric's name: validation.validate_key refuses the empty string
@@ -39,6 +40,7 @@ STAGE_ROWS = 32
 STAGE_MAX_POINTS = 4096
 _MAX_TRACKED_RUNS = 10_000
 _SWAP = sys.byteorder != "little"
+_RUN = itemgetter(0)
 
 Row = tuple[str, str, float, int, int]
 # (sql with :name parameters, parameters or a list of them) -> rows (fetchall) or []
@@ -107,58 +109,46 @@ def _packed(typecode: str, items: Any) -> bytes:
 def split_rows(rows: Sequence[Row]) -> tuple[list[dict[str, Any]], list[Row], list[Row]]:
     """(staged rows to insert, the points they hold, the points left for ordinary chunks): a
     run's points are staged when they span STAGE_MIN_KEYS keys or more and are at most
-    STAGE_MAX_POINTS. Raises OverflowError
-    for a step or timestamp beyond 64 bits."""
-    if rows:
-        one = _one_run(rows)
-        if one is not None:
-            return one
-    by_run: dict[str, list[Row]] = {}
-    for row in rows:
-        by_run.setdefault(row[0], []).append(row)
+    STAGE_MAX_POINTS. Raises OverflowError for a step or timestamp beyond 64 bits."""
     staged: list[dict[str, Any]] = []
     staged_points: list[Row] = []
     direct: list[Row] = []
-    for run_id, points in by_run.items():
-        names: dict[str, int] = {}
-        for point in points:
-            names.setdefault(point[1], len(names))
-        if len(names) < STAGE_MIN_KEYS or len(points) > STAGE_MAX_POINTS:
+    for points in _by_run(rows):
+        row = _staged_row(points)
+        if row is None:
             direct.extend(points)
-            continue
-        staged.append(staged_row(run_id, points, names))
-        staged_points.extend(points)
+        else:
+            staged.append(row)
+            staged_points.extend(points)
     return staged, staged_points, direct
 
 
-def _one_run(rows: Sequence[Row]) -> tuple[list[dict[str, Any]], list[Row], list[Row]] | None:
-    """`split_rows` of one run's rows (a request), its columns taken in one pass: 31 -> 19 us
-    for a 100-metric request. None: rows of several runs."""
-    runs, keys, values, timestamps, steps = zip(*rows, strict=True)
-    if runs.count(runs[0]) != len(runs):
-        return None
+def _by_run(rows: Sequence[Row]) -> list[Sequence[Row]]:
+    """`rows` grouped by run, in order of first appearance (a request's rows: one group)."""
+    if not rows:
+        return []
+    runs = list(map(_RUN, rows))
+    if runs.count(runs[0]) == len(runs):
+        return [rows]
+    by_run: dict[str, list[Row]] = {}
+    for row in rows:
+        by_run.setdefault(row[0], []).append(row)
+    return list(by_run.values())
+
+
+def _staged_row(points: Sequence[Row]) -> dict[str, Any] | None:
+    """The row staging one run's `points` (in write order), its columns taken in one pass
+    (31 -> 19 us for a 100-metric request); None when they are to be ordinary chunks."""
+    runs, keys, values, timestamps, steps = zip(*points, strict=True)
     names = dict.fromkeys(keys)  # in order of first appearance
-    if len(names) < STAGE_MIN_KEYS or len(rows) > STAGE_MAX_POINTS:
-        return [], [], list(rows)
+    if len(names) < STAGE_MIN_KEYS or len(points) > STAGE_MAX_POINTS:
+        return None
     if len(names) == len(keys):  # each key once: the key index is 0, 1, 2...
         key_index = _identity(len(keys))
     else:
         number = {key: n for n, key in enumerate(names)}
         key_index = _packed("i", [number[key] for key in keys])
-    row = _staged(runs[0], names, steps, timestamps, values, key_index)
-    return [row], list(rows), []
-
-
-def staged_row(run_id: str, points: Sequence[Row], names: dict[str, int]) -> dict[str, Any]:
-    """The row staging `points` (all of `run_id`, in write order) whose keys are `names`."""
-    return _staged(
-        run_id,
-        names,
-        [p[4] for p in points],
-        [p[3] for p in points],
-        [p[2] for p in points],
-        _packed("i", [names[p[1]] for p in points]),
-    )
+    return _staged(runs[0], names, steps, timestamps, values, key_index)
 
 
 def _staged(
