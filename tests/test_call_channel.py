@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import struct
 import threading
 from collections.abc import Iterator
@@ -236,6 +237,64 @@ def test_a_body_that_is_not_a_json_object_is_a_400_and_the_channel_goes_on(serve
     good = {"run_id": run_id, "tags": [{"key": "t", "value": "ok"}]}
     sock.sendall(request_frame("runs/log-batch", json.dumps(good).encode()))
     assert read_answer_frame(sock) == (200, b"{}")
+
+
+ANSWERED_AT_COMMIT = {
+    "runs/set-tag": ({"key": "t", "value": "v"}, "SELECT value FROM tags WHERE key = 't'", "v"),
+    "runs/log-parameter": ({"key": "p", "value": "1"}, "SELECT value FROM params", "1"),
+    "runs/log-metric": (
+        {"key": "m", "value": 2.5, "timestamp": 7, "step": 3},
+        "SELECT value FROM latest_metrics WHERE key = 'm'",
+        2.5,
+    ),
+    "runs/log-batch": (
+        {"tags": [{"key": "t", "value": "w"}]},
+        "SELECT value FROM tags WHERE key = 't'",
+        "w",
+    ),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(ANSWERED_AT_COMMIT))
+def test_a_lone_write_is_answered_at_its_commit_not_after_the_servers_code_that_follows(
+    tmp_path, monkeypatch, endpoint
+):
+    from notebook_tracker.server.ingest import GroupWriter
+    from notebook_tracker.server.mlflow_api import sync_calls
+
+    # As a worker starts: no slow loop commit (as this test's held one is) sends writes to
+    # the writer thread, which answers after its code, as it should.
+    monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
+    monkeypatch.setattr(sync_calls, "_window", sync_calls.CommitWindow())
+    monkeypatch.setattr(sync_calls, "_tracked", False)
+    db = tmp_path / "tracker.db"
+    with fast_and_plain(f"sqlite:///{db}", TOKEN, LIMIT) as (fast, _, _):
+        run_id = _store(fast).create_run("0", "u", 1).info.run_id
+        sock = _upgraded(fast.port)
+        sock.sendall(request_frame("runs/set-tag", json.dumps(
+            {"run_id": run_id, "key": "warm", "value": "1"}).encode()))  # fmt: skip
+        assert read_answer_frame(sock) == (200, b"{}")
+        inside, leave = threading.Event(), threading.Event()
+        end_turn = GroupWriter._end_turn
+
+        def held_end_turn(writer: GroupWriter) -> None:  # the worker, after the commit
+            inside.set()
+            leave.wait(30)
+            end_turn(writer)
+
+        monkeypatch.setattr(GroupWriter, "_end_turn", held_end_turn)
+        fields, query, stored = ANSWERED_AT_COMMIT[endpoint]
+        try:
+            sock.sendall(request_frame(endpoint, json.dumps({"run_id": run_id, **fields}).encode()))
+            sock.settimeout(3)  # an answer after the code that follows would wait for `leave`
+            assert read_answer_frame(sock) == (200, b"{}")
+            assert inside.wait(5)  # the worker went on to that code, and is held in it
+            with sqlite3.connect(db) as conn:  # what the client was told is committed, is
+                assert conn.execute(query).fetchone()[0] == stored
+        finally:
+            leave.set()
+        monkeypatch.setattr(GroupWriter, "_end_turn", end_turn)
+        assert _store(fast).get_run(run_id).data.tags["warm"] == "1"
 
 
 # -- raw sockets ----------------------------------------------------------------------------------

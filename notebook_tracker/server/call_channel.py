@@ -7,10 +7,12 @@ tornado's stream to an asyncio protocol of its own (a duplicate of the socket, s
 close its handle as usual): tornado's stream costs about as much per frame as the rest of a
 frame's handling. The protocol reads one call frame at a time, runs it with the endpoint
 function the route table maps its path to, and writes its answer frame after the commit
-(wire/call_frames.py has the framing). The token was checked at the upgrade; every frame on the
-connection is that client's, and the client sends nothing before the 101. Inside a Jupyter
-server the upgrade is a handler of its own, behind Jupyter's auth (jupyter_channel.py); either
-server is the channel's `Host`.
+(wire/call_frames.py has the framing). A param, tag or lone point written on this thread is
+answered from inside the store, the moment its COMMIT returns (store/commit_notice.py says
+why): the rest of the write's code runs while the answer is on its way. The token was checked
+at the upgrade; every frame on the connection is that client's, and the client sends nothing
+before the 101. Inside a Jupyter server the upgrade is a handler of its own, behind Jupyter's
+auth (jupyter_channel.py); either server is the channel's `Host`.
 
 After answering a frame, when nothing else is waiting on this worker (no other request in
 flight, no bytes buffered or unsent, and, in a server that sees all its connections, no
@@ -53,6 +55,7 @@ from notebook_tracker.server.mlflow_api.sync_calls import (
     request_from,
 )
 from notebook_tracker.socket_wait import NEXT_FRAME_US, SocketWait, spin_budget_s
+from notebook_tracker.store.commit_notice import Notice
 from notebook_tracker.wire.call_frames import ENDPOINTS, PROTOCOL, REQUEST_HEAD, answer_frame
 
 if TYPE_CHECKING:
@@ -81,6 +84,7 @@ SWITCHING = (
     f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {PROTOCOL}\r\nConnection: Upgrade\r\n\r\n"
 ).encode("ascii")
 _EMPTY = b"{}"  # the answer of a write (`{}`), as wire.dumps writes it
+_OK = answer_frame(200, _EMPTY)
 # A standalone worker polls for a channel's next frame only after this long with requests from
 # that one connection: a client's own HTTP calls (creating its run) come on another connection.
 QUIET_S = 0.05
@@ -236,10 +240,21 @@ class Channel(asyncio.Protocol):
         self.calls.framed()
         if self.calls.tracks_connections:
             request_from(self.connection)  # a lone client's writes may stay on the loop
-        status, answer = await _call(self.calls, target, self.paths[code], body)
+        answered = False
+
+        def answer_now() -> None:  # its write committed: nothing after it changes the answer
+            nonlocal answered
+            if not self.closed and self.transport is not None:
+                self.transport.write(_OK)
+                answered = True
+
+        status, answer = await _call(self.calls, target, self.paths[code], body, answer_now)
         log_line(status, "POST", self.paths[code], self.remote_ip, time.time() - started)
+        if answered and status != 200:  # a bug after the commit: the client has its 200
+            log.error("POST %s answered 200 at its commit, then: %s", self.paths[code], answer)
         if not self.closed and self.transport is not None:
-            self.transport.write(answer_frame(status, answer))
+            if not answered:
+                self.transport.write(answer_frame(status, answer))
             if self._alone():
                 assert self.next_frame is not None
                 self.answered_at = self.next_frame.until_readable()
@@ -289,10 +304,13 @@ def _next_frame_s() -> float:
         return 0.0
 
 
-async def _call(calls: Host, target: Target, path: str, body: bytes) -> tuple[int, bytes]:
+async def _call(
+    calls: Host, target: Target, path: str, body: bytes, notice: Notice
+) -> tuple[int, bytes]:
     fn, api, is_coroutine = target
     try:
         req = Params(json_object(body))
+        req.notice = notice
         with InFlight():
             if is_coroutine:
                 result = await fn(api, req)

@@ -46,7 +46,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from notebook_tracker.store import sqlite_wal
+from notebook_tracker.store import commit_notice, sqlite_wal
+from notebook_tracker.store.commit_notice import Notice
 from notebook_tracker.store.sql import SqlStore
 from notebook_tracker.store.sql_ingest import GroupWrite
 from notebook_tracker.store.sqlite_files import database_file
@@ -127,18 +128,22 @@ class GroupWriter:
     ) -> None:
         await asyncio.wrap_future(self.submit(rows, columns))
 
-    async def call_async(self, fn: Callable[[], object], now: bool = True) -> bool:
+    async def call_async(
+        self, fn: Callable[[], object], now: bool = True, notice: Notice | None = None
+    ) -> bool:
         """Run the store write `fn` alone in its transaction, in this worker's turn: at once if
         nothing else is writing (and `now`), else on the writer thread. True: it ran on the
-        calling thread."""
-        if now and self._now(fn):
+        calling thread, and `notice` was called the moment its transaction committed."""
+        if now and self._now(fn, notice):
             return True
         await asyncio.wrap_future(self._queue(_Job((), (), 0, fn)))
         return False
 
-    def _now(self, fn: Callable[[], object]) -> bool:
+    def _now(self, fn: Callable[[], object], notice: Notice | None = None) -> bool:
         """Run `fn` on the calling thread if that waits for nothing (see the module's
-        docstring); False: it would wait, queue it. The write's own error is raised."""
+        docstring); False: it would wait, queue it. The write's own error is raised.
+        `notice` is armed for `fn`'s commit only (commit_notice.py): what follows it (the
+        turn's end, the callers' returns) runs after."""
         if not self.serial or self._pending:
             return False
         if not self._busy.acquire(blocking=False):
@@ -146,9 +151,13 @@ class GroupWriter:
         try:
             if not self._begin_turn(blocking=False):
                 return False
+            if notice is not None:
+                commit_notice.arm(notice)
             try:
                 fn()
             finally:
+                if notice is not None:
+                    commit_notice.arm(None)
                 self._end_turn()
             return True
         finally:

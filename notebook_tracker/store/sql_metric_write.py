@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from notebook_tracker.store import db_errors, pg_upserts, sqlite_busy, sqlite_rows
+from notebook_tracker.store import commit_notice, db_errors, pg_upserts, sqlite_busy, sqlite_rows
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.metric_chunks import latest_columns, latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import (
@@ -126,17 +126,21 @@ class SqliteMetricWriter:
 
     def transaction(self, write: Callable[[sqlite3.Connection], bool]) -> bool:
         """Run `write` on the kept connection (it begins and commits, or rolls back and
-        returns False); a driver error is translated as the store's own are."""
+        returns False); a driver error is translated as the store's own are. A commit
+        fires this thread's armed notice (commit_notice.py)."""
         with self._lock:
             raw = self._raw
             if raw is None or self._forks != _forks:
                 raw = self._connection()
             try:
-                return write(raw)
+                done = write(raw)
             except sqlite3.Error as error:
                 self._pooled, pooled, self._raw = None, self._pooled, None
                 pooled.invalidate()  # whatever went wrong, the next write starts afresh
                 raise db_errors.for_driver_error(error, sqlite3.Error, self.engine.url) from None
+            if done:
+                commit_notice.committed()
+            return done
 
     def _connection(self) -> sqlite3.Connection:
         if self._pooled is not None and self._forks != _forks:

@@ -10,7 +10,7 @@ run requests carry `run_id` and/or the legacy `run_uuid`. Replies are written by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, overload
 
 from notebook_tracker.errors import InvalidParameter
@@ -51,6 +51,10 @@ class Params:
     def __init__(self, fields: Mapping[str, Any], from_query: bool = False) -> None:
         self._fields = fields
         self._from_query = from_query
+        # How to answer this request's client the moment its write commits, for an endpoint
+        # whose whole write is one transaction answered `{}` (store/commit_notice.py): the
+        # call channel's. None: answer when the endpoint returns.
+        self.notice: Callable[[], None] | None = None
 
     @classmethod
     def from_query(cls, arguments: Mapping[str, list[bytes]]) -> Params:

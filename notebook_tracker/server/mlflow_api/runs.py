@@ -105,7 +105,7 @@ def search(api: MlflowApi, req: Params) -> dict[str, Any]:
 
 # -- logging -------------------------------------------------------------------------------------
 async def log_metric(api: MlflowApi, req: Params) -> dict[str, Any]:
-    if not await write_if_lone(api, 1, functools.partial(_one_point, req)):
+    if not await write_if_lone(api, 1, functools.partial(_one_point, req), req.notice):
         await api.context.run(_log_metric, api, req)
     return {}
 
@@ -154,14 +154,16 @@ async def _write(api: MlflowApi, fn: Callable[..., object], *args: Any, **kwargs
 async def log_param(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    await write_params_tags(api, run_id, params=[_param(req.require("key"), value or "")])
+    param = _param(req.require("key"), value or "")
+    await write_params_tags(api, run_id, params=[param], notice=req.notice)
     return {}
 
 
 async def set_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
     run_id = req.run_id()
     value = req.string("value", required=True)
-    await write_params_tags(api, run_id, tags=[_tag(req.require("key"), value or "")])
+    tag = _tag(req.require("key"), value or "")
+    await write_params_tags(api, run_id, tags=[tag], notice=req.notice)
     return {}
 
 
@@ -173,7 +175,7 @@ def delete_tag(api: MlflowApi, req: Params) -> dict[str, Any]:
 async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
     if not req.raw("params") and not req.raw("tags"):  # points only: as log_metric
         points = points_in(req.raw("metrics"))
-        if await write_if_lone(api, points, lambda: _points(req)):
+        if await write_if_lone(api, points, lambda: _points(req), req.notice):
             return {}
         writer = group_writer(await api.opened_store())  # read on its thread: two hops, not four
         if writer is not None and await writer.read_async(lambda: batch_rows(req), points):
@@ -181,7 +183,7 @@ async def log_batch(api: MlflowApi, req: Params) -> dict[str, Any]:
         return await api.context.run(_log_points, api, req)
     batch = read_batch(req)
     if not (batch.metrics or batch.model_metrics):  # our client's log_param and set_tag
-        await write_params_tags(api, batch.run_id, batch.params, batch.tags)
+        await write_params_tags(api, batch.run_id, batch.params, batch.tags, req.notice)
         return {}
     store = await api.opened_store()
     await _write(api, _store_batch, store, batch)

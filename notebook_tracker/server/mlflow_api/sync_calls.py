@@ -32,6 +32,7 @@ from notebook_tracker.entities import Metric, Param, RunTag
 from notebook_tracker.entities.logged_models import ModelMetric
 from notebook_tracker.server.ingest import GroupWriter, group_writer
 from notebook_tracker.server.mlflow_api.service import MlflowApi
+from notebook_tracker.store.commit_notice import Notice
 
 # At most this many points a request take the loop: a synchronous caller's, not a batch's.
 LONE_MAX_POINTS = 10
@@ -127,11 +128,13 @@ def points_in(items: Any) -> int:
 Points = tuple[str, Sequence[Metric], Sequence[ModelMetric]]
 
 
-async def write_if_lone(api: MlflowApi, points: int, read: Callable[[], Points]) -> bool:
+async def write_if_lone(
+    api: MlflowApi, points: int, read: Callable[[], Points], notice: Notice | None = None
+) -> bool:
     """Read the request's points with `read` (run id, the run's points, logged models') and
     commit them on this thread if the request is lone and small (`lone_writer`) and has no
     model points. False: nothing written, take the group-commit way. The answer follows the
-    commit either way."""
+    commit either way; on this thread, `notice` is called the moment it commits."""
     if not _loop_open():
         return False
     writer = await lone_writer(api, points)
@@ -141,16 +144,19 @@ async def write_if_lone(api: MlflowApi, points: int, read: Callable[[], Points])
     if model_metrics:
         return False
     rows = [(run_id, m.key, m.value, m.timestamp, m.step) for m in metrics]
-    await _on_loop(writer, functools.partial(writer.store.log_metric_groups, rows, ()))
+    await _on_loop(writer, functools.partial(writer.store.log_metric_groups, rows, ()), notice)
     return True
 
 
-async def _on_loop(writer: GroupWriter, write: Callable[[], object]) -> None:
-    """`write` on the loop unless recent loop commits were slow (then on the writer thread)."""
+async def _on_loop(
+    writer: GroupWriter, write: Callable[[], object], notice: Notice | None = None
+) -> None:
+    """`write` on the loop unless recent loop commits were slow (then on the writer thread,
+    and `notice` is not called)."""
     start = time.monotonic()
     here = True
     try:
-        here = await writer.call_async(write, now=_loop_open(start))
+        here = await writer.call_async(write, now=_loop_open(start), notice=notice)
     finally:
         if here:
             loop_commit_took(time.monotonic() - start)
@@ -183,14 +189,18 @@ def loop_commit_took(seconds: float) -> None:
 
 
 async def write_params_tags(
-    api: MlflowApi, run_id: str, params: list[Param] | None = None, tags: list[RunTag] | None = None
+    api: MlflowApi,
+    run_id: str,
+    params: list[Param] | None = None,
+    tags: list[RunTag] | None = None,
+    notice: Notice | None = None,
 ) -> None:
-    """A synchronous param or tag: on SQLite through the driver directly (log_params_tags)."""
+    """A synchronous param or tag: on SQLite through the driver directly (log_params_tags),
+    calling `notice` the moment it commits when that is on this thread."""
     store = await api.opened_store()
     writer = group_writer(store)
     if writer is None or not writer.serial:
         await api.context.run(store.log_batch, run_id, params=params or (), tags=tags or ())
         return
-    await _on_loop(
-        writer, functools.partial(writer.store.log_params_tags, run_id, params or (), tags or ())
-    )
+    write = functools.partial(writer.store.log_params_tags, run_id, params or (), tags or ())
+    await _on_loop(writer, write, notice)
