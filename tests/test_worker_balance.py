@@ -109,13 +109,14 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path):
         wait_until(lambda: all(_listening(pid, server.port) for pid in workers), timeout=30)
         # The start-up check's connection counts until its worker has closed it.
         wait_until(lambda: not any(_connections(pid, server.port) for pid in workers))
-        # A worker not scheduled within the few ms it is left (a loaded machine) is rightly
-        # passed over, so two tries of three must spread evenly; with no balancing, 9 of 10
-        # tries put three or all four connections on one worker.
-        spreads: list[list[int]] = []
-        while len(spreads) < 3 and spreads.count([2, 2]) < 2:
-            spreads.append(_spread_of_four(server.port, workers))
-        assert spreads.count([2, 2]) >= 2, f"connections held by the workers, each try: {spreads}"
+        # Where the first worker woken takes every waiting connection (the VM the balancing
+        # was built on), 6 of 8 tries put all four on one worker without it: three such tries
+        # in a row, 1 in 64. A worker not scheduled within the few ms it is left is rightly
+        # passed over, so a loaded machine may leave 1/3 (a CI run: 1/3, 1/3, 2/2), never one
+        # worker idle. (Where the kernel spreads its wakeups itself, as on a later VM, tries
+        # spread 2/2 with or without balancing: 19 of 24 tries with it off, none 0/4.)
+        spreads = [_spread_of_four(server.port, workers) for _ in range(3)]
+        assert all(low > 0 for low, _ in spreads), f"connections each worker held: {spreads}"
 
 
 def test_a_worker_with_more_connections_than_a_peer_is_the_busier():
