@@ -110,11 +110,12 @@ def test_connections_opened_together_are_spread_over_the_workers(tmp_path):
         # The start-up check's connection counts until its worker has closed it.
         wait_until(lambda: not any(_connections(pid, server.port) for pid in workers))
         # Where the first worker woken takes every waiting connection (the VM the balancing
-        # was built on), 6 of 8 tries put all four on one worker without it: three tries in a
-        # row with none such, 1 in 64. A worker not scheduled within the few ms it is left is rightly
-        # passed over, so a loaded machine may leave 1/3 (a CI run: 1/3, 1/3, 2/2), never one
-        # worker idle. (Where the kernel spreads its wakeups itself, as on a later VM, tries
-        # spread 2/2 with or without balancing: 19 of 24 tries with it off, none 0/4.)
+        # was built on), 6 of 8 tries put all four on one worker without it: three tries in
+        # a row with none such, 1 in 64. A worker not scheduled within the few ms it is left
+        # is rightly passed over, so a loaded machine may leave 1/3 (a CI run: 1/3, 1/3, 2/2),
+        # never one worker idle. (Where the kernel spreads its wakeups itself, as on a later
+        # VM, tries spread 2/2 with or without balancing: 19 of 24 tries with it off, none
+        # 0/4.)
         spreads = [_spread_of_four(server.port, workers) for _ in range(3)]
         assert all(low > 0 for low, _ in spreads), f"connections each worker held: {spreads}"
 
