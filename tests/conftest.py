@@ -248,3 +248,14 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"nbt-test-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def loop_commits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's commit record as a shared worker starts it: open, nothing counted (a slow
+    loop commit of another test sends a worker's writes to its writer thread for a second)."""
+    from notebook_tracker.server.mlflow_api import sync_calls
+
+    monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
+    monkeypatch.setattr(sync_calls, "_window", sync_calls.CommitWindow())
+    monkeypatch.setattr(sync_calls, "_tracked", False)

@@ -257,16 +257,12 @@ ANSWERED_AT_COMMIT = {
 
 @pytest.mark.parametrize("endpoint", sorted(ANSWERED_AT_COMMIT))
 def test_a_lone_write_is_answered_at_its_commit_not_after_the_servers_code_that_follows(
-    tmp_path, monkeypatch, endpoint
+    tmp_path, monkeypatch, loop_commits, endpoint
 ):
     from notebook_tracker.server.ingest import GroupWriter
-    from notebook_tracker.server.mlflow_api import sync_calls
 
-    # As a worker starts: no slow loop commit (as this test's held one is) sends writes to
-    # the writer thread, which answers after its code, as it should.
-    monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
-    monkeypatch.setattr(sync_calls, "_window", sync_calls.CommitWindow())
-    monkeypatch.setattr(sync_calls, "_tracked", False)
+    # loop_commits: no earlier slow loop commit (as this test's held one is) sends the writes
+    # to the writer thread, which answers after its code, as it should.
     db = tmp_path / "tracker.db"
     with fast_and_plain(f"sqlite:///{db}", TOKEN, LIMIT) as (fast, _, _):
         run_id = _store(fast).create_run("0", "u", 1).info.run_id

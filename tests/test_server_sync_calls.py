@@ -132,14 +132,6 @@ def test_after_a_slow_loop_commit_params_and_tags_take_the_writer_thread_and_lan
     assert {f"t{i}": str(i) for i in range(3)}.items() <= data.tags.items()
 
 
-@pytest.fixture
-def loop_commits(monkeypatch) -> None:
-    """The loop's commit record as a shared worker starts it: open, nothing counted."""
-    monkeypatch.setattr(sync_calls, "_loop_closed_until", 0.0)
-    monkeypatch.setattr(sync_calls, "_window", sync_calls.CommitWindow())
-    monkeypatch.setattr(sync_calls, "_tracked", False)
-
-
 def test_checkpoints_and_odd_slow_commits_keep_the_loop_open(loop_commits):
     """SQLite's automatic checkpoint (1-10 ms, about one commit in 250) and a shared disk's
     odd 2-4 ms fdatasync among 0.2-0.4 ms commits leave writes on the loop."""

@@ -143,6 +143,7 @@ class Channel(asyncio.Protocol):
         self.idle: asyncio.TimerHandle | None = None
         self.next_frame: SocketWait | None = None  # how an answered client's next frame is awaited
         self.answered_at = 0.0  # when the wait for the next frame began (0: none pending)
+        self.answered_early = False  # the frame being answered was, at its commit
 
     # -- asyncio's side ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -240,26 +241,26 @@ class Channel(asyncio.Protocol):
         self.calls.framed()
         if self.calls.tracks_connections:
             request_from(self.connection)  # a lone client's writes may stay on the loop
-        answered = False
-
-        def answer_now() -> None:  # its write committed: nothing after it changes the answer
-            nonlocal answered
-            if not self.closed and self.transport is not None:
-                self.transport.write(_OK)
-                answered = True
-
-        status, answer = await _call(self.calls, target, self.paths[code], body, answer_now)
+        self.answered_early = False
+        status, answer = await _call(self.calls, target, self.paths[code], body, self._at_commit)
         log_line(status, "POST", self.paths[code], self.remote_ip, time.time() - started)
-        if answered and status != 200:  # a bug after the commit: the client has its 200
+        if self.answered_early and status != 200:  # a bug after the commit: the client has 200
             log.error("POST %s answered 200 at its commit, then: %s", self.paths[code], answer)
         if not self.closed and self.transport is not None:
-            if not answered:
+            if not self.answered_early:
                 self.transport.write(answer_frame(status, answer))
             if self._alone():
                 assert self.next_frame is not None
                 self.answered_at = self.next_frame.until_readable()
         self.busy = False
         self._pump()
+
+    def _at_commit(self) -> None:
+        """The frame being answered (one at a time) committed its write: nothing after it
+        changes the answer (store/commit_notice.py)."""
+        if not self.closed and self.transport is not None:
+            self.transport.write(_OK)
+            self.answered_early = True
 
     def _alone(self) -> bool:
         """Whether this channel may wait for its client's next frame before the loop goes on:
