@@ -111,8 +111,14 @@ def running_server(
         )
         if proc.poll() is not None:
             raise RuntimeError(f"server exited early:\n{server.log()}")
-        if workers > 1:
-            wait_until(lambda: len(server.worker_pids()) == workers, timeout=30, what="workers")
+        # The port opens before the workers are forked; each says when it serves.
+        wait_until(
+            lambda: proc.poll() is not None or server.log().count(" ready (pid ") == workers,
+            timeout=60,
+            what=f"{workers} worker(s) ready",
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
         yield server
     finally:
         pids = server.worker_pids()
