@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from helpers import wait_until
 from standalone_server import running_server
 
-from notebook_tracker.server.worker_balance import ConnectionCounts
+from notebook_tracker.server.worker_balance import (
+    MAX_YIELDS,
+    ConnectionCounts,
+    _accept_balanced,
+)
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the workers' sockets from /proc"
@@ -140,3 +147,59 @@ def test_a_restarted_worker_counts_its_connections_from_zero():
     counts.add(1, 5)  # what a worker that died held
     BalancedHTTPServer(lambda request: None).balance(counts, 1)
     assert counts[1] == 0 and not counts.busier_than_a_peer(1)
+
+
+class _CountedYields(ConnectionCounts):
+    """Two workers' counts that also count worker 1's rounds of yielding."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.rounds = 0
+
+    def set_yielding(self, worker: int, yielding: bool) -> None:
+        super().set_yielding(worker, yielding)
+        self.rounds += worker == 1 and yielding
+
+
+def _rounds_before_worker_1_takes_a_connection(counts: _CountedYields) -> int:
+    """Worker 1's accept handler, given one waiting connection: the rounds of YIELD_S it let
+    pass before taking it."""
+    taken: list[int] = []  # the rounds it had let pass when it took it
+
+    def accepted(connection: socket.socket, address: object) -> None:
+        taken.append(counts.rounds)
+        counts.add(1, 1)
+        connection.close()
+
+    async def scenario() -> None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.setblocking(False)
+            remove = _accept_balanced(listener, counts, 1, accepted)
+            try:
+                with socket.create_connection(listener.getsockname()[:2], timeout=5):
+                    start = time.monotonic()
+                    while not taken and time.monotonic() - start < 5:
+                        await asyncio.sleep(0.001)
+            finally:
+                remove()
+
+    asyncio.run(scenario())
+    assert taken and counts[1] == 3, "worker 1 never took the waiting connection"
+    return taken[0]
+
+
+def test_a_busier_worker_leaves_a_connection_to_a_less_busy_peer_that_is_yielding_too():
+    """Two workers accepting at one instant each saw the other with fewer connections and both
+    yielded; the first to resume took the last connection, leaving them 1/3."""
+    counts = _CountedYields()
+    counts.add(0, 1)
+    counts.add(1, 2)
+    counts.set_yielding(0, True)  # and it never resumes: the wait is bounded all the same
+    assert _rounds_before_worker_1_takes_a_connection(counts) == MAX_YIELDS
+
+
+def test_a_busier_worker_takes_a_connection_a_peer_not_yielding_left_waiting():
+    counts = _CountedYields()
+    counts.add(0, 1)
+    counts.add(1, 2)  # worker 0 is not scheduled: it neither accepts nor yields
+    assert _rounds_before_worker_1_takes_a_connection(counts) == 1
