@@ -21,6 +21,9 @@ log = logging.getLogger("notebook_tracker.server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
+# Connections the kernel holds until a worker accepts them (tornado's default is 128): a team's
+# clients reconnecting at once after a restart must not have their SYNs dropped (a 1 s retry).
+LISTEN_BACKLOG = 1024
 MAX_HEADER_BYTES = 1024 * 1024
 
 
@@ -140,7 +143,7 @@ def serve(
     # one).
     import numpy  # noqa: F401
 
-    sockets = tornado.netutil.bind_sockets(port, address=host)
+    sockets = tornado.netutil.bind_sockets(port, address=host, backlog=LISTEN_BACKLOG)
     bound_port = sockets[0].getsockname()[1]
     print(
         f"notebook-tracker server listening on http://{host}:{bound_port} "
