@@ -391,7 +391,16 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
             server.stop()
     if "json-pg" in args.only:
         print(f"[{name}] json log-batch, PostgreSQL ...", flush=True)
-        results.update(bench_json_pg(name, tmp, args))
+        found = bench_json_pg(name, tmp, args)
+        cpu = (
+            f", server CPU {found['pg_json_cpu_ms']:.2f} ms/req"
+            if "pg_json_cpu_ms" in found
+            else ""
+        )
+        print(
+            f"    {found['pg_req_s']:,.0f} req/s, p99 {found['pg_p99_ms']:.1f} ms{cpu}", flush=True
+        )
+        results.update(found)
     if "sync-jupyter" in args.only and name != "mlflow":
         print(f"[{name}] sync calls through the Jupyter server extension ...", flush=True)
         with jupyter_server(tmp, tmp / f"{name}-{tag}-j.db") as (port, pid, token):
