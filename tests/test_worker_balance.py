@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -161,31 +162,39 @@ class _CountedYields(ConnectionCounts):
         self.rounds += worker == 1 and yielding
 
 
-def _rounds_before_worker_1_takes_a_connection(counts: _CountedYields) -> int:
-    """Worker 1's accept handler, given one waiting connection: the rounds of YIELD_S it let
-    pass before taking it."""
-    taken: list[int] = []  # the rounds it had let pass when it took it
+def _take_one_connection(
+    counts: ConnectionCounts,
+    worker: int,
+    record: Callable[[], object],
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
+) -> tuple[object, float]:
+    """`worker`'s accept handler, given one waiting connection (`meanwhile` runs while it
+    waits): what `record()` said when the worker took it, and the seconds that took."""
+    taken: list[tuple[object, float]] = []
 
     def accepted(connection: socket.socket, address: object) -> None:
-        taken.append(counts.rounds)
-        counts.add(1, 1)
+        taken.append((record(), time.monotonic()))
+        counts.add(worker, 1)
         connection.close()
 
-    async def scenario() -> None:
+    async def scenario() -> float:
         with socket.create_server(("127.0.0.1", 0)) as listener:
             listener.setblocking(False)
-            remove = _accept_balanced(listener, counts, 1, accepted)
+            remove = _accept_balanced(listener, counts, worker, accepted)
             try:
                 with socket.create_connection(listener.getsockname()[:2], timeout=5):
                     start = time.monotonic()
-                    while not taken and time.monotonic() - start < 5:
+                    if meanwhile is not None:
+                        await meanwhile()
+                    while not taken and time.monotonic() - start < 10:
                         await asyncio.sleep(0.001)
             finally:
                 remove()
+        return start
 
-    asyncio.run(scenario())
-    assert taken and counts[1] == 3, "worker 1 never took the waiting connection"
-    return taken[0]
+    start = asyncio.run(scenario())
+    assert taken, f"worker {worker} never took the waiting connection"
+    return taken[0][0], taken[0][1] - start
 
 
 def test_a_busier_worker_leaves_a_connection_to_a_less_busy_peer_that_is_yielding_too():
@@ -195,14 +204,16 @@ def test_a_busier_worker_leaves_a_connection_to_a_less_busy_peer_that_is_yieldin
     counts.add(0, 1)
     counts.add(1, 2)
     counts.set_yielding(0, True)  # and it never resumes: the wait is bounded all the same
-    assert _rounds_before_worker_1_takes_a_connection(counts) == MAX_YIELDS
+    rounds, _ = _take_one_connection(counts, 1, lambda: counts.rounds)
+    assert rounds == MAX_YIELDS
 
 
 def test_a_busier_worker_takes_a_connection_a_peer_not_yielding_left_waiting():
     counts = _CountedYields()
     counts.add(0, 1)
     counts.add(1, 2)  # worker 0 is not scheduled: it neither accepts nor yields
-    assert _rounds_before_worker_1_takes_a_connection(counts) == 1
+    rounds, _ = _take_one_connection(counts, 1, lambda: counts.rounds)
+    assert rounds == 1
 
 
 def test_a_yielding_worker_woken_by_a_busier_peer_takes_the_waiting_connection_at_once(
@@ -215,32 +226,16 @@ def test_a_yielding_worker_woken_by_a_busier_peer_takes_the_waiting_connection_a
     monkeypatch.setattr(worker_balance, "YIELD_S", 30.0)  # its timer alone would take 30 s
     counts = ConnectionCounts(2)
     counts.add(0, 1)  # worker 0 holds more than worker 1: it yields the waiting connection
-    taken: list[float] = []
 
-    def accepted(connection: socket.socket, address: object) -> None:
-        taken.append(time.monotonic())
-        counts.add(0, 1)
-        connection.close()
+    async def worker_1_takes_two_and_wakes_it() -> None:
+        start = time.monotonic()
+        while not counts.yielding(0) and time.monotonic() - start < 5:
+            await asyncio.sleep(0.001)
+        counts.add(1, 2)
+        counts.wake_yielding_peers(1)
 
-    async def scenario() -> float:
-        with socket.create_server(("127.0.0.1", 0)) as listener:
-            listener.setblocking(False)
-            remove = _accept_balanced(listener, counts, 0, accepted)
-            try:
-                with socket.create_connection(listener.getsockname()[:2], timeout=5):
-                    start = time.monotonic()
-                    while not counts.yielding(0) and time.monotonic() - start < 5:
-                        await asyncio.sleep(0.001)
-                    counts.add(1, 2)  # worker 1 took two meanwhile, and asks worker 0 back
-                    counts.wake_yielding_peers(1)
-                    while not taken and time.monotonic() - start < 10:
-                        await asyncio.sleep(0.001)
-            finally:
-                remove()
-        assert taken, "worker 0 never took the waiting connection"
-        return taken[0] - start
-
-    assert asyncio.run(scenario()) < 5
+    _, seconds = _take_one_connection(counts, 0, lambda: None, worker_1_takes_two_and_wakes_it)
+    assert seconds < 5
 
 
 def _listen_overflows() -> int:
