@@ -113,7 +113,7 @@ def running_server(
             raise RuntimeError(f"server exited early:\n{server.log()}")
         # The port opens before the workers are forked; each says when it serves.
         wait_until(
-            lambda: proc.poll() is not None or server.log().count(" ready (pid ") == workers,
+            lambda: proc.poll() is not None or server.log().count(" ready (pid ") >= workers,
             timeout=60,
             what=f"{workers} worker(s) ready",
         )
