@@ -177,11 +177,11 @@ def serve(
         serve_registered_only,
     )
     server = make_http_server(context)
+    task = tornado.process.task_id() or 0
     if counts is not None:
-        server.balance(counts, tornado.process.task_id() or 0)
+        server.balance(counts, task)
     server.add_sockets(sockets)
-    number = (tornado.process.task_id() or 0) + 1
-    print(f"worker {number} of {workers} ready (pid {os.getpid()}, {loop_name})", flush=True)
+    print(f"worker {task + 1} of {workers} ready (pid {os.getpid()}, {loop_name})", flush=True)
     try:
         tornado.ioloop.IOLoop.current().start()
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ delays a client's connection by YIELD_S.
 
 Unless that peer is itself yielding: two workers that accept at the same instant can each see
 the other with fewer connections, both stop listening, and the one that resumes first took
-the last connection (1/3, in 1 of 6 JSON loads on four connections, each such load 15-20%
+the last connection (1/3, in 3 of 15 JSON loads on four connections, each such load 15-20%
 slower). So each worker also says in the shared memory whether it is yielding, and one with
 more connections leaves a waiting connection to a less busy peer that is yielding too, since
 that peer resumes within YIELD_S. A peer that never resumes (stopped, or dead while
@@ -67,12 +67,16 @@ class ConnectionCounts:
     def yielding(self, worker: int) -> bool:
         return bool(self._yielding[worker])
 
+    def _less_busy_yielding(self, worker: int) -> list[int]:
+        """The workers holding fewer connections than `worker` that are yielding."""
+        slots, yielding = self._slots, self._yielding
+        mine = slots[worker]
+        return [i for i in range(self._workers) if slots[i] < mine and yielding[i]]
+
     def a_less_busy_peer_yields(self, worker: int) -> bool:
         """Whether a worker holding fewer connections than `worker` is yielding: it resumes
         within YIELD_S and takes what waits."""
-        slots, yielding = self._slots, self._yielding
-        mine = slots[worker]
-        return any(slots[i] < mine and yielding[i] for i in range(self._workers) if i != worker)
+        return bool(self._less_busy_yielding(worker))
 
     def wake_fd(self, worker: int) -> int:
         """The end `worker` reads: readable when a peer wants it to stop yielding."""
@@ -80,14 +84,11 @@ class ConnectionCounts:
 
     def wake_yielding_peers(self, worker: int) -> None:
         """Ask every less busy peer that is yielding to resume now."""
-        slots, yielding = self._slots, self._yielding
-        mine = slots[worker]
-        for i in range(self._workers):
-            if i != worker and slots[i] < mine and yielding[i]:
-                try:
-                    os.write(self._wakers[i][1], b"\0")
-                except BlockingIOError:  # its pipe is full: it has been asked already
-                    pass
+        for peer in self._less_busy_yielding(worker):
+            try:
+                os.write(self._wakers[peer][1], b"\0")
+            except BlockingIOError:  # its pipe is full: it has been asked already
+                pass
 
     def busier_than_a_peer(self, worker: int) -> bool:
         """Whether another worker holds fewer connections than `worker`."""
