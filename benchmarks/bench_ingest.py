@@ -13,7 +13,10 @@
    json-pg: the same load on PostgreSQL, a team server's store: each server on a fresh
    database of one PostgreSQL server (`--postgres-uri`, else one of our own from
    /usr/lib/postgresql, with PostgreSQL's default durability: every commit flushed). MLflow
-   is sent PG_MLFLOW_REQUESTS requests at most (about a minute at its rate).
+   is sent PG_MLFLOW_REQUESTS requests at most (about a minute at its rate). With our own
+   PostgreSQL server, also its CPU per request (postmaster and backends), and how busy the
+   machine's cores were during the load (near 100%: the rate is bound by the CPU, and the
+   ratio of the two rates is the ratio of what a request costs the machine).
 2. compact: our compact batch frames (wire/batch.py; 20 keys x 1,000 points a frame) to a
    1-worker server from 2 connections. Points durable per second: counted when the server has
    answered (it answers once the transaction has committed), then checked in the database.
@@ -87,20 +90,32 @@ def _new_run(port: int) -> str:
 
 
 # -- 1. JSON log-batch ---------------------------------------------------------------------------
-def bench_json(port: int, n_requests: int, conns: int, pid: int = 0) -> dict[str, float]:
+def bench_json(
+    port: int, n_requests: int, conns: int, pid: int = 0, db_pid: int = 0
+) -> dict[str, float]:
     """bench_server's log-batch load, but a connection the server drops is re-opened (and the
     request sent again, counted in `json_reconnects`) instead of ending the run. With the
-    server's `pid`, also its CPU per request (all its processes)."""
+    server's `pid`, also its CPU per request (all its processes); with the database server's
+    `db_pid` (PostgreSQL's postmaster), its CPU per request too, and how busy the machine's
+    cores were during the load."""
     run_ids = [_new_run(port) for _ in range(conns)]
     bodies = [[log_batch_body(r, s) for s in range(n_requests // conns)] for r in run_ids]
     cpu = load.cpu_seconds(pid) if pid else 0.0
+    db_cpu = load.cpu_seconds(db_pid) if db_pid else 0.0
+    busy = load.machine_busy()
     result = load.post_bodies(port, API + "/runs/log-batch", bodies, reconnect=True)
+    busy = load.machine_busy(since=busy)
     cpu = load.cpu_seconds(pid) - cpu if pid else 0.0
+    db_cpu = load.cpu_seconds(db_pid) - db_cpu if db_pid else 0.0
     result.raise_errors("log-batch")
     out = {"req_s": result.per_second, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
            "json_reconnects": float(result.reconnects)}  # fmt: skip
     if cpu > 0:
         out["json_cpu_ms"] = 1000 * cpu / len(result.latencies)
+    if db_cpu > 0:
+        out["json_db_cpu_ms"] = 1000 * db_cpu / len(result.latencies)
+    if busy is not None and busy[0] >= 0:
+        out["json_busy_pct"] = busy[0]
     return out
 
 
@@ -131,16 +146,18 @@ def _check_json_points(store: Path | str, sent: int) -> None:
 
 
 @contextlib.contextmanager
-def postgres_server(uri: str | None) -> Iterator[str]:
-    """`uri`, or a PostgreSQL server of our own for the run (bench_scale's, durable)."""
+def postgres_server(uri: str | None) -> Iterator[tuple[str, int]]:
+    """(`uri`, 0), or a PostgreSQL server of our own for the run (bench_scale's, durable) and
+    its postmaster's pid, whose processes' CPU a load's figures then include."""
     if uri:
-        yield uri
+        yield uri, 0
         return
     from bench_scale import Postgres
 
     server = Postgres(durable=True)
     try:
-        yield server.start()
+        found = server.start()
+        yield found, int((server.data / "postmaster.pid").read_text().split()[0])
     finally:
         server.stop()
 
@@ -175,7 +192,7 @@ def bench_json_pg(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, f
         server = start(uri, tmp / f"{name}-art", 2, tmp / f"{name}-{tag}-pg.log")
         try:
             settle(time.monotonic())
-            found = bench_json(server.port, requests, 4, server.proc.pid)
+            found = bench_json(server.port, requests, 4, server.proc.pid, args.pg_pid)
         finally:
             server.stop()
         if name != "mlflow":
@@ -397,6 +414,10 @@ def measure(name: str, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
             if "pg_json_cpu_ms" in found
             else ""
         )
+        if "pg_json_db_cpu_ms" in found:
+            cpu += f", PostgreSQL CPU {found['pg_json_db_cpu_ms']:.2f} ms/req"
+        if "pg_json_busy_pct" in found:
+            cpu += f", cores {found['pg_json_busy_pct']:.0f}% busy"
         print(
             f"    {found['pg_req_s']:,.0f} req/s, p99 {found['pg_p99_ms']:.1f} ms{cpu}", flush=True
         )
@@ -425,12 +446,15 @@ ROWS = [
     ("JSON log-batch p99 ms", "p99_ms", "{:.1f}", False, "< 50 ms"),
     ("JSON log-batch: connections dropped by server", "json_reconnects", "{:.0f}", False, "0"),
     ("JSON log-batch server CPU ms/request", "json_cpu_ms", "{:.2f}", False, ""),
+    ("JSON log-batch: cores busy %", "json_busy_pct", "{:.0f}", False, ""),
     ("JSON log-batch req/s, store of 1,000 runs", "store_req_s", "{:,.0f}", True, ">= 20x"),
     ("JSON log-batch p99 ms, store of 1,000 runs", "store_p99_ms", "{:.1f}", False, "< 50 ms"),
     ("JSON log-batch server CPU ms/request, 1,000 runs", "store_json_cpu_ms", "{:.2f}", False, ""),
     ("JSON log-batch req/s, PostgreSQL", "pg_req_s", "{:,.0f}", True, ">= 20x"),
     ("JSON log-batch p99 ms, PostgreSQL", "pg_p99_ms", "{:.1f}", False, "< 50 ms"),
     ("JSON log-batch server CPU ms/request, PostgreSQL", "pg_json_cpu_ms", "{:.2f}", False, ""),
+    ("JSON log-batch PostgreSQL's CPU ms/request", "pg_json_db_cpu_ms", "{:.2f}", False, ""),
+    ("JSON log-batch: cores busy %, PostgreSQL", "pg_json_busy_pct", "{:.0f}", False, ""),
     ("compact frames, points/s (1 worker)", "points_s", "{:,.0f}", True, ">= 500,000"),
     ("compact frame (20k points) p99 ms", "p99_ms_compact", "{:.1f}", False, ""),
     ("team: 50 clients, req/s", "team_req_s", "{:,.0f}", True, ""),
@@ -482,11 +506,10 @@ def main() -> None:
     if "json-pg" in args.only and not args.postgres_uri and not glob.glob("/usr/lib/postgresql"):
         print("json-pg left out: no --postgres-uri and no PostgreSQL under /usr/lib/postgresql")
         args.only.discard("json-pg")
-    pg = (
-        postgres_server(args.postgres_uri) if "json-pg" in args.only else contextlib.nullcontext("")
-    )
+    no_pg = contextlib.nullcontext(("", 0))
+    pg = postgres_server(args.postgres_uri) if "json-pg" in args.only else no_pg
     with tempfile.TemporaryDirectory(prefix="nt-bench-ingest-") as tmp_dir, pg as pg_server:
-        args.pg_server = pg_server
+        args.pg_server, args.pg_pid = pg_server
         for _ in range(args.passes):
             for name in names:
                 passes[name].append(measure(name, Path(tmp_dir), args))

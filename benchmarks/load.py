@@ -190,3 +190,20 @@ def cpu_seconds(pid: int) -> float:
         fields = stat[stat.rindex(")") + 2 :].split()
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def machine_busy(since: tuple[float, int, int] | None = None) -> tuple[float, int, int] | None:
+    """The machine's CPU ticks from /proc/stat as (-1, busy, total); with `since` (an earlier
+    reading), the share of the cores busy in between, in percent, first. None where /proc is
+    absent. A load that keeps the cores near 100% busy is bound by the CPU, not by waits."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:9]]  # guest time is in user's
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy, total = sum(fields) - idle, sum(fields)
+    if since is None:
+        return -1.0, busy, total
+    spent = total - since[2]
+    return (100.0 * (busy - since[1]) / spent if spent else -1.0), busy, total
