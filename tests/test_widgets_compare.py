@@ -40,6 +40,13 @@ def test_table_highlights_only_the_params_that_differ(runs):
         assert run.info.run_id in html
 
 
+def test_header_counts_the_differing_params_in_words_that_agree(runs):
+    assert "2 params differ (highlighted)" in CompareRuns(runs).children[0].value
+    one = CompareRuns(runs[:2]).children[0].value  # only lr differs between the first two
+    assert "<b>2 runs</b>" in one and "1 param differs (highlighted)" in one
+    assert "params differ" not in one
+
+
 def test_widget_draws_curves_of_a_stepped_metric_and_switches_x(runs):
     widget = CompareRuns(runs)
     assert widget.curve_metric.value == "loss"  # the metric with a history is preferred

@@ -97,9 +97,11 @@ class CompareRuns(w.VBox):
         self.tabs = w.Tab(children=children)
         for i, title in enumerate(self.tab_titles):
             self.tabs.set_title(i, title)
+        differing = len(data.differing_params)
         header = w.HTML(
-            f"<b>{len(runs)} runs</b> &middot; {len(data.differing_params)} params differ "
-            "(highlighted)"
+            f"<b>{len(runs)} runs</b> &middot; "
+            + ("1 param differs" if differing == 1 else f"{differing} params differ")
+            + " (highlighted)"
         )
         super().__init__([header, self.tabs])
         self._drawn: set[str] = set()

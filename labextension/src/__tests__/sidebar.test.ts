@@ -7,7 +7,7 @@ import { axisTicks } from '../logic/parallel';
 import { runIdFromHref, runIdFromSearch, withoutRunQuery } from '../logic/links';
 import { pruneSelection } from '../logic/selection';
 import { isSingleValued, paramAxis, scatterData } from '../logic/series';
-import { formatTicks } from '../logic/ticks';
+import { axisRoom, formatTicks, MIN_AXIS_ROOM } from '../logic/ticks';
 import { IRun } from '../logic/types';
 
 function run(id: string, parent: string | null = null): IRun {
@@ -40,6 +40,16 @@ test('tick labels stay distinct on a narrow range', () => {
   assert.deepEqual(formatTicks([-1e-17, 0.5]), ['0.0', '0.5']);
   // A log axis hands unlabelled minor ticks over as null.
   assert.deepEqual(formatTicks([0.1, null, null, 1, null, 10]), ['0.1', '', '', '1', '', '10']);
+});
+
+test('a y axis is as wide as its widest tick label needs, never narrower than the default', () => {
+  const width = (label: string): number => label.length * 7; // a 7 px monospace stand-in
+  // -1.00875 is 56 px, + 10 px of ticks + 5 px of gap + 6 px clear of the title.
+  assert.equal(axisRoom(['-1.0098', '-1.00875', '-1.009'], width, 10, 5), 77);
+  assert.equal(axisRoom(['0', '20', '40'], width, 10, 5), MIN_AXIS_ROOM);
+  // uPlot's first layout pass has no labels yet; a log axis's minor ticks have none.
+  assert.equal(axisRoom([], width, 10, 5), MIN_AXIS_ROOM);
+  assert.equal(axisRoom([null, '', 'a very long tick label'], width, 10, 5), 22 * 7 + 21);
 });
 
 test('children are listed under their parent only when it is expanded', () => {

@@ -72,3 +72,25 @@ export function formatTicks(input: (number | null)[]): string[] {
   }
   return splits.map((v, i) => (labelled[i] ? String(v) : ''));
 }
+
+/** The y axis's width before its title when nothing longer needs room (uPlot's own is 50). */
+export const MIN_AXIS_ROOM = 64;
+/** Space kept between the widest tick label and the axis title beside it. */
+const TITLE_CLEARANCE = 6;
+
+/**
+ * Room a y axis needs for its tick `labels` (uPlot's axis `size`): the widest label as
+ * `measure` gives it, plus the ticks, the gap and a clearance from the title, and never less
+ * than `min`. A fixed width let
+ * a long label (-1.00875) run into the axis title beside it.
+ */
+export function axisRoom(
+  labels: (string | null | undefined)[],
+  measure: (label: string) => number,
+  ticks: number,
+  gap: number,
+  min: number = MIN_AXIS_ROOM
+): number {
+  const widest = labels.reduce((w, label) => (label ? Math.max(w, measure(label)) : w), 0);
+  return Math.max(min, Math.ceil(widest + ticks + gap + TITLE_CLEARANCE));
+}

@@ -3,6 +3,8 @@
 import * as React from 'react';
 import uPlot from 'uplot';
 
+import { axisRoom } from '../logic/ticks';
+
 export interface IChartProps {
   /** Builds the options for a given width; called again when `optionsKey` changes. */
   options: (width: number) => uPlot.Options;
@@ -22,6 +24,35 @@ export function themeColors(): { text: string; grid: string; axis: string } {
     grid: v('--jp-border-color2', '#ddd'),
     axis: v('--jp-border-color1', '#bbb')
   };
+}
+
+/**
+ * A y axis's `size` that fits its tick labels, measured in the axis's own font. uPlot calls it
+ * again while the layout settles; from the third call on it keeps the width it has, so the
+ * layout cannot oscillate.
+ */
+export function yAxisSize(
+  u: uPlot,
+  values: string[] | null,
+  axisIdx: number,
+  cycleNum: number
+): number {
+  const axis = u.axes[axisIdx] as uPlot.Axis & { _size?: number };
+  if (cycleNum > 1 && axis._size !== undefined) {
+    return axis._size;
+  }
+  // uPlot keeps an axis's font as [CSS font, size] once the chart is built.
+  const font: unknown = Array.isArray(axis.font) ? (axis.font as unknown[])[0] : axis.font;
+  const ratio = window.devicePixelRatio || 1;
+  u.ctx.save();
+  if (typeof font === 'string') {
+    u.ctx.font = font;
+  }
+  const measure = (label: string): number => u.ctx.measureText(label).width / ratio;
+  const ticks = axis.ticks?.size ?? 10;
+  const room = axisRoom(values ?? [], measure, ticks, axis.gap ?? 5);
+  u.ctx.restore();
+  return room;
 }
 
 export function Chart(props: IChartProps): JSX.Element {

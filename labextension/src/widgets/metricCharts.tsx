@@ -10,7 +10,7 @@ import { HistoryCache, MAX_POINTS } from '../historyCache';
 import { alignSeries, historyXY, hasPositive, isSingleValued, XAxis } from '../logic/series';
 import { formatTicks } from '../logic/ticks';
 import { IMetricHistory, IRun } from '../logic/types';
-import { Chart, themeColors } from './chart';
+import { Chart, themeColors, yAxisSize } from './chart';
 import { ValuesChart } from './scatterChart';
 
 export { HistoryCache, MAX_POINTS };
@@ -80,7 +80,7 @@ function MetricChart(props: IMetricChartProps): JSX.Element {
       height: 240,
       scales: { x: { time: x === 'timestamp' }, y: { distr: useLog ? 3 : 1 } },
       // Time ticks keep uPlot's date formatting; step and value ticks get distinct labels.
-      axes: [x === 'timestamp' ? { ...axis, values: undefined } : axis, { ...axis, size: 64 }],
+      axes: [x === 'timestamp' ? { ...axis, values: undefined } : axis, { ...axis, size: yAxisSize }],
       cursor: { drag: { x: true, y: false } },
       series: [
         { label: x === 'step' ? 'step' : 'time' },

@@ -11,7 +11,7 @@ import { formatNumber } from '../logic/format';
 import { IPoint, paramAxis, scatterData } from '../logic/series';
 import { formatTicks } from '../logic/ticks';
 import { IRun } from '../logic/types';
-import { Chart, themeColors } from './chart';
+import { Chart, themeColors, yAxisSize } from './chart';
 
 export interface IScatterGroup {
   label: string;
@@ -105,7 +105,7 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
           : { time: false, distr: props.xLog ? 3 : 1 },
         y: { auto: true }
       },
-      axes: [xAxis, { ...axis, label: props.yLabel, size: 64 }],
+      axes: [xAxis, { ...axis, label: props.yLabel, size: yAxisSize }],
       cursor: { drag: { x: true, y: true }, points: { size: 10 } },
       legend: { show: groups.length > 1 && !categories },
       series: [
