@@ -45,6 +45,9 @@ def test_header_counts_the_differing_params_in_words_that_agree(runs):
     one = CompareRuns(runs[:2]).children[0].value  # only lr differs between the first two
     assert "<b>2 runs</b>" in one and "1 param differs (highlighted)" in one
     assert "params differ" not in one
+    alone = CompareRuns(runs[:1]).children[0].value
+    assert "<b>1 run</b>" in alone and "no params differ" in alone
+    assert "highlighted" not in alone
 
 
 def test_widget_draws_curves_of_a_stepped_metric_and_switches_x(runs):

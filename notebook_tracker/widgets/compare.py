@@ -97,12 +97,7 @@ class CompareRuns(w.VBox):
         self.tabs = w.Tab(children=children)
         for i, title in enumerate(self.tab_titles):
             self.tabs.set_title(i, title)
-        differing = len(data.differing_params)
-        header = w.HTML(
-            f"<b>{len(runs)} runs</b> &middot; "
-            + ("1 param differs" if differing == 1 else f"{differing} params differ")
-            + " (highlighted)"
-        )
+        header = w.HTML(f"{_counted(len(runs), 'run')} &middot; {_differing(data)}")
         super().__init__([header, self.tabs])
         self._drawn: set[str] = set()
         self.curve_metric.observe(lambda _: self.draw_curves(), names="value")
@@ -196,3 +191,15 @@ def _show_png(image: w.Image, png: bytes) -> None:
     """A PNG in an Image widget at its display width: crisp, not stretched to the output."""
     image.value = png
     image.width = str(png_display_width(png))
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"<b>{n} {noun}{'' if n == 1 else 's'}</b>"
+
+
+def _differing(data: ComparisonData) -> str:
+    """How many params differ between the runs, in words that agree with the number."""
+    n = len(data.differing_params)
+    if n == 0:
+        return "no params differ"
+    return ("1 param differs" if n == 1 else f"{n} params differ") + " (highlighted)"

@@ -81,8 +81,7 @@ const TITLE_CLEARANCE = 6;
 /**
  * Room a y axis needs for its tick `labels` (uPlot's axis `size`): the widest label as
  * `measure` gives it, plus the ticks, the gap and a clearance from the title, and never less
- * than `min`. A fixed width let
- * a long label (-1.00875) run into the axis title beside it.
+ * than `min`. A fixed width let a long label (-1.00875) run into the axis title beside it.
  */
 export function axisRoom(
   labels: (string | null | undefined)[],

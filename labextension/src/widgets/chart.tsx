@@ -28,8 +28,8 @@ export function themeColors(): { text: string; grid: string; axis: string } {
 
 /**
  * A y axis's `size` that fits its tick labels, measured in the axis's own font. uPlot calls it
- * again while the layout settles; from the third call on it keeps the width it has, so the
- * layout cannot oscillate.
+ * again while the layout settles (a new width can change the ticks); after two passes it keeps
+ * the width it has, so the layout cannot oscillate.
  */
 export function yAxisSize(
   u: uPlot,
