@@ -7,7 +7,13 @@ import { axisTicks } from '../logic/parallel';
 import { runIdFromHref, runIdFromSearch, withoutRunQuery } from '../logic/links';
 import { pruneSelection } from '../logic/selection';
 import { isSingleValued, paramAxis, scatterData } from '../logic/series';
-import { axisRoom, formatTicks, MIN_AXIS_ROOM } from '../logic/ticks';
+import {
+  axisRoom,
+  categoriesCrowded,
+  fitLabel,
+  formatTicks,
+  MIN_AXIS_ROOM
+} from '../logic/ticks';
 import { IRun } from '../logic/types';
 
 function run(id: string, parent: string | null = null): IRun {
@@ -50,6 +56,25 @@ test('a y axis is as wide as its widest tick label needs, never narrower than th
   // uPlot's first layout pass has no labels yet; a log axis's minor ticks have none.
   assert.equal(axisRoom([], width, 10, 5), MIN_AXIS_ROOM);
   assert.equal(axisRoom([null, '', 'a very long tick label'], width, 10, 5), 22 * 7 + 21);
+});
+
+test('category labels are slanted when side by side they would overlap', () => {
+  const width = (label: string): number => label.length * 7;
+  const runs = ['ridge-alpha-11', 'ridge-alpha-10', 'ridge-alpha-9', 'ridge-alpha-8', 'ridge-alpha-7'];
+  // 98 px labels with 70 px for each of five on a 350 px plot: they would overlap.
+  assert.equal(categoriesCrowded(runs, width, 350), true);
+  assert.equal(categoriesCrowded(runs, width, 600), false);
+  assert.equal(categoriesCrowded(['a', 'b'], width, 100), false);
+  assert.equal(categoriesCrowded([], width, 100), false);
+});
+
+test('an axis title too long for its axis loses its middle, never its ends', () => {
+  const width = (label: string): number => label.length * 7;
+  assert.equal(fitLabel('rmse', width, 100), 'rmse');
+  const cut = fitLabel('system/cpu_utilization_percentage', width, 140);
+  assert.ok(width(cut) <= 140, cut);
+  assert.ok(cut.startsWith('system/') && cut.endsWith('centage') && cut.includes('…'), cut);
+  assert.equal(fitLabel('abcdef', width, 1), 'a…');
 });
 
 test('children are listed under their parent only when it is expanded', () => {

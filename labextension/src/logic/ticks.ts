@@ -93,3 +93,41 @@ export function axisRoom(
   const widest = labels.reduce((w, label) => (label ? Math.max(w, measure(label)) : w), 0);
   return Math.max(min, Math.ceil(widest + ticks + gap + TITLE_CLEARANCE));
 }
+
+/**
+ * Whether category labels side by side would overlap: the widest label, plus `gap`, against
+ * the room each category has on a plot `plotWidth` wide. Such labels are drawn slanted.
+ */
+export function categoriesCrowded(
+  labels: string[],
+  measure: (label: string) => number,
+  plotWidth: number,
+  gap = 8
+): boolean {
+  if (labels.length === 0) {
+    return false;
+  }
+  const widest = labels.reduce((w, label) => Math.max(w, measure(label)), 0);
+  return widest + gap > plotWidth / labels.length;
+}
+
+/**
+ * `label` cut with an ellipsis to fit `room` pixels as `measure` gives them: an axis title
+ * longer than its axis was clipped at the chart's edge, where its start and end are the
+ * parts that tell metrics apart, so the middle goes.
+ */
+export function fitLabel(label: string, measure: (s: string) => number, room: number): string {
+  if (measure(label) <= room) {
+    return label;
+  }
+  let keep = label.length - 1;
+  while (keep > 2) {
+    const head = Math.ceil(keep / 2);
+    const cut = `${label.slice(0, head)}…${label.slice(label.length - (keep - head))}`;
+    if (measure(cut) <= room) {
+      return cut;
+    }
+    keep -= 1;
+  }
+  return `${label.slice(0, 1)}…`;
+}

@@ -55,6 +55,26 @@ export function yAxisSize(
   return room;
 }
 
+/** uPlot's default axis font, and its bold form for axis titles. */
+export const AXIS_FONT =
+  '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif';
+export const AXIS_TITLE_FONT = `bold ${AXIS_FONT}`;
+
+let measuring: CanvasRenderingContext2D | null = null;
+
+/** A text measure in CSS pixels for `font`, before any chart exists to measure with. */
+export function textMeasure(font: string): (text: string) => number {
+  measuring = measuring ?? document.createElement('canvas').getContext('2d');
+  const ctx = measuring;
+  if (!ctx) {
+    return text => text.length * 7; // no canvas (a test DOM): about 7 px a character
+  }
+  return text => {
+    ctx.font = font;
+    return ctx.measureText(text).width;
+  };
+}
+
 export function Chart(props: IChartProps): JSX.Element {
   const box = React.useRef<HTMLDivElement>(null);
   const plot = React.useRef<uPlot | null>(null);

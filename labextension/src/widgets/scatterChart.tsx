@@ -9,9 +9,9 @@ import uPlot from 'uplot';
 
 import { formatNumber } from '../logic/format';
 import { IPoint, paramAxis, scatterData } from '../logic/series';
-import { formatTicks } from '../logic/ticks';
+import { categoriesCrowded, fitLabel, formatTicks, MIN_AXIS_ROOM } from '../logic/ticks';
 import { IRun } from '../logic/types';
-import { Chart, themeColors, yAxisSize } from './chart';
+import { AXIS_FONT, AXIS_TITLE_FONT, Chart, textMeasure, themeColors, yAxisSize } from './chart';
 
 export interface IScatterGroup {
   label: string;
@@ -56,7 +56,10 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
       values: (_u: uPlot, splits: number[]) => formatTicks(splits)
     };
     const n = categories?.length ?? 0;
-    const crowded = n > 0 && n * 70 > width;
+    // The plot's width: the chart's, less the y axis, its title and the value labels' margin.
+    const plotWidth = width - MIN_AXIS_ROOM - 30 - (props.valueLabels ? 56 : 16);
+    const crowded =
+      !!categories && categoriesCrowded(categories.map(shorten), textMeasure(AXIS_FONT), plotWidth);
     const xAxis: uPlot.Axis = categories
       ? {
           ...axis,
@@ -105,7 +108,17 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
           : { time: false, distr: props.xLog ? 3 : 1 },
         y: { auto: true }
       },
-      axes: [xAxis, { ...axis, label: props.yLabel, size: yAxisSize }],
+      axes: [
+        xAxis,
+        {
+          ...axis,
+          // The axis is the plot's height, less the x axis below it and the padding above.
+          label:
+            props.yLabel &&
+            fitLabel(props.yLabel, textMeasure(AXIS_TITLE_FONT), height - (crowded ? 70 : 40) - 20),
+          size: yAxisSize
+        }
+      ],
       cursor: { drag: { x: true, y: true }, points: { size: 10 } },
       legend: { show: groups.length > 1 && !categories },
       series: [
