@@ -102,9 +102,9 @@ def bench_json(
     bodies = [[log_batch_body(r, s) for s in range(n_requests // conns)] for r in run_ids]
     cpu = load.cpu_seconds(pid) if pid else 0.0
     db_cpu = load.cpu_seconds(db_pid) if db_pid else 0.0
-    busy = load.machine_busy()
+    ticks = load.machine_ticks()
     result = load.post_bodies(port, API + "/runs/log-batch", bodies, reconnect=True)
-    busy = load.machine_busy(since=busy)
+    busy = load.busy_percent(ticks, load.machine_ticks())
     cpu = load.cpu_seconds(pid) - cpu if pid else 0.0
     db_cpu = load.cpu_seconds(db_pid) - db_cpu if db_pid else 0.0
     result.raise_errors("log-batch")
@@ -114,8 +114,8 @@ def bench_json(
         out["json_cpu_ms"] = 1000 * cpu / len(result.latencies)
     if db_cpu > 0:
         out["json_db_cpu_ms"] = 1000 * db_cpu / len(result.latencies)
-    if busy is not None and busy[0] >= 0:
-        out["json_busy_pct"] = busy[0]
+    if busy is not None:
+        out["json_busy_pct"] = busy
     return out
 
 

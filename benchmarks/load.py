@@ -192,18 +192,20 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def machine_busy(since: tuple[float, int, int] | None = None) -> tuple[float, int, int] | None:
-    """The machine's CPU ticks from /proc/stat as (-1, busy, total); with `since` (an earlier
-    reading), the share of the cores busy in between, in percent, first. None where /proc is
-    absent. A load that keeps the cores near 100% busy is bound by the CPU, not by waits."""
+def machine_ticks() -> tuple[int, int] | None:
+    """The machine's CPU ticks so far, (busy, all), from /proc/stat; None where it is absent."""
     try:
         with open("/proc/stat") as stat:
             fields = [int(v) for v in stat.readline().split()[1:9]]  # guest time is in user's
     except OSError:
         return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    busy, total = sum(fields) - idle, sum(fields)
-    if since is None:
-        return -1.0, busy, total
-    spent = total - since[2]
-    return (100.0 * (busy - since[1]) / spent if spent else -1.0), busy, total
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the cores busy between two `machine_ticks` readings: near 100, a load is
+    bound by the CPU, not by waits."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return 100.0 * (after[0] - before[0]) / (after[1] - before[1])

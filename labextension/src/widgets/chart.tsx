@@ -26,35 +26,6 @@ export function themeColors(): { text: string; grid: string; axis: string } {
   };
 }
 
-/**
- * A y axis's `size` that fits its tick labels, measured in the axis's own font. uPlot calls it
- * again while the layout settles (a new width can change the ticks); after two passes it keeps
- * the width it has, so the layout cannot oscillate.
- */
-export function yAxisSize(
-  u: uPlot,
-  values: string[] | null,
-  axisIdx: number,
-  cycleNum: number
-): number {
-  const axis = u.axes[axisIdx] as uPlot.Axis & { _size?: number };
-  if (cycleNum > 1 && axis._size !== undefined) {
-    return axis._size;
-  }
-  // uPlot keeps an axis's font as [CSS font, size] once the chart is built.
-  const font: unknown = Array.isArray(axis.font) ? (axis.font as unknown[])[0] : axis.font;
-  const ratio = window.devicePixelRatio || 1;
-  u.ctx.save();
-  if (typeof font === 'string') {
-    u.ctx.font = font;
-  }
-  const measure = (label: string): number => u.ctx.measureText(label).width / ratio;
-  const ticks = axis.ticks?.size ?? 10;
-  const room = axisRoom(values ?? [], measure, ticks, axis.gap ?? 5);
-  u.ctx.restore();
-  return room;
-}
-
 /** uPlot's default axis font, and its bold form for axis titles. */
 export const AXIS_FONT =
   '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif';
@@ -73,6 +44,24 @@ export function textMeasure(font: string): (text: string) => number {
     ctx.font = font;
     return ctx.measureText(text).width;
   };
+}
+
+/**
+ * A y axis's `size` that fits its tick labels (uPlot's default axis font: no chart sets
+ * another). uPlot calls it again while the layout settles (a new width can change the
+ * ticks); after two passes it keeps the width it has, so the layout cannot oscillate.
+ */
+export function yAxisSize(
+  u: uPlot,
+  values: string[] | null,
+  axisIdx: number,
+  cycleNum: number
+): number {
+  const axis = u.axes[axisIdx] as uPlot.Axis & { _size?: number };
+  if (cycleNum > 1 && axis._size !== undefined) {
+    return axis._size;
+  }
+  return axisRoom(values ?? [], textMeasure(AXIS_FONT), axis.ticks?.size ?? 10, axis.gap ?? 5);
 }
 
 export function Chart(props: IChartProps): JSX.Element {

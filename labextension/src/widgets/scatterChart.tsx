@@ -60,6 +60,10 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
     const plotWidth = width - MIN_AXIS_ROOM - 30 - (props.valueLabels ? 56 : 16);
     const crowded =
       !!categories && categoriesCrowded(categories.map(shorten), textMeasure(AXIS_FONT), plotWidth);
+    const xAxisSize = categories ? (crowded ? 70 : 40) : 50; // uPlot's own is 50
+    // What the y axis's title has: the chart's height less the x axis, its title (uPlot's 30)
+    // and the padding above.
+    const titleRoom = height - xAxisSize - (props.xLabel ? 30 : 0) - 12;
     const xAxis: uPlot.Axis = categories
       ? {
           ...axis,
@@ -68,7 +72,7 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
           values: (_u: uPlot, splits: number[]) =>
             splits.map(i => shorten(categories[Math.round(i)] ?? '')),
           rotate: crowded ? -35 : 0,
-          size: crowded ? 70 : 40,
+          size: xAxisSize,
           grid: { show: false }
         }
       : { ...axis, label: props.xLabel };
@@ -112,10 +116,7 @@ export function ScatterChart(props: IScatterChartProps): JSX.Element {
         xAxis,
         {
           ...axis,
-          // The axis is the plot's height, less the x axis below it and the padding above.
-          label:
-            props.yLabel &&
-            fitLabel(props.yLabel, textMeasure(AXIS_TITLE_FONT), height - (crowded ? 70 : 40) - 20),
+          label: props.yLabel && fitLabel(props.yLabel, textMeasure(AXIS_TITLE_FONT), titleRoom),
           size: yAxisSize
         }
       ],
