@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -266,19 +267,32 @@ def test_a_lone_write_is_answered_at_its_commit_not_after_the_servers_code_that_
     db = tmp_path / "tracker.db"
     with fast_and_plain(f"sqlite:///{db}", TOKEN, LIMIT) as (fast, _, _):
         run_id = _store(fast).create_run("0", "u", 1).info.run_id
-        sock = _upgraded(fast.port)
-        sock.sendall(request_frame("runs/set-tag", json.dumps(
-            {"run_id": run_id, "key": "warm", "value": "1"}).encode()))  # fmt: skip
-        assert read_answer_frame(sock) == (200, b"{}")
-        inside, leave = threading.Event(), threading.Event()
+        inside, leave, armed = threading.Event(), threading.Event(), threading.Event()
         end_turn = GroupWriter._end_turn
+        ended: list[GroupWriter] = []
 
         def held_end_turn(writer: GroupWriter) -> None:  # the worker, after the commit
+            if not armed.is_set():  # the warm-up's: not held
+                end_turn(writer)
+                ended.append(writer)
+                return
             inside.set()
             leave.wait(30)
             end_turn(writer)
 
+        # Patched before the warm-up: its answer leaves at its commit, and the code after it
+        # may still be running when the client reads it; held then, it would hold the turn
+        # the write under test needs, and send that write to the writer thread.
         monkeypatch.setattr(GroupWriter, "_end_turn", held_end_turn)
+        sock = _upgraded(fast.port)
+        sock.sendall(request_frame("runs/set-tag", json.dumps(
+            {"run_id": run_id, "key": "warm", "value": "1"}).encode()))  # fmt: skip
+        assert read_answer_frame(sock) == (200, b"{}")
+        deadline = time.monotonic() + 10
+        while not ended or ended[-1]._busy.locked():  # the warm-up's code has returned
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        armed.set()
         fields, query, stored = ANSWERED_AT_COMMIT[endpoint]
         try:
             sock.sendall(request_frame(endpoint, json.dumps({"run_id": run_id, **fields}).encode()))
