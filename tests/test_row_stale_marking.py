@@ -77,8 +77,9 @@ def test_the_first_write_to_a_packed_run_lists_it_stale_once_and_reads_see_each_
     assert _state(client) == ({run_id}, [])
     for step in range(1, 4):  # settled rows, then rows this write left unsettled
         _log(client, run_id, 10.0 * step, step)
-        assert _state(client)[1] == [run_id]
+        # A staged write's values reach latest_metrics when a read folds them: then listed.
         assert _big_read(client, exp).loc[run_id, "metrics.m2"] == 10.0 * step + 2
+        assert _state(client)[1] == [run_id]
     client.log_metric(run_id, "new key", 7.0)  # an insert: listed once all the same
     assert _state(client)[1] == [run_id]
     assert _big_read(client, exp).loc[run_id, "metrics.new key"] == 7.0
@@ -98,8 +99,9 @@ def test_a_value_written_while_the_packer_holds_the_run_is_never_hidden(
     client.set_terminated(run_id)
     # The writer's trigger waits for the batch's lock on the run, until it commits.
     assert pack_while_a_writer_commits(client, monkeypatch, lambda: _log(client, run_id, 50.0, 1))
-    assert _state(client) == ({run_id}, [run_id])
+    # Listed stale once a read folds the staged write's values into latest_metrics.
     assert _big_read(client, exp).loc[run_id, "metrics.m0"] == 50.0
+    assert _state(client) == ({run_id}, [run_id])
     _log(client, run_id, 60.0, 2)  # an unsettled row now: no trigger, still read right
     assert _big_read(client, exp).loc[run_id, "metrics.m0"] == 60.0
 

@@ -76,11 +76,11 @@ CHUNK_ARRAYS = (
 # A staged row's columns: a chunk's and the two of its keys (PostgreSQL's one-statement write).
 STAGED_ARRAYS = (*CHUNK_ARRAYS, ("staged_keys", "text"), ("key_index", "bytea"))
 _PG_INSERT_CHUNKS = (
-    'INSERT INTO "metric_chunks" ('
+    'WITH "i" AS (INSERT INTO "metric_chunks" ('
     + ", ".join(f'"{name}"' for name, _ in CHUNK_ARRAYS)
     + ") SELECT * FROM unnest("
     + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in CHUNK_ARRAYS)
-    + ")"
+    + ') RETURNING "chunk_id") SELECT max("chunk_id") FROM "i"'
 )
 
 
@@ -92,11 +92,15 @@ def delete_chunks(execute: Execute, dialect: str, ids: Sequence[int]) -> None:
         execute(_DELETE, [{"chunk_id": chunk_id} for chunk_id in ids])
 
 
-def _insert_chunks(execute: Execute, dialect: str, chunks: list[dict[str, Any]]) -> None:
+def _insert_chunks(execute: Execute, dialect: str, chunks: list[dict[str, Any]]) -> int:
+    """Insert `chunks`; on PostgreSQL the last chunk id given, elsewhere 0."""
     if dialect == "postgresql":
-        execute(_PG_INSERT_CHUNKS, {name: [c[name] for c in chunks] for name, _ in CHUNK_ARRAYS})
-    else:
-        execute(_INSERT_CHUNK, chunks)
+        ids = execute(
+            _PG_INSERT_CHUNKS, {name: [c[name] for c in chunks] for name, _ in CHUNK_ARRAYS}
+        )
+        return int(ids[0][0])
+    execute(_INSERT_CHUNK, chunks)
+    return 0
 
 
 def _packed(typecode: str, items: Any) -> bytes:
@@ -243,8 +247,12 @@ def history_parts(key: str, rows: Sequence[Sequence[Any]]) -> list[tuple[bytes, 
 def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
     """Merge `run_id`'s staged rows into one chunk per key (see the module's docstring), in the
     caller's write transaction; the keys that got a new chunk (sorted), [] when none was staged."""
+    count = None
     if dialect == "postgresql":
+        from notebook_tracker.store import latest_folding
+
         execute(_PG_LOCK, {"name": f"notebook-tracker staged {run_id}"})
+        count = latest_folding.count_of(execute, run_id)  # before the rows: see `advance`
     first = execute(_FIRST_STAGED, {"run_id": run_id})
     if not first or first[0][0] is None:
         return []
@@ -275,7 +283,8 @@ def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
         np.concatenate([np.frombuffer(m[1][i], dtype=dtype) for m in mine])[order]
         for i, dtype in ((2, "<i8"), (3, "<i8"), (4, "<f8"))
     ]
-    bounds = np.searchsorted(numbers[order], np.arange(len(ids) + 1))
+    ordered = numbers[order]
+    bounds = np.searchsorted(ordered, np.arange(len(ids) + 1))
     if not (bounds[1:] > bounds[:-1]).all():  # a staged key without a point: never written
         raise ValueError(f"a staged row of run {run_id} names a key it holds no point of")
     # Each key's bounds, step range and bytes taken for all keys at once, not per key.
@@ -298,7 +307,10 @@ def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
         for n, key in enumerate(ids)
     ]
     delete_chunks(execute, dialect, gone)
-    _insert_chunks(execute, dialect, chunks)
+    last = _insert_chunks(execute, dialect, chunks)
+    if dialect == "postgresql":  # a server's staged writes left their latest values to folding
+        latest_folding.upsert_latest(execute, run_id, list(ids), (ordered, *columns))
+        latest_folding.advance(execute, run_id, count, last)
     return sorted(ids)
 
 

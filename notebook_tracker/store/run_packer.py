@@ -55,9 +55,13 @@ _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
 _LOCK_PACKING = text("SELECT pg_advisory_xact_lock(:k) IS NULL")
 _UNPACKED = text("SELECT run_uuid FROM runs WHERE packed_values IS NULL ORDER BY run_uuid LIMIT :n")
 # PostgreSQL packs only runs whose latest metrics are all settled (migration 0012): a new value
-# of an unsettled row marks nothing stale. Runs being logged to are left for after their
-# settling, and passed over here so that they never hold the batch's place.
-_UNSETTLED = "EXISTS (SELECT 1 FROM latest_metrics AS m WHERE m.run_uuid = {run} AND NOT m.settled)"
+# of an unsettled row marks nothing stale. Nor runs with staged points not folded yet
+# (latest_folding.py): their values are not in latest_metrics. Runs being logged to are left
+# for after their settling, and passed over here so that they never hold the batch's place.
+_UNSETTLED = (
+    "(EXISTS (SELECT 1 FROM latest_metrics AS m WHERE m.run_uuid = {run} AND NOT m.settled) "
+    "OR EXISTS (SELECT 1 FROM latest_pending AS p WHERE p.run_uuid = {run}))"
+)
 _PG_UNPACKED = text(
     "SELECT r.run_uuid FROM runs AS r WHERE r.packed_values IS NULL AND NOT "
     + _UNSETTLED.format(run="r.run_uuid")
@@ -73,7 +77,8 @@ _PG_STALE = text(
 # for the batch in its trigger, then lists the run stale; one that did before is seen here.
 _PG_STILL_UNSETTLED = text(
     "SELECT DISTINCT run_uuid FROM latest_metrics "
-    "WHERE run_uuid = ANY(CAST(:ids AS text[])) AND NOT settled"
+    "WHERE run_uuid = ANY(CAST(:ids AS text[])) AND NOT settled "
+    "UNION SELECT run_uuid FROM latest_pending WHERE run_uuid = ANY(CAST(:ids AS text[]))"
 )
 _EXISTING = _ById("SELECT run_uuid FROM runs WHERE run_uuid IN {ids}")
 _LOCK = _ById(

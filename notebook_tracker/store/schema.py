@@ -23,7 +23,7 @@ from sqlalchemy import (
     true,
 )
 
-HEAD_REVISION = "0013_lz4_metric_chunks"
+HEAD_REVISION = "0014_deferred_latest_metrics"
 KNOWN_REVISIONS = (
     "0001_initial",
     "0002_run_owner",
@@ -38,6 +38,7 @@ KNOWN_REVISIONS = (
     "0011_heap_only_latest_metrics",
     "0012_row_stale_marking",
     "0013_lz4_metric_chunks",
+    "0014_deferred_latest_metrics",
 )
 
 metadata = MetaData()
@@ -158,6 +159,19 @@ metric_chunks = Table(
     Column("staged_keys", Text, nullable=True),
     Column("key_index", LargeBinary, nullable=True),
     Index("ix_metric_chunks_run_key", "run_uuid", "key", "chunk_id"),
+)
+
+# PostgreSQL: runs whose staged rows (metric_staging.py) hold points not yet in latest_metrics.
+# A server's write stages a request's points and counts the run here (a new row version each
+# write) instead of upserting a row per key; a read folds the counted runs' points into
+# latest_metrics first (latest_folding.py). `since`: the first chunk to fold. Empty on SQLite.
+latest_pending = Table(
+    "latest_pending",
+    metadata,
+    Column(
+        "run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("since", BigInteger, nullable=False),
 )
 
 # The latest point per (run, key), by step then timestamp: what search and run.data.metrics read.

@@ -29,6 +29,7 @@ from notebook_tracker.store.base import (
     TrackingStore,
 )
 from notebook_tracker.store.engine import engines_for
+from notebook_tracker.store.latest_folding import fold_runs
 from notebook_tracker.store.logged_model_sql import insert_model_metrics
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys
@@ -155,6 +156,7 @@ class SqlStore(
     def get_run(self, run_id: str) -> Run:
         self.maybe_reap()
         with self.reader.connect() as conn:
+            self.fold_latest(conn, [run_id])
             found = self._load_runs(conn, [run_id])
         if not found:
             raise NotFound(f"Run with id={run_id} not found.")
@@ -201,6 +203,7 @@ class SqlStore(
             if values:
                 conn.execute(update(runs_t).where(runs_t.c.run_uuid == run_id).values(**values))
             if status in RunStatus.TERMINATED:
+                fold_runs(conn, [run_id])
                 conn.execute(q.settle_run(conn), {"rid": run_id})
             if run_name:
                 self._upsert_tags(conn, run_id, [RunTag("mlflow.runName", run_name)])
@@ -283,6 +286,7 @@ class SqlStore(
                 .where(runs_t.c.run_uuid == run_id)
                 .values(status=status, end_time=end_time)
             )
+            fold_runs(conn, [run_id])
             conn.execute(q.settle_run(conn), {"rid": run_id})
 
     def _insert_params(self, conn: Connection, run_id: str, new: Sequence[Param]) -> None:

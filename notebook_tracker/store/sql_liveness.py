@@ -14,6 +14,7 @@ from notebook_tracker.clock import now_ms
 from notebook_tracker.entities import LifecycleStage, Run, RunInfo, RunStatus, RunTag
 from notebook_tracker.store import sql_statements as q
 from notebook_tracker.store.background_pass import BackgroundPass
+from notebook_tracker.store.latest_folding import fold_runs
 from notebook_tracker.store.schema import latest_metrics as latest_metrics_t
 from notebook_tracker.store.schema import metric_chunks as metric_chunks_t
 from notebook_tracker.store.schema import params as params_t
@@ -115,6 +116,7 @@ class LivenessMixin:
                 .values(status=RunStatus.KILLED, end_time=bindparam("end")),
                 [{"rid": i, "end": last_seen[i] or fallback} for i in ids],
             )
+            fold_runs(conn, sorted(ids))
             conn.execute(q.settle_run(conn), [{"rid": i} for i in sorted(ids)])
             conn.execute(
                 delete(tags_t).where(

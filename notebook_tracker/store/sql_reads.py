@@ -14,6 +14,7 @@ from notebook_tracker.entities import MetricHistory, PagedList, Run, ViewType
 from notebook_tracker.run_columns import RunColumns
 from notebook_tracker.store import sql_run_columns
 from notebook_tracker.store.base import SEARCH_MAX_RESULTS_DEFAULT
+from notebook_tracker.store.latest_folding import fold_pending
 from notebook_tracker.store.metric_chunks import unpack_history
 from notebook_tracker.store.metric_compaction import READ_COMPACT_CHUNKS
 from notebook_tracker.store.metric_staging import STAGED_KEY, history_parts
@@ -57,6 +58,11 @@ class RunReadsMixin:
         def maybe_pack(self) -> None: ...
 
         def maybe_settle(self) -> None: ...
+
+    def fold_latest(self, conn: Connection, run_ids: Sequence[str] | None = None) -> None:
+        """Before reading latest values on `conn`: fold the staged points a server wrote to
+        `run_ids` (None: any run) into latest_metrics (PostgreSQL; latest_folding.py)."""
+        fold_pending(conn, self.writer, run_ids)
 
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
@@ -129,6 +135,7 @@ class RunReadsMixin:
             experiment_ids, filter_string, run_view_type, max_results, order_by
         )
         with self.reader.connect() as conn:
+            self.fold_latest(conn)
             rows, token = page_rows(
                 conn, search, [runs_t.c.run_uuid], max_results, page_token, bound
             )
@@ -151,6 +158,7 @@ class RunReadsMixin:
         info: list[Any] = [runs_t.c[name] for name in _INFO_SQL_COLUMNS]
         width = len(info)
         with self.reader.connect() as conn:
+            self.fold_latest(conn)
             if conn.dialect.name == "postgresql" and max_results < sql_run_columns.AT_ONCE_FROM:
                 # A small page's values come with it, in its statement (page_values.py).
                 info += VALUES_COLUMNS

@@ -142,6 +142,7 @@ def search_run_rows(
     )
     found: list[dict[str, Any]] = []
     with store.reader.connect() as conn:
+        store.fold_latest(conn)
         rows, token = page_rows(conn, search, [runs.c.run_uuid], max_results, page_token, bound)
         for chunk in _chunks([row[0] for row in rows]):
             if cancelled():

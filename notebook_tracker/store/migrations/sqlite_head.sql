@@ -1,4 +1,4 @@
--- revision: 0013_lz4_metric_chunks
+-- revision: 0014_deferred_latest_metrics
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -33,6 +33,13 @@ CREATE TABLE "latest_metrics" (
 	PRIMARY KEY (run_uuid, "key"), 
 	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
 ) WITHOUT ROWID
+;
+CREATE TABLE latest_pending (
+	run_uuid VARCHAR(32) NOT NULL, 
+	since BIGINT NOT NULL, 
+	PRIMARY KEY (run_uuid), 
+	FOREIGN KEY(run_uuid) REFERENCES runs (run_uuid) ON DELETE CASCADE
+)
 ;
 CREATE TABLE logged_model_metrics (
 	id INTEGER NOT NULL, 
