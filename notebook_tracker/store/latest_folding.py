@@ -209,17 +209,24 @@ def fold_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> None:
 
 def fold_pending(reader: Connection, writer: Engine, run_ids: Sequence[str] | None = None) -> None:
     """Before a read of latest values on `reader`: fold the counted runs among `run_ids`
-    (None: all), in a write transaction of its own. Asks on `reader` first, so a read with
-    nothing to fold costs one small query. A fold that fails is logged: the read then shows
-    the values folded so far, and the next read folds again."""
+    (None: all). Asks on `reader` first, so a read with nothing to fold costs one small
+    query."""
     if writer.dialect.name != "postgresql":
         return
+    from notebook_tracker.store.sql_metric_write import sa_execute
+
+    if pending_runs(sa_execute(reader), run_ids):
+        fold_now(writer, run_ids)
+
+
+def fold_now(writer: Engine, run_ids: Sequence[str] | None = None) -> None:
+    """Fold the counted runs among `run_ids` (None: all) in a write transaction of its own. A
+    fold that fails is logged: the read then shows the values folded so far, and the next read
+    folds again."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from notebook_tracker.store.sql_metric_write import sa_execute
 
-    if not pending_runs(sa_execute(reader), run_ids):
-        return
     try:
         with writer.begin() as conn:
             fold_in(sa_execute(conn), run_ids)

@@ -29,7 +29,7 @@ from notebook_tracker.store.base import (
     TrackingStore,
 )
 from notebook_tracker.store.engine import engines_for
-from notebook_tracker.store.latest_folding import fold_runs
+from notebook_tracker.store.latest_folding import fold_now, fold_runs
 from notebook_tracker.store.logged_model_sql import insert_model_metrics
 from notebook_tracker.store.metric_chunks import latest_points, pack_rows
 from notebook_tracker.store.metric_compaction import DueKeys
@@ -139,11 +139,12 @@ class SqlStore(
         if not ids:
             return []
         ids = list(ids)
-        reads = q.PG_ID_READS if conn.dialect.name == "postgresql" else q.ID_READS
-        run_rows, param_rows, tag_rows, latest_rows = reads
-        by_id = {
-            r.run_uuid: Run(self._info(r), RunData()) for r in conn.execute(run_rows, {"ids": ids})
-        }
+        postgres = conn.dialect.name == "postgresql"
+        run_rows, param_rows, tag_rows, latest_rows = q.PG_ID_READS if postgres else q.ID_READS
+        found = conn.execute(run_rows, {"ids": ids}).all()
+        by_id = {r.run_uuid: Run(self._info(r), RunData()) for r in found}
+        if postgres and any(r.latest_pending for r in found):  # staged values: fold them first
+            fold_now(self.writer, [r.run_uuid for r in found if r.latest_pending])
         for run_id, key, value in conn.execute(param_rows, {"ids": ids}):
             by_id[run_id].data.params[key] = value
         for run_id, key, value in conn.execute(tag_rows, {"ids": ids}):
@@ -156,8 +157,7 @@ class SqlStore(
     def get_run(self, run_id: str) -> Run:
         self.maybe_reap()
         with self.reader.connect() as conn:
-            self.fold_latest(conn, [run_id])
-            found = self._load_runs(conn, [run_id])
+            found = self._load_runs(conn, [run_id])  # folds the run's staged values first
         if not found:
             raise NotFound(f"Run with id={run_id} not found.")
         return found[0]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    exists,
     false,
     insert,
     or_,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from notebook_tracker.store.schema import (
     experiments,
     latest_metrics,
+    latest_pending,
     metric_chunks,
     params,
     runs,
@@ -80,7 +82,12 @@ UNSETTLE_RUN = (
 # ids, which the reader runs prepared (pg_reads.py).
 _id_array: BindParameter[Any] = bindparam("ids", type_=ARRAY(Text))
 PG_ID_READS = (
-    select(runs).where(runs.c.run_uuid == any_(_id_array)),
+    # With whether the run has staged values to fold first (latest_folding.py): no query of
+    # its own before a run is read.
+    select(
+        runs,
+        exists().where(latest_pending.c.run_uuid == runs.c.run_uuid).label("latest_pending"),
+    ).where(runs.c.run_uuid == any_(_id_array)),
     select(params.c.run_uuid, params.c.key, params.c.value).where(
         params.c.run_uuid == any_(_id_array)
     ),
