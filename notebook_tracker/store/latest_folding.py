@@ -3,20 +3,23 @@
 A server's write of many keys stages the points as one row (metric_staging.py) and, instead of
 upserting one latest_metrics row a key (a row lock, a new row version and two WAL records
 each: half of PostgreSQL's CPU under MLflow's JSON log-batch), counts the run in
-`latest_pending` (pg_metric_write.py). The staged points reach latest_metrics:
-- when their run's staged rows are merged (`unstage`, through `upsert_latest`): every
-  STAGE_ROWS writes of a run, in the merge's transaction;
-- before anything reads latest values (`fold_pending`: a run read, a search, a DataFrame, the
-  sidebar's pages) and before a run's end settles its rows (`fold_in`): the counted runs'
-  chunks from `since` on are read (staged rows and points written alone between them, in
-  write order), and the last point of each key upserted.
+`latest_pending` (pg_metric_write.py; `since`: the first chunk to fold). The staged points
+reach latest_metrics:
+- before anything reads latest values: a run read finds its count in the run row's own query
+  (`fold_now`), a search, a DataFrame or the sidebar's rows ask `latest_pending` first
+  (`fold_pending`, one small query when nothing is counted). The counted runs' chunks from
+  `since` on are read (staged rows and the points written alone between them, in write order)
+  and the last point of each key upserted, every run's in one statement;
+- when a run's staged rows are merged (`unstage`, through `upsert_latest` and `advance`):
+  every STAGE_ROWS writes of a run, in the merge's transaction, which moves `since` past it;
+- before a run's end settles its rows (`fold_runs`).
 
-Folding is idempotent: the upsert keeps the later point by (step, timestamp), so a staged row
-folded twice (by two readers, or by a reader and a merge) changes nothing the second time. A
-count is cleared only if no write bumped it since the fold read it, and never waited for
-(SKIP LOCKED): a write that counts the run meanwhile leaves it for the next fold. A fold takes
-row locks in the writers' order, (run, key), and waits on no count, so it cannot deadlock
-with a writer.
+Folding is idempotent: the upsert keeps the later point by (step, timestamp), so a point folded
+twice (by a reader and a merge) changes nothing the second time. Folds run one at a time. A
+count is cleared, or its `since` moved, only if its row version (xmin) is the one the fold or
+merge read: every write makes a new one, so a write that lands meanwhile keeps its count for
+the next fold. Neither waits for a count a write holds (SKIP LOCKED), and rows are upserted in
+the writers' order, (run, key), so a fold cannot deadlock with a writer.
 
 A point written alone (fewer than STAGE_MIN_KEYS keys) is upserted as it is written, and read
 again by the fold when it came after a staged row: a tie (same step and timestamp) then goes
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 from notebook_tracker.store.metric_staging import STAGED_KEY
 from notebook_tracker.store.pg_upserts import array_literal
+from notebook_tracker.store.sql_metric_write import LATEST_HEAD, PG_LATEST_CONFLICT, sa_execute
 
 _log = logging.getLogger(__name__)
 
@@ -75,15 +79,11 @@ _ADVANCE = (
     'l."run_uuid" FROM "latest_pending" AS l WHERE l."run_uuid" = :run AND '
     'l.xmin = CAST(:version AS xid) FOR UPDATE SKIP LOCKED) AS k WHERE d."run_uuid" = k."run_uuid"'
 )
+# The writers' upsert (sql_metric_write): a newer point wins, the row left unsettled.
 _UPSERT = (
-    'INSERT INTO "latest_metrics" ("run_uuid", "key", "step", "timestamp", "value", "is_nan", '
-    '"settled") SELECT *, false FROM unnest(CAST(:run AS text[]), CAST(:key AS text[]), '
+    f"{LATEST_HEAD} SELECT *, false FROM unnest(CAST(:run AS text[]), CAST(:key AS text[]), "
     "CAST(:step AS bigint[]), CAST(:ts AS bigint[]), CAST(:value AS float8[]), "
-    'CAST(:nan AS boolean[])) ON CONFLICT ("run_uuid", "key") DO UPDATE SET '
-    '"step" = excluded."step", "timestamp" = excluded."timestamp", "value" = excluded."value", '
-    '"is_nan" = excluded."is_nan", "settled" = false WHERE excluded."step" > '
-    '"latest_metrics"."step" OR (excluded."step" = "latest_metrics"."step" AND '
-    'excluded."timestamp" >= "latest_metrics"."timestamp")'
+    f"CAST(:nan AS boolean[])){PG_LATEST_CONFLICT}"
 )
 
 _UPSERT_NAMES = ("run", "key", "step", "ts", "value", "nan")
@@ -202,8 +202,6 @@ def fold_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> None:
     """`fold_in` in a SQLAlchemy connection's write transaction (a run's end folds before it
     settles); nothing on SQLite, whose writers upsert every latest value as they write."""
     if conn.dialect.name == "postgresql":
-        from notebook_tracker.store.sql_metric_write import sa_execute
-
         fold_in(sa_execute(conn), run_ids)
 
 
@@ -213,8 +211,6 @@ def fold_pending(reader: Connection, writer: Engine, run_ids: Sequence[str] | No
     query."""
     if writer.dialect.name != "postgresql":
         return
-    from notebook_tracker.store.sql_metric_write import sa_execute
-
     if pending_runs(sa_execute(reader), run_ids):
         fold_now(writer, run_ids)
 
@@ -224,8 +220,6 @@ def fold_now(writer: Engine, run_ids: Sequence[str] | None = None) -> None:
     fold that fails is logged: the read then shows the values folded so far, and the next read
     folds again."""
     from sqlalchemy.exc import SQLAlchemyError
-
-    from notebook_tracker.store.sql_metric_write import sa_execute
 
     try:
         with writer.begin() as conn:
