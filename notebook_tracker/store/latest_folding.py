@@ -191,13 +191,6 @@ def advance(execute: Execute, run_id: str, seen: tuple[str, int] | None, last: i
         execute(_ADVANCE, {"run": run_id, "version": seen[0], "next": last + 1})
 
 
-def pending_runs(execute: Execute, run_ids: Sequence[str] | None = None) -> bool:
-    """Whether any of `run_ids` (None: any run) has staged points not yet folded."""
-    if run_ids is None:
-        return bool(execute(_PENDING + " LIMIT 1", {}))
-    return bool(execute(_PENDING_OF, {"ids": list(run_ids)}))
-
-
 def fold_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> None:
     """`fold_in` in a SQLAlchemy connection's write transaction (a run's end folds before it
     settles); nothing on SQLite, whose writers upsert every latest value as they write."""
@@ -205,14 +198,12 @@ def fold_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> None:
         fold_in(sa_execute(conn), run_ids)
 
 
-def fold_pending(reader: Connection, writer: Engine, run_ids: Sequence[str] | None = None) -> None:
-    """Before a read of latest values on `reader`: fold the counted runs among `run_ids`
-    (None: all). Asks on `reader` first, so a read with nothing to fold costs one small
-    query."""
-    if writer.dialect.name != "postgresql":
-        return
-    if pending_runs(sa_execute(reader), run_ids):
-        fold_now(writer, run_ids)
+def fold_pending(reader: Connection, writer: Engine) -> None:
+    """Before a read of latest values on `reader` (a search, a DataFrame, the sidebar's rows):
+    fold every counted run. Asks on `reader` first, so a read with nothing to fold costs one
+    small query."""
+    if writer.dialect.name == "postgresql" and sa_execute(reader)(_PENDING + " LIMIT 1", {}):
+        fold_now(writer)
 
 
 def fold_now(writer: Engine, run_ids: Sequence[str] | None = None) -> None:

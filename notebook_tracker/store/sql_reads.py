@@ -59,10 +59,10 @@ class RunReadsMixin:
 
         def maybe_settle(self) -> None: ...
 
-    def fold_latest(self, conn: Connection, run_ids: Sequence[str] | None = None) -> None:
-        """Before reading latest values on `conn`: fold the staged points a server wrote to
-        `run_ids` (None: any run) into latest_metrics (PostgreSQL; latest_folding.py)."""
-        fold_pending(conn, self.writer, run_ids)
+    def fold_latest(self, conn: Connection) -> None:
+        """Before reading latest values on `conn`: fold the staged points a server wrote into
+        latest_metrics (PostgreSQL; latest_folding.py)."""
+        fold_pending(conn, self.writer)
 
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, page_token: str | None = None
