@@ -6,9 +6,11 @@ A server's staged write (a request's 100 metrics, one row) leaves its latest val
 folded into latest_metrics by the next read. This times, on a durable PostgreSQL of its own
 (bench_scale's) or `--postgres-uri`, through the store as a server's handler calls it:
 - `get_run` with nothing to fold (the small query every read now makes first);
-- `get_run` right after 1, 8 and 31 staged writes of 100 metrics to the run (31: the most a
-  run's staged rows reach before a merge folds them, STAGE_ROWS - 1 per server worker);
-- `search_runs` of 10 runs ordered by a metric, each run 8 staged writes behind.
+- `get_run` right after 1, 8, 31 and 127 staged writes of 100 metrics to the run (127: the
+  most a run's staged rows reach before a merge folds them, STAGE_ROWS - 1 per server worker);
+- `search_runs` of 10 runs ordered by a metric, each run 8 staged writes behind;
+- a key's history (`get_metric_history`) over 31 and 127 unmerged staged rows, on PostgreSQL and
+  on SQLite: what a merge every STAGE_ROWS writes leaves a reader of a run being logged to.
 MLflow has no counterpart: it writes each latest value as it is logged (bench_ingest.py
 measures what that costs a write).
 """
@@ -16,8 +18,10 @@ measures what that costs a write).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +47,18 @@ def _ms(fn: object, reps: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def _history_rows(store: object, exp: str, backend: str) -> list[tuple[str, float]]:
+    """A key's history over 31 and 127 unmerged staged rows of 100 keys."""
+    rows = []
+    for staged in (31, 127):
+        run_id = store.create_run(exp, "bench", 0).info.run_id  # type: ignore[attr-defined]
+        for step in range(staged):
+            _write(store, run_id, step)
+        read = functools.partial(store.get_metric_history, run_id, "metric_050")  # type: ignore[attr-defined]
+        rows.append((f"{backend}: a key's history over {staged} staged rows", _ms(read, 30)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres-uri", help="a server to create the database on")
@@ -62,7 +78,7 @@ def main() -> None:
         _write(store, run_id, step)
         store.get_run(run_id)
         rows.append(("get_run, nothing to fold", _ms(lambda: store.get_run(run_id), 50)))
-        for behind in (1, 8, 31):
+        for behind in (1, 8, 31, 127):
             times = []
             for _ in range(args.reps):
                 for _ in range(behind):
@@ -92,9 +108,15 @@ def main() -> None:
                 _ms(lambda: store.search_runs([exp], order_by=["metrics.metric_007 DESC"]), 50),
             )
         )
+        rows.extend(_history_rows(store, exp, "PostgreSQL"))
         store.writer.dispose()
         store.reader.dispose()
-    print(f"\nLatest values folded on read, PostgreSQL (durable), {KEYS} metrics a write, medians")
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqlStore(f"sqlite:///{folder}/fold.db")
+        rows.extend(_history_rows(store, store.create_experiment("fold"), "SQLite"))
+        store.writer.dispose()
+        store.reader.dispose()
+    print(f"\nLatest values folded on read (PostgreSQL, durable), {KEYS} metrics a write, medians")
     for label, ms in rows:
         print(f"  {label:<52} {ms:8.2f} ms")
 

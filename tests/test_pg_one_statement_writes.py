@@ -19,6 +19,7 @@ from notebook_tracker import env
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.errors import InvalidParameter, NotFound
 from notebook_tracker.store import forget_stores, pg_metric_write
+from notebook_tracker.store.metric_staging import STAGED_RUNS
 from notebook_tracker.store.pg_metric_write import PgMetricWriter
 
 pytestmark = pytest.mark.postgres
@@ -60,12 +61,14 @@ def test_a_group_with_a_deleted_run_writes_nothing_and_names_the_run(client: Tra
 
 
 def test_a_key_keeps_its_write_order_across_staged_rows_chunks_and_merges(
-    client: TrackingClient,
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
 ):
     """Every point at one step and timestamp: a history is then in write order alone."""
     run_id = client.create_run(client.create_experiment("order")).info.run_id
+    monkeypatch.setattr(STAGED_RUNS, "every", 32)
+    monkeypatch.setattr(STAGED_RUNS, "rows", {run_id: 0})
     written = []
-    for n in range(80):  # past the staged rows a merge waits for (STAGE_ROWS)
+    for n in range(80):  # two merges, the second with staged rows after it
         if n % 5 == 4:  # a lone point of the key (a chunk) between the many-key requests
             client.store.log_metric_groups([(run_id, "m03", -n, 7, 0)])
         else:
@@ -114,6 +117,8 @@ def test_a_merge_that_fails_after_the_commit_keeps_the_points(
 
     monkeypatch.setattr(pg_metric_write, "unstage", broken)
     run_id = client.create_run(client.create_experiment("merge")).info.run_id
+    monkeypatch.setattr(STAGED_RUNS, "every", 32)
+    monkeypatch.setattr(STAGED_RUNS, "rows", {run_id: 0})
     with caplog.at_level(logging.WARNING, logger=pg_metric_write.__name__):
         for step in range(40):  # a merge falls due on the way, and fails
             client.store.log_metric_groups(_request(run_id, step))
@@ -151,7 +156,7 @@ def test_a_servers_group_is_answered_before_the_merge_it_made_due(
         step += 1
         while not (merging.is_set() or compacted.wait(0.01)):  # after the answer, the merge
             pass
-        assert step <= 64, "no merge fell due"
+        assert step <= STAGED_RUNS.every, "no merge fell due"
     try:
         assert [m.step for m in client.get_metric_history(run_id, "m07")] == list(range(step))
     finally:
