@@ -18,6 +18,7 @@ from sqlalchemy import text
 from notebook_tracker import env
 from notebook_tracker.client import TrackingClient
 from notebook_tracker.errors import InvalidParameter, NotFound
+from notebook_tracker.server.ingest import GroupWriter
 from notebook_tracker.store import forget_stores, pg_metric_write
 from notebook_tracker.store.metric_staging import STAGED_RUNS
 from notebook_tracker.store.pg_metric_write import PgMetricWriter
@@ -131,7 +132,6 @@ def test_a_servers_group_is_answered_before_the_merge_it_made_due(
 ):
     """A merge comes after the commit, and the requests of the group that made it due are
     answered first: the points are durable, and the merge is a second transaction."""
-    from notebook_tracker.server.ingest import GroupWriter
 
     real_unstage, real_compact = pg_metric_write.unstage, PgMetricWriter.compact
     merging, release, compacted = threading.Event(), threading.Event(), threading.Event()
@@ -287,3 +287,45 @@ def test_a_write_after_the_pools_idle_ping_is_not_refused(
         raise RuntimeError("undo")
     assert [m.step for m in client.get_metric_history(run_id, "m00")] == [0, 1, 2]
     assert client.get_run(run_id).data.metrics["lone"] == 2.0
+
+
+def _recent_group_of_two(monkeypatch: pytest.MonkeyPatch, store: object) -> GroupWriter:
+    """A group writer whose last write saw two requests at once a moment ago, and a long wait
+    for the requests it expects (a test that waits it out fails by its own timeout)."""
+    from notebook_tracker.server import ingest
+
+    monkeypatch.setattr(ingest, "GATHER_S", 60.0)
+    monkeypatch.setattr(ingest, "GATHER_AFTER_S", 60.0)
+    writer = GroupWriter(store)  # type: ignore[arg-type]
+    writer._at_once, writer._ended = 2, time.monotonic()  # noqa: SLF001
+    return writer
+
+
+def test_a_batch_is_held_for_the_requests_the_last_write_saw_and_written_with_them(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    runs = [client.create_run(client.create_experiment(f"g{n}")).info.run_id for n in range(2)]
+    writer = _recent_group_of_two(monkeypatch, client.store)
+    first = writer.submit(rows=_request(runs[0], 0))
+    time.sleep(0.3)
+    assert not first.done()  # held: the last write saw two requests at once
+    second = writer.submit(rows=_request(runs[1], 0))
+    assert first.result(timeout=30) is True and second.result(timeout=30) is True
+    assert writer.groups == 1  # both in one statement
+    for run_id in runs:
+        assert [m.step for m in client.get_metric_history(run_id, "m07")] == [0]
+
+
+def test_a_synchronous_point_and_a_batch_after_a_quiet_spell_are_never_held(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+):
+    from notebook_tracker.server import ingest
+
+    run_id = client.create_run(client.create_experiment("lone")).info.run_id
+    writer = _recent_group_of_two(monkeypatch, client.store)
+    lone_point = writer.submit(rows=[(run_id, "loss", 0.5, 1_700_000_000_000, 0)])
+    assert lone_point.result(timeout=10) is True  # a point of a synchronous call: at once
+    writer._at_once, writer._ended = 2, time.monotonic() - 1.0  # noqa: SLF001
+    monkeypatch.setattr(ingest, "GATHER_AFTER_S", 0.005)
+    assert writer.submit(rows=_request(run_id, 1)).result(timeout=10) is True  # quiet: at once
+    assert writer.groups == 2

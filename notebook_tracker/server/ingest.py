@@ -30,6 +30,18 @@ always go through the thread: a commit done on the loop keeps the loop from read
 requests that would have joined the next group (on a loaded machine, whose fsync took
 milliseconds, JSON log-batch at 4 connections lost about a third of its throughput so).
 
+On PostgreSQL a group also waits, briefly, for the requests it expects (`_gather`): each
+worker's connections are then answered together and send their next requests together, where
+otherwise they fell into step one behind the other, each request written alone while the other
+waited. With two workers and four connections (two a worker), a JSON log-batch of 100 metrics
+went 1.3 requests a statement; in statements of two, a request costs PostgreSQL and the worker
+less (0.28-0.29 + 0.58-0.61 ms of CPU against 0.32-0.37 + 0.63-0.71), and the requests per
+second rose from 1,414-1,455 to 1,532-1,585 (interleaved, one VM), p50 2.3-2.4 -> 2.1-2.2 ms:
+shorter, not longer, since neither request now waits behind the other's. A group waits only
+when the last write ended moments ago with as many requests at once as it would wait for, and
+never for a write of few points (a synchronous `log_metric`), so a lone client waits for
+nothing.
+
 A JSON log-batch of points is queued unread (`read_async`) and read on this thread, just
 before its group's transaction: loop, writer, loop, where reading it on the server's pool
 woke a pool thread to read it and again to wait for the commit. Its reader's error, or its
@@ -42,6 +54,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -58,6 +71,11 @@ if os.name == "posix":  # the lock file is POSIX only (`_lock_path`)
 
 _log = logging.getLogger(__name__)
 MAX_GROUP_POINTS = 200_000
+# `_gather`: at most this long, only after a write that ended this recently, and only for
+# jobs of this many points or more (a batch, not a synchronous call).
+GATHER_S = 0.001
+GATHER_AFTER_S = 0.005
+GATHER_MIN_POINTS = 8
 Row = tuple[str, str, float, int, int]
 
 
@@ -86,6 +104,8 @@ class GroupWriter:
         self.groups = 0  # transactions committed (for tests and benchmarks)
         self._prepared = False
         self._locked = False  # this worker's turn is taken (`_begin_turn`)
+        self._at_once = 0  # point jobs written and waiting when the last write ended
+        self._ended = 0.0  # when it ended (time.monotonic)
 
     def prepare(self) -> None:
         """Ready a SQLite store's WAL for this worker's commits, once: its working size is
@@ -167,6 +187,7 @@ class GroupWriter:
         with self._wake:
             while not self._pending:
                 self._wake.wait()
+            self._gather()
             taken, points = 0, 0
             for job in self._pending:
                 if taken and points + job.points > self.max_points:
@@ -175,6 +196,30 @@ class GroupWriter:
                 points += job.points
             group, self._pending = self._pending[:taken], self._pending[taken:]
             return group
+
+    def _gather(self) -> None:
+        """Wait, holding `_wake`, up to GATHER_S for as many point jobs as the last write saw
+        at once (written, or queued behind it), if it ended within GATHER_AFTER_S; PostgreSQL
+        only (on SQLite the workers' turns gather them) and only when every job is a batch."""
+        expected = self._at_once
+        if self.serial or expected < 2 or len(self._pending) >= expected:
+            return
+        now = time.monotonic()
+        if now - self._ended > GATHER_AFTER_S:
+            return
+        if any(job.call is not None or job.points < GATHER_MIN_POINTS for job in self._pending):
+            return
+        deadline = now + GATHER_S
+        while len(self._pending) < expected:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.wait(left)
+
+    def _ended_write(self, written: int) -> None:
+        with self._wake:
+            self._at_once = written + sum(1 for job in self._pending if job.call is None)
+            self._ended = time.monotonic()
 
     def _loop(self) -> None:
         while True:
@@ -193,6 +238,7 @@ class GroupWriter:
                 for job in group:  # find the request at fault; the others still land
                     self._settle(job)
                 continue
+            self._ended_write(len(group))
             for job in group:
                 job.done.set_result(True)
             _compact(write)
