@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-from notebook_tracker.store.metric_staging import STAGED_KEY
+from notebook_tracker.store.metric_staging import decode_points
 from notebook_tracker.store.pg_upserts import array_literal
 from notebook_tracker.store.sql_metric_write import LATEST_HEAD, PG_LATEST_CONFLICT, sa_execute
 
@@ -137,8 +137,6 @@ def _upsert(execute: Execute, rows: list[tuple[Any, ...]]) -> None:
 def fold_in(execute: Execute, run_ids: Sequence[str] | None = None) -> int:
     """Fold the counted runs among `run_ids` (None: all) into latest_metrics, in the caller's
     write transaction; the number of runs folded."""
-    import numpy as np
-
     # One fold at a time: readers arriving together wait for the first, then find its runs
     # cleared, instead of each reading and upserting the same points.
     execute(_ONE_FOLD, {})
@@ -154,23 +152,8 @@ def fold_in(execute: Execute, run_ids: Sequence[str] | None = None) -> int:
         by_run.setdefault(row[0], []).append(row)
     latest: list[tuple[Any, ...]] = []
     for run_id, chunks in by_run.items():  # in run order (_SINCE's)
-        names: dict[str, int] = {}
-        numbers = []
-        for _, key, steps, _, _, staged_keys, key_index in chunks:
-            if key == STAGED_KEY:
-                local = [names.setdefault(k, len(names)) for k in staged_keys.split("\n")]
-                at = np.array(local, dtype=np.int64)[np.frombuffer(key_index, dtype="<i4")]
-            else:
-                at = np.full(len(steps) // 8, names.setdefault(key, len(names)), dtype=np.int64)
-            numbers.append(at)
-        columns = (
-            np.concatenate(numbers),
-            *(
-                np.concatenate([np.frombuffer(row[at], dtype=kind) for row in chunks])
-                for at, kind in ((2, "<i8"), (3, "<i8"), (4, "<f8"))
-            ),
-        )
-        latest.extend(latest_of(run_id, list(names), columns))
+        ids, _, numbers, points = decode_points(chunks, every_key=True)
+        latest.extend(latest_of(run_id, list(ids), (numbers, *points)))
     _upsert(execute, latest)  # every run's in one statement
     execute(_CLEAR, {"runs": runs, "versions": [row[2] for row in pending]})
     return len(runs)

@@ -249,6 +249,36 @@ def history_parts(key: str, rows: Sequence[Sequence[Any]]) -> list[tuple[bytes, 
     return parts
 
 
+def decode_points(rows: Sequence[Sequence[Any]], every_key: bool = False) -> tuple[Any, ...]:
+    """The points of a run's chunk rows (key, steps, timestamps, values, staged_keys and
+    key_index at [1] to [6], in write order), each numbered by its key: (key -> number, the rows
+    taken, the numbers, [steps, timestamps, values]), numpy arrays in row order. Numbers go to
+    the staged rows' keys in order of first appearance, then, with `every_key`, to the other
+    chunks' keys; without it a chunk of a key no staged row names is left out. A run's staged
+    rows mostly name the same keys in the same order, so each distinct list is read once."""
+    import numpy as np
+
+    names = {row[5]: row[5].split("\n") for row in rows if row[1] == STAGED_KEY}
+    seen = dict.fromkeys(key for keys in names.values() for key in keys)
+    ids = dict(zip(seen, range(len(seen)), strict=True))
+    local = {text: np.array([ids[k] for k in keys], dtype=np.int64) for text, keys in names.items()}
+    numbers, taken = [], []
+    for row in rows:
+        if row[1] == STAGED_KEY:
+            numbers.append(local[row[5]][np.frombuffer(row[6], dtype="<i4")])
+        elif every_key or row[1] in ids:
+            number = ids.setdefault(row[1], len(ids))
+            numbers.append(np.full(len(row[2]) // 8, number, dtype=np.int64))
+        else:
+            continue
+        taken.append(row)
+    points = [
+        np.concatenate([np.frombuffer(row[i], dtype=dtype) for row in taken])
+        for i, dtype in ((2, "<i8"), (3, "<i8"), (4, "<f8"))
+    ]
+    return ids, taken, np.concatenate(numbers), points
+
+
 def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
     """Merge `run_id`'s staged rows into one chunk per key (see the module's docstring), in the
     caller's write transaction; the keys that got a new chunk (sorted), [] when none was staged."""
@@ -265,29 +295,13 @@ def unstage(execute: Execute, dialect: str, run_id: str) -> list[str]:
     import numpy as np
 
     rows = execute(_SINCE, {"run_id": run_id, "first": first[0][0]})
-    # key -> its number in this merge, in order of first appearance; a run's staged rows
-    # mostly name the same keys in the same order, so each distinct list is read once.
-    names = {row[5]: row[5].split("\n") for row in rows if row[1] == STAGED_KEY}
-    seen = dict.fromkeys(key for keys in names.values() for key in keys)
-    ids = dict(zip(seen, range(len(seen)), strict=True))
-    local = {text: np.array([ids[k] for k in keys], dtype=np.int64) for text, keys in names.items()}
-    # Every point of the staged keys since the first staged row, numbered by key, then one
-    # stable sort by that number: each key's points stay in write order.
-    mine, gone = [], []
-    for row in rows:
-        if row[1] == STAGED_KEY:
-            mine.append((local[row[5]][np.frombuffer(row[6], dtype="<i4")], row))
-        elif row[1] in ids:
-            mine.append((np.full(len(row[2]) // 8, ids[row[1]], dtype=np.int64), row))
-        else:
-            continue  # a key never staged keeps its chunk
-        gone.append(row[0])
-    numbers = np.concatenate([m[0] for m in mine])
+    # Every point of the staged keys since the first staged row, numbered by key (a key never
+    # staged keeps its chunk), then one stable sort by that number: each key's points stay in
+    # write order.
+    ids, taken, numbers, points = decode_points(rows)
+    gone = [row[0] for row in taken]
     order = np.argsort(numbers, kind="stable")
-    columns = [
-        np.concatenate([np.frombuffer(m[1][i], dtype=dtype) for m in mine])[order]
-        for i, dtype in ((2, "<i8"), (3, "<i8"), (4, "<f8"))
-    ]
+    columns = [column[order] for column in points]
     ordered = numbers[order]
     bounds = np.searchsorted(ordered, np.arange(len(ids) + 1))
     if not (bounds[1:] > bounds[:-1]).all():  # a staged key without a point: never written
